@@ -1,0 +1,340 @@
+//! The model's view of a run: parameters, declared tables loaded as typed columns, clue emission.
+
+use crate::data::{Batch, Bitmap, Column, Text, Values};
+use crate::model::{AccessError, Clue, ColumnSpec, FromParam, LogLevel, ModelError, Params};
+
+/// Rows fetched per host call when loading a table; big enough to amortise the boundary.
+pub const DEFAULT_BATCH_ROWS: u32 = 65_536;
+/// Clues buffered before they are handed to the host in one call.
+const EMIT_BATCH: usize = 512;
+
+/// Where tables come from and clues go: the WASM host, or the in-memory native harness.
+pub trait Backend {
+    /// Open a declared table; returns a handle.
+    fn open_table(&mut self, name: &str) -> Result<usize, AccessError>;
+    /// Rows in the table.
+    fn row_count(&mut self, table: usize) -> u64;
+    /// The readable (declared) columns of the table.
+    fn schema(&mut self, table: usize) -> Vec<ColumnSpec>;
+    /// Up to `max_rows` rows from `start`, projected to `columns`.
+    fn read(&mut self, table: usize, columns: &[&str], start: u64, max_rows: u32) -> Result<Batch, AccessError>;
+    /// Hand clues over.
+    fn emit(&mut self, clues: Vec<Clue>);
+    /// Log a line.
+    fn log(&mut self, level: LogLevel, message: &str);
+    /// Report progress.
+    fn progress(&mut self, done: u64, total: u64);
+}
+
+/// Everything a model's `run` gets: parameters, tables, and the clue sink.
+pub struct Context<'b> {
+    backend: &'b mut dyn Backend,
+    params: Params,
+    pending: Vec<Clue>,
+}
+
+impl<'b> Context<'b> {
+    /// A context over a backend (used by the SDK's guest glue and native harness).
+    pub fn new(backend: &'b mut dyn Backend, params: Params) -> Self {
+        Context { backend, params, pending: Vec::new() }
+    }
+
+    /// The value of parameter `name`, converted to `T`.
+    ///
+    /// ```ignore
+    /// let min_cases: u32 = ctx.param("min-cases")?;
+    /// ```
+    pub fn param<T: FromParam>(&self, name: &str) -> Result<T, ModelError> {
+        let value = self
+            .params
+            .get(name)
+            .ok_or_else(|| ModelError::BadParam(format!("parameter {name:?} was not declared")))?;
+        T::from_param(value).map_err(|e| ModelError::BadParam(format!("{name}: {e}")))
+    }
+
+    /// Open a declared table.
+    pub fn table(&mut self, name: &str) -> Result<TableReader<'_, 'b>, ModelError> {
+        let handle = self.backend.open_table(name)?;
+        Ok(TableReader { ctx: self, handle, name: name.to_string() })
+    }
+
+    /// Emit a clue (buffered; handed to the host in batches).
+    pub fn emit(&mut self, clue: Clue) {
+        self.pending.push(clue);
+        if self.pending.len() >= EMIT_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hand buffered clues to the host now.
+    pub fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.backend.emit(std::mem::take(&mut self.pending));
+        }
+    }
+
+    /// Log a line at `level`.
+    pub fn log(&mut self, level: LogLevel, message: &str) {
+        self.backend.log(level, message);
+    }
+
+    /// Log an informational line.
+    pub fn info(&mut self, message: &str) {
+        self.log(LogLevel::Info, message);
+    }
+
+    /// Log a warning.
+    pub fn warn(&mut self, message: &str) {
+        self.log(LogLevel::Warn, message);
+    }
+
+    /// Report progress: `done` of `total`.
+    pub fn progress(&mut self, done: u64, total: u64) {
+        self.backend.progress(done, total);
+    }
+}
+
+/// An open table; load columns from it whole or walk it in batches.
+pub struct TableReader<'c, 'b> {
+    ctx: &'c mut Context<'b>,
+    handle: usize,
+    name: String,
+}
+
+impl TableReader<'_, '_> {
+    /// Number of rows.
+    pub fn row_count(&mut self) -> u64 {
+        self.ctx.backend.row_count(self.handle)
+    }
+
+    /// The declared columns and their types.
+    pub fn schema(&mut self) -> Vec<ColumnSpec> {
+        self.ctx.backend.schema(self.handle)
+    }
+
+    /// Call `f` on each batch of `columns`, `batch_rows` rows at a time.
+    pub fn for_each_batch(
+        &mut self,
+        columns: &[&str],
+        batch_rows: u32,
+        mut f: impl FnMut(&Batch) -> Result<(), ModelError>,
+    ) -> Result<(), ModelError> {
+        let total = self.row_count();
+        let mut start = 0u64;
+        while start < total {
+            let batch = self.ctx.backend.read(self.handle, columns, start, batch_rows.max(1))?;
+            if batch.len == 0 {
+                break;
+            }
+            start += batch.len as u64;
+            f(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// Load whole `columns` of the table into memory.
+    pub fn load(&mut self, columns: &[&str]) -> Result<Frame, ModelError> {
+        let mut loaded: Option<Vec<Column>> = None;
+        let mut len = 0usize;
+        let table = self.name.clone();
+        self.for_each_batch(columns, DEFAULT_BATCH_ROWS, |batch| {
+            len += batch.len;
+            match &mut loaded {
+                None => loaded = Some(batch.columns.clone()),
+                Some(cols) => {
+                    for (acc, part) in cols.iter_mut().zip(&batch.columns) {
+                        if !acc.extend(part) {
+                            return Err(ModelError::BadData(format!(
+                                "{table}.{}: batches disagree on the column's type",
+                                acc.name
+                            )));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        let columns = match loaded {
+            Some(c) => c,
+            // An empty table: ask for a zero-row batch so the columns still exist with their types.
+            None => self.ctx.backend.read(self.handle, columns, 0, 0)?.columns,
+        };
+        Ok(Frame { table: self.name.clone(), len, columns })
+    }
+}
+
+/// Whole columns of one table, loaded into memory, with typed accessors.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    table: String,
+    len: usize,
+    columns: Vec<Column>,
+}
+
+impl Frame {
+    /// A frame from loaded columns (all of length `len`).
+    pub fn new(table: &str, len: usize, columns: Vec<Column>) -> Self {
+        Frame { table: table.to_string(), len, columns }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn column(&self, name: &str) -> Result<&Column, ModelError> {
+        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
+            ModelError::Failed(format!("column {name:?} was not loaded from table {:?}", self.table))
+        })
+    }
+
+    fn mismatch(&self, name: &str, wanted: &str, col: &Column) -> ModelError {
+        ModelError::BadData(format!(
+            "{}.{name} is {}, not {wanted}",
+            self.table,
+            col.values.column_type()
+        ))
+    }
+
+    /// A text column.
+    pub fn text(&self, name: &str) -> Result<TextCol<'_>, ModelError> {
+        let col = self.column(name)?;
+        match &col.values {
+            Values::Text(t) => Ok(TextCol { repr: TextRepr::Plain(t), validity: col.validity.as_ref() }),
+            Values::Dictionary { indices, dictionary } => Ok(TextCol {
+                repr: TextRepr::Dict(indices, dictionary),
+                validity: col.validity.as_ref(),
+            }),
+            _ => Err(self.mismatch(name, "text", col)),
+        }
+    }
+
+    /// A float column.
+    pub fn float64(&self, name: &str) -> Result<Prim<'_, f64>, ModelError> {
+        let col = self.column(name)?;
+        match &col.values {
+            Values::Float64(v) => Ok(Prim { values: v, validity: col.validity.as_ref() }),
+            _ => Err(self.mismatch(name, "float64", col)),
+        }
+    }
+
+    /// An integer column.
+    pub fn int64(&self, name: &str) -> Result<Prim<'_, i64>, ModelError> {
+        let col = self.column(name)?;
+        match &col.values {
+            Values::Int64(v) => Ok(Prim { values: v, validity: col.validity.as_ref() }),
+            _ => Err(self.mismatch(name, "int64", col)),
+        }
+    }
+
+    /// A boolean column.
+    pub fn boolean(&self, name: &str) -> Result<Prim<'_, bool>, ModelError> {
+        let col = self.column(name)?;
+        match &col.values {
+            Values::Boolean(v) => Ok(Prim { values: v, validity: col.validity.as_ref() }),
+            _ => Err(self.mismatch(name, "boolean", col)),
+        }
+    }
+
+    /// A date column (days since 1970-01-01).
+    pub fn date(&self, name: &str) -> Result<Prim<'_, i32>, ModelError> {
+        let col = self.column(name)?;
+        match &col.values {
+            Values::Date(v) => Ok(Prim { values: v, validity: col.validity.as_ref() }),
+            _ => Err(self.mismatch(name, "date", col)),
+        }
+    }
+
+    /// A timestamp column (ms since the epoch).
+    pub fn timestamp(&self, name: &str) -> Result<Prim<'_, i64>, ModelError> {
+        let col = self.column(name)?;
+        match &col.values {
+            Values::Timestamp(v) => Ok(Prim { values: v, validity: col.validity.as_ref() }),
+            _ => Err(self.mismatch(name, "timestamp", col)),
+        }
+    }
+}
+
+/// A typed view of a non-text column.
+#[derive(Debug, Clone, Copy)]
+pub struct Prim<'a, T> {
+    values: &'a [T],
+    validity: Option<&'a Bitmap>,
+}
+
+impl<'a, T: Copy> Prim<'a, T> {
+    /// Row `i`'s value, `None` if null.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<T> {
+        if self.validity.is_none_or(|v| v.is_valid(i)) { self.values.get(i).copied() } else { None }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True if there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum TextRepr<'a> {
+    Plain(&'a Text),
+    Dict(&'a [u32], &'a Text),
+}
+
+/// A view of a text column; values are borrowed, never copied.
+#[derive(Debug, Clone, Copy)]
+pub struct TextCol<'a> {
+    repr: TextRepr<'a>,
+    validity: Option<&'a Bitmap>,
+}
+
+impl<'a> TextCol<'a> {
+    /// Row `i`'s value, `None` if null (or out of range).
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        if !self.validity.is_none_or(|v| v.is_valid(i)) {
+            return None;
+        }
+        match self.repr {
+            TextRepr::Plain(t) => (i < t.len()).then(|| t.get(i)),
+            TextRepr::Dict(idx, dict) => {
+                let k = *idx.get(i)? as usize;
+                (k < dict.len()).then(|| dict.get(k))
+            }
+        }
+    }
+
+    /// Row `i`'s value, or `""` if null: handy where an empty id is as good as none.
+    #[inline]
+    pub fn str(&self, i: usize) -> &'a str {
+        self.get(i).unwrap_or("")
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self.repr {
+            TextRepr::Plain(t) => t.len(),
+            TextRepr::Dict(idx, _) => idx.len(),
+        }
+    }
+
+    /// True if there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

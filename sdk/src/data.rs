@@ -1,0 +1,543 @@
+//! Columnar data as it crosses the host boundary: Arrow-style text, typed vectors, validity bitmaps.
+
+use std::sync::Arc;
+
+use crate::model::ColumnType;
+
+/// Text values stored Arrow-style: one UTF-8 buffer and `len + 1` offsets into it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Text {
+    bytes: String,
+    offsets: Vec<u32>,
+}
+
+impl Text {
+    /// An empty column.
+    pub fn new() -> Self {
+        Text { bytes: String::new(), offsets: vec![0] }
+    }
+
+    /// Build from raw parts, checking that the bytes are UTF-8 and that every offset is in
+    /// range, non-decreasing and on a character boundary.
+    pub fn from_parts(bytes: Vec<u8>, offsets: Vec<u32>) -> Result<Self, String> {
+        let bytes = String::from_utf8(bytes).map_err(|e| format!("text is not UTF-8: {e}"))?;
+        if offsets.first() != Some(&0) {
+            return Err("text offsets must start at 0".into());
+        }
+        let mut previous = 0u32;
+        for &o in &offsets {
+            if o < previous || o as usize > bytes.len() || !bytes.is_char_boundary(o as usize) {
+                return Err(format!("bad text offset {o}"));
+            }
+            previous = o;
+        }
+        Ok(Text { bytes, offsets })
+    }
+
+    /// Take the raw parts back.
+    pub fn into_parts(self) -> (Vec<u8>, Vec<u32>) {
+        (self.bytes.into_bytes(), self.offsets)
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// True if there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `i`, borrowed from the buffer. Panics if `i` is out of range, like slice indexing.
+    pub fn get(&self, i: usize) -> &str {
+        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// Append a value.
+    pub fn push(&mut self, value: &str) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.bytes.push_str(value);
+        self.offsets.push(self.bytes.len() as u32);
+    }
+
+    /// Values `start..end` as a new column with rebased offsets.
+    pub fn slice(&self, start: usize, end: usize) -> Text {
+        let base = self.offsets[start];
+        let bytes = self.bytes[base as usize..self.offsets[end] as usize].to_string();
+        let offsets = self.offsets[start..=end].iter().map(|o| o - base).collect();
+        Text { bytes, offsets }
+    }
+
+    /// Append all values of `other`.
+    pub fn extend(&mut self, other: &Text) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        let base = self.bytes.len() as u32;
+        self.bytes.push_str(&other.bytes);
+        self.offsets.extend(other.offsets.iter().skip(1).map(|o| o + base));
+    }
+
+    /// Total bytes of text.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The raw buffer and offsets, for hosts that lower them without copying per value.
+    pub fn raw(&self) -> (&[u8], &[u32]) {
+        (self.bytes.as_bytes(), &self.offsets)
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Text {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        let mut t = Text::new();
+        for v in iter {
+            t.push(v);
+        }
+        t
+    }
+}
+
+/// A validity bitmap, least significant bit first: bit `i` set means row `i` is not null.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bitmap {
+    bits: Vec<u8>,
+    len: usize,
+}
+
+impl Bitmap {
+    /// A bitmap of `len` rows from packed bits (extra bits are ignored, missing bits are null).
+    pub fn from_bytes(mut bits: Vec<u8>, len: usize) -> Self {
+        bits.resize(len.div_ceil(8), 0);
+        Bitmap { bits, len }
+    }
+
+    /// A bitmap from one flag per row.
+    pub fn from_flags(flags: impl IntoIterator<Item = bool>) -> Self {
+        let mut b = Bitmap::default();
+        for f in flags {
+            b.push(f);
+        }
+        b
+    }
+
+    /// Number of rows covered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if it covers no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether row `i` is valid (not null).
+    #[inline]
+    pub fn is_valid(&self, i: usize) -> bool {
+        i < self.len && self.bits[i / 8] & (1 << (i % 8)) != 0
+    }
+
+    /// Append one row's flag.
+    pub fn push(&mut self, valid: bool) {
+        if self.len % 8 == 0 {
+            self.bits.push(0);
+        }
+        if valid {
+            self.bits[self.len / 8] |= 1 << (self.len % 8);
+        }
+        self.len += 1;
+    }
+
+    /// Rows `start..end` as a new bitmap.
+    pub fn slice(&self, start: usize, end: usize) -> Bitmap {
+        if start % 8 == 0 {
+            let bits = self.bits[start / 8..end.div_ceil(8)].to_vec();
+            return Bitmap::from_bytes(bits, end - start);
+        }
+        Bitmap::from_flags((start..end).map(|i| self.is_valid(i)))
+    }
+
+    /// Number of null rows.
+    pub fn null_count(&self) -> usize {
+        (0..self.len).filter(|&i| !self.is_valid(i)).count()
+    }
+
+    /// The packed bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bits
+    }
+}
+
+/// The values of one column; null slots hold placeholders (see [`Column::validity`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// Plain text.
+    Text(Text),
+    /// Text as indices into a dictionary shared by the whole column.
+    Dictionary {
+        /// Index of each row's value in `dictionary`.
+        indices: Vec<u32>,
+        /// The distinct values.
+        dictionary: Arc<Text>,
+    },
+    /// Integers.
+    Int64(Vec<i64>),
+    /// Floats.
+    Float64(Vec<f64>),
+    /// Booleans.
+    Boolean(Vec<bool>),
+    /// Days since 1970-01-01.
+    Date(Vec<i32>),
+    /// Milliseconds since the epoch.
+    Timestamp(Vec<i64>),
+}
+
+impl Values {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Text(t) => t.len(),
+            Values::Dictionary { indices, .. } => indices.len(),
+            Values::Int64(v) | Values::Timestamp(v) => v.len(),
+            Values::Float64(v) => v.len(),
+            Values::Boolean(v) => v.len(),
+            Values::Date(v) => v.len(),
+        }
+    }
+
+    /// True if there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The logical type.
+    pub fn column_type(&self) -> ColumnType {
+        match self {
+            Values::Text(_) | Values::Dictionary { .. } => ColumnType::Text,
+            Values::Int64(_) => ColumnType::Int64,
+            Values::Float64(_) => ColumnType::Float64,
+            Values::Boolean(_) => ColumnType::Boolean,
+            Values::Date(_) => ColumnType::Date,
+            Values::Timestamp(_) => ColumnType::Timestamp,
+        }
+    }
+
+    /// Rows `start..end` as new values (dictionaries are shared, not copied).
+    pub fn slice(&self, start: usize, end: usize) -> Values {
+        match self {
+            Values::Text(t) => Values::Text(t.slice(start, end)),
+            Values::Dictionary { indices, dictionary } => Values::Dictionary {
+                indices: indices[start..end].to_vec(),
+                dictionary: dictionary.clone(),
+            },
+            Values::Int64(v) => Values::Int64(v[start..end].to_vec()),
+            Values::Float64(v) => Values::Float64(v[start..end].to_vec()),
+            Values::Boolean(v) => Values::Boolean(v[start..end].to_vec()),
+            Values::Date(v) => Values::Date(v[start..end].to_vec()),
+            Values::Timestamp(v) => Values::Timestamp(v[start..end].to_vec()),
+        }
+    }
+
+    /// Append `other`, which must be of the same kind; returns false if it is not.
+    pub fn extend(&mut self, other: &Values) -> bool {
+        match (self, other) {
+            (Values::Text(a), Values::Text(b)) => a.extend(b),
+            (Values::Dictionary { indices: a, dictionary: da }, Values::Dictionary { indices: b, dictionary: db })
+                if Arc::ptr_eq(da, db) || da == db =>
+            {
+                a.extend_from_slice(b)
+            }
+            (Values::Int64(a), Values::Int64(b)) | (Values::Timestamp(a), Values::Timestamp(b)) => {
+                a.extend_from_slice(b)
+            }
+            (Values::Float64(a), Values::Float64(b)) => a.extend_from_slice(b),
+            (Values::Boolean(a), Values::Boolean(b)) => a.extend_from_slice(b),
+            (Values::Date(a), Values::Date(b)) => a.extend_from_slice(b),
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// One named column: values plus an optional validity bitmap (`None`: no nulls).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// The values.
+    pub values: Values,
+    /// Validity bitmap; `None` means every row is valid.
+    pub validity: Option<Bitmap>,
+}
+
+impl Column {
+    /// A column without nulls.
+    pub fn new(name: &str, values: Values) -> Self {
+        Column { name: name.to_string(), values, validity: None }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True if there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Whether row `i` holds a value.
+    #[inline]
+    pub fn is_valid(&self, i: usize) -> bool {
+        self.validity.as_ref().is_none_or(|v| v.is_valid(i))
+    }
+
+    /// Rows `start..end`.
+    pub fn slice(&self, start: usize, end: usize) -> Column {
+        Column {
+            name: self.name.clone(),
+            values: self.values.slice(start, end),
+            validity: self.validity.as_ref().map(|v| v.slice(start, end)),
+        }
+    }
+
+    /// Append the rows of `other` (same kind of values). Returns false on a kind mismatch.
+    pub fn extend(&mut self, other: &Column) -> bool {
+        let before = self.len();
+        if !self.values.extend(&other.values) {
+            return false;
+        }
+        if self.validity.is_some() || other.validity.is_some() {
+            let mut merged = self.validity.take().unwrap_or_else(|| Bitmap::from_flags((0..before).map(|_| true)));
+            for i in 0..other.len() {
+                merged.push(other.is_valid(i));
+            }
+            self.validity = Some(merged);
+        }
+        true
+    }
+}
+
+/// A run of consecutive rows of one table, projected to some columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Index of the first row in the table.
+    pub start: u64,
+    /// Number of rows.
+    pub len: usize,
+    /// The columns, in the order requested.
+    pub columns: Vec<Column>,
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = month as i32;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// (year, month, day) of a day number (inverse of [`days_from_civil`]).
+pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Parse an ISO `YYYY-MM-DD` date into days since 1970-01-01.
+pub fn parse_date(text: &str) -> Option<i32> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year: i32 = text[0..4].parse().ok()?;
+    let month: u32 = text[5..7].parse().ok()?;
+    let day: u32 = text[8..10].parse().ok()?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day))
+}
+
+/// Format days since 1970-01-01 as `YYYY-MM-DD`.
+pub fn format_date(days: i32) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Parse an ISO `YYYY-MM-DDTHH:MM:SS` UTC timestamp (optional trailing `Z`) into epoch ms.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    if text.len() != 19 || !matches!(text.as_bytes()[10], b'T' | b' ') {
+        return None;
+    }
+    let days = parse_date(&text[..10])? as i64;
+    let t = text.as_bytes();
+    if t[13] != b':' || t[16] != b':' {
+        return None;
+    }
+    let h: i64 = text[11..13].parse().ok()?;
+    let mi: i64 = text[14..16].parse().ok()?;
+    let s: i64 = text[17..19].parse().ok()?;
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000)
+}
+
+/// Format epoch ms as `YYYY-MM-DDTHH:MM:SS`.
+pub fn format_timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    format!("{}T{:02}:{:02}:{:02}", format_date(days as i32), rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Milliseconds in one day, for converting timestamps to dates.
+pub const MS_PER_DAY: i64 = 86_400_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_and_reject_impossible_days() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-03-01"), Some(11_017));
+        assert_eq!(format_date(11_017), "2000-03-01");
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2024-02-29").map(format_date).as_deref(), Some("2024-02-29"));
+        assert_eq!(parse_date("2024-2-9"), None);
+        for d in [-800, -1, 0, 59, 10_000, 20_000, 40_000] {
+            assert_eq!(parse_date(&format_date(d)), Some(d));
+        }
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let ms = parse_timestamp("2021-06-30T23:59:58").expect("valid");
+        assert_eq!(format_timestamp(ms), "2021-06-30T23:59:58");
+        assert_eq!(parse_timestamp("2021-06-30T24:00:00"), None);
+    }
+
+    #[test]
+    fn text_slices_and_extends_with_rebased_offsets() {
+        let t: Text = ["ab", "", "cde", "fé"].into_iter().collect();
+        let s = t.slice(1, 4);
+        assert_eq!((s.get(0), s.get(1), s.get(2)), ("", "cde", "fé"));
+        let mut a = t.slice(0, 1);
+        a.extend(&s);
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.get(3), "fé");
+        assert!(Text::from_parts(vec![0xC3, 0xA9], vec![0, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn bitmap_slices_at_any_offset() {
+        let b = Bitmap::from_flags((0..20).map(|i| i % 3 != 0));
+        let s = b.slice(5, 17);
+        for i in 0..12 {
+            assert_eq!(s.is_valid(i), (i + 5) % 3 != 0);
+        }
+        assert_eq!(b.slice(8, 16).null_count(), 3);
+    }
+}
+
+/// Builds a typed column from text cells (CSV conventions of DOMAIN.md: empty cell = null).
+#[derive(Debug)]
+pub struct ColumnBuilder {
+    name: String,
+    values: Values,
+    validity: Bitmap,
+    has_null: bool,
+}
+
+impl ColumnBuilder {
+    /// A builder for column `name` of type `ty`.
+    pub fn new(name: &str, ty: ColumnType) -> Self {
+        let values = match ty {
+            ColumnType::Text => Values::Text(Text::new()),
+            ColumnType::Int64 => Values::Int64(Vec::new()),
+            ColumnType::Float64 => Values::Float64(Vec::new()),
+            ColumnType::Boolean => Values::Boolean(Vec::new()),
+            ColumnType::Date => Values::Date(Vec::new()),
+            ColumnType::Timestamp => Values::Timestamp(Vec::new()),
+        };
+        ColumnBuilder { name: name.to_string(), values, validity: Bitmap::default(), has_null: false }
+    }
+
+    /// Append a null.
+    pub fn push_null(&mut self) {
+        match &mut self.values {
+            Values::Text(t) => t.push(""),
+            Values::Dictionary { indices, .. } => indices.push(0),
+            Values::Int64(v) | Values::Timestamp(v) => v.push(0),
+            Values::Float64(v) => v.push(0.0),
+            Values::Boolean(v) => v.push(false),
+            Values::Date(v) => v.push(0),
+        }
+        self.validity.push(false);
+        self.has_null = true;
+    }
+
+    /// Parse and append one cell; an empty cell is null. The error says what was expected.
+    pub fn push_cell(&mut self, cell: &str) -> Result<(), String> {
+        if cell.is_empty() {
+            self.push_null();
+            return Ok(());
+        }
+        let bad = |what: &str| format!("expected {what}, got {cell:?}");
+        match &mut self.values {
+            Values::Text(t) => t.push(cell),
+            Values::Dictionary { .. } => return Err("dictionary columns are not built from cells".into()),
+            Values::Int64(v) => v.push(cell.trim().parse().map_err(|_| bad("an integer"))?),
+            Values::Float64(v) => match cell.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() => v.push(x),
+                _ => return Err(bad("a number")),
+            },
+            Values::Boolean(v) => v.push(match cell.trim() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(bad("true or false")),
+            }),
+            Values::Date(v) => v.push(parse_date(cell.trim()).ok_or_else(|| bad("a date YYYY-MM-DD"))?),
+            Values::Timestamp(v) => {
+                v.push(parse_timestamp(cell.trim()).ok_or_else(|| bad("a timestamp YYYY-MM-DDTHH:MM:SS"))?)
+            }
+        }
+        self.validity.push(true);
+        Ok(())
+    }
+
+    /// The finished column (no bitmap if nothing was null).
+    pub fn finish(self) -> Column {
+        Column {
+            name: self.name,
+            values: self.values,
+            validity: if self.has_null { Some(self.validity) } else { None },
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The WASM side: generated bindings for `sieve:model`, and the glue between them and the SDK.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::context::{Backend, Context};
+use crate::data::{Batch, Bitmap, Column, Text, Values};
+use crate::model::{self, AccessError, Clue, ColumnSpec, ColumnType, LogLevel, Model, ModelError, ParamValue, Params};
+
+#[doc(hidden)]
+pub mod wit {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "supervision-model",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "sieve_sdk::guest::wit",
+        runtime_path: "sieve_sdk::__wit_bindgen::rt",
+    });
+}
+
+use wit::sieve::model::{host, types as w};
+
+fn column_type(t: w::ColumnType) -> ColumnType {
+    match t {
+        w::ColumnType::Text => ColumnType::Text,
+        w::ColumnType::Int64 => ColumnType::Int64,
+        w::ColumnType::Float64 => ColumnType::Float64,
+        w::ColumnType::Boolean => ColumnType::Boolean,
+        w::ColumnType::Date => ColumnType::Date,
+        w::ColumnType::Timestamp => ColumnType::Timestamp,
+    }
+}
+
+fn wit_column_type(t: ColumnType) -> w::ColumnType {
+    match t {
+        ColumnType::Text => w::ColumnType::Text,
+        ColumnType::Int64 => w::ColumnType::Int64,
+        ColumnType::Float64 => w::ColumnType::Float64,
+        ColumnType::Boolean => w::ColumnType::Boolean,
+        ColumnType::Date => w::ColumnType::Date,
+        ColumnType::Timestamp => w::ColumnType::Timestamp,
+    }
+}
+
+fn wit_param_value(v: &ParamValue) -> w::ParamValue {
+    match v {
+        ParamValue::Int(x) => w::ParamValue::Int(*x),
+        ParamValue::Float(x) => w::ParamValue::Float(*x),
+        ParamValue::Boolean(x) => w::ParamValue::Boolean(*x),
+        ParamValue::Text(x) => w::ParamValue::Text(x.clone()),
+    }
+}
+
+fn access_error(e: w::AccessError) -> AccessError {
+    match e {
+        w::AccessError::UnknownTable(t) => AccessError::UnknownTable(t),
+        w::AccessError::UndeclaredColumn(c) => AccessError::UndeclaredColumn(c),
+        w::AccessError::NotDictionary(c) => AccessError::NotDictionary(c),
+    }
+}
+
+/// The backend that calls the host's imports.
+#[derive(Default)]
+struct HostBackend {
+    tables: Vec<host::Table>,
+    dictionaries: HashMap<(usize, String), Arc<Text>>,
+}
+
+impl HostBackend {
+    fn dictionary(&mut self, table: usize, column: &str) -> Result<Arc<Text>, AccessError> {
+        if let Some(d) = self.dictionaries.get(&(table, column.to_string())) {
+            return Ok(d.clone());
+        }
+        let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
+        let raw = t.dictionary(column).map_err(access_error)?;
+        let text = Text::from_parts(raw.bytes, raw.offsets).map_err(|e| AccessError::NotDictionary(format!("{column}: {e}")))?;
+        let text = Arc::new(text);
+        self.dictionaries.insert((table, column.to_string()), text.clone());
+        Ok(text)
+    }
+}
+
+impl Backend for HostBackend {
+    fn open_table(&mut self, name: &str) -> Result<usize, AccessError> {
+        let t = host::open_table(name).map_err(access_error)?;
+        self.tables.push(t);
+        Ok(self.tables.len() - 1)
+    }
+
+    fn row_count(&mut self, table: usize) -> u64 {
+        self.tables.get(table).map_or(0, |t| t.row_count())
+    }
+
+    fn schema(&mut self, table: usize) -> Vec<ColumnSpec> {
+        self.tables.get(table).map_or_else(Vec::new, |t| {
+            t.schema().into_iter().map(|c| ColumnSpec { name: c.name, ty: column_type(c.type_) }).collect()
+        })
+    }
+
+    fn read(&mut self, table: usize, columns: &[&str], start: u64, max_rows: u32) -> Result<Batch, AccessError> {
+        let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
+        let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let raw = t.read(&names, start, max_rows).map_err(access_error)?;
+        let len = raw.len as usize;
+        let mut out = Vec::with_capacity(raw.columns.len());
+        for c in raw.columns {
+            let values = match c.data {
+                w::ColumnData::Text(t) => Values::Text(
+                    Text::from_parts(t.bytes, t.offsets).map_err(|e| AccessError::UndeclaredColumn(format!("{}: {e}", c.name)))?,
+                ),
+                w::ColumnData::Dictionary(indices) => {
+                    Values::Dictionary { indices, dictionary: self.dictionary(table, &c.name)? }
+                }
+                w::ColumnData::Int64(v) => Values::Int64(v),
+                w::ColumnData::Float64(v) => Values::Float64(v),
+                w::ColumnData::Boolean(v) => Values::Boolean(v),
+                w::ColumnData::Date(v) => Values::Date(v),
+                w::ColumnData::Timestamp(v) => Values::Timestamp(v),
+            };
+            out.push(Column { name: c.name, values, validity: c.validity.map(|b| Bitmap::from_bytes(b, len)) });
+        }
+        Ok(Batch { start: raw.start, len, columns: out })
+    }
+
+    fn emit(&mut self, clues: Vec<Clue>) {
+        let clues: Vec<w::Clue> = clues
+            .into_iter()
+            .map(|c| w::Clue {
+                subject: c.subject,
+                score: c.score,
+                rule: c.rule,
+                reason: c.reason,
+                evidence: c.evidence.into_iter().map(|e| w::Evidence { table: e.table, row: e.row }).collect(),
+            })
+            .collect();
+        host::emit(&clues);
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
+        let level = match level {
+            LogLevel::Debug => w::LogLevel::Debug,
+            LogLevel::Info => w::LogLevel::Info,
+            LogLevel::Warn => w::LogLevel::Warn,
+            LogLevel::Error => w::LogLevel::Error,
+        };
+        host::log(level, message);
+    }
+
+    fn progress(&mut self, done: u64, total: u64) {
+        host::progress(done, total);
+    }
+}
+
+/// `describe` export body for model `M`.
+#[doc(hidden)]
+pub fn describe<M: Model>() -> w::ModelInfo {
+    let info = M::describe();
+    w::ModelInfo {
+        name: info.name,
+        version: info.version,
+        summary: info.summary,
+        task: info.task,
+        subject_kind: info.subject_kind,
+        inputs: info
+            .inputs
+            .into_iter()
+            .map(|t| w::TableSpec {
+                name: t.name,
+                columns: t
+                    .columns
+                    .into_iter()
+                    .map(|c| w::ColumnSpec { name: c.name, type_: wit_column_type(c.ty) })
+                    .collect(),
+            })
+            .collect(),
+        params: info
+            .params
+            .iter()
+            .map(|p| w::ParamSpec {
+                name: p.name.clone(),
+                type_: match p.ty() {
+                    model::ParamType::Int => w::ParamType::Int,
+                    model::ParamType::Float => w::ParamType::Float,
+                    model::ParamType::Boolean => w::ParamType::Boolean,
+                    model::ParamType::Text => w::ParamType::Text,
+                },
+                default: wit_param_value(&p.default),
+                description: p.description.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// `run` export body for model `M`.
+#[doc(hidden)]
+pub fn run<M: Model>(params: Vec<w::Param>) -> Result<(), w::ModelError> {
+    let params = Params::from_pairs(params.into_iter().map(|p| {
+        let v = match p.value {
+            w::ParamValue::Int(x) => ParamValue::Int(x),
+            w::ParamValue::Float(x) => ParamValue::Float(x),
+            w::ParamValue::Boolean(x) => ParamValue::Boolean(x),
+            w::ParamValue::Text(x) => ParamValue::Text(x),
+        };
+        (p.name, v)
+    }));
+    let mut backend = HostBackend::default();
+    let result = {
+        let mut ctx = Context::new(&mut backend, params);
+        let r = M::run(&mut ctx);
+        ctx.flush();
+        r
+    };
+    result.map_err(|e| match e {
+        ModelError::BadParam(m) => w::ModelError::BadParam(m),
+        ModelError::BadData(m) => w::ModelError::BadData(m),
+        ModelError::Failed(m) => w::ModelError::Failed(m),
+    })
+}

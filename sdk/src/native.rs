@@ -1,0 +1,238 @@
+//! The native backend: run a model in-process on in-memory tables, for unit tests and baselines.
+//!
+//! It enforces what the WASM host enforces: declared tables and columns only, every declared
+//! input present with its declared type, parameters resolved against their declarations.
+
+use std::collections::BTreeMap;
+
+use crate::context::{Backend, Context};
+use crate::data::{Batch, Column, ColumnBuilder};
+use crate::model::{AccessError, Clue, ColumnSpec, LogLevel, Model, ModelError, ModelInfo, Params, TableSpec};
+
+/// In-memory tables, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    tables: BTreeMap<String, Vec<Column>>,
+}
+
+impl Dataset {
+    /// No tables.
+    pub fn new() -> Self {
+        Dataset::default()
+    }
+
+    /// Add (or replace) table `name` made of `columns`, all of the same length.
+    pub fn with_table(mut self, name: &str, columns: Vec<Column>) -> Self {
+        self.tables.insert(name.to_string(), columns);
+        self
+    }
+
+    /// Parse CSV texts (header row first) into tables, typing each declared column as `info`
+    /// declares it. Undeclared columns are dropped, as the host drops them.
+    ///
+    /// ```
+    /// # use sieve_sdk::{ModelInfo, TableSpec, native::Dataset};
+    /// let info = ModelInfo::new("m", "0.1.0").input(TableSpec::new("t").text(&["id"]).int64(&["n"]));
+    /// let data = Dataset::from_csv(&info, &[("t", "id,n,extra\na,1,x\nb,,y\n")]).unwrap();
+    /// assert_eq!(data.row_count("t"), Some(2));
+    /// ```
+    pub fn from_csv(info: &ModelInfo, tables: &[(&str, &str)]) -> Result<Self, String> {
+        let mut dataset = Dataset::new();
+        for (name, text) in tables {
+            let Some(spec) = info.input_table(name) else { continue };
+            dataset.tables.insert(name.to_string(), parse_csv_table(spec, text)?);
+        }
+        Ok(dataset)
+    }
+
+    /// Rows in table `name`, if present.
+    pub fn row_count(&self, name: &str) -> Option<usize> {
+        self.tables.get(name).map(|cols| cols.first().map_or(0, Column::len))
+    }
+
+    /// Check that every table and column `info` declares is present with the declared type.
+    pub fn check_inputs(&self, info: &ModelInfo) -> Result<(), String> {
+        for spec in &info.inputs {
+            let cols = self.tables.get(&spec.name).ok_or_else(|| format!("missing table {:?}", spec.name))?;
+            for c in &spec.columns {
+                let col = cols
+                    .iter()
+                    .find(|k| k.name == c.name)
+                    .ok_or_else(|| format!("table {:?} has no column {:?}", spec.name, c.name))?;
+                if col.values.column_type() != c.ty {
+                    return Err(format!(
+                        "{}.{} is {}, the model reads it as {}",
+                        spec.name,
+                        c.name,
+                        col.values.column_type(),
+                        c.ty
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A tiny CSV reader (RFC 4180 quoting) for test fixtures; hosts use a real CSV crate.
+fn split_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut cell = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    if !cell.is_empty() || !row.is_empty() {
+        row.push(cell);
+        rows.push(row);
+    }
+    rows
+}
+
+fn parse_csv_table(spec: &TableSpec, text: &str) -> Result<Vec<Column>, String> {
+    let rows = split_csv(text);
+    let header = rows.first().ok_or_else(|| format!("{}: empty CSV", spec.name))?;
+    let mut columns = Vec::new();
+    for c in &spec.columns {
+        let Some(pos) = header.iter().position(|h| h.trim() == c.name) else { continue };
+        let mut builder = ColumnBuilder::new(&c.name, c.ty);
+        for (line, row) in rows.iter().enumerate().skip(1) {
+            let cell = row.get(pos).map(String::as_str).unwrap_or("");
+            builder
+                .push_cell(cell)
+                .map_err(|e| format!("{}.csv line {}, column {}: {e}", spec.name, line + 1, c.name))?;
+        }
+        columns.push(builder.finish());
+    }
+    Ok(columns)
+}
+
+/// What a native run produced.
+#[derive(Debug, Clone, Default)]
+pub struct NativeOutput {
+    /// Clues in emission order.
+    pub clues: Vec<Clue>,
+    /// Log lines.
+    pub logs: Vec<(LogLevel, String)>,
+    /// Last progress report.
+    pub progress: Option<(u64, u64)>,
+}
+
+struct MemBackend<'d> {
+    dataset: &'d Dataset,
+    declared: &'d [TableSpec],
+    open: Vec<(&'d TableSpec, &'d [Column])>,
+    output: NativeOutput,
+}
+
+impl Backend for MemBackend<'_> {
+    fn open_table(&mut self, name: &str) -> Result<usize, AccessError> {
+        let spec = self.declared.iter().find(|t| t.name == name);
+        let cols = self.dataset.tables.get(name);
+        match (spec, cols) {
+            (Some(spec), Some(cols)) => {
+                self.open.push((spec, cols));
+                Ok(self.open.len() - 1)
+            }
+            _ => Err(AccessError::UnknownTable(name.to_string())),
+        }
+    }
+
+    fn row_count(&mut self, table: usize) -> u64 {
+        self.open.get(table).and_then(|(_, cols)| cols.first()).map_or(0, |c| c.len() as u64)
+    }
+
+    fn schema(&mut self, table: usize) -> Vec<ColumnSpec> {
+        self.open.get(table).map(|(spec, _)| spec.columns.clone()).unwrap_or_default()
+    }
+
+    fn read(&mut self, table: usize, columns: &[&str], start: u64, max_rows: u32) -> Result<Batch, AccessError> {
+        let (spec, cols) = *self.open.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
+        let rows = cols.first().map_or(0, Column::len);
+        let start = (start as usize).min(rows);
+        let end = start.saturating_add(max_rows as usize).min(rows);
+        let mut out = Vec::with_capacity(columns.len());
+        for name in columns {
+            if spec.find(name).is_none() {
+                return Err(AccessError::UndeclaredColumn(format!("{}.{name}", spec.name)));
+            }
+            let col = cols
+                .iter()
+                .find(|c| &c.name == name)
+                .ok_or_else(|| AccessError::UndeclaredColumn(format!("{}.{name}", spec.name)))?;
+            out.push(col.slice(start, end));
+        }
+        Ok(Batch { start: start as u64, len: end - start, columns: out })
+    }
+
+    fn emit(&mut self, clues: Vec<Clue>) {
+        self.output.clues.extend(clues);
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
+        self.output.logs.push((level, message.to_string()));
+    }
+
+    fn progress(&mut self, done: u64, total: u64) {
+        self.output.progress = Some((done, total));
+    }
+}
+
+/// Why a native run did not complete.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NativeError {
+    /// The dataset lacks a declared input, or a parameter is bad.
+    BadInput(String),
+    /// The model returned an error.
+    Model(ModelError),
+}
+
+impl std::fmt::Display for NativeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NativeError::BadInput(m) => write!(f, "bad input: {m}"),
+            NativeError::Model(e) => write!(f, "model error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NativeError {}
+
+/// Run model `M` natively on `dataset` with `name=value` parameter settings.
+pub fn run<M: Model>(dataset: &Dataset, settings: &[(&str, &str)]) -> Result<NativeOutput, NativeError> {
+    let info = M::describe();
+    let settings: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params = info.resolve_params(&settings).map_err(NativeError::BadInput)?;
+    run_with::<M>(&info, dataset, params)
+}
+
+/// Run model `M` natively with already resolved parameters (what hosts and benchmarks call).
+pub fn run_with<M: Model>(info: &ModelInfo, dataset: &Dataset, params: Params) -> Result<NativeOutput, NativeError> {
+    dataset.check_inputs(info).map_err(NativeError::BadInput)?;
+    let mut backend = MemBackend { dataset, declared: &info.inputs, open: Vec::new(), output: NativeOutput::default() };
+    let result = {
+        let mut ctx = Context::new(&mut backend, params);
+        let r = M::run(&mut ctx);
+        ctx.flush();
+        r
+    };
+    result.map_err(NativeError::Model)?;
+    Ok(backend.output)
+}

@@ -1,0 +1,195 @@
+//! The operations supervision models are made of: counting by key, hash indexes and joins, date intervals.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use crate::context::TextCol;
+
+/// A fast, non-cryptographic hasher (the Fx hash of rustc). Keys here are ids from the dataset,
+/// not attacker-chosen against this process, and SipHash costs a lot in a group-by.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// A `HashMap` with the fast hasher.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// An empty [`FastMap`].
+pub fn fast_map<K, V>() -> FastMap<K, V> {
+    FastMap::default()
+}
+
+/// Count how often each key occurs.
+pub fn count_by<K: Hash + Eq>(keys: impl IntoIterator<Item = K>) -> FastMap<K, usize> {
+    let mut counts = fast_map();
+    for k in keys {
+        *counts.entry(k).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Count rows per non-null value of a text column.
+pub fn count_text<'a>(col: &TextCol<'a>) -> FastMap<&'a str, usize> {
+    count_by((0..col.len()).filter_map(|i| col.get(i)))
+}
+
+/// Number of distinct values of `value` per `key`, e.g. distinct assessors per repair shop.
+pub fn distinct_per<K: Hash + Eq, V: Hash + Eq>(pairs: impl IntoIterator<Item = (K, V)>) -> FastMap<K, usize> {
+    let mut seen: FastMap<K, FastMap<V, ()>> = fast_map();
+    for (k, v) in pairs {
+        seen.entry(k).or_default().insert(v, ());
+    }
+    seen.into_iter().map(|(k, vs)| (k, vs.len())).collect()
+}
+
+/// A hash index from the values of a text column to the rows that hold them (nulls skipped).
+#[derive(Debug, Clone, Default)]
+pub struct Index<'a> {
+    rows: FastMap<&'a str, Vec<u32>>,
+}
+
+impl<'a> Index<'a> {
+    /// Index every non-null value of `col`.
+    pub fn build(col: &TextCol<'a>) -> Self {
+        let mut rows: FastMap<&'a str, Vec<u32>> = fast_map();
+        for i in 0..col.len() {
+            if let Some(k) = col.get(i) {
+                rows.entry(k).or_default().push(i as u32);
+            }
+        }
+        Index { rows }
+    }
+
+    /// Rows holding `key` (empty if none).
+    pub fn get(&self, key: &str) -> &[u32] {
+        self.rows.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Whether any row holds `key`.
+    pub fn contains(&self, key: &str) -> bool {
+        self.rows.contains_key(key)
+    }
+
+    /// Distinct keys with their rows.
+    pub fn groups(&self) -> impl Iterator<Item = (&'a str, &[u32])> {
+        self.rows.iter().map(|(k, v)| (*k, v.as_slice()))
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True if no row had a value.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// Inner hash join: every `(left_row, right_row)` whose key columns hold the same non-null value.
+/// Build the index on the smaller side with [`Index::build`].
+pub fn join<'a>(left: &TextCol<'a>, right: &'a Index<'a>) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let left = *left;
+    (0..left.len()).flat_map(move |i| {
+        left.get(i).into_iter().flat_map(move |k| right.get(k).iter().map(move |&r| (i, r as usize)))
+    })
+}
+
+/// Days from `from` to `to` (negative if `to` is earlier). Dates are days since 1970-01-01.
+#[inline]
+pub fn days_between(from: i32, to: i32) -> i32 {
+    to - from
+}
+
+/// Whether `day` lies in `[start, end]`; an open `end` (`None`) means "still running".
+#[inline]
+pub fn within(day: i32, start: i32, end: Option<i32>) -> bool {
+    day >= start && end.is_none_or(|e| day <= e)
+}
+
+/// The first day of the month that `day` falls in.
+pub fn month_start(day: i32) -> i32 {
+    let (y, m, _) = crate::data::civil_from_days(day);
+    crate::data::days_from_civil(y, m, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Column, Text, Values};
+    use crate::context::Frame;
+
+    #[test]
+    fn join_pairs_matching_keys_and_skips_nulls() {
+        let mut left = Column::new("k", Values::Text(["a", "b", "", "a"].into_iter().collect::<Text>()));
+        left.validity = Some(crate::data::Bitmap::from_flags([true, true, false, true]));
+        let right = Column::new("k", Values::Text(["a", "c", "a"].into_iter().collect::<Text>()));
+        let lf = Frame::new("l", 4, vec![left]);
+        let rf = Frame::new("r", 3, vec![right]);
+        let (lc, rc) = (lf.text("k").expect("k"), rf.text("k").expect("k"));
+        let index = Index::build(&rc);
+        let mut pairs: Vec<_> = join(&lc, &index).collect();
+        pairs.sort();
+        assert_eq!(pairs, vec![(0, 0), (0, 2), (3, 0), (3, 2)]);
+        assert_eq!(count_text(&lc).get("a"), Some(&2));
+        assert_eq!(distinct_per([("s", 1), ("s", 2), ("s", 1), ("t", 1)]).get("s"), Some(&2));
+    }
+
+    #[test]
+    fn intervals_and_months() {
+        assert!(within(10, 5, None));
+        assert!(within(10, 5, Some(10)));
+        assert!(!within(11, 5, Some(10)));
+        let d = crate::data::parse_date("2021-03-17").expect("date");
+        assert_eq!(crate::data::format_date(month_start(d)), "2021-03-01");
+        assert_eq!(days_between(d, d + 3), 3);
+    }
+}
