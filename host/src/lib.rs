@@ -1,1 +1,11 @@
-pub fn x(){}
+//! Sieve host: runs community supervision models as sandboxed WebAssembly components.
+
+pub mod bundled;
+pub mod cli;
+pub mod clues;
+pub mod datasets;
+pub mod digest;
+pub mod generate;
+pub mod runs;
+pub mod sandbox;
+pub mod scoring;

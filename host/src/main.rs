@@ -1,1 +1,5 @@
-fn main(){}
+//! The `sieve` binary.
+
+fn main() {
+    std::process::exit(sieve_host::cli::main());
+}

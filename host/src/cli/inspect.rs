@@ -1,0 +1,81 @@
+//! `sieve inspect`: what a component is, imports, and what the model says about itself.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::{component_bytes, sandbox};
+use crate::sandbox::Limits;
+
+/// Arguments of `sieve inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Component file, or the name of a bundled model.
+    component: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Inspect; exits with the outcome's status if the component cannot be loaded or described.
+pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
+    let bytes = component_bytes(&args.component)?;
+    let sandbox = sandbox(&home)?;
+    let plugin = match sandbox.load(&bytes, None) {
+        Ok(p) => p,
+        Err(outcome) => {
+            eprintln!("{}: {outcome}", args.component);
+            return Ok(outcome.exit_code());
+        }
+    };
+    let info = match sandbox.describe(&plugin, &Limits::default()) {
+        Ok(i) => i,
+        Err(outcome) => {
+            eprintln!("{}: {outcome}", args.component);
+            return Ok(outcome.exit_code());
+        }
+    };
+    if args.json {
+        let v = json!({
+            "digest": plugin.digest,
+            "size": plugin.size,
+            "api_version": plugin.api_version,
+            "imports": plugin.imports,
+            "exports": plugin.exports,
+            "model": {
+                "name": info.name, "version": info.version, "summary": info.summary, "task": info.task,
+                "subject_kind": info.subject_kind,
+                "inputs": info.inputs.iter().map(|t| json!({
+                    "table": t.name,
+                    "columns": t.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "params": info.params.iter().map(|p| json!({
+                    "name": p.name, "type": p.ty().name(), "default": p.default.to_string(), "description": p.description,
+                })).collect::<Vec<_>>(),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!("digest       {}", plugin.digest);
+    println!("size         {} bytes", plugin.size);
+    println!("api version  sieve:model@{}", plugin.api_version);
+    println!("imports");
+    for i in &plugin.imports {
+        println!("  {i}");
+    }
+    println!("model        {} {}", info.name, info.version);
+    println!("task         {} (subject: {})", info.task, info.subject_kind);
+    println!("summary      {}", info.summary);
+    println!("inputs");
+    for t in &info.inputs {
+        let cols: Vec<String> = t.columns.iter().map(|c| format!("{}:{}", c.name, c.ty)).collect();
+        println!("  {:<12} {}", t.name, cols.join(", "));
+    }
+    println!("parameters");
+    for p in &info.params {
+        println!("  {:<24} {:<8} default {:<8} {}", p.name, p.ty().name(), p.default.to_string(), p.description);
+    }
+    Ok(0)
+}

@@ -1,0 +1,277 @@
+//! The `sieve` command line: parse, call the library, print. No domain logic lives here.
+
+mod bench;
+mod demo;
+mod inspect;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::generate::{self, Format};
+use crate::sandbox::{Limits, Sandbox, outcome::EXIT_CODES};
+use crate::scoring;
+
+/// Sieve: run community supervision models as sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(name = "sieve", version, about, long_about = None)]
+pub struct Cli {
+    /// State directory (compiled-code cache, later the registry). Default: $SIEVE_HOME or ~/.sieve.
+    #[arg(long, global = true, env = "SIEVE_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a synthetic dataset for a supervision task (tables + labels.csv).
+    Gen(GenArgs),
+    /// Run a model component on a dataset directory and report its clues.
+    #[command(after_help = EXIT_CODES)]
+    Run(run::RunArgs),
+    /// Show a component's digest, size, API version, imports and model description.
+    Inspect(inspect::InspectArgs),
+    /// The models bundled in this binary.
+    Bundled {
+        #[command(subcommand)]
+        command: BundledCommand,
+    },
+    /// Score clues against labels: precision, recall, F1, F0.5, precision@k, AP, per-pattern recall.
+    Score(ScoreArgs),
+    /// Generate data, run the bundled model, score it: the whole loop in one command.
+    Demo(demo::DemoArgs),
+    /// Measure the host: WASM vs native, cold vs warm start, sha256, rows/s; writes BENCHMARKS.md.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum BundledCommand {
+    /// List the bundled models with their digests.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a bundled model's component to a file.
+    Export {
+        /// Model name (see `sieve bundled list`).
+        name: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct GenArgs {
+    /// Task id (see --list).
+    #[arg(required_unless_present = "list")]
+    task: Option<String>,
+    /// List the tasks the generator knows.
+    #[arg(long)]
+    list: bool,
+    /// Size: 1 is about 10k rows in the largest table, 100 about 1M.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    scale: u32,
+    /// Random seed: the same seed and scale give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output directory (created if missing).
+    #[arg(long, required_unless_present = "list")]
+    out: Option<PathBuf>,
+    /// Table file format.
+    #[arg(long, value_enum, default_value_t = Format::Parquet)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    /// labels.csv with `subject` and `pattern` columns.
+    #[arg(long)]
+    labels: PathBuf,
+    /// Clues as JSON lines (as written by `sieve run --out`).
+    #[arg(long)]
+    clues: PathBuf,
+    /// Review budget for precision@k (default: the number of labelled subjects).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Limit flags shared by commands that run models.
+#[derive(Args, Clone)]
+pub struct LimitArgs {
+    /// Fuel budget (about one unit per instruction); 0 turns it off.
+    #[arg(long, default_value_t = Limits::default().fuel.unwrap_or(0))]
+    fuel: u64,
+    /// Wall-clock deadline in seconds.
+    #[arg(long, default_value_t = Limits::default().deadline.as_secs_f64())]
+    deadline: f64,
+    /// Memory limit in MiB.
+    #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
+    memory_mib: usize,
+    /// Most clues a run may emit.
+    #[arg(long, default_value_t = Limits::default().max_clues)]
+    max_clues: usize,
+    /// Most bytes of clue text a run may emit.
+    #[arg(long, default_value_t = Limits::default().max_output_bytes)]
+    max_output_bytes: usize,
+    /// Most bytes a run may log.
+    #[arg(long, default_value_t = Limits::default().max_log_bytes)]
+    max_log_bytes: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> anyhow::Result<Limits> {
+        if !(self.deadline.is_finite() && self.deadline > 0.0) {
+            bail!("--deadline must be a positive number of seconds, got {}", self.deadline);
+        }
+        Ok(Limits {
+            fuel: (self.fuel > 0).then_some(self.fuel),
+            deadline: Duration::from_secs_f64(self.deadline),
+            memory_bytes: self.memory_mib << 20,
+            max_clues: self.max_clues,
+            max_output_bytes: self.max_output_bytes,
+            max_log_bytes: self.max_log_bytes,
+            ..Limits::default()
+        })
+    }
+}
+
+/// Entry point: returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn home_dir(home: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(h) = home {
+        return Ok(h);
+    }
+    let base = std::env::var_os("HOME").context("neither --home, SIEVE_HOME nor HOME is set")?;
+    Ok(PathBuf::from(base).join(".sieve"))
+}
+
+/// The sandbox with its compiled-code cache under `home`.
+fn sandbox(home: &Path) -> anyhow::Result<Sandbox> {
+    let cache = home.join("cache").join("compiled");
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    Sandbox::new(Some(cache))
+}
+
+/// The bytes of `component`: a file path, or the name of a bundled model.
+fn component_bytes(component: &str) -> anyhow::Result<Vec<u8>> {
+    let path = Path::new(component);
+    if path.exists() {
+        return std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    }
+    if let Some(bytes) = crate::bundled::get(component) {
+        return Ok(bytes.to_vec());
+    }
+    let names: Vec<&str> = crate::bundled::names().collect();
+    bail!("{component:?} is neither a file nor a bundled model (bundled: {})", names.join(", "))
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Gen(args) => gen_command(args),
+        Command::Run(args) => run::run(home_dir(cli.home)?, args),
+        Command::Inspect(args) => inspect::inspect(home_dir(cli.home)?, args),
+        Command::Bundled { command } => bundled_command(command),
+        Command::Score(args) => score_command(args),
+        Command::Demo(args) => demo::demo(args),
+        Command::Bench(args) => bench::bench(args),
+    }
+}
+
+fn gen_command(args: GenArgs) -> anyhow::Result<i32> {
+    if args.list {
+        for t in generate::TASKS {
+            println!("{:<28} {}", t.id, t.summary);
+        }
+        return Ok(0);
+    }
+    let (Some(task), Some(out)) = (args.task, args.out) else { bail!("give a task and --out DIR") };
+    let task = generate::task(&task)?;
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} files")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("generating {} at scale {}", task.id, args.scale));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let counts = task.write(args.scale, args.seed, &out, args.format, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    println!("wrote {} (task {}, scale {}, seed {}):", out.display(), task.id, args.scale, args.seed);
+    for (table, rows) in counts {
+        println!("  {table:<14} {rows:>10} rows");
+    }
+    Ok(0)
+}
+
+fn bundled_command(command: BundledCommand) -> anyhow::Result<i32> {
+    match command {
+        BundledCommand::List { json } => {
+            let rows: Vec<serde_json::Value> = crate::bundled::names()
+                .filter_map(|n| crate::bundled::get(n).map(|b| (n, b)))
+                .map(|(n, b)| serde_json::json!({"name": n, "digest": crate::digest::digest_of(b), "size": b.len()}))
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    println!("{:<28} {} {:>9} bytes", r["name"].as_str().unwrap_or_default(), r["digest"].as_str().unwrap_or_default(), r["size"]);
+                }
+            }
+        }
+        BundledCommand::Export { name, out } => {
+            let bytes = crate::bundled::get(&name).with_context(|| {
+                let names: Vec<&str> = crate::bundled::names().collect();
+                format!("no bundled model {name:?} (bundled: {})", names.join(", "))
+            })?;
+            std::fs::write(&out, bytes).with_context(|| format!("writing {}", out.display()))?;
+            println!("{} -> {} ({})", name, out.display(), crate::digest::digest_of(bytes));
+        }
+    }
+    Ok(0)
+}
+
+fn score_command(args: ScoreArgs) -> anyhow::Result<i32> {
+    let labels = scoring::read_labels(&args.labels).map_err(anyhow::Error::msg)?;
+    let text = std::fs::read_to_string(&args.clues).with_context(|| format!("reading {}", args.clues.display()))?;
+    let clues = crate::clues::from_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.clues.display()))?;
+    let scores = scoring::score(&labels, &clues, args.k);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&scores)?);
+    } else {
+        print_scores(&scores);
+    }
+    Ok(0)
+}
+
+fn print_scores(s: &scoring::Scores) {
+    println!("flagged {} subjects, {} labelled, {} true", s.flagged, s.labelled, s.true_positives);
+    println!("precision          {:.4}", s.precision);
+    println!("recall             {:.4}", s.recall);
+    println!("F1                 {:.4}", s.f1);
+    println!("F0.5               {:.4}", s.f0_5);
+    println!("precision@{:<8} {:.4}", s.k, s.precision_at_k);
+    println!("average precision  {:.4}", s.average_precision);
+    for (pattern, recall) in &s.per_pattern {
+        println!("recall[{pattern}] {recall:.4}");
+    }
+}

@@ -1,0 +1,125 @@
+//! `sieve run`: run a component on a dataset directory, print the top clues and the run report.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::json;
+
+use super::{LimitArgs, component_bytes, sandbox};
+use crate::runs::{RunReport, run_on_dir};
+use crate::sandbox::Outcome;
+
+/// Arguments of `sieve run`.
+#[derive(Args)]
+pub struct RunArgs {
+    /// Component file, or the name of a bundled model.
+    component: String,
+    /// Dataset directory: one CSV or Parquet file per table.
+    #[arg(long)]
+    data: PathBuf,
+    /// Set a model parameter (repeatable): --param min-pair-cases=6.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_setting)]
+    params: Vec<(String, String)>,
+    /// Refuse to run unless the component's sha256 is this (sha256:<hex>).
+    #[arg(long, value_parser = crate::digest::parse_digest)]
+    expect_digest: Option<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Write every clue as JSON lines to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// How many clues to show in the table.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (k, v) = text.split_once('=').ok_or_else(|| format!("{text:?} is not NAME=VALUE"))?;
+    Ok((k.trim().to_string(), v.to_string()))
+}
+
+/// Run and report; the exit status encodes the outcome.
+pub fn run(home: PathBuf, args: RunArgs) -> anyhow::Result<i32> {
+    let bytes = component_bytes(&args.component)?;
+    let sandbox = sandbox(&home)?;
+    let limits = args.limits.limits()?;
+    let report = run_on_dir(&sandbox, &bytes, args.expect_digest.as_deref(), &args.data, &args.params, &limits);
+    if let Some(out) = &args.out {
+        // Written whole or not at all: a crash leaves no half file under the final name.
+        let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing {}", out.display()))?;
+        std::io::Write::write_all(&mut tmp, crate::clues::to_jsonl(&report.clues).as_bytes())?;
+        tmp.persist(out).with_context(|| format!("writing {}", out.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+    } else {
+        print_report(&report, args.top);
+    }
+    Ok(report.outcome.exit_code())
+}
+
+/// The run report as JSON (the `--json` contract).
+pub fn report_json(r: &RunReport) -> serde_json::Value {
+    let mut v = json!({
+        "outcome": r.outcome.code(),
+        "detail": r.outcome.detail(),
+        "plugin_digest": r.plugin_digest,
+        "model": r.info.as_ref().map(|i| json!({"name": i.name, "version": i.version, "task": i.task})),
+        "params": r.params.as_ref().map(|p| p.iter().map(|(k, v)| (k.clone(), json!(v.to_string()))).collect::<serde_json::Map<_, _>>()),
+        "clues": r.clues.len(),
+        "fuel": r.fuel,
+        "peak_memory_bytes": r.peak_memory_bytes,
+        "wall_ms": r.wall.as_secs_f64() * 1000.0,
+        "compile_ms": r.compile.as_secs_f64() * 1000.0,
+        "compiled_code": r.cache_use.map(|c| format!("{c:?}").to_lowercase()),
+        "load_ms": r.load.as_secs_f64() * 1000.0,
+        "cells_read": r.cells_read,
+        "output_digest": r.output_digest,
+        "logs": r.logs.iter().map(|l| json!({"level": l.level.name(), "message": l.message})).collect::<Vec<_>>(),
+        "stderr": r.stderr,
+    });
+    if let Outcome::Trap { backtrace, .. } = &r.outcome {
+        v["backtrace"] = json!(backtrace);
+    }
+    v
+}
+
+fn print_report(r: &RunReport, top: usize) {
+    if !r.clues.is_empty() {
+        let mut order: Vec<usize> = (0..r.clues.len()).collect();
+        order.sort_by(|&a, &b| r.clues[b].score.total_cmp(&r.clues[a].score).then(r.clues[a].subject.cmp(&r.clues[b].subject)));
+        println!("{:>5}  {:<28} {:<20} reason", "score", "subject", "rule");
+        for &i in order.iter().take(top) {
+            let c = &r.clues[i];
+            let reason: String = c.reason.chars().take(100).collect();
+            println!("{:>5.2}  {:<28} {:<20} {reason}", c.score, c.subject, c.rule);
+        }
+        if r.clues.len() > top {
+            println!("... and {} more (use --out FILE for all)", r.clues.len() - top);
+        }
+        println!();
+    }
+    if let Some(info) = &r.info {
+        println!("model        {} {} ({})", info.name, info.version, info.task);
+    }
+    println!("outcome      {}", r.outcome);
+    if let Outcome::Trap { backtrace, .. } = &r.outcome {
+        for (i, frame) in backtrace.iter().enumerate() {
+            println!("  #{i:<3} {frame}");
+        }
+    }
+    println!("plugin       {}", r.plugin_digest);
+    println!("clues        {}", r.clues.len());
+    println!("fuel         {}", r.fuel);
+    println!("peak memory  {:.1} MiB", r.peak_memory_bytes as f64 / (1 << 20) as f64);
+    println!("wall         {:.1} ms (load data {:.1} ms, compile {:.1} ms {:?})", r.wall.as_secs_f64() * 1e3, r.load.as_secs_f64() * 1e3, r.compile.as_secs_f64() * 1e3, r.cache_use);
+    println!("output       {}", r.output_digest);
+    for l in &r.logs {
+        println!("log {:<5}    {}", l.level.name(), l.message);
+    }
+}

@@ -1,0 +1,56 @@
+//! Clues as JSON: one object per line (`clues.jsonl`), the form `sieve run --out` writes and `sieve score` reads.
+
+use serde_json::{Value, json};
+use sieve_sdk::{Clue, Evidence};
+
+/// One clue as a JSON object.
+pub fn to_json(clue: &Clue) -> Value {
+    json!({
+        "subject": clue.subject,
+        "score": clue.score,
+        "rule": clue.rule,
+        "reason": clue.reason,
+        "evidence": clue.evidence.iter().map(|e| json!({"table": e.table, "row": e.row})).collect::<Vec<_>>(),
+    })
+}
+
+/// Clues as JSON lines, each line ending in `\n`.
+pub fn to_jsonl(clues: &[Clue]) -> String {
+    let mut out = String::new();
+    for c in clues {
+        out.push_str(&to_json(c).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Parse JSON lines of clues; errors name the line.
+pub fn from_jsonl(text: &str) -> Result<Vec<Clue>, String> {
+    let mut clues = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_no = i + 1;
+        let v: Value = serde_json::from_str(line).map_err(|e| format!("line {line_no}: {e}"))?;
+        let subject = v["subject"].as_str().ok_or_else(|| format!("line {line_no}: missing \"subject\""))?;
+        let score = v["score"].as_f64().ok_or_else(|| format!("line {line_no}: missing numeric \"score\""))?;
+        let evidence = v["evidence"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|e| Some(Evidence { table: e["table"].as_str()?.to_string(), row: e["row"].as_u64()? }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        clues.push(Clue {
+            subject: subject.to_string(),
+            score,
+            rule: v["rule"].as_str().unwrap_or_default().to_string(),
+            reason: v["reason"].as_str().unwrap_or_default().to_string(),
+            evidence,
+        });
+    }
+    Ok(clues)
+}

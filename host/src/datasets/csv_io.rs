@@ -1,0 +1,78 @@
+//! CSV tables: parse cells into the declared types (errors name file, line, column), and write them.
+
+use std::path::Path;
+
+use sieve_sdk::data::{Column, ColumnBuilder, Values, format_date, format_timestamp};
+use sieve_sdk::TableSpec;
+
+use super::DataError;
+
+/// Read the declared columns of `spec` from CSV file `file`; other columns are skipped unparsed.
+pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
+    let name = file.display().to_string();
+    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable { file: name.clone(), message: e.to_string() };
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_path(file).map_err(|e| unreadable(&e))?;
+    let header: Vec<String> = reader
+        .byte_headers()
+        .map_err(|e| unreadable(&e))?
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let mut positions = Vec::with_capacity(spec.columns.len());
+    for c in &spec.columns {
+        let pos = header.iter().position(|h| *h == c.name).ok_or_else(|| DataError::MissingColumn {
+            file: name.clone(),
+            column: c.name.clone(),
+            available: header.join(", "),
+        })?;
+        positions.push(pos);
+    }
+    let mut builders: Vec<ColumnBuilder> = spec.columns.iter().map(|c| ColumnBuilder::new(&c.name, c.ty)).collect();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(unreadable(&e)),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        for ((builder, &pos), c) in builders.iter_mut().zip(&positions).zip(&spec.columns) {
+            let bad = |message: String| DataError::BadCell { file: name.clone(), line, column: c.name.clone(), message };
+            let raw = record.get(pos).unwrap_or_default();
+            let cell = std::str::from_utf8(raw).map_err(|_| bad("the cell is not valid UTF-8".into()))?;
+            builder.push_cell(cell).map_err(bad)?;
+        }
+    }
+    Ok(builders.into_iter().map(ColumnBuilder::finish).collect())
+}
+
+/// Format row `i` of `column` as a CSV cell (DOMAIN.md conventions; null is empty).
+pub fn cell(column: &Column, i: usize) -> String {
+    if !column.is_valid(i) {
+        return String::new();
+    }
+    match &column.values {
+        Values::Text(t) => t.get(i).to_string(),
+        Values::Dictionary { indices, dictionary } => dictionary.get(indices[i] as usize).to_string(),
+        Values::Int64(v) => v[i].to_string(),
+        Values::Float64(v) => v[i].to_string(),
+        Values::Boolean(v) => v[i].to_string(),
+        Values::Date(v) => format_date(v[i]),
+        Values::Timestamp(v) => format_timestamp(v[i]),
+    }
+}
+
+/// Write `columns` (all the same length) to `file` with a header row.
+pub fn write_table(file: &Path, columns: &[Column]) -> Result<(), DataError> {
+    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable { file: file.display().to_string(), message: e.to_string() };
+    let mut writer = csv::Writer::from_path(file).map_err(|e| unreadable(&e))?;
+    writer.write_record(columns.iter().map(|c| c.name.as_str())).map_err(|e| unreadable(&e))?;
+    let rows = columns.first().map_or(0, Column::len);
+    let mut record = Vec::with_capacity(columns.len());
+    for i in 0..rows {
+        record.clear();
+        record.extend(columns.iter().map(|c| cell(c, i)));
+        writer.write_record(&record).map_err(|e| unreadable(&e))?;
+    }
+    writer.flush().map_err(|e| unreadable(&e))
+}

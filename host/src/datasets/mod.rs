@@ -1,0 +1,151 @@
+//! Datasets on disk: a directory with one CSV or Parquet file per table, read into typed columns.
+
+pub mod csv_io;
+pub mod parquet_io;
+
+use std::path::{Path, PathBuf};
+
+use sieve_sdk::data::{Column, Text, Values};
+use sieve_sdk::ops::{self, FastMap};
+use sieve_sdk::{ModelInfo, TableSpec};
+use std::sync::Arc;
+
+/// The file every benchmark keeps its answers in; never readable by a model.
+pub const LABELS_FILE: &str = "labels.csv";
+/// Table names a model may not declare.
+const RESERVED_TABLES: [&str; 1] = ["labels"];
+
+/// Why a dataset cannot feed a model. Each names the file, table, line or column at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The model declares a table the dataset directory lacks.
+    #[error("dataset {dir} has no table {table:?} (looked for {table}.parquet and {table}.csv)")]
+    MissingTable {
+        /// Dataset directory.
+        dir: String,
+        /// Table name.
+        table: String,
+    },
+    /// The model declares a column the table lacks.
+    #[error("{file}: no column {column:?} (the model declares it; the file has: {available})")]
+    MissingColumn {
+        /// File path.
+        file: String,
+        /// Column name.
+        column: String,
+        /// Columns the file has.
+        available: String,
+    },
+    /// A cell does not parse as the declared type.
+    #[error("{file} line {line}, column {column}: {message}")]
+    BadCell {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// What was expected and found.
+        message: String,
+    },
+    /// A Parquet column's type cannot be read as the declared type.
+    #[error("{file}: column {column:?} is {found}, the model reads it as {wanted}")]
+    WrongType {
+        /// File path.
+        file: String,
+        /// Column name.
+        column: String,
+        /// Type in the file.
+        found: String,
+        /// Declared type.
+        wanted: String,
+    },
+    /// The model declares a reserved table name.
+    #[error("table name {0:?} is reserved: a model cannot read the labels")]
+    ReservedTable(String),
+    /// The file could not be read or parsed at all.
+    #[error("{file}: {message}")]
+    Unreadable {
+        /// File path.
+        file: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// One table loaded for a run: only the declared columns, in declared order, typed as declared.
+#[derive(Debug, Clone)]
+pub struct LoadedTable {
+    /// What the model declared for this table.
+    pub spec: TableSpec,
+    /// Number of rows.
+    pub rows: usize,
+    /// The columns, in `spec` order.
+    pub columns: Vec<Column>,
+}
+
+impl LoadedTable {
+    /// The column called `name`, if declared.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// The file backing table `table` in `dir`, Parquet preferred.
+pub fn table_file(dir: &Path, table: &str) -> Option<PathBuf> {
+    ["parquet", "csv"].iter().map(|ext| dir.join(format!("{table}.{ext}"))).find(|p| p.is_file())
+}
+
+/// Load every table `info` declares from `dir`, checking names and types on the way.
+pub fn load_for_model(dir: &Path, info: &ModelInfo) -> Result<Vec<LoadedTable>, DataError> {
+    info.inputs.iter().map(|spec| load_table(dir, spec)).collect()
+}
+
+/// Load one declared table from `dir`.
+pub fn load_table(dir: &Path, spec: &TableSpec) -> Result<LoadedTable, DataError> {
+    if RESERVED_TABLES.contains(&spec.name.as_str()) {
+        return Err(DataError::ReservedTable(spec.name.clone()));
+    }
+    let file = table_file(dir, &spec.name).ok_or_else(|| DataError::MissingTable {
+        dir: dir.display().to_string(),
+        table: spec.name.clone(),
+    })?;
+    let columns = if file.extension().is_some_and(|e| e == "parquet") {
+        parquet_io::read_columns(&file, spec)?
+    } else {
+        csv_io::read_columns(&file, spec)?
+    };
+    let rows = columns.first().map_or(0, Column::len);
+    let columns = columns.into_iter().map(dictionary_encode).collect();
+    Ok(LoadedTable { spec: spec.clone(), rows, columns })
+}
+
+/// Dictionary-encode a text column whose values repeat a lot (repair shops, lawyers, courts):
+/// the guest then receives 4 bytes per row instead of the string.
+pub fn dictionary_encode(column: Column) -> Column {
+    let Values::Text(text) = &column.values else { return column };
+    let rows = text.len();
+    if rows < 64 {
+        return column;
+    }
+    let mut codes: FastMap<&str, u32> = ops::fast_map();
+    let mut dictionary = Text::new();
+    let mut indices = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let value = text.get(i);
+        let next = codes.len() as u32;
+        let code = *codes.entry(value).or_insert_with(|| {
+            dictionary.push(value);
+            next
+        });
+        indices.push(code);
+        // Mostly distinct values (case numbers, ids) gain nothing: decide early, keep them plain.
+        if i == rows / 8 && codes.len() > i * 3 / 4 {
+            return column;
+        }
+    }
+    if codes.len() > rows / 2 {
+        return column;
+    }
+    Column { name: column.name, values: Values::Dictionary { indices, dictionary: Arc::new(dictionary) }, validity: column.validity }
+}

@@ -1,0 +1,117 @@
+//! Synthetic datasets for the supervision tasks of DOMAIN.md: deterministic by seed and scale,
+//! with planted patterns, near misses, noise, and `labels.csv`.
+
+pub mod ids;
+pub mod rng;
+pub mod table;
+pub mod vehicle_insurance;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use sieve_sdk::data::{civil_from_days, days_from_civil};
+
+use crate::datasets::LABELS_FILE;
+use rng::Rng;
+pub use table::Format;
+use table::TableOut;
+
+/// A generated dataset: its tables and the labels (subject, pattern) of planted clues.
+pub struct Generated {
+    /// Tables in contract order.
+    pub tables: Vec<TableOut>,
+    /// Planted subjects with their pattern.
+    pub labels: Vec<(String, String)>,
+}
+
+/// A task the generator knows.
+pub struct TaskInfo {
+    /// DOMAIN.md task id.
+    pub id: &'static str,
+    /// One line on what it plants.
+    pub summary: &'static str,
+    generate: fn(u32, u64) -> Generated,
+}
+
+/// Every task with a generator.
+pub const TASKS: &[TaskInfo] = &[TaskInfo {
+    id: "vehicle-insurance-fraud",
+    summary: "T1 judgments, vehicles, employment, businesses; plants repair-shop rings (subject: case_no)",
+    generate: vehicle_insurance::generate,
+}];
+
+/// The task called `id`; the error lists the known ones.
+pub fn task(id: &str) -> anyhow::Result<&'static TaskInfo> {
+    TASKS.iter().find(|t| t.id == id).ok_or_else(|| {
+        let known: Vec<&str> = TASKS.iter().map(|t| t.id).collect();
+        anyhow::anyhow!("unknown task {id:?}; known tasks: {}", known.join(", "))
+    })
+}
+
+impl TaskInfo {
+    /// Generate at `scale` with `seed` and write the tables and `labels.csv` into `out`
+    /// (created if needed). Files appear whole: each is written to a temporary name first.
+    /// `progress` is called with (tables written, tables in all).
+    pub fn write(&self, scale: u32, seed: u64, out: &Path, format: Format, progress: &dyn Fn(usize, usize)) -> anyhow::Result<Vec<(String, usize)>> {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let generated = (self.generate)(scale, seed);
+        let total = generated.tables.len() + 1;
+        let mut counts = Vec::new();
+        for (i, table) in generated.tables.into_iter().enumerate() {
+            let (name, rows) = (table.name, table.rows);
+            let staging = tempfile::tempdir_in(out)?;
+            table::write(staging.path(), name, &table.finish(), format)?;
+            let ext = match format {
+                Format::Parquet => "parquet",
+                Format::Csv => "csv",
+            };
+            let file = format!("{name}.{ext}");
+            std::fs::rename(staging.path().join(&file), out.join(&file))
+                .with_context(|| format!("writing {}", out.join(&file).display()))?;
+            counts.push((name.to_string(), rows));
+            progress(i + 1, total);
+        }
+        let mut labels = csv::Writer::from_path(out.join(LABELS_FILE))?;
+        labels.write_record(["subject", "pattern"])?;
+        for (subject, pattern) in &generated.labels {
+            labels.write_record([subject, pattern])?;
+        }
+        labels.flush()?;
+        counts.push(("labels".to_string(), generated.labels.len()));
+        progress(total, total);
+        Ok(counts)
+    }
+}
+
+/// A pseudo place name for the i-th court, shop or firm (stable across seeds).
+pub fn place_name(i: usize) -> String {
+    const A: [&str; 16] = ["西", "东", "南", "北", "上", "下", "新", "古", "临", "长", "清", "永", "安", "富", "余", "海"];
+    const B: [&str; 16] = ["湖", "城", "江", "山", "塘", "桥", "溪", "平", "阳", "宁", "兴", "杭", "浦", "林", "岭", "港"];
+    let mut name = format!("{}{}", A[i % 16], B[(i / 16) % 16]);
+    if i >= 256 {
+        name.push_str(&(i / 256).to_string());
+    }
+    name
+}
+
+/// Swap two adjacent characters of a name (a typo; ids are never misspelled).
+pub fn misspell(name: &str, rng: &mut Rng) -> String {
+    let mut chars: Vec<char> = name.chars().collect();
+    if chars.len() >= 2 {
+        let i = rng.below(chars.len() - 1);
+        chars.swap(i, i + 1);
+    }
+    chars.into_iter().collect()
+}
+
+/// The first day of `day`'s month.
+pub fn month_floor(day: i32) -> i32 {
+    let (y, m, _) = civil_from_days(day);
+    days_from_civil(y, m, 1)
+}
+
+/// The first day of the month after `day`'s.
+pub fn next_month(day: i32) -> i32 {
+    let (y, m, _) = civil_from_days(day);
+    if m == 12 { days_from_civil(y + 1, 1, 1) } else { days_from_civil(y, m + 1, 1) }
+}

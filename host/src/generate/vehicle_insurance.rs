@@ -1,0 +1,337 @@
+//! T1 generator: vehicle-insurance judgments with planted repair-shop rings, near misses, noise.
+//!
+//! Scale 1 is about 10,000 judgments. Planted: rings of a repair shop whose employees sue over
+//! cars they do not own, with assigned claims, one assessor, no insurer assessment (about 1.5% of
+//! cases). Near misses: rental fleets (many cases, one shop, one assessor, but the owner sues and
+//! the insurer assessed); busy honest shops (many assessors); shop staff suing over their own
+//! cars; staff suing over family cars with the insurer's assessment. Noise: nulls, duplicate
+//! vehicle rows, misspelled business and insurer names.
+
+use sieve_sdk::ColumnType::{Boolean, Date, Float64, Text};
+use sieve_sdk::data::days_from_civil;
+
+use super::ids::Ids;
+use super::rng::{Rng, Zipf};
+use super::table::{Cell, TableOut};
+use super::{Generated, misspell};
+
+const INSURERS: [&str; 12] = [
+    "中国人民财产保险股份有限公司",
+    "中国平安财产保险股份有限公司",
+    "中国太平洋财产保险股份有限公司",
+    "中国人寿财产保险股份有限公司",
+    "中华联合财产保险股份有限公司",
+    "大地财产保险股份有限公司",
+    "阳光财产保险股份有限公司",
+    "太平财产保险有限公司",
+    "天安财产保险股份有限公司",
+    "华安财产保险股份有限公司",
+    "永安财产保险股份有限公司",
+    "英大泰和财产保险股份有限公司",
+];
+const PATTERN: &str = "repair_shop_ring";
+
+struct Business {
+    id: String,
+    name: String,
+    kind: &'static str,
+    rep: String,
+}
+
+struct Judgment {
+    case_no: String,
+    court: usize,
+    filed_on: i32,
+    decided_on: Option<i32>,
+    plaintiff: String,
+    insurer: String,
+    lawyer: Option<String>,
+    plate: String,
+    accident_on: Option<i32>,
+    assessor: Option<String>,
+    shop: Option<String>,
+    claimed: f64,
+    awarded: Option<f64>,
+    insurer_assessed: Option<bool>,
+    claim_assigned: Option<bool>,
+    planted: bool,
+}
+
+/// Generate T1 at `scale` with `seed`.
+pub fn generate(scale: u32, seed: u64) -> Generated {
+    let s = scale.max(1) as usize;
+    let mut rng = Rng::new(seed, "vehicle-insurance-fraud");
+    let mut ids = Ids::new(seed);
+    let target = 10_000 * s;
+    let first_day = days_from_civil(2018, 1, 1);
+    let last_day = days_from_civil(2024, 12, 31);
+
+    let courts: Vec<(String, String)> = (0..(8 + s / 4).min(120))
+        .map(|i| (format!("{}区人民法院", super::place_name(i)), format!("浙{:02}{:02}", 1 + i / 20, 2 + i % 20)))
+        .collect();
+    let court_zipf = Zipf::new(courts.len(), 1.0);
+    let mut case_seq = vec![0u32; courts.len() * 8];
+    let mut case_no = |court: usize, filed: i32, rng: &mut Rng| {
+        let year = sieve_sdk::data::civil_from_days(filed).0;
+        let slot = court * 8 + (year - 2018).clamp(0, 7) as usize;
+        case_seq[slot] += 1 + rng.below(3) as u32;
+        format!("({year}){}民初{}号", courts[court].1, case_seq[slot])
+    };
+
+    let mut businesses: Vec<Business> = Vec::new();
+    let mut new_business = |kind: &'static str, name: String, ids: &mut Ids| {
+        let b = Business { id: ids.org(), name, kind, rep: ids.person() };
+        let id = b.id.clone();
+        businesses.push(b);
+        id
+    };
+    let shops: Vec<String> =
+        (0..60 * s).map(|i| new_business("repair_shop", format!("{}汽车修理厂", super::place_name(i + 7)), &mut ids)).collect();
+    let assessors: Vec<String> = (0..20 * s)
+        .map(|i| new_business("assessor", format!("{}保险公估有限公司", super::place_name(i + 3)), &mut ids))
+        .collect();
+    let law_firms: Vec<String> =
+        (0..10 * s).map(|i| new_business("law_firm", format!("{}律师事务所", super::place_name(i + 11)), &mut ids)).collect();
+    let rentals: Vec<String> = (0..3 * s)
+        .map(|i| new_business("rental", format!("{}汽车租赁有限公司", super::place_name(i + 19)), &mut ids))
+        .collect();
+    let others: Vec<String> =
+        (0..40 * s).map(|i| new_business("other", format!("{}贸易有限公司", super::place_name(i + 23)), &mut ids)).collect();
+    let lawyers: Vec<String> = (0..80 * s).map(|_| ids.person()).collect();
+    let _ = law_firms;
+    let shop_zipf = Zipf::new(shops.len(), 0.9);
+    let lawyer_zipf = Zipf::new(lawyers.len(), 0.8);
+    // Each honest shop sends work to a pool of 6-12 assessors.
+    let shop_pools: Vec<Vec<usize>> =
+        (0..shops.len()).map(|_| (0..rng.range(6, 12)).map(|_| rng.below(assessors.len())).collect()).collect();
+
+    let mut vehicles = TableOut::new("vehicles", &[("plate", Text), ("owner_id", Text), ("registered_on", Date)]);
+    let mut employment =
+        TableOut::new("employment", &[("person_id", Text), ("employer_id", Text), ("month", Date)]);
+    let add_vehicle = |owner: &str, before: i32, ids: &mut Ids, rng: &mut Rng, vehicles: &mut TableOut| {
+        let plate = ids.plate();
+        let registered = before - rng.range(30, 3000) as i32;
+        vehicles.push(&[Cell::Text(&plate), Cell::Text(owner), Cell::Date(registered)]);
+        // Noise: a repeated registration row.
+        if rng.chance(0.005) {
+            vehicles.push(&[Cell::Text(&plate), Cell::Text(owner), Cell::Date(registered)]);
+        }
+        plate
+    };
+    let add_months = |person: &str, employer: &str, from: i32, to: i32, drop: f64, rng: &mut Rng, t: &mut TableOut| {
+        let mut day = super::month_floor(from);
+        while day <= to {
+            if !rng.chance(drop) {
+                t.push(&[Cell::Text(person), Cell::Text(employer), Cell::Date(day)]);
+            }
+            day = super::next_month(day);
+        }
+    };
+
+    let mut judgments: Vec<Judgment> = Vec::with_capacity(target + target / 10);
+    let money = |rng: &mut Rng, median: f64| (rng.lognormal(median, 0.8) * 100.0).round() / 100.0;
+    let maybe = |rng: &mut Rng, p: f64, v: bool| if rng.chance(p) { None } else { Some(v) };
+
+    // Planted rings: about 1.5% of cases.
+    let ring_cases_target = target * 3 / 200;
+    let mut planted = 0;
+    while planted < ring_cases_target {
+        let shop = shops[rng.below(shops.len())].clone();
+        let assessor = assessors[rng.below(assessors.len())].clone();
+        let ring_lawyers: Vec<String> = (0..rng.range(1, 2)).map(|_| ids.person()).collect();
+        let staff: Vec<String> = (0..rng.range(3, 13)).map(|_| ids.person()).collect();
+        let start = rng.range(first_day as i64, (last_day - 800) as i64) as i32;
+        let end = start + rng.range(300, 760) as i32;
+        for p in &staff {
+            add_months(p, &shop, start - 240, end + 60, 0.1, &mut rng, &mut employment);
+        }
+        let cases = rng.range(12, 40) as usize;
+        for _ in 0..cases {
+            let accident = rng.range(start as i64, end as i64) as i32;
+            let filed = accident + rng.range(20, 120) as i32;
+            let stranger = ids.person();
+            let plate = add_vehicle(&stranger, accident, &mut ids, &mut rng, &mut vehicles);
+            let court = court_zipf.sample(&mut rng);
+            let claimed = money(&mut rng, 30_000.0);
+            let decided = filed + rng.range(20, 90) as i32;
+            judgments.push(Judgment {
+                case_no: case_no(court, filed, &mut rng),
+                court,
+                filed_on: filed,
+                decided_on: Some(decided),
+                plaintiff: rng.pick(&staff).clone(),
+                insurer: rng.pick(&INSURERS).to_string(),
+                lawyer: Some(rng.pick(&ring_lawyers).clone()),
+                plate,
+                accident_on: if rng.chance(0.03) { None } else { Some(accident) },
+                // Now and then the ring borrows another assessor.
+                assessor: Some(if rng.chance(0.05) { rng.pick(&assessors).clone() } else { assessor.clone() }),
+                shop: Some(shop.clone()),
+                claimed,
+                awarded: Some((claimed * (0.8 + 0.2 * rng.f64()) * 100.0).round() / 100.0),
+                insurer_assessed: maybe(&mut rng, 0.02, false),
+                claim_assigned: maybe(&mut rng, 0.02, true),
+                planted: true,
+            });
+        }
+        planted += cases;
+    }
+
+    // Rental fleets: many cases, one fleet shop and one assessor, but the owner sues and the insurer assessed.
+    for rental in &rentals {
+        let shop = shops[rng.below(shops.len())].clone();
+        let assessor = assessors[rng.below(assessors.len())].clone();
+        let fleet: Vec<String> =
+            (0..rng.range(20, 60)).map(|_| add_vehicle(rental, last_day, &mut ids, &mut rng, &mut vehicles)).collect();
+        for _ in 0..rng.range(60, 140) {
+            let accident = rng.range(first_day as i64, (last_day - 200) as i64) as i32;
+            let filed = accident + rng.range(30, 300) as i32;
+            let court = court_zipf.sample(&mut rng);
+            let claimed = money(&mut rng, 12_000.0);
+            judgments.push(Judgment {
+                case_no: case_no(court, filed, &mut rng),
+                court,
+                filed_on: filed,
+                decided_on: Some(filed + rng.range(30, 200) as i32),
+                plaintiff: rental.clone(),
+                insurer: rng.pick(&INSURERS).to_string(),
+                lawyer: Some(lawyers[lawyer_zipf.sample(&mut rng)].clone()),
+                plate: rng.pick(&fleet).clone(),
+                accident_on: Some(accident),
+                assessor: Some(assessor.clone()),
+                shop: Some(shop.clone()),
+                claimed,
+                awarded: Some((claimed * (0.6 + 0.4 * rng.f64()) * 100.0).round() / 100.0),
+                insurer_assessed: Some(!rng.chance(0.05)),
+                claim_assigned: Some(false),
+                planted: false,
+            });
+        }
+    }
+
+    // Honest cases fill the rest.
+    let mut plates_seen: Vec<(String, String)> = Vec::new();
+    while judgments.len() < target {
+        let accident = rng.range(first_day as i64, (last_day - 60) as i64) as i32;
+        let filed = accident + rng.range(15, 500).min(last_day as i64 - accident as i64) as i32;
+        let shop_ix = shop_zipf.sample(&mut rng);
+        let shop = shops[shop_ix].clone();
+        let roll = rng.f64();
+        let (plaintiff, plate, assigned_p, assessed_p) = if roll < 0.04 {
+            // Shop staff suing over their own car, repaired where they work.
+            let p = ids.person();
+            add_months(&p, &shop, accident - 150, accident + 60, 0.1, &mut rng, &mut employment);
+            let plate = add_vehicle(&p, accident, &mut ids, &mut rng, &mut vehicles);
+            (p, plate, 0.3, 0.5)
+        } else if roll < 0.05 {
+            // Shop staff suing over a family car, with the insurer's assessment.
+            let p = ids.person();
+            add_months(&p, &shop, accident - 150, accident + 60, 0.1, &mut rng, &mut employment);
+            let relative = ids.person();
+            let plate = add_vehicle(&relative, accident, &mut ids, &mut rng, &mut vehicles);
+            (p, plate, 0.5, 0.9)
+        } else if roll < 0.17 {
+            // A driver or relative suing over someone else's car.
+            let p = ids.person();
+            let owner = ids.person();
+            let plate = add_vehicle(&owner, accident, &mut ids, &mut rng, &mut vehicles);
+            (p, plate, 0.25, 0.8)
+        } else if roll < 0.25 && !plates_seen.is_empty() {
+            // A car in a second accident.
+            let (owner, plate) = plates_seen[rng.below(plates_seen.len())].clone();
+            (owner, plate, 0.1, 0.85)
+        } else {
+            let p = ids.person();
+            if rng.chance(0.05) {
+                let employer = rng.pick(&others).clone();
+                add_months(&p, &employer, accident - 150, accident + 60, 0.1, &mut rng, &mut employment);
+            }
+            let plate = add_vehicle(&p, accident, &mut ids, &mut rng, &mut vehicles);
+            plates_seen.push((p.clone(), plate.clone()));
+            (p, plate, 0.1, 0.85)
+        };
+        let pool = &shop_pools[shop_ix];
+        let court = court_zipf.sample(&mut rng);
+        let claimed = money(&mut rng, 9_000.0);
+        let decided = if rng.chance(0.02) { None } else { Some(filed + rng.range(20, 240) as i32) };
+        let (assessed, assigned) = (rng.chance(assessed_p), rng.chance(assigned_p));
+        judgments.push(Judgment {
+            case_no: case_no(court, filed, &mut rng),
+            court,
+            filed_on: filed,
+            decided_on: decided,
+            plaintiff,
+            insurer: rng.pick(&INSURERS).to_string(),
+            lawyer: rng.chance(0.7).then(|| lawyers[lawyer_zipf.sample(&mut rng)].clone()),
+            plate,
+            accident_on: if rng.chance(0.03) { None } else { Some(accident) },
+            assessor: if rng.chance(0.02) { None } else { Some(assessors[pool[rng.below(pool.len())]].clone()) },
+            shop: if rng.chance(0.02) { None } else { Some(shop) },
+            claimed,
+            awarded: decided.map(|_| (claimed * (0.5 + 0.5 * rng.f64()) * 100.0).round() / 100.0),
+            insurer_assessed: maybe(&mut rng, 0.01, assessed),
+            claim_assigned: maybe(&mut rng, 0.01, assigned),
+            planted: false,
+        });
+    }
+
+    // Row order carries no meaning: shuffle so nothing can key on it.
+    rng.shuffle(&mut judgments);
+    let mut table = TableOut::new(
+        "judgments",
+        &[
+            ("case_no", Text),
+            ("court", Text),
+            ("filed_on", Date),
+            ("decided_on", Date),
+            ("plaintiff_id", Text),
+            ("defendant_insurer", Text),
+            ("plaintiff_lawyer", Text),
+            ("plate", Text),
+            ("accident_on", Date),
+            ("assessor_org", Text),
+            ("repair_shop", Text),
+            ("claimed", Float64),
+            ("awarded", Float64),
+            ("insurer_assessed", Boolean),
+            ("claim_assigned", Boolean),
+        ],
+    );
+    let mut labels = Vec::new();
+    fn text(v: &Option<String>) -> Cell<'_> {
+        v.as_deref().map_or(Cell::Null, Cell::Text)
+    }
+    let date = |v: Option<i32>| v.map_or(Cell::Null, Cell::Date);
+    let boolean = |v: Option<bool>| v.map_or(Cell::Null, Cell::Bool);
+    for j in &judgments {
+        let insurer = if rng.chance(0.01) { misspell(&j.insurer, &mut rng) } else { j.insurer.clone() };
+        table.push(&[
+            Cell::Text(&j.case_no),
+            Cell::Text(&courts[j.court].0),
+            Cell::Date(j.filed_on),
+            date(j.decided_on),
+            Cell::Text(&j.plaintiff),
+            Cell::Text(&insurer),
+            text(&j.lawyer),
+            Cell::Text(&j.plate),
+            date(j.accident_on),
+            text(&j.assessor),
+            text(&j.shop),
+            Cell::Float(j.claimed),
+            j.awarded.map_or(Cell::Null, Cell::Float),
+            boolean(j.insurer_assessed),
+            boolean(j.claim_assigned),
+        ]);
+        if j.planted {
+            labels.push((j.case_no.clone(), PATTERN.to_string()));
+        }
+    }
+
+    let mut business_table =
+        TableOut::new("businesses", &[("org_id", Text), ("name", Text), ("kind", Text), ("legal_rep_id", Text)]);
+    for b in &businesses {
+        let name = if rng.chance(0.03) { misspell(&b.name, &mut rng) } else { b.name.clone() };
+        business_table.push(&[Cell::Text(&b.id), Cell::Text(&name), Cell::Text(b.kind), Cell::Text(&b.rep)]);
+    }
+    Generated { tables: vec![table, vehicles, employment, business_table], labels }
+}

@@ -1,0 +1,135 @@
+//! One run, end to end: verify and compile the component, describe it, resolve parameters, load
+//! the declared inputs from a dataset directory, execute, and report.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use sieve_sdk::{Clue, ModelInfo, Params};
+
+use crate::datasets;
+use crate::sandbox::{CacheUse, Limits, Outcome, Sandbox, output_digest, state::LogLine};
+
+/// Everything a run produced, whatever its outcome.
+#[derive(Debug)]
+pub struct RunReport {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// `sha256:<hex>` of the component bytes.
+    pub plugin_digest: String,
+    /// The model's description, when `describe()` succeeded.
+    pub info: Option<ModelInfo>,
+    /// The resolved parameters.
+    pub params: Option<Params>,
+    /// Accepted clues.
+    pub clues: Vec<Clue>,
+    /// Fuel consumed by `run`.
+    pub fuel: u64,
+    /// Peak guest memory.
+    pub peak_memory_bytes: usize,
+    /// Wall time of `run` (instantiation included).
+    pub wall: Duration,
+    /// Time to compile or load compiled code.
+    pub compile: Duration,
+    /// Whether the compiled code came from the cache.
+    pub cache_use: Option<CacheUse>,
+    /// Time to read the dataset.
+    pub load: Duration,
+    /// Digest of the clues (JSON lines).
+    pub output_digest: String,
+    /// Log lines.
+    pub logs: Vec<LogLine>,
+    /// Captured stderr.
+    pub stderr: String,
+    /// Cells handed to the guest.
+    pub cells_read: u64,
+}
+
+impl RunReport {
+    fn failed(outcome: Outcome, plugin_digest: String) -> Self {
+        RunReport {
+            outcome,
+            plugin_digest,
+            info: None,
+            params: None,
+            clues: Vec::new(),
+            fuel: 0,
+            peak_memory_bytes: 0,
+            wall: Duration::ZERO,
+            compile: Duration::ZERO,
+            cache_use: None,
+            load: Duration::ZERO,
+            output_digest: output_digest(&[]),
+            logs: Vec::new(),
+            stderr: String::new(),
+            cells_read: 0,
+        }
+    }
+}
+
+/// The guest's random seed: a function of what is run on what, so reruns are identical.
+fn run_seed(plugin_digest: &str, dir: &Path, params: &Params) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(plugin_digest.as_bytes());
+    h.update(dir.display().to_string().as_bytes());
+    for (k, v) in params.iter() {
+        h.update(format!("{k}={v};").as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Run `bytes` on the dataset in `dir` with `name=value` settings.
+pub fn run_on_dir(
+    sandbox: &Sandbox,
+    bytes: &[u8],
+    expected_digest: Option<&str>,
+    dir: &Path,
+    settings: &[(String, String)],
+    limits: &Limits,
+) -> RunReport {
+    let digest = crate::digest::digest_of(bytes);
+    let plugin = match sandbox.load(bytes, expected_digest) {
+        Ok(p) => p,
+        Err(outcome) => return RunReport::failed(outcome, digest),
+    };
+    let info = match sandbox.describe(&plugin, limits) {
+        Ok(i) => i,
+        Err(outcome) => return RunReport::failed(outcome, digest),
+    };
+    let mut report = RunReport::failed(Outcome::Completed, digest);
+    report.compile = plugin.load_time;
+    report.cache_use = Some(plugin.cache_use);
+    let params = match info.resolve_params(settings) {
+        Ok(p) => p,
+        Err(m) => {
+            report.outcome = Outcome::BadInput(m);
+            report.info = Some(info);
+            return report;
+        }
+    };
+    let started = Instant::now();
+    let tables = match datasets::load_for_model(dir, &info) {
+        Ok(t) => t,
+        Err(e) => {
+            report.outcome = Outcome::BadInput(e.to_string());
+            report.info = Some(info);
+            return report;
+        }
+    };
+    report.load = started.elapsed();
+    let seed = run_seed(&plugin.digest, dir, &params);
+    let exec = sandbox.execute(&plugin, Arc::from(tables), &params, limits, seed);
+    report.outcome = exec.outcome;
+    report.output_digest = output_digest(&exec.clues);
+    report.clues = exec.clues;
+    report.fuel = exec.fuel_consumed;
+    report.peak_memory_bytes = exec.peak_memory_bytes;
+    report.wall = exec.wall;
+    report.logs = exec.logs;
+    report.stderr = exec.stderr;
+    report.cells_read = exec.cells_read;
+    report.info = Some(info);
+    report.params = Some(params);
+    report
+}
