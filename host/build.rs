@@ -26,9 +26,7 @@ fn main() {
     let target_dir = find_target_dir(&out_dir).join("guests");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args(["build", "--release", "--target", TARGET, "--target-dir"])
-        .arg(&target_dir);
+    cmd.current_dir(&root).args(["build", "--release", "--target", TARGET, "--target-dir"]).arg(&target_dir);
     for (name, _) in bundled.iter().chain(&test_guests) {
         cmd.args(["-p", name]);
     }
@@ -54,7 +52,9 @@ fn main() {
     assert!(status.success(), "building the guest components for {TARGET} failed (see the errors above)");
 
     let wasm_dir = target_dir.join(TARGET).join("release");
-    let mut code = String::from("/// Bundled models: (name, component bytes).\npub const BUNDLED: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// Bundled models: (name, component bytes).\npub const BUNDLED: &[(&str, &[u8])] = &[\n",
+    );
     for (name, lib) in &bundled {
         let path = wasm_dir.join(format!("{lib}.wasm"));
         code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string()));

@@ -34,13 +34,16 @@ pub fn from_jsonl(text: &str) -> Result<Vec<Clue>, String> {
         let line_no = i + 1;
         let v: Value = serde_json::from_str(line).map_err(|e| format!("line {line_no}: {e}"))?;
         let subject = v["subject"].as_str().ok_or_else(|| format!("line {line_no}: missing \"subject\""))?;
-        let score = v["score"].as_f64().ok_or_else(|| format!("line {line_no}: missing numeric \"score\""))?;
+        let score =
+            v["score"].as_f64().ok_or_else(|| format!("line {line_no}: missing numeric \"score\""))?;
         let evidence = v["evidence"]
             .as_array()
             .map(|items| {
                 items
                     .iter()
-                    .filter_map(|e| Some(Evidence { table: e["table"].as_str()?.to_string(), row: e["row"].as_u64()? }))
+                    .filter_map(|e| {
+                        Some(Evidence { table: e["table"].as_str()?.to_string(), row: e["row"].as_u64()? })
+                    })
                     .collect()
             })
             .unwrap_or_default();

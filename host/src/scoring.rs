@@ -47,7 +47,10 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, String> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let header = reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
     let col = |name: &str| {
-        header.iter().position(|h| h.trim() == name).ok_or_else(|| format!("{}: no {name:?} column", path.display()))
+        header
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| format!("{}: no {name:?} column", path.display()))
     };
     let (subject, pattern) = (col("subject")?, col("pattern").ok());
     let mut labels = Vec::new();
@@ -58,7 +61,10 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, String> {
             return Err(format!("{} line {}: empty subject", path.display(), i + 2));
         }
         let p = pattern.and_then(|p| record.get(p)).unwrap_or_default().trim();
-        labels.push(Label { subject: s.to_string(), pattern: if p.is_empty() { "-".into() } else { p.to_string() } });
+        labels.push(Label {
+            subject: s.to_string(),
+            pattern: if p.is_empty() { "-".into() } else { p.to_string() },
+        });
     }
     Ok(labels)
 }
@@ -66,7 +72,8 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, String> {
 /// Score `clues` against `labels` with review budget `k` (default: the number of labelled subjects).
 /// A subject flagged several times counts once, at its highest score.
 pub fn score(labels: &[Label], clues: &[Clue], k: Option<usize>) -> Scores {
-    let truth: BTreeMap<&str, &str> = labels.iter().map(|l| (l.subject.as_str(), l.pattern.as_str())).collect();
+    let truth: BTreeMap<&str, &str> =
+        labels.iter().map(|l| (l.subject.as_str(), l.pattern.as_str())).collect();
     let mut best: BTreeMap<&str, f64> = BTreeMap::new();
     for c in clues {
         let e = best.entry(c.subject.as_str()).or_insert(f64::NEG_INFINITY);
@@ -168,6 +175,9 @@ mod tests {
     #[test]
     fn no_clues_scores_zero_without_dividing_by_zero() {
         let s = score(&[label("a", "x")], &[], None);
-        assert_eq!((s.precision, s.recall, s.f0_5, s.average_precision, s.precision_at_k), (0.0, 0.0, 0.0, 0.0, 0.0));
+        assert_eq!(
+            (s.precision, s.recall, s.f0_5, s.average_precision, s.precision_at_k),
+            (0.0, 0.0, 0.0, 0.0, 0.0)
+        );
     }
 }

@@ -17,7 +17,13 @@ pub trait Backend {
     /// The readable (declared) columns of the table.
     fn schema(&mut self, table: usize) -> Vec<ColumnSpec>;
     /// Up to `max_rows` rows from `start`, projected to `columns`.
-    fn read(&mut self, table: usize, columns: &[&str], start: u64, max_rows: u32) -> Result<Batch, AccessError>;
+    fn read(
+        &mut self,
+        table: usize,
+        columns: &[&str],
+        start: u64,
+        max_rows: u32,
+    ) -> Result<Batch, AccessError>;
     /// Hand clues over.
     fn emit(&mut self, clues: Vec<Clue>);
     /// Log a line.
@@ -39,11 +45,7 @@ impl<'b> Context<'b> {
         Context { backend, params, pending: Vec::new() }
     }
 
-    /// The value of parameter `name`, converted to `T`.
-    ///
-    /// ```ignore
-    /// let min_cases: u32 = ctx.param("min-cases")?;
-    /// ```
+    /// The value of parameter `name`, converted to `T` (`let min: u32 = ctx.param("min-cases")?;`).
     pub fn param<T: FromParam>(&self, name: &str) -> Result<T, ModelError> {
         let value = self
             .params
@@ -199,11 +201,7 @@ impl Frame {
     }
 
     fn mismatch(&self, name: &str, wanted: &str, col: &Column) -> ModelError {
-        ModelError::BadData(format!(
-            "{}.{name} is {}, not {wanted}",
-            self.table,
-            col.values.column_type()
-        ))
+        ModelError::BadData(format!("{}.{name} is {}, not {wanted}", self.table, col.values.column_type()))
     }
 
     /// A text column.
@@ -211,10 +209,9 @@ impl Frame {
         let col = self.column(name)?;
         match &col.values {
             Values::Text(t) => Ok(TextCol { repr: TextRepr::Plain(t), validity: col.validity.as_ref() }),
-            Values::Dictionary { indices, dictionary } => Ok(TextCol {
-                repr: TextRepr::Dict(indices, dictionary),
-                validity: col.validity.as_ref(),
-            }),
+            Values::Dictionary { indices, dictionary } => {
+                Ok(TextCol { repr: TextRepr::Dict(indices, dictionary), validity: col.validity.as_ref() })
+            }
             _ => Err(self.mismatch(name, "text", col)),
         }
     }

@@ -143,7 +143,7 @@ impl Bitmap {
 
     /// Append one row's flag.
     pub fn push(&mut self, valid: bool) {
-        if self.len % 8 == 0 {
+        if self.len.is_multiple_of(8) {
             self.bits.push(0);
         }
         if valid {
@@ -154,7 +154,7 @@ impl Bitmap {
 
     /// Rows `start..end` as a new bitmap.
     pub fn slice(&self, start: usize, end: usize) -> Bitmap {
-        if start % 8 == 0 {
+        if start.is_multiple_of(8) {
             let bits = self.bits[start / 8..end.div_ceil(8)].to_vec();
             return Bitmap::from_bytes(bits, end - start);
         }
@@ -230,10 +230,9 @@ impl Values {
     pub fn slice(&self, start: usize, end: usize) -> Values {
         match self {
             Values::Text(t) => Values::Text(t.slice(start, end)),
-            Values::Dictionary { indices, dictionary } => Values::Dictionary {
-                indices: indices[start..end].to_vec(),
-                dictionary: dictionary.clone(),
-            },
+            Values::Dictionary { indices, dictionary } => {
+                Values::Dictionary { indices: indices[start..end].to_vec(), dictionary: dictionary.clone() }
+            }
             Values::Int64(v) => Values::Int64(v[start..end].to_vec()),
             Values::Float64(v) => Values::Float64(v[start..end].to_vec()),
             Values::Boolean(v) => Values::Boolean(v[start..end].to_vec()),
@@ -246,11 +245,10 @@ impl Values {
     pub fn extend(&mut self, other: &Values) -> bool {
         match (self, other) {
             (Values::Text(a), Values::Text(b)) => a.extend(b),
-            (Values::Dictionary { indices: a, dictionary: da }, Values::Dictionary { indices: b, dictionary: db })
-                if Arc::ptr_eq(da, db) || da == db =>
-            {
-                a.extend_from_slice(b)
-            }
+            (
+                Values::Dictionary { indices: a, dictionary: da },
+                Values::Dictionary { indices: b, dictionary: db },
+            ) if Arc::ptr_eq(da, db) || da == db => a.extend_from_slice(b),
             (Values::Int64(a), Values::Int64(b)) | (Values::Timestamp(a), Values::Timestamp(b)) => {
                 a.extend_from_slice(b)
             }
@@ -312,7 +310,8 @@ impl Column {
             return false;
         }
         if self.validity.is_some() || other.validity.is_some() {
-            let mut merged = self.validity.take().unwrap_or_else(|| Bitmap::from_flags((0..before).map(|_| true)));
+            let mut merged =
+                self.validity.take().unwrap_or_else(|| Bitmap::from_flags((0..before).map(|_| true)));
             for i in 0..other.len() {
                 merged.push(other.is_valid(i));
             }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::context::{Backend, Context};
 use crate::data::{Batch, Bitmap, Column, Text, Values};
-use crate::model::{self, AccessError, Clue, ColumnSpec, ColumnType, LogLevel, Model, ModelError, ParamValue, Params};
+use crate::model::{
+    self, AccessError, Clue, ColumnSpec, ColumnType, LogLevel, Model, ModelError, ParamValue, Params,
+};
 
 #[doc(hidden)]
 pub mod wit {
@@ -74,7 +76,8 @@ impl HostBackend {
         }
         let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
         let raw = t.dictionary(column).map_err(access_error)?;
-        let text = Text::from_parts(raw.bytes, raw.offsets).map_err(|e| AccessError::NotDictionary(format!("{column}: {e}")))?;
+        let text = Text::from_parts(raw.bytes, raw.offsets)
+            .map_err(|e| AccessError::NotDictionary(format!("{column}: {e}")))?;
         let text = Arc::new(text);
         self.dictionaries.insert((table, column.to_string()), text.clone());
         Ok(text)
@@ -98,7 +101,13 @@ impl Backend for HostBackend {
         })
     }
 
-    fn read(&mut self, table: usize, columns: &[&str], start: u64, max_rows: u32) -> Result<Batch, AccessError> {
+    fn read(
+        &mut self,
+        table: usize,
+        columns: &[&str],
+        start: u64,
+        max_rows: u32,
+    ) -> Result<Batch, AccessError> {
         let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
         let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         let raw = t.read(&names, start, max_rows).map_err(access_error)?;
@@ -107,7 +116,8 @@ impl Backend for HostBackend {
         for c in raw.columns {
             let values = match c.data {
                 w::ColumnData::Text(t) => Values::Text(
-                    Text::from_parts(t.bytes, t.offsets).map_err(|e| AccessError::UndeclaredColumn(format!("{}: {e}", c.name)))?,
+                    Text::from_parts(t.bytes, t.offsets)
+                        .map_err(|e| AccessError::UndeclaredColumn(format!("{}: {e}", c.name)))?,
                 ),
                 w::ColumnData::Dictionary(indices) => {
                     Values::Dictionary { indices, dictionary: self.dictionary(table, &c.name)? }
@@ -118,7 +128,11 @@ impl Backend for HostBackend {
                 w::ColumnData::Date(v) => Values::Date(v),
                 w::ColumnData::Timestamp(v) => Values::Timestamp(v),
             };
-            out.push(Column { name: c.name, values, validity: c.validity.map(|b| Bitmap::from_bytes(b, len)) });
+            out.push(Column {
+                name: c.name,
+                values,
+                validity: c.validity.map(|b| Bitmap::from_bytes(b, len)),
+            });
         }
         Ok(Batch { start: raw.start, len, columns: out })
     }
@@ -131,7 +145,11 @@ impl Backend for HostBackend {
                 score: c.score,
                 rule: c.rule,
                 reason: c.reason,
-                evidence: c.evidence.into_iter().map(|e| w::Evidence { table: e.table, row: e.row }).collect(),
+                evidence: c
+                    .evidence
+                    .into_iter()
+                    .map(|e| w::Evidence { table: e.table, row: e.row })
+                    .collect(),
             })
             .collect();
         host::emit(&clues);

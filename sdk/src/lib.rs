@@ -94,7 +94,7 @@ macro_rules! export_model {
                     $crate::guest::run::<$model>(params)
                 }
             }
-            $crate::guest::wit::export!(SieveExport with_types_in $crate::guest::wit);
+    $crate::guest::wit::export!(SieveExport with_types_in $crate::guest::wit);
         };
     };
 }

@@ -159,10 +159,9 @@ impl ParamValue {
     pub fn parse(ty: ParamType, text: &str) -> Result<ParamValue, String> {
         let text = text.trim();
         match ty {
-            ParamType::Int => text
-                .parse()
-                .map(ParamValue::Int)
-                .map_err(|_| format!("expected an integer, got {text:?}")),
+            ParamType::Int => {
+                text.parse().map(ParamValue::Int).map_err(|_| format!("expected an integer, got {text:?}"))
+            }
             ParamType::Float => match text.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(ParamValue::Float(v)),
                 _ => Err(format!("expected a finite number, got {text:?}")),
@@ -294,8 +293,7 @@ impl ModelInfo {
                 let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
                 format!("unknown parameter {name:?}; {} accepts: {}", self.name, known.join(", "))
             })?;
-            let value = ParamValue::parse(spec.ty(), text)
-                .map_err(|e| format!("parameter {name:?}: {e}"))?;
+            let value = ParamValue::parse(spec.ty(), text).map_err(|e| format!("parameter {name:?}: {e}"))?;
             values.insert(name.clone(), value);
         }
         Ok(Params { values })

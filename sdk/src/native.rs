@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use crate::context::{Backend, Context};
 use crate::data::{Batch, Column, ColumnBuilder};
-use crate::model::{AccessError, Clue, ColumnSpec, LogLevel, Model, ModelError, ModelInfo, Params, TableSpec};
+use crate::model::{
+    AccessError, Clue, ColumnSpec, LogLevel, Model, ModelError, ModelInfo, Params, TableSpec,
+};
 
 /// In-memory tables, by name.
 #[derive(Debug, Clone, Default)]
@@ -163,8 +165,15 @@ impl Backend for MemBackend<'_> {
         self.open.get(table).map(|(spec, _)| spec.columns.clone()).unwrap_or_default()
     }
 
-    fn read(&mut self, table: usize, columns: &[&str], start: u64, max_rows: u32) -> Result<Batch, AccessError> {
-        let (spec, cols) = *self.open.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
+    fn read(
+        &mut self,
+        table: usize,
+        columns: &[&str],
+        start: u64,
+        max_rows: u32,
+    ) -> Result<Batch, AccessError> {
+        let (spec, cols) =
+            *self.open.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
         let rows = cols.first().map_or(0, Column::len);
         let start = (start as usize).min(rows);
         let end = start.saturating_add(max_rows as usize).min(rows);
@@ -218,15 +227,21 @@ impl std::error::Error for NativeError {}
 /// Run model `M` natively on `dataset` with `name=value` parameter settings.
 pub fn run<M: Model>(dataset: &Dataset, settings: &[(&str, &str)]) -> Result<NativeOutput, NativeError> {
     let info = M::describe();
-    let settings: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let settings: Vec<(String, String)> =
+        settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let params = info.resolve_params(&settings).map_err(NativeError::BadInput)?;
     run_with::<M>(&info, dataset, params)
 }
 
 /// Run model `M` natively with already resolved parameters (what hosts and benchmarks call).
-pub fn run_with<M: Model>(info: &ModelInfo, dataset: &Dataset, params: Params) -> Result<NativeOutput, NativeError> {
+pub fn run_with<M: Model>(
+    info: &ModelInfo,
+    dataset: &Dataset,
+    params: Params,
+) -> Result<NativeOutput, NativeError> {
     dataset.check_inputs(info).map_err(NativeError::BadInput)?;
-    let mut backend = MemBackend { dataset, declared: &info.inputs, open: Vec::new(), output: NativeOutput::default() };
+    let mut backend =
+        MemBackend { dataset, declared: &info.inputs, open: Vec::new(), output: NativeOutput::default() };
     let result = {
         let mut ctx = Context::new(&mut backend, params);
         let r = M::run(&mut ctx);

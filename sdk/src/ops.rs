@@ -82,7 +82,9 @@ pub fn count_text<'a>(col: &TextCol<'a>) -> FastMap<&'a str, usize> {
 }
 
 /// Number of distinct values of `value` per `key`, e.g. distinct assessors per repair shop.
-pub fn distinct_per<K: Hash + Eq, V: Hash + Eq>(pairs: impl IntoIterator<Item = (K, V)>) -> FastMap<K, usize> {
+pub fn distinct_per<K: Hash + Eq, V: Hash + Eq>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> FastMap<K, usize> {
     let mut seen: FastMap<K, FastMap<V, ()>> = fast_map();
     for (k, v) in pairs {
         seen.entry(k).or_default().insert(v, ());
@@ -164,8 +166,8 @@ pub fn month_start(day: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Column, Text, Values};
     use crate::context::Frame;
+    use crate::data::{Column, Text, Values};
 
     #[test]
     fn join_pairs_matching_keys_and_skips_nulls() {

@@ -1,1 +1,7 @@
-fn main(){}
+//! Integration tests: the real `sieve` binary, real components compiled from `plugins/` and
+//! `tests/guests/`, real generated data.
+
+mod cli;
+mod common;
+mod datasets;
+mod sandbox;

@@ -60,7 +60,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     let load_time = started.elapsed();
     let rows: usize = tables.iter().map(|t| t.rows).sum();
     let judgments = tables.iter().find(|t| t.spec.name == "judgments").map_or(0, |t| t.rows);
-    let native_data = tables.iter().fold(native::Dataset::new(), |d, t| d.with_table(&t.spec.name, t.columns.clone()));
+    let native_data =
+        tables.iter().fold(native::Dataset::new(), |d, t| d.with_table(&t.spec.name, t.columns.clone()));
     let tables: Arc<[datasets::LoadedTable]> = Arc::from(tables);
     let limits = Limits::default();
 
@@ -95,8 +96,12 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
         }
         wasm_times.push(exec.wall);
         let t = Instant::now();
-        let out = native::run_with::<vehicle_insurance_fraud::VehicleInsuranceFraud>(&info, &native_data, params.clone())
-            .map_err(|e| anyhow::anyhow!("native run: {e}"))?;
+        let out = native::run_with::<vehicle_insurance_fraud::VehicleInsuranceFraud>(
+            &info,
+            &native_data,
+            params.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("native run: {e}"))?;
         native_times.push(t.elapsed());
         if out.clues.len() != exec.clues.len() {
             bail!("WASM and native disagree: {} vs {} clues", exec.clues.len(), out.clues.len());
@@ -119,9 +124,24 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     let sha = median(hashing);
     let mut md = String::new();
     writeln!(md, "# Benchmarks\n")?;
-    writeln!(md, "Produced by `cargo run --release -- bench --scale {} --runs {}` on {} ({} cores). Medians of {} runs; ratios are", args.scale, args.runs, std::env::consts::ARCH, std::thread::available_parallelism().map_or(1, |n| n.get()), args.runs)?;
-    writeln!(md, "measured side by side in one process, alternating, so machine noise hits both sides alike.\n")?;
-    writeln!(md, "## T1 vehicle-insurance-fraud, scale {} ({judgments} judgments, {rows} rows in all tables)\n", args.scale)?;
+    writeln!(
+        md,
+        "Produced by `cargo run --release -- bench --scale {} --runs {}` on {} ({} cores). Medians of {} runs; ratios are",
+        args.scale,
+        args.runs,
+        std::env::consts::ARCH,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        args.runs
+    )?;
+    writeln!(
+        md,
+        "measured side by side in one process, alternating, so machine noise hits both sides alike.\n"
+    )?;
+    writeln!(
+        md,
+        "## T1 vehicle-insurance-fraud, scale {} ({judgments} judgments, {rows} rows in all tables)\n",
+        args.scale
+    )?;
     writeln!(md, "| measurement | value |\n|---|---|")?;
     writeln!(md, "| WASM in the sandbox (fuel metered, fresh store) | {:.1} ms |", ms(wasm))?;
     writeln!(md, "| native build of the same model (SDK native backend) | {:.1} ms |", ms(nat))?;
@@ -129,7 +149,12 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     writeln!(md, "| cold start (compile + instantiate + describe) | {:.1} ms |", ms(cold))?;
     writeln!(md, "| warm start (verified cached artifact + instantiate + describe) | {:.2} ms |", ms(warm))?;
     writeln!(md, "| **cold / warm** | **{:.0}x** |", cold.as_secs_f64() / warm.as_secs_f64())?;
-    writeln!(md, "| rows fed into the guest | {:.1} M rows/s ({:.1} M cells/s) |", rows as f64 / wasm.as_secs_f64() / 1e6, exec.cells_read as f64 / wasm.as_secs_f64() / 1e6)?;
+    writeln!(
+        md,
+        "| rows fed into the guest | {:.1} M rows/s ({:.1} M cells/s) |",
+        rows as f64 / wasm.as_secs_f64() / 1e6,
+        exec.cells_read as f64 / wasm.as_secs_f64() / 1e6
+    )?;
     writeln!(md, "| fuel per run | {} |", exec.fuel_consumed)?;
     writeln!(md, "| peak guest memory | {:.0} MiB |", exec.peak_memory_bytes as f64 / (1 << 20) as f64)?;
     writeln!(md, "| clues | {} |", exec.clues.len())?;

@@ -62,7 +62,8 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     }
     let clues_file = root.join("clues.jsonl");
     std::fs::write(&clues_file, crate::clues::to_jsonl(&report.clues))?;
-    let labels = scoring::read_labels(&data.join(crate::datasets::LABELS_FILE)).map_err(anyhow::Error::msg)?;
+    let labels =
+        scoring::read_labels(&data.join(crate::datasets::LABELS_FILE)).map_err(anyhow::Error::msg)?;
     let s = scoring::score(&labels, &report.clues, None);
     println!(
         "3. scored      precision {:.3}  recall {:.3}  F0.5 {:.3}  P@{} {:.3}  AP {:.3}",

@@ -75,7 +75,13 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
     }
     println!("parameters");
     for p in &info.params {
-        println!("  {:<24} {:<8} default {:<8} {}", p.name, p.ty().name(), p.default.to_string(), p.description);
+        println!(
+            "  {:<24} {:<8} default {:<8} {}",
+            p.name,
+            p.ty().name(),
+            p.default.to_string(),
+            p.description
+        );
     }
     Ok(0)
 }

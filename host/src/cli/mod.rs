@@ -234,7 +234,12 @@ fn bundled_command(command: BundledCommand) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for r in rows {
-                    println!("{:<28} {} {:>9} bytes", r["name"].as_str().unwrap_or_default(), r["digest"].as_str().unwrap_or_default(), r["size"]);
+                    println!(
+                        "{:<28} {} {:>9} bytes",
+                        r["name"].as_str().unwrap_or_default(),
+                        r["digest"].as_str().unwrap_or_default(),
+                        r["size"]
+                    );
                 }
             }
         }
@@ -252,8 +257,10 @@ fn bundled_command(command: BundledCommand) -> anyhow::Result<i32> {
 
 fn score_command(args: ScoreArgs) -> anyhow::Result<i32> {
     let labels = scoring::read_labels(&args.labels).map_err(anyhow::Error::msg)?;
-    let text = std::fs::read_to_string(&args.clues).with_context(|| format!("reading {}", args.clues.display()))?;
-    let clues = crate::clues::from_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.clues.display()))?;
+    let text =
+        std::fs::read_to_string(&args.clues).with_context(|| format!("reading {}", args.clues.display()))?;
+    let clues =
+        crate::clues::from_jsonl(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.clues.display()))?;
     let scores = scoring::score(&labels, &clues, args.k);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&scores)?);

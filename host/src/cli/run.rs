@@ -47,11 +47,13 @@ pub fn run(home: PathBuf, args: RunArgs) -> anyhow::Result<i32> {
     let bytes = component_bytes(&args.component)?;
     let sandbox = sandbox(&home)?;
     let limits = args.limits.limits()?;
-    let report = run_on_dir(&sandbox, &bytes, args.expect_digest.as_deref(), &args.data, &args.params, &limits);
+    let report =
+        run_on_dir(&sandbox, &bytes, args.expect_digest.as_deref(), &args.data, &args.params, &limits);
     if let Some(out) = &args.out {
         // Written whole or not at all: a crash leaves no half file under the final name.
         let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing {}", out.display()))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing {}", out.display()))?;
         std::io::Write::write_all(&mut tmp, crate::clues::to_jsonl(&report.clues).as_bytes())?;
         tmp.persist(out).with_context(|| format!("writing {}", out.display()))?;
     }
@@ -92,7 +94,9 @@ pub fn report_json(r: &RunReport) -> serde_json::Value {
 fn print_report(r: &RunReport, top: usize) {
     if !r.clues.is_empty() {
         let mut order: Vec<usize> = (0..r.clues.len()).collect();
-        order.sort_by(|&a, &b| r.clues[b].score.total_cmp(&r.clues[a].score).then(r.clues[a].subject.cmp(&r.clues[b].subject)));
+        order.sort_by(|&a, &b| {
+            r.clues[b].score.total_cmp(&r.clues[a].score).then(r.clues[a].subject.cmp(&r.clues[b].subject))
+        });
         println!("{:>5}  {:<28} {:<20} reason", "score", "subject", "rule");
         for &i in order.iter().take(top) {
             let c = &r.clues[i];
@@ -117,7 +121,13 @@ fn print_report(r: &RunReport, top: usize) {
     println!("clues        {}", r.clues.len());
     println!("fuel         {}", r.fuel);
     println!("peak memory  {:.1} MiB", r.peak_memory_bytes as f64 / (1 << 20) as f64);
-    println!("wall         {:.1} ms (load data {:.1} ms, compile {:.1} ms {:?})", r.wall.as_secs_f64() * 1e3, r.load.as_secs_f64() * 1e3, r.compile.as_secs_f64() * 1e3, r.cache_use);
+    println!(
+        "wall         {:.1} ms (load data {:.1} ms, compile {:.1} ms {:?})",
+        r.wall.as_secs_f64() * 1e3,
+        r.load.as_secs_f64() * 1e3,
+        r.compile.as_secs_f64() * 1e3,
+        r.cache_use
+    );
     println!("output       {}", r.output_digest);
     for l in &r.logs {
         println!("log {:<5}    {}", l.level.name(), l.message);

@@ -2,16 +2,21 @@
 
 use std::path::Path;
 
-use sieve_sdk::data::{Column, ColumnBuilder, Values, format_date, format_timestamp};
 use sieve_sdk::TableSpec;
+use sieve_sdk::data::{Column, ColumnBuilder, Values, format_date, format_timestamp};
 
 use super::DataError;
 
 /// Read the declared columns of `spec` from CSV file `file`; other columns are skipped unparsed.
 pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
     let name = file.display().to_string();
-    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable { file: name.clone(), message: e.to_string() };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_path(file).map_err(|e| unreadable(&e))?;
+    let unreadable =
+        |e: &dyn std::fmt::Display| DataError::Unreadable { file: name.clone(), message: e.to_string() };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_path(file)
+        .map_err(|e| unreadable(&e))?;
     let header: Vec<String> = reader
         .byte_headers()
         .map_err(|e| unreadable(&e))?
@@ -27,7 +32,8 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataEr
         })?;
         positions.push(pos);
     }
-    let mut builders: Vec<ColumnBuilder> = spec.columns.iter().map(|c| ColumnBuilder::new(&c.name, c.ty)).collect();
+    let mut builders: Vec<ColumnBuilder> =
+        spec.columns.iter().map(|c| ColumnBuilder::new(&c.name, c.ty)).collect();
     let mut record = csv::ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut record) {
@@ -37,7 +43,12 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataEr
         }
         let line = record.position().map_or(0, |p| p.line());
         for ((builder, &pos), c) in builders.iter_mut().zip(&positions).zip(&spec.columns) {
-            let bad = |message: String| DataError::BadCell { file: name.clone(), line, column: c.name.clone(), message };
+            let bad = |message: String| DataError::BadCell {
+                file: name.clone(),
+                line,
+                column: c.name.clone(),
+                message,
+            };
             let raw = record.get(pos).unwrap_or_default();
             let cell = std::str::from_utf8(raw).map_err(|_| bad("the cell is not valid UTF-8".into()))?;
             builder.push_cell(cell).map_err(bad)?;
@@ -64,7 +75,10 @@ pub fn cell(column: &Column, i: usize) -> String {
 
 /// Write `columns` (all the same length) to `file` with a header row.
 pub fn write_table(file: &Path, columns: &[Column]) -> Result<(), DataError> {
-    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable { file: file.display().to_string(), message: e.to_string() };
+    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable {
+        file: file.display().to_string(),
+        message: e.to_string(),
+    };
     let mut writer = csv::Writer::from_path(file).map_err(|e| unreadable(&e))?;
     writer.write_record(columns.iter().map(|c| c.name.as_str())).map_err(|e| unreadable(&e))?;
     let rows = columns.first().map_or(0, Column::len);

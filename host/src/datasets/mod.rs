@@ -147,5 +147,9 @@ pub fn dictionary_encode(column: Column) -> Column {
     if codes.len() > rows / 2 {
         return column;
     }
-    Column { name: column.name, values: Values::Dictionary { indices, dictionary: Arc::new(dictionary) }, validity: column.validity }
+    Column {
+        name: column.name,
+        values: Values::Dictionary { indices, dictionary: Arc::new(dictionary) },
+        validity: column.validity,
+    }
 }

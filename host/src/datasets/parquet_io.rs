@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
+    Date32Type, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
-use arrow_array::{Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -24,7 +27,8 @@ use super::DataError;
 /// Read the declared columns of `spec` from Parquet file `file`.
 pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
     let name = file.display().to_string();
-    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable { file: name.clone(), message: e.to_string() };
+    let unreadable =
+        |e: &dyn std::fmt::Display| DataError::Unreadable { file: name.clone(), message: e.to_string() };
     let handle = File::open(file).map_err(|e| unreadable(&e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(handle).map_err(|e| unreadable(&e))?;
     let schema = builder.schema().clone();
@@ -64,7 +68,13 @@ fn validity(array: &dyn Array) -> Option<Bitmap> {
 
 /// Convert one Arrow array into a column of the declared type. Text columns holding dates,
 /// numbers or booleans (data made elsewhere) are parsed like CSV cells.
-fn convert(array: &ArrayRef, name: &str, ty: ColumnType, file: &str, row_base: u64) -> Result<Column, DataError> {
+fn convert(
+    array: &ArrayRef,
+    name: &str,
+    ty: ColumnType,
+    file: &str,
+    row_base: u64,
+) -> Result<Column, DataError> {
     let wrong = || DataError::WrongType {
         file: file.to_string(),
         column: name.to_string(),
@@ -74,9 +84,9 @@ fn convert(array: &ArrayRef, name: &str, ty: ColumnType, file: &str, row_base: u
     let n = array.len();
     let values = match (ty, array.data_type()) {
         // Unlike a CSV cell, an empty Parquet string is a value, not a null.
-        (ColumnType::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
-            Values::Text((0..n).map(|i| if array.is_null(i) { "" } else { string_at(array, i) }).collect::<Text>())
-        }
+        (ColumnType::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Values::Text(
+            (0..n).map(|i| if array.is_null(i) { "" } else { string_at(array, i) }).collect::<Text>(),
+        ),
         (_, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
             let mut builder = ColumnBuilder::new(name, ty);
             for i in 0..n {
@@ -93,11 +103,15 @@ fn convert(array: &ArrayRef, name: &str, ty: ColumnType, file: &str, row_base: u
             }
             return Ok(builder.finish());
         }
-        (ColumnType::Int64, DataType::Int64) => Values::Int64(array.as_primitive::<Int64Type>().values().to_vec()),
+        (ColumnType::Int64, DataType::Int64) => {
+            Values::Int64(array.as_primitive::<Int64Type>().values().to_vec())
+        }
         (ColumnType::Int64, DataType::Int32) => {
             Values::Int64(array.as_primitive::<Int32Type>().values().iter().map(|&v| v as i64).collect())
         }
-        (ColumnType::Float64, DataType::Float64) => Values::Float64(array.as_primitive::<Float64Type>().values().to_vec()),
+        (ColumnType::Float64, DataType::Float64) => {
+            Values::Float64(array.as_primitive::<Float64Type>().values().to_vec())
+        }
         (ColumnType::Float64, DataType::Float32) => {
             Values::Float64(array.as_primitive::<Float32Type>().values().iter().map(|&v| v as f64).collect())
         }
@@ -108,16 +122,26 @@ fn convert(array: &ArrayRef, name: &str, ty: ColumnType, file: &str, row_base: u
             let b = array.as_boolean();
             Values::Boolean((0..n).map(|i| b.value(i)).collect())
         }
-        (ColumnType::Date, DataType::Date32) => Values::Date(array.as_primitive::<Date32Type>().values().to_vec()),
+        (ColumnType::Date, DataType::Date32) => {
+            Values::Date(array.as_primitive::<Date32Type>().values().to_vec())
+        }
         (ColumnType::Timestamp, DataType::Timestamp(unit, _)) => Values::Timestamp(match unit {
-            TimeUnit::Second => array.as_primitive::<TimestampSecondType>().values().iter().map(|v| v * 1000).collect(),
+            TimeUnit::Second => {
+                array.as_primitive::<TimestampSecondType>().values().iter().map(|v| v * 1000).collect()
+            }
             TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().values().to_vec(),
-            TimeUnit::Microsecond => {
-                array.as_primitive::<TimestampMicrosecondType>().values().iter().map(|v| v.div_euclid(1000)).collect()
-            }
-            TimeUnit::Nanosecond => {
-                array.as_primitive::<TimestampNanosecondType>().values().iter().map(|v| v.div_euclid(1_000_000)).collect()
-            }
+            TimeUnit::Microsecond => array
+                .as_primitive::<TimestampMicrosecondType>()
+                .values()
+                .iter()
+                .map(|v| v.div_euclid(1000))
+                .collect(),
+            TimeUnit::Nanosecond => array
+                .as_primitive::<TimestampNanosecondType>()
+                .values()
+                .iter()
+                .map(|v| v.div_euclid(1_000_000))
+                .collect(),
         }),
         _ => return Err(wrong()),
     };
@@ -136,15 +160,29 @@ fn to_arrow(column: &Column) -> (Field, ArrayRef) {
     let n = column.len();
     let valid = |i: usize| column.is_valid(i);
     let (ty, array): (DataType, ArrayRef) = match &column.values {
-        Values::Text(t) => (DataType::Utf8, Arc::new((0..n).map(|i| valid(i).then(|| t.get(i))).collect::<StringArray>())),
+        Values::Text(t) => {
+            (DataType::Utf8, Arc::new((0..n).map(|i| valid(i).then(|| t.get(i))).collect::<StringArray>()))
+        }
         Values::Dictionary { indices, dictionary } => (
             DataType::Utf8,
-            Arc::new((0..n).map(|i| valid(i).then(|| dictionary.get(indices[i] as usize))).collect::<StringArray>()),
+            Arc::new(
+                (0..n)
+                    .map(|i| valid(i).then(|| dictionary.get(indices[i] as usize)))
+                    .collect::<StringArray>(),
+            ),
         ),
-        Values::Int64(v) => (DataType::Int64, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Int64Array>())),
-        Values::Float64(v) => (DataType::Float64, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Float64Array>())),
-        Values::Boolean(v) => (DataType::Boolean, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<BooleanArray>())),
-        Values::Date(v) => (DataType::Date32, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Date32Array>())),
+        Values::Int64(v) => {
+            (DataType::Int64, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Int64Array>()))
+        }
+        Values::Float64(v) => {
+            (DataType::Float64, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Float64Array>()))
+        }
+        Values::Boolean(v) => {
+            (DataType::Boolean, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<BooleanArray>()))
+        }
+        Values::Date(v) => {
+            (DataType::Date32, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Date32Array>()))
+        }
         Values::Timestamp(v) => (
             DataType::Timestamp(TimeUnit::Millisecond, None),
             Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<TimestampMillisecondArray>()),
@@ -155,7 +193,10 @@ fn to_arrow(column: &Column) -> (Field, ArrayRef) {
 
 /// Write `columns` to `file` as one Parquet table (Snappy, row groups of 128k rows).
 pub fn write_table(file: &Path, columns: &[Column]) -> Result<(), DataError> {
-    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable { file: file.display().to_string(), message: e.to_string() };
+    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable {
+        file: file.display().to_string(),
+        message: e.to_string(),
+    };
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.iter().map(to_arrow).unzip();
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| unreadable(&e))?;

@@ -52,7 +52,14 @@ impl TaskInfo {
     /// Generate at `scale` with `seed` and write the tables and `labels.csv` into `out`
     /// (created if needed). Files appear whole: each is written to a temporary name first.
     /// `progress` is called with (tables written, tables in all).
-    pub fn write(&self, scale: u32, seed: u64, out: &Path, format: Format, progress: &dyn Fn(usize, usize)) -> anyhow::Result<Vec<(String, usize)>> {
+    pub fn write(
+        &self,
+        scale: u32,
+        seed: u64,
+        out: &Path,
+        format: Format,
+        progress: &dyn Fn(usize, usize),
+    ) -> anyhow::Result<Vec<(String, usize)>> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let generated = (self.generate)(scale, seed);
         let total = generated.tables.len() + 1;
@@ -85,8 +92,10 @@ impl TaskInfo {
 
 /// A pseudo place name for the i-th court, shop or firm (stable across seeds).
 pub fn place_name(i: usize) -> String {
-    const A: [&str; 16] = ["西", "东", "南", "北", "上", "下", "新", "古", "临", "长", "清", "永", "安", "富", "余", "海"];
-    const B: [&str; 16] = ["湖", "城", "江", "山", "塘", "桥", "溪", "平", "阳", "宁", "兴", "杭", "浦", "林", "岭", "港"];
+    const A: [&str; 16] =
+        ["西", "东", "南", "北", "上", "下", "新", "古", "临", "长", "清", "永", "安", "富", "余", "海"];
+    const B: [&str; 16] =
+        ["湖", "城", "江", "山", "塘", "桥", "溪", "平", "阳", "宁", "兴", "杭", "浦", "林", "岭", "港"];
     let mut name = format!("{}{}", A[i % 16], B[(i / 16) % 16]);
     if i >= 256 {
         name.push_str(&(i / 256).to_string());

@@ -10,7 +10,10 @@ pub struct Rng {
 impl Rng {
     /// Seeded from `seed` and a stream name, so each table draws independently of the others.
     pub fn new(seed: u64, stream: &str) -> Self {
-        let mut x = seed ^ stream.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let mut x = seed
+            ^ stream
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
         let mut next = || {
             x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = x;

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use sieve_sdk::data::{Column, ColumnBuilder};
 use sieve_sdk::ColumnType;
+use sieve_sdk::data::{Column, ColumnBuilder};
 
 use crate::datasets::{DataError, csv_io, parquet_io};
 
@@ -58,7 +58,9 @@ impl TableOut {
                 }
                 (Cell::Text(s), ColumnType::Text) if !s.is_empty() => b.push_cell(s),
                 (Cell::Date(d), ColumnType::Date) => b.push_cell(&sieve_sdk::data::format_date(*d)),
-                (Cell::Timestamp(t), ColumnType::Timestamp) => b.push_cell(&sieve_sdk::data::format_timestamp(*t)),
+                (Cell::Timestamp(t), ColumnType::Timestamp) => {
+                    b.push_cell(&sieve_sdk::data::format_timestamp(*t))
+                }
                 (Cell::Int(i), ColumnType::Int64) => b.push_cell(&i.to_string()),
                 (Cell::Float(f), ColumnType::Float64) => b.push_cell(&f.to_string()),
                 (Cell::Bool(v), ColumnType::Boolean) => b.push_cell(if *v { "true" } else { "false" }),

@@ -67,7 +67,9 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let last_day = days_from_civil(2024, 12, 31);
 
     let courts: Vec<(String, String)> = (0..(8 + s / 4).min(120))
-        .map(|i| (format!("{}区人民法院", super::place_name(i)), format!("浙{:02}{:02}", 1 + i / 20, 2 + i % 20)))
+        .map(|i| {
+            (format!("{}区人民法院", super::place_name(i)), format!("浙{:02}{:02}", 1 + i / 20, 2 + i % 20))
+        })
         .collect();
     let court_zipf = Zipf::new(courts.len(), 1.0);
     let mut case_seq = vec![0u32; courts.len() * 8];
@@ -85,27 +87,32 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         businesses.push(b);
         id
     };
-    let shops: Vec<String> =
-        (0..60 * s).map(|i| new_business("repair_shop", format!("{}汽车修理厂", super::place_name(i + 7)), &mut ids)).collect();
+    let shops: Vec<String> = (0..60 * s)
+        .map(|i| new_business("repair_shop", format!("{}汽车修理厂", super::place_name(i + 7)), &mut ids))
+        .collect();
     let assessors: Vec<String> = (0..20 * s)
         .map(|i| new_business("assessor", format!("{}保险公估有限公司", super::place_name(i + 3)), &mut ids))
         .collect();
-    let law_firms: Vec<String> =
-        (0..10 * s).map(|i| new_business("law_firm", format!("{}律师事务所", super::place_name(i + 11)), &mut ids)).collect();
+    let law_firms: Vec<String> = (0..10 * s)
+        .map(|i| new_business("law_firm", format!("{}律师事务所", super::place_name(i + 11)), &mut ids))
+        .collect();
     let rentals: Vec<String> = (0..3 * s)
         .map(|i| new_business("rental", format!("{}汽车租赁有限公司", super::place_name(i + 19)), &mut ids))
         .collect();
-    let others: Vec<String> =
-        (0..40 * s).map(|i| new_business("other", format!("{}贸易有限公司", super::place_name(i + 23)), &mut ids)).collect();
+    let others: Vec<String> = (0..40 * s)
+        .map(|i| new_business("other", format!("{}贸易有限公司", super::place_name(i + 23)), &mut ids))
+        .collect();
     let lawyers: Vec<String> = (0..80 * s).map(|_| ids.person()).collect();
     let _ = law_firms;
     let shop_zipf = Zipf::new(shops.len(), 0.9);
     let lawyer_zipf = Zipf::new(lawyers.len(), 0.8);
     // Each honest shop sends work to a pool of 6-12 assessors.
-    let shop_pools: Vec<Vec<usize>> =
-        (0..shops.len()).map(|_| (0..rng.range(6, 12)).map(|_| rng.below(assessors.len())).collect()).collect();
+    let shop_pools: Vec<Vec<usize>> = (0..shops.len())
+        .map(|_| (0..rng.range(6, 12)).map(|_| rng.below(assessors.len())).collect())
+        .collect();
 
-    let mut vehicles = TableOut::new("vehicles", &[("plate", Text), ("owner_id", Text), ("registered_on", Date)]);
+    let mut vehicles =
+        TableOut::new("vehicles", &[("plate", Text), ("owner_id", Text), ("registered_on", Date)]);
     let mut employment =
         TableOut::new("employment", &[("person_id", Text), ("employer_id", Text), ("month", Date)]);
     let add_vehicle = |owner: &str, before: i32, ids: &mut Ids, rng: &mut Rng, vehicles: &mut TableOut| {
@@ -118,15 +125,16 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
         plate
     };
-    let add_months = |person: &str, employer: &str, from: i32, to: i32, drop: f64, rng: &mut Rng, t: &mut TableOut| {
-        let mut day = super::month_floor(from);
-        while day <= to {
-            if !rng.chance(drop) {
-                t.push(&[Cell::Text(person), Cell::Text(employer), Cell::Date(day)]);
+    let add_months =
+        |person: &str, employer: &str, from: i32, to: i32, drop: f64, rng: &mut Rng, t: &mut TableOut| {
+            let mut day = super::month_floor(from);
+            while day <= to {
+                if !rng.chance(drop) {
+                    t.push(&[Cell::Text(person), Cell::Text(employer), Cell::Date(day)]);
+                }
+                day = super::next_month(day);
             }
-            day = super::next_month(day);
-        }
-    };
+        };
 
     let mut judgments: Vec<Judgment> = Vec::with_capacity(target + target / 10);
     let money = |rng: &mut Rng, median: f64| (rng.lognormal(median, 0.8) * 100.0).round() / 100.0;
@@ -165,7 +173,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                 plate,
                 accident_on: if rng.chance(0.03) { None } else { Some(accident) },
                 // Now and then the ring borrows another assessor.
-                assessor: Some(if rng.chance(0.05) { rng.pick(&assessors).clone() } else { assessor.clone() }),
+                assessor: Some(if rng.chance(0.05) {
+                    rng.pick(&assessors).clone()
+                } else {
+                    assessor.clone()
+                }),
                 shop: Some(shop.clone()),
                 claimed,
                 awarded: Some((claimed * (0.8 + 0.2 * rng.f64()) * 100.0).round() / 100.0),
@@ -181,8 +193,9 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     for rental in &rentals {
         let shop = shops[rng.below(shops.len())].clone();
         let assessor = assessors[rng.below(assessors.len())].clone();
-        let fleet: Vec<String> =
-            (0..rng.range(20, 60)).map(|_| add_vehicle(rental, last_day, &mut ids, &mut rng, &mut vehicles)).collect();
+        let fleet: Vec<String> = (0..rng.range(20, 60))
+            .map(|_| add_vehicle(rental, last_day, &mut ids, &mut rng, &mut vehicles))
+            .collect();
         for _ in 0..rng.range(60, 140) {
             let accident = rng.range(first_day as i64, (last_day - 200) as i64) as i32;
             let filed = accident + rng.range(30, 300) as i32;
@@ -265,7 +278,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             lawyer: rng.chance(0.7).then(|| lawyers[lawyer_zipf.sample(&mut rng)].clone()),
             plate,
             accident_on: if rng.chance(0.03) { None } else { Some(accident) },
-            assessor: if rng.chance(0.02) { None } else { Some(assessors[pool[rng.below(pool.len())]].clone()) },
+            assessor: if rng.chance(0.02) {
+                None
+            } else {
+                Some(assessors[pool[rng.below(pool.len())]].clone())
+            },
             shop: if rng.chance(0.02) { None } else { Some(shop) },
             claimed,
             awarded: decided.map(|_| (claimed * (0.5 + 0.5 * rng.f64()) * 100.0).round() / 100.0),
@@ -327,8 +344,10 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
     }
 
-    let mut business_table =
-        TableOut::new("businesses", &[("org_id", Text), ("name", Text), ("kind", Text), ("legal_rep_id", Text)]);
+    let mut business_table = TableOut::new(
+        "businesses",
+        &[("org_id", Text), ("name", Text), ("kind", Text), ("legal_rep_id", Text)],
+    );
     for b in &businesses {
         let name = if rng.chance(0.03) { misspell(&b.name, &mut rng) } else { b.name.clone() };
         business_table.push(&[Cell::Text(&b.id), Cell::Text(&name), Cell::Text(b.kind), Cell::Text(&b.rep)]);

@@ -42,7 +42,12 @@ impl CompiledCache {
     }
 
     /// The component for `bytes` (whose sha256 is `digest_hex`), from the cache or compiled.
-    pub fn load(&self, engine: &Engine, bytes: &[u8], digest_hex: &str) -> wasmtime::Result<(Component, CacheUse)> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        digest_hex: &str,
+    ) -> wasmtime::Result<(Component, CacheUse)> {
         let (artifact, sum) = self.paths(digest_hex);
         let mut rebuilt = false;
         if let (Ok(code), Ok(recorded)) = (fs::read(&artifact), fs::read_to_string(&sum)) {

@@ -60,7 +60,9 @@ pub fn check_import(name: &str) -> Result<(), String> {
             _ => Err(format!("import {name:?}: only WASI 0.2 is linked")),
         };
     }
-    Err(format!("import {name:?} is not allowed: models may import only {API_PACKAGE} and locked-down WASI (no sockets, HTTP or other capabilities)"))
+    Err(format!(
+        "import {name:?} is not allowed: models may import only {API_PACKAGE} and locked-down WASI (no sockets, HTTP or other capabilities)"
+    ))
 }
 
 /// The `sieve:model` version a component was built against, from its import/export names.

@@ -95,9 +95,13 @@ impl Sandbox {
             .max_wasm_stack(1 << 20);
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("configuring wasmtime: {e}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        SupervisionModel::add_to_linker::<RunState, wasmtime::component::HasSelf<RunState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("linking sieve:model: {e}"))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        SupervisionModel::add_to_linker::<RunState, wasmtime::component::HasSelf<RunState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| anyhow::anyhow!("linking sieve:model: {e}"))?;
         start_epoch_ticker(&engine);
         let cache = cache_dir.map(|dir| cache::CompiledCache::new(dir, &engine));
         Ok(Sandbox { engine, linker, cache })
@@ -108,17 +112,18 @@ impl Sandbox {
     /// imports are checked against the allow-list.
     pub fn load(&self, bytes: &[u8], expected: Option<&str>) -> Result<Plugin, Outcome> {
         let digest = digest_of(bytes);
-        if let Some(expected) = expected {
-            if expected != digest {
-                return Err(Outcome::HashMismatch { expected: expected.to_string(), actual: digest });
-            }
+        if let Some(expected) = expected
+            && expected != digest
+        {
+            return Err(Outcome::HashMismatch { expected: expected.to_string(), actual: digest });
         }
         if bytes.len() < 8 || bytes[..4] != WASM_MAGIC {
             return Err(Outcome::InvalidComponent("not a WebAssembly file (no \\0asm header)".into()));
         }
         if bytes[4..8] == CORE_MODULE_VERSION {
             return Err(Outcome::InvalidComponent(
-                "this is a core WebAssembly module, not a component: build the model for wasm32-wasip2".into(),
+                "this is a core WebAssembly module, not a component: build the model for wasm32-wasip2"
+                    .into(),
             ));
         }
         let started = Instant::now();
@@ -137,7 +142,10 @@ impl Sandbox {
             imports::check_import(name).map_err(Outcome::LinkError)?;
         }
         let api_version = imports::api_version(exports.iter().map(String::as_str)).ok_or_else(|| {
-            Outcome::LinkError(format!("the component does not export sieve:model/model (it exports: {})", exports.join(", ")))
+            Outcome::LinkError(format!(
+                "the component does not export sieve:model/model (it exports: {})",
+                exports.join(", ")
+            ))
         })?;
         if !imports::SUPPORTED_API_VERSIONS.contains(&api_version.as_str()) {
             return Err(Outcome::LinkError(format!(
@@ -158,7 +166,8 @@ impl Sandbox {
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
         // Fuel is always metered; "off" is an unreachable budget, so the code is the same either way.
         let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-        let ticks = (limits.deadline.as_millis() as u64 * limits::EPOCH_TICKS_PER_SECOND).div_ceil(1000).max(1);
+        let ticks =
+            (limits.deadline.as_millis() as u64 * limits::EPOCH_TICKS_PER_SECOND).div_ceil(1000).max(1);
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         store
@@ -169,7 +178,8 @@ impl Sandbox {
         let mut store = self.store(limits, Arc::from(Vec::new()), [0; 32]);
         let instance = plugin.pre.instantiate(&mut store).map_err(|e| classify(e, &store))?;
         let info = instance.sieve_model_model().call_describe(&mut store).map_err(|e| classify(e, &store))?;
-        let info = model_info(info).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
+        let info =
+            model_info(info).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
         check_info(&info).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
         Ok(info)
     }
@@ -186,8 +196,10 @@ impl Sandbox {
     ) -> Execution {
         let started = Instant::now();
         let mut store = self.store(limits, tables, seed);
-        let params: Vec<w::Param> =
-            params.iter().map(|(name, value)| w::Param { name: name.clone(), value: wit_param(value) }).collect();
+        let params: Vec<w::Param> = params
+            .iter()
+            .map(|(name, value)| w::Param { name: name.clone(), value: wit_param(value) })
+            .collect();
         let outcome = match plugin.pre.instantiate(&mut store) {
             Err(e) => classify(e, &store),
             Ok(instance) => match instance.sieve_model_model().call_run(&mut store, &params) {
@@ -246,7 +258,9 @@ fn classify(err: wasmtime::Error, store: &Store<RunState>) -> Outcome {
         .map(|bt| {
             bt.frames()
                 .iter()
-                .map(|f| f.func_name().map_or_else(|| format!("<function {}>", f.func_index()), str::to_string))
+                .map(|f| {
+                    f.func_name().map_or_else(|| format!("<function {}>", f.func_index()), str::to_string)
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -306,7 +320,11 @@ fn model_info(info: w::ModelInfo) -> Result<ModelInfo, String> {
             .into_iter()
             .map(|t| TableSpec {
                 name: t.name,
-                columns: t.columns.into_iter().map(|c| ColumnSpec { name: c.name, ty: column_type(c.type_) }).collect(),
+                columns: t
+                    .columns
+                    .into_iter()
+                    .map(|c| ColumnSpec { name: c.name, ty: column_type(c.type_) })
+                    .collect(),
             })
             .collect(),
         params: info

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use sieve_sdk::data::{Column, Values};
 use sieve_sdk::{Clue, Evidence, LogLevel};
-use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::ResourceLimiter;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -154,13 +154,22 @@ impl RunState {
         }
         for e in &clue.evidence {
             let table = self.tables.iter().find(|t| t.spec.name == e.table).ok_or_else(|| {
-                format!("{}: evidence names table {:?}, which the model did not declare", clue.subject, e.table)
+                format!(
+                    "{}: evidence names table {:?}, which the model did not declare",
+                    clue.subject, e.table
+                )
             })?;
             if e.row >= table.rows as u64 {
-                return Err(format!("{}: evidence row {} of {:?} is past its {} rows", clue.subject, e.row, e.table, table.rows));
+                return Err(format!(
+                    "{}: evidence row {} of {:?} is past its {} rows",
+                    clue.subject, e.row, e.table, table.rows
+                ));
             }
         }
-        Ok(clue.subject.len() + clue.rule.len() + clue.reason.len() + clue.evidence.iter().map(|e| e.table.len() + 8).sum::<usize>())
+        Ok(clue.subject.len()
+            + clue.rule.len()
+            + clue.reason.len()
+            + clue.evidence.iter().map(|e| e.table.len() + 8).sum::<usize>())
     }
 }
 
@@ -171,17 +180,30 @@ impl WasiView for RunState {
 }
 
 impl ResourceLimiter for RunState {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let total = self.memory_total - current.min(self.memory_total) + desired;
         if total > self.limits.memory_bytes {
-            return Err(wasmtime::Error::new(HostStop::Memory { requested: total, limit: self.limits.memory_bytes }));
+            return Err(wasmtime::Error::new(HostStop::Memory {
+                requested: total,
+                limit: self.limits.memory_bytes,
+            }));
         }
         self.memory_total = total;
         self.peak_memory = self.peak_memory.max(total);
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         // Function tables of real models hold thousands of entries, not millions.
         Ok(desired <= 1_000_000)
     }
@@ -240,7 +262,12 @@ impl host::HostTable for RunState {
 
     fn schema(&mut self, res: Resource<TableHandle>) -> wasmtime::Result<Vec<w::ColumnSpec>> {
         let table = self.handle(&res)?;
-        Ok(table.spec.columns.iter().map(|c| w::ColumnSpec { name: c.name.clone(), type_: wit_column_type(c.ty) }).collect())
+        Ok(table
+            .spec
+            .columns
+            .iter()
+            .map(|c| w::ColumnSpec { name: c.name.clone(), type_: wit_column_type(c.ty) })
+            .collect())
     }
 
     fn read(
@@ -259,7 +286,8 @@ impl host::HostTable for RunState {
             let Some(column) = table.column(name) else {
                 return Ok(Err(w::AccessError::UndeclaredColumn(format!("{}.{name}", table.spec.name))));
             };
-            let validity = column.validity.as_ref().map(|v| v.slice(begin, end)).filter(|v| v.null_count() > 0);
+            let validity =
+                column.validity.as_ref().map(|v| v.slice(begin, end)).filter(|v| v.null_count() > 0);
             out.push(w::Column {
                 name: name.clone(),
                 data: column_data(column, begin, end),
@@ -271,7 +299,11 @@ impl host::HostTable for RunState {
         Ok(Ok(batch))
     }
 
-    fn dictionary(&mut self, res: Resource<TableHandle>, column: String) -> wasmtime::Result<Result<w::TextColumn, w::AccessError>> {
+    fn dictionary(
+        &mut self,
+        res: Resource<TableHandle>,
+        column: String,
+    ) -> wasmtime::Result<Result<w::TextColumn, w::AccessError>> {
         let table = self.handle(&res)?;
         let Some(col) = table.column(&column) else {
             return Ok(Err(w::AccessError::UndeclaredColumn(format!("{}.{column}", table.spec.name))));
@@ -292,7 +324,10 @@ impl host::HostTable for RunState {
 }
 
 impl host::Host for RunState {
-    fn open_table(&mut self, name: String) -> wasmtime::Result<Result<Resource<TableHandle>, w::AccessError>> {
+    fn open_table(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Resource<TableHandle>, w::AccessError>> {
         // Only declared tables were loaded; `labels` can never be among them.
         let Some(index) = self.tables.iter().position(|t| t.spec.name == name) else {
             return Ok(Err(w::AccessError::UnknownTable(name)));

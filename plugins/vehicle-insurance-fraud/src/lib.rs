@@ -120,25 +120,24 @@ impl Model for VehicleInsuranceFraud {
 
             let who = plaintiff.get(row);
             let repair_shop = shop.get(row);
-            if let (Some(who), Some(repair_shop)) = (who, repair_shop) {
-                let start = accident_on.get(row).or(filed_on.get(row)).map(|d| d - window);
-                let end = filed_on.get(row).or(accident_on.get(row)).map(|d| d + 31);
-                if let (Some(start), Some(end), Some(months)) = (start, end, employed.get(&(who, repair_shop))) {
-                    if let Some(&(_, erow)) = months.iter().find(|(m, _)| ops::within(*m, start, Some(end))) {
-                        score += 0.30;
-                        marks.push(format!("plaintiff {who} was employed by repair shop {repair_shop}"));
-                        clue_rows.push(("employment", erow));
-                    }
-                }
+            // The accident (or, if unknown, the filing) anchors the employment window.
+            let start = accident_on.get(row).or(filed_on.get(row)).map(|d| d - window);
+            let end = filed_on.get(row).or(accident_on.get(row)).map(|d| d + 31);
+            if let (Some(who), Some(repair_shop), Some(start), Some(end)) = (who, repair_shop, start, end)
+                && let Some(months) = employed.get(&(who, repair_shop))
+                && let Some(&(_, erow)) = months.iter().find(|(m, _)| ops::within(*m, start, Some(end)))
+            {
+                score += 0.30;
+                marks.push(format!("plaintiff {who} was employed by repair shop {repair_shop}"));
+                clue_rows.push(("employment", erow));
             }
-            if let (Some(who), Some(p)) = (who, plate.get(row)) {
-                if let Some(&(owner, vrow)) = owner_of.get(p) {
-                    if owner != who {
-                        score += 0.20;
-                        marks.push(format!("the plaintiff does not own {p} (owner {owner})"));
-                        clue_rows.push(("vehicles", vrow));
-                    }
-                }
+            if let (Some(who), Some(p)) = (who, plate.get(row))
+                && let Some(&(owner, vrow)) = owner_of.get(p)
+                && owner != who
+            {
+                score += 0.20;
+                marks.push(format!("the plaintiff does not own {p} (owner {owner})"));
+                clue_rows.push(("vehicles", vrow));
             }
             if let (Some(s), Some(a)) = (repair_shop, assessor.get(row)) {
                 let pair = pair_cases.get(&(s, a)).copied().unwrap_or(0);
@@ -160,7 +159,12 @@ impl Model for VehicleInsuranceFraud {
             // Weights are multiples of 0.05: round away float noise before comparing.
             let score = (score * 100.0_f64).round() / 100.0;
             if score >= min_score {
-                let mut clue = Clue::new(subject, score, "repair-shop-ring", format!("Case {subject}: {}.", marks.join("; ")));
+                let mut clue = Clue::new(
+                    subject,
+                    score,
+                    "repair-shop-ring",
+                    format!("Case {subject}: {}.", marks.join("; ")),
+                );
                 for (table, r) in clue_rows {
                     clue = clue.evidence(table, [r]);
                 }
@@ -204,8 +208,11 @@ staff,BUSY,2021-03-01\nemp1,OTHER,2021-03-01\n";
 
     fn dataset() -> Dataset {
         let info = VehicleInsuranceFraud::describe();
-        Dataset::from_csv(&info, &[("judgments", JUDGMENTS), ("vehicles", VEHICLES), ("employment", EMPLOYMENT)])
-            .expect("fixture parses")
+        Dataset::from_csv(
+            &info,
+            &[("judgments", JUDGMENTS), ("vehicles", VEHICLES), ("employment", EMPLOYMENT)],
+        )
+        .expect("fixture parses")
     }
 
     #[test]
@@ -236,7 +243,11 @@ staff,BUSY,2021-03-01\nemp1,OTHER,2021-03-01\n";
         let info = VehicleInsuranceFraud::describe();
         let data = Dataset::from_csv(
             &info,
-            &[("judgments", "case_no,filed_on\nX,2021-01-01\n"), ("vehicles", VEHICLES), ("employment", EMPLOYMENT)],
+            &[
+                ("judgments", "case_no,filed_on\nX,2021-01-01\n"),
+                ("vehicles", VEHICLES),
+                ("employment", EMPLOYMENT),
+            ],
         )
         .expect("parses");
         let err = native::run::<VehicleInsuranceFraud>(&data, &[]).expect_err("missing");

@@ -5,6 +5,8 @@ use sieve_sdk::{Clue, Context, LogLevel, Model, ModelError, ModelInfo, TableSpec
 /// The hostile model.
 pub struct Hostile;
 
+// Unbounded on purpose: the sandbox must turn the stack overflow into a trap.
+#[allow(unconditional_recursion)]
 fn recurse(depth: u64) -> u64 {
     // Not a tail call: every frame stays on the stack.
     std::hint::black_box(depth) + recurse(depth + 1) * 2
@@ -67,7 +69,10 @@ impl Model for Hostile {
                 ctx.table("judgments")?.load(&["plaintiff_id"])?;
             }
             "bad-evidence" => {
-                ctx.emit(Clue::new("c", 0.5, "bad", "row far past the end").evidence("judgments", [usize::MAX >> 1]));
+                ctx.emit(
+                    Clue::new("c", 0.5, "bad", "row far past the end")
+                        .evidence("judgments", [usize::MAX >> 1]),
+                );
             }
             "model-error" => return Err(ModelError::BadData("refusing on purpose".into())),
             other => return Err(ModelError::BadParam(format!("unknown mode {other:?}"))),
