@@ -144,7 +144,8 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let ring_cases_target = target * 3 / 200;
     let mut planted = 0;
     while planted < ring_cases_target {
-        let shop = shops[rng.below(shops.len())].clone();
+        // A ring runs its own small shop: most of the shop's cases are the ring's.
+        let shop = new_business("repair_shop", format!("{}汽车服务部", super::place_name(rng.below(4096))), &mut ids);
         let assessor = assessors[rng.below(assessors.len())].clone();
         let ring_lawyers: Vec<String> = (0..rng.range(1, 2)).map(|_| ids.person()).collect();
         let staff: Vec<String> = (0..rng.range(3, 13)).map(|_| ids.person()).collect();
@@ -187,6 +188,33 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             });
         }
         planted += cases;
+        // Some honest walk-in customers at the ring's shop: their cases are not the ring's.
+        for _ in 0..cases / 5 {
+            let accident = rng.range(start as i64, end as i64) as i32;
+            let filed = accident + rng.range(20, 300) as i32;
+            let owner = ids.person();
+            let plate = add_vehicle(&owner, accident, &mut ids, &mut rng, &mut vehicles);
+            let court = court_zipf.sample(&mut rng);
+            let claimed = money(&mut rng, 9_000.0);
+            judgments.push(Judgment {
+                case_no: case_no(court, filed, &mut rng),
+                court,
+                filed_on: filed,
+                decided_on: Some(filed + rng.range(20, 240) as i32),
+                plaintiff: owner,
+                insurer: rng.pick(&INSURERS).to_string(),
+                lawyer: rng.chance(0.7).then(|| lawyers[lawyer_zipf.sample(&mut rng)].clone()),
+                plate,
+                accident_on: Some(accident),
+                assessor: Some(rng.pick(&assessors).clone()),
+                shop: Some(shop.clone()),
+                claimed,
+                awarded: Some((claimed * (0.5 + 0.5 * rng.f64()) * 100.0).round() / 100.0),
+                insurer_assessed: Some(!rng.chance(0.15)),
+                claim_assigned: Some(rng.chance(0.1)),
+                planted: false,
+            });
+        }
     }
 
     // Rental fleets: many cases, one fleet shop and one assessor, but the owner sues and the insurer assessed.
