@@ -5,7 +5,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::context::TextCol;
 
-/// A fast, non-cryptographic hasher (the Fx hash of rustc). Keys here are ids from the dataset,
+/// A fast, non-cryptographic hasher (the Fx hash of rustc, with a murmur3 finalizer). Keys here are ids from the dataset,
 /// not attacker-chosen against this process, and SipHash costs a lot in a group-by.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher {
@@ -55,7 +55,15 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The Fx step leaves the low bits, which hashbrown uses to pick a bucket, poorly mixed:
+        // ids that differ only in a few digits then pile into the same buckets. A murmur3
+        // finalizer spreads every input bit over every output bit.
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 

@@ -145,7 +145,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let mut planted = 0;
     while planted < ring_cases_target {
         // A ring runs its own small shop: most of the shop's cases are the ring's.
-        let shop = new_business("repair_shop", format!("{}汽车服务部", super::place_name(rng.below(4096))), &mut ids);
+        let shop = new_business(
+            "repair_shop",
+            format!("{}汽车服务部", super::place_name(rng.below(4096))),
+            &mut ids,
+        );
         let assessor = assessors[rng.below(assessors.len())].clone();
         let ring_lawyers: Vec<String> = (0..rng.range(1, 2)).map(|_| ids.person()).collect();
         let staff: Vec<String> = (0..rng.range(3, 13)).map(|_| ids.person()).collect();

@@ -114,62 +114,76 @@ impl Model for VehicleInsuranceFraud {
 
         for row in 0..n {
             let Some(subject) = case_no.get(row) else { continue };
-            let mut score = 0.0;
-            let mut marks: Vec<String> = Vec::new();
-            let mut clue_rows: Vec<(&str, usize)> = vec![("judgments", row)];
-
             let who = plaintiff.get(row);
             let repair_shop = shop.get(row);
             // The accident (or, if unknown, the filing) anchors the employment window.
             let start = accident_on.get(row).or(filed_on.get(row)).map(|d| d - window);
             let end = filed_on.get(row).or(accident_on.get(row)).map(|d| d + 31);
-            if let (Some(who), Some(repair_shop), Some(start), Some(end)) = (who, repair_shop, start, end)
-                && let Some(months) = employed.get(&(who, repair_shop))
-                && let Some(&(_, erow)) = months.iter().find(|(m, _)| ops::within(*m, start, Some(end)))
-            {
-                score += 0.30;
-                marks.push(format!("plaintiff {who} was employed by repair shop {repair_shop}"));
-                clue_rows.push(("employment", erow));
-            }
-            if let (Some(who), Some(p)) = (who, plate.get(row))
-                && let Some(&(owner, vrow)) = owner_of.get(p)
-                && owner != who
-            {
-                score += 0.20;
-                marks.push(format!("the plaintiff does not own {p} (owner {owner})"));
-                clue_rows.push(("vehicles", vrow));
-            }
-            if let (Some(s), Some(a)) = (repair_shop, assessor.get(row)) {
-                let pair = pair_cases.get(&(s, a)).copied().unwrap_or(0);
-                let total = shop_cases.get(s).copied().unwrap_or(1).max(1);
-                if pair >= min_pair_cases && pair as f64 / total as f64 >= min_pair_share {
-                    score += 0.20;
-                    marks.push(format!("{pair} of the shop's {total} cases used assessor {a}"));
+            let employment_row = match (who, repair_shop, start, end) {
+                (Some(who), Some(s), Some(start), Some(end)) => employed
+                    .get(&(who, s))
+                    .and_then(|months| months.iter().find(|(m, _)| ops::within(*m, start, Some(end))))
+                    .map(|&(_, erow)| erow),
+                _ => None,
+            };
+            let other_owner = match (who, plate.get(row)) {
+                (Some(who), Some(p)) => owner_of.get(p).filter(|(owner, _)| *owner != who).copied(),
+                _ => None,
+            };
+            let concentrated = match (repair_shop, assessor.get(row)) {
+                (Some(s), Some(a)) => {
+                    let pair = pair_cases.get(&(s, a)).copied().unwrap_or(0);
+                    let total = shop_cases.get(s).copied().unwrap_or(1).max(1);
+                    (pair >= min_pair_cases && pair as f64 / total as f64 >= min_pair_share)
+                        .then_some((a, pair, total))
                 }
-            }
-            if claim_assigned.get(row) == Some(true) {
-                score += 0.15;
-                marks.push("the claim was assigned".into());
-            }
-            if insurer_assessed.get(row) == Some(false) {
-                score += 0.15;
-                marks.push("the insurer never assessed the loss".into());
+                _ => None,
+            };
+            let assigned = claim_assigned.get(row) == Some(true);
+            let never_assessed = insurer_assessed.get(row) == Some(false);
+
+            let score = [
+                (employment_row.is_some(), 30),
+                (other_owner.is_some(), 20),
+                (concentrated.is_some(), 20),
+                (assigned, 15),
+                (never_assessed, 15),
+            ]
+            .iter()
+            .filter(|(hit, _)| *hit)
+            .map(|(_, points)| points)
+            .sum::<u32>() as f64
+                / 100.0;
+            if score < min_score {
+                continue;
             }
 
-            // Weights are multiples of 0.05: round away float noise before comparing.
-            let score = (score * 100.0_f64).round() / 100.0;
-            if score >= min_score {
-                let mut clue = Clue::new(
-                    subject,
-                    score,
-                    "repair-shop-ring",
-                    format!("Case {subject}: {}.", marks.join("; ")),
-                );
-                for (table, r) in clue_rows {
-                    clue = clue.evidence(table, [r]);
-                }
-                ctx.emit(clue);
+            // Only clues get their sentence built: most cases never reach this point.
+            let mut marks: Vec<String> = Vec::new();
+            let mut clue = Clue::new(subject, score, "repair-shop-ring", "").evidence("judgments", [row]);
+            if let Some(erow) = employment_row {
+                marks.push(format!(
+                    "plaintiff {} was employed by repair shop {}",
+                    who.unwrap_or(""),
+                    repair_shop.unwrap_or("")
+                ));
+                clue = clue.evidence("employment", [erow]);
             }
+            if let Some((owner, vrow)) = other_owner {
+                marks.push(format!("the plaintiff does not own {} (owner {owner})", plate.str(row)));
+                clue = clue.evidence("vehicles", [vrow]);
+            }
+            if let Some((a, pair, total)) = concentrated {
+                marks.push(format!("{pair} of the shop's {total} cases used assessor {a}"));
+            }
+            if assigned {
+                marks.push("the claim was assigned".into());
+            }
+            if never_assessed {
+                marks.push("the insurer never assessed the loss".into());
+            }
+            clue.reason = format!("Case {subject}: {}.", marks.join("; "));
+            ctx.emit(clue);
         }
         ctx.progress(3, 3);
         Ok(())
