@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 use sieve_sdk::{Clue, ModelInfo, Params};
 
 use crate::datasets;
-use crate::sandbox::{CacheUse, Limits, Outcome, Sandbox, output_digest, state::LogLine};
+use crate::sandbox::state::{LogLine, ProgressFn};
+use crate::sandbox::{CacheUse, Limits, Outcome, Sandbox, output_digest};
 
 /// Everything a run produced, whatever its outcome.
 #[derive(Debug)]
@@ -79,7 +80,8 @@ fn run_seed(plugin_digest: &str, dir: &Path, params: &Params) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Run `bytes` on the dataset in `dir` with `name=value` settings.
+/// Run `bytes` on the dataset in `dir` with `name=value` settings; `on_progress` hears the
+/// model's progress reports.
 pub fn run_on_dir(
     sandbox: &Sandbox,
     bytes: &[u8],
@@ -87,6 +89,7 @@ pub fn run_on_dir(
     dir: &Path,
     settings: &[(String, String)],
     limits: &Limits,
+    on_progress: Option<ProgressFn>,
 ) -> RunReport {
     let digest = crate::digest::digest_of(bytes);
     let plugin = match sandbox.load(bytes, expected_digest) {
@@ -119,7 +122,7 @@ pub fn run_on_dir(
     };
     report.load = started.elapsed();
     let seed = run_seed(&plugin.digest, dir, &params);
-    let exec = sandbox.execute(&plugin, Arc::from(tables), &params, limits, seed);
+    let exec = sandbox.execute_observed(&plugin, Arc::from(tables), &params, limits, seed, on_progress);
     report.outcome = exec.outcome;
     report.output_digest = output_digest(&exec.clues);
     report.clues = exec.clues;

@@ -119,7 +119,7 @@ impl TableReader<'_, '_> {
         &mut self,
         columns: &[&str],
         batch_rows: u32,
-        mut f: impl FnMut(&Batch) -> Result<(), ModelError>,
+        mut f: impl FnMut(Batch) -> Result<(), ModelError>,
     ) -> Result<(), ModelError> {
         let total = self.row_count();
         let mut start = 0u64;
@@ -129,7 +129,7 @@ impl TableReader<'_, '_> {
                 break;
             }
             start += batch.len as u64;
-            f(&batch)?;
+            f(batch)?;
         }
         Ok(())
     }
@@ -139,10 +139,16 @@ impl TableReader<'_, '_> {
         let mut loaded: Option<Vec<Column>> = None;
         let mut len = 0usize;
         let table = self.name.clone();
+        let total = self.row_count();
         self.for_each_batch(columns, DEFAULT_BATCH_ROWS, |batch| {
             len += batch.len;
             match &mut loaded {
-                None => loaded = Some(batch.columns.clone()),
+                None => {
+                    let mut columns = batch.columns;
+                    let rest = (total as usize).saturating_sub(batch.len);
+                    columns.iter_mut().for_each(|c| c.values.reserve(rest));
+                    loaded = Some(columns);
+                }
                 Some(cols) => {
                     for (acc, part) in cols.iter_mut().zip(&batch.columns) {
                         if !acc.extend(part) {

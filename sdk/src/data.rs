@@ -81,6 +81,12 @@ impl Text {
         self.offsets.extend(other.offsets.iter().skip(1).map(|o| o + base));
     }
 
+    /// Make room for `rows` more values of about `bytes` bytes in all.
+    pub fn reserve(&mut self, rows: usize, bytes: usize) {
+        self.offsets.reserve(rows);
+        self.bytes.reserve(bytes);
+    }
+
     /// Total bytes of text.
     pub fn byte_len(&self) -> usize {
         self.bytes.len()
@@ -223,6 +229,21 @@ impl Values {
             Values::Boolean(_) => ColumnType::Boolean,
             Values::Date(_) => ColumnType::Date,
             Values::Timestamp(_) => ColumnType::Timestamp,
+        }
+    }
+
+    /// Make room for `rows` more rows, so appending batches does not copy the column again and again.
+    pub fn reserve(&mut self, rows: usize) {
+        match self {
+            Values::Text(t) => {
+                let per_row = t.byte_len() / t.len().max(1);
+                t.reserve(rows, rows * per_row);
+            }
+            Values::Dictionary { indices, .. } => indices.reserve(rows),
+            Values::Int64(v) | Values::Timestamp(v) => v.reserve(rows),
+            Values::Float64(v) => v.reserve(rows),
+            Values::Boolean(v) => v.reserve(rows),
+            Values::Date(v) => v.reserve(rows),
         }
     }
 

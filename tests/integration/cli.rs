@@ -175,3 +175,27 @@ fn demo_runs_the_whole_loop() {
     let out = stdout(&o);
     assert!(out.contains("completed") && out.contains("precision"), "{out}");
 }
+
+#[test]
+fn a_failed_run_writes_no_clue_file() {
+    let out = fresh_dir("failed-out").join("clues.jsonl");
+    let data = t1_data("parquet", 1);
+    let o = run(&[
+        "run",
+        &crate::common::guest("guest-hostile"),
+        "--data",
+        data.to_str().expect("path"),
+        "--param",
+        "mode=emit-flood",
+        "--max-clues",
+        "10",
+        "--out",
+        out.to_str().expect("path"),
+    ]);
+    assert_eq!(o.status.code(), Some(14), "{}", stdout(&o));
+    assert!(stdout(&o).contains("output-limit"), "{}", stdout(&o));
+    assert!(!out.exists(), "partial clues were written");
+    let o = run(&["run", "vehicle-insurance-fraud", "--data", "/no/such/dir"]);
+    assert_eq!(o.status.code(), Some(19));
+    assert!(stdout(&o).contains("no such dataset directory"), "{}", stdout(&o));
+}

@@ -40,7 +40,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     std::fs::create_dir_all(home.join("cache")).context("creating the demo home")?;
     let sandbox = Sandbox::new(Some(home.join("cache").join("compiled")))?;
     let bytes = crate::bundled::get(TASK).context("the T1 model is not bundled")?;
-    let report = run_on_dir(&sandbox, bytes, None, &data, &[], &Limits::default());
+    let report = run_on_dir(&sandbox, bytes, None, &data, &[], &Limits::default(), None);
     println!(
         "2. ran model   {} -> {} ({} clues, {:.0} ms in the sandbox, {:.0} MiB peak, fuel {})",
         report.plugin_digest,

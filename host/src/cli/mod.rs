@@ -171,6 +171,14 @@ fn sandbox(home: &Path) -> anyhow::Result<Sandbox> {
     Sandbox::new(Some(cache))
 }
 
+/// A progress bar on stderr in `template`'s style; indicatif draws nothing when stderr is not a terminal.
+fn progress_bar(template: &str) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    )
+}
+
 /// The bytes of `component`: a file path, or the name of a bundled model.
 fn component_bytes(component: &str) -> anyhow::Result<Vec<u8>> {
     let path = Path::new(component);
@@ -205,10 +213,7 @@ fn gen_command(args: GenArgs) -> anyhow::Result<i32> {
     }
     let (Some(task), Some(out)) = (args.task, args.out) else { bail!("give a task and --out DIR") };
     let task = generate::task(&task)?;
-    let bar = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} files")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar("{spinner} {msg} [{bar:30}] {pos}/{len} files");
     bar.set_message(format!("generating {} at scale {}", task.id, args.scale));
     bar.enable_steady_tick(Duration::from_millis(120));
     let counts = task.write(args.scale, args.seed, &out, args.format, &|done, total| {

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 
-use super::{LimitArgs, component_bytes, sandbox};
+use super::{LimitArgs, component_bytes, progress_bar, sandbox};
 use crate::runs::{RunReport, run_on_dir};
 use crate::sandbox::Outcome;
 
@@ -26,7 +26,7 @@ pub struct RunArgs {
     expect_digest: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
-    /// Write every clue as JSON lines to this file.
+    /// Write every clue as JSON lines to this file (only if the run completed).
     #[arg(long)]
     out: Option<PathBuf>,
     /// How many clues to show in the table.
@@ -47,9 +47,24 @@ pub fn run(home: PathBuf, args: RunArgs) -> anyhow::Result<i32> {
     let bytes = component_bytes(&args.component)?;
     let sandbox = sandbox(&home)?;
     let limits = args.limits.limits()?;
-    let report =
-        run_on_dir(&sandbox, &bytes, args.expect_digest.as_deref(), &args.data, &args.params, &limits);
-    if let Some(out) = &args.out {
+    let bar = progress_bar("{spinner} model progress [{bar:30}] {pos}/{len} {elapsed}");
+    let observer = bar.clone();
+    let on_progress: crate::sandbox::state::ProgressFn = Box::new(move |done, total| {
+        observer.set_length(total);
+        observer.set_position(done);
+    });
+    let report = run_on_dir(
+        &sandbox,
+        &bytes,
+        args.expect_digest.as_deref(),
+        &args.data,
+        &args.params,
+        &limits,
+        Some(on_progress),
+    );
+    bar.finish_and_clear();
+    // Clues of a run that did not complete are partial: they are reported, never written.
+    if let Some(out) = args.out.as_ref().filter(|_| report.outcome == Outcome::Completed) {
         // Written whole or not at all: a crash leaves no half file under the final name.
         let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
         let mut tmp =

@@ -98,6 +98,12 @@ pub fn table_file(dir: &Path, table: &str) -> Option<PathBuf> {
 
 /// Load every table `info` declares from `dir`, checking names and types on the way.
 pub fn load_for_model(dir: &Path, info: &ModelInfo) -> Result<Vec<LoadedTable>, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::Unreadable {
+            file: dir.display().to_string(),
+            message: "no such dataset directory".into(),
+        });
+    }
     info.inputs.iter().map(|spec| load_table(dir, spec)).collect()
 }
 

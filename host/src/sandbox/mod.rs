@@ -194,8 +194,22 @@ impl Sandbox {
         limits: &Limits,
         seed: [u8; 32],
     ) -> Execution {
+        self.execute_observed(plugin, tables, params, limits, seed, None)
+    }
+
+    /// [`Sandbox::execute`], calling `on_progress` on each of the guest's progress reports.
+    pub fn execute_observed(
+        &self,
+        plugin: &Plugin,
+        tables: Arc<[LoadedTable]>,
+        params: &Params,
+        limits: &Limits,
+        seed: [u8; 32],
+        on_progress: Option<state::ProgressFn>,
+    ) -> Execution {
         let started = Instant::now();
         let mut store = self.store(limits, tables, seed);
+        store.data_mut().on_progress = on_progress;
         let params: Vec<w::Param> = params
             .iter()
             .map(|(name, value)| w::Param { name: name.clone(), value: wit_param(value) })

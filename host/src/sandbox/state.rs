@@ -69,7 +69,12 @@ pub struct RunState {
     pub stdout: MemoryOutputPipe,
     /// Captured stderr.
     pub stderr: MemoryOutputPipe,
+    /// Told of every progress report, e.g. to draw a progress bar.
+    pub on_progress: Option<ProgressFn>,
 }
+
+/// A callback for the guest's progress reports: (done, total).
+pub type ProgressFn = Box<dyn FnMut(u64, u64) + Send>;
 
 /// A wall clock frozen at 2020-01-01T00:00:00Z: guests get no timing side channel or
 /// time-dependent behaviour, so runs are reproducible.
@@ -131,6 +136,7 @@ impl RunState {
             cells_read: 0,
             stdout,
             stderr,
+            on_progress: None,
         }
     }
 
@@ -383,6 +389,9 @@ impl host::Host for RunState {
 
     fn progress(&mut self, done: u64, total: u64) -> wasmtime::Result<()> {
         self.progress = Some((done, total));
+        if let Some(f) = &mut self.on_progress {
+            f(done, total);
+        }
         Ok(())
     }
 }
