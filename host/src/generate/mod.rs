@@ -1,7 +1,10 @@
 //! Synthetic datasets for the supervision tasks of DOMAIN.md: deterministic by seed and scale,
 //! with planted patterns, near misses, noise, and `labels.csv`.
 
+pub mod courts;
+pub mod false_mediation;
 pub mod ids;
+pub mod private_lending;
 pub mod rng;
 pub mod table;
 pub mod vehicle_insurance;
@@ -34,11 +37,23 @@ pub struct TaskInfo {
 }
 
 /// Every task with a generator.
-pub const TASKS: &[TaskInfo] = &[TaskInfo {
-    id: "vehicle-insurance-fraud",
-    summary: "T1 judgments, vehicles, employment, businesses; plants repair-shop rings (subject: case_no)",
-    generate: vehicle_insurance::generate,
-}];
+pub const TASKS: &[TaskInfo] = &[
+    TaskInfo {
+        id: "vehicle-insurance-fraud",
+        summary: "T1 judgments, vehicles, employment, businesses; plants repair-shop rings (subject: case_no)",
+        generate: vehicle_insurance::generate,
+    },
+    TaskInfo {
+        id: "private-lending-fraud",
+        summary: "T2 lending_cases, enforcement; plants professional lenders (subject: case_no)",
+        generate: private_lending::generate,
+    },
+    TaskInfo {
+        id: "false-mediation-confirmation",
+        summary: "T3 confirmations, enforcement, mediation_subsidies; plants forged confirmations (subject: case_no)",
+        generate: false_mediation::generate,
+    },
+];
 
 /// The task called `id`; the error lists the known ones.
 pub fn task(id: &str) -> anyhow::Result<&'static TaskInfo> {

@@ -10,6 +10,7 @@
 use sieve_sdk::ColumnType::{Boolean, Date, Float64, Text};
 use sieve_sdk::data::days_from_civil;
 
+use super::courts::Courts;
 use super::ids::Ids;
 use super::rng::{Rng, Zipf};
 use super::table::{Cell, TableOut};
@@ -66,19 +67,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let first_day = days_from_civil(2018, 1, 1);
     let last_day = days_from_civil(2024, 12, 31);
 
-    let courts: Vec<(String, String)> = (0..(8 + s / 4).min(120))
-        .map(|i| {
-            (format!("{}区人民法院", super::place_name(i)), format!("浙{:02}{:02}", 1 + i / 20, 2 + i % 20))
-        })
-        .collect();
-    let court_zipf = Zipf::new(courts.len(), 1.0);
-    let mut case_seq = vec![0u32; courts.len() * 8];
-    let mut case_no = |court: usize, filed: i32, rng: &mut Rng| {
-        let year = sieve_sdk::data::civil_from_days(filed).0;
-        let slot = court * 8 + (year - 2018).clamp(0, 7) as usize;
-        case_seq[slot] += 1 + rng.below(3) as u32;
-        format!("({year}){}民初{}号", courts[court].1, case_seq[slot])
-    };
+    let mut courts = Courts::new(s, "民初");
 
     let mut businesses: Vec<Business> = Vec::new();
     let mut new_business = |kind: &'static str, name: String, ids: &mut Ids| {
@@ -164,11 +153,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             let filed = accident + rng.range(20, 120) as i32;
             let stranger = ids.person();
             let plate = add_vehicle(&stranger, accident, &mut ids, &mut rng, &mut vehicles);
-            let court = court_zipf.sample(&mut rng);
+            let court = courts.sample(&mut rng);
             let claimed = money(&mut rng, 30_000.0);
             let decided = filed + rng.range(20, 90) as i32;
             judgments.push(Judgment {
-                case_no: case_no(court, filed, &mut rng),
+                case_no: courts.case_no(court, filed, &mut rng),
                 court,
                 filed_on: filed,
                 decided_on: Some(decided),
@@ -198,10 +187,10 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             let filed = accident + rng.range(20, 300) as i32;
             let owner = ids.person();
             let plate = add_vehicle(&owner, accident, &mut ids, &mut rng, &mut vehicles);
-            let court = court_zipf.sample(&mut rng);
+            let court = courts.sample(&mut rng);
             let claimed = money(&mut rng, 9_000.0);
             judgments.push(Judgment {
-                case_no: case_no(court, filed, &mut rng),
+                case_no: courts.case_no(court, filed, &mut rng),
                 court,
                 filed_on: filed,
                 decided_on: Some(filed + rng.range(20, 240) as i32),
@@ -231,10 +220,10 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         for _ in 0..rng.range(60, 140) {
             let accident = rng.range(first_day as i64, (last_day - 200) as i64) as i32;
             let filed = accident + rng.range(30, 300) as i32;
-            let court = court_zipf.sample(&mut rng);
+            let court = courts.sample(&mut rng);
             let claimed = money(&mut rng, 12_000.0);
             judgments.push(Judgment {
-                case_no: case_no(court, filed, &mut rng),
+                case_no: courts.case_no(court, filed, &mut rng),
                 court,
                 filed_on: filed,
                 decided_on: Some(filed + rng.range(30, 200) as i32),
@@ -296,12 +285,12 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             (p, plate, 0.1, 0.85)
         };
         let pool = &shop_pools[shop_ix];
-        let court = court_zipf.sample(&mut rng);
+        let court = courts.sample(&mut rng);
         let claimed = money(&mut rng, 9_000.0);
         let decided = if rng.chance(0.02) { None } else { Some(filed + rng.range(20, 240) as i32) };
         let (assessed, assigned) = (rng.chance(assessed_p), rng.chance(assigned_p));
         judgments.push(Judgment {
-            case_no: case_no(court, filed, &mut rng),
+            case_no: courts.case_no(court, filed, &mut rng),
             court,
             filed_on: filed,
             decided_on: decided,
@@ -356,7 +345,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         let insurer = if rng.chance(0.01) { misspell(&j.insurer, &mut rng) } else { j.insurer.clone() };
         table.push(&[
             Cell::Text(&j.case_no),
-            Cell::Text(&courts[j.court].0),
+            Cell::Text(courts.name(j.court)),
             Cell::Date(j.filed_on),
             date(j.decided_on),
             Cell::Text(&j.plaintiff),
