@@ -4,7 +4,9 @@
 pub mod courts;
 pub mod false_mediation;
 pub mod ids;
+pub mod judicial_auction;
 pub mod private_lending;
+pub mod restricted_travel;
 pub mod rng;
 pub mod table;
 pub mod vehicle_insurance;
@@ -52,6 +54,18 @@ pub const TASKS: &[TaskInfo] = &[
         id: "false-mediation-confirmation",
         summary: "T3 confirmations, enforcement, mediation_subsidies; plants forged confirmations (subject: case_no)",
         generate: false_mediation::generate,
+    },
+    TaskInfo {
+        id: "judicial-auction-violations",
+        summary: "T4 auctions, bids, priority_claims, relations; plants short notice, missing documents, \
+                  futile auctions, related buyers (subject: item_id)",
+        generate: judicial_auction::generate,
+    },
+    TaskInfo {
+        id: "restricted-debtor-travel",
+        summary: "T5 restrictions, travel, passports; plants debtors travelling while restricted, directly \
+                  or on another passport (subject: debtor_id)",
+        generate: restricted_travel::generate,
     },
 ];
 

@@ -1,0 +1,191 @@
+//! T5 generator: debtors under a consumption restriction, their passports, and travel records.
+//!
+//! Scale 1 is about 10,000 trips. Restricted: flights, every seat on G trains, first class on D
+//! trains. Planted (about 2.5% of debtors): `direct` (restricted trips recorded under the
+//! debtor's id) and `passport` (trips recorded only under a passport number issued to the debtor,
+//! often a newly issued one). Near misses: trips after `lifted_on`, before `imposed_on`, second
+//! class on D trains, ordinary rail, other people's trips. Noise: missing person ids or passport
+//! numbers on ordinary trips, people with several passports.
+
+use sieve_sdk::ColumnType::{Date, Text, Timestamp};
+use sieve_sdk::data::{MS_PER_DAY, days_from_civil};
+
+use super::Generated;
+use super::courts::Courts;
+use super::ids::Ids;
+use super::rng::Rng;
+use super::table::{Cell, TableOut};
+
+struct Debtor {
+    id: String,
+    imposed: i32,
+    lifted: Option<i32>,
+    passports: Vec<String>,
+}
+
+/// A restricted (mode, seat class) combination.
+fn restricted_trip(rng: &mut Rng) -> (&'static str, &'static str) {
+    match rng.below(4) {
+        0 | 1 => ("flight", *rng.pick(&["economy", "business", "first"])),
+        2 => ("rail_g", *rng.pick(&["second", "first", "business"])),
+        _ => ("rail_d", "first"),
+    }
+}
+
+/// A combination a restricted debtor may still use.
+fn allowed_trip(rng: &mut Rng) -> (&'static str, &'static str) {
+    if rng.chance(0.5) { ("rail_d", "second") } else { ("rail_other", *rng.pick(&["second", "economy"])) }
+}
+
+/// Any combination, for the general public.
+fn any_trip(rng: &mut Rng) -> (&'static str, &'static str) {
+    if rng.chance(0.5) { restricted_trip(rng) } else { allowed_trip(rng) }
+}
+
+/// Generate T5 at `scale` with `seed`.
+pub fn generate(scale: u32, seed: u64) -> Generated {
+    let s = scale.max(1) as usize;
+    let mut rng = Rng::new(seed, "restricted-debtor-travel");
+    let mut ids = Ids::new(seed ^ 0x5555);
+    let target_trips = 10_000 * s;
+    let first_day = days_from_civil(2018, 1, 1);
+    let last_day = days_from_civil(2024, 12, 31);
+    let mut courts = Courts::new(s, "执");
+    let mut passport_seq = 0u64;
+    // 48271 is a unit modulo 10^8, so passport numbers never repeat.
+    let mut new_passport = || {
+        passport_seq += 1;
+        format!("E{:08}", (passport_seq * 48_271 + seed) % 100_000_000)
+    };
+
+    let mut restrictions = TableOut::new(
+        "restrictions",
+        &[("debtor_id", Text), ("case_no", Text), ("imposed_on", Date), ("lifted_on", Date)],
+    );
+    let mut passports =
+        TableOut::new("passports", &[("person_id", Text), ("passport_no", Text), ("issued_on", Date)]);
+    let mut trips: Vec<(Option<String>, Option<String>, &'static str, &'static str, i64)> = Vec::new();
+    let mut labels = Vec::new();
+
+    let debtors: Vec<Debtor> = (0..1_500 * s)
+        .map(|_| {
+            let imposed = rng.range(first_day as i64, (last_day - 200) as i64) as i32;
+            let lifted = rng.chance(0.4).then(|| imposed + rng.range(100, 900) as i32);
+            let n = if rng.chance(0.6) {
+                1
+            } else if rng.chance(0.9) {
+                2
+            } else {
+                rng.range(3, 6) as usize
+            };
+            let passports = (0..n).map(|_| new_passport()).collect();
+            Debtor { id: ids.person(), imposed, lifted, passports }
+        })
+        .collect();
+    for d in &debtors {
+        let court = courts.sample(&mut rng);
+        let case_no = courts.case_no(court, d.imposed - rng.range(30, 300) as i32, &mut rng);
+        restrictions.push(&[
+            Cell::Text(&d.id),
+            Cell::Text(&case_no),
+            Cell::Date(d.imposed),
+            d.lifted.map_or(Cell::Null, Cell::Date),
+        ]);
+        for (k, p) in d.passports.iter().enumerate() {
+            let issued = d.imposed - 2000 + (k as i32) * rng.range(200, 900) as i32;
+            passports.push(&[Cell::Text(&d.id), Cell::Text(p), Cell::Date(issued)]);
+        }
+    }
+    let at = |day: i32, rng: &mut Rng| day as i64 * MS_PER_DAY + rng.range(6 * 3_600_000, 22 * 3_600_000);
+    let restricted_until = |d: &Debtor| d.lifted.unwrap_or(last_day);
+
+    for d in &debtors {
+        let roll = rng.f64();
+        if roll < 0.015 {
+            // Planted, direct: restricted trips under the debtor's own id.
+            for _ in 0..rng.range(1, 12) {
+                let day = rng.range(d.imposed as i64, restricted_until(d) as i64) as i32;
+                let (mode, class) = restricted_trip(&mut rng);
+                trips.push((Some(d.id.clone()), None, mode, class, at(day, &mut rng)));
+            }
+            labels.push((d.id.clone(), "direct".to_string()));
+        } else if roll < 0.025 {
+            // Planted, passport: flights recorded only under one of the debtor's passports.
+            for _ in 0..rng.range(1, 8) {
+                let day = rng.range(d.imposed as i64, restricted_until(d) as i64) as i32;
+                let passport = d.passports[d.passports.len() - 1].clone();
+                trips.push((
+                    None,
+                    Some(passport),
+                    "flight",
+                    *rng.pick(&["economy", "business"]),
+                    at(day, &mut rng),
+                ));
+            }
+            labels.push((d.id.clone(), "passport".to_string()));
+        } else if roll < 0.10 {
+            // Near misses: restricted travel outside the restriction, or allowed travel inside it.
+            for _ in 0..rng.range(1, 5) {
+                let (day, (mode, class)) = match (rng.below(3), d.lifted) {
+                    (0, Some(lifted)) => (lifted + rng.range(1, 300) as i32, restricted_trip(&mut rng)),
+                    (1, _) => (d.imposed - rng.range(1, 400) as i32, restricted_trip(&mut rng)),
+                    _ => (
+                        rng.range(d.imposed as i64, restricted_until(d) as i64) as i32,
+                        allowed_trip(&mut rng),
+                    ),
+                };
+                let by_passport = rng.chance(0.2);
+                let person = (!by_passport).then(|| d.id.clone());
+                let passport = by_passport.then(|| rng.pick(&d.passports).clone());
+                trips.push((person, passport, mode, class, at(day, &mut rng)));
+            }
+        }
+    }
+
+    // The travelling public: most trips, some with only a passport number recorded.
+    let public: Vec<(String, String)> =
+        (0..target_trips / 4).map(|_| (ids.person(), new_passport())).collect();
+    for (person, passport) in public.iter().take(public.len() / 3) {
+        passports.push(&[
+            Cell::Text(person),
+            Cell::Text(passport),
+            Cell::Date(rng.range(first_day as i64 - 3000, last_day as i64) as i32),
+        ]);
+    }
+    while trips.len() < target_trips {
+        let (person, passport) = rng.pick(&public).clone();
+        let day = rng.range(first_day as i64, last_day as i64) as i32;
+        let (mode, class) = any_trip(&mut rng);
+        let (person, passport) = match rng.below(10) {
+            0 => (None, Some(passport)),
+            1 => (Some(person), Some(passport)),
+            _ => (Some(person), None),
+        };
+        trips.push((person, passport, mode, class, at(day, &mut rng)));
+    }
+
+    rng.shuffle(&mut trips);
+    let mut travel = TableOut::new(
+        "travel",
+        &[
+            ("trip_id", Text),
+            ("person_id", Text),
+            ("passport_no", Text),
+            ("mode", Text),
+            ("seat_class", Text),
+            ("departed_at", Timestamp),
+        ],
+    );
+    for (i, (person, passport, mode, class, departed)) in trips.iter().enumerate() {
+        let trip_id = format!("T{:09}", (i as u64 * 2_654_435_761 + seed) % 1_000_000_000);
+        travel.push(&[
+            Cell::Text(&trip_id),
+            person.as_deref().map_or(Cell::Null, Cell::Text),
+            passport.as_deref().map_or(Cell::Null, Cell::Text),
+            Cell::Text(mode),
+            Cell::Text(class),
+            Cell::Timestamp(*departed),
+        ]);
+    }
+    Generated { tables: vec![restrictions, travel, passports], labels }
+}

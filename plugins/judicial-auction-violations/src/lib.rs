@@ -1,0 +1,204 @@
+//! T4 `judicial-auction-violations`: online judicial auctions that break the auction provisions.
+//!
+//! Each violation is its own rule, and an item can break several:
+//!
+//! | rule | fires when | score |
+//! |---|---|---|
+//! | `short_notice` | announced fewer than `movable-notice-days` (movables, equity) or `real-estate-notice-days` days before the start | 0.9 |
+//! | `missing_docs` | a required document is not in `docs_published` (the valuation report always; pre-emption and tax notices for real estate) | 0.85 |
+//! | `futile` | priority claims on the case reach the start price, so the applicant cannot recover anything | 0.8 |
+//! | `related_buyer` | the buyer is recorded as kin, affiliate or legal representative of the debtor | 0.9 |
+//!
+//! Unknown values (a null announcement date, an unpublished document list) never fire a rule.
+
+use sieve_sdk::ops::{FastMap, Index, fast_map};
+use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+
+/// The T4 model.
+pub struct JudicialAuctionViolations;
+
+impl Model for JudicialAuctionViolations {
+    fn describe() -> ModelInfo {
+        ModelInfo::new("judicial-auction-violations", env!("CARGO_PKG_VERSION"))
+            .summary(
+                "Flags online judicial auctions announced too late, without the required documents, whose \
+                 price priority claims swallow, or sold to a relation of the debtor.",
+            )
+            .task("judicial-auction-violations", "auction-item")
+            .input(
+                TableSpec::new("auctions")
+                    .text(&["item_id", "case_no", "kind", "buyer_id", "debtor_id", "docs_published"])
+                    .date(&["announced_on", "starts_on"])
+                    .float64(&["start_price"]),
+            )
+            .input(TableSpec::new("priority_claims").text(&["case_no"]).float64(&["amount"]))
+            .input(TableSpec::new("relations").text(&["person_a", "person_b", "kind"]))
+            .param_int("movable-notice-days", 15, "Days of notice required for movables and equity.")
+            .param_int("real-estate-notice-days", 30, "Days of notice required for real estate.")
+            .param_float(
+                "futile-margin",
+                1.0,
+                "Priority claims at or above this multiple of the start price make the auction futile.",
+            )
+    }
+
+    fn run(ctx: &mut Context) -> Result<(), ModelError> {
+        let movable_days: i32 = ctx.param("movable-notice-days")?;
+        let estate_days: i32 = ctx.param("real-estate-notice-days")?;
+        let futile_margin: f64 = ctx.param("futile-margin")?;
+        let a = ctx.table("auctions")?.load(&[
+            "item_id",
+            "case_no",
+            "kind",
+            "buyer_id",
+            "debtor_id",
+            "docs_published",
+            "announced_on",
+            "starts_on",
+            "start_price",
+        ])?;
+        let pc = ctx.table("priority_claims")?.load(&["case_no", "amount"])?;
+        let rel = ctx.table("relations")?.load(&["person_a", "person_b", "kind"])?;
+
+        let (item, case_no, kind) = (a.text("item_id")?, a.text("case_no")?, a.text("kind")?);
+        let (buyer, debtor, docs) = (a.text("buyer_id")?, a.text("debtor_id")?, a.text("docs_published")?);
+        let (announced, starts, start_price) =
+            (a.date("announced_on")?, a.date("starts_on")?, a.float64("start_price")?);
+
+        let claims_on = Index::build(&pc.text("case_no")?);
+        let claim_amount = pc.float64("amount")?;
+        // Relations hold in both directions: index each pair both ways.
+        let (pa, pb, rkind) = (rel.text("person_a")?, rel.text("person_b")?, rel.text("kind")?);
+        let mut related: FastMap<(&str, &str), usize> = fast_map();
+        for r in 0..rel.len() {
+            if let (Some(x), Some(y)) = (pa.get(r), pb.get(r)) {
+                related.entry((x, y)).or_insert(r);
+                related.entry((y, x)).or_insert(r);
+            }
+        }
+
+        for row in 0..a.len() {
+            let Some(subject) = item.get(row) else { continue };
+            let kind_here = kind.get(row).unwrap_or("");
+            let real_estate = kind_here == "real_estate";
+
+            if let (Some(ann), Some(start)) = (announced.get(row), starts.get(row)) {
+                let required = if real_estate { estate_days } else { movable_days };
+                let notice = start - ann;
+                if notice < required {
+                    ctx.emit(
+                        Clue::new(subject, 0.9, "short_notice", format!(
+                            "Item {subject} ({kind_here}) was announced {notice} days before the auction; at least {required} are required."
+                        ))
+                        .evidence("auctions", [row]),
+                    );
+                }
+            }
+
+            if let Some(published) = docs.get(row) {
+                let published: Vec<&str> = published.split(';').map(str::trim).collect();
+                let required: &[&str] = if real_estate {
+                    &["valuation_report", "preemption_notice", "tax_notice"]
+                } else {
+                    &["valuation_report"]
+                };
+                let missing: Vec<&str> =
+                    required.iter().copied().filter(|d| !published.contains(d)).collect();
+                if !missing.is_empty() {
+                    ctx.emit(
+                        Clue::new(
+                            subject,
+                            0.85,
+                            "missing_docs",
+                            format!(
+                                "Item {subject} ({kind_here}) was announced without: {}.",
+                                missing.join(", ")
+                            ),
+                        )
+                        .evidence("auctions", [row]),
+                    );
+                }
+            }
+
+            if let (Some(case), Some(price)) = (case_no.get(row), start_price.get(row)) {
+                let rows = claims_on.get(case);
+                let total: f64 = rows.iter().filter_map(|&r| claim_amount.get(r as usize)).sum();
+                if !rows.is_empty() && total >= price * futile_margin {
+                    ctx.emit(
+                        Clue::new(subject, 0.8, "futile", format!(
+                            "Item {subject} starts at {price:.2} yuan but priority claims on case {case} total {total:.2}: the applicant cannot recover anything."
+                        ))
+                        .evidence("auctions", [row])
+                        .evidence("priority_claims", rows.iter().map(|&r| r as usize)),
+                    );
+                }
+            }
+
+            if let (Some(b), Some(d)) = (buyer.get(row), debtor.get(row))
+                && let Some(&r) = related.get(&(b, d))
+            {
+                ctx.emit(
+                    Clue::new(
+                        subject,
+                        0.9,
+                        "related_buyer",
+                        format!(
+                            "Item {subject} was bought by {b}, recorded as {} of the debtor {d}.",
+                            rkind.get(r).unwrap_or("related")
+                        ),
+                    )
+                    .evidence("auctions", [row])
+                    .evidence("relations", [r]),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+export_model!(JudicialAuctionViolations);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sieve_sdk::native::{self, Dataset};
+
+    const AUCTIONS: &str = "\
+item_id,case_no,kind,buyer_id,debtor_id,docs_published,announced_on,starts_on,start_price
+SHORT,c1,movable,,d1,valuation_report,2021-03-01,2021-03-10,100
+EXACT30,c2,real_estate,,d2,valuation_report;preemption_notice;tax_notice,2021-03-01,2021-03-31,100
+DOCS,c3,real_estate,,d3,valuation_report;tax_notice,2021-03-01,2021-05-01,100
+FUTILE,c4,movable,,d4,valuation_report,2021-03-01,2021-05-01,100
+COVERED,c5,movable,,d5,valuation_report,2021-03-01,2021-05-01,100
+KIN,c6,movable,b6,d6,valuation_report,2021-03-01,2021-05-01,100
+STRANGER,c7,movable,b7,d7,valuation_report,2021-03-01,2021-05-01,100
+UNKNOWN,c8,real_estate,,d8,,,2021-05-01,100
+";
+    const CLAIMS: &str = "case_no,amount\nc4,60\nc4,45\nc5,40\n";
+    const RELATIONS: &str = "person_a,person_b,kind\nd6,b6,kin\nb7,someone,affiliate\n";
+
+    #[test]
+    fn each_violation_fires_its_own_rule_and_near_misses_do_not() {
+        let info = JudicialAuctionViolations::describe();
+        let data = Dataset::from_csv(
+            &info,
+            &[("auctions", AUCTIONS), ("priority_claims", CLAIMS), ("relations", RELATIONS)],
+        )
+        .expect("parses");
+        let out = native::run::<JudicialAuctionViolations>(&data, &[]).expect("runs");
+        let mut fired: Vec<(&str, &str)> =
+            out.clues.iter().map(|c| (c.subject.as_str(), c.rule.as_str())).collect();
+        fired.sort();
+        assert_eq!(
+            fired,
+            [
+                ("DOCS", "missing_docs"),
+                ("FUTILE", "futile"),
+                ("KIN", "related_buyer"),
+                ("SHORT", "short_notice")
+            ]
+        );
+        let docs = out.clues.iter().find(|c| c.subject == "DOCS").expect("DOCS");
+        assert!(docs.reason.contains("preemption_notice"), "{}", docs.reason);
+    }
+}
