@@ -100,48 +100,99 @@ pub fn distinct_per<K: Hash + Eq, V: Hash + Eq>(
     seen.into_iter().map(|(k, vs)| (k, vs.len())).collect()
 }
 
-/// A hash index from the values of a text column to the rows that hold them (nulls skipped).
+/// A hash index from the values of a text column to the rows that hold them (nulls skipped):
+/// the group-by of supervision models, and the build side of a hash join.
+///
+/// Rows are kept in one array grouped by key (compressed sparse rows), not in a vector per key:
+/// a million distinct ids cost two allocations, not a million. Groups iterate in order of first
+/// appearance, so results never depend on hash-table internals.
 #[derive(Debug, Clone, Default)]
 pub struct Index<'a> {
-    rows: FastMap<&'a str, Vec<u32>>,
+    group_of: FastMap<&'a str, u32>,
+    keys: Vec<&'a str>,
+    starts: Vec<u32>,
+    rows: Vec<u32>,
 }
 
 impl<'a> Index<'a> {
     /// Index every non-null value of `col`.
     pub fn build(col: &TextCol<'a>) -> Self {
-        let mut rows: FastMap<&'a str, Vec<u32>> = fast_map();
+        let mut group_of: FastMap<&'a str, u32> = fast_map();
+        let mut keys: Vec<&'a str> = Vec::new();
+        let mut row_group: Vec<u32> = Vec::with_capacity(col.len());
+        let mut counts: Vec<u32> = Vec::new();
         for i in 0..col.len() {
-            if let Some(k) = col.get(i) {
-                rows.entry(k).or_default().push(i as u32);
+            let Some(k) = col.get(i) else {
+                row_group.push(u32::MAX);
+                continue;
+            };
+            let g = *group_of.entry(k).or_insert_with(|| {
+                keys.push(k);
+                counts.push(0);
+                (keys.len() - 1) as u32
+            });
+            counts[g as usize] += 1;
+            row_group.push(g);
+        }
+        let mut starts = Vec::with_capacity(counts.len() + 1);
+        let mut total = 0u32;
+        starts.push(0);
+        for c in &counts {
+            total += c;
+            starts.push(total);
+        }
+        let mut fill: Vec<u32> = starts[..counts.len()].to_vec();
+        let mut rows = vec![0u32; total as usize];
+        for (i, &g) in row_group.iter().enumerate() {
+            if g != u32::MAX {
+                rows[fill[g as usize] as usize] = i as u32;
+                fill[g as usize] += 1;
             }
         }
-        Index { rows }
+        Index { group_of, keys, starts, rows }
     }
 
-    /// Rows holding `key` (empty if none).
+    fn group(&self, g: usize) -> &[u32] {
+        &self.rows[self.starts[g] as usize..self.starts[g + 1] as usize]
+    }
+
+    /// Rows holding `key`, ascending (empty if none).
     pub fn get(&self, key: &str) -> &[u32] {
-        self.rows.get(key).map(Vec::as_slice).unwrap_or(&[])
+        self.group_of.get(key).map_or(&[], |&g| self.group(g as usize))
     }
 
     /// Whether any row holds `key`.
     pub fn contains(&self, key: &str) -> bool {
-        self.rows.contains_key(key)
+        self.group_of.contains_key(key)
     }
 
-    /// Distinct keys with their rows.
+    /// Distinct keys with their rows, in order of first appearance.
     pub fn groups(&self) -> impl Iterator<Item = (&'a str, &[u32])> {
-        self.rows.iter().map(|(k, v)| (*k, v.as_slice()))
+        self.keys.iter().enumerate().map(|(g, k)| (*k, self.group(g)))
     }
 
     /// Number of distinct keys.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.keys.len()
     }
 
     /// True if no row had a value.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.keys.is_empty()
     }
+}
+
+/// Share of `items` for which `test` says true, among those where it says anything
+/// (`None` = unknown, e.g. a null); 0 when nothing is known.
+pub fn share<T>(items: impl IntoIterator<Item = T>, test: impl Fn(T) -> Option<bool>) -> f64 {
+    let (mut known, mut hits) = (0usize, 0usize);
+    for item in items {
+        if let Some(hit) = test(item) {
+            known += 1;
+            hits += hit as usize;
+        }
+    }
+    if known == 0 { 0.0 } else { hits as f64 / known as f64 }
 }
 
 /// Inner hash join: every `(left_row, right_row)` whose key columns hold the same non-null value.
@@ -191,6 +242,10 @@ mod tests {
         assert_eq!(pairs, vec![(0, 0), (0, 2), (3, 0), (3, 2)]);
         assert_eq!(count_text(&lc).get("a"), Some(&2));
         assert_eq!(distinct_per([("s", 1), ("s", 2), ("s", 1), ("t", 1)]).get("s"), Some(&2));
+        let groups: Vec<(&str, Vec<u32>)> = index.groups().map(|(k, r)| (k, r.to_vec())).collect();
+        assert_eq!(groups, [("a", vec![0, 2]), ("c", vec![1])]);
+        assert!(index.get("zz").is_empty() && index.contains("c") && index.len() == 2);
+        assert_eq!(share([Some(true), None, Some(false), Some(true)], |x| x), 2.0 / 3.0);
     }
 
     #[test]

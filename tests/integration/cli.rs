@@ -23,36 +23,68 @@ fn generator_is_deterministic_by_seed() {
 }
 
 #[test]
-fn t1_model_meets_the_quality_bar_on_fresh_seeds() {
-    for seed in [11, 12] {
-        let data = t1_data("parquet", seed);
-        let clues = fresh_dir(&format!("quality-{seed}")).join("clues.jsonl");
-        let o = run(&[
-            "run",
-            "vehicle-insurance-fraud",
-            "--data",
-            data.to_str().expect("path"),
-            "--out",
-            clues.to_str().expect("path"),
-        ]);
-        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-        let labels = data.join("labels.csv");
-        let o = run(&[
-            "score",
-            "--labels",
-            labels.to_str().expect("p"),
-            "--clues",
-            clues.to_str().expect("p"),
-            "--json",
-        ]);
-        let s: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-        for key in ["precision", "recall", "f1", "f0_5", "precision_at_k", "average_precision", "per_pattern"]
-        {
-            assert!(!s[key].is_null(), "missing {key}: {s}");
+fn every_bundled_model_meets_the_quality_bar_on_fresh_seeds() {
+    let tasks = [
+        "vehicle-insurance-fraud",
+        "private-lending-fraud",
+        "false-mediation-confirmation",
+        "judicial-auction-violations",
+        "restricted-debtor-travel",
+    ];
+    for task in tasks {
+        for seed in [11, 12] {
+            let data = fresh_dir(&format!("quality-{task}-{seed}"));
+            let o = run(&["gen", task, "--seed", &seed.to_string(), "--out", data.to_str().expect("path")]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let clues = data.join("clues.jsonl");
+            let o = run(&[
+                "run",
+                task,
+                "--data",
+                data.to_str().expect("path"),
+                "--out",
+                clues.to_str().expect("path"),
+            ]);
+            assert!(o.status.success(), "{task}: {}{}", stdout(&o), stderr(&o));
+            let labels = data.join("labels.csv");
+            let o = run(&[
+                "score",
+                "--labels",
+                labels.to_str().expect("p"),
+                "--clues",
+                clues.to_str().expect("p"),
+                "--json",
+            ]);
+            let s: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+            for key in
+                ["precision", "recall", "f1", "f0_5", "precision_at_k", "average_precision", "per_pattern"]
+            {
+                assert!(!s[key].is_null(), "missing {key}: {s}");
+            }
+            let (p, r) = (s["precision"].as_f64().expect("p"), s["recall"].as_f64().expect("r"));
+            assert!(p >= 0.9 && r >= 0.8, "{task} seed {seed}: precision {p}, recall {r}");
+            let labelled = s["labelled"].as_u64().expect("labelled");
+            assert!(labelled > 10, "{task} seed {seed}: only {labelled} planted subjects");
         }
-        let (p, r) = (s["precision"].as_f64().expect("p"), s["recall"].as_f64().expect("r"));
-        assert!(p >= 0.9 && r >= 0.8, "seed {seed}: precision {p}, recall {r}");
     }
+}
+
+#[test]
+fn gen_lists_all_five_tasks_and_refuses_unknown_ones() {
+    let o = run(&["gen", "--list"]);
+    let out = stdout(&o);
+    for task in [
+        "vehicle-insurance-fraud",
+        "private-lending-fraud",
+        "false-mediation-confirmation",
+        "judicial-auction-violations",
+        "restricted-debtor-travel",
+    ] {
+        assert!(out.contains(task), "{out}");
+    }
+    let o = run(&["gen", "no-such-task", "--out", fresh_dir("unknown-task").to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown task \"no-such-task\""), "{}", stderr(&o));
 }
 
 #[test]
@@ -173,7 +205,19 @@ fn demo_runs_the_whole_loop() {
     let o = crate::common::sieve().args(["demo"]).output().expect("demo");
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("completed") && out.contains("precision"), "{out}");
+    assert!(out.contains("precision") && out.contains("F0.5"), "{out}");
+    for task in [
+        "vehicle-insurance-fraud",
+        "private-lending-fraud",
+        "false-mediation-confirmation",
+        "judicial-auction-violations",
+        "restricted-debtor-travel",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(task) && l.split_whitespace().count() == 8),
+            "no table row for {task}: {out}"
+        );
+    }
 }
 
 #[test]

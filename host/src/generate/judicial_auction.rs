@@ -155,7 +155,8 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
 
         let min_bidders = if violation == Some("related_buyer") { 1 } else { 0 };
-        let bidders: Vec<String> = (0..rng.range(min_bidders, 6)).map(|_| rng.pick(&people).clone()).collect();
+        let bidders: Vec<String> =
+            (0..rng.range(min_bidders, 6)).map(|_| rng.pick(&people).clone()).collect();
         let sold = !bidders.is_empty() && (violation == Some("related_buyer") || rng.chance(0.8));
         let (buyer, sold_price) = if sold {
             (

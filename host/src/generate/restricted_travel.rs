@@ -16,6 +16,9 @@ use super::ids::Ids;
 use super::rng::Rng;
 use super::table::{Cell, TableOut};
 
+/// A generated trip: person id, passport number, mode, seat class, departure (epoch ms).
+type Trip = (Option<String>, Option<String>, &'static str, &'static str, i64);
+
 struct Debtor {
     id: String,
     imposed: i32,
@@ -64,7 +67,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     );
     let mut passports =
         TableOut::new("passports", &[("person_id", Text), ("passport_no", Text), ("issued_on", Date)]);
-    let mut trips: Vec<(Option<String>, Option<String>, &'static str, &'static str, i64)> = Vec::new();
+    let mut trips: Vec<Trip> = Vec::new();
     let mut labels = Vec::new();
 
     let debtors: Vec<Debtor> = (0..1_500 * s)

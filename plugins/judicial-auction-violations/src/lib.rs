@@ -96,15 +96,15 @@ impl Model for JudicialAuctionViolations {
             }
 
             if let Some(published) = docs.get(row) {
-                let published: Vec<&str> = published.split(';').map(str::trim).collect();
+                let has = |doc: &str| published.split(';').any(|d| d.trim() == doc);
                 let required: &[&str] = if real_estate {
                     &["valuation_report", "preemption_notice", "tax_notice"]
                 } else {
                     &["valuation_report"]
                 };
-                let missing: Vec<&str> =
-                    required.iter().copied().filter(|d| !published.contains(d)).collect();
-                if !missing.is_empty() {
+                // Most announcements are complete: only list what is missing when something is.
+                if !required.iter().all(|d| has(d)) {
+                    let missing: Vec<&str> = required.iter().copied().filter(|d| !has(d)).collect();
                     ctx.emit(
                         Clue::new(
                             subject,

@@ -14,7 +14,7 @@
 //! Licensed lenders (banks, micro-lenders) are never flagged; nor are busy plaintiffs whose
 //! defendants appear and whose suits run their course.
 
-use sieve_sdk::ops::Index;
+use sieve_sdk::ops::{self, Index};
 use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T2 model.
@@ -77,21 +77,13 @@ impl Model for PrivateLendingFraud {
 
         for (who, rows) in Index::build(&plaintiff).groups() {
             let n = rows.len();
-            let rows: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
-            if n < min_suits || rows.iter().any(|&r| licensed.get(r) == Some(true)) {
+            if n < min_suits || rows.iter().any(|&r| licensed.get(r as usize) == Some(true)) {
                 continue;
             }
-            let share = |hit: &dyn Fn(usize) -> Option<bool>| {
-                let known: Vec<bool> = rows.iter().filter_map(|&r| hit(r)).collect();
-                if known.is_empty() {
-                    0.0
-                } else {
-                    known.iter().filter(|h| **h).count() as f64 / known.len() as f64
-                }
-            };
-            let absent = share(&|r| appeared.get(r).map(|a| !a));
-            let withdrawn = share(&|r| outcome.get(r).map(|o| o == "withdrawn"));
-            let usurious = share(&|r| rate.get(r).map(|x| x > max_rate));
+            let rows = rows.iter().map(|&r| r as usize);
+            let absent = ops::share(rows.clone(), |r| appeared.get(r).map(|a| !a));
+            let withdrawn = ops::share(rows.clone(), |r| outcome.get(r).map(|o| o == "withdrawn"));
+            let usurious = ops::share(rows.clone(), |r| rate.get(r).map(|x| x > max_rate));
             let marks = [
                 (true, 40),
                 (absent >= min_absent, 25),
@@ -110,7 +102,7 @@ impl Model for PrivateLendingFraud {
                 usurious * 100.0,
                 max_rate * 100.0
             );
-            for &row in &rows {
+            for row in rows {
                 let Some(subject) = case_no.get(row) else { continue };
                 let enforcement_rows = enforced.get(subject).iter().map(|&r| r as usize);
                 let clue = Clue::new(subject, score, "professional-lender", reason.clone())

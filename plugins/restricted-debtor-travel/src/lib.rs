@@ -7,11 +7,14 @@
 //! clue per debtor; the score grows with the number of trips: 0.6 for one, up to 1.0 for five.
 
 use sieve_sdk::data::MS_PER_DAY;
-use sieve_sdk::ops::{FastMap, fast_map};
+use sieve_sdk::ops::{FastMap, Index, fast_map};
 use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T5 model.
 pub struct RestrictedDebtorTravel;
+
+/// A restricted trip: (travel row, restriction row, passport row if found through a passport).
+type Trip = (usize, usize, Option<usize>);
 
 /// Whether a (mode, seat class) is barred to a restricted debtor.
 pub fn is_restricted(mode: &str, seat_class: &str) -> bool {
@@ -48,24 +51,13 @@ impl Model for RestrictedDebtorTravel {
         let p = ctx.table("passports")?.load(&["person_id", "passport_no"])?;
 
         let (debtor, imposed, lifted) = (r.text("debtor_id")?, r.date("imposed_on")?, r.date("lifted_on")?);
-        let mut restricted: FastMap<&str, Vec<usize>> = fast_map();
-        for row in 0..r.len() {
-            if let Some(d) = debtor.get(row) {
-                restricted.entry(d).or_default().push(row);
-            }
-        }
-        let (holder, number) = (p.text("person_id")?, p.text("passport_no")?);
-        let mut passport_of: FastMap<&str, (&str, usize)> = fast_map();
-        for row in 0..p.len() {
-            if let (Some(h), Some(n)) = (holder.get(row), number.get(row)) {
-                passport_of.entry(n).or_insert((h, row));
-            }
-        }
+        let restricted = Index::build(&debtor);
+        let holder = p.text("person_id")?;
+        let passport_rows = Index::build(&p.text("passport_no")?);
 
         let (person, passport) = (t.text("person_id")?, t.text("passport_no")?);
         let (mode, class, departed) = (t.text("mode")?, t.text("seat_class")?, t.timestamp("departed_at")?);
-        // Per debtor: (trip row, restriction row, passport row if found through a passport).
-        let mut found: FastMap<&str, Vec<(usize, usize, Option<usize>)>> = fast_map();
+        let mut found: FastMap<&str, Vec<Trip>> = fast_map();
         for row in 0..t.len() {
             let (Some(m), Some(day)) =
                 (mode.get(row), departed.get(row).map(|ms| ms.div_euclid(MS_PER_DAY) as i32))
@@ -75,13 +67,15 @@ impl Model for RestrictedDebtorTravel {
             if !is_restricted(m, class.get(row).unwrap_or("")) {
                 continue;
             }
-            let (who, via) = match (person.get(row), passport.get(row).and_then(|n| passport_of.get(n))) {
-                (Some(id), _) if restricted.contains_key(id) => (id, None),
-                (_, Some(&(holder, prow))) => (holder, Some(prow)),
+            // A trip counts under the person id if that person is restricted, else through the passport.
+            let passport_row =
+                passport.get(row).and_then(|n| passport_rows.get(n).first()).map(|&r| r as usize);
+            let (who, via) = match (person.get(row), passport_row.and_then(|r| Some((holder.get(r)?, r)))) {
+                (Some(id), _) if restricted.contains(id) => (id, None),
+                (_, Some((id, prow))) => (id, Some(prow)),
                 _ => continue,
             };
-            let Some(rows) = restricted.get(who) else { continue };
-            let active = rows.iter().copied().find(|&rr| {
+            let active = restricted.get(who).iter().map(|&r| r as usize).find(|&rr| {
                 imposed.get(rr).is_some_and(|start| sieve_sdk::ops::within(day, start, lifted.get(rr)))
             });
             if let Some(rr) = active {
