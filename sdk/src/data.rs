@@ -17,10 +17,15 @@ impl Text {
         Text { bytes: String::new(), offsets: vec![0] }
     }
 
-    /// Build from raw parts, checking that the bytes are UTF-8 and that every offset is in
-    /// range, non-decreasing and on a character boundary.
+    /// Build from raw parts, checking that the bytes are UTF-8 and the offsets sound.
     pub fn from_parts(bytes: Vec<u8>, offsets: Vec<u32>) -> Result<Self, String> {
         let bytes = String::from_utf8(bytes).map_err(|e| format!("text is not UTF-8: {e}"))?;
+        Text::from_string(bytes, offsets)
+    }
+
+    /// Build from a string and offsets into it, checking that every offset is in range,
+    /// non-decreasing and on a character boundary.
+    pub fn from_string(bytes: String, offsets: Vec<u32>) -> Result<Self, String> {
         if offsets.first() != Some(&0) {
             return Err("text offsets must start at 0".into());
         }
@@ -92,9 +97,9 @@ impl Text {
         self.bytes.len()
     }
 
-    /// The raw buffer and offsets, for hosts that lower them without copying per value.
-    pub fn raw(&self) -> (&[u8], &[u32]) {
-        (self.bytes.as_bytes(), &self.offsets)
+    /// The concatenated values and the offsets, for hosts that lower them without copying per value.
+    pub fn raw(&self) -> (&str, &[u32]) {
+        (&self.bytes, &self.offsets)
     }
 }
 
@@ -156,6 +161,19 @@ impl Bitmap {
             self.bits[self.len / 8] |= 1 << (self.len % 8);
         }
         self.len += 1;
+    }
+
+    /// Append every row of `other`; whole bytes at a time when this bitmap ends on a byte.
+    pub fn extend(&mut self, other: &Bitmap) {
+        if self.len.is_multiple_of(8) {
+            self.bits.truncate(self.len / 8);
+            self.bits.extend_from_slice(&other.bits[..other.len.div_ceil(8)]);
+            self.len += other.len;
+            return;
+        }
+        for i in 0..other.len {
+            self.push(other.is_valid(i));
+        }
     }
 
     /// Rows `start..end` as a new bitmap.
@@ -331,10 +349,11 @@ impl Column {
             return false;
         }
         if self.validity.is_some() || other.validity.is_some() {
-            let mut merged =
-                self.validity.take().unwrap_or_else(|| Bitmap::from_flags((0..before).map(|_| true)));
-            for i in 0..other.len() {
-                merged.push(other.is_valid(i));
+            let all_valid = |n: usize| Bitmap::from_flags((0..n).map(|_| true));
+            let mut merged = self.validity.take().unwrap_or_else(|| all_valid(before));
+            match &other.validity {
+                Some(bits) => merged.extend(bits),
+                None => merged.extend(&all_valid(other.len())),
             }
             self.validity = Some(merged);
         }
@@ -483,6 +502,13 @@ mod tests {
             assert_eq!(s.is_valid(i), (i + 5) % 3 != 0);
         }
         assert_eq!(b.slice(8, 16).null_count(), 3);
+        let mut joined = b.slice(0, 16);
+        joined.extend(&b.slice(16, 20));
+        let mut odd = b.slice(0, 5);
+        odd.extend(&b.slice(5, 20));
+        for i in 0..20 {
+            assert_eq!((joined.is_valid(i), odd.is_valid(i)), (b.is_valid(i), b.is_valid(i)), "row {i}");
+        }
     }
 }
 

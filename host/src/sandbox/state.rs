@@ -233,7 +233,7 @@ fn column_data(column: &Column, start: usize, end: usize) -> w::ColumnData {
             let (bytes, offsets) = t.raw();
             let base = offsets[start];
             w::ColumnData::Text(w::TextColumn {
-                bytes: bytes[base as usize..offsets[end] as usize].to_vec(),
+                bytes: bytes[base as usize..offsets[end] as usize].to_string(),
                 offsets: offsets[start..=end].iter().map(|o| o - base).collect(),
             })
         }
@@ -317,7 +317,7 @@ impl host::HostTable for RunState {
         match &col.values {
             Values::Dictionary { dictionary, .. } => {
                 let (bytes, offsets) = dictionary.raw();
-                Ok(Ok(w::TextColumn { bytes: bytes.to_vec(), offsets: offsets.to_vec() }))
+                Ok(Ok(w::TextColumn { bytes: bytes.to_string(), offsets: offsets.to_vec() }))
             }
             _ => Ok(Err(w::AccessError::NotDictionary(format!("{}.{column}", table.spec.name)))),
         }
