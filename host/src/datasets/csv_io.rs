@@ -45,6 +45,7 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataEr
         for ((builder, &pos), c) in builders.iter_mut().zip(&positions).zip(&spec.columns) {
             let bad = |message: String| DataError::BadCell {
                 file: name.clone(),
+                unit: "line",
                 line,
                 column: c.name.clone(),
                 message,

@@ -37,11 +37,13 @@ pub enum DataError {
         available: String,
     },
     /// A cell does not parse as the declared type.
-    #[error("{file} line {line}, column {column}: {message}")]
+    #[error("{file} {unit} {line}, column {column}: {message}")]
     BadCell {
         /// File path.
         file: String,
-        /// 1-based line number.
+        /// `line` for CSV (header is line 1), `row` for Parquet (first row is 1).
+        unit: &'static str,
+        /// 1-based line or row number.
         line: u64,
         /// Column name.
         column: String,

@@ -96,6 +96,7 @@ fn convert(
                 }
                 builder.push_cell(string_at(array, i)).map_err(|message| DataError::BadCell {
                     file: file.to_string(),
+                    unit: "row",
                     line: row_base + i as u64 + 1,
                     column: name.to_string(),
                     message,

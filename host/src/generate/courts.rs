@@ -1,10 +1,12 @@
 //! Courts and their case numbers: a few busy courts and a long tail, numbers unique per court,
 //! year and case type, in the form `(2021)浙0102民初123号`.
 
+use sieve_sdk::ColumnType::{Date, Text};
 use sieve_sdk::data::civil_from_days;
 
 use super::place_name;
 use super::rng::{Rng, Zipf};
+use super::table::{Cell, TableOut};
 
 /// The courts of one generated province.
 pub struct Courts {
@@ -46,5 +48,40 @@ impl Courts {
         // Numbers skip a little, as numbers of cases of other types interleave.
         self.next[slot] += 1 + rng.below(3) as u32;
         format!("({year}){}{}{}号", self.names[court].1, self.case_type, self.next[slot])
+    }
+}
+
+/// The `enforcement` table of T2 and T3: enforcement cases filed on a basis case, numbered by
+/// the enforcement divisions of the courts.
+pub struct EnforcementOut {
+    table: TableOut,
+    courts: Courts,
+}
+
+impl EnforcementOut {
+    /// An empty table with its own enforcement case numbering.
+    pub fn new(scale: usize) -> Self {
+        let table = TableOut::new(
+            "enforcement",
+            &[("case_no", Text), ("basis_case_no", Text), ("applicant_id", Text), ("filed_on", Date)],
+        );
+        EnforcementOut { table, courts: Courts::new(scale, "执") }
+    }
+
+    /// `applicant` files for enforcement of `basis_case_no` on day `filed`.
+    pub fn file(&mut self, basis_case_no: &str, applicant: &str, filed: i32, rng: &mut Rng) {
+        let court = self.courts.sample(rng);
+        let case_no = self.courts.case_no(court, filed, rng);
+        self.table.push(&[
+            Cell::Text(&case_no),
+            Cell::Text(basis_case_no),
+            Cell::Text(applicant),
+            Cell::Date(filed),
+        ]);
+    }
+
+    /// The finished table.
+    pub fn finish(self) -> TableOut {
+        self.table
     }
 }

@@ -11,7 +11,7 @@ use sieve_sdk::ColumnType::{Date, Float64, Text};
 use sieve_sdk::data::days_from_civil;
 
 use super::Generated;
-use super::courts::Courts;
+use super::courts::{Courts, EnforcementOut};
 use super::ids::Ids;
 use super::rng::{Rng, Zipf};
 use super::table::{Cell, TableOut};
@@ -146,15 +146,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             ("performance_due_on", Date),
         ],
     );
-    let mut enforcement = TableOut::new(
-        "enforcement",
-        &[("case_no", Text), ("basis_case_no", Text), ("applicant_id", Text), ("filed_on", Date)],
-    );
+    let mut enforcement = EnforcementOut::new(s);
     let mut subsidies = TableOut::new(
         "mediation_subsidies",
         &[("mediator_id", Text), ("case_no", Text), ("paid_on", Date), ("amount", Float64)],
     );
-    let mut enforcement_courts = Courts::new(s, "执");
     let mut labels = Vec::new();
     for r in &rows {
         // Organisation names are free text, sometimes misspelled.
@@ -187,18 +183,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
         if let Some(after) = r.enforcement_after {
             let filed = r.decided_on + after;
-            let court = enforcement_courts.sample(&mut rng);
-            let no = enforcement_courts.case_no(court, filed, &mut rng);
-            enforcement.push(&[
-                Cell::Text(&no),
-                Cell::Text(&r.case_no),
-                Cell::Text(&r.party_a),
-                Cell::Date(filed),
-            ]);
+            enforcement.file(&r.case_no, &r.party_a, filed, &mut rng);
         }
         if r.planted {
             labels.push((r.case_no.clone(), PATTERN.to_string()));
         }
     }
-    Generated { tables: vec![confirmations, enforcement, subsidies], labels }
+    Generated { tables: vec![confirmations, enforcement.finish(), subsidies], labels }
 }

@@ -11,7 +11,7 @@ use sieve_sdk::ColumnType::{Boolean, Date, Float64, Text};
 use sieve_sdk::data::days_from_civil;
 
 use super::Generated;
-use super::courts::Courts;
+use super::courts::{Courts, EnforcementOut};
 use super::ids::Ids;
 use super::rng::Rng;
 use super::table::{Cell, TableOut};
@@ -190,11 +190,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             ("plaintiff_licensed", Boolean),
         ],
     );
-    let mut enforcement = TableOut::new(
-        "enforcement",
-        &[("case_no", Text), ("basis_case_no", Text), ("applicant_id", Text), ("filed_on", Date)],
-    );
-    let mut enforcement_courts = Courts::new(s, "执");
+    let mut enforcement = EnforcementOut::new(s);
     let mut labels = Vec::new();
     for c in &cases {
         table.push(&[
@@ -214,18 +210,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         let enforce = c.outcome == "judgment" && rng.chance(if c.planted { 0.9 } else { 0.4 });
         if let (true, Some(closed)) = (enforce, c.closed_on) {
             let filed = closed + if c.planted { rng.range(1, 20) } else { rng.range(15, 400) } as i32;
-            let court = enforcement_courts.sample(&mut rng);
-            let no = enforcement_courts.case_no(court, filed, &mut rng);
-            enforcement.push(&[
-                Cell::Text(&no),
-                Cell::Text(&c.case_no),
-                Cell::Text(&c.plaintiff),
-                Cell::Date(filed),
-            ]);
+            enforcement.file(&c.case_no, &c.plaintiff, filed, &mut rng);
         }
         if c.planted {
             labels.push((c.case_no.clone(), PATTERN.to_string()));
         }
     }
-    Generated { tables: vec![table, enforcement], labels }
+    Generated { tables: vec![table, enforcement.finish()], labels }
 }
