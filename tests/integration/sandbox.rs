@@ -147,7 +147,7 @@ fn one_sandbox_survives_every_hostile_mode() {
     };
     let run = |mode: &str| {
         let params = info.resolve_params(&[("mode".into(), mode.into())]).expect("params");
-        sandbox.execute(&plugin, tables.clone(), &params, &limits, [7; 32])
+        sandbox.execute(&plugin, tables.clone(), &params, &limits, [7; 32], None)
     };
     for (mode, code) in [
         ("loop", "out-of-fuel"),

@@ -89,7 +89,7 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
     let mut last = None;
     for i in 0..runs {
         eprintln!("{task}: run {}/{runs}", i + 1);
-        let exec = sandbox.execute(&plugin, tables.clone(), &params, &limits, [0; 32]);
+        let exec = sandbox.execute(&plugin, tables.clone(), &params, &limits, [0; 32], None);
         if exec.outcome != Outcome::Completed {
             bail!("{task}: the WASM run ended {}", exec.outcome);
         }
@@ -273,7 +273,7 @@ fn scan_throughput(
     let mut times = Vec::new();
     let mut cells = 0;
     for _ in 0..runs {
-        let exec = sandbox.execute(&plugin, tables.clone(), &params, limits, [0; 32]);
+        let exec = sandbox.execute(&plugin, tables.clone(), &params, limits, [0; 32], None);
         if exec.outcome != Outcome::Completed {
             bail!("the scan guest ended {}", exec.outcome);
         }

@@ -185,20 +185,9 @@ impl Sandbox {
     }
 
     /// Run the model on `tables` (already loaded for its declared inputs) with `params`, in a
-    /// fresh store. `seed` seeds the guest's random numbers.
+    /// fresh store. `seed` seeds the guest's random numbers; `on_progress` hears the guest's
+    /// progress reports.
     pub fn execute(
-        &self,
-        plugin: &Plugin,
-        tables: Arc<[LoadedTable]>,
-        params: &Params,
-        limits: &Limits,
-        seed: [u8; 32],
-    ) -> Execution {
-        self.execute_observed(plugin, tables, params, limits, seed, None)
-    }
-
-    /// [`Sandbox::execute`], calling `on_progress` on each of the guest's progress reports.
-    pub fn execute_observed(
         &self,
         plugin: &Plugin,
         tables: Arc<[LoadedTable]>,
