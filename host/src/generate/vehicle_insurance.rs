@@ -82,9 +82,10 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let assessors: Vec<String> = (0..20 * s)
         .map(|i| new_business("assessor", format!("{}保险公估有限公司", super::place_name(i + 3)), &mut ids))
         .collect();
-    let law_firms: Vec<String> = (0..10 * s)
-        .map(|i| new_business("law_firm", format!("{}律师事务所", super::place_name(i + 11)), &mut ids))
-        .collect();
+    // Law firms only appear in `businesses`; lawyers are people.
+    for i in 0..10 * s {
+        new_business("law_firm", format!("{}律师事务所", super::place_name(i + 11)), &mut ids);
+    }
     let rentals: Vec<String> = (0..3 * s)
         .map(|i| new_business("rental", format!("{}汽车租赁有限公司", super::place_name(i + 19)), &mut ids))
         .collect();
@@ -92,7 +93,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         .map(|i| new_business("other", format!("{}贸易有限公司", super::place_name(i + 23)), &mut ids))
         .collect();
     let lawyers: Vec<String> = (0..80 * s).map(|_| ids.person()).collect();
-    let _ = law_firms;
     let shop_zipf = Zipf::new(shops.len(), 0.9);
     let lawyer_zipf = Zipf::new(lawyers.len(), 0.8);
     // Each honest shop sends work to a pool of 6-12 assessors.
