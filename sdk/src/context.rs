@@ -3,8 +3,11 @@
 use crate::data::{Batch, Bitmap, Column, Text, Values};
 use crate::model::{AccessError, Clue, ColumnSpec, FromParam, LogLevel, ModelError, Params};
 
-/// Rows fetched per host call when loading a table; big enough to amortise the boundary.
+/// A batch size for [`TableReader::for_each_batch`] that amortises the boundary without holding much.
 pub const DEFAULT_BATCH_ROWS: u32 = 65_536;
+/// Rows fetched per host call by [`TableReader::load`]: whole tables up to this size arrive in one
+/// batch, which the frame then owns as is, with no second copy into an accumulating column.
+const LOAD_BATCH_ROWS: u32 = 1 << 20;
 /// Clues buffered before they are handed to the host in one call.
 const EMIT_BATCH: usize = 512;
 
@@ -140,7 +143,7 @@ impl TableReader<'_, '_> {
         let mut len = 0usize;
         let table = self.name.clone();
         let total = self.row_count();
-        self.for_each_batch(columns, DEFAULT_BATCH_ROWS, |batch| {
+        self.for_each_batch(columns, LOAD_BATCH_ROWS, |batch| {
             len += batch.len;
             match &mut loaded {
                 None => {
@@ -328,6 +331,32 @@ impl<'a> TextCol<'a> {
         self.get(i).unwrap_or("")
     }
 
+    /// The dictionary codes and the dictionary, if the host sent the column dictionary-encoded:
+    /// lets group-bys hash each distinct value once instead of once per row.
+    pub(crate) fn codes(&self) -> Option<(&'a [u32], &'a Text)> {
+        match self.repr {
+            TextRepr::Dict(idx, dict) => Some((idx, dict)),
+            TextRepr::Plain(_) => None,
+        }
+    }
+
+    /// Whether row `i` holds a value.
+    #[inline]
+    pub fn is_valid(&self, i: usize) -> bool {
+        self.validity.is_none_or(|v| v.is_valid(i))
+    }
+
+    /// `f` of every row's value (`None` for nulls), computed once per distinct value when the
+    /// host sent the column dictionary-encoded: parse a list-valued or coded column this way
+    /// (`docs.derive(|list| parse(list))`) and each repeated value costs one lookup, not one parse.
+    pub fn derive<T>(&self, mut f: impl FnMut(&'a str) -> T) -> Derived<'a, T> {
+        let (values, codes) = match self.repr {
+            TextRepr::Dict(idx, dict) => ((0..dict.len()).map(|k| f(dict.get(k))).collect(), Some(idx)),
+            TextRepr::Plain(t) => ((0..t.len()).map(|i| f(t.get(i))).collect(), None),
+        };
+        Derived { values, codes, validity: self.validity }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         match self.repr {
@@ -339,5 +368,28 @@ impl<'a> TextCol<'a> {
     /// True if there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A value derived from each row of a text column by [`TextCol::derive`].
+#[derive(Debug, Clone)]
+pub struct Derived<'a, T> {
+    /// One value per dictionary entry, or per row when the column came plain.
+    values: Vec<T>,
+    codes: Option<&'a [u32]>,
+    validity: Option<&'a Bitmap>,
+}
+
+impl<T> Derived<'_, T> {
+    /// The value derived from row `i`, `None` if the row is null (or out of range).
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&T> {
+        if !self.validity.is_none_or(|v| v.is_valid(i)) {
+            return None;
+        }
+        match self.codes {
+            Some(codes) => self.values.get(*codes.get(i)? as usize),
+            None => self.values.get(i),
+        }
     }
 }

@@ -121,18 +121,35 @@ impl<'a> Index<'a> {
         let mut keys: Vec<&'a str> = Vec::new();
         let mut row_group: Vec<u32> = Vec::with_capacity(col.len());
         let mut counts: Vec<u32> = Vec::new();
-        for i in 0..col.len() {
-            let Some(k) = col.get(i) else {
-                row_group.push(u32::MAX);
-                continue;
-            };
-            let g = *group_of.entry(k).or_insert_with(|| {
+        let mut group_for = |k: &'a str| {
+            *group_of.entry(k).or_insert_with(|| {
                 keys.push(k);
                 counts.push(0);
                 (keys.len() - 1) as u32
-            });
-            counts[g as usize] += 1;
-            row_group.push(g);
+            })
+        };
+        if let Some((codes, dictionary)) = col.codes() {
+            // Dictionary-encoded: hash each distinct value once, then map codes through a table.
+            let mut group_of_code = vec![u32::MAX; dictionary.len()];
+            for (i, &code) in codes.iter().enumerate() {
+                let Some(slot) = group_of_code.get_mut(code as usize).filter(|_| col.is_valid(i)) else {
+                    row_group.push(u32::MAX);
+                    continue;
+                };
+                if *slot == u32::MAX {
+                    *slot = group_for(dictionary.get(code as usize));
+                }
+                row_group.push(*slot);
+            }
+        } else {
+            for i in 0..col.len() {
+                row_group.push(col.get(i).map_or(u32::MAX, &mut group_for));
+            }
+        }
+        for &g in &row_group {
+            if g != u32::MAX {
+                counts[g as usize] += 1;
+            }
         }
         let mut starts = Vec::with_capacity(counts.len() + 1);
         let mut total = 0u32;
@@ -246,6 +263,44 @@ mod tests {
         assert_eq!(groups, [("a", vec![0, 2]), ("c", vec![1])]);
         assert!(index.get("zz").is_empty() && index.contains("c") && index.len() == 2);
         assert_eq!(share([Some(true), None, Some(false), Some(true)], |x| x), 2.0 / 3.0);
+    }
+
+    #[test]
+    fn index_over_a_dictionary_column_matches_the_plain_one() {
+        let values = ["x", "y", "x", "", "z", "y"];
+        let valid = [true, true, true, false, true, true];
+        let dictionary: Text = ["y", "x", "z", "w"].into_iter().collect();
+        let mut dict = Column::new(
+            "k",
+            Values::Dictionary {
+                indices: vec![1, 0, 1, 3, 2, 0],
+                dictionary: std::sync::Arc::new(dictionary),
+            },
+        );
+        dict.validity = Some(crate::data::Bitmap::from_flags(valid));
+        let mut plain = Column::new("k", Values::Text(values.into_iter().collect::<Text>()));
+        plain.validity = Some(crate::data::Bitmap::from_flags(valid));
+        let (df, pf) = (Frame::new("d", 6, vec![dict]), Frame::new("p", 6, vec![plain]));
+        let (di, pi) = (Index::build(&df.text("k").expect("k")), Index::build(&pf.text("k").expect("k")));
+        let groups = |i: &Index| i.groups().map(|(k, r)| (k.to_string(), r.to_vec())).collect::<Vec<_>>();
+        assert_eq!(groups(&di), groups(&pi));
+        assert_eq!(groups(&di), [("x".into(), vec![0, 2]), ("y".into(), vec![1, 5]), ("z".into(), vec![4])]);
+        assert_eq!(di.get("y"), [1, 5]);
+        assert!(!di.contains("w"), "a dictionary entry no row uses is not a key");
+
+        let mut calls = 0;
+        let (dc, pc) = (df.text("k").expect("k"), pf.text("k").expect("k"));
+        let derived = dc.derive(|v| {
+            calls += 1;
+            v.to_uppercase()
+        });
+        assert_eq!(calls, 4, "once per dictionary entry, not per row");
+        let plain = pc.derive(|v| v.to_uppercase());
+        for row in 0..6 {
+            assert_eq!(derived.get(row), plain.get(row), "row {row}");
+        }
+        assert_eq!(derived.get(2).map(String::as_str), Some("X"));
+        assert_eq!(derived.get(3), None, "null rows derive nothing");
     }
 
     #[test]

@@ -11,8 +11,15 @@
 //!
 //! Unknown values (a null announcement date, an unpublished document list) never fire a rule.
 
-use sieve_sdk::ops::{FastMap, Index, fast_map};
+use sieve_sdk::ops::Index;
 use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+
+/// Documents an announcement can publish; a set of them is a bit mask over this list.
+const DOCS: [&str; 3] = ["valuation_report", "preemption_notice", "tax_notice"];
+/// Movables and equity need the valuation report.
+const MOVABLE_DOCS: u8 = 0b001;
+/// Real estate also needs the pre-emption and tax notices.
+const REAL_ESTATE_DOCS: u8 = 0b111;
 
 /// The T4 model.
 pub struct JudicialAuctionViolations;
@@ -65,17 +72,20 @@ impl Model for JudicialAuctionViolations {
         let (announced, starts, start_price) =
             (a.date("announced_on")?, a.date("starts_on")?, a.float64("start_price")?);
 
+        // The same few document lists repeat across items: parse each distinct list once.
+        let docs_present = docs.derive(|list| {
+            list.split(';')
+                .filter_map(|d| DOCS.iter().position(|&known| known == d.trim()))
+                .fold(0u8, |m, b| m | 1 << b)
+        });
         let claims_on = Index::build(&pc.text("case_no")?);
         let claim_amount = pc.float64("amount")?;
-        // Relations hold in both directions: index each pair both ways.
+        // Relations hold in both directions: index them by their first person and look both
+        // ways, which hashes each relation once instead of storing every pair twice.
         let (pa, pb, rkind) = (rel.text("person_a")?, rel.text("person_b")?, rel.text("kind")?);
-        let mut related: FastMap<(&str, &str), usize> = fast_map();
-        for r in 0..rel.len() {
-            if let (Some(x), Some(y)) = (pa.get(r), pb.get(r)) {
-                related.entry((x, y)).or_insert(r);
-                related.entry((y, x)).or_insert(r);
-            }
-        }
+        let relations_of = Index::build(&pa);
+        let relation =
+            |x: &str, y: &str| relations_of.get(x).iter().find(|&&r| pb.get(r as usize) == Some(y));
 
         for row in 0..a.len() {
             let Some(subject) = item.get(row) else { continue };
@@ -95,16 +105,16 @@ impl Model for JudicialAuctionViolations {
                 }
             }
 
-            if let Some(published) = docs.get(row) {
-                let has = |doc: &str| published.split(';').any(|d| d.trim() == doc);
-                let required: &[&str] = if real_estate {
-                    &["valuation_report", "preemption_notice", "tax_notice"]
-                } else {
-                    &["valuation_report"]
-                };
+            if let Some(&published) = docs_present.get(row) {
+                let required = if real_estate { REAL_ESTATE_DOCS } else { MOVABLE_DOCS };
                 // Most announcements are complete: only list what is missing when something is.
-                if !required.iter().all(|d| has(d)) {
-                    let missing: Vec<&str> = required.iter().copied().filter(|d| !has(d)).collect();
+                if required & !published != 0 {
+                    let missing: Vec<&str> = DOCS
+                        .iter()
+                        .enumerate()
+                        .filter(|&(bit, _)| required & !published & (1 << bit) != 0)
+                        .map(|(_, doc)| *doc)
+                        .collect();
                     ctx.emit(
                         Clue::new(
                             subject,
@@ -135,8 +145,9 @@ impl Model for JudicialAuctionViolations {
             }
 
             if let (Some(b), Some(d)) = (buyer.get(row), debtor.get(row))
-                && let Some(&r) = related.get(&(b, d))
+                && let Some(&r) = relation(b, d).or_else(|| relation(d, b))
             {
+                let r = r as usize;
                 ctx.emit(
                     Clue::new(
                         subject,
