@@ -1,11 +1,14 @@
 //! Sieve host: runs community supervision models as sandboxed WebAssembly components.
 
+pub mod audit;
 pub mod bundled;
 pub mod cli;
 pub mod clues;
 pub mod datasets;
 pub mod digest;
 pub mod generate;
+pub mod registry;
 pub mod runs;
 pub mod sandbox;
 pub mod scoring;
+pub mod storage;

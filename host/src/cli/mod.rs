@@ -1,9 +1,14 @@
 //! The `sieve` command line: parse, call the library, print. No domain logic lives here.
 
+mod accounts;
 mod bench;
+mod datasets;
 mod demo;
 mod inspect;
+mod plugins;
 mod run;
+mod runs;
+mod session;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,9 +24,11 @@ use crate::scoring;
 #[derive(Parser)]
 #[command(name = "sieve", version, about, long_about = None)]
 pub struct Cli {
-    /// State directory (compiled-code cache, later the registry). Default: $SIEVE_HOME or ~/.sieve.
+    /// State directory (registry database, blobs, compiled-code cache). Default: $SIEVE_HOME or ~/.sieve.
     #[arg(long, global = true, env = "SIEVE_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
+    #[command(flatten)]
+    registry: session::RegistryArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,9 +37,47 @@ pub struct Cli {
 enum Command {
     /// Generate a synthetic dataset for a supervision task (tables + labels.csv).
     Gen(GenArgs),
-    /// Run a model component on a dataset directory and report its clues.
+    /// Run a model: a component on a directory (ad hoc), or a registered plugin on a registered dataset (stored).
     #[command(after_help = EXIT_CODES)]
     Run(run::RunArgs),
+    /// Create the registry: root procuratorate and first admin; prints the admin's token.
+    Init(accounts::InitArgs),
+    /// Who the token in SIEVE_TOKEN / --token belongs to.
+    Whoami {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Procuratorates (province > city > county).
+    Org {
+        #[command(subcommand)]
+        command: accounts::OrgCommand,
+    },
+    /// Users, roles and tokens.
+    User {
+        #[command(subcommand)]
+        command: accounts::UserCommand,
+    },
+    /// Plugins: publish, vet, approve, reject, revoke, list, show.
+    Plugin {
+        #[command(subcommand)]
+        command: plugins::PluginCommand,
+    },
+    /// Datasets: import, approve, retire, grant, list, show.
+    Dataset {
+        #[command(subcommand)]
+        command: datasets::DatasetCommand,
+    },
+    /// Stored runs: list, show, clues, export, release.
+    Runs {
+        #[command(subcommand)]
+        command: runs::RunsCommand,
+    },
+    /// The hash-chained audit log: show it, verify it.
+    Audit {
+        #[command(subcommand)]
+        command: accounts::AuditCommand,
+    },
     /// Show a component's digest, size, API version, imports and model description.
     Inspect(inspect::InspectArgs),
     /// The models bundled in this binary.
@@ -151,7 +196,7 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            1
+            e.downcast_ref::<crate::registry::RegistryError>().map_or(1, |r| r.exit_code())
         }
     }
 }
@@ -195,7 +240,15 @@ fn component_bytes(component: &str) -> anyhow::Result<Vec<u8>> {
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Gen(args) => gen_command(args),
-        Command::Run(args) => run::run(home_dir(cli.home)?, args),
+        Command::Run(args) => run::run(home_dir(cli.home)?, &cli.registry, args),
+        Command::Init(args) => accounts::init(&home_dir(cli.home)?, &cli.registry, args),
+        Command::Whoami { json } => accounts::whoami(&home_dir(cli.home)?, &cli.registry, json),
+        Command::Org { command } => accounts::org(&home_dir(cli.home)?, &cli.registry, command),
+        Command::User { command } => accounts::user(&home_dir(cli.home)?, &cli.registry, command),
+        Command::Plugin { command } => plugins::plugin(&home_dir(cli.home)?, &cli.registry, command),
+        Command::Dataset { command } => datasets::dataset(&home_dir(cli.home)?, &cli.registry, command),
+        Command::Runs { command } => runs::runs(&home_dir(cli.home)?, &cli.registry, command),
+        Command::Audit { command } => accounts::audit(&home_dir(cli.home)?, &cli.registry, command),
         Command::Inspect(args) => inspect::inspect(home_dir(cli.home)?, args),
         Command::Bundled { command } => bundled_command(command),
         Command::Score(args) => score_command(args),

@@ -6,18 +6,25 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 
+use super::session::{RegistryArgs, Session};
 use super::{LimitArgs, component_bytes, progress_bar, sandbox};
 use crate::runs::{RunReport, run_on_dir};
 use crate::sandbox::Outcome;
 
 /// Arguments of `sieve run`.
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["data", "dataset"])))]
 pub struct RunArgs {
-    /// Component file, or the name of a bundled model.
+    /// With --data: a component file or bundled model name. With --dataset: a registered
+    /// plugin's digest or unambiguous prefix.
     component: String,
-    /// Dataset directory: one CSV or Parquet file per table.
+    /// Dataset directory (one CSV or Parquet file per table): an ad hoc run, nothing is recorded.
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
+    /// Registered dataset NAME[@version]: the plugin must be approved and the dataset approved and
+    /// granted to you; the run and its clues are stored (see `sieve runs`).
+    #[arg(long)]
+    dataset: Option<String>,
     /// Set a model parameter (repeatable): --param min-pair-cases=6.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_setting)]
     params: Vec<(String, String)>,
@@ -42,26 +49,54 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
     Ok((k.trim().to_string(), v.to_string()))
 }
 
-/// Run and report; the exit status encodes the outcome.
-pub fn run(home: PathBuf, args: RunArgs) -> anyhow::Result<i32> {
-    let bytes = component_bytes(&args.component)?;
-    let sandbox = sandbox(&home)?;
-    let limits = args.limits.limits()?;
+fn progress() -> (indicatif::ProgressBar, crate::sandbox::state::ProgressFn) {
     let bar = progress_bar("{spinner} model progress [{bar:30}] {pos}/{len} {elapsed}");
     let observer = bar.clone();
     let on_progress: crate::sandbox::state::ProgressFn = Box::new(move |done, total| {
         observer.set_length(total);
         observer.set_position(done);
     });
-    let report = run_on_dir(
-        &sandbox,
-        &bytes,
-        args.expect_digest.as_deref(),
-        &args.data,
-        &args.params,
-        &limits,
-        Some(on_progress),
-    );
+    (bar, on_progress)
+}
+
+/// Run and report; the exit status encodes the outcome.
+pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Result<i32> {
+    let limits = args.limits.limits()?;
+    let sandbox = sandbox(&home)?;
+    let (bar, on_progress) = progress();
+    let report = match (&args.data, &args.dataset) {
+        (Some(dir), _) => {
+            let bytes = component_bytes(&args.component)?;
+            run_on_dir(
+                &sandbox,
+                &bytes,
+                args.expect_digest.as_deref(),
+                dir,
+                &args.params,
+                &limits,
+                Some(on_progress),
+            )
+        }
+        (None, Some(dataset)) => {
+            let session = Session::open(&home, registry)?;
+            let reg = &session.registry;
+            let (sandbox, limits, params) = (&sandbox, &limits, &args.params);
+            let component = &args.component;
+            let result = session.act("run", |a| async move {
+                reg.run(sandbox, &a, component, dataset, params, limits, Some(on_progress)).await
+            });
+            bar.finish_and_clear();
+            let (record, report) = result?;
+            if !args.json {
+                println!(
+                    "stored as run {} (sieve runs show {} / sieve runs clues {})",
+                    record.id, record.id, record.id
+                );
+            }
+            report
+        }
+        (None, None) => anyhow::bail!("give --data DIR or --dataset NAME"),
+    };
     bar.finish_and_clear();
     // Clues of a run that did not complete are partial: they are reported, never written.
     if let Some(out) = args.out.as_ref().filter(|_| report.outcome == Outcome::Completed) {

@@ -1,5 +1,7 @@
 //! Datasets on disk: a directory with one CSV or Parquet file per table, read into typed columns.
 
+pub mod catalog;
+pub mod contract;
 pub mod csv_io;
 pub mod parquet_io;
 
@@ -111,6 +113,11 @@ pub fn load_for_model(dir: &Path, info: &ModelInfo) -> Result<Vec<LoadedTable>, 
 
 /// Load one declared table from `dir`.
 pub fn load_table(dir: &Path, spec: &TableSpec) -> Result<LoadedTable, DataError> {
+    Ok(loaded(spec, read_table(dir, spec)?))
+}
+
+/// Read the declared columns of one table from `dir` (its CSV or Parquet file), typed as declared.
+pub fn read_table(dir: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
     if RESERVED_TABLES.contains(&spec.name.as_str()) {
         return Err(DataError::ReservedTable(spec.name.clone()));
     }
@@ -118,14 +125,18 @@ pub fn load_table(dir: &Path, spec: &TableSpec) -> Result<LoadedTable, DataError
         dir: dir.display().to_string(),
         table: spec.name.clone(),
     })?;
-    let columns = if file.extension().is_some_and(|e| e == "parquet") {
-        parquet_io::read_columns(&file, spec)?
+    if file.extension().is_some_and(|e| e == "parquet") {
+        parquet_io::read_columns(&file, spec)
     } else {
-        csv_io::read_columns(&file, spec)?
-    };
+        csv_io::read_columns(&file, spec)
+    }
+}
+
+/// A table ready for a run: its columns, repetitive text dictionary-encoded.
+pub fn loaded(spec: &TableSpec, columns: Vec<Column>) -> LoadedTable {
     let rows = columns.first().map_or(0, Column::len);
     let columns = columns.into_iter().map(dictionary_encode).collect();
-    Ok(LoadedTable { spec: spec.clone(), rows, columns })
+    LoadedTable { spec: spec.clone(), rows, columns }
 }
 
 /// Dictionary-encode a text column whose values repeat a lot (repair shops, lawyers, courts):

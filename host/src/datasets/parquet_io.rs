@@ -19,6 +19,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::ChunkReader;
 use sieve_sdk::data::{Bitmap, Column, ColumnBuilder, Text, Values};
 use sieve_sdk::{ColumnType, TableSpec};
 
@@ -27,10 +28,30 @@ use super::DataError;
 /// Read the declared columns of `spec` from Parquet file `file`.
 pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
     let name = file.display().to_string();
+    let handle =
+        File::open(file).map_err(|e| DataError::Unreadable { file: name.clone(), message: e.to_string() })?;
+    read_columns_from(handle, &name, spec)
+}
+
+/// Read the declared columns of `spec` from Parquet bytes already in memory (and already checked
+/// against their digest); `name` labels errors.
+pub fn read_columns_from_bytes(
+    bytes: Vec<u8>,
+    name: &str,
+    spec: &TableSpec,
+) -> Result<Vec<Column>, DataError> {
+    read_columns_from(bytes::Bytes::from(bytes), name, spec)
+}
+
+fn read_columns_from<R: ChunkReader + 'static>(
+    source: R,
+    name: &str,
+    spec: &TableSpec,
+) -> Result<Vec<Column>, DataError> {
+    let name = name.to_string();
     let unreadable =
         |e: &dyn std::fmt::Display| DataError::Unreadable { file: name.clone(), message: e.to_string() };
-    let handle = File::open(file).map_err(|e| unreadable(&e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(handle).map_err(|e| unreadable(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(source).map_err(|e| unreadable(&e))?;
     let schema = builder.schema().clone();
     let mut indices = Vec::with_capacity(spec.columns.len());
     for c in &spec.columns {

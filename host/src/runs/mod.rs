@@ -1,5 +1,8 @@
 //! One run, end to end: verify and compile the component, describe it, resolve parameters, load
-//! the declared inputs from a dataset directory, execute, and report.
+//! the declared inputs (from a directory, or from a registered dataset), execute, and report.
+//! `store` keeps runs made through the registry, with their clues.
+
+pub mod store;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -70,10 +73,10 @@ impl RunReport {
 }
 
 /// The guest's random seed: a function of what is run on what, so reruns are identical.
-fn run_seed(plugin_digest: &str, dir: &Path, params: &Params) -> [u8; 32] {
+fn run_seed(plugin_digest: &str, data: &str, params: &Params) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(plugin_digest.as_bytes());
-    h.update(dir.display().to_string().as_bytes());
+    h.update(data.as_bytes());
     for (k, v) in params.iter() {
         h.update(format!("{k}={v};").as_bytes());
     }
@@ -90,6 +93,25 @@ pub fn run_on_dir(
     settings: &[(String, String)],
     limits: &Limits,
     on_progress: Option<ProgressFn>,
+) -> RunReport {
+    let label = dir.display().to_string();
+    run_component(sandbox, bytes, expected_digest, settings, limits, on_progress, &label, |info| {
+        datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))
+    })
+}
+
+/// Run `bytes` on the tables `load` provides for the model's declared inputs. `data_label` names
+/// the data (it seeds the guest's random numbers together with the digest and parameters).
+#[allow(clippy::too_many_arguments)]
+pub fn run_component(
+    sandbox: &Sandbox,
+    bytes: &[u8],
+    expected_digest: Option<&str>,
+    settings: &[(String, String)],
+    limits: &Limits,
+    on_progress: Option<ProgressFn>,
+    data_label: &str,
+    load: impl FnOnce(&ModelInfo) -> Result<Vec<datasets::LoadedTable>, Outcome>,
 ) -> RunReport {
     let digest = crate::digest::digest_of(bytes);
     let plugin = match sandbox.load(bytes, expected_digest) {
@@ -112,16 +134,16 @@ pub fn run_on_dir(
         }
     };
     let started = Instant::now();
-    let tables = match datasets::load_for_model(dir, &info) {
+    let tables = match load(&info) {
         Ok(t) => t,
-        Err(e) => {
-            report.outcome = Outcome::BadInput(e.to_string());
+        Err(outcome) => {
+            report.outcome = outcome;
             report.info = Some(info);
             return report;
         }
     };
     report.load = started.elapsed();
-    let seed = run_seed(&plugin.digest, dir, &params);
+    let seed = run_seed(&plugin.digest, data_label, &params);
     let exec = sandbox.execute(&plugin, Arc::from(tables), &params, limits, seed, on_progress);
     report.outcome = exec.outcome;
     report.output_digest = output_digest(&exec.clues);

@@ -1,0 +1,168 @@
+//! `sieve dataset ...`: import, approve, retire, grant, list, show.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use super::progress_bar;
+use super::session::{RegistryArgs, Session};
+use crate::datasets::catalog::DatasetRecord;
+
+/// `sieve dataset` subcommands.
+#[derive(Subcommand)]
+pub enum DatasetCommand {
+    /// Import a directory of CSV or Parquet tables as a dataset (pending until an admin approves).
+    Import {
+        /// Dataset name; importing changed content under it makes a new version.
+        name: String,
+        /// Directory with one file per table of the task's contract (and optionally labels.csv).
+        dir: PathBuf,
+        /// Task whose table contract the data follows.
+        #[arg(long)]
+        task: String,
+        /// The agency the data came from.
+        #[arg(long)]
+        source: String,
+        /// Clues from runs on it need an admin's release before export.
+        #[arg(long)]
+        restricted: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a dataset version (admin): models may then run on it.
+    Approve {
+        /// NAME or NAME@version (default: the newest version).
+        dataset: String,
+    },
+    /// Retire a dataset version (admin): no more runs on it.
+    Retire {
+        /// NAME or NAME@version (default: the newest version).
+        dataset: String,
+    },
+    /// Grant a procuratorate and its subtree the use of every version of a dataset (admin).
+    Grant {
+        /// Dataset name.
+        dataset: String,
+        /// Procuratorate name.
+        org: String,
+    },
+    /// List datasets.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a dataset version: tables, digests, provenance, grants.
+    Show {
+        /// NAME or NAME@version.
+        dataset: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_dataset(d: &DatasetRecord) {
+    println!("dataset      {}@{} ({})", d.name, d.version, d.state);
+    println!("task         {}", d.task);
+    println!("source       {}{}", d.source, if d.restricted { " (restricted)" } else { "" });
+    println!("owner        {} (imported by {} at {})", d.owner, d.created_by, d.created_at);
+    println!("digest       {}", d.digest);
+    println!("labels       {}", d.labels_digest.as_deref().unwrap_or("none"));
+    println!(
+        "granted to   {}",
+        if d.grants.is_empty() { "(owner only)".to_string() } else { d.grants.join(", ") }
+    );
+    for t in &d.tables {
+        println!("  {:<20} {:>9} rows {:>11} bytes  {}", t.name, t.rows, t.bytes, t.digest);
+    }
+}
+
+/// Run a `sieve dataset` subcommand.
+pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyhow::Result<i32> {
+    let session = Session::open(home, reg)?;
+    let registry = &session.registry;
+    let show = |d: &DatasetRecord, json: bool| -> anyhow::Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(d)?);
+        } else {
+            print_dataset(d);
+        }
+        Ok(())
+    };
+    match command {
+        DatasetCommand::Import { name, dir, task, source, restricted, json } => {
+            let bar = progress_bar("{spinner} importing {msg} [{bar:30}] {pos}/{len} tables {elapsed}");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            let observer = bar.clone();
+            let progress = move |table: &str, done: usize, total: usize| {
+                observer.set_length(total as u64);
+                observer.set_position(done as u64);
+                observer.set_message(table.to_string());
+            };
+            let progress = &progress;
+            let report = session.act("dataset import", |a| async move {
+                registry.import_dataset(&a, &name, &dir, &task, &source, restricted, progress).await
+            });
+            bar.finish_and_clear();
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                if !report.created {
+                    println!("identical to the newest version (nothing stored):");
+                }
+                print_dataset(&report.dataset);
+                for f in &report.ignored_files {
+                    println!("ignored      {f} (not a table of {})", report.dataset.task);
+                }
+            }
+        }
+        DatasetCommand::Approve { dataset } => {
+            let d = session.act("dataset approve", |a| async move {
+                registry.set_dataset_state(&a, &dataset, true).await
+            })?;
+            println!("{}@{} is now {}", d.name, d.version, d.state);
+        }
+        DatasetCommand::Retire { dataset } => {
+            let d = session.act("dataset retire", |a| async move {
+                registry.set_dataset_state(&a, &dataset, false).await
+            })?;
+            println!("{}@{} is now {}", d.name, d.version, d.state);
+        }
+        DatasetCommand::Grant { dataset, org } => {
+            let d = session
+                .act("dataset grant", |a| async move { registry.grant_dataset(&a, &dataset, &org).await })?;
+            println!("{} is granted to {}", d.name, d.grants.join(", "));
+        }
+        DatasetCommand::List { json } => {
+            session.actor("dataset list")?;
+            let all = session.block_on(registry.datasets())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                println!("{:<28} {:<9} {:<30} {:>10}  owner", "dataset", "state", "task", "rows");
+                for d in all {
+                    let rows: i64 = d.tables.iter().map(|t| t.rows).sum();
+                    println!(
+                        "{:<28} {:<9} {:<30} {:>10}  {}{}",
+                        format!("{}@{}", d.name, d.version),
+                        d.state,
+                        d.task,
+                        rows,
+                        d.owner,
+                        if d.restricted { " (restricted)" } else { "" }
+                    );
+                }
+            }
+        }
+        DatasetCommand::Show { dataset, json } => {
+            session.actor("dataset show")?;
+            let d = session.block_on(registry.dataset(&dataset, false))?;
+            show(&d, json)?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,192 @@
+//! `sieve plugin ...`: publish, vet, approve / reject / revoke, list, show.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use super::sandbox;
+use super::session::{RegistryArgs, Session};
+use crate::registry::plugins::{Decision, PluginRecord};
+
+/// `sieve plugin` subcommands.
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Publish a component (author): stores it by digest, records its description, vets it.
+    Publish {
+        /// Component file (.wasm), or the name of a bundled model.
+        file: String,
+        /// Notes for the admins who vet it.
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the automated vetting again (admin, or the plugin's author).
+    Vet {
+        /// Digest or unambiguous prefix.
+        digest: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a vetted plugin (admin): it may then run on registered datasets.
+    Approve {
+        /// Digest or unambiguous prefix.
+        digest: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Reject a submitted plugin (admin).
+    Reject {
+        /// Digest or unambiguous prefix.
+        digest: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Revoke an approved plugin (admin): it no longer runs.
+    Revoke {
+        /// Digest or unambiguous prefix.
+        digest: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// List plugins with state, vetting and usage.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one plugin: description, state, vetting findings, usage.
+    Show {
+        /// Digest or unambiguous prefix.
+        digest: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_plugin(p: &PluginRecord) {
+    println!("digest       {}", p.digest);
+    println!("model        {} {} ({})", p.name, p.version, p.task);
+    println!("state        {}{}", p.state, if p.tampered { " (TAMPERED: blob altered on disk)" } else { "" });
+    println!("published    {} by {} of {}", p.published_at, p.author, p.org);
+    if !p.notes.is_empty() {
+        println!("notes        {}", p.notes);
+    }
+    if let Some(d) = &p.decision {
+        println!(
+            "decision     {} at {} ({})",
+            d["by"].as_str().unwrap_or(""),
+            d["at"].as_str().unwrap_or(""),
+            d["note"].as_str().unwrap_or("")
+        );
+    }
+    println!("size         {} bytes, sieve:model@{}", p.size, p.api_version);
+    println!("usage        {} runs by {} procuratorates", p.runs, p.orgs_using);
+    match &p.vetting {
+        None => println!("vetting      not yet"),
+        Some(v) => {
+            println!("vetting      {} at {}", if v.passed { "passed" } else { "FAILED" }, v.at);
+            for f in &v.findings {
+                println!("  {} {:<16} {}", if f.passed { "ok  " } else { "FAIL" }, f.check, f.detail);
+            }
+        }
+    }
+}
+
+fn show(p: &PluginRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(p)?);
+    } else {
+        print_plugin(p);
+    }
+    Ok(())
+}
+
+/// Run a `sieve plugin` subcommand.
+pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow::Result<i32> {
+    let session = Session::open(home, reg)?;
+    let registry = &session.registry;
+    match command {
+        PluginCommand::Publish { file, notes, json } => {
+            let bytes = if Path::new(&file).exists() {
+                std::fs::read(PathBuf::from(&file)).with_context(|| format!("reading {file}"))?
+            } else {
+                super::component_bytes(&file)?
+            };
+            let sandbox = sandbox(home)?;
+            let sandbox = &sandbox;
+            let bytes = &bytes;
+            let (record, created) = session.act("plugin publish", |a| async move {
+                registry.publish(sandbox, &a, bytes, &notes).await
+            })?;
+            if !created && !json {
+                println!("already published (nothing changed):");
+            }
+            show(&record, json)?;
+        }
+        PluginCommand::Vet { digest, json } => {
+            let sandbox = sandbox(home)?;
+            let sandbox = &sandbox;
+            let record =
+                session.act("plugin vet", |a| async move { registry.vet(sandbox, &a, &digest).await })?;
+            show(&record, json)?;
+        }
+        PluginCommand::Approve { digest, note } => {
+            decide(&session, "plugin approve", &digest, Decision::Approve, &note)?
+        }
+        PluginCommand::Reject { digest, note } => {
+            decide(&session, "plugin reject", &digest, Decision::Reject, &note)?
+        }
+        PluginCommand::Revoke { digest, note } => {
+            decide(&session, "plugin revoke", &digest, Decision::Revoke, &note)?
+        }
+        PluginCommand::List { json } => {
+            session.actor("plugin list")?;
+            let plugins = session.block_on(registry.plugins())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plugins)?);
+            } else {
+                println!("{:<20} {:<30} {:<9} {:>5} {:>5}  task", "digest", "model", "state", "runs", "orgs");
+                for p in plugins {
+                    let state = if p.tampered { "tampered".to_string() } else { p.state.clone() };
+                    println!(
+                        "{:<20} {:<30} {:<9} {:>5} {:>5}  {}",
+                        &p.digest[..p.digest.len().min(19)],
+                        format!("{} {}", p.name, p.version),
+                        state,
+                        p.runs,
+                        p.orgs_using,
+                        p.task
+                    );
+                }
+            }
+        }
+        PluginCommand::Show { digest, json } => {
+            session.actor("plugin show")?;
+            let record = session.block_on(registry.plugin(&digest))?;
+            show(&record, json)?;
+        }
+    }
+    Ok(0)
+}
+
+fn decide(
+    session: &Session,
+    command: &str,
+    digest: &str,
+    decision: Decision,
+    note: &str,
+) -> anyhow::Result<()> {
+    let registry = &session.registry;
+    let record =
+        session.act(command, |a| async move { registry.decide(&a, digest, decision, note).await })?;
+    println!("{} is now {}", record.digest, record.state);
+    Ok(())
+}

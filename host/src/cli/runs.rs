@@ -1,0 +1,217 @@
+//! `sieve runs ...`: list, show, clues (paged), export, release.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+
+use super::session::{RegistryArgs, Session};
+use crate::runs::store::{ClueOrder, RunRecord, StoredClue};
+
+/// Export formats.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// One header line, one clue per line; evidence as `table:row` joined by spaces.
+    Csv,
+    /// One JSON object per clue.
+    Jsonl,
+}
+
+/// `sieve runs` subcommands.
+#[derive(Subcommand)]
+pub enum RunsCommand {
+    /// List runs you may see (yours; an admin also sees their subtree's).
+    List {
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run's record.
+    Show {
+        /// Run id.
+        run: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a page of a run's clues with their evidence.
+    Clues {
+        /// Run id.
+        run: i64,
+        /// Page number, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: i64,
+        /// Clues per page.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        per_page: i64,
+        /// Order.
+        #[arg(long, value_enum, default_value_t = ClueOrder::Score)]
+        sort: ClueOrder,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export all clues of a completed run (restricted datasets: only after `runs release`).
+    Export {
+        /// Run id.
+        run: i64,
+        /// Format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Release a run's clues for export (admin).
+    Release {
+        /// Run id.
+        run: i64,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+/// Print a run record.
+pub fn print_run(r: &RunRecord) {
+    println!("run          {} ({})", r.id, r.state);
+    println!("model        {} {}", r.model, r.plugin);
+    println!(
+        "dataset      {} {}{}",
+        r.dataset,
+        r.dataset_digest,
+        if r.restricted { " (restricted)" } else { "" }
+    );
+    println!("by           {} of {} at {}", r.user, r.org, r.started_at);
+    if let Some(o) = &r.outcome {
+        println!(
+            "outcome      {o}{}",
+            r.detail.as_deref().filter(|d| !d.is_empty()).map(|d| format!(": {d}")).unwrap_or_default()
+        );
+    }
+    println!("params       {}", r.params);
+    println!("clues        {}", r.clues);
+    if let (Some(f), Some(m), Some(w)) = (r.fuel, r.peak_memory, r.wall_ms) {
+        println!("cost         fuel {f}, peak memory {:.1} MiB, wall {w:.1} ms", m as f64 / (1 << 20) as f64);
+    }
+    if let Some(d) = &r.output_digest {
+        println!("output       {d}");
+    }
+    println!("host         sieve {}", r.host_version);
+    if let Some(by) = &r.released_by {
+        println!("released by  {by}");
+    }
+}
+
+/// Print clues with their evidence.
+pub fn print_clues(clues: &[StoredClue]) {
+    for c in clues {
+        println!("#{:<5} {:.2}  {:<24} {}", c.seq, c.score, c.subject, c.rule);
+        println!("       {}", c.reason);
+        println!("       evidence: {}", evidence_text(&c.evidence));
+    }
+}
+
+fn evidence_text(evidence: &serde_json::Value) -> String {
+    evidence
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| format!("{}:{}", e["table"].as_str().unwrap_or("?"), e["row"]))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+/// Run a `sieve runs` subcommand.
+pub fn runs(home: &Path, reg: &RegistryArgs, command: RunsCommand) -> anyhow::Result<i32> {
+    let session = Session::open(home, reg)?;
+    let registry = &session.registry;
+    match command {
+        RunsCommand::List { limit, json } => {
+            let runs = session.act("runs list", |a| async move { registry.runs(&a, limit).await })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+            } else {
+                println!(
+                    "{:>5}  {:<10} {:<30} {:<28} {:>6}  {:<10} started",
+                    "run", "state", "model", "dataset", "clues", "user"
+                );
+                for r in runs {
+                    println!(
+                        "{:>5}  {:<10} {:<30} {:<28} {:>6}  {:<10} {}",
+                        r.id, r.state, r.model, r.dataset, r.clues, r.user, r.started_at
+                    );
+                }
+            }
+        }
+        RunsCommand::Show { run, json } => {
+            let r = session.act("runs show", |a| async move { registry.visible_run(&a, run).await })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_run(&r);
+            }
+        }
+        RunsCommand::Clues { run, page, per_page, sort, json } => {
+            let clues = session.act("runs clues", |a| async move {
+                registry.run_clues(&a, run, sort, page, per_page).await
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&clues)?);
+            } else if clues.is_empty() {
+                println!("no clues on page {page}");
+            } else {
+                print_clues(&clues);
+            }
+        }
+        RunsCommand::Export { run, format, out } => {
+            let clues =
+                session.act("runs export", |a| async move { registry.export_clues(&a, run).await })?;
+            let text = match format {
+                ExportFormat::Jsonl => clues
+                    .iter()
+                    .map(|c| serde_json::to_string(c).map(|l| l + "\n"))
+                    .collect::<Result<String, _>>()?,
+                ExportFormat::Csv => {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    w.write_record(["seq", "subject", "score", "rule", "reason", "evidence"])?;
+                    for c in &clues {
+                        w.write_record([
+                            c.seq.to_string(),
+                            c.subject.clone(),
+                            c.score.to_string(),
+                            c.rule.clone(),
+                            c.reason.clone(),
+                            evidence_text(&c.evidence),
+                        ])?;
+                    }
+                    String::from_utf8(w.into_inner()?)?
+                }
+            };
+            match out {
+                None => print!("{text}"),
+                Some(path) => {
+                    // Whole file or nothing under the final name.
+                    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+                    tmp.persist(&path).with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("{} clues -> {}", clues.len(), path.display());
+                }
+            }
+        }
+        RunsCommand::Release { run, note } => {
+            let r =
+                session.act("runs release", |a| async move { registry.release_run(&a, run, &note).await })?;
+            println!("run {} released by {}", r.id, r.released_by.unwrap_or_default());
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,488 @@
+//! Registered datasets: import (CSV or Parquet in, content-addressed Parquet out, checked against
+//! the task's contract), versions, approval, grants to a procuratorate subtree, and loading a
+//! dataset's tables for a run with every table's digest checked.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::json;
+use sieve_sdk::{ModelInfo, TableSpec};
+use sqlx::Row;
+
+use super::{DataError, LABELS_FILE, LoadedTable, contract, parquet_io};
+use crate::audit;
+use crate::digest::digest_of;
+use crate::registry::{Actor, Registry, RegistryError, Result, Role, check_name};
+use crate::sandbox::Outcome;
+use crate::storage::blobs::BlobError;
+use crate::storage::now;
+
+/// One stored table of a dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredTable {
+    /// Table name.
+    pub name: String,
+    /// Digest of its Parquet file.
+    pub digest: String,
+    /// Rows.
+    pub rows: i64,
+    /// Size of the Parquet file.
+    pub bytes: i64,
+    /// Columns as `name:type`.
+    pub columns: Vec<String>,
+}
+
+/// A dataset version as the registry knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetRecord {
+    /// Row id.
+    #[serde(skip)]
+    pub id: i64,
+    /// Name shared by all versions.
+    pub name: String,
+    /// Version, from 1.
+    pub version: i64,
+    /// Task whose contract it follows.
+    pub task: String,
+    /// The agency it came from.
+    pub source: String,
+    /// Whether clues from it need an admin's release before export.
+    pub restricted: bool,
+    /// Owning procuratorate.
+    pub owner: String,
+    #[serde(skip)]
+    owner_org_id: i64,
+    /// Digest over the per-table digests.
+    pub digest: String,
+    /// Digest of the stored labels, if the import had any (never readable by a model).
+    pub labels_digest: Option<String>,
+    /// `pending`, `approved` or `retired`.
+    pub state: String,
+    /// Who imported it.
+    pub created_by: String,
+    /// When.
+    pub created_at: String,
+    /// Its tables.
+    pub tables: Vec<StoredTable>,
+    /// Procuratorates granted access (with their subtrees).
+    pub grants: Vec<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// The dataset version now holding this content.
+    pub dataset: DatasetRecord,
+    /// False when identical content was already the latest version (nothing was written).
+    pub created: bool,
+    /// Files in the directory that are not part of the task's contract (ignored).
+    pub ignored_files: Vec<String>,
+}
+
+/// Progress of an import: `(table, index, count)` as each table starts.
+pub type ImportProgress<'a> = &'a dyn Fn(&str, usize, usize);
+
+fn dataset_digest(tables: &[StoredTable]) -> String {
+    let mut lines: Vec<String> = tables.iter().map(|t| format!("{}\t{}\n", t.name, t.digest)).collect();
+    lines.sort();
+    digest_of(lines.concat().as_bytes())
+}
+
+/// Split `NAME[@version]`.
+pub fn parse_ref(given: &str) -> Result<(&str, Option<i64>)> {
+    match given.split_once('@') {
+        None => Ok((given, None)),
+        Some((name, v)) => {
+            let version = v.parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| {
+                RegistryError::Invalid(format!("{given:?}: the version after @ must be a positive number"))
+            })?;
+            Ok((name, Some(version)))
+        }
+    }
+}
+
+const DATASET_SELECT: &str = "SELECT d.*, o.name AS owner_name, u.name AS creator FROM datasets d \
+     JOIN orgs o ON o.id = d.owner_org_id JOIN users u ON u.id = d.created_by";
+
+impl Registry {
+    async fn dataset_from(&self, row: &sqlx::any::AnyRow) -> Result<DatasetRecord> {
+        let id: i64 = row.try_get("id")?;
+        let name: String = row.try_get("name")?;
+        let tables = sqlx::query("SELECT * FROM dataset_tables WHERE dataset_id = $1 ORDER BY name")
+            .bind(id)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|t| -> Result<StoredTable> {
+                let columns: String = t.try_get("columns")?;
+                Ok(StoredTable {
+                    name: t.try_get("name")?,
+                    digest: t.try_get("digest")?,
+                    rows: t.try_get("row_count")?,
+                    bytes: t.try_get("byte_size")?,
+                    columns: serde_json::from_str(&columns).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let grants = sqlx::query(
+            "SELECT o.name FROM grants g JOIN orgs o ON o.id = g.org_id WHERE g.dataset_name = $1 ORDER BY o.name",
+        )
+        .bind(&name)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(|g| g.try_get::<String, _>("name"))
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(DatasetRecord {
+            id,
+            name,
+            version: row.try_get("version")?,
+            task: row.try_get("task")?,
+            source: row.try_get("source")?,
+            restricted: row.try_get::<i64, _>("restricted")? != 0,
+            owner: row.try_get("owner_name")?,
+            owner_org_id: row.try_get("owner_org_id")?,
+            digest: row.try_get("digest")?,
+            labels_digest: row.try_get("labels_digest")?,
+            state: row.try_get("state")?,
+            created_by: row.try_get("creator")?,
+            created_at: row.try_get("created_at")?,
+            tables,
+            grants,
+        })
+    }
+
+    /// The dataset `given` names: `NAME@version`, or the newest version of `NAME` (the newest
+    /// approved one when `approved_only`).
+    pub async fn dataset(&self, given: &str, approved_only: bool) -> Result<DatasetRecord> {
+        let (name, version) = parse_ref(given)?;
+        let row = match version {
+            Some(v) => {
+                sqlx::query(&format!("{DATASET_SELECT} WHERE d.name = $1 AND d.version = $2"))
+                    .bind(name)
+                    .bind(v)
+                    .fetch_optional(self.db.pool())
+                    .await?
+            }
+            None => {
+                let filter = if approved_only { " AND d.state = 'approved'" } else { "" };
+                sqlx::query(&format!(
+                    "{DATASET_SELECT} WHERE d.name = $1{filter} ORDER BY d.version DESC LIMIT 1"
+                ))
+                .bind(name)
+                .fetch_optional(self.db.pool())
+                .await?
+            }
+        };
+        match row {
+            Some(r) => self.dataset_from(&r).await,
+            None => {
+                let any_version = sqlx::query("SELECT id FROM datasets WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(self.db.pool())
+                    .await?;
+                if approved_only && version.is_none() && any_version.is_some() {
+                    Err(RegistryError::Denied(format!(
+                        "dataset {name} has no approved version: an admin must approve it"
+                    )))
+                } else {
+                    Err(RegistryError::NotFound { kind: "dataset", id: given.to_string() })
+                }
+            }
+        }
+    }
+
+    /// Every dataset version, by name then version.
+    pub async fn datasets(&self) -> Result<Vec<DatasetRecord>> {
+        let rows = sqlx::query(&format!("{DATASET_SELECT} ORDER BY d.name, d.version"))
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.dataset_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// Import the tables of `dir` as dataset `name` of `task` (author or admin). Every contract
+    /// table is read and typed (a bad cell fails the whole import, naming file, line and column),
+    /// written as Parquet and stored by digest; only then is the dataset recorded, in one
+    /// transaction, so a failure or a crash leaves no half-written dataset. Identical content
+    /// is not stored twice; changed content under the same name becomes the next version.
+    pub async fn import_dataset(
+        &self,
+        actor: &Actor,
+        name: &str,
+        dir: &Path,
+        task: &str,
+        source: &str,
+        restricted: bool,
+        progress: ImportProgress<'_>,
+    ) -> Result<ImportReport> {
+        if !actor.has(Role::Author) && !actor.has(Role::Admin) {
+            actor.require(Role::Author, "importing a dataset")?;
+        }
+        check_name("dataset", name)?;
+        let specs = contract::tables(task).ok_or_else(|| {
+            RegistryError::Invalid(format!("unknown task {task:?} (known: {})", contract::TASKS.join(", ")))
+        })?;
+        if !dir.is_dir() {
+            return Err(RegistryError::Invalid(format!("{}: no such directory", dir.display())));
+        }
+        if let Some(existing) = self.dataset(name, false).await.ok() {
+            if existing.owner_org_id != actor.user.org_id {
+                self.require_admin_over(
+                    actor,
+                    existing.owner_org_id,
+                    "importing a new version of another procuratorate's dataset",
+                )
+                .await?;
+            }
+            if existing.task != task {
+                return Err(RegistryError::Invalid(format!(
+                    "dataset {name} holds {} data; a new version cannot switch it to {task}",
+                    existing.task
+                )));
+            }
+        }
+
+        let scratch = self.blobs.scratch()?;
+        let mut tables = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            progress(&spec.name, i, specs.len());
+            let columns = super::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            let file = scratch.path().join(format!("{}.parquet", spec.name));
+            parquet_io::write_table(&file, &columns).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| RegistryError::Invalid(format!("{}: {e}", file.display())))?;
+            let digest = self.blobs.put(&bytes)?;
+            tables.push(StoredTable {
+                name: spec.name.clone(),
+                digest,
+                rows: columns.first().map_or(0, |c| c.len()) as i64,
+                bytes: bytes.len() as i64,
+                columns: spec.columns.iter().map(|c| format!("{}:{}", c.name, c.ty.name())).collect(),
+            });
+        }
+        progress("", specs.len(), specs.len());
+        let labels_digest = match dir.join(LABELS_FILE) {
+            path if path.is_file() => {
+                crate::scoring::read_labels(&path)
+                    .map_err(|e| RegistryError::Invalid(format!("{}: {e}", path.display())))?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| RegistryError::Invalid(format!("{}: {e}", path.display())))?;
+                Some(self.blobs.put(&bytes)?)
+            }
+            _ => None,
+        };
+        let ignored_files = ignored_files(dir, &specs);
+        let digest = dataset_digest(&tables);
+
+        let mut tx = self.db.begin_write().await?;
+        let latest = sqlx::query("SELECT version, digest, labels_digest FROM datasets WHERE name = $1 ORDER BY version DESC LIMIT 1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let next_version = match &latest {
+            Some(row) => {
+                let (v, d, l): (i64, String, Option<String>) =
+                    (row.try_get("version")?, row.try_get("digest")?, row.try_get("labels_digest")?);
+                if d == digest && l == labels_digest {
+                    tx.rollback().await?;
+                    let dataset = self.dataset(&format!("{name}@{v}"), false).await?;
+                    return Ok(ImportReport { dataset, created: false, ignored_files });
+                }
+                v + 1
+            }
+            None => 1,
+        };
+        let id: i64 = sqlx::query(
+            "INSERT INTO datasets (name, version, task, source, restricted, owner_org_id, digest, labels_digest, \
+             state, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id",
+        )
+        .bind(name)
+        .bind(next_version)
+        .bind(task)
+        .bind(source)
+        .bind(restricted as i64)
+        .bind(actor.user.org_id)
+        .bind(&digest)
+        .bind(&labels_digest)
+        .bind(actor.user.id)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        for t in &tables {
+            sqlx::query(
+                "INSERT INTO dataset_tables (dataset_id, name, digest, row_count, byte_size, columns) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(&t.name)
+            .bind(&t.digest)
+            .bind(t.rows)
+            .bind(t.bytes)
+            .bind(serde_json::to_string(&t.columns).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let target = format!("{name}@{next_version}");
+        let detail = json!({
+            "task": task, "source": source, "restricted": restricted, "digest": digest,
+            "rows": tables.iter().map(|t| t.rows).sum::<i64>(), "labels": labels_digest.is_some(),
+        });
+        audit::append(&mut tx, &actor.user.name, "dataset.import", &target, detail).await?;
+        tx.commit().await?;
+        drop(scratch);
+        Ok(ImportReport { dataset: self.dataset(&target, false).await?, created: true, ignored_files })
+    }
+
+    /// Approve (`pending -> approved`) or retire (`approved|pending -> retired`) a dataset version
+    /// (admin above its owner).
+    pub async fn set_dataset_state(
+        &self,
+        actor: &Actor,
+        given: &str,
+        approve: bool,
+    ) -> Result<DatasetRecord> {
+        let d = self.dataset(given, false).await?;
+        let verb = if approve { "approving a dataset" } else { "retiring a dataset" };
+        self.require_admin_over(actor, d.owner_org_id, verb).await?;
+        let (allowed, to): (&[&str], &str) =
+            if approve { (&["pending"], "approved") } else { (&["pending", "approved"], "retired") };
+        if !allowed.contains(&d.state.as_str()) {
+            return Err(RegistryError::Conflict(format!(
+                "{}@{} is {}: it cannot become {to}",
+                d.name, d.version, d.state
+            )));
+        }
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE datasets SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4")
+            .bind(to)
+            .bind(actor.user.id)
+            .bind(now())
+            .bind(d.id)
+            .execute(&mut *tx)
+            .await?;
+        let action = if approve { "dataset.approve" } else { "dataset.retire" };
+        audit::append(
+            &mut tx,
+            &actor.user.name,
+            action,
+            &format!("{}@{}", d.name, d.version),
+            json!({ "digest": d.digest }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.dataset(&format!("{}@{}", d.name, d.version), false).await
+    }
+
+    /// Grant procuratorate `org` (and its subtree) use of every version of dataset `name`
+    /// (admin above the dataset's owner).
+    pub async fn grant_dataset(&self, actor: &Actor, name: &str, org: &str) -> Result<DatasetRecord> {
+        let d = self.dataset(name, false).await?;
+        self.require_admin_over(actor, d.owner_org_id, "granting a dataset").await?;
+        let org = self.org(org).await?;
+        let mut tx = self.db.begin_write().await?;
+        let exists = sqlx::query("SELECT org_id FROM grants WHERE dataset_name = $1 AND org_id = $2")
+            .bind(&d.name)
+            .bind(org.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            sqlx::query(
+                "INSERT INTO grants (dataset_name, org_id, granted_by, granted_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&d.name)
+            .bind(org.id)
+            .bind(actor.user.id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            audit::append(&mut tx, &actor.user.name, "dataset.grant", &d.name, json!({ "org": org.name }))
+                .await?;
+        }
+        tx.commit().await?;
+        self.dataset(&format!("{}@{}", d.name, d.version), false).await
+    }
+
+    /// Whether `actor` may run models on dataset `d`: it must be approved, and the actor's
+    /// procuratorate must own it or lie within a granted procuratorate's subtree.
+    pub async fn require_dataset_use(&self, actor: &Actor, d: &DatasetRecord) -> Result<()> {
+        if d.state != "approved" {
+            return Err(RegistryError::Denied(format!(
+                "dataset {}@{} is {}: only approved datasets can be used",
+                d.name, d.version, d.state
+            )));
+        }
+        if actor.org_chain.contains(&d.owner_org_id) {
+            return Ok(());
+        }
+        let granted = sqlx::query("SELECT org_id FROM grants WHERE dataset_name = $1")
+            .bind(&d.name)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>("org_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        if granted.iter().any(|g| actor.org_chain.contains(g)) {
+            Ok(())
+        } else {
+            Err(RegistryError::Denied(format!(
+                "dataset {} is not granted to {} or any procuratorate above it (ask an admin: sieve dataset grant {} {})",
+                d.name, actor.user.org, d.name, actor.user.org
+            )))
+        }
+    }
+}
+
+/// Load the tables `info` declares from stored dataset `d`, checking each table's bytes against its
+/// digest before parsing those same bytes. A mismatch is the run's `hash-mismatch` outcome.
+pub fn load_stored(
+    registry: &Registry,
+    d: &DatasetRecord,
+    info: &ModelInfo,
+) -> std::result::Result<Vec<LoadedTable>, Outcome> {
+    info.inputs
+        .iter()
+        .map(|spec: &TableSpec| {
+            let stored = d.tables.iter().find(|t| t.name == spec.name).ok_or_else(|| {
+                Outcome::BadInput(
+                    DataError::MissingTable {
+                        dir: format!("{}@{}", d.name, d.version),
+                        table: spec.name.clone(),
+                    }
+                    .to_string(),
+                )
+            })?;
+            let bytes = registry.blobs.get(&stored.digest).map_err(|e| match e {
+                BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
+                other => Outcome::BadInput(other.to_string()),
+            })?;
+            let label = format!("{}@{}/{}", d.name, d.version, spec.name);
+            let columns = parquet_io::read_columns_from_bytes(bytes, &label, spec)
+                .map_err(|e| Outcome::BadInput(e.to_string()))?;
+            Ok(super::loaded(spec, columns))
+        })
+        .collect()
+}
+
+fn ignored_files(dir: &Path, specs: &[TableSpec]) -> Vec<String> {
+    let mut ignored: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|f| f != LABELS_FILE)
+                .filter(|f| {
+                    !specs
+                        .iter()
+                        .any(|s| *f == format!("{}.csv", s.name) || *f == format!("{}.parquet", s.name))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ignored.sort();
+    ignored
+}

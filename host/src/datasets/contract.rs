@@ -1,0 +1,133 @@
+//! The table contracts of DOMAIN.md: which tables and typed columns a dataset of each task holds.
+//! Imports are checked against them, and so are the inputs a plugin declares when it is vetted.
+
+use sieve_sdk::{ColumnType, TableSpec};
+
+/// The contract tables of `task`, or `None` for an unknown task.
+pub fn tables(task: &str) -> Option<Vec<TableSpec>> {
+    let enforcement = || {
+        TableSpec::new("enforcement").text(&["case_no", "basis_case_no", "applicant_id"]).date(&["filed_on"])
+    };
+    Some(match task {
+        "vehicle-insurance-fraud" => vec![
+            TableSpec::new("judgments")
+                .text(&["case_no", "court"])
+                .date(&["filed_on", "decided_on"])
+                .text(&["plaintiff_id", "defendant_insurer", "plaintiff_lawyer", "plate"])
+                .date(&["accident_on"])
+                .text(&["assessor_org", "repair_shop"])
+                .float64(&["claimed", "awarded"])
+                .boolean(&["insurer_assessed", "claim_assigned"]),
+            TableSpec::new("vehicles").text(&["plate", "owner_id"]).date(&["registered_on"]),
+            TableSpec::new("employment").text(&["person_id", "employer_id"]).date(&["month"]),
+            TableSpec::new("businesses").text(&["org_id", "name", "kind", "legal_rep_id"]),
+        ],
+        "private-lending-fraud" => vec![
+            TableSpec::new("lending_cases")
+                .text(&["case_no", "court", "plaintiff_id", "defendant_id"])
+                .date(&["filed_on", "closed_on"])
+                .text(&["outcome"])
+                .boolean(&["defendant_appeared"])
+                .float64(&["principal_claimed", "annual_rate"])
+                .boolean(&["plaintiff_licensed"]),
+            enforcement(),
+        ],
+        "false-mediation-confirmation" => vec![
+            TableSpec::new("confirmations")
+                .text(&["case_no", "court", "mediation_org", "mediator_id"])
+                .date(&["agreement_on", "applied_on", "decided_on"])
+                .text(&["party_a_id", "party_b_id"])
+                .float64(&["amount"])
+                .date(&["performance_due_on"]),
+            enforcement(),
+            TableSpec::new("mediation_subsidies")
+                .text(&["mediator_id", "case_no"])
+                .date(&["paid_on"])
+                .float64(&["amount"]),
+        ],
+        "judicial-auction-violations" => vec![
+            TableSpec::new("auctions")
+                .text(&["item_id", "court", "case_no", "kind"])
+                .date(&["announced_on", "starts_on"])
+                .int64(&["round"])
+                .float64(&["valuation", "start_price", "sold_price"])
+                .text(&["buyer_id"])
+                .int64(&["bidder_count"])
+                .text(&["debtor_id", "docs_published"]),
+            TableSpec::new("bids")
+                .text(&["item_id", "bidder_id"])
+                .timestamp(&["bid_at"])
+                .float64(&["amount"]),
+            TableSpec::new("priority_claims").text(&["case_no", "claimant_id"]).float64(&["amount"]),
+            TableSpec::new("relations").text(&["person_a", "person_b", "kind"]),
+        ],
+        "restricted-debtor-travel" => vec![
+            TableSpec::new("restrictions").text(&["debtor_id", "case_no"]).date(&["imposed_on", "lifted_on"]),
+            TableSpec::new("travel")
+                .text(&["trip_id", "person_id", "passport_no", "mode", "seat_class"])
+                .timestamp(&["departed_at"]),
+            TableSpec::new("passports").text(&["person_id", "passport_no"]).date(&["issued_on"]),
+        ],
+        _ => return None,
+    })
+}
+
+/// Every task with a contract.
+pub const TASKS: [&str; 5] = [
+    "vehicle-insurance-fraud",
+    "private-lending-fraud",
+    "false-mediation-confirmation",
+    "judicial-auction-violations",
+    "restricted-debtor-travel",
+];
+
+/// Check a model's declared inputs against `task`'s contract: every table and column it reads
+/// must exist there with the same type. Returns each problem found.
+pub fn check_inputs(task: &str, inputs: &[TableSpec]) -> Result<(), Vec<String>> {
+    let Some(contract) = tables(task) else {
+        return Err(vec![format!("unknown task {task:?} (known: {})", TASKS.join(", "))]);
+    };
+    let mut problems = Vec::new();
+    for input in inputs {
+        let Some(table) = contract.iter().find(|t| t.name == input.name) else {
+            problems.push(format!("{task} has no table {:?}", input.name));
+            continue;
+        };
+        for c in &input.columns {
+            match table.find(&c.name) {
+                None => problems.push(format!("{task} table {} has no column {:?}", table.name, c.name)),
+                Some(found) if found.ty != c.ty => problems.push(format!(
+                    "{}.{} is {} in the contract; the model reads it as {}",
+                    table.name,
+                    c.name,
+                    type_name(found.ty),
+                    type_name(c.ty)
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+fn type_name(t: ColumnType) -> &'static str {
+    t.name()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_model_reads_only_what_its_task_contract_holds() {
+        for name in crate::bundled::names() {
+            let model = crate::bundled::native(name).expect("native build");
+            let info = (model.describe)();
+            assert_eq!(check_inputs(&info.task, &info.inputs), Ok(()), "{name}");
+        }
+        let wrong = TableSpec::new("auctions").float64(&["item_id"]).text(&["nope"]);
+        let problems = check_inputs("judicial-auction-violations", &[wrong]).expect_err("two problems");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(check_inputs("no-such-task", &[]).is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! The registry: procuratorates, users and roles, plugins and their vetting, and the errors every
+//! registry command shares. Datasets and runs build on it (see `datasets::catalog`, `runs::store`).
+
+pub mod accounts;
+pub mod plugins;
+
+use std::path::{Path, PathBuf};
+
+use crate::audit;
+use crate::storage::blobs::{BlobError, BlobStore};
+use crate::storage::{Db, StorageError};
+
+pub use accounts::{Actor, Role};
+
+/// Why a registry command did not do what was asked. Each variant names the input at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The acting user lacks a role or grant; says which.
+    #[error("permission denied: {0}")]
+    Denied(String),
+    /// No token, or one that matches no user.
+    #[error("not signed in: {0}")]
+    Unauthenticated(String),
+    /// Nothing has this name or id.
+    #[error("{kind} {id:?} not found")]
+    NotFound {
+        /// What was looked for (plugin, dataset, run, user, procuratorate).
+        kind: &'static str,
+        /// The name, digest or id given.
+        id: String,
+    },
+    /// A digest prefix matches several plugins.
+    #[error("digest prefix {prefix:?} is ambiguous: it matches {matches}")]
+    Ambiguous {
+        /// The prefix given.
+        prefix: String,
+        /// The digests it matches.
+        matches: String,
+    },
+    /// The request cannot be done in the current state (e.g. approving a revoked plugin).
+    #[error("{0}")]
+    Conflict(String),
+    /// Bad input: a malformed name, an unknown task, a bad file.
+    #[error("{0}")]
+    Invalid(String),
+    /// A stored blob no longer matches its digest.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<sqlx::Error> for RegistryError {
+    fn from(e: sqlx::Error) -> Self {
+        RegistryError::Storage(StorageError::Database(e))
+    }
+}
+
+impl RegistryError {
+    /// Exit status for the CLI: 3 refused, 4 not found, 5 integrity failure, 1 anything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RegistryError::Denied(_) | RegistryError::Unauthenticated(_) => 3,
+            RegistryError::NotFound { .. } => 4,
+            RegistryError::Blob(BlobError::Mismatch { .. }) => 5,
+            _ => 1,
+        }
+    }
+}
+
+/// Shorthand for registry results.
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+/// Everything a registry command needs: the database, the blob store and the home directory.
+#[derive(Clone)]
+pub struct Registry {
+    /// The database.
+    pub db: Db,
+    /// Content-addressed files.
+    pub blobs: BlobStore,
+    /// The home directory (compiled-code cache, canary datasets, scratch space).
+    pub home: PathBuf,
+}
+
+impl Registry {
+    /// Open the registry under `home`, in the database at `url` (embedded SQLite if `None`).
+    pub async fn open(home: &Path, url: Option<&str>) -> Result<Registry> {
+        let db = Db::open(home, url).await?;
+        Ok(Registry { db, blobs: BlobStore::new(home), home: home.to_path_buf() })
+    }
+
+    /// Record a refusal in the audit log and hand the error back: a denied request leaves a trace
+    /// even though it changed nothing.
+    pub async fn refused(&self, actor: Option<&Actor>, command: &str, error: RegistryError) -> RegistryError {
+        if matches!(error, RegistryError::Denied(_) | RegistryError::Unauthenticated(_)) {
+            let who = actor.map_or("anonymous", |a| a.user.name.as_str());
+            let detail = serde_json::json!({ "command": command, "reason": error.to_string() });
+            if let Err(e) = audit::record(&self.db, who, "refused", command, detail).await {
+                return RegistryError::Storage(e);
+            }
+        }
+        error
+    }
+}
+
+/// Check that `name` is a usable identifier: letters, digits, `-`, `_`, `.`; 1-64 characters.
+pub fn check_name(kind: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::Invalid(format!(
+            "{kind} name {name:?} must be 1-64 letters, digits, '-', '_' or '.', not starting with '.'"
+        )))
+    }
+}

@@ -1,0 +1,533 @@
+//! Plugins: publish (blob + record + automated vetting), vet again, approve / reject / revoke,
+//! list and show. A plugin is its digest; its bytes are checked against it whenever they are used.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::json;
+use sieve_sdk::ModelInfo;
+use sqlx::Row;
+
+use super::{Actor, Registry, RegistryError, Result, Role};
+use crate::audit;
+use crate::datasets::{self, contract};
+use crate::generate::{self, Format};
+use crate::sandbox::{Limits, Outcome, Plugin, Sandbox};
+use crate::storage::blobs::BlobError;
+use crate::storage::now;
+
+/// The model description as JSON (stored with the plugin, printed by `inspect --json`).
+pub fn info_json(info: &ModelInfo) -> serde_json::Value {
+    json!({
+        "name": info.name, "version": info.version, "summary": info.summary, "task": info.task,
+        "subject_kind": info.subject_kind,
+        "inputs": info.inputs.iter().map(|t| json!({
+            "table": t.name,
+            "columns": t.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "params": info.params.iter().map(|p| json!({
+            "name": p.name, "type": p.ty().name(), "default": p.default.to_string(), "description": p.description,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One automated check and how it went.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Finding {
+    /// Which check.
+    pub check: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What was found.
+    pub detail: String,
+}
+
+/// The latest vetting of a plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vetting {
+    /// When it ran.
+    pub at: String,
+    /// Whether every check passed.
+    pub passed: bool,
+    /// Each check.
+    pub findings: Vec<Finding>,
+}
+
+/// A plugin as the registry knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginRecord {
+    /// `sha256:<hex>` of its bytes.
+    pub digest: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// `sieve:model` version it targets.
+    pub api_version: String,
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// Task it addresses.
+    pub task: String,
+    /// Publisher's notes.
+    pub notes: String,
+    /// Who published it.
+    pub author: String,
+    /// Their procuratorate.
+    pub org: String,
+    #[serde(skip)]
+    org_id: i64,
+    /// `submitted`, `approved`, `rejected` or `revoked`.
+    pub state: String,
+    /// Whether its blob was found altered.
+    pub tampered: bool,
+    /// When it was published.
+    pub published_at: String,
+    /// The admin who decided, with when and why.
+    pub decision: Option<serde_json::Value>,
+    /// Runs made with it.
+    pub runs: i64,
+    /// Procuratorates that ran it.
+    pub orgs_using: i64,
+    /// The model's description.
+    pub info: serde_json::Value,
+    /// The latest vetting.
+    pub vetting: Option<Vetting>,
+}
+
+const PLUGIN_SELECT: &str = "SELECT p.*, u.name AS author_name, o.name AS org_name, d.name AS decider, \
+     (SELECT COUNT(*) FROM runs r WHERE r.plugin_digest = p.digest) AS run_count, \
+     (SELECT COUNT(DISTINCT r.org_id) FROM runs r WHERE r.plugin_digest = p.digest) AS org_count \
+     FROM plugins p JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id \
+     LEFT JOIN users d ON d.id = p.decided_by";
+
+impl Registry {
+    fn record_from(row: &sqlx::any::AnyRow) -> Result<PluginRecord> {
+        let decider: Option<String> = row.try_get("decider")?;
+        let info: String = row.try_get("info")?;
+        Ok(PluginRecord {
+            digest: row.try_get("digest")?,
+            size: row.try_get("size")?,
+            api_version: row.try_get("api_version")?,
+            name: row.try_get("name")?,
+            version: row.try_get("version")?,
+            task: row.try_get("task")?,
+            notes: row.try_get("notes")?,
+            author: row.try_get("author_name")?,
+            org: row.try_get("org_name")?,
+            org_id: row.try_get("org_id")?,
+            state: row.try_get("state")?,
+            tampered: row.try_get::<i64, _>("tampered")? != 0,
+            published_at: row.try_get("published_at")?,
+            decision: match decider {
+                Some(by) => Some(json!({
+                    "by": by,
+                    "at": row.try_get::<Option<String>, _>("decided_at")?,
+                    "note": row.try_get::<Option<String>, _>("decision_note")?,
+                })),
+                None => None,
+            },
+            runs: row.try_get("run_count")?,
+            orgs_using: row.try_get("org_count")?,
+            info: serde_json::from_str(&info).unwrap_or(serde_json::Value::Null),
+            vetting: None,
+        })
+    }
+
+    /// The full digest a user-given digest or unambiguous prefix (`sha256:` optional) names.
+    pub async fn resolve_plugin(&self, given: &str) -> Result<String> {
+        let hex = given.strip_prefix("sha256:").unwrap_or(given).to_ascii_lowercase();
+        if hex.len() < 4 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(RegistryError::Invalid(format!(
+                "{given:?} is not a plugin digest or a prefix of at least 4 hex digits"
+            )));
+        }
+        let rows = sqlx::query("SELECT digest FROM plugins WHERE digest LIKE $1 ORDER BY digest LIMIT 5")
+            .bind(format!("sha256:{hex}%"))
+            .fetch_all(self.db.pool())
+            .await?;
+        let digests = rows.iter().map(|r| r.try_get::<String, _>("digest")).collect::<Result<Vec<_>, _>>()?;
+        match digests.as_slice() {
+            [] => Err(RegistryError::NotFound { kind: "plugin", id: given.to_string() }),
+            [one] => Ok(one.clone()),
+            many => Err(RegistryError::Ambiguous { prefix: given.to_string(), matches: many.join(", ") }),
+        }
+    }
+
+    /// The plugin `given` names (digest or prefix), with its latest vetting.
+    pub async fn plugin(&self, given: &str) -> Result<PluginRecord> {
+        let digest = self.resolve_plugin(given).await?;
+        let row = sqlx::query(&format!("{PLUGIN_SELECT} WHERE p.digest = $1"))
+            .bind(&digest)
+            .fetch_one(self.db.pool())
+            .await?;
+        let mut record = Self::record_from(&row)?;
+        record.vetting = self.latest_vetting(&digest).await?;
+        Ok(record)
+    }
+
+    async fn latest_vetting(&self, digest: &str) -> Result<Option<Vetting>> {
+        let row = sqlx::query(
+            "SELECT at, passed, findings FROM vettings WHERE digest = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(digest)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|r| -> Result<Vetting> {
+            let findings: String = r.try_get("findings")?;
+            Ok(Vetting {
+                at: r.try_get("at")?,
+                passed: r.try_get::<i64, _>("passed")? != 0,
+                findings: serde_json::from_str(&findings).unwrap_or_default(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Every plugin, newest first.
+    pub async fn plugins(&self) -> Result<Vec<PluginRecord>> {
+        let rows = sqlx::query(&format!("{PLUGIN_SELECT} ORDER BY p.published_at DESC"))
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(Self::record_from).collect()
+    }
+
+    /// Publish component `bytes` (author role). The component must load (valid, allowed imports,
+    /// supported API) and describe itself; it is then stored, recorded as `submitted` and vetted.
+    /// Publishing bytes already published returns the existing record and changes nothing.
+    pub async fn publish(
+        &self,
+        sandbox: &Sandbox,
+        actor: &Actor,
+        bytes: &[u8],
+        notes: &str,
+    ) -> Result<(PluginRecord, bool)> {
+        actor.require(Role::Author, "publishing a plugin")?;
+        let digest = crate::digest::digest_of(bytes);
+        let known = sqlx::query("SELECT digest FROM plugins WHERE digest = $1")
+            .bind(&digest)
+            .fetch_optional(self.db.pool())
+            .await?;
+        if known.is_some() {
+            // Idempotent, but repair the blob if it was lost or altered: these bytes are the truth.
+            self.blobs.put(bytes)?;
+            return Ok((self.plugin(&digest).await?, false));
+        }
+        let plugin = sandbox
+            .load(bytes, None)
+            .map_err(|o| RegistryError::Invalid(format!("not a publishable component: {o}")))?;
+        let info = sandbox
+            .describe(&plugin, &Limits::default())
+            .map_err(|o| RegistryError::Invalid(format!("the component cannot describe itself: {o}")))?;
+        self.blobs.put(bytes)?;
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO plugins (digest, size, api_version, name, version, task, info, notes, author_id, org_id, \
+             state, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'submitted', $11)",
+        )
+        .bind(&digest)
+        .bind(bytes.len() as i64)
+        .bind(&plugin.api_version)
+        .bind(&info.name)
+        .bind(&info.version)
+        .bind(&info.task)
+        .bind(info_json(&info).to_string())
+        .bind(notes)
+        .bind(actor.user.id)
+        .bind(actor.user.org_id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let detail =
+            json!({ "name": info.name, "version": info.version, "task": info.task, "size": bytes.len() });
+        audit::append(&mut tx, &actor.user.name, "plugin.publish", &digest, detail).await?;
+        tx.commit().await?;
+        self.run_vetting(sandbox, &actor.user.name, &digest, bytes, &plugin, &info).await?;
+        Ok((self.plugin(&digest).await?, true))
+    }
+
+    /// Vet plugin `given` again (admin, or the plugin's author).
+    pub async fn vet(&self, sandbox: &Sandbox, actor: &Actor, given: &str) -> Result<PluginRecord> {
+        let record = self.plugin(given).await?;
+        if record.author != actor.user.name {
+            actor.require(Role::Admin, "vetting someone else's plugin")?;
+        }
+        let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
+        let loaded = sandbox.load(&bytes, Some(&record.digest));
+        let described =
+            loaded.as_ref().map_err(Clone::clone).and_then(|p| sandbox.describe(p, &Limits::default()));
+        match (loaded, described) {
+            (Ok(plugin), Ok(info)) => {
+                self.run_vetting(sandbox, &actor.user.name, &record.digest, &bytes, &plugin, &info).await?
+            }
+            (Err(o), _) | (_, Err(o)) => {
+                let findings =
+                    vec![Finding { check: "valid-component".into(), passed: false, detail: o.to_string() }];
+                self.store_vetting(&actor.user.name, &record.digest, findings).await?;
+            }
+        }
+        self.plugin(&record.digest).await
+    }
+
+    /// The plugin's bytes, verified against its digest. A mismatch marks the plugin tampered and
+    /// is logged before the error is returned.
+    pub async fn plugin_bytes(&self, actor: &str, digest: &str) -> Result<Vec<u8>> {
+        match self.blobs.get(digest) {
+            Ok(bytes) => Ok(bytes),
+            Err(e @ BlobError::Mismatch { .. }) => {
+                let mut tx = self.db.begin_write().await?;
+                sqlx::query("UPDATE plugins SET tampered = 1 WHERE digest = $1")
+                    .bind(digest)
+                    .execute(&mut *tx)
+                    .await?;
+                audit::append(&mut tx, actor, "plugin.tampered", digest, json!({ "error": e.to_string() }))
+                    .await?;
+                tx.commit().await?;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn run_vetting(
+        &self,
+        sandbox: &Sandbox,
+        actor: &str,
+        digest: &str,
+        bytes: &[u8],
+        plugin: &Plugin,
+        info: &ModelInfo,
+    ) -> Result<()> {
+        let findings = vet_checks(sandbox, &self.home, bytes, plugin, info);
+        self.store_vetting(actor, digest, findings).await
+    }
+
+    async fn store_vetting(&self, actor: &str, digest: &str, findings: Vec<Finding>) -> Result<()> {
+        let passed = findings.iter().all(|f| f.passed);
+        let text = serde_json::to_string(&findings).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("INSERT INTO vettings (digest, at, passed, findings) VALUES ($1, $2, $3, $4)")
+            .bind(digest)
+            .bind(now())
+            .bind(passed as i64)
+            .bind(&text)
+            .execute(&mut *tx)
+            .await?;
+        let failed: Vec<&str> = findings.iter().filter(|f| !f.passed).map(|f| f.check.as_str()).collect();
+        audit::append(&mut tx, actor, "plugin.vet", digest, json!({ "passed": passed, "failed": failed }))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Approve, reject or revoke plugin `given` (admin above the publisher's procuratorate).
+    pub async fn decide(
+        &self,
+        actor: &Actor,
+        given: &str,
+        decision: Decision,
+        note: &str,
+    ) -> Result<PluginRecord> {
+        let record = self.plugin(given).await?;
+        self.require_admin_over(actor, record.org_id, decision.verb()).await?;
+        let (from, to) = decision.transition();
+        if record.state != from {
+            return Err(RegistryError::Conflict(format!(
+                "{} is {}; only a {from} plugin can be {to}",
+                record.digest, record.state
+            )));
+        }
+        if decision == Decision::Approve {
+            if record.tampered {
+                return Err(RegistryError::Conflict(format!(
+                    "{} is marked tampered: it cannot be approved",
+                    record.digest
+                )));
+            }
+            match &record.vetting {
+                Some(v) if v.passed => {}
+                Some(v) => {
+                    let failed: Vec<String> = v
+                        .findings
+                        .iter()
+                        .filter(|f| !f.passed)
+                        .map(|f| format!("{}: {}", f.check, f.detail))
+                        .collect();
+                    return Err(RegistryError::Conflict(format!(
+                        "{} failed vetting ({}); fix the model and publish it again",
+                        record.digest,
+                        failed.join("; ")
+                    )));
+                }
+                None => {
+                    return Err(RegistryError::Conflict(format!("{} has not been vetted yet", record.digest)));
+                }
+            }
+        }
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "UPDATE plugins SET state = $1, decided_by = $2, decided_at = $3, decision_note = $4 WHERE digest = $5",
+        )
+        .bind(to)
+        .bind(actor.user.id)
+        .bind(now())
+        .bind(note)
+        .bind(&record.digest)
+        .execute(&mut *tx)
+        .await?;
+        let action = format!("plugin.{}", decision.verb());
+        audit::append(&mut tx, &actor.user.name, &action, &record.digest, json!({ "note": note })).await?;
+        tx.commit().await?;
+        self.plugin(&record.digest).await
+    }
+}
+
+/// An admin's decision on a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// submitted -> approved
+    Approve,
+    /// submitted -> rejected
+    Reject,
+    /// approved -> revoked
+    Revoke,
+}
+
+impl Decision {
+    fn verb(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::Revoke => "revoke",
+        }
+    }
+
+    fn transition(self) -> (&'static str, &'static str) {
+        match self {
+            Decision::Approve => ("submitted", "approved"),
+            Decision::Reject => ("submitted", "rejected"),
+            Decision::Revoke => ("approved", "revoked"),
+        }
+    }
+}
+
+/// Limits for canary runs: the defaults, with a shorter deadline (a canary is small).
+fn canary_limits() -> Limits {
+    Limits { deadline: std::time::Duration::from_secs(120), ..Limits::default() }
+}
+
+/// The canary dataset for `task` (generated once at scale 1, seed 7, under the home directory).
+fn canary(home: &std::path::Path, task: &str) -> std::result::Result<PathBuf, String> {
+    let dir = home.join("canary").join(task);
+    if dir.join(datasets::LABELS_FILE).is_file() {
+        return Ok(dir);
+    }
+    let generator = generate::task(task).map_err(|e| e.to_string())?;
+    let parent = home.join("canary");
+    std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    // Generate beside the final place and rename: a crash never leaves half a canary behind.
+    let work = tempfile::Builder::new().prefix(".gen-").tempdir_in(&parent).map_err(|e| e.to_string())?;
+    generator.write(1, 7, work.path(), Format::Parquet, &|_, _| {}).map_err(|e| e.to_string())?;
+    let work = work.keep();
+    if let Err(e) = std::fs::rename(&work, &dir) {
+        let _ = std::fs::remove_dir_all(&work);
+        if !dir.join(datasets::LABELS_FILE).is_file() {
+            return Err(format!("{}: {e}", dir.display()));
+        }
+    }
+    Ok(dir)
+}
+
+/// The automated checks: API version, a sane `describe()` that fits its task's contract, a run
+/// within limits on the task's canary dataset, and determinism (a second run, same output digest).
+fn vet_checks(
+    sandbox: &Sandbox,
+    home: &std::path::Path,
+    bytes: &[u8],
+    plugin: &Plugin,
+    info: &ModelInfo,
+) -> Vec<Finding> {
+    let mut findings = vec![
+        Finding {
+            check: "valid-component".into(),
+            passed: true,
+            detail: format!(
+                "{} bytes, imports within the allow-list: {}",
+                bytes.len(),
+                plugin.imports.join(", ")
+            ),
+        },
+        Finding {
+            check: "api-version".into(),
+            passed: true,
+            detail: format!("sieve:model@{}", plugin.api_version),
+        },
+    ];
+    let fits = contract::check_inputs(&info.task, &info.inputs);
+    findings.push(Finding {
+        check: "describe".into(),
+        passed: fits.is_ok(),
+        detail: match &fits {
+            Ok(()) => format!(
+                "{} {} for {}, reads {} tables of its contract",
+                info.name,
+                info.version,
+                info.task,
+                info.inputs.len()
+            ),
+            Err(problems) => problems.join("; "),
+        },
+    });
+    if fits.is_err() {
+        return findings;
+    }
+    let dir = match canary(home, &info.task) {
+        Ok(d) => d,
+        Err(e) => {
+            findings.push(Finding {
+                check: "canary-run".into(),
+                passed: false,
+                detail: format!("no canary dataset: {e}"),
+            });
+            return findings;
+        }
+    };
+    let limits = canary_limits();
+    let first = crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), &dir, &[], &limits, None);
+    let ok = first.outcome == Outcome::Completed;
+    findings.push(Finding {
+        check: "canary-run".into(),
+        passed: ok,
+        detail: if ok {
+            format!(
+                "completed on the {} canary: {} clues, fuel {}, peak memory {} MiB, {:.0} ms",
+                info.task,
+                first.clues.len(),
+                first.fuel,
+                first.peak_memory_bytes >> 20,
+                first.wall.as_secs_f64() * 1000.0
+            )
+        } else {
+            format!("{}: {}", first.outcome.code(), first.outcome.detail())
+        },
+    });
+    if !ok {
+        return findings;
+    }
+    let second = crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), &dir, &[], &limits, None);
+    let same = second.outcome == Outcome::Completed && second.output_digest == first.output_digest;
+    findings.push(Finding {
+        check: "deterministic".into(),
+        passed: same,
+        detail: if same {
+            format!("two runs, same output {}", first.output_digest)
+        } else {
+            format!(
+                "two runs differ: {} then {} ({})",
+                first.output_digest,
+                second.output_digest,
+                second.outcome.code()
+            )
+        },
+    });
+    findings
+}

@@ -1,0 +1,474 @@
+//! Runs made through the registry: checked (approved plugin, approved and granted dataset, digests
+//! on load), recorded as `running` before the model starts, finished in one transaction with all
+//! their clues, and marked failed if their process died. Clues are read back paged, exported, and
+//! released by an admin when the dataset is restricted.
+
+use serde::Serialize;
+use serde_json::json;
+use sieve_sdk::{Clue, Params};
+use sqlx::Row;
+
+use super::{RunReport, run_component};
+use crate::audit;
+use crate::datasets::catalog::{self, DatasetRecord};
+use crate::registry::{Actor, Registry, RegistryError, Result, Role};
+use crate::sandbox::state::ProgressFn;
+use crate::sandbox::{Limits, Outcome, Sandbox};
+use crate::storage::blobs::BlobError;
+use crate::storage::{WriteTx, now};
+
+/// A stored run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: i64,
+    /// Plugin digest.
+    pub plugin: String,
+    /// Model name.
+    pub model: String,
+    /// Dataset `name@version`.
+    pub dataset: String,
+    /// Dataset digest.
+    pub dataset_digest: String,
+    /// Whether the dataset is restricted.
+    pub restricted: bool,
+    /// Who ran it.
+    pub user: String,
+    /// Their procuratorate.
+    pub org: String,
+    #[serde(skip)]
+    org_id: i64,
+    /// Parameters as given to the model.
+    pub params: serde_json::Value,
+    /// The sieve version that ran it.
+    pub host_version: String,
+    /// `running`, `completed` or `failed`.
+    pub state: String,
+    /// Outcome code (`completed`, `out-of-fuel`, ...), once finished.
+    pub outcome: Option<String>,
+    /// Outcome detail.
+    pub detail: Option<String>,
+    /// Fuel consumed.
+    pub fuel: Option<i64>,
+    /// Peak guest memory in bytes.
+    pub peak_memory: Option<i64>,
+    /// Wall time in milliseconds.
+    pub wall_ms: Option<f64>,
+    /// Digest of the clues.
+    pub output_digest: Option<String>,
+    /// Number of clues stored.
+    pub clues: i64,
+    /// Start time.
+    pub started_at: String,
+    /// End time.
+    pub finished_at: Option<String>,
+    /// Admin who released the clues for export, if any.
+    pub released_by: Option<String>,
+}
+
+/// A stored clue, with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredClue {
+    /// Position in emission order, from 1.
+    pub seq: i64,
+    /// The subject (case number, item id, debtor id, ...).
+    pub subject: String,
+    /// Score in [0, 1].
+    pub score: f64,
+    /// The rule that fired.
+    pub rule: String,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// Evidence rows, `[{"table": .., "row": ..}]`.
+    pub evidence: serde_json::Value,
+}
+
+/// Order of a clue listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClueOrder {
+    /// Highest score first (ties in emission order).
+    Score,
+    /// Emission order.
+    Seq,
+}
+
+/// Which host process this is, for finding runs whose process died.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether process `pid` on this machine is still alive (Linux `/proc`; elsewhere assume yes).
+fn alive(pid: i64) -> bool {
+    if cfg!(target_os = "linux") { std::path::Path::new(&format!("/proc/{pid}")).exists() } else { true }
+}
+
+const RUN_SELECT: &str = "SELECT r.*, p.name AS model, d.name AS dataset_name, d.version AS dataset_version, \
+     d.digest AS dataset_digest, d.restricted, u.name AS user_name, o.name AS org_name, rb.name AS releaser \
+     FROM runs r JOIN plugins p ON p.digest = r.plugin_digest JOIN datasets d ON d.id = r.dataset_id \
+     JOIN users u ON u.id = r.user_id JOIN orgs o ON o.id = r.org_id LEFT JOIN users rb ON rb.id = r.released_by";
+
+fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
+    let params: String = row.try_get("params")?;
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        plugin: row.try_get("plugin_digest")?,
+        model: row.try_get("model")?,
+        dataset: format!(
+            "{}@{}",
+            row.try_get::<String, _>("dataset_name")?,
+            row.try_get::<i64, _>("dataset_version")?
+        ),
+        dataset_digest: row.try_get("dataset_digest")?,
+        restricted: row.try_get::<i64, _>("restricted")? != 0,
+        user: row.try_get("user_name")?,
+        org: row.try_get("org_name")?,
+        org_id: row.try_get("org_id")?,
+        params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+        host_version: row.try_get("host_version")?,
+        state: row.try_get("state")?,
+        outcome: row.try_get("outcome")?,
+        detail: row.try_get("detail")?,
+        fuel: row.try_get("fuel")?,
+        peak_memory: row.try_get("peak_memory")?,
+        wall_ms: row.try_get("wall_ms")?,
+        output_digest: row.try_get("output_digest")?,
+        clues: row.try_get("clue_count")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        released_by: row.try_get("releaser")?,
+    })
+}
+
+fn params_json(params: &Params) -> serde_json::Value {
+    serde_json::Value::Object(params.iter().map(|(k, v)| (k.clone(), json!(v.to_string()))).collect())
+}
+
+/// Rows per multi-row clue INSERT (7 values each: well under SQLite's 32766 bound parameters).
+const CLUE_INSERT_BATCH: usize = 500;
+
+async fn insert_clues(tx: &mut WriteTx, run_id: i64, clues: &[Clue]) -> Result<()> {
+    for (chunk_index, chunk) in clues.chunks(CLUE_INSERT_BATCH).enumerate() {
+        let mut sql =
+            String::from("INSERT INTO clues (run_id, seq, subject, score, rule, reason, evidence) VALUES ");
+        for i in 0..chunk.len() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for (i, c) in chunk.iter().enumerate() {
+            let evidence: Vec<serde_json::Value> =
+                c.evidence.iter().map(|e| json!({ "table": e.table, "row": e.row })).collect();
+            q = q
+                .bind(run_id)
+                .bind((chunk_index * CLUE_INSERT_BATCH + i + 1) as i64)
+                .bind(c.subject.clone())
+                .bind(c.score)
+                .bind(c.rule.clone())
+                .bind(c.reason.clone())
+                .bind(serde_json::Value::Array(evidence).to_string());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// Mark runs of this host whose process is gone as failed (they were killed mid-run): each
+    /// gets an audit event. Returns how many were found.
+    pub async fn recover_orphaned_runs(&self) -> Result<usize> {
+        let rows = sqlx::query("SELECT id, pid FROM runs WHERE state = 'running' AND host = $1")
+            .bind(this_host())
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut recovered = 0;
+        for row in rows {
+            let (id, pid): (i64, i64) = (row.try_get("id")?, row.try_get("pid")?);
+            if pid == std::process::id() as i64 || alive(pid) {
+                continue;
+            }
+            let mut tx = self.db.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE runs SET state = 'failed', outcome = 'host-crash', detail = $1, finished_at = $2 \
+                 WHERE id = $3 AND state = 'running'",
+            )
+            .bind(format!("the sieve process (pid {pid}) ended before the run finished; no clues were kept"))
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 1 {
+                audit::append(
+                    &mut tx,
+                    "system",
+                    "run.fail",
+                    &id.to_string(),
+                    json!({ "reason": "host process died", "pid": pid }),
+                )
+                .await?;
+                recovered += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(recovered)
+    }
+
+    /// Run plugin `plugin` on dataset `dataset` (`NAME[@version]`) as `actor`, and store the run.
+    /// Refusals (role, approval, grant, tampered blob) happen before anything is recorded; once the
+    /// run row exists it always ends `completed` or `failed`, with its clues only if completed.
+    pub async fn run(
+        &self,
+        sandbox: &Sandbox,
+        actor: &Actor,
+        plugin: &str,
+        dataset: &str,
+        settings: &[(String, String)],
+        limits: &Limits,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<(RunRecord, RunReport)> {
+        actor.require(Role::Author, "running a model")?;
+        let record = self.plugin(plugin).await?;
+        if record.tampered {
+            return Err(RegistryError::Denied(format!(
+                "plugin {} is marked tampered and cannot run",
+                record.digest
+            )));
+        }
+        if record.state != "approved" {
+            return Err(RegistryError::Denied(format!(
+                "plugin {} is {}: only approved plugins run on registered datasets",
+                record.digest, record.state
+            )));
+        }
+        let d: DatasetRecord = self.dataset(dataset, true).await?;
+        self.require_dataset_use(actor, &d).await?;
+        if record.task != d.task {
+            return Err(RegistryError::Invalid(format!(
+                "plugin {} is a {} model; dataset {}@{} holds {} data",
+                record.name, record.task, d.name, d.version, d.task
+            )));
+        }
+        let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
+
+        let mut tx = self.db.begin_write().await?;
+        let run_id: i64 = sqlx::query(
+            "INSERT INTO runs (plugin_digest, dataset_id, user_id, org_id, params, host_version, state, started_at, \
+             host, pid) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9) RETURNING id",
+        )
+        .bind(&record.digest)
+        .bind(d.id)
+        .bind(actor.user.id)
+        .bind(actor.user.org_id)
+        .bind(json!(settings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>()).to_string())
+        .bind(env!("CARGO_PKG_VERSION"))
+        .bind(now())
+        .bind(this_host())
+        .bind(std::process::id() as i64)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let detail = json!({ "plugin": record.digest, "dataset": format!("{}@{}", d.name, d.version), "dataset_digest": d.digest });
+        audit::append(&mut tx, &actor.user.name, "run.start", &run_id.to_string(), detail).await?;
+        tx.commit().await?;
+
+        let report = run_component(
+            sandbox,
+            &bytes,
+            Some(&record.digest),
+            settings,
+            limits,
+            on_progress,
+            &d.digest,
+            |info| catalog::load_stored(self, &d, info),
+        );
+        self.finish_run(actor, run_id, &report).await?;
+        if let Outcome::HashMismatch { expected, actual } = &report.outcome {
+            let e = BlobError::Mismatch { expected: expected.clone(), actual: actual.clone() };
+            audit::record(
+                &self.db,
+                &actor.user.name,
+                "dataset.tampered",
+                &format!("{}@{}", d.name, d.version),
+                json!({ "error": e.to_string() }),
+            )
+            .await?;
+        }
+        Ok((self.run_record(run_id).await?, report))
+    }
+
+    async fn finish_run(&self, actor: &Actor, run_id: i64, report: &RunReport) -> Result<()> {
+        let completed = report.outcome == Outcome::Completed;
+        let mut tx = self.db.begin_write().await?;
+        if completed {
+            insert_clues(&mut tx, run_id, &report.clues).await?;
+        }
+        sqlx::query(
+            "UPDATE runs SET state = $1, outcome = $2, detail = $3, fuel = $4, peak_memory = $5, wall_ms = $6, \
+             output_digest = $7, clue_count = $8, finished_at = $9, params = $10 WHERE id = $11",
+        )
+        .bind(if completed { "completed" } else { "failed" })
+        .bind(report.outcome.code())
+        .bind(report.outcome.detail())
+        .bind(report.fuel as i64)
+        .bind(report.peak_memory_bytes as i64)
+        .bind(report.wall.as_secs_f64() * 1000.0)
+        .bind(completed.then(|| report.output_digest.clone()))
+        .bind(if completed { report.clues.len() as i64 } else { 0 })
+        .bind(now())
+        .bind(report.params.as_ref().map_or_else(|| json!({}), params_json).to_string())
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        let detail = json!({
+            "outcome": report.outcome.code(), "clues": report.clues.len(), "fuel": report.fuel,
+            "output_digest": completed.then(|| report.output_digest.clone()),
+        });
+        audit::append(&mut tx, &actor.user.name, "run.finish", &run_id.to_string(), detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn run_record(&self, id: i64) -> Result<RunRecord> {
+        let row = sqlx::query(&format!("{RUN_SELECT} WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound { kind: "run", id: id.to_string() })?;
+        run_from(&row)
+    }
+
+    /// Run `id`, if `actor` may see it: its runner, or an admin above the runner's procuratorate.
+    pub async fn visible_run(&self, actor: &Actor, id: i64) -> Result<RunRecord> {
+        let run = self.run_record(id).await?;
+        if run.user != actor.user.name {
+            self.require_admin_over(actor, run.org_id, "reading another user's run").await?;
+        }
+        Ok(run)
+    }
+
+    /// The runs `actor` may see, newest first (at most `limit`).
+    pub async fn runs(&self, actor: &Actor, limit: i64) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(&format!("{RUN_SELECT} ORDER BY r.id DESC")).fetch_all(self.db.pool()).await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let run = run_from(row)?;
+            let visible = run.user == actor.user.name
+                || (actor.has(Role::Admin) && self.within(run.org_id, actor.user.org_id).await?);
+            if visible {
+                out.push(run);
+                if out.len() as i64 >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One page of run `id`'s clues (pages from 1).
+    pub async fn run_clues(
+        &self,
+        actor: &Actor,
+        id: i64,
+        order: ClueOrder,
+        page: i64,
+        per_page: i64,
+    ) -> Result<Vec<StoredClue>> {
+        self.visible_run(actor, id).await?;
+        let order_by = match order {
+            ClueOrder::Score => "score DESC, seq",
+            ClueOrder::Seq => "seq",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM clues WHERE run_id = $1 ORDER BY {order_by} LIMIT $2 OFFSET $3"
+        ))
+        .bind(id)
+        .bind(per_page)
+        .bind((page.max(1) - 1) * per_page)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let evidence: String = r.try_get("evidence")?;
+                Ok(StoredClue {
+                    seq: r.try_get("seq")?,
+                    subject: r.try_get("subject")?,
+                    score: r.try_get("score")?,
+                    rule: r.try_get("rule")?,
+                    reason: r.try_get("reason")?,
+                    evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    /// All clues of run `id` for export, in emission order. A run on a restricted dataset must
+    /// have been released by an admin first.
+    pub async fn export_clues(&self, actor: &Actor, id: i64) -> Result<Vec<StoredClue>> {
+        let run = self.visible_run(actor, id).await?;
+        if run.state != "completed" {
+            return Err(RegistryError::Conflict(format!(
+                "run {id} is {}: only completed runs have clues",
+                run.state
+            )));
+        }
+        if run.restricted && run.released_by.is_none() {
+            return Err(RegistryError::Denied(format!(
+                "run {id} used restricted dataset {}: its clues stay on the platform until an admin releases them (sieve runs release {id})",
+                run.dataset
+            )));
+        }
+        let clues = self.run_clues(actor, id, ClueOrder::Seq, 1, i64::MAX / 2).await?;
+        audit::record(
+            &self.db,
+            &actor.user.name,
+            "run.export",
+            &id.to_string(),
+            json!({ "clues": clues.len() }),
+        )
+        .await?;
+        Ok(clues)
+    }
+
+    /// Release run `id`'s clues for export (admin above the runner's procuratorate).
+    pub async fn release_run(&self, actor: &Actor, id: i64, note: &str) -> Result<RunRecord> {
+        let run = self.run_record(id).await?;
+        self.require_admin_over(actor, run.org_id, "releasing a run's clues").await?;
+        if run.state != "completed" {
+            return Err(RegistryError::Conflict(format!(
+                "run {id} is {}: only completed runs can be released",
+                run.state
+            )));
+        }
+        if run.released_by.is_some() {
+            return Ok(run);
+        }
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE runs SET released_by = $1, released_at = $2 WHERE id = $3")
+            .bind(actor.user.id)
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(&mut tx, &actor.user.name, "run.release", &id.to_string(), json!({ "note": note }))
+            .await?;
+        tx.commit().await?;
+        self.run_record(id).await
+    }
+}

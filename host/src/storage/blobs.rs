@@ -1,0 +1,111 @@
+//! Content-addressed files: `blobs/sha256/<hex>` under the home directory, written atomically and
+//! checked against their name on every read.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::digest::{digest_of, sha256_hex};
+
+/// Why a blob could not be stored or read back intact.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// No blob has this digest.
+    #[error("blob {0} is missing from the store")]
+    Missing(String),
+    /// The bytes on disk no longer hash to their name.
+    #[error("hash-mismatch: blob {expected} now hashes to {actual} (altered on disk)")]
+    Mismatch {
+        /// The digest it is stored under.
+        expected: String,
+        /// What its bytes hash to now.
+        actual: String,
+    },
+    /// The file system failed.
+    #[error("{path}: {message}")]
+    Io {
+        /// File concerned.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// The blob store rooted at a home directory.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+    tmp: PathBuf,
+}
+
+fn io(path: &Path, e: std::io::Error) -> BlobError {
+    BlobError::Io { path: path.display().to_string(), message: e.to_string() }
+}
+
+impl BlobStore {
+    /// The store under `home` (created on first write).
+    pub fn new(home: &Path) -> Self {
+        BlobStore { root: home.join("blobs").join("sha256"), tmp: home.join("tmp") }
+    }
+
+    /// Where the blob `digest` (`sha256:<hex>`) lives.
+    pub fn path(&self, digest: &str) -> PathBuf {
+        self.root.join(digest.trim_start_matches("sha256:"))
+    }
+
+    /// Store `bytes`; returns their digest. Written to a temporary file, synced, then renamed into
+    /// place, so a crash leaves either the whole blob or none. Storing existing content is a no-op.
+    pub fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
+        let digest = digest_of(bytes);
+        let path = self.path(&digest);
+        if path.is_file() && fs::read(&path).is_ok_and(|b| sha256_hex(&b) == digest[7..]) {
+            return Ok(digest);
+        }
+        fs::create_dir_all(&self.root).map_err(|e| io(&self.root, e))?;
+        fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| io(&self.tmp, e))?;
+        tmp.write_all(bytes).map_err(|e| io(tmp.path(), e))?;
+        tmp.as_file().sync_all().map_err(|e| io(tmp.path(), e))?;
+        tmp.persist(&path).map_err(|e| io(&path, e.error))?;
+        Ok(digest)
+    }
+
+    /// Read blob `digest` and check that its bytes still hash to it. The returned bytes are the
+    /// ones that were hashed: callers use them, never a second read.
+    pub fn get(&self, digest: &str) -> Result<Vec<u8>, BlobError> {
+        let path = self.path(digest);
+        let bytes = fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
+            _ => io(&path, e),
+        })?;
+        let actual = digest_of(&bytes);
+        if actual != digest {
+            return Err(BlobError::Mismatch { expected: digest.to_string(), actual });
+        }
+        Ok(bytes)
+    }
+
+    /// A scratch directory under the home's `tmp/` (removed when dropped): work files of an
+    /// import live here until their content is stored.
+    pub fn scratch(&self) -> Result<tempfile::TempDir, BlobError> {
+        fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
+        tempfile::Builder::new().prefix("work-").tempdir_in(&self.tmp).map_err(|e| io(&self.tmp, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_round_trip_and_altered_bytes_are_caught() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::new(home.path());
+        let digest = store.put(b"model bytes").expect("put");
+        assert_eq!(store.put(b"model bytes").expect("again"), digest);
+        assert_eq!(store.get(&digest).expect("get"), b"model bytes");
+        fs::write(store.path(&digest), b"evil bytes").expect("tamper");
+        assert!(matches!(store.get(&digest), Err(BlobError::Mismatch { .. })));
+        assert!(matches!(store.get(&digest_of(b"other")), Err(BlobError::Missing(_))));
+    }
+}

@@ -1,0 +1,67 @@
+//! Append-only schema migrations, one SQL file per backend and step, checked by checksum.
+
+use sqlx::Row;
+
+use super::{Backend, Db, StorageError, now};
+use crate::digest::sha256_hex;
+
+/// One schema step, in both dialects.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Every migration, in order. Append only: an applied migration's text must never change.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "registry",
+    sqlite: include_str!("../../migrations/sqlite/0001_registry.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_registry.sql"),
+}];
+
+/// Bring the database up to date, inside the write lock so that concurrent first uses agree.
+pub async fn run(db: &Db) -> Result<(), StorageError> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+         checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let applied = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in &applied {
+        let version: i64 = row.try_get("version")?;
+        let checksum: String = row.try_get("checksum")?;
+        let Some(m) = MIGRATIONS.iter().find(|m| m.version == version) else {
+            return Err(StorageError::NewerSchema(version));
+        };
+        if checksum != sha256_hex(sql(db, m).as_bytes()) {
+            return Err(StorageError::MigrationChanged { version, name: m.name.to_string() });
+        }
+    }
+    for m in MIGRATIONS.iter().skip(applied.len()) {
+        sqlx::raw_sql(sql(db, m)).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(sha256_hex(sql(db, m).as_bytes()))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn sql(db: &Db, m: &Migration) -> &'static str {
+    match db.backend() {
+        Backend::Sqlite => m.sqlite,
+        Backend::Postgres => m.postgres,
+    }
+}

@@ -1,0 +1,141 @@
+//! Where the registry's state lives: one database (embedded SQLite by default, PostgreSQL by URL),
+//! migrated on open, and a blob store of sha256-addressed files under the home directory.
+
+pub mod blobs;
+mod migrate;
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+/// File name of the embedded database inside the home directory.
+pub const SQLITE_FILE: &str = "sieve.db";
+
+/// Why the state store could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database refused or failed a statement.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The URL names no supported database.
+    #[error("unsupported database URL {0:?}: use postgres://... (or leave it unset for the embedded SQLite)")]
+    UnsupportedUrl(String),
+    /// A migration already applied differs from the one this binary carries.
+    #[error("migration {version} ({name}) was changed after it was applied: migrations are append-only")]
+    MigrationChanged {
+        /// Migration number.
+        version: i64,
+        /// Migration name.
+        name: String,
+    },
+    /// The database was migrated by a newer sieve.
+    #[error("the database has migration {0}, newer than this sieve knows: upgrade sieve")]
+    NewerSchema(i64),
+    /// Files under the home directory.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// Which database engine is behind the pool (their SQL differs in DDL and locking only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file in the home directory.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// The database: a pool plus the backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A write transaction holding the registry's write lock (see [`Db::begin_write`]).
+pub type WriteTx = Transaction<'static, Any>;
+
+impl Db {
+    /// Open (creating and migrating on first use) the database at `url`, or the embedded SQLite
+    /// file under `home` when `url` is `None`.
+    pub async fn open(home: &Path, url: Option<&str>) -> Result<Db, StorageError> {
+        install_default_drivers();
+        let (url, backend) = match url {
+            None => {
+                std::fs::create_dir_all(home).map_err(|e| StorageError::Io {
+                    path: home.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                (format!("sqlite://{}?mode=rwc", home.join(SQLITE_FILE).display()), Backend::Sqlite)
+            }
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                (u.to_string(), Backend::Postgres)
+            }
+            Some(u) if u.starts_with("sqlite:") => (u.to_string(), Backend::Sqlite),
+            Some(u) => return Err(StorageError::UnsupportedUrl(u.to_string())),
+        };
+        let options = AnyPoolOptions::new().max_connections(4);
+        let options = if backend == Backend::Sqlite {
+            // WAL lets readers run beside the one writer; several `sieve` processes share the file,
+            // so a writer waits for the lock rather than failing.
+            options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
+                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options.connect(&url).await?;
+        let db = Db { pool, backend };
+        migrate::run(&db).await?;
+        Ok(db)
+    }
+
+    /// The connection pool, for reads.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begin a transaction that holds the registry-wide write lock until it ends. Every write
+    /// (and so every audit append) is serialised through it, which keeps the audit chain linear
+    /// when several processes share one database.
+    pub async fn begin_write(&self) -> Result<WriteTx, StorageError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(72400117)").execute(&mut *tx).await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Close the pool (waits for connections to finish).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now as RFC 3339 UTC with milliseconds (`2026-11-29T08:30:00.123Z`): sorts as text.
+pub fn now() -> String {
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    format!("{}.{:03}Z", sieve_sdk::data::format_timestamp(ms), ms.rem_euclid(1000))
+}
