@@ -18,6 +18,11 @@ pub fn fresh_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The path `fresh_dir(name)` made, without emptying it.
+pub fn fresh_dir_path(name: &str) -> PathBuf {
+    scratch().join(name)
+}
+
 /// `sieve` with a shared home (so compiled code is cached across tests).
 pub fn sieve() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));

@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use super::progress_bar;
 use super::session::{RegistryArgs, Session};
-use crate::datasets::catalog::DatasetRecord;
+use crate::datasets::catalog::{DatasetRecord, ImportRequest};
 
 /// `sieve dataset` subcommands.
 #[derive(Subcommand)]
@@ -104,7 +104,9 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
             };
             let progress = &progress;
             let report = session.act("dataset import", |a| async move {
-                registry.import_dataset(&a, &name, &dir, &task, &source, restricted, progress).await
+                let request =
+                    ImportRequest { name: &name, dir: &dir, task: &task, source: &source, restricted };
+                registry.import_dataset(&a, &request, progress).await
             });
             bar.finish_and_clear();
             let report = report?;

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::session::{RegistryArgs, Session};
 use super::{LimitArgs, component_bytes, progress_bar, sandbox};
+use crate::runs::store::RunRequest;
 use crate::runs::{RunReport, run_on_dir};
 use crate::sandbox::Outcome;
 
@@ -80,11 +81,12 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
         (None, Some(dataset)) => {
             let session = Session::open(&home, registry)?;
             let reg = &session.registry;
-            let (sandbox, limits, params) = (&sandbox, &limits, &args.params);
-            let component = &args.component;
-            let result = session.act("run", |a| async move {
-                reg.run(sandbox, &a, component, dataset, params, limits, Some(on_progress)).await
-            });
+            let sandbox = &sandbox;
+            let request =
+                RunRequest { plugin: &args.component, dataset, settings: &args.params, limits: &limits };
+            let request = &request;
+            let result =
+                session.act("run", |a| async move { reg.run(sandbox, &a, request, Some(on_progress)).await });
             bar.finish_and_clear();
             let (record, report) = result?;
             if !args.json {

@@ -79,6 +79,21 @@ pub struct ImportReport {
     pub ignored_files: Vec<String>,
 }
 
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportRequest<'a> {
+    /// Dataset name.
+    pub name: &'a str,
+    /// Directory with one CSV or Parquet file per contract table.
+    pub dir: &'a Path,
+    /// Task whose contract the tables follow.
+    pub task: &'a str,
+    /// The agency the data came from.
+    pub source: &'a str,
+    /// Whether clues from it need an admin's release before export.
+    pub restricted: bool,
+}
+
 /// Progress of an import: `(table, index, count)` as each table starts.
 pub type ImportProgress<'a> = &'a dyn Fn(&str, usize, usize);
 
@@ -212,13 +227,10 @@ impl Registry {
     pub async fn import_dataset(
         &self,
         actor: &Actor,
-        name: &str,
-        dir: &Path,
-        task: &str,
-        source: &str,
-        restricted: bool,
+        request: &ImportRequest<'_>,
         progress: ImportProgress<'_>,
     ) -> Result<ImportReport> {
+        let ImportRequest { name, dir, task, source, restricted } = *request;
         if !actor.has(Role::Author) && !actor.has(Role::Admin) {
             actor.require(Role::Author, "importing a dataset")?;
         }
@@ -229,7 +241,7 @@ impl Registry {
         if !dir.is_dir() {
             return Err(RegistryError::Invalid(format!("{}: no such directory", dir.display())));
         }
-        if let Some(existing) = self.dataset(name, false).await.ok() {
+        if let Ok(existing) = self.dataset(name, false).await {
             if existing.owner_org_id != actor.user.org_id {
                 self.require_admin_over(
                     actor,
@@ -408,7 +420,8 @@ impl Registry {
     }
 
     /// Whether `actor` may run models on dataset `d`: it must be approved, and the actor's
-    /// procuratorate must own it or lie within a granted procuratorate's subtree.
+    /// procuratorate must own it or lie within a granted procuratorate's subtree. Owning a dataset
+    /// does not open it to the owner's subtree: a province's data reaches a county only by grant.
     pub async fn require_dataset_use(&self, actor: &Actor, d: &DatasetRecord) -> Result<()> {
         if d.state != "approved" {
             return Err(RegistryError::Denied(format!(
@@ -416,7 +429,7 @@ impl Registry {
                 d.name, d.version, d.state
             )));
         }
-        if actor.org_chain.contains(&d.owner_org_id) {
+        if actor.user.org_id == d.owner_org_id {
             return Ok(());
         }
         let granted = sqlx::query("SELECT org_id FROM grants WHERE dataset_name = $1")

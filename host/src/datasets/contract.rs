@@ -1,7 +1,7 @@
 //! The table contracts of DOMAIN.md: which tables and typed columns a dataset of each task holds.
 //! Imports are checked against them, and so are the inputs a plugin declares when it is vetted.
 
-use sieve_sdk::{ColumnType, TableSpec};
+use sieve_sdk::TableSpec;
 
 /// The contract tables of `task`, or `None` for an unknown task.
 pub fn tables(task: &str) -> Option<Vec<TableSpec>> {
@@ -100,18 +100,14 @@ pub fn check_inputs(task: &str, inputs: &[TableSpec]) -> Result<(), Vec<String>>
                     "{}.{} is {} in the contract; the model reads it as {}",
                     table.name,
                     c.name,
-                    type_name(found.ty),
-                    type_name(c.ty)
+                    found.ty.name(),
+                    c.ty.name()
                 )),
                 Some(_) => {}
             }
         }
     }
     if problems.is_empty() { Ok(()) } else { Err(problems) }
-}
-
-fn type_name(t: ColumnType) -> &'static str {
-    t.name()
 }
 
 #[cfg(test)]

@@ -359,7 +359,10 @@ impl Registry {
                     )));
                 }
                 None => {
-                    return Err(RegistryError::Conflict(format!("{} has not been vetted yet", record.digest)));
+                    return Err(RegistryError::Conflict(format!(
+                        "{} has not been vetted yet",
+                        record.digest
+                    )));
                 }
             }
         }

@@ -83,6 +83,19 @@ pub struct StoredClue {
     pub evidence: serde_json::Value,
 }
 
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRequest<'a> {
+    /// Plugin digest or unambiguous prefix.
+    pub plugin: &'a str,
+    /// Dataset `NAME[@version]`.
+    pub dataset: &'a str,
+    /// `name=value` parameter settings.
+    pub settings: &'a [(String, String)],
+    /// Sandbox limits.
+    pub limits: &'a Limits,
+}
+
 /// Order of a clue listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ClueOrder {
@@ -237,12 +250,10 @@ impl Registry {
         &self,
         sandbox: &Sandbox,
         actor: &Actor,
-        plugin: &str,
-        dataset: &str,
-        settings: &[(String, String)],
-        limits: &Limits,
+        request: &RunRequest<'_>,
         on_progress: Option<ProgressFn>,
     ) -> Result<(RunRecord, RunReport)> {
+        let RunRequest { plugin, dataset, settings, limits } = *request;
         actor.require(Role::Author, "running a model")?;
         let record = self.plugin(plugin).await?;
         if record.tampered {

@@ -1,0 +1,646 @@
+//! The registry end to end through the real binary, on both databases: every test runs on the
+//! embedded SQLite, and again on PostgreSQL when `SIEVE_TEST_POSTGRES` names a server (CI starts
+//! one; the URL's user needs CREATEDB: each test gets a database of its own).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::{fresh_dir, guest, stderr, stdout};
+
+/// One registry under test: a home directory, and a PostgreSQL URL unless it is SQLite.
+pub struct Reg {
+    home: PathBuf,
+    db: Option<String>,
+}
+
+impl Reg {
+    fn sqlite(test: &str) -> Reg {
+        Reg { home: fresh_dir(&format!("reg-sqlite-{test}")), db: None }
+    }
+
+    /// A fresh PostgreSQL database for `test`, or `None` (with a note) when no server is configured.
+    fn postgres(test: &str) -> Option<Reg> {
+        let Ok(admin_url) = std::env::var("SIEVE_TEST_POSTGRES") else {
+            eprintln!("SIEVE_TEST_POSTGRES is not set: {test} runs on SQLite only here (CI runs both)");
+            return None;
+        };
+        let name = format!("sieve_test_{}_{}", test, std::process::id());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut conn =
+                sqlx::AnyConnection::connect(&admin_url).await.expect("connect to SIEVE_TEST_POSTGRES");
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await.expect("drop");
+            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+        });
+        let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
+        Some(Reg { home: fresh_dir(&format!("reg-pg-{test}")), db: Some(format!("{base}/{name}")) })
+    }
+
+    /// `sieve ARGS` against this registry as the holder of `token`.
+    pub fn cmd(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));
+        cmd.env("SIEVE_HOME", &self.home).env_remove("SIEVE_TOKEN").env_remove("SIEVE_DATABASE_URL");
+        if let Some(db) = &self.db {
+            cmd.env("SIEVE_DATABASE_URL", db);
+        }
+        if let Some(t) = token {
+            cmd.env("SIEVE_TOKEN", t);
+        }
+        cmd.args(args).output().expect("start sieve")
+    }
+
+    /// Like `cmd`, but the command must succeed; returns stdout.
+    pub fn ok(&self, token: &str, args: &[&str]) -> String {
+        let o = self.cmd(Some(token), args);
+        assert!(
+            o.status.success(),
+            "sieve {args:?} failed ({:?}): {}{}",
+            o.status.code(),
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    /// Like `ok`, with `--json` appended, parsed.
+    pub fn json(&self, token: &str, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(token, &all)).expect("JSON output")
+    }
+
+    /// The command must be refused with exit status 3, naming `needle`.
+    pub fn refused(&self, token: &str, args: &[&str], needle: &str) {
+        let o = self.cmd(Some(token), args);
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "sieve {args:?} should be refused: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains(needle),
+            "sieve {args:?}: refusal should mention {needle:?}: {}",
+            stderr(&o)
+        );
+    }
+
+    /// `sieve init`: the admin token.
+    pub fn init(&self) -> String {
+        let v: Value =
+            serde_json::from_str(&stdout(&self.cmd(None, &["init", "--json"]))).expect("init JSON");
+        v["admin_token"].as_str().expect("admin_token").to_string()
+    }
+
+    /// Add a user; their token.
+    pub fn user(&self, admin: &str, name: &str, org: &str, roles: &[&str]) -> String {
+        let mut args = vec!["user", "add", name, "--org", org];
+        for r in roles {
+            args.extend(["--role", r]);
+        }
+        self.json(admin, &args)["token"].as_str().expect("token").to_string()
+    }
+
+    /// The audit log must verify.
+    pub fn audit_intact(&self, admin: &str) -> Value {
+        let v = self.json(admin, &["audit", "verify"]);
+        assert_eq!(v["status"], "intact", "{v}");
+        v
+    }
+
+    /// Run SQL on this registry's database (to play the attacker in tamper tests).
+    pub fn sql(&self, statement: &str) {
+        let url = match &self.db {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.home.join("sieve.db").display()),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+            sqlx::raw_sql(statement).execute(&mut conn).await.expect("statement");
+        });
+    }
+
+    fn home(&self) -> &Path {
+        &self.home
+    }
+}
+
+/// Generated data for `task` at scale 1 (seed 3), made once per test process.
+fn data(task: &str) -> PathBuf {
+    static MADE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let name = format!("regdata-{task}");
+    if !made.contains(&name) {
+        let dir = fresh_dir(&name);
+        let o = crate::common::run(&["gen", task, "--seed", "3", "--out", dir.to_str().expect("utf-8")]);
+        assert!(o.status.success(), "gen: {}", stderr(&o));
+        made.push(name.clone());
+    }
+    crate::common::fresh_dir_path(&name)
+}
+
+/// Publish `component` as the holder of `token`; its digest.
+fn publish(reg: &Reg, token: &str, component: &str) -> String {
+    let v = reg.json(token, &["plugin", "publish", component]);
+    v["digest"].as_str().expect("digest").to_string()
+}
+
+/// Each scenario below runs once per database.
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn sqlite() {
+                super::$scenario(&super::Reg::sqlite(stringify!($scenario)));
+            }
+
+            #[test]
+            fn postgres() {
+                if let Some(reg) = super::Reg::postgres(stringify!($scenario)) {
+                    super::$scenario(&reg);
+                }
+            }
+        }
+    )*};
+}
+
+on_both_databases!(lifecycle, permission_matrix, tampering, crash_safety, concurrent_runs);
+
+/// init → orgs and users → import, approve, grant → publish, vet, approve → run → clues, export →
+/// restricted release → new dataset version → revoke → audit verifies.
+fn lifecycle(reg: &Reg) {
+    let admin = reg.init();
+    assert_eq!(reg.cmd(None, &["init"]).status.code(), Some(1), "a second init is refused");
+    reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
+    reg.ok(&admin, &["org", "add", "county-a1", "--parent", "city-a"]);
+    let alice = reg.user(&admin, "alice", "county-a1", &["author"]);
+
+    let dir = data("judicial-auction-violations");
+    let imported = reg.json(
+        &admin,
+        &[
+            "dataset",
+            "import",
+            "auctions",
+            dir.to_str().expect("utf-8"),
+            "--task",
+            "judicial-auction-violations",
+            "--source",
+            "provincial court",
+        ],
+    );
+    assert_eq!(imported["created"], true);
+    assert_eq!(imported["dataset"]["state"], "pending");
+    assert_eq!(imported["dataset"]["tables"].as_array().expect("tables").len(), 4);
+    let again = reg.json(
+        &admin,
+        &[
+            "dataset",
+            "import",
+            "auctions",
+            dir.to_str().expect("utf-8"),
+            "--task",
+            "judicial-auction-violations",
+            "--source",
+            "provincial court",
+        ],
+    );
+    assert_eq!(again["created"], false, "identical content is not a new version");
+    assert_eq!(again["dataset"]["version"], 1);
+
+    let digest = publish(reg, &alice, "judicial-auction-violations");
+    let shown = reg.json(&alice, &["plugin", "show", &digest[7..19]]);
+    assert_eq!(shown["state"], "submitted");
+    assert_eq!(shown["vetting"]["passed"], true, "{shown}");
+    let checks: Vec<&str> = shown["vetting"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["check"].as_str())
+        .collect();
+    assert_eq!(checks, ["valid-component", "api-version", "describe", "canary-run", "deterministic"]);
+    assert_eq!(publish(reg, &alice, "judicial-auction-violations"), digest, "publishing twice is idempotent");
+
+    // Not yet approved: neither the plugin nor the dataset may run.
+    reg.refused(&alice, &["run", &digest, "--dataset", "auctions"], "submitted");
+    reg.ok(&admin, &["plugin", "approve", &digest[..15], "--note", "rules match the provisions"]);
+    reg.refused(&alice, &["run", &digest, "--dataset", "auctions"], "no approved version");
+    reg.ok(&admin, &["dataset", "approve", "auctions"]);
+    reg.refused(&alice, &["run", &digest, "--dataset", "auctions"], "not granted to county-a1");
+    reg.ok(&admin, &["dataset", "grant", "auctions", "city-a"]);
+
+    let o = reg.cmd(Some(&alice), &["run", &digest, "--dataset", "auctions", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
+    let clue_count = report["clues"].as_u64().expect("clues");
+    assert!(clue_count > 10);
+
+    let runs = reg.json(&alice, &["runs", "list"]);
+    let run = &runs[0];
+    assert_eq!(run["state"], "completed");
+    assert_eq!(run["clues"].as_u64(), Some(clue_count));
+    assert_eq!(run["output_digest"], report["output_digest"]);
+    assert_eq!(run["dataset"], "auctions@1");
+    assert_eq!(run["host_version"], env!("CARGO_PKG_VERSION"));
+    let id = run["id"].to_string();
+
+    let page = reg.json(&alice, &["runs", "clues", &id, "--per-page", "5", "--sort", "score"]);
+    let page = page.as_array().expect("clues");
+    assert_eq!(page.len(), 5);
+    let scores: Vec<f64> = page.iter().map(|c| c["score"].as_f64().expect("score")).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by score: {scores:?}");
+    assert!(page[0]["evidence"][0]["table"].is_string(), "clues keep their evidence");
+
+    let jsonl = reg.ok(&alice, &["runs", "export", &id, "--format", "jsonl"]);
+    assert_eq!(jsonl.lines().count() as u64, clue_count);
+    let csv = reg.ok(&alice, &["runs", "export", &id, "--format", "csv"]);
+    assert!(csv.starts_with("seq,subject,score,rule,reason,evidence"));
+
+    // A restricted dataset keeps its clues on the platform until an admin releases them.
+    reg.ok(
+        &admin,
+        &[
+            "dataset",
+            "import",
+            "auctions-sealed",
+            dir.to_str().expect("utf-8"),
+            "--task",
+            "judicial-auction-violations",
+            "--source",
+            "sealed registry",
+            "--restricted",
+        ],
+    );
+    reg.ok(&admin, &["dataset", "approve", "auctions-sealed"]);
+    reg.ok(&admin, &["dataset", "grant", "auctions-sealed", "county-a1"]);
+    reg.ok(&alice, &["run", &digest, "--dataset", "auctions-sealed"]);
+    let sealed = reg.json(&alice, &["runs", "list"])[0]["id"].to_string();
+    reg.refused(&alice, &["runs", "export", &sealed], "releases them");
+    reg.refused(&alice, &["runs", "release", &sealed], "admin role");
+    reg.ok(&admin, &["runs", "release", &sealed, "--note", "for the case team"]);
+    assert_eq!(reg.ok(&alice, &["runs", "export", &sealed]).lines().count() as u64, clue_count);
+
+    // Changed content under the same name is the next version; runs default to the newest approved.
+    let changed = fresh_dir("lifecycle-changed");
+    for entry in std::fs::read_dir(&dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, changed.join(path.file_name().expect("name"))).expect("copy");
+    }
+    std::fs::write(changed.join("relations.csv"), "person_a,person_b,kind\np1,p2,kin\n").expect("write");
+    std::fs::remove_file(changed.join("relations.parquet")).expect("remove");
+    let v2 = reg.json(
+        &admin,
+        &[
+            "dataset",
+            "import",
+            "auctions",
+            changed.to_str().expect("utf-8"),
+            "--task",
+            "judicial-auction-violations",
+            "--source",
+            "provincial court",
+        ],
+    );
+    assert_eq!(v2["dataset"]["version"], 2);
+    assert_eq!(v2["dataset"]["state"], "pending");
+    reg.ok(&alice, &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!(reg.json(&alice, &["runs", "list"])[0]["dataset"], "auctions@1", "v2 is not approved yet");
+
+    let listed = reg.json(&admin, &["plugin", "show", &digest]);
+    assert_eq!(listed["runs"], 3);
+    assert_eq!(listed["orgs_using"], 1);
+
+    reg.ok(&admin, &["plugin", "revoke", &digest, "--note", "superseded"]);
+    reg.refused(&alice, &["run", &digest, "--dataset", "auctions"], "revoked");
+
+    let log = reg.json(&admin, &["audit", "log", "--limit", "1000"]);
+    let actions: Vec<&str> =
+        log.as_array().expect("events").iter().filter_map(|e| e["action"].as_str()).collect();
+    for expected in [
+        "registry.init",
+        "org.add",
+        "user.add",
+        "dataset.import",
+        "plugin.publish",
+        "plugin.vet",
+        "plugin.approve",
+        "dataset.approve",
+        "dataset.grant",
+        "run.start",
+        "run.finish",
+        "run.export",
+        "run.release",
+        "plugin.revoke",
+        "refused",
+    ] {
+        assert!(actions.contains(&expected), "no {expected} event in {actions:?}");
+    }
+    reg.audit_intact(&admin);
+}
+
+/// Each role against each guarded command, and access across procuratorates.
+fn permission_matrix(reg: &Reg) {
+    let admin = reg.init();
+    reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
+    reg.ok(&admin, &["org", "add", "city-b", "--parent", "province"]);
+    reg.ok(&admin, &["org", "add", "county-a1", "--parent", "city-a"]);
+    let author = reg.user(&admin, "author-a", "county-a1", &["author"]);
+    let organizer = reg.user(&admin, "organizer-a", "city-a", &["organizer"]);
+    let city_admin = reg.user(&admin, "admin-b", "city-b", &["admin", "author"]);
+    let stranger = reg.user(&admin, "author-b", "city-b", &["author"]);
+
+    let dir = data("judicial-auction-violations");
+    let dir = dir.to_str().expect("utf-8");
+    let import =
+        ["dataset", "import", "auctions", dir, "--task", "judicial-auction-violations", "--source", "court"];
+    reg.ok(&admin, &import);
+    let digest = publish(reg, &author, "judicial-auction-violations");
+
+    // Without a token, nothing but init.
+    let o = reg.cmd(None, &["plugin", "list"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = reg.cmd(Some("sv_not-a-token"), &["dataset", "list"]);
+    assert_eq!(o.status.code(), Some(3));
+
+    // Admin-only commands, refused to an author and an organizer, naming the role.
+    for token in [&author, &organizer] {
+        reg.refused(token, &["plugin", "approve", &digest], "admin role");
+        reg.refused(token, &["plugin", "reject", &digest], "admin role");
+        reg.refused(token, &["dataset", "approve", "auctions"], "admin role");
+        reg.refused(token, &["dataset", "grant", "auctions", "city-a"], "admin role");
+        reg.refused(token, &["org", "add", "county-x", "--parent", "city-a"], "admin role");
+        reg.refused(token, &["user", "add", "mallory", "--org", "city-a", "--role", "admin"], "admin role");
+        reg.refused(token, &["audit", "verify"], "admin role");
+        reg.refused(token, &["audit", "log"], "admin role");
+        reg.refused(token, &["user", "token", "admin"], "admin role");
+    }
+    // Author-only commands, refused to an organizer.
+    reg.refused(&organizer, &["plugin", "publish", "judicial-auction-violations"], "author role");
+    reg.refused(
+        &organizer,
+        &["dataset", "import", "x", dir, "--task", "judicial-auction-violations", "--source", "s"],
+        "author role",
+    );
+    reg.refused(&organizer, &["run", &digest, "--dataset", "auctions"], "author role");
+
+    // An admin acts only on their own subtree.
+    reg.refused(&city_admin, &["plugin", "approve", &digest], "not above county-a1");
+    reg.refused(&city_admin, &["dataset", "approve", "auctions"], "not above province");
+    reg.refused(&city_admin, &["org", "add", "county-x", "--parent", "city-a"], "not above city-a");
+    reg.refused(&city_admin, &["user", "token", "author-a"], "not above county-a1");
+    reg.ok(&admin, &["plugin", "approve", &digest]);
+    reg.ok(&admin, &["dataset", "approve", "auctions"]);
+
+    // Cross-procuratorate dataset access: only the granted subtree (and the owner's chain).
+    reg.refused(&author, &["run", &digest, "--dataset", "auctions"], "not granted to county-a1");
+    reg.ok(&admin, &["dataset", "grant", "auctions", "city-a"]);
+    reg.ok(&author, &["run", &digest, "--dataset", "auctions"]);
+    reg.refused(&stranger, &["run", &digest, "--dataset", "auctions"], "not granted to city-b");
+
+    // Runs are private to their runner and the admins above them.
+    let id = reg.json(&author, &["runs", "list"])[0]["id"].to_string();
+    reg.refused(&stranger, &["runs", "clues", &id], "admin role");
+    reg.refused(&city_admin, &["runs", "show", &id], "not above county-a1");
+    reg.ok(&admin, &["runs", "show", &id]);
+    assert_eq!(reg.json(&stranger, &["runs", "list"]).as_array().map(Vec::len), Some(0));
+
+    // Every refusal was logged, and the log is intact.
+    let log = reg.json(&admin, &["audit", "log", "--limit", "1000"]);
+    let refusals = log.as_array().expect("events").iter().filter(|e| e["action"] == "refused").count();
+    assert!(refusals >= 25, "refusals logged: {refusals}");
+    reg.audit_intact(&admin);
+}
+
+/// A plugin blob altered on disk, a dataset table altered on disk, a corrupted compiled-cache
+/// entry, and altered or deleted audit rows.
+fn tampering(reg: &Reg) {
+    let admin = reg.init();
+    let dir = data("judicial-auction-violations");
+    let dir = dir.to_str().expect("utf-8");
+    reg.ok(
+        &admin,
+        &["dataset", "import", "auctions", dir, "--task", "judicial-auction-violations", "--source", "court"],
+    );
+    reg.ok(&admin, &["dataset", "approve", "auctions"]);
+    let digest = publish(reg, &admin, "judicial-auction-violations");
+    reg.ok(&admin, &["plugin", "approve", &digest]);
+    reg.ok(&admin, &["run", &digest, "--dataset", "auctions"]);
+
+    // A corrupted compiled-code entry is discarded and rebuilt: the next run still completes.
+    let cache = reg.home().join("cache").join("compiled");
+    let mut corrupted = 0;
+    for entry in std::fs::read_dir(&cache).expect("cache dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "cwasm") {
+            std::fs::write(&path, b"garbage").expect("corrupt");
+            corrupted += 1;
+        }
+    }
+    assert!(corrupted > 0, "the run left compiled code in {}", cache.display());
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
+    assert_eq!(report["compiled_code"], "rebuilt");
+
+    // A dataset table altered on disk: the run fails with hash-mismatch and nothing is kept.
+    let shown = reg.json(&admin, &["dataset", "show", "auctions"]);
+    let table_digest =
+        shown["tables"][0]["digest"].as_str().expect("digest").trim_start_matches("sha256:").to_string();
+    let table_blob = reg.home().join("blobs").join("sha256").join(&table_digest);
+    let original = std::fs::read(&table_blob).expect("table blob");
+    let mut altered = original.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0xff;
+    std::fs::write(&table_blob, &altered).expect("alter table");
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
+    assert_eq!(report["outcome"], "hash-mismatch", "{report}");
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(reg.json(&admin, &["runs", "list"])[0]["state"], "failed");
+    std::fs::write(&table_blob, &original).expect("restore table");
+
+    // The plugin blob altered on disk: the run is refused, the plugin marked tampered, an event logged.
+    let blob = reg.home().join("blobs").join("sha256").join(&digest[7..]);
+    let mut bytes = std::fs::read(&blob).expect("blob");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&blob, &bytes).expect("alter blob");
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!(o.status.code(), Some(5), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("hash-mismatch"), "{}", stderr(&o));
+    assert_eq!(reg.json(&admin, &["plugin", "show", &digest])["tampered"], true);
+    reg.refused(&admin, &["run", &digest, "--dataset", "auctions"], "tampered");
+    let log = reg.json(&admin, &["audit", "log", "--target", &digest]);
+    assert!(log.as_array().expect("events").iter().any(|e| e["action"] == "plugin.tampered"), "{log}");
+    reg.audit_intact(&admin);
+
+    // An altered audit row is found, and named.
+    reg.sql("UPDATE audit_events SET actor = 'nobody' WHERE seq = 3");
+    let o = reg.cmd(Some(&admin), &["audit", "verify", "--json"]);
+    assert_eq!(o.status.code(), Some(5));
+    let verdict: Value = serde_json::from_str(&stdout(&o)).expect("verdict");
+    assert_eq!(verdict["status"], "broken");
+    assert_eq!(verdict["seq"], 3);
+    assert!(stdout(&o).contains("altered"), "{}", stdout(&o));
+
+    // So is a deleted one (in the middle, and at the end).
+    reg.sql("DELETE FROM audit_events WHERE seq = 5");
+    let verdict: Value =
+        serde_json::from_str(&stdout(&reg.cmd(Some(&admin), &["audit", "verify", "--json"])))
+            .expect("verdict");
+    assert_eq!(verdict["seq"], 3, "still the first bad event");
+}
+
+/// kill -9 during an import and during a run; afterwards no half-written dataset, the run is marked
+/// failed, and the audit log verifies.
+fn crash_safety(reg: &Reg) {
+    let admin = reg.init();
+    let big = fresh_dir(&format!("crash-big-{}", reg.db.is_some()));
+    let o = crate::common::run(&[
+        "gen",
+        "vehicle-insurance-fraud",
+        "--scale",
+        "30",
+        "--format",
+        "csv",
+        "--out",
+        big.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let mut import = spawn(
+        reg,
+        &admin,
+        &[
+            "dataset",
+            "import",
+            "big",
+            big.to_str().expect("utf-8"),
+            "--task",
+            "vehicle-insurance-fraud",
+            "--source",
+            "s",
+        ],
+    );
+    // Kill it once it is mid-way: its scratch directory exists and it has not finished.
+    let scratch = reg.home().join("tmp");
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(&scratch)
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("work-"))))
+    {
+        assert!(started.elapsed().as_secs() < 60, "the import never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(import.try_wait().expect("wait").is_none(), "the import finished before it could be killed");
+    import.kill().expect("kill -9 the import");
+    import.wait().expect("reap");
+    let listed = reg.json(&admin, &["dataset", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "no half-written dataset: {listed}");
+    reg.audit_intact(&admin);
+    // The same import afterwards succeeds whole.
+    let done = reg.json(
+        &admin,
+        &[
+            "dataset",
+            "import",
+            "big",
+            big.to_str().expect("utf-8"),
+            "--task",
+            "vehicle-insurance-fraud",
+            "--source",
+            "s",
+        ],
+    );
+    assert_eq!(done["dataset"]["version"], 1);
+
+    // A run killed mid-way: a model that loops until its deadline (it passed vetting in its default mode).
+    reg.ok(&admin, &["dataset", "approve", "big"]);
+    let hostile = guest("guest-hostile");
+    let digest = publish(reg, &admin, &hostile);
+    reg.ok(&admin, &["plugin", "approve", &digest]);
+    let mut run = spawn(
+        reg,
+        &admin,
+        &["run", &digest, "--dataset", "big", "--param", "mode=loop", "--deadline", "120"],
+    );
+    let mut waited = 0;
+    while reg.json(&admin, &["runs", "list"]).as_array().is_none_or(|r| r.is_empty()) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+        assert!(waited < 300, "the run never started");
+    }
+    assert_eq!(reg.json(&admin, &["runs", "list"])[0]["state"], "running");
+    run.kill().expect("kill -9 the run");
+    run.wait().expect("reap");
+    // The next command notices the dead process and marks the run failed.
+    let after = reg.json(&admin, &["runs", "list"]);
+    assert_eq!(after[0]["state"], "failed", "{after}");
+    assert_eq!(after[0]["outcome"], "host-crash");
+    assert_eq!(after[0]["clues"], 0);
+    reg.audit_intact(&admin);
+}
+
+/// Several processes run models on the same home at once: every run is stored whole, and the
+/// audit chain stays linear.
+fn concurrent_runs(reg: &Reg) {
+    let admin = reg.init();
+    let dir = data("restricted-debtor-travel");
+    reg.ok(
+        &admin,
+        &[
+            "dataset",
+            "import",
+            "travel",
+            dir.to_str().expect("utf-8"),
+            "--task",
+            "restricted-debtor-travel",
+            "--source",
+            "airlines",
+        ],
+    );
+    reg.ok(&admin, &["dataset", "approve", "travel"]);
+    let digest = publish(reg, &admin, "restricted-debtor-travel");
+    reg.ok(&admin, &["plugin", "approve", &digest]);
+    let children: Vec<_> =
+        (0..4).map(|_| spawn(reg, &admin, &["run", &digest, "--dataset", "travel", "--json"])).collect();
+    let mut digests = Vec::new();
+    for child in children {
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).expect("report");
+        digests.push(v["output_digest"].as_str().expect("digest").to_string());
+    }
+    digests.dedup();
+    assert_eq!(digests.len(), 1, "the same run gives the same output");
+    let runs = reg.json(&admin, &["runs", "list"]);
+    let runs = runs.as_array().expect("runs");
+    assert_eq!(runs.len(), 4);
+    assert!(runs.iter().all(|r| r["state"] == "completed" && r["clues"] == runs[0]["clues"]));
+    let v = reg.audit_intact(&admin);
+    assert!(v["events"].as_i64().expect("events") >= 4 + 8, "{v}");
+}
+
+fn spawn(reg: &Reg, token: &str, args: &[&str]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));
+    cmd.env("SIEVE_HOME", reg.home()).env("SIEVE_TOKEN", token).env_remove("SIEVE_DATABASE_URL");
+    if let Some(db) = &reg.db {
+        cmd.env("SIEVE_DATABASE_URL", db);
+    }
+    cmd.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sieve")
+}
