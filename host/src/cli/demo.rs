@@ -1,15 +1,20 @@
-//! `sieve demo`: for each of the five tasks, generate data, run the bundled model in the sandbox,
-//! score its clues, and print one table.
+//! `sieve demo`: the whole platform on the five tasks, through the registry: create a registry,
+//! import and approve a generated dataset per task, publish, vet and approve the bundled models,
+//! run them as a prosecutor, show the top clue with its evidence, score every run, verify the
+//! audit log, and print one table.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
 
+use crate::datasets::catalog::ImportRequest;
 use crate::generate::{self, Format};
-use crate::runs::run_on_dir;
+use crate::registry::plugins::Decision;
+use crate::registry::{Registry, Role};
+use crate::runs::store::{ClueOrder, RunRequest};
 use crate::sandbox::{Limits, Outcome, Sandbox};
-use crate::scoring;
+use crate::{audit, scoring};
 
 /// Arguments of `sieve demo`.
 #[derive(Args)]
@@ -20,7 +25,8 @@ pub struct DemoArgs {
     /// Generator seed.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Keep the generated data and clues in this directory instead of a temporary one.
+    /// Keep the generated data and the demo registry in this directory instead of a temporary one
+    /// (then explore it: SIEVE_HOME=DIR/home SIEVE_TOKEN=... sieve runs list).
     #[arg(long)]
     keep: Option<PathBuf>,
 }
@@ -30,7 +36,15 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
     let root = args.keep.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let home = root.join("home");
-    std::fs::create_dir_all(&home).context("creating the demo home")?;
+    if home.join(crate::storage::SQLITE_FILE).exists() {
+        anyhow::bail!("{} already holds a demo registry: --keep a new directory", home.display());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(run_demo(&args, &root, &home))
+}
+
+async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Path) -> anyhow::Result<i32> {
+    let registry = Registry::open(home, None).await?;
     let sandbox = Sandbox::new(Some(home.join("cache").join("compiled")))?;
     println!(
         "Sieve demo: five supervision tasks, scale {}, seed {} (in {})\n",
@@ -39,53 +53,107 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
         root.display()
     );
 
+    let admin_token = registry.init("province", "admin").await?;
+    let admin = registry.authenticate(Some(&admin_token)).await?;
+    registry.add_org(&admin, "demo-city", "province").await?;
+    let (_, prosecutor_token) = registry.add_user(&admin, "prosecutor", "demo-city", &[Role::Author]).await?;
+    let prosecutor = registry.authenticate(Some(&prosecutor_token)).await?;
+    println!("registry     province > demo-city; admin and prosecutor (author) signed in\n");
+
     let mut rows = Vec::new();
     let mut exit = 0;
     for task in generate::TASKS {
         let data = root.join(task.id);
-        let counts = task.write(args.scale, args.seed, &data, Format::Parquet, &|_, _| {})?;
+        task.write(args.scale, args.seed, &data, Format::Parquet, &|_, _| {})?;
+        let request = ImportRequest {
+            name: task.id,
+            dir: &data,
+            task: task.id,
+            source: "generated",
+            restricted: false,
+        };
+        let imported = registry.import_dataset(&admin, &request, &|_, _, _| {}).await?;
+        registry.set_dataset_state(&admin, task.id, true).await?;
+        registry.grant_dataset(&admin, task.id, "demo-city").await?;
+
         let bytes =
             crate::bundled::get(task.id).with_context(|| format!("no bundled model for {}", task.id))?;
-        let report = run_on_dir(&sandbox, bytes, None, &data, &[], &Limits::default(), None);
-        let largest = counts.iter().filter(|(t, _)| t != "labels").map(|(_, n)| *n).max().unwrap_or(0);
+        let (plugin, _) = registry.publish(&sandbox, &prosecutor, bytes, "bundled with sieve").await?;
+        let vetting = plugin.vetting.as_ref().map_or("not vetted".to_string(), |v| {
+            format!("{} checks {}", v.findings.len(), if v.passed { "passed" } else { "FAILED" })
+        });
+        registry.decide(&admin, &plugin.digest, Decision::Approve, "demo").await?;
+
+        let request = RunRequest {
+            plugin: &plugin.digest,
+            dataset: task.id,
+            settings: &[],
+            limits: &Limits::default(),
+        };
+        let (run, report) = registry.run(&sandbox, &prosecutor, &request, None).await?;
+        println!(
+            "{}\n  dataset {}@{} ({} rows) approved; plugin {} published, vetting {}, approved; run {} {}",
+            task.id,
+            imported.dataset.name,
+            imported.dataset.version,
+            imported.dataset.tables.iter().map(|t| t.rows).sum::<i64>(),
+            &plugin.digest[..19],
+            vetting,
+            run.id,
+            report.outcome.code(),
+        );
         if report.outcome != Outcome::Completed {
-            println!("{}: {}", task.id, report.outcome);
             exit = report.outcome.exit_code();
             continue;
         }
-        std::fs::write(data.join("clues.jsonl"), crate::clues::to_jsonl(&report.clues))?;
-        let labels =
-            scoring::read_labels(&data.join(crate::datasets::LABELS_FILE)).map_err(anyhow::Error::msg)?;
-        let s = scoring::score(&labels, &report.clues, None);
-        let mut top: Vec<&sieve_sdk::Clue> = report.clues.iter().collect();
-        top.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.subject.cmp(&b.subject)));
-        if let Some(c) = top.first() {
-            let evidence: Vec<String> =
-                c.evidence.iter().take(4).map(|e| format!("{}#{}", e.table, e.row)).collect();
+        if let Some(c) = registry.run_clues(&prosecutor, run.id, ClueOrder::Score, 1, 1).await?.first() {
+            let evidence: Vec<String> = c
+                .evidence
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(4)
+                .map(|e| format!("{}#{}", e["table"].as_str().unwrap_or("?"), e["row"]))
+                .collect();
             println!(
-                "{} -- top clue, score {:.2}, rule {}:\n  {}\n  evidence: {}\n",
-                task.id,
+                "  top clue {:.2} {} {}: {}\n  evidence {}\n",
                 c.score,
                 c.rule,
+                c.subject,
                 c.reason,
                 evidence.join(", ")
             );
         }
-        rows.push((task.id, largest, report.clues.len(), s, report.wall.as_secs_f64() * 1e3, report.fuel));
+        let labels =
+            scoring::read_labels(&data.join(crate::datasets::LABELS_FILE)).map_err(anyhow::Error::msg)?;
+        let s = scoring::score(&labels, &report.clues, None);
+        rows.push((task.id, run.id, report.clues.len(), s, report.wall.as_secs_f64() * 1e3));
     }
 
     println!(
-        "{:<30} {:>8} {:>6} {:>9} {:>7} {:>6} {:>6} {:>9}",
-        "task", "rows", "clues", "precision", "recall", "F0.5", "AP", "wasm ms"
+        "{:<30} {:>4} {:>6} {:>9} {:>7} {:>6} {:>6} {:>9}",
+        "task", "run", "clues", "precision", "recall", "F0.5", "AP", "wasm ms"
     );
-    for (task, largest, clues, s, wall, _) in &rows {
+    for (task, run, clues, s, wall) in &rows {
         println!(
-            "{task:<30} {largest:>8} {clues:>6} {:>9.3} {:>7.3} {:>6.3} {:>6.3} {wall:>9.1}",
+            "{task:<30} {run:>4} {clues:>6} {:>9.3} {:>7.3} {:>6.3} {:>6.3} {wall:>9.1}",
             s.precision, s.recall, s.f0_5, s.average_precision
         );
     }
-    if args.keep.is_some() {
-        println!("\nkept data, clues and home in {}", root.display());
+    match audit::verify(&registry.db).await? {
+        audit::Verdict::Intact { events, .. } => println!("\naudit log intact: {events} hash-chained events"),
+        audit::Verdict::Broken { seq, reason } => {
+            println!("\naudit log BROKEN at event {seq}: {reason}");
+            exit = 5;
+        }
     }
+    if args.keep.is_some() {
+        println!(
+            "kept data and registry in {}: SIEVE_HOME={} SIEVE_TOKEN={admin_token} sieve runs list",
+            root.display(),
+            home.display()
+        );
+    }
+    registry.db.close().await;
     Ok(exit)
 }
