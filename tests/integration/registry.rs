@@ -219,6 +219,49 @@ fn lifecycle(reg: &Reg) {
     assert_eq!(again["created"], false, "identical content is not a new version");
     assert_eq!(again["dataset"]["version"], 1);
 
+    // A bad cell fails the whole import, names file, line and column, and leaves nothing behind.
+    let bad = fresh_dir("lifecycle-bad");
+    for entry in std::fs::read_dir(&dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, bad.join(path.file_name().expect("name"))).expect("copy");
+    }
+    std::fs::remove_file(bad.join("relations.parquet")).expect("remove");
+    std::fs::write(bad.join("relations.csv"), "person_a,person_b,kind\np1,p2,kin\n").expect("write");
+    std::fs::remove_file(bad.join("auctions.parquet")).expect("remove");
+    std::fs::write(
+        bad.join("auctions.csv"),
+        "item_id,court,case_no,kind,announced_on,starts_on,round,valuation,start_price,sold_price,buyer_id,bidder_count,debtor_id,docs_published\n\
+         I1,c,k1,movable,2021-03-01,2021-04-01,1,100,100,,,0,d1,valuation_report\n\
+         I2,c,k2,movable,2021-13-45,2021-04-01,1,100,100,,,0,d2,valuation_report\n",
+    )
+    .expect("write");
+    let o = reg.cmd(
+        Some(&admin),
+        &[
+            "dataset",
+            "import",
+            "broken",
+            bad.to_str().expect("utf-8"),
+            "--task",
+            "judicial-auction-violations",
+            "--source",
+            "court",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("auctions.csv") && err.contains("line 3") && err.contains("announced_on"), "{err}");
+    let names: Vec<String> = reg
+        .json(&admin, &["dataset", "list"])
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|d| d["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names, ["auctions"], "the failed import left no dataset");
+    let leftovers = std::fs::read_dir(reg.home().join("tmp")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "the failed import left its work files");
+
     let digest = publish(reg, &alice, "judicial-auction-violations");
     let shown = reg.json(&alice, &["plugin", "show", &digest[7..19]]);
     assert_eq!(shown["state"], "submitted");
@@ -548,6 +591,8 @@ fn crash_safety(reg: &Reg) {
     import.wait().expect("reap");
     let listed = reg.json(&admin, &["dataset", "list"]);
     assert_eq!(listed.as_array().map(Vec::len), Some(0), "no half-written dataset: {listed}");
+    let leftovers = std::fs::read_dir(&scratch).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "the next command swept the killed import's work files");
     reg.audit_intact(&admin);
     // The same import afterwards succeeds whole.
     let done = reg.json(

@@ -153,14 +153,23 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
             if json {
                 println!("{}", serde_json::to_string_pretty(&plugins)?);
             } else {
-                println!("{:<20} {:<30} {:<9} {:>5} {:>5}  task", "digest", "model", "state", "runs", "orgs");
+                println!(
+                    "{:<20} {:<30} {:<9} {:<8} {:>5} {:>5}  task",
+                    "digest", "model", "state", "vetting", "runs", "orgs"
+                );
                 for p in plugins {
                     let state = if p.tampered { "tampered".to_string() } else { p.state.clone() };
+                    let vetting = match &p.vetting {
+                        Some(v) if v.passed => "passed",
+                        Some(_) => "FAILED",
+                        None => "-",
+                    };
                     println!(
-                        "{:<20} {:<30} {:<9} {:>5} {:>5}  {}",
+                        "{:<20} {:<30} {:<9} {:<8} {:>5} {:>5}  {}",
                         &p.digest[..p.digest.len().min(19)],
                         format!("{} {}", p.name, p.version),
                         state,
+                        vetting,
                         p.runs,
                         p.orgs_using,
                         p.task

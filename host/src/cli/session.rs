@@ -34,8 +34,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Open the registry under `home` (creating and migrating it on first use), and mark runs
-    /// orphaned by a killed process as failed.
+    /// Open the registry under `home` (creating and migrating it on first use), mark runs
+    /// orphaned by a killed process as failed, and sweep a killed import's work files.
     pub fn open(home: &std::path::Path, args: &RegistryArgs) -> anyhow::Result<Session> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -43,6 +43,7 @@ impl Session {
             .context("starting the async runtime")?;
         let registry = runtime.block_on(Registry::open(home, args.database_url.as_deref()))?;
         runtime.block_on(registry.recover_orphaned_runs())?;
+        registry.blobs.sweep();
         Ok(Session { runtime, registry, token: args.token.clone() })
     }
 

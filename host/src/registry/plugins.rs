@@ -183,12 +183,18 @@ impl Registry {
         .transpose()
     }
 
-    /// Every plugin, newest first.
+    /// Every plugin with its latest vetting, newest first.
     pub async fn plugins(&self) -> Result<Vec<PluginRecord>> {
         let rows = sqlx::query(&format!("{PLUGIN_SELECT} ORDER BY p.published_at DESC"))
             .fetch_all(self.db.pool())
             .await?;
-        rows.iter().map(Self::record_from).collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut record = Self::record_from(row)?;
+            record.vetting = self.latest_vetting(&record.digest).await?;
+            out.push(record);
+        }
+        Ok(out)
     }
 
     /// Publish component `bytes` (author role). The component must load (valid, allowed imports,

@@ -116,7 +116,7 @@ fn this_host() -> String {
 }
 
 /// Whether process `pid` on this machine is still alive (Linux `/proc`; elsewhere assume yes).
-fn alive(pid: i64) -> bool {
+pub fn process_alive(pid: i64) -> bool {
     if cfg!(target_os = "linux") { std::path::Path::new(&format!("/proc/{pid}")).exists() } else { true }
 }
 
@@ -213,7 +213,7 @@ impl Registry {
         let mut recovered = 0;
         for row in rows {
             let (id, pid): (i64, i64) = (row.try_get("id")?, row.try_get("pid")?);
-            if pid == std::process::id() as i64 || alive(pid) {
+            if pid == std::process::id() as i64 || process_alive(pid) {
                 continue;
             }
             let mut tx = self.db.begin_write().await?;

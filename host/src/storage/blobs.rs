@@ -86,10 +86,33 @@ impl BlobStore {
     }
 
     /// A scratch directory under the home's `tmp/` (removed when dropped): work files of an
-    /// import live here until their content is stored.
+    /// import live here until their content is stored. Its name carries this process's id, so
+    /// [`BlobStore::sweep`] can tell a killed import's leftovers from a running one's.
     pub fn scratch(&self) -> Result<tempfile::TempDir, BlobError> {
         fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
-        tempfile::Builder::new().prefix("work-").tempdir_in(&self.tmp).map_err(|e| io(&self.tmp, e))
+        tempfile::Builder::new()
+            .prefix(&format!("work-{}-", std::process::id()))
+            .tempdir_in(&self.tmp)
+            .map_err(|e| io(&self.tmp, e))
+    }
+
+    /// Remove scratch directories left by processes that no longer run (an import killed
+    /// mid-way). Returns how many were removed.
+    pub fn sweep(&self) -> usize {
+        let Ok(entries) = fs::read_dir(&self.tmp) else { return 0 };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("work-").and_then(|rest| rest.split('-').next()?.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != std::process::id()
+                && !crate::runs::store::process_alive(pid as i64)
+                && fs::remove_dir_all(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        removed
     }
 }
 
