@@ -150,6 +150,23 @@ fn data(task: &str) -> PathBuf {
     crate::common::fresh_dir_path(&name)
 }
 
+/// The arguments of `sieve dataset import NAME DIR --task TASK --source SOURCE`.
+fn import_args<'a>(name: &'a str, dir: &'a str, task: &'a str, source: &'a str) -> Vec<&'a str> {
+    vec!["dataset", "import", name, dir, "--task", task, "--source", source]
+}
+
+/// A copy of dataset directory `dir` in which the `relations` table is the CSV text `relations`.
+fn copy_with_relations(dir: &Path, name: &str, relations: &str) -> PathBuf {
+    let copy = fresh_dir(name);
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, copy.join(path.file_name().expect("name"))).expect("copy");
+    }
+    std::fs::remove_file(copy.join("relations.parquet")).expect("remove");
+    std::fs::write(copy.join("relations.csv"), relations).expect("write");
+    copy
+}
+
 /// Publish `component` as the holder of `token`; its digest.
 fn publish(reg: &Reg, token: &str, component: &str) -> String {
     let v = reg.json(token, &["plugin", "publish", component]);
@@ -189,44 +206,30 @@ fn lifecycle(reg: &Reg) {
     let dir = data("judicial-auction-violations");
     let imported = reg.json(
         &admin,
-        &[
-            "dataset",
-            "import",
+        &import_args(
             "auctions",
             dir.to_str().expect("utf-8"),
-            "--task",
             "judicial-auction-violations",
-            "--source",
             "provincial court",
-        ],
+        ),
     );
     assert_eq!(imported["created"], true);
     assert_eq!(imported["dataset"]["state"], "pending");
     assert_eq!(imported["dataset"]["tables"].as_array().expect("tables").len(), 4);
     let again = reg.json(
         &admin,
-        &[
-            "dataset",
-            "import",
+        &import_args(
             "auctions",
             dir.to_str().expect("utf-8"),
-            "--task",
             "judicial-auction-violations",
-            "--source",
             "provincial court",
-        ],
+        ),
     );
     assert_eq!(again["created"], false, "identical content is not a new version");
     assert_eq!(again["dataset"]["version"], 1);
 
     // A bad cell fails the whole import, names file, line and column, and leaves nothing behind.
-    let bad = fresh_dir("lifecycle-bad");
-    for entry in std::fs::read_dir(&dir).expect("dir") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(&path, bad.join(path.file_name().expect("name"))).expect("copy");
-    }
-    std::fs::remove_file(bad.join("relations.parquet")).expect("remove");
-    std::fs::write(bad.join("relations.csv"), "person_a,person_b,kind\np1,p2,kin\n").expect("write");
+    let bad = copy_with_relations(&dir, "lifecycle-bad", "person_a,person_b,kind\np1,p2,kin\n");
     std::fs::remove_file(bad.join("auctions.parquet")).expect("remove");
     std::fs::write(
         bad.join("auctions.csv"),
@@ -237,16 +240,7 @@ fn lifecycle(reg: &Reg) {
     .expect("write");
     let o = reg.cmd(
         Some(&admin),
-        &[
-            "dataset",
-            "import",
-            "broken",
-            bad.to_str().expect("utf-8"),
-            "--task",
-            "judicial-auction-violations",
-            "--source",
-            "court",
-        ],
+        &import_args("broken", bad.to_str().expect("utf-8"), "judicial-auction-violations", "court"),
     );
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
@@ -314,16 +308,15 @@ fn lifecycle(reg: &Reg) {
     reg.ok(
         &admin,
         &[
-            "dataset",
-            "import",
-            "auctions-sealed",
-            dir.to_str().expect("utf-8"),
-            "--task",
-            "judicial-auction-violations",
-            "--source",
-            "sealed registry",
-            "--restricted",
-        ],
+            import_args(
+                "auctions-sealed",
+                dir.to_str().expect("utf-8"),
+                "judicial-auction-violations",
+                "sealed registry",
+            ),
+            vec!["--restricted"],
+        ]
+        .concat(),
     );
     reg.ok(&admin, &["dataset", "approve", "auctions-sealed"]);
     reg.ok(&admin, &["dataset", "grant", "auctions-sealed", "county-a1"]);
@@ -335,25 +328,15 @@ fn lifecycle(reg: &Reg) {
     assert_eq!(reg.ok(&alice, &["runs", "export", &sealed]).lines().count() as u64, clue_count);
 
     // Changed content under the same name is the next version; runs default to the newest approved.
-    let changed = fresh_dir("lifecycle-changed");
-    for entry in std::fs::read_dir(&dir).expect("dir") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(&path, changed.join(path.file_name().expect("name"))).expect("copy");
-    }
-    std::fs::write(changed.join("relations.csv"), "person_a,person_b,kind\np1,p2,kin\n").expect("write");
-    std::fs::remove_file(changed.join("relations.parquet")).expect("remove");
+    let changed = copy_with_relations(&dir, "lifecycle-changed", "person_a,person_b,kind\np1,p2,kin\n");
     let v2 = reg.json(
         &admin,
-        &[
-            "dataset",
-            "import",
+        &import_args(
             "auctions",
             changed.to_str().expect("utf-8"),
-            "--task",
             "judicial-auction-violations",
-            "--source",
             "provincial court",
-        ],
+        ),
     );
     assert_eq!(v2["dataset"]["version"], 2);
     assert_eq!(v2["dataset"]["state"], "pending");
@@ -471,10 +454,7 @@ fn tampering(reg: &Reg) {
     let admin = reg.init();
     let dir = data("judicial-auction-violations");
     let dir = dir.to_str().expect("utf-8");
-    reg.ok(
-        &admin,
-        &["dataset", "import", "auctions", dir, "--task", "judicial-auction-violations", "--source", "court"],
-    );
+    reg.ok(&admin, &import_args("auctions", dir, "judicial-auction-violations", "court"));
     reg.ok(&admin, &["dataset", "approve", "auctions"]);
     let digest = publish(reg, &admin, "judicial-auction-violations");
     reg.ok(&admin, &["plugin", "approve", &digest]);
@@ -595,19 +575,8 @@ fn crash_safety(reg: &Reg) {
     assert_eq!(leftovers, 0, "the next command swept the killed import's work files");
     reg.audit_intact(&admin);
     // The same import afterwards succeeds whole.
-    let done = reg.json(
-        &admin,
-        &[
-            "dataset",
-            "import",
-            "big",
-            big.to_str().expect("utf-8"),
-            "--task",
-            "vehicle-insurance-fraud",
-            "--source",
-            "s",
-        ],
-    );
+    let done =
+        reg.json(&admin, &import_args("big", big.to_str().expect("utf-8"), "vehicle-insurance-fraud", "s"));
     assert_eq!(done["dataset"]["version"], 1);
 
     // A run killed mid-way: a model that loops until its deadline (it passed vetting in its default mode).
@@ -644,16 +613,7 @@ fn concurrent_runs(reg: &Reg) {
     let dir = data("restricted-debtor-travel");
     reg.ok(
         &admin,
-        &[
-            "dataset",
-            "import",
-            "travel",
-            dir.to_str().expect("utf-8"),
-            "--task",
-            "restricted-debtor-travel",
-            "--source",
-            "airlines",
-        ],
+        &import_args("travel", dir.to_str().expect("utf-8"), "restricted-debtor-travel", "airlines"),
     );
     reg.ok(&admin, &["dataset", "approve", "travel"]);
     let digest = publish(reg, &admin, "restricted-debtor-travel");

@@ -43,17 +43,7 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
             "api_version": plugin.api_version,
             "imports": plugin.imports,
             "exports": plugin.exports,
-            "model": {
-                "name": info.name, "version": info.version, "summary": info.summary, "task": info.task,
-                "subject_kind": info.subject_kind,
-                "inputs": info.inputs.iter().map(|t| json!({
-                    "table": t.name,
-                    "columns": t.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-                "params": info.params.iter().map(|p| json!({
-                    "name": p.name, "type": p.ty().name(), "default": p.default.to_string(), "description": p.description,
-                })).collect::<Vec<_>>(),
-            },
+            "model": crate::registry::plugins::info_json(&info),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
