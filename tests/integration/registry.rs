@@ -500,7 +500,7 @@ fn tampering(reg: &Reg) {
     bytes[last] ^= 0x01;
     std::fs::write(&blob, &bytes).expect("alter blob");
     let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions"]);
-    assert_eq!(o.status.code(), Some(5), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(18), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("hash-mismatch"), "{}", stderr(&o));
     assert_eq!(reg.json(&admin, &["plugin", "show", &digest])["tampered"], true);
     reg.refused(&admin, &["run", &digest, "--dataset", "auctions"], "tampered");

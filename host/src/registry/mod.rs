@@ -58,12 +58,13 @@ impl From<sqlx::Error> for RegistryError {
 }
 
 impl RegistryError {
-    /// Exit status for the CLI: 3 refused, 4 not found, 5 integrity failure, 1 anything else.
+    /// Exit status for the CLI: 3 refused, 4 not found, 18 a stored blob altered (the run
+    /// outcome `hash-mismatch` has the same status), 1 anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             RegistryError::Denied(_) | RegistryError::Unauthenticated(_) => 3,
             RegistryError::NotFound { .. } => 4,
-            RegistryError::Blob(BlobError::Mismatch { .. }) => 5,
+            RegistryError::Blob(BlobError::Mismatch { .. }) => crate::sandbox::outcome::HASH_MISMATCH_EXIT,
             _ => 1,
         }
     }

@@ -39,6 +39,9 @@ pub enum Outcome {
     BadInput(String),
 }
 
+/// Exit status of a run refused because bytes do not match their digest.
+pub const HASH_MISMATCH_EXIT: i32 = 18;
+
 impl Outcome {
     /// Kebab-case name used in JSON and storage.
     pub fn code(&self) -> &'static str {
@@ -69,7 +72,7 @@ impl Outcome {
             Outcome::Trap { .. } => 15,
             Outcome::LinkError(_) => 16,
             Outcome::InvalidComponent(_) => 17,
-            Outcome::HashMismatch { .. } => 18,
+            Outcome::HashMismatch { .. } => HASH_MISMATCH_EXIT,
             Outcome::BadInput(_) => 19,
         }
     }
