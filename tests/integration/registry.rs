@@ -204,27 +204,13 @@ fn lifecycle(reg: &Reg) {
     let alice = reg.user(&admin, "alice", "county-a1", &["author"]);
 
     let dir = data("judicial-auction-violations");
-    let imported = reg.json(
-        &admin,
-        &import_args(
-            "auctions",
-            dir.to_str().expect("utf-8"),
-            "judicial-auction-violations",
-            "provincial court",
-        ),
-    );
+    let import =
+        import_args("auctions", dir.to_str().expect("utf-8"), "judicial-auction-violations", "court");
+    let imported = reg.json(&admin, &import);
     assert_eq!(imported["created"], true);
     assert_eq!(imported["dataset"]["state"], "pending");
     assert_eq!(imported["dataset"]["tables"].as_array().expect("tables").len(), 4);
-    let again = reg.json(
-        &admin,
-        &import_args(
-            "auctions",
-            dir.to_str().expect("utf-8"),
-            "judicial-auction-violations",
-            "provincial court",
-        ),
-    );
+    let again = reg.json(&admin, &import);
     assert_eq!(again["created"], false, "identical content is not a new version");
     assert_eq!(again["dataset"]["version"], 1);
 
@@ -329,15 +315,8 @@ fn lifecycle(reg: &Reg) {
 
     // Changed content under the same name is the next version; runs default to the newest approved.
     let changed = copy_with_relations(&dir, "lifecycle-changed", "person_a,person_b,kind\np1,p2,kin\n");
-    let v2 = reg.json(
-        &admin,
-        &import_args(
-            "auctions",
-            changed.to_str().expect("utf-8"),
-            "judicial-auction-violations",
-            "provincial court",
-        ),
-    );
+    let changed = changed.to_str().expect("utf-8");
+    let v2 = reg.json(&admin, &import_args("auctions", changed, "judicial-auction-violations", "court"));
     assert_eq!(v2["dataset"]["version"], 2);
     assert_eq!(v2["dataset"]["state"], "pending");
     reg.ok(&alice, &["run", &digest, "--dataset", "auctions"]);
