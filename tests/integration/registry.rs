@@ -419,6 +419,16 @@ fn permission_matrix(reg: &Reg) {
     reg.refused(&city_admin, &["runs", "show", &id], "not above county-a1");
     reg.ok(&admin, &["runs", "show", &id]);
     assert_eq!(reg.json(&stranger, &["runs", "list"]).as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        reg.json(&city_admin, &["runs", "list"]).as_array().map(Vec::len),
+        Some(0),
+        "not their subtree"
+    );
+    assert_eq!(
+        reg.json(&admin, &["runs", "list"])[0]["id"].to_string(),
+        id,
+        "the root admin sees the county's run"
+    );
 
     // Every refusal was logged, and the log is intact.
     let log = reg.json(&admin, &["audit", "log", "--limit", "1000"]);
