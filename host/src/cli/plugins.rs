@@ -1,8 +1,7 @@
 //! `sieve plugin ...`: publish, vet, approve / reject / revoke, list, show.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::sandbox;
@@ -115,11 +114,7 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
     let registry = &session.registry;
     match command {
         PluginCommand::Publish { file, notes, json } => {
-            let bytes = if Path::new(&file).exists() {
-                std::fs::read(PathBuf::from(&file)).with_context(|| format!("reading {file}"))?
-            } else {
-                super::component_bytes(&file)?
-            };
+            let bytes = super::component_bytes(&file)?;
             let sandbox = sandbox(home)?;
             let sandbox = &sandbox;
             let bytes = &bytes;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::session::{RegistryArgs, Session};
 use super::{LimitArgs, component_bytes, progress_bar, sandbox};
 use crate::runs::store::RunRequest;
-use crate::runs::{RunReport, run_on_dir};
+use crate::runs::{RunReport, params_json, run_on_dir};
 use crate::sandbox::Outcome;
 
 /// Arguments of `sieve run`.
@@ -124,7 +124,7 @@ pub fn report_json(r: &RunReport) -> serde_json::Value {
         "detail": r.outcome.detail(),
         "plugin_digest": r.plugin_digest,
         "model": r.info.as_ref().map(|i| json!({"name": i.name, "version": i.version, "task": i.task})),
-        "params": r.params.as_ref().map(|p| p.iter().map(|(k, v)| (k.clone(), json!(v.to_string()))).collect::<serde_json::Map<_, _>>()),
+        "params": r.params.as_ref().map(params_json),
         "clues": r.clues.len(),
         "fuel": r.fuel,
         "peak_memory_bytes": r.peak_memory_bytes,

@@ -265,14 +265,12 @@ impl Registry {
             let columns = super::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
             let file = scratch.path().join(format!("{}.parquet", spec.name));
             parquet_io::write_table(&file, &columns).map_err(|e| RegistryError::Invalid(e.to_string()))?;
-            let bytes = std::fs::read(&file)
-                .map_err(|e| RegistryError::Invalid(format!("{}: {e}", file.display())))?;
-            let digest = self.blobs.put(&bytes)?;
+            let (digest, size) = self.blobs.put_file(&file)?;
             tables.push(StoredTable {
                 name: spec.name.clone(),
                 digest,
                 rows: columns.first().map_or(0, |c| c.len()) as i64,
-                bytes: bytes.len() as i64,
+                bytes: size as i64,
                 columns: spec.columns.iter().map(|c| format!("{}:{}", c.name, c.ty.name())).collect(),
             });
         }

@@ -135,6 +135,44 @@ fn user_from(row: &sqlx::any::AnyRow) -> Result<User> {
     })
 }
 
+fn org_from(row: &sqlx::any::AnyRow) -> Result<Org> {
+    Ok(Org {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        parent: row.try_get("parent")?,
+        level: row.try_get("level")?,
+    })
+}
+
+const ORG_SELECT: &str =
+    "SELECT o.id, o.name, o.level, p.name AS parent FROM orgs o LEFT JOIN orgs p ON p.id = o.parent_id";
+
+async fn insert_org(tx: &mut WriteTx, name: &str, parent: Option<i64>, level: &str) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO orgs (name, parent_id, level, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(parent)
+    .bind(level)
+    .bind(now())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?)
+}
+
+async fn insert_user(tx: &mut WriteTx, name: &str, org_id: i64, roles: &str) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO users (name, org_id, roles, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(org_id)
+    .bind(roles)
+    .bind(now())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?)
+}
+
 const USER_SELECT: &str =
     "SELECT u.id, u.name, u.org_id, u.roles, o.name AS org_name FROM users u JOIN orgs o ON o.id = u.org_id";
 
@@ -153,26 +191,9 @@ impl Registry {
                 self.home.display()
             )));
         }
-        let org_id: i64 = sqlx::query(
-            "INSERT INTO orgs (name, parent_id, level, created_at) VALUES ($1, NULL, $2, $3) RETURNING id",
-        )
-        .bind(root_org)
-        .bind(LEVELS[0])
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let org_id = insert_org(&mut tx, root_org, None, LEVELS[0]).await?;
         let roles = [Role::Admin, Role::Author, Role::Organizer].map(Role::as_str).join(",");
-        let user_id: i64 = sqlx::query(
-            "INSERT INTO users (name, org_id, roles, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(admin)
-        .bind(org_id)
-        .bind(&roles)
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let user_id = insert_user(&mut tx, admin, org_id, &roles).await?;
         let token = issue_token(&mut tx, user_id).await?;
         let detail = serde_json::json!({ "root": root_org, "admin": admin });
         audit::append(&mut tx, admin, "registry.init", root_org, detail).await?;
@@ -246,20 +267,12 @@ impl Registry {
 
     /// The procuratorate called `name`.
     pub async fn org(&self, name: &str) -> Result<Org> {
-        let row = sqlx::query(
-            "SELECT o.id, o.name, o.level, p.name AS parent FROM orgs o LEFT JOIN orgs p ON p.id = o.parent_id \
-             WHERE o.name = $1",
-        )
-        .bind(name)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| RegistryError::NotFound { kind: "procuratorate", id: name.to_string() })?;
-        Ok(Org {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            parent: row.try_get("parent")?,
-            level: row.try_get("level")?,
-        })
+        let row = sqlx::query(&format!("{ORG_SELECT} WHERE o.name = $1"))
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound { kind: "procuratorate", id: name.to_string() })?;
+        org_from(&row)
     }
 
     async fn org_name(&self, id: i64) -> Result<String> {
@@ -272,21 +285,8 @@ impl Registry {
 
     /// Every procuratorate, root first.
     pub async fn orgs(&self) -> Result<Vec<Org>> {
-        let rows = sqlx::query(
-            "SELECT o.id, o.name, o.level, p.name AS parent FROM orgs o LEFT JOIN orgs p ON p.id = o.parent_id ORDER BY o.id",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Org {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    parent: r.try_get("parent")?,
-                    level: r.try_get("level")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(&format!("{ORG_SELECT} ORDER BY o.id")).fetch_all(self.db.pool()).await?;
+        rows.iter().map(org_from).collect()
     }
 
     /// Add procuratorate `name` under `parent` (admin of `parent` or above). Its level follows
@@ -308,16 +308,7 @@ impl Registry {
         if taken.is_some() {
             return Err(RegistryError::Conflict(format!("procuratorate {name:?} already exists")));
         }
-        let id: i64 = sqlx::query(
-            "INSERT INTO orgs (name, parent_id, level, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(parent.id)
-        .bind(level)
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let id = insert_org(&mut tx, name, Some(parent.id), level).await?;
         let detail = serde_json::json!({ "parent": parent.name, "level": level });
         audit::append(&mut tx, &actor.user.name, "org.add", name, detail).await?;
         tx.commit().await?;
@@ -346,16 +337,7 @@ impl Registry {
             return Err(RegistryError::Conflict(format!("user {name:?} already exists")));
         }
         let roles_text = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
-        let id: i64 = sqlx::query(
-            "INSERT INTO users (name, org_id, roles, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(org.id)
-        .bind(&roles_text)
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let id = insert_user(&mut tx, name, org.id, &roles_text).await?;
         let token = issue_token(&mut tx, id).await?;
         let detail = serde_json::json!({ "org": org.name, "roles": roles_text });
         audit::append(&mut tx, &actor.user.name, "user.add", name, detail).await?;

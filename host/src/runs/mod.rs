@@ -72,6 +72,13 @@ impl RunReport {
     }
 }
 
+/// Resolved parameters as a JSON object of their text values (run reports, stored runs).
+pub fn params_json(params: &Params) -> serde_json::Value {
+    serde_json::Value::Object(
+        params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect(),
+    )
+}
+
 /// The guest's random seed: a function of what is run on what, so reruns are identical.
 fn run_seed(plugin_digest: &str, data: &str, params: &Params) -> [u8; 32] {
     let mut h = Sha256::new();

@@ -5,17 +5,17 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sieve_sdk::{Clue, Params};
+use sieve_sdk::Clue;
 use sqlx::Row;
 
-use super::{RunReport, run_component};
+use super::{RunReport, params_json, run_component};
 use crate::audit;
 use crate::datasets::catalog::{self, DatasetRecord};
 use crate::registry::{Actor, Registry, RegistryError, Result, Role};
 use crate::sandbox::state::ProgressFn;
 use crate::sandbox::{Limits, Outcome, Sandbox};
 use crate::storage::blobs::BlobError;
-use crate::storage::{Backend, WriteTx, now};
+use crate::storage::{Backend, WriteTx, now, process_alive};
 
 /// A stored run.
 #[derive(Debug, Clone, Serialize)]
@@ -115,11 +115,6 @@ fn this_host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Whether process `pid` on this machine is still alive (Linux `/proc`; elsewhere assume yes).
-pub fn process_alive(pid: i64) -> bool {
-    if cfg!(target_os = "linux") { std::path::Path::new(&format!("/proc/{pid}")).exists() } else { true }
-}
-
 const RUN_SELECT: &str = "SELECT r.*, p.name AS model, d.name AS dataset_name, d.version AS dataset_version, \
      d.digest AS dataset_digest, d.restricted, u.name AS user_name, o.name AS org_name, rb.name AS releaser \
      FROM runs r JOIN plugins p ON p.digest = r.plugin_digest JOIN datasets d ON d.id = r.dataset_id \
@@ -155,10 +150,6 @@ fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
         finished_at: row.try_get("finished_at")?,
         released_by: row.try_get("releaser")?,
     })
-}
-
-fn params_json(params: &Params) -> serde_json::Value {
-    serde_json::Value::Object(params.iter().map(|(k, v)| (k.clone(), json!(v.to_string()))).collect())
 }
 
 /// Rows per multi-row clue INSERT. Measured on 15k clues: SQLite takes 1.6 s one row per

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::digest::{digest_of, sha256_hex};
+use crate::digest::digest_of;
 
 /// Why a blob could not be stored or read back intact.
 #[derive(Debug, thiserror::Error)]
@@ -57,17 +57,43 @@ impl BlobStore {
     /// place, so a crash leaves either the whole blob or none. Storing existing content is a no-op.
     pub fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
         let digest = digest_of(bytes);
-        let path = self.path(&digest);
-        if path.is_file() && fs::read(&path).is_ok_and(|b| sha256_hex(&b) == digest[7..]) {
+        if self.intact(&digest) {
             return Ok(digest);
         }
-        fs::create_dir_all(&self.root).map_err(|e| io(&self.root, e))?;
         fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| io(&self.tmp, e))?;
         tmp.write_all(bytes).map_err(|e| io(tmp.path(), e))?;
-        tmp.as_file().sync_all().map_err(|e| io(tmp.path(), e))?;
-        tmp.persist(&path).map_err(|e| io(&path, e.error))?;
+        // On failure the temporary file is deleted when `tmp` drops; once placed, nothing is left.
+        let tmp = tmp.into_temp_path();
+        self.place(&tmp, &digest)?;
+        let _ = tmp.keep();
         Ok(digest)
+    }
+
+    /// Store the file at `file` (a work file under this store's `tmp/`, which it consumes) by
+    /// moving it into place rather than copying it; returns its digest and size.
+    pub fn put_file(&self, file: &Path) -> Result<(String, u64), BlobError> {
+        let bytes = fs::read(file).map_err(|e| io(file, e))?;
+        let digest = digest_of(&bytes);
+        if self.intact(&digest) {
+            fs::remove_file(file).map_err(|e| io(file, e))?;
+        } else {
+            self.place(file, &digest)?;
+        }
+        Ok((digest, bytes.len() as u64))
+    }
+
+    /// Whether blob `digest` is stored and still hashes to its name.
+    fn intact(&self, digest: &str) -> bool {
+        fs::read(self.path(digest)).is_ok_and(|b| digest_of(&b) == digest)
+    }
+
+    /// Sync `file` and rename it to blob `digest`: a crash leaves either the whole blob or none.
+    fn place(&self, file: &Path, digest: &str) -> Result<(), BlobError> {
+        fs::create_dir_all(&self.root).map_err(|e| io(&self.root, e))?;
+        fs::File::open(file).and_then(|f| f.sync_all()).map_err(|e| io(file, e))?;
+        let path = self.path(digest);
+        fs::rename(file, &path).map_err(|e| io(&path, e))
     }
 
     /// Read blob `digest` and check that its bytes still hash to it. The returned bytes are the
@@ -106,7 +132,7 @@ impl BlobStore {
             let pid = name.strip_prefix("work-").and_then(|rest| rest.split('-').next()?.parse::<u32>().ok());
             if let Some(pid) = pid
                 && pid != std::process::id()
-                && !crate::runs::store::process_alive(pid as i64)
+                && !super::process_alive(pid as i64)
                 && fs::remove_dir_all(entry.path()).is_ok()
             {
                 removed += 1;
@@ -130,5 +156,20 @@ mod tests {
         fs::write(store.path(&digest), b"evil bytes").expect("tamper");
         assert!(matches!(store.get(&digest), Err(BlobError::Mismatch { .. })));
         assert!(matches!(store.get(&digest_of(b"other")), Err(BlobError::Missing(_))));
+    }
+
+    #[test]
+    fn work_files_are_moved_into_place_once() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::new(home.path());
+        let scratch = store.scratch().expect("scratch");
+        for _ in 0..2 {
+            let file = scratch.path().join("table.parquet");
+            fs::write(&file, b"table bytes").expect("write");
+            let (digest, size) = store.put_file(&file).expect("put_file");
+            assert_eq!((digest.as_str(), size), (digest_of(b"table bytes").as_str(), 11));
+            assert!(!file.exists(), "the work file is consumed");
+            assert_eq!(store.get(&digest).expect("get"), b"table bytes");
+        }
     }
 }

@@ -134,6 +134,12 @@ impl Db {
     }
 }
 
+/// Whether process `pid` on this machine is still alive (Linux `/proc`; elsewhere assume yes):
+/// tells a killed process's leftovers (scratch files, runs marked running) from a live one's.
+pub fn process_alive(pid: i64) -> bool {
+    if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
+}
+
 /// Now as RFC 3339 UTC with milliseconds (`2026-11-29T08:30:00.123Z`): sorts as text.
 pub fn now() -> String {
     let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
