@@ -14,12 +14,20 @@ struct Migration {
 }
 
 /// Every migration, in order. Append only: an applied migration's text must never change.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registry",
-    sqlite: include_str!("../../migrations/sqlite/0001_registry.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_registry.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry",
+        sqlite: include_str!("../../migrations/sqlite/0001_registry.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_registry.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "running_runs_index",
+        sqlite: include_str!("../../migrations/sqlite/0002_running_runs_index.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_running_runs_index.sql"),
+    },
+];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
 pub async fn run(db: &Db) -> Result<(), StorageError> {
