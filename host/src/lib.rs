@@ -12,3 +12,4 @@ pub mod runs;
 pub mod sandbox;
 pub mod scoring;
 pub mod storage;
+pub mod text;

@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use sieve_sdk::native;
 
-use crate::datasets::{self, LoadedTable};
+use crate::datasets::{self, ServedTable};
 use crate::generate::{self, Format};
 use crate::sandbox::{Limits, Outcome, Sandbox};
 use crate::scoring::{self, Scores};
@@ -82,7 +82,7 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
     let largest = tables.iter().map(|t| t.rows).max().unwrap_or(0);
     let native_data =
         tables.iter().fold(native::Dataset::new(), |d, t| d.with_table(&t.spec.name, t.columns.clone()));
-    let tables: Arc<[LoadedTable]> = Arc::from(tables);
+    let tables: Arc<[ServedTable]> = Arc::from(tables);
     let plugin = sandbox.load(bytes, None).map_err(fail)?;
     let limits = Limits::default();
     let (mut wasm, mut nat) = (Vec::new(), Vec::new());
@@ -216,11 +216,11 @@ fn start_up_and_boundary(md: &mut String, warm_sandbox: &Sandbox, args: &BenchAr
     for _ in 0..args.runs {
         let t = Instant::now();
         let p = cold_sandbox.load(bytes, None).map_err(fail)?;
-        cold_sandbox.describe(&p, &limits).map_err(fail)?;
+        cold_sandbox.describe(&p).map_err(fail)?;
         cold.push(t.elapsed());
         let t = Instant::now();
         let p = warm_sandbox.load(bytes, None).map_err(fail)?;
-        warm_sandbox.describe(&p, &limits).map_err(fail)?;
+        warm_sandbox.describe(&p).map_err(fail)?;
         warm.push(t.elapsed());
     }
     let (cold, warm) = (median(cold), median(warm));
@@ -267,8 +267,8 @@ fn scan_throughput(
     };
     let Ok(bytes) = std::fs::read(path) else { return Ok(None) };
     let plugin = sandbox.load(&bytes, None).map_err(fail)?;
-    let info = sandbox.describe(&plugin, limits).map_err(fail)?;
-    let tables: Arc<[LoadedTable]> = Arc::from(datasets::load_for_model(data, &info)?);
+    let info = sandbox.describe(&plugin).map_err(fail)?;
+    let tables: Arc<[ServedTable]> = Arc::from(datasets::load_for_model(data, &info)?);
     let rows = tables.iter().map(|t| t.rows).sum();
     let params = info.resolve_params(&[]).map_err(anyhow::Error::msg)?;
     let mut times = Vec::new();

@@ -6,7 +6,6 @@ use clap::Args;
 use serde_json::json;
 
 use super::{component_bytes, sandbox};
-use crate::sandbox::Limits;
 
 /// Arguments of `sieve inspect`.
 #[derive(Args)]
@@ -29,7 +28,7 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
             return Ok(outcome.exit_code());
         }
     };
-    let info = match sandbox.describe(&plugin, &Limits::default()) {
+    let info = match sandbox.describe(&plugin) {
         Ok(i) => i,
         Err(outcome) => {
             eprintln!("{}: {outcome}", args.component);

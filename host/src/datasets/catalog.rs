@@ -9,7 +9,7 @@ use serde_json::json;
 use sieve_sdk::{ModelInfo, TableSpec};
 use sqlx::Row;
 
-use super::{DataError, LABELS_FILE, LoadedTable, contract, parquet_io};
+use super::{DataError, LABELS_FILE, ServedTable, contract, parquet_io};
 use crate::audit;
 use crate::digest::digest_of;
 use crate::registry::{Actor, Registry, RegistryError, Result, Role, check_name};
@@ -454,7 +454,7 @@ pub fn load_stored(
     registry: &Registry,
     d: &DatasetRecord,
     info: &ModelInfo,
-) -> std::result::Result<Vec<LoadedTable>, Outcome> {
+) -> std::result::Result<Vec<ServedTable>, Outcome> {
     info.inputs
         .iter()
         .map(|spec: &TableSpec| {

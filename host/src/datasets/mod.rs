@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use sieve_sdk::data::{Column, Text, Values};
 use sieve_sdk::ops::{self, FastMap};
 use sieve_sdk::{ModelInfo, TableSpec};
+
+use crate::sandbox::names;
 use std::sync::Arc;
 
 /// The file every benchmark keeps its answers in; never readable by a model.
 pub const LABELS_FILE: &str = "labels.csv";
-/// Table names a model may not declare.
-const RESERVED_TABLES: [&str; 1] = ["labels"];
 
 /// Why a dataset cannot feed a model. Each names the file, table, line or column at fault.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,9 @@ pub enum DataError {
     /// The model declares a reserved table name.
     #[error("table name {0:?} is reserved: a model cannot read the labels")]
     ReservedTable(String),
+    /// A table name that is not an identifier (it could name a path).
+    #[error("table name {0} is not an identifier ([a-z0-9_], 1-64 bytes)")]
+    BadTableName(String),
     /// The file could not be read or parsed at all.
     #[error("{file}: {message}")]
     Unreadable {
@@ -77,31 +80,22 @@ pub enum DataError {
     },
 }
 
-/// One table loaded for a run: only the declared columns, in declared order, typed as declared.
-#[derive(Debug, Clone)]
-pub struct LoadedTable {
-    /// What the model declared for this table.
-    pub spec: TableSpec,
-    /// Number of rows.
-    pub rows: usize,
-    /// The columns, in `spec` order.
-    pub columns: Vec<Column>,
-}
+pub use crate::sandbox::ServedTable;
 
-impl LoadedTable {
-    /// The column called `name`, if declared.
-    pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.name == name)
+/// The file backing table `table` in `dir`, Parquet preferred. Only identifiers resolve, and
+/// never the labels: a table name can never reach outside `dir` or the answers inside it.
+pub fn table_file(dir: &Path, table: &str) -> Result<Option<PathBuf>, DataError> {
+    if !names::is_identifier(table) {
+        return Err(DataError::BadTableName(crate::text::quote(table)));
     }
-}
-
-/// The file backing table `table` in `dir`, Parquet preferred.
-pub fn table_file(dir: &Path, table: &str) -> Option<PathBuf> {
-    ["parquet", "csv"].iter().map(|ext| dir.join(format!("{table}.{ext}"))).find(|p| p.is_file())
+    if table == names::LABELS_TABLE {
+        return Err(DataError::ReservedTable(table.to_string()));
+    }
+    Ok(["parquet", "csv"].iter().map(|ext| dir.join(format!("{table}.{ext}"))).find(|p| p.is_file()))
 }
 
 /// Load every table `info` declares from `dir`, checking names and types on the way.
-pub fn load_for_model(dir: &Path, info: &ModelInfo) -> Result<Vec<LoadedTable>, DataError> {
+pub fn load_for_model(dir: &Path, info: &ModelInfo) -> Result<Vec<ServedTable>, DataError> {
     if !dir.is_dir() {
         return Err(DataError::Unreadable {
             file: dir.display().to_string(),
@@ -112,16 +106,13 @@ pub fn load_for_model(dir: &Path, info: &ModelInfo) -> Result<Vec<LoadedTable>, 
 }
 
 /// Load one declared table from `dir`.
-pub fn load_table(dir: &Path, spec: &TableSpec) -> Result<LoadedTable, DataError> {
+pub fn load_table(dir: &Path, spec: &TableSpec) -> Result<ServedTable, DataError> {
     Ok(loaded(spec, read_table(dir, spec)?))
 }
 
 /// Read the declared columns of one table from `dir` (its CSV or Parquet file), typed as declared.
 pub fn read_table(dir: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
-    if RESERVED_TABLES.contains(&spec.name.as_str()) {
-        return Err(DataError::ReservedTable(spec.name.clone()));
-    }
-    let file = table_file(dir, &spec.name).ok_or_else(|| DataError::MissingTable {
+    let file = table_file(dir, &spec.name)?.ok_or_else(|| DataError::MissingTable {
         dir: dir.display().to_string(),
         table: spec.name.clone(),
     })?;
@@ -133,10 +124,10 @@ pub fn read_table(dir: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError
 }
 
 /// A table ready for a run: its columns, repetitive text dictionary-encoded.
-pub fn loaded(spec: &TableSpec, columns: Vec<Column>) -> LoadedTable {
+pub fn loaded(spec: &TableSpec, columns: Vec<Column>) -> ServedTable {
     let rows = columns.first().map_or(0, Column::len);
     let columns = columns.into_iter().map(dictionary_encode).collect();
-    LoadedTable { spec: spec.clone(), rows, columns }
+    ServedTable { spec: spec.clone(), rows, columns }
 }
 
 /// Dictionary-encode a text column whose values repeat a lot (repair shops, lawyers, courts):

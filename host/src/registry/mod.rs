@@ -49,6 +49,9 @@ pub enum RegistryError {
     /// The database failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The worker thread running sandbox work died (a host bug, never a model's doing).
+    #[error("the sandbox worker failed: {0}")]
+    Worker(String),
 }
 
 impl From<sqlx::Error> for RegistryError {
@@ -103,6 +106,13 @@ impl Registry {
         }
         error
     }
+}
+
+/// Run sandbox work (compiling, `describe()`, runs) on the blocking pool, never on the async
+/// runtime's own thread: a guest's WASI calls may drive futures of their own, and a long run must
+/// not stall the database connections or, in a server, every other request.
+pub async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| RegistryError::Worker(e.to_string()))
 }
 
 /// Check that `name` is a usable identifier: letters, digits, `-`, `_`, `.`; 1-64 characters.

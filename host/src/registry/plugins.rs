@@ -8,7 +8,7 @@ use serde_json::json;
 use sieve_sdk::ModelInfo;
 use sqlx::Row;
 
-use super::{Actor, Registry, RegistryError, Result, Role};
+use super::{Actor, Registry, RegistryError, Result, Role, off_runtime};
 use crate::audit;
 use crate::datasets::{self, contract};
 use crate::generate::{self, Format};
@@ -218,12 +218,20 @@ impl Registry {
             self.blobs.put(bytes)?;
             return Ok((self.plugin(&digest).await?, false));
         }
-        let plugin = sandbox
-            .load(bytes, None)
-            .map_err(|o| RegistryError::Invalid(format!("not a publishable component: {o}")))?;
-        let info = sandbox
-            .describe(&plugin, &Limits::default())
-            .map_err(|o| RegistryError::Invalid(format!("the component cannot describe itself: {o}")))?;
+        let loaded = {
+            let (sandbox, bytes) = (sandbox.clone(), bytes.to_vec());
+            off_runtime(move || {
+                let plugin = sandbox
+                    .load(&bytes, None)
+                    .map_err(|o| RegistryError::Invalid(format!("not a publishable component: {o}")))?;
+                let info = sandbox.describe(&plugin).map_err(|o| {
+                    RegistryError::Invalid(format!("the component cannot describe itself: {o}"))
+                })?;
+                Ok::<_, RegistryError>((plugin, info))
+            })
+            .await?
+        };
+        let (plugin, info) = loaded?;
         self.blobs.put(bytes)?;
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
@@ -258,14 +266,20 @@ impl Registry {
             actor.require(Role::Admin, "vetting someone else's plugin")?;
         }
         let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
-        let loaded = sandbox.load(&bytes, Some(&record.digest));
-        let described =
-            loaded.as_ref().map_err(Clone::clone).and_then(|p| sandbox.describe(p, &Limits::default()));
-        match (loaded, described) {
-            (Ok(plugin), Ok(info)) => {
+        let described = {
+            let (sandbox, bytes, digest) = (sandbox.clone(), bytes.clone(), record.digest.clone());
+            off_runtime(move || {
+                let plugin = sandbox.load(&bytes, Some(&digest))?;
+                let info = sandbox.describe(&plugin)?;
+                Ok::<_, Outcome>((plugin, info))
+            })
+            .await?
+        };
+        match described {
+            Ok((plugin, info)) => {
                 self.run_vetting(sandbox, &actor.user.name, &record.digest, &bytes, &plugin, &info).await?
             }
-            (Err(o), _) | (_, Err(o)) => {
+            Err(o) => {
                 let findings =
                     vec![Finding { check: "valid-component".into(), passed: false, detail: o.to_string() }];
                 self.store_vetting(&actor.user.name, &record.digest, findings).await?;
@@ -303,7 +317,11 @@ impl Registry {
         plugin: &Plugin,
         info: &ModelInfo,
     ) -> Result<()> {
-        let findings = vet_checks(sandbox, &self.home, bytes, plugin, info);
+        let findings = {
+            let (sandbox, home, bytes) = (sandbox.clone(), self.home.clone(), bytes.to_vec());
+            let (plugin, info) = (plugin.clone(), info.clone());
+            off_runtime(move || vet_checks(&sandbox, &home, &bytes, &plugin, &info)).await?
+        };
         self.store_vetting(actor, digest, findings).await
     }
 

@@ -28,11 +28,15 @@ pub struct RunReport {
     pub params: Option<Params>,
     /// Accepted clues.
     pub clues: Vec<Clue>,
-    /// Fuel consumed by `run`.
+    /// Fuel consumed by the whole run (instantiation, `describe()`, `run()`, host work).
     pub fuel: u64,
+    /// The part of `fuel` charged for host work on the model's behalf.
+    pub host_fuel: u64,
     /// Peak guest memory.
     pub peak_memory_bytes: usize,
-    /// Wall time of `run` (instantiation included).
+    /// Peak host memory held on the model's behalf.
+    pub host_memory_peak_bytes: usize,
+    /// Wall time in the guest (instantiation, `describe()` and `run()`).
     pub wall: Duration,
     /// Time to compile or load compiled code.
     pub compile: Duration,
@@ -51,7 +55,8 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    fn failed(outcome: Outcome, plugin_digest: String) -> Self {
+    /// The report of a run that ended before the model ran, with `outcome`.
+    pub fn failed(outcome: Outcome, plugin_digest: String) -> Self {
         RunReport {
             outcome,
             plugin_digest,
@@ -59,7 +64,9 @@ impl RunReport {
             params: None,
             clues: Vec::new(),
             fuel: 0,
+            host_fuel: 0,
             peak_memory_bytes: 0,
+            host_memory_peak_bytes: 0,
             wall: Duration::ZERO,
             compile: Duration::ZERO,
             cache_use: None,
@@ -79,12 +86,15 @@ pub fn params_json(params: &Params) -> serde_json::Value {
     )
 }
 
-/// The guest's random seed: a function of what is run on what, so reruns are identical.
-fn run_seed(plugin_digest: &str, data: &str, params: &Params) -> [u8; 32] {
+/// The guest's random seed: a function of what is run on what, so reruns are identical. It is
+/// fixed before `describe()` (one store serves the whole run), so it covers the settings as given.
+fn run_seed(plugin_digest: &str, data: &str, settings: &[(String, String)]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(plugin_digest.as_bytes());
     h.update(data.as_bytes());
-    for (k, v) in params.iter() {
+    let mut settings: Vec<&(String, String)> = settings.iter().collect();
+    settings.sort();
+    for (k, v) in settings {
         h.update(format!("{k}={v};").as_bytes());
     }
     h.finalize().into()
@@ -108,7 +118,9 @@ pub fn run_on_dir(
 }
 
 /// Run `bytes` on the tables `load` provides for the model's declared inputs. `data_label` names
-/// the data (it seeds the guest's random numbers together with the digest and parameters).
+/// the data (it seeds the guest's random numbers together with the digest and settings). One
+/// store, and one budget, serves instantiation, `describe()` and `run()`; loading the tables in
+/// between is the host's time, not the model's.
 #[allow(clippy::too_many_arguments)]
 pub fn run_component(
     sandbox: &Sandbox,
@@ -118,20 +130,31 @@ pub fn run_component(
     limits: &Limits,
     on_progress: Option<ProgressFn>,
     data_label: &str,
-    load: impl FnOnce(&ModelInfo) -> Result<Vec<datasets::LoadedTable>, Outcome>,
+    load: impl FnOnce(&ModelInfo) -> Result<Vec<datasets::ServedTable>, Outcome>,
 ) -> RunReport {
     let digest = crate::digest::digest_of(bytes);
     let plugin = match sandbox.load(bytes, expected_digest) {
         Ok(p) => p,
         Err(outcome) => return RunReport::failed(outcome, digest),
     };
-    let info = match sandbox.describe(&plugin, limits) {
-        Ok(i) => i,
-        Err(outcome) => return RunReport::failed(outcome, digest),
-    };
     let mut report = RunReport::failed(Outcome::Completed, digest);
     report.compile = plugin.load_time;
     report.cache_use = Some(plugin.cache_use);
+    let seed = run_seed(&plugin.digest, data_label, settings);
+    let mut instance = match sandbox.instantiate(&plugin, limits, seed) {
+        Ok(i) => i,
+        Err(outcome) => {
+            report.outcome = outcome;
+            return report;
+        }
+    };
+    let info = match instance.describe() {
+        Ok(i) => i,
+        Err(outcome) => {
+            report.outcome = outcome;
+            return report;
+        }
+    };
     let params = match info.resolve_params(settings) {
         Ok(p) => p,
         Err(m) => {
@@ -150,13 +173,14 @@ pub fn run_component(
         }
     };
     report.load = started.elapsed();
-    let seed = run_seed(&plugin.digest, data_label, &params);
-    let exec = sandbox.execute(&plugin, Arc::from(tables), &params, limits, seed, on_progress);
+    let exec = instance.run(Arc::from(tables), &params, on_progress);
     report.outcome = exec.outcome;
     report.output_digest = output_digest(&exec.clues);
     report.clues = exec.clues;
     report.fuel = exec.fuel_consumed;
+    report.host_fuel = exec.host_fuel;
     report.peak_memory_bytes = exec.peak_memory_bytes;
+    report.host_memory_peak_bytes = exec.host_memory_peak_bytes;
     report.wall = exec.wall;
     report.logs = exec.logs;
     report.stderr = exec.stderr;

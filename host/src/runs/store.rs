@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::{RunReport, params_json, run_component};
 use crate::audit;
 use crate::datasets::catalog::{self, DatasetRecord};
-use crate::registry::{Actor, Registry, RegistryError, Result, Role};
+use crate::registry::{Actor, Registry, RegistryError, Result, Role, off_runtime};
 use crate::sandbox::state::ProgressFn;
 use crate::sandbox::{Limits, Outcome, Sandbox};
 use crate::storage::blobs::BlobError;
@@ -297,16 +297,24 @@ impl Registry {
         audit::append(&mut tx, &actor.user.name, "run.start", &run_id.to_string(), detail).await?;
         tx.commit().await?;
 
-        let report = run_component(
-            sandbox,
-            &bytes,
-            Some(&record.digest),
-            settings,
-            limits,
-            on_progress,
-            &d.digest,
-            |info| catalog::load_stored(self, &d, info),
-        );
+        let report = {
+            let (sandbox, registry, digest) = (sandbox.clone(), self.clone(), record.digest.clone());
+            let (settings, limits, d) = (settings.to_vec(), limits.clone(), d.clone());
+            let work = move || {
+                run_component(&sandbox, &bytes, Some(&digest), &settings, &limits, on_progress, &d.digest, |info| {
+                    catalog::load_stored(&registry, &d, info)
+                })
+            };
+            match off_runtime(work).await {
+                Ok(report) => report,
+                Err(e) => {
+                    // The run row exists: it must end failed, not stay `running`.
+                    let report = RunReport::failed(Outcome::Trap { message: e.to_string(), backtrace: Vec::new() }, record.digest.clone());
+                    self.finish_run(actor, run_id, &report).await?;
+                    return Err(e);
+                }
+            }
+        };
         self.finish_run(actor, run_id, &report).await?;
         if let Outcome::HashMismatch { expected, actual } = &report.outcome {
             let e = BlobError::Mismatch { expected: expected.clone(), actual: actual.clone() };

@@ -1,40 +1,144 @@
-//! Resource limits of one run, with their documented defaults.
+//! Resource limits of one run, with their documented defaults and the range each may take.
+//!
+//! The defaults come from the bundled models' measured needs on the largest generated datasets
+//! (scale 100, about a million rows per table; BENCHMARKS.md), with a margin of about 3x, so a
+//! runaway model stops within seconds rather than minutes.
 
 use std::time::Duration;
 
 /// What one run may consume. Every limit is enforced by the host, not trusted to the guest.
+/// One budget covers the whole run: instantiation, `describe()` and `run()`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// Fuel (about one unit per WebAssembly instruction); `None` turns the budget off, leaving
-    /// the deadline as the only bound on time. Default: 200 billion.
+    /// Fuel (about one unit per WebAssembly instruction, plus the host's work on the guest's
+    /// behalf); `None` turns the budget off, leaving the deadline as the only bound on time.
     pub fuel: Option<u64>,
-    /// Wall-clock deadline for the guest, enforced with epochs. Default: 10 minutes.
+    /// Wall-clock deadline for the guest, enforced with epochs.
     pub deadline: Duration,
-    /// Linear memory the guest may grow to, in bytes. Default: 2 GiB.
+    /// Linear memory the guest may grow to, in bytes.
     pub memory_bytes: usize,
-    /// Clues a run may emit. Default: 1,000,000.
+    /// Host memory the host may hold on the guest's behalf (kept clues and logs, plus the batch
+    /// being built), in bytes.
+    pub host_memory_bytes: usize,
+    /// Clues a run may emit.
     pub max_clues: usize,
-    /// Bytes of clue text (subjects, rules, reasons, evidence) a run may emit. Default: 256 MiB.
+    /// Bytes of clue text (subjects, rules, reasons, evidence) a run may emit.
     pub max_output_bytes: usize,
-    /// Bytes of `log` lines a run may write. Default: 1 MiB.
+    /// Bytes of `log` lines a run may write (each line counts a fixed overhead besides its text).
     pub max_log_bytes: usize,
-    /// Bytes kept from each of stdout and stderr (the rest makes writes fail). Default: 64 KiB.
+    /// Bytes each of stdout and stderr may take; writing more is an `output-limit`.
     pub max_stdio_bytes: usize,
+}
+
+/// The measured needs behind the defaults: the most any bundled model took at scale 100.
+pub mod measured {
+    /// Fuel of the hungriest bundled model (vehicle-insurance-fraud, 8.4e9).
+    pub const FUEL: u64 = 8_500_000_000;
+    /// Peak linear memory (false-mediation-confirmation, 272 MiB).
+    pub const MEMORY_BYTES: usize = 272 << 20;
+    /// Wall time in the guest on this project's 2-core machine (2.5 s).
+    pub const WALL_SECONDS: u64 = 3;
+    /// Clues emitted (private-lending-fraud, 20,074).
+    pub const CLUES: usize = 20_074;
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            fuel: Some(200_000_000_000),
-            deadline: Duration::from_secs(600),
-            memory_bytes: 2 << 30,
-            max_clues: 1_000_000,
-            max_output_bytes: 256 << 20,
+            fuel: Some(measured::FUEL * 3),
+            // Time is the backstop for what fuel does not count; generous for slower machines.
+            deadline: Duration::from_secs(measured::WALL_SECONDS * 20),
+            memory_bytes: 1 << 30,
+            host_memory_bytes: 1 << 30,
+            max_clues: 200_000,
+            max_output_bytes: 128 << 20,
             max_log_bytes: 1 << 20,
             max_stdio_bytes: 64 << 10,
         }
     }
 }
 
+/// The budget of `describe()` (and of instantiation before it), whether called alone (inspect,
+/// publish, vetting) or at the start of a run: describing a model must be cheap.
+pub const DESCRIBE_FUEL: u64 = 1_000_000_000;
+/// See [`DESCRIBE_FUEL`].
+pub const DESCRIBE_DEADLINE: Duration = Duration::from_secs(1);
+/// See [`DESCRIBE_FUEL`]. Room for a language runtime's heap (Python, JavaScript) at start-up.
+pub const DESCRIBE_MEMORY_BYTES: usize = 128 << 20;
+
+impl Limits {
+    /// The limits for a `describe()` call alone.
+    pub fn describe() -> Limits {
+        Limits {
+            fuel: Some(DESCRIBE_FUEL),
+            deadline: DESCRIBE_DEADLINE,
+            memory_bytes: DESCRIBE_MEMORY_BYTES,
+            ..Limits::default()
+        }
+    }
+}
+
+/// One limit's accepted range, as the command line and the API check it.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    /// The flag that sets it.
+    pub flag: &'static str,
+    /// Smallest accepted value.
+    pub min: f64,
+    /// Largest accepted value.
+    pub max: f64,
+    /// Unit, for messages.
+    pub unit: &'static str,
+}
+
+/// A limit outside its range.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag} must be {what}, got {given}")]
+pub struct LimitError {
+    /// The flag.
+    pub flag: &'static str,
+    /// The accepted range, in words.
+    pub what: String,
+    /// The value given.
+    pub given: String,
+}
+
+impl Range {
+    /// Check `value` (as given, for the message) against the range.
+    pub fn check(&self, value: f64, given: &str) -> Result<f64, LimitError> {
+        if value.is_finite() && (self.min..=self.max).contains(&value) {
+            return Ok(value);
+        }
+        Err(LimitError {
+            flag: self.flag,
+            what: format!("between {} and {} {}", self.min, self.max, self.unit),
+            given: given.to_string(),
+        })
+    }
+}
+
+/// `--fuel`: 0 turns fuel off; otherwise from a million (a model that cannot even start) to
+/// ten trillion (over an hour of computation).
+pub const FUEL_RANGE: Range = Range { flag: "--fuel", min: 1e6, max: 1e13, unit: "units (or 0 for no fuel limit)" };
+/// `--deadline`: from 10 ms to one day.
+pub const DEADLINE_RANGE: Range = Range { flag: "--deadline", min: 0.01, max: 86_400.0, unit: "seconds" };
+/// `--memory-mib`: 32-bit WebAssembly cannot address more than 4 GiB.
+pub const MEMORY_RANGE: Range = Range { flag: "--memory-mib", min: 1.0, max: 4096.0, unit: "MiB" };
+/// `--max-host-mib`.
+pub const HOST_MEMORY_RANGE: Range = Range { flag: "--max-host-mib", min: 1.0, max: 65_536.0, unit: "MiB" };
+/// `--max-clues`.
+pub const CLUES_RANGE: Range = Range { flag: "--max-clues", min: 0.0, max: 100_000_000.0, unit: "clues" };
+/// `--max-output-bytes`.
+pub const OUTPUT_RANGE: Range =
+    Range { flag: "--max-output-bytes", min: 0.0, max: (16u64 << 30) as f64, unit: "bytes" };
+/// `--max-log-bytes`.
+pub const LOG_RANGE: Range = Range { flag: "--max-log-bytes", min: 0.0, max: (1u64 << 30) as f64, unit: "bytes" };
+
 /// Epoch ticks per second; the deadline is counted in ticks.
 pub const EPOCH_TICKS_PER_SECOND: u64 = 100;
+
+/// Epoch ticks for `deadline` (at least one); the ranges above keep this far from overflowing.
+pub fn deadline_ticks(deadline: Duration) -> u64 {
+    let ticks = deadline.as_millis().saturating_mul(EPOCH_TICKS_PER_SECOND as u128).div_ceil(1000);
+    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+}

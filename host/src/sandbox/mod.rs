@@ -3,10 +3,13 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod host;
 pub mod imports;
 pub mod limits;
+pub mod names;
 pub mod outcome;
 pub mod state;
+pub mod wasi;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,23 +22,27 @@ use wasmtime::{
     WasmBacktrace,
 };
 
-use crate::datasets::LoadedTable;
 use crate::digest::{digest_of, sha256_hex};
+use crate::text;
 use bindings::sieve::model::types as w;
 use bindings::{SupervisionModel, SupervisionModelPre};
 pub use cache::CacheUse;
 pub use limits::Limits;
 pub use outcome::Outcome;
+pub use state::ServedTable;
 use state::{HostStop, LogLine, RunState};
 
-/// The process-wide engine and linker, plus the compiled-code cache.
+/// The process-wide engine and linker, plus the compiled-code cache. Cloning is cheap (the
+/// engine and linker are shared), so sandbox work can move to a worker thread.
+#[derive(Clone)]
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<RunState>,
-    cache: Option<cache::CompiledCache>,
+    cache: Option<Arc<cache::CompiledCache>>,
 }
 
 /// A loaded, verified and link-checked component.
+#[derive(Clone)]
 pub struct Plugin {
     /// `sha256:<hex>` of the exact bytes that were compiled.
     pub digest: String,
@@ -61,10 +68,14 @@ pub struct Execution {
     pub outcome: Outcome,
     /// Accepted clues, in emission order.
     pub clues: Vec<Clue>,
-    /// Fuel consumed.
+    /// Fuel consumed, instantiation, `describe()` and host work included.
     pub fuel_consumed: u64,
+    /// The part of the fuel charged for host work on the guest's behalf.
+    pub host_fuel: u64,
     /// Peak linear memory.
     pub peak_memory_bytes: usize,
+    /// Peak host memory held on the guest's behalf.
+    pub host_memory_peak_bytes: usize,
     /// Wall time inside the guest, instantiation included.
     pub wall: Duration,
     /// Log lines.
@@ -93,21 +104,18 @@ impl Sandbox {
             .wasm_component_model(true)
             .consume_fuel(true)
             .epoch_interruption(true)
+            // Same component, same data, same output on any host: see `deterministic_config`.
             .cranelift_nan_canonicalization(true)
+            .relaxed_simd_deterministic(true)
             .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64))
             .max_wasm_stack(1 << 20)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(instance_pool()));
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("configuring wasmtime: {e}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        SupervisionModel::add_to_linker::<RunState, wasmtime::component::HasSelf<RunState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| anyhow::anyhow!("linking sieve:model: {e}"))?;
+        wasi::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        host::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking sieve:model: {e}"))?;
         start_epoch_ticker(&engine);
-        let cache = cache_dir.map(|dir| cache::CompiledCache::new(dir, &engine));
+        let cache = cache_dir.map(|dir| Arc::new(cache::CompiledCache::new(dir, &engine)));
         Ok(Sandbox { engine, linker, cache })
     }
 
@@ -165,70 +173,164 @@ impl Sandbox {
         Ok(Plugin { digest, size: bytes.len(), imports, exports, api_version, cache_use, load_time, pre })
     }
 
-    fn store(&self, limits: &Limits, tables: Arc<[LoadedTable]>, seed: [u8; 32]) -> Store<RunState> {
-        let mut store = Store::new(&self.engine, RunState::new(limits.clone(), tables, seed));
+    fn store(&self, limits: &Limits, seed: [u8; 32]) -> Store<RunState> {
+        let mut store = Store::new(&self.engine, RunState::new(limits.clone(), seed));
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
         // Fuel is always metered; "off" is an unreachable budget, so the code is the same either way.
         let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-        let ticks =
-            (limits.deadline.as_millis() as u64 * limits::EPOCH_TICKS_PER_SECOND).div_ceil(1000).max(1);
-        store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
+        // Host resources handed to the guest (tables, pollables, streams): a real model holds a few.
+        store.set_max_component_handles(MAX_HANDLES);
         store
     }
 
-    /// Call `describe()` in a fresh store and check the answer is sane.
-    pub fn describe(&self, plugin: &Plugin, limits: &Limits) -> Result<ModelInfo, Outcome> {
-        let mut store = self.store(limits, Arc::from(Vec::new()), [0; 32]);
-        let instance = plugin.pre.instantiate(&mut store).map_err(|e| classify(e, &store))?;
-        let info = instance.sieve_model_model().call_describe(&mut store).map_err(|e| classify(e, &store))?;
-        let info =
-            model_info(info).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
-        check_info(&info).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
-        Ok(info)
+    /// Instantiate `plugin` in a fresh store under `limits` (one budget for the whole run);
+    /// `seed` seeds the guest's random numbers. Start functions and static initializers run
+    /// under the `describe()` budget.
+    pub fn instantiate(&self, plugin: &Plugin, limits: &Limits, seed: [u8; 32]) -> Result<Instance, Outcome> {
+        let store = self.store(limits, seed);
+        let mut instance = Instance { store, model: None, limits: limits.clone(), guest_time: Duration::ZERO };
+        let model = instance.phase(Phase::Describe, |store| plugin.pre.instantiate(store))?;
+        instance.model = Some(model);
+        Ok(instance)
     }
 
-    /// Run the model on `tables` (already loaded for its declared inputs) with `params`, in a
-    /// fresh store. `seed` seeds the guest's random numbers; `on_progress` hears the guest's
-    /// progress reports.
+    /// Call `describe()` alone (for `inspect`, publishing, vetting), under the describe budget.
+    pub fn describe(&self, plugin: &Plugin) -> Result<ModelInfo, Outcome> {
+        self.instantiate(plugin, &Limits::describe(), [0; 32])?.describe()
+    }
+
+    /// Instantiate, describe and run the model on `tables` (already loaded for its declared
+    /// inputs) with `params`, in a fresh store: the whole of one run, for callers that load the
+    /// tables beforehand (benchmarks, tests).
     pub fn execute(
         &self,
         plugin: &Plugin,
-        tables: Arc<[LoadedTable]>,
+        tables: Arc<[ServedTable]>,
         params: &Params,
         limits: &Limits,
         seed: [u8; 32],
         on_progress: Option<state::ProgressFn>,
     ) -> Execution {
         let started = Instant::now();
-        let mut store = self.store(limits, tables, seed);
-        store.data_mut().on_progress = on_progress;
+        let mut instance = match self.instantiate(plugin, limits, seed) {
+            Ok(i) => i,
+            Err(outcome) => return Execution::failed(outcome, started.elapsed()),
+        };
+        if let Err(outcome) = instance.describe() {
+            return instance.finish(outcome);
+        }
+        instance.run(tables, params, on_progress)
+    }
+}
+
+/// Which part of a run the guest is in: each has its own caps within the run's one budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Instantiation and `describe()`: small fixed caps.
+    Describe,
+    /// `run()`: whatever is left of the run's budget.
+    Run,
+}
+
+/// A model instantiated for one run: `describe()` then `run()` in the same store, so both draw
+/// on one budget of fuel, time and memory.
+pub struct Instance {
+    store: Store<RunState>,
+    model: Option<SupervisionModel>,
+    limits: Limits,
+    guest_time: Duration,
+}
+
+impl Instance {
+    /// Run `call` in the guest under `phase`'s caps, then charge what it used to the run.
+    fn phase<T>(
+        &mut self,
+        phase: Phase,
+        call: impl FnOnce(&mut Store<RunState>) -> wasmtime::Result<T>,
+    ) -> Result<T, Outcome> {
+        let fuel_left = self.store.get_fuel().unwrap_or(0);
+        let time_left = self.limits.deadline.saturating_sub(self.guest_time);
+        let (fuel, time, memory, hostcall_bytes) = match phase {
+            Phase::Describe => (
+                fuel_left.min(limits::DESCRIBE_FUEL),
+                time_left.min(limits::DESCRIBE_DEADLINE),
+                self.limits.memory_bytes.min(limits::DESCRIBE_MEMORY_BYTES),
+                // describe() answers with a small record, lifted whole: keep it small.
+                DESCRIBE_RESULT_BYTES,
+            ),
+            // Every sieve:model and WASI import that takes a guest-sized list lifts it lazily and
+            // checks it itself, so wasmtime's per-call copy budget is not what stops anything.
+            Phase::Run => (fuel_left, time_left, self.limits.memory_bytes, usize::MAX),
+        };
+        let state = self.store.data_mut();
+        state.memory_cap = memory;
+        state.memory_phase = if phase == Phase::Describe { " while instantiating and describing" } else { "" };
+        let _ = self.store.set_fuel(fuel);
+        self.store.set_epoch_deadline(limits::deadline_ticks(time));
+        self.store.set_hostcall_fuel(hostcall_bytes);
+        let started = Instant::now();
+        let result = call(&mut self.store);
+        self.guest_time += started.elapsed();
+        let used = fuel - self.store.get_fuel().unwrap_or(0);
+        let _ = self.store.set_fuel(fuel_left - used.min(fuel_left));
+        result.map_err(|e| classify(e, &self.store, phase, &self.limits))
+    }
+
+    /// Call `describe()` and check the answer is sane.
+    pub fn describe(&mut self) -> Result<ModelInfo, Outcome> {
+        let Some(model) = self.model.take() else {
+            return Err(Outcome::ModelError("describe() called twice".into()));
+        };
+        let info = self.phase(Phase::Describe, |store| model.sieve_model_model().call_describe(store));
+        self.model = Some(model);
+        let info = model_info(info?).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
+        check_info(&info).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
+        Ok(info)
+    }
+
+    /// Run the model on `tables` with `params`; `on_progress` hears its progress reports.
+    pub fn run(
+        mut self,
+        tables: Arc<[ServedTable]>,
+        params: &Params,
+        on_progress: Option<state::ProgressFn>,
+    ) -> Execution {
+        let state = self.store.data_mut();
+        state.tables = tables;
+        state.on_progress = on_progress;
         let params: Vec<w::Param> = params
             .iter()
             .map(|(name, value)| w::Param { name: name.clone(), value: wit_param(value) })
             .collect();
-        let outcome = match plugin.pre.instantiate(&mut store) {
-            Err(e) => classify(e, &store),
-            Ok(instance) => match instance.sieve_model_model().call_run(&mut store, &params) {
-                Ok(Ok(())) => Outcome::Completed,
-                Ok(Err(e)) => Outcome::ModelError(match e {
-                    w::ModelError::BadParam(m) => format!("bad parameter: {m}"),
-                    w::ModelError::BadData(m) => format!("bad data: {m}"),
-                    w::ModelError::Failed(m) => m,
-                }),
-                Err(e) => classify(e, &store),
-            },
+        let Some(model) = self.model.take() else {
+            return self.finish(Outcome::ModelError("the model was not instantiated".into()));
         };
-        let wall = started.elapsed();
-        let fuel_left = store.get_fuel().unwrap_or(0);
-        let fuel_consumed = limits.fuel.unwrap_or(u64::MAX) - fuel_left;
-        let state = store.into_data();
+        let outcome = match self.phase(Phase::Run, |store| model.sieve_model_model().call_run(store, &params)) {
+            Ok(Ok(())) => Outcome::Completed,
+            Ok(Err(e)) => Outcome::ModelError(match e {
+                w::ModelError::BadParam(m) => format!("bad parameter: {}", text::prefix(&m, 1024)),
+                w::ModelError::BadData(m) => format!("bad data: {}", text::prefix(&m, 1024)),
+                w::ModelError::Failed(m) => text::prefix(&m, 1024),
+            }),
+            Err(outcome) => outcome,
+        };
+        self.finish(outcome)
+    }
+
+    /// The execution report for `outcome`, with everything the store accounted.
+    fn finish(self, outcome: Outcome) -> Execution {
+        let fuel_left = self.store.get_fuel().unwrap_or(0);
+        let fuel_consumed = self.limits.fuel.unwrap_or(u64::MAX) - fuel_left;
+        let state = self.store.into_data();
         Execution {
             outcome,
             clues: state.clues,
             fuel_consumed,
+            host_fuel: state.host_fuel,
             peak_memory_bytes: state.peak_memory,
-            wall,
+            host_memory_peak_bytes: state.host_peak,
+            wall: self.guest_time,
             logs: state.logs,
             stdout: String::from_utf8_lossy(&state.stdout.contents()).into_owned(),
             stderr: String::from_utf8_lossy(&state.stderr.contents()).into_owned(),
@@ -237,6 +339,30 @@ impl Sandbox {
         }
     }
 }
+
+impl Execution {
+    fn failed(outcome: Outcome, wall: Duration) -> Execution {
+        Execution {
+            outcome,
+            clues: Vec::new(),
+            fuel_consumed: 0,
+            host_fuel: 0,
+            peak_memory_bytes: 0,
+            host_memory_peak_bytes: 0,
+            wall,
+            logs: Vec::new(),
+            stdout: String::new(),
+            stderr: String::new(),
+            progress: None,
+            cells_read: 0,
+        }
+    }
+}
+
+/// Most bytes `describe()`'s answer may take when lifted into the host.
+const DESCRIBE_RESULT_BYTES: usize = 1 << 20;
+/// Most resource handles a guest may hold (tables, pollables, streams).
+const MAX_HANDLES: usize = 16_384;
 
 /// Advance the engine's epoch at a fixed rate for as long as the engine lives.
 /// Runs reuse pooled instance slots: a model's linear memory stays mapped between runs (zeroed with
@@ -272,12 +398,16 @@ fn start_epoch_ticker(engine: &Engine) {
 }
 
 /// Turn a wasmtime error into a typed outcome, by type, never by message text.
-fn classify(err: wasmtime::Error, store: &Store<RunState>) -> Outcome {
+fn classify(err: wasmtime::Error, store: &Store<RunState>, phase: Phase, limits: &Limits) -> Outcome {
+    let during = match phase {
+        Phase::Describe => " while instantiating and describing",
+        Phase::Run => "",
+    };
     if let Some(stop) = err.downcast_ref::<HostStop>() {
         return match stop {
-            HostStop::Memory { .. } => Outcome::MemoryLimit(stop.to_string()),
+            HostStop::Memory { .. } | HostStop::HostMemory { .. } => Outcome::MemoryLimit(stop.to_string()),
             HostStop::Output(m) => Outcome::OutputLimit(m.clone()),
-            HostStop::InvalidClue(_) => Outcome::ModelError(stop.to_string()),
+            HostStop::InvalidClue(_) | HostStop::Misuse(_) => Outcome::ModelError(stop.to_string()),
         };
     }
     let backtrace: Vec<String> = err
@@ -286,22 +416,48 @@ fn classify(err: wasmtime::Error, store: &Store<RunState>) -> Outcome {
             bt.frames()
                 .iter()
                 .map(|f| {
-                    f.func_name().map_or_else(|| format!("<function {}>", f.func_index()), str::to_string)
+                    f.func_name()
+                        .map_or_else(|| format!("<function {}>", f.func_index()), |n| text::prefix(n, 200))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let panic = String::from_utf8_lossy(&store.data().stderr.contents()).trim().to_string();
     match err.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => Outcome::OutOfFuel,
-        Some(Trap::Interrupt) => Outcome::DeadlineExceeded,
+        Some(Trap::OutOfFuel) => Outcome::OutOfFuel(match (phase, limits.fuel) {
+            (Phase::Describe, _) => format!(
+                "the model used more than the {:e} fuel that instantiation and describe() may take",
+                limits::DESCRIBE_FUEL.min(limits.fuel.unwrap_or(u64::MAX)) as f64
+            ),
+            (Phase::Run, Some(fuel)) => {
+                format!("the model used its {:e} fuel (raise --fuel, or --fuel 0 to turn it off)", fuel as f64)
+            }
+            (Phase::Run, None) => "the model used all fuel".into(),
+        }),
+        Some(Trap::Interrupt) => Outcome::DeadlineExceeded(format!(
+            "the model ran past its {:.2} s deadline{during}{}",
+            match phase {
+                Phase::Describe => limits::DESCRIBE_DEADLINE.min(limits.deadline),
+                Phase::Run => limits.deadline,
+            }
+            .as_secs_f64(),
+            if phase == Phase::Run { " (raise --deadline)" } else { "" }
+        )),
         Some(trap) => {
-            let message = if panic.is_empty() { trap.to_string() } else { format!("{trap}: {panic}") };
+            // The guest's stderr usually holds its panic message; quote only a short prefix.
+            let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).trim().to_string();
+            let message = if stderr.is_empty() {
+                format!("{trap}{during}")
+            } else {
+                format!("{trap}{during}: {}", text::prefix(&stderr, STDERR_IN_DETAIL))
+            };
             Outcome::Trap { message, backtrace }
         }
-        None => Outcome::Trap { message: format!("{err:#}"), backtrace },
+        None => Outcome::Trap { message: format!("{}{during}", text::prefix(&format!("{err:#}"), 512)), backtrace },
     }
 }
+
+/// Characters of the guest's stderr quoted in a trap's detail.
+const STDERR_IN_DETAIL: usize = 512;
 
 fn wit_param(value: &ParamValue) -> w::ParamValue {
     match value {
@@ -370,21 +526,66 @@ fn model_info(info: w::ModelInfo) -> Result<ModelInfo, String> {
     })
 }
 
-/// What "describe() sane" means: named, versioned, a task, at least one input, no duplicates.
+/// Largest answers `describe()` may give: tables, columns per table, parameters, text fields.
+const MAX_TABLES: usize = 64;
+const MAX_COLUMNS: usize = 256;
+const MAX_PARAMS: usize = 64;
+const MAX_LABEL_BYTES: usize = 128;
+const MAX_PROSE_BYTES: usize = 4096;
+
+/// What "describe() sane" means: named, versioned, a task; inputs that are identifiers (never
+/// paths, never the labels), none twice; short fields without control characters.
 fn check_info(info: &ModelInfo) -> Result<(), String> {
-    if info.name.trim().is_empty() || info.version.trim().is_empty() || info.task.trim().is_empty() {
-        return Err("name, version and task must not be empty".into());
+    for (field, value) in [
+        ("name", &info.name),
+        ("version", &info.version),
+        ("task", &info.task),
+        ("subject kind", &info.subject_kind),
+    ] {
+        if value.trim().is_empty() || value.len() > MAX_LABEL_BYTES || value.chars().any(text::is_control) {
+            return Err(format!(
+                "{field} {} must be 1-{MAX_LABEL_BYTES} bytes without control characters",
+                text::quote(value)
+            ));
+        }
+    }
+    if info.summary.len() > MAX_PROSE_BYTES {
+        return Err(format!("the summary is {} bytes, over {MAX_PROSE_BYTES}", info.summary.len()));
     }
     if info.inputs.is_empty() {
         return Err("it declares no input tables".into());
     }
+    if info.inputs.len() > MAX_TABLES || info.params.len() > MAX_PARAMS {
+        return Err(format!("at most {MAX_TABLES} tables and {MAX_PARAMS} parameters may be declared"));
+    }
     let mut tables = std::collections::BTreeSet::new();
     for t in &info.inputs {
+        if !names::is_identifier(&t.name) {
+            return Err(format!(
+                "table name {} is not an identifier ([a-z0-9_], 1-{} bytes)",
+                text::quote(&t.name),
+                names::MAX_NAME_BYTES
+            ));
+        }
+        if t.name == names::LABELS_TABLE {
+            return Err("table name \"labels\" is reserved: a model cannot read the labels".into());
+        }
         if !tables.insert(&t.name) {
             return Err(format!("table {:?} is declared twice", t.name));
         }
+        if t.columns.len() > MAX_COLUMNS {
+            return Err(format!("table {} declares over {MAX_COLUMNS} columns", t.name));
+        }
         let mut cols = std::collections::BTreeSet::new();
         for c in &t.columns {
+            if !names::is_identifier(&c.name) {
+                return Err(format!(
+                    "column name {}.{} is not an identifier ([a-z0-9_], 1-{} bytes)",
+                    t.name,
+                    text::quote(&c.name),
+                    names::MAX_NAME_BYTES
+                ));
+            }
             if !cols.insert(&c.name) {
                 return Err(format!("column {}.{} is declared twice", t.name, c.name));
             }
@@ -392,6 +593,16 @@ fn check_info(info: &ModelInfo) -> Result<(), String> {
     }
     let mut params = std::collections::BTreeSet::new();
     for p in &info.params {
+        if !names::is_param_name(&p.name) {
+            return Err(format!(
+                "parameter name {} is not a name ([a-z0-9_-], 1-{} bytes)",
+                text::quote(&p.name),
+                names::MAX_NAME_BYTES
+            ));
+        }
+        if p.description.len() > MAX_PROSE_BYTES {
+            return Err(format!("parameter {}: the description is over {MAX_PROSE_BYTES} bytes", p.name));
+        }
         if !params.insert(&p.name) {
             return Err(format!("parameter {:?} is declared twice", p.name));
         }

@@ -9,10 +9,10 @@ pub enum Outcome {
     Completed,
     /// The model returned an error, or emitted an invalid clue.
     ModelError(String),
-    /// The fuel budget ran out.
-    OutOfFuel,
-    /// The wall-clock deadline passed.
-    DeadlineExceeded,
+    /// The fuel budget ran out (the detail says which budget).
+    OutOfFuel(String),
+    /// The wall-clock deadline passed (the detail says which deadline).
+    DeadlineExceeded(String),
     /// The guest tried to grow memory past the limit.
     MemoryLimit(String),
     /// Too many clues, clue bytes or log bytes.
@@ -48,8 +48,8 @@ impl Outcome {
         match self {
             Outcome::Completed => "completed",
             Outcome::ModelError(_) => "model-error",
-            Outcome::OutOfFuel => "out-of-fuel",
-            Outcome::DeadlineExceeded => "deadline-exceeded",
+            Outcome::OutOfFuel(_) => "out-of-fuel",
+            Outcome::DeadlineExceeded(_) => "deadline-exceeded",
             Outcome::MemoryLimit(_) => "memory-limit",
             Outcome::OutputLimit(_) => "output-limit",
             Outcome::Trap { .. } => "trap",
@@ -65,8 +65,8 @@ impl Outcome {
         match self {
             Outcome::Completed => 0,
             Outcome::ModelError(_) => 10,
-            Outcome::OutOfFuel => 11,
-            Outcome::DeadlineExceeded => 12,
+            Outcome::OutOfFuel(_) => 11,
+            Outcome::DeadlineExceeded(_) => 12,
             Outcome::MemoryLimit(_) => 13,
             Outcome::OutputLimit(_) => 14,
             Outcome::Trap { .. } => 15,
@@ -86,9 +86,9 @@ impl Outcome {
             | Outcome::OutputLimit(m)
             | Outcome::LinkError(m)
             | Outcome::InvalidComponent(m)
-            | Outcome::BadInput(m) => m.clone(),
-            Outcome::OutOfFuel => "the fuel budget ran out (raise --fuel, or --fuel 0 to turn it off)".into(),
-            Outcome::DeadlineExceeded => "the wall-clock deadline passed (raise --deadline)".into(),
+            | Outcome::BadInput(m)
+            | Outcome::OutOfFuel(m)
+            | Outcome::DeadlineExceeded(m) => m.clone(),
             Outcome::Trap { message, .. } => message.clone(),
             Outcome::HashMismatch { expected, actual } => {
                 format!("the component hashes to {actual}, not the pinned {expected}")

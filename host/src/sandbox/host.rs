@@ -1,0 +1,387 @@
+//! The host side of `sieve:model/host`: table reads, clue intake, logs and progress.
+//!
+//! Arguments arrive lazily (`WasmStr`, `WasmList`): wasmtime only checks that they lie inside the
+//! guest's memory, and every size is checked here before the host copies or allocates anything.
+//! Every call is charged fuel for the host's work, and what the host keeps for the guest (clues,
+//! log lines) or builds for it (batches) counts against the run's host memory budget.
+
+use sieve_sdk::data::{Column, Values};
+use sieve_sdk::{Clue, Evidence, LogLevel};
+use wasmtime::component::{ComponentType, Lift, Linker, Resource, ResourceType, WasmList, WasmStr};
+use wasmtime::{StoreContextMut, Trap};
+
+use super::bindings::sieve::model::types as w;
+use super::state::{HostStop, LogLine, RunState, TableHandle};
+use crate::text::{is_control, prefix, quote};
+
+/// The interfaces this module implements, as guests import them.
+const HOST_INTERFACE: &str = "sieve:model/host@0.1.0";
+const TYPES_INTERFACE: &str = "sieve:model/types@0.1.0";
+
+/// Fuel charged for any host call, on top of its work: about what the guest would burn doing a
+/// small amount of work itself, so a loop of cheap host calls cannot outrun the budget.
+pub const CALL_FUEL: u64 = 2_000;
+/// Bytes the host copies per unit of fuel charged.
+pub const BYTES_PER_FUEL: u64 = 4;
+/// Fuel charged per clue for validating it.
+pub const CLUE_FUEL: u64 = 1_000;
+/// Bytes each log line counts against `--max-log-bytes` besides its text.
+pub const LOG_LINE_OVERHEAD: usize = 64;
+/// Tables a guest may hold open at once.
+pub const MAX_OPEN_TABLES: usize = 256;
+/// Longest subject, rule and reason, and most evidence rows per clue.
+pub const MAX_SUBJECT_BYTES: usize = 1024;
+/// See [`MAX_SUBJECT_BYTES`].
+pub const MAX_RULE_BYTES: usize = 64;
+/// See [`MAX_SUBJECT_BYTES`].
+pub const MAX_REASON_BYTES: usize = 4096;
+/// See [`MAX_SUBJECT_BYTES`].
+pub const MAX_EVIDENCE_ROWS: usize = 256;
+/// Host bytes a kept clue costs besides its text (the record and its vectors).
+const CLUE_OVERHEAD: usize = std::mem::size_of::<Clue>();
+const EVIDENCE_OVERHEAD: usize = std::mem::size_of::<Evidence>();
+
+/// A clue as the guest hands it over: nothing copied yet.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct ClueArg {
+    subject: WasmStr,
+    score: f64,
+    rule: WasmStr,
+    reason: WasmStr,
+    evidence: WasmList<EvidenceArg>,
+}
+
+/// An evidence row as the guest hands it over.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct EvidenceArg {
+    table: WasmStr,
+    row: u64,
+}
+
+type Store<'a> = StoreContextMut<'a, RunState>;
+type Answer<T> = wasmtime::Result<(T,)>;
+
+/// Link `sieve:model/host` and `sieve:model/types` into `linker`.
+pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
+    linker.instance(TYPES_INTERFACE)?;
+    let mut host = linker.instance(HOST_INTERFACE)?;
+    host.resource("table", ResourceType::host::<TableHandle>(), |mut store, rep| {
+        let state = store.data_mut();
+        state.table().delete(Resource::<TableHandle>::new_own(rep))?;
+        state.open_tables = state.open_tables.saturating_sub(1);
+        Ok(())
+    })?;
+    host.func_wrap("open-table", open_table)?;
+    host.func_wrap("emit", emit)?;
+    host.func_wrap("log", log)?;
+    host.func_wrap("progress", progress)?;
+    host.func_wrap("[method]table.row-count", row_count)?;
+    host.func_wrap("[method]table.schema", schema)?;
+    host.func_wrap("[method]table.read", read)?;
+    host.func_wrap("[method]table.dictionary", dictionary)?;
+    Ok(())
+}
+
+/// Take `units` of fuel for host work; running out is the run's `out-of-fuel`.
+pub fn charge(store: &mut Store<'_>, units: u64) -> wasmtime::Result<()> {
+    let left = store.get_fuel()?;
+    if units > left {
+        store.set_fuel(0)?;
+        return Err(Trap::OutOfFuel.into());
+    }
+    store.set_fuel(left - units)?;
+    store.data_mut().host_fuel += units;
+    Ok(())
+}
+
+fn stop(s: HostStop) -> wasmtime::Error {
+    wasmtime::Error::new(s)
+}
+
+fn open_table(mut store: Store<'_>, (name,): (WasmStr,)) -> Answer<Result<Resource<TableHandle>, w::AccessError>> {
+    charge(&mut store, CALL_FUEL)?;
+    let name = name.to_str(&store)?;
+    let Some(index) = store.data().tables.iter().position(|t| t.spec.name == *name) else {
+        return Ok((Err(w::AccessError::UnknownTable(prefix(&name, 64))),));
+    };
+    let state = store.data_mut();
+    if state.open_tables >= MAX_OPEN_TABLES {
+        return Err(stop(HostStop::Misuse(format!(
+            "the model holds {MAX_OPEN_TABLES} tables open; drop one before opening another"
+        ))));
+    }
+    let handle = state.table().push(TableHandle { index })?;
+    state.open_tables += 1;
+    Ok((Ok(handle),))
+}
+
+fn row_count(mut store: Store<'_>, (handle,): (Resource<TableHandle>,)) -> Answer<u64> {
+    charge(&mut store, CALL_FUEL)?;
+    let state = store.data();
+    Ok((state.tables[state.tables_handle(&handle)?].rows as u64,))
+}
+
+fn schema(mut store: Store<'_>, (handle,): (Resource<TableHandle>,)) -> Answer<Vec<w::ColumnSpec>> {
+    charge(&mut store, CALL_FUEL)?;
+    let state = store.data();
+    let table = &state.tables[state.tables_handle(&handle)?];
+    Ok((table
+        .spec
+        .columns
+        .iter()
+        .map(|c| w::ColumnSpec { name: c.name.clone(), type_: wit_column_type(c.ty) })
+        .collect(),))
+}
+
+fn read(
+    mut store: Store<'_>,
+    (handle, names, start, max_rows): (Resource<TableHandle>, WasmList<WasmStr>, u64, u32),
+) -> Answer<Result<w::Batch, w::AccessError>> {
+    charge(&mut store, CALL_FUEL)?;
+    let tables = store.data().tables.clone();
+    let table = &tables[store.data().tables_handle(&handle)?];
+    // Each declared column at most once: the batch can never be larger than the table.
+    if names.len() > table.columns.len() {
+        return Err(stop(HostStop::Misuse(format!(
+            "table.read asked {} for {} columns; it has {} declared, and each may be named once",
+            table.spec.name,
+            names.len(),
+            table.columns.len()
+        ))));
+    }
+    let mut picked: Vec<usize> = Vec::with_capacity(names.len());
+    for i in 0..names.len() {
+        let Some(name) = names.get(&mut store, i) else { break };
+        let name = name?;
+        let name = name.to_str(&store)?;
+        match table.columns.iter().position(|c| c.name == *name) {
+            None => {
+                let column = format!("{}.{}", table.spec.name, prefix(&name, 64));
+                return Ok((Err(w::AccessError::UndeclaredColumn(column)),));
+            }
+            Some(c) if picked.contains(&c) => {
+                return Err(stop(HostStop::Misuse(format!(
+                    "table.read named column {}.{} twice",
+                    table.spec.name,
+                    quote(&name)
+                ))));
+            }
+            Some(c) => picked.push(c),
+        }
+    }
+    let begin = start.min(table.rows as u64) as usize;
+    let end = begin.saturating_add(max_rows as usize).min(table.rows);
+    let bytes: usize = picked.iter().map(|&c| batch_bytes(&table.columns[c], begin, end)).sum();
+    store.data_mut().reserve_host("a table.read batch", bytes, false).map_err(stop)?;
+    charge(&mut store, bytes as u64 / BYTES_PER_FUEL)?;
+    let columns = picked
+        .iter()
+        .map(|&c| {
+            let column = &table.columns[c];
+            let validity =
+                column.validity.as_ref().map(|v| v.slice(begin, end)).filter(|v| v.null_count() > 0);
+            w::Column {
+                name: column.name.clone(),
+                data: column_data(column, begin, end),
+                validity: validity.map(|v| v.as_bytes().to_vec()),
+            }
+        })
+        .collect();
+    store.data_mut().cells_read += ((end - begin) * picked.len()) as u64;
+    Ok((Ok(w::Batch { start: begin as u64, len: (end - begin) as u32, columns }),))
+}
+
+fn dictionary(
+    mut store: Store<'_>,
+    (handle, name): (Resource<TableHandle>, WasmStr),
+) -> Answer<Result<w::TextColumn, w::AccessError>> {
+    charge(&mut store, CALL_FUEL)?;
+    let tables = store.data().tables.clone();
+    let table = &tables[store.data().tables_handle(&handle)?];
+    let name = name.to_str(&store)?;
+    let Some(column) = table.column(&name) else {
+        let column = format!("{}.{}", table.spec.name, prefix(&name, 64));
+        return Ok((Err(w::AccessError::UndeclaredColumn(column)),));
+    };
+    let Values::Dictionary { dictionary, .. } = &column.values else {
+        let column = format!("{}.{}", table.spec.name, column.name);
+        return Ok((Err(w::AccessError::NotDictionary(column)),));
+    };
+    let (text, offsets) = dictionary.raw();
+    let bytes = text.len() + offsets.len() * 4;
+    store.data_mut().reserve_host("a column dictionary", bytes, false).map_err(stop)?;
+    charge(&mut store, bytes as u64 / BYTES_PER_FUEL)?;
+    Ok((Ok(w::TextColumn { bytes: text.to_string(), offsets: offsets.to_vec() }),))
+}
+
+fn emit(mut store: Store<'_>, (clues,): (WasmList<ClueArg>,)) -> wasmtime::Result<()> {
+    charge(&mut store, CALL_FUEL.saturating_add(clues.len() as u64 * CLUE_FUEL))?;
+    let max = store.data().limits.max_clues;
+    if clues.len() > max - store.data().clues.len() {
+        return Err(stop(HostStop::Output(format!("the model emitted more than {max} clues (--max-clues)"))));
+    }
+    for i in 0..clues.len() {
+        let Some(arg) = clues.get(&mut store, i) else { break };
+        let arg = arg.map_err(|e| stop(HostStop::InvalidClue(format!("clue {i} cannot be read: {e}"))))?;
+        let clue = check_clue(&mut store, &arg).map_err(|m| stop(HostStop::InvalidClue(m)))?;
+        let text = clue.subject.len() + clue.rule.len() + clue.reason.len();
+        let held = CLUE_OVERHEAD + text + clue.evidence.len() * EVIDENCE_OVERHEAD;
+        let state = store.data_mut();
+        state.output_bytes += text + clue.evidence.len() * 8;
+        if state.output_bytes > state.limits.max_output_bytes {
+            return Err(stop(HostStop::Output(format!(
+                "the model emitted more than {} bytes of clues (--max-output-bytes)",
+                state.limits.max_output_bytes
+            ))));
+        }
+        state.reserve_host("the clues emitted", held, true).map_err(stop)?;
+        charge(&mut store, held as u64 / BYTES_PER_FUEL)?;
+        store.data_mut().clues.push(clue);
+    }
+    Ok(())
+}
+
+/// Check a clue against the contract, reading each field's size before copying it.
+fn check_clue(store: &mut Store<'_>, arg: &ClueArg) -> Result<Clue, String> {
+    let subject = text(store, &arg.subject, "subject", MAX_SUBJECT_BYTES)?;
+    if subject.trim().is_empty() || subject.chars().any(is_control) {
+        return Err(format!("subject {} must be non-blank, without control characters", quote(&subject)));
+    }
+    let rule = text(store, &arg.rule, "rule", MAX_RULE_BYTES)
+        .map_err(|m| format!("{}: {m}", quote(&subject)))?;
+    if rule.is_empty() || rule.chars().any(is_control) {
+        return Err(format!(
+            "{}: rule {} must be non-empty, without control characters",
+            quote(&subject),
+            quote(&rule)
+        ));
+    }
+    if !(arg.score.is_finite() && (0.0..=1.0).contains(&arg.score)) {
+        return Err(format!("{}: score {} is not in [0, 1]", quote(&subject), arg.score));
+    }
+    let reason = text(store, &arg.reason, "reason", MAX_REASON_BYTES)
+        .map_err(|m| format!("{}: {m}", quote(&subject)))?;
+    if arg.evidence.len() > MAX_EVIDENCE_ROWS {
+        return Err(format!(
+            "{}: {} evidence rows, over {MAX_EVIDENCE_ROWS}",
+            quote(&subject),
+            arg.evidence.len()
+        ));
+    }
+    let tables = store.data().tables.clone();
+    let mut evidence = Vec::with_capacity(arg.evidence.len());
+    for i in 0..arg.evidence.len() {
+        let Some(e) = arg.evidence.get(&mut *store, i) else { break };
+        let e = e.map_err(|e| format!("{}: evidence {i} cannot be read: {e}", quote(&subject)))?;
+        let name = e.table.to_str(&*store).map_err(|e| format!("{}: evidence table: {e}", quote(&subject)))?;
+        let table = tables.iter().find(|t| t.spec.name == *name).ok_or_else(|| {
+            format!("{}: evidence names table {}, which the model did not declare", quote(&subject), quote(&name))
+        })?;
+        if e.row >= table.rows as u64 {
+            return Err(format!(
+                "{}: evidence row {} of {} is past its {} rows",
+                quote(&subject),
+                e.row,
+                table.spec.name,
+                table.rows
+            ));
+        }
+        evidence.push(Evidence { table: table.spec.name.clone(), row: e.row });
+    }
+    Ok(Clue { subject, score: arg.score, rule, reason, evidence })
+}
+
+/// A guest string of at most `max` bytes, copied only once its size is known to fit.
+fn text(store: &Store<'_>, s: &WasmStr, field: &str, max: usize) -> Result<String, String> {
+    let value = s.to_str(store).map_err(|e| format!("{field}: {e}"))?;
+    if value.len() > max {
+        return Err(format!("{field} {} is {} bytes, over {max}", quote(&value), value.len()));
+    }
+    Ok(value.into_owned())
+}
+
+fn log(mut store: Store<'_>, (level, message): (w::LogLevel, WasmStr)) -> wasmtime::Result<()> {
+    charge(&mut store, CALL_FUEL)?;
+    let text = message.to_str(&store)?;
+    let counted = LOG_LINE_OVERHEAD + text.len();
+    let limits = &store.data().limits;
+    if store.data().log_bytes.saturating_add(counted) > limits.max_log_bytes {
+        return Err(stop(HostStop::Output(format!(
+            "the model logged more than {} bytes (--max-log-bytes; each line counts {LOG_LINE_OVERHEAD} bytes besides its text)",
+            limits.max_log_bytes
+        ))));
+    }
+    let message = text.into_owned();
+    let held = std::mem::size_of::<LogLine>() + message.len();
+    let state = store.data_mut();
+    state.log_bytes += counted;
+    state.reserve_host("the log lines", held, true).map_err(stop)?;
+    charge(&mut store, held as u64 / BYTES_PER_FUEL)?;
+    let level = match level {
+        w::LogLevel::Debug => LogLevel::Debug,
+        w::LogLevel::Info => LogLevel::Info,
+        w::LogLevel::Warn => LogLevel::Warn,
+        w::LogLevel::Error => LogLevel::Error,
+    };
+    store.data_mut().logs.push(LogLine { level, message });
+    Ok(())
+}
+
+fn progress(mut store: Store<'_>, (done, total): (u64, u64)) -> wasmtime::Result<()> {
+    charge(&mut store, CALL_FUEL)?;
+    let state = store.data_mut();
+    state.progress = Some((done, total));
+    if let Some(f) = &mut state.on_progress {
+        f(done, total);
+    }
+    Ok(())
+}
+
+/// Bytes a batch of rows `begin..end` of `column` takes on the host before it is handed over.
+fn batch_bytes(column: &Column, begin: usize, end: usize) -> usize {
+    let rows = end - begin;
+    let values = match &column.values {
+        Values::Text(t) => {
+            let (_, offsets) = t.raw();
+            (offsets[end] - offsets[begin]) as usize + (rows + 1) * 4
+        }
+        Values::Dictionary { .. } | Values::Date(_) => rows * 4,
+        Values::Int64(_) | Values::Float64(_) | Values::Timestamp(_) => rows * 8,
+        Values::Boolean(_) => rows,
+    };
+    values + if column.validity.is_some() { rows.div_ceil(8) } else { 0 }
+}
+
+fn column_data(column: &Column, start: usize, end: usize) -> w::ColumnData {
+    match &column.values {
+        Values::Text(t) => {
+            let (bytes, offsets) = t.raw();
+            let base = offsets[start];
+            w::ColumnData::Text(w::TextColumn {
+                bytes: bytes[base as usize..offsets[end] as usize].to_string(),
+                offsets: offsets[start..=end].iter().map(|o| o - base).collect(),
+            })
+        }
+        Values::Dictionary { indices, .. } => w::ColumnData::Dictionary(indices[start..end].to_vec()),
+        Values::Int64(v) => w::ColumnData::Int64(v[start..end].to_vec()),
+        Values::Float64(v) => w::ColumnData::Float64(v[start..end].to_vec()),
+        Values::Boolean(v) => w::ColumnData::Boolean(v[start..end].to_vec()),
+        Values::Date(v) => w::ColumnData::Date(v[start..end].to_vec()),
+        Values::Timestamp(v) => w::ColumnData::Timestamp(v[start..end].to_vec()),
+    }
+}
+
+/// Converts an SDK column type to its WIT twin.
+pub fn wit_column_type(ty: sieve_sdk::ColumnType) -> w::ColumnType {
+    use sieve_sdk::ColumnType as C;
+    match ty {
+        C::Text => w::ColumnType::Text,
+        C::Int64 => w::ColumnType::Int64,
+        C::Float64 => w::ColumnType::Float64,
+        C::Boolean => w::ColumnType::Boolean,
+        C::Date => w::ColumnType::Date,
+        C::Timestamp => w::ColumnType::Timestamp,
+    }
+}

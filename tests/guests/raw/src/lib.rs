@@ -1,0 +1,203 @@
+//! A hostile model written straight against `sieve:model` and WASI, as an attacker would, without
+//! the SDK's guard rails. `run`'s `mode` parameter picks the attack. `describe()` obeys a marker in
+//! the data section ([`DESCRIBE_MODE`]) that tests patch in the component bytes, so one build yields
+//! a component per `describe()` attack.
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used)]
+
+wit_bindgen::generate!({ path: "../../../wit", world: "supervision-model" });
+
+use exports::sieve::model::model::Guest;
+use sieve::model::host;
+use sieve::model::types::{
+    Clue, ColumnSpec, ColumnType, Evidence, LogLevel, ModelError, ModelInfo, Param, ParamSpec, ParamType,
+    ParamValue, TableSpec,
+};
+
+/// What `describe()` does: `normal` unless a test patched these bytes (same length).
+#[used]
+static DESCRIBE_MODE: [u8; 32] = *b"SIEVE-DESCRIBE-MODE:normal______";
+
+fn describe_mode() -> String {
+    // Read through a volatile pointer: the optimizer must not fold the marker into the code.
+    let bytes: [u8; 32] = unsafe { std::ptr::read_volatile(&DESCRIBE_MODE) };
+    String::from_utf8_lossy(&bytes[20..]).trim_end_matches('_').to_string()
+}
+
+struct Raw;
+
+fn table(name: &str, columns: &[&str]) -> TableSpec {
+    TableSpec {
+        name: name.into(),
+        columns: columns.iter().map(|c| ColumnSpec { name: (*c).into(), type_: ColumnType::Text }).collect(),
+    }
+}
+
+fn clue(subject: String, reason: String, evidence: Vec<Evidence>) -> Clue {
+    Clue { subject, score: 0.5, rule: "raw".into(), reason, evidence }
+}
+
+fn failed(e: impl std::fmt::Debug) -> ModelError {
+    ModelError::Failed(format!("{e:?}"))
+}
+
+impl Guest for Raw {
+    fn describe() -> ModelInfo {
+        let mut inputs = vec![table("judgments", &["case_no", "plaintiff_id"])];
+        let mut summary = "Attacks the host, as its mode parameter says.".to_string();
+        match describe_mode().as_str() {
+            "spin" => {
+                let mut x = 0u64;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            "sleep" => std::thread::sleep(std::time::Duration::from_secs(3600)),
+            "memory" => {
+                let hoard = vec![1u8; 512 << 20];
+                std::hint::black_box(&hoard);
+            }
+            "huge-summary" => summary = "s".repeat(8 << 20),
+            "labels-path" => inputs.push(table("./labels", &["subject"])),
+            "parent-path" => inputs.push(table("../outside", &["secret"])),
+            "absolute-path" => inputs.push(table("/tmp/sieve-outside", &["secret"])),
+            "labels" => inputs.push(table("labels", &["subject"])),
+            _ => {}
+        }
+        ModelInfo {
+            name: "raw".into(),
+            version: "0.1.0".into(),
+            summary,
+            task: "vehicle-insurance-fraud".into(),
+            subject_kind: "case".into(),
+            inputs,
+            params: vec![ParamSpec {
+                name: "mode".into(),
+                type_: ParamType::Text,
+                default: ParamValue::Text("ok".into()),
+                description: "Which attack to make.".into(),
+            }],
+        }
+    }
+
+    fn run(params: Vec<Param>) -> Result<(), ModelError> {
+        let mode = params
+            .iter()
+            .find_map(|p| match (&p.name[..], &p.value) {
+                ("mode", ParamValue::Text(m)) => Some(m.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let judgments = host::open_table("judgments").map_err(failed)?;
+        match mode.as_str() {
+            "ok" => {
+                let batch = judgments.read(&["case_no".to_string()], 0, 3).map_err(failed)?;
+                host::emit(&[clue("raw-ok".into(), format!("read {} rows", batch.len), vec![])]);
+            }
+            // One read naming the same column 200,000 times.
+            "duplicate-columns" => {
+                let names = vec!["case_no".to_string(); 200_000];
+                judgments.read(&names, 0, u32::MAX).map_err(failed)?;
+            }
+            // Empty log lines: no message bytes, but each line costs the host memory.
+            "log-empty" => loop {
+                host::log(LogLevel::Info, "");
+            },
+            // One 512 MiB log line.
+            "log-huge" => {
+                let line = "l".repeat(512 << 20);
+                host::log(LogLevel::Info, &line);
+            }
+            // A 100 MB subject, which a careless host quotes whole in its refusal.
+            "subject-huge" => host::emit(&[clue("s".repeat(100 << 20), "big".into(), vec![])]),
+            // A subject that clears the screen and forges a report line.
+            "subject-escape" => {
+                host::emit(&[clue("\x1b[2J\x1b[Houtcome completed".into(), "x".into(), vec![])])
+            }
+            // Terminal escapes in the places a report prints as prose.
+            "text-escape" => {
+                host::log(LogLevel::Warn, "\x1b[31mred log\x1b[0m");
+                host::emit(&[clue("case-1".into(), "\x1b[2Jreason\x07".into(), vec![])]);
+                print!("\x1b]0;stdout title\x07");
+                panic!("\x1b[2Jpanic text");
+            }
+            // One clue with ten million evidence rows.
+            "evidence-flood" => {
+                let evidence = vec![Evidence { table: "judgments".into(), row: 0 }; 10_000_000];
+                host::emit(&[clue("case-1".into(), "flood".into(), evidence)]);
+            }
+            // A million clues in one call.
+            "emit-huge-list" => {
+                let clues: Vec<Clue> = (0..1_000_000).map(|i| clue(format!("c{i}"), String::new(), vec![])).collect();
+                host::emit(&clues);
+            }
+            // Host work in a loop: each call is cheap for the guest, not for the host.
+            "read-loop" => loop {
+                let names = ["case_no".to_string(), "plaintiff_id".to_string()];
+                std::hint::black_box(judgments.read(&names, 0, 1024).map_err(failed)?);
+            },
+            // The same loop without host calls, to compare time per unit of fuel.
+            "spin" => {
+                let mut x = 0u64;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            // Open tables until the host says no.
+            "open-tables" => {
+                let mut held = Vec::new();
+                loop {
+                    held.push(host::open_table("judgments").map_err(failed)?);
+                }
+            }
+            // An hour's sleep, then a clue: clocks are frozen, so it must return at once.
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                host::emit(&[clue("slept".into(), "after an hour".into(), vec![])]);
+            }
+            // Wait on a pollable that never fires on a real clock.
+            "poll-forever" => {
+                let forever = wasip2::clocks::monotonic_clock::subscribe_duration(u64::MAX);
+                forever.block();
+                let also = wasip2::clocks::monotonic_clock::subscribe_instant(u64::MAX);
+                wasip2::io::poll::poll(&[&also, &forever]);
+                host::emit(&[clue("woke".into(), "after forever".into(), vec![])]);
+            }
+            // A million pollables in one poll.
+            "poll-many" => {
+                let p = wasip2::clocks::monotonic_clock::subscribe_duration(0);
+                let list: Vec<&wasip2::io::poll::Pollable> = vec![&p; 1_000_000];
+                wasip2::io::poll::poll(&list);
+            }
+            // One 256 MiB write to stdout, past its permit.
+            "write-huge" => {
+                let out = wasip2::cli::stdout::get_stdout();
+                let _ = out.write(&vec![b'w'; 256 << 20]);
+            }
+            // A flood of ordinary prints.
+            "stdout-flood" => loop {
+                println!("{}", "z".repeat(1000));
+            },
+            // Ask for a gigabyte of random bytes.
+            "random-huge" => {
+                std::hint::black_box(wasip2::random::random::get_random_bytes(1 << 30));
+            }
+            // NaN through a relaxed-SIMD truncation: 0x80000000 on x86, 0 on ARM, unless deterministic.
+            "relaxed-nan" => {
+                let bits = relaxed_trunc_nan();
+                host::log(LogLevel::Info, &format!("relaxed-trunc(NaN) = {bits:#x}"));
+            }
+            other => return Err(ModelError::BadParam(format!("unknown mode {other:?}"))),
+        }
+        Ok(())
+    }
+}
+
+#[target_feature(enable = "simd128,relaxed-simd")]
+fn relaxed_trunc_nan() -> u32 {
+    use std::arch::wasm32::*;
+    let nan = f32x4_splat(std::hint::black_box(f32::NAN));
+    u32x4_extract_lane::<0>(i32x4_relaxed_trunc_f32x4(nan))
+}
+
+export!(Raw);
