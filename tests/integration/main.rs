@@ -1,6 +1,7 @@
 //! Integration tests: the real `sieve` binary, real components compiled from `plugins/` and
 //! `tests/guests/`, real generated data.
 
+mod attacks;
 mod cli;
 mod common;
 mod datasets;

@@ -192,7 +192,36 @@ macro_rules! on_both_databases {
     )*};
 }
 
-on_both_databases!(lifecycle, permission_matrix, tampering, crash_safety, concurrent_runs);
+on_both_databases!(lifecycle, permission_matrix, tampering, crash_safety, concurrent_runs, sleeping_model);
+
+/// A model that sleeps in describe() and in run() is published, vetted, approved and run as a
+/// stored run: registry commands call the sandbox off the async runtime (it used to panic the
+/// process), every sleep returns at once, and the vetting canary keeps no labels.
+fn sleeping_model(reg: &Reg) {
+    let admin = reg.init();
+    let bob = reg.user(&admin, "bob", "province", &["author"]);
+    let sleeper = crate::attacks::patched_raw("sleep");
+    let digest = publish(reg, &bob, sleeper.to_str().expect("utf-8"));
+    let shown = reg.json(&bob, &["plugin", "show", &digest]);
+    assert_eq!(shown["vetting"]["passed"], true, "{shown}");
+    crate::attacks::assert_no_labels_in_canaries(reg.home());
+    reg.ok(&admin, &["plugin", "approve", &digest, "--note", "sleeps, harmlessly"]);
+    let dir = data("vehicle-insurance-fraud");
+    reg.json(&admin, &import_args("t1", dir.to_str().expect("utf-8"), "vehicle-insurance-fraud", "court"));
+    reg.ok(&admin, &["dataset", "approve", "t1"]);
+    reg.ok(&admin, &["dataset", "grant", "t1", "province"]);
+    let o = reg.cmd(Some(&bob), &["run", &digest, "--dataset", "t1", "--param", "mode=sleep", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
+    assert_eq!(
+        (report["outcome"].as_str(), report["clues"].as_u64()),
+        (Some("completed"), Some(1)),
+        "{report}"
+    );
+    let runs = reg.json(&bob, &["runs", "list"]);
+    assert_eq!(runs[0]["state"], "completed", "{runs}");
+    reg.audit_intact(&admin);
+}
 
 /// init → orgs and users → import, approve, grant → publish, vet, approve → run → clues, export →
 /// restricted release → new dataset version → revoke → audit verifies.

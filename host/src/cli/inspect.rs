@@ -1,5 +1,6 @@
 //! `sieve inspect`: what a component is, imports, and what the model says about itself.
 
+use crate::text::escape;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -24,14 +25,14 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
     let plugin = match sandbox.load(&bytes, None) {
         Ok(p) => p,
         Err(outcome) => {
-            eprintln!("{}: {outcome}", args.component);
+            eprintln!("{}: {}", args.component, escape(&outcome.to_string()));
             return Ok(outcome.exit_code());
         }
     };
     let info = match sandbox.describe(&plugin) {
         Ok(i) => i,
         Err(outcome) => {
-            eprintln!("{}: {outcome}", args.component);
+            eprintln!("{}: {}", args.component, escape(&outcome.to_string()));
             return Ok(outcome.exit_code());
         }
     };
@@ -54,9 +55,9 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
     for i in &plugin.imports {
         println!("  {i}");
     }
-    println!("model        {} {}", info.name, info.version);
-    println!("task         {} (subject: {})", info.task, info.subject_kind);
-    println!("summary      {}", info.summary);
+    println!("model        {} {}", escape(&info.name), escape(&info.version));
+    println!("task         {} (subject: {})", escape(&info.task), escape(&info.subject_kind));
+    println!("summary      {}", escape(&info.summary));
     println!("inputs");
     for t in &info.inputs {
         let cols: Vec<String> = t.columns.iter().map(|c| format!("{}:{}", c.name, c.ty)).collect();
@@ -68,8 +69,8 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
             "  {:<24} {:<8} default {:<8} {}",
             p.name,
             p.ty().name(),
-            p.default.to_string(),
-            p.description
+            escape(&p.default.to_string()),
+            escape(&p.description)
         );
     }
     Ok(0)

@@ -149,41 +149,55 @@ struct ScoreArgs {
     json: bool,
 }
 
-/// Limit flags shared by commands that run models.
+/// Limit flags shared by commands that run models. One budget covers the whole run
+/// (instantiation, describe() and run()); the README's sandbox section explains each.
 #[derive(Args, Clone)]
 pub struct LimitArgs {
-    /// Fuel budget (about one unit per instruction); 0 turns it off.
-    #[arg(long, default_value_t = Limits::default().fuel.unwrap_or(0))]
-    fuel: u64,
-    /// Wall-clock deadline in seconds.
+    /// Fuel budget: about one unit per WebAssembly instruction, plus the host's work for the
+    /// model; 1e6 to 1e13, or 0 to turn it off. Accepts 25e9.
+    #[arg(long, default_value_t = Limits::default().fuel.unwrap_or(0) as f64)]
+    fuel: f64,
+    /// Wall-clock deadline in seconds (0.01 to 86400).
     #[arg(long, default_value_t = Limits::default().deadline.as_secs_f64())]
     deadline: f64,
-    /// Memory limit in MiB.
-    #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
-    memory_mib: usize,
+    /// Linear memory the model may grow to, in MiB (1 to 4096).
+    #[arg(long, default_value_t = (Limits::default().memory_bytes >> 20) as f64)]
+    memory_mib: f64,
+    /// Host memory held for the model (its clues and logs, the batch being built), in MiB.
+    #[arg(long, default_value_t = (Limits::default().host_memory_bytes >> 20) as f64)]
+    max_host_mib: f64,
     /// Most clues a run may emit.
-    #[arg(long, default_value_t = Limits::default().max_clues)]
-    max_clues: usize,
+    #[arg(long, default_value_t = Limits::default().max_clues as f64)]
+    max_clues: f64,
     /// Most bytes of clue text a run may emit.
-    #[arg(long, default_value_t = Limits::default().max_output_bytes)]
-    max_output_bytes: usize,
-    /// Most bytes a run may log.
-    #[arg(long, default_value_t = Limits::default().max_log_bytes)]
-    max_log_bytes: usize,
+    #[arg(long, default_value_t = Limits::default().max_output_bytes as f64)]
+    max_output_bytes: f64,
+    /// Most bytes a run may log (each line counts 64 bytes besides its text).
+    #[arg(long, default_value_t = Limits::default().max_log_bytes as f64)]
+    max_log_bytes: f64,
 }
 
 impl LimitArgs {
-    fn limits(&self) -> anyhow::Result<Limits> {
-        if !(self.deadline.is_finite() && self.deadline > 0.0) {
-            bail!("--deadline must be a positive number of seconds, got {}", self.deadline);
-        }
+    /// The limits, each checked against its range: an error names the flag and the range.
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        use crate::sandbox::limits as l;
+        let whole = |r: l::Range, v: f64| -> anyhow::Result<f64> {
+            let v = r.check(v, &format!("{v:?}"))?;
+            if v.fract() != 0.0 {
+                bail!("{} must be a whole number, got {v}", r.flag);
+            }
+            Ok(v)
+        };
+        let fuel = if self.fuel == 0.0 { None } else { Some(whole(l::FUEL_RANGE, self.fuel)? as u64) };
+        let deadline = l::DEADLINE_RANGE.check(self.deadline, &format!("{:?}", self.deadline))?;
         Ok(Limits {
-            fuel: (self.fuel > 0).then_some(self.fuel),
-            deadline: Duration::from_secs_f64(self.deadline),
-            memory_bytes: self.memory_mib << 20,
-            max_clues: self.max_clues,
-            max_output_bytes: self.max_output_bytes,
-            max_log_bytes: self.max_log_bytes,
+            fuel,
+            deadline: Duration::from_secs_f64(deadline),
+            memory_bytes: (whole(l::MEMORY_RANGE, self.memory_mib)? as usize) << 20,
+            host_memory_bytes: (whole(l::HOST_MEMORY_RANGE, self.max_host_mib)? as usize) << 20,
+            max_clues: whole(l::CLUES_RANGE, self.max_clues)? as usize,
+            max_output_bytes: whole(l::OUTPUT_RANGE, self.max_output_bytes)? as usize,
+            max_log_bytes: whole(l::LOG_RANGE, self.max_log_bytes)? as usize,
             ..Limits::default()
         })
     }

@@ -1,5 +1,6 @@
 //! `sieve plugin ...`: publish, vet, approve / reject / revoke, list, show.
 
+use crate::text::escape;
 use std::path::Path;
 
 use clap::Subcommand;
@@ -72,18 +73,18 @@ pub enum PluginCommand {
 
 fn print_plugin(p: &PluginRecord) {
     println!("digest       {}", p.digest);
-    println!("model        {} {} ({})", p.name, p.version, p.task);
+    println!("model        {} {} ({})", escape(&p.name), escape(&p.version), escape(&p.task));
     println!("state        {}{}", p.state, if p.tampered { " (TAMPERED: blob altered on disk)" } else { "" });
     println!("published    {} by {} of {}", p.published_at, p.author, p.org);
     if !p.notes.is_empty() {
-        println!("notes        {}", p.notes);
+        println!("notes        {}", escape(&p.notes));
     }
     if let Some(d) = &p.decision {
         println!(
             "decision     {} at {} ({})",
             d["by"].as_str().unwrap_or(""),
             d["at"].as_str().unwrap_or(""),
-            d["note"].as_str().unwrap_or("")
+            escape(d["note"].as_str().unwrap_or(""))
         );
     }
     println!("size         {} bytes, sieve:model@{}", p.size, p.api_version);
@@ -93,7 +94,12 @@ fn print_plugin(p: &PluginRecord) {
         Some(v) => {
             println!("vetting      {} at {}", if v.passed { "passed" } else { "FAILED" }, v.at);
             for f in &v.findings {
-                println!("  {} {:<16} {}", if f.passed { "ok  " } else { "FAIL" }, f.check, f.detail);
+                println!(
+                    "  {} {:<16} {}",
+                    if f.passed { "ok  " } else { "FAIL" },
+                    f.check,
+                    escape(&f.detail)
+                );
             }
         }
     }
@@ -162,7 +168,7 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
                     println!(
                         "{:<20} {:<30} {:<9} {:<8} {:>5} {:>5}  {}",
                         &p.digest[..p.digest.len().min(19)],
-                        format!("{} {}", p.name, p.version),
+                        escape(&format!("{} {}", p.name, p.version)),
                         state,
                         vetting,
                         p.runs,

@@ -1,5 +1,6 @@
 //! `sieve run`: run a component on a dataset directory, print the top clues and the run report.
 
+use crate::text::escape;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -127,7 +128,9 @@ pub fn report_json(r: &RunReport) -> serde_json::Value {
         "params": r.params.as_ref().map(params_json),
         "clues": r.clues.len(),
         "fuel": r.fuel,
+        "host_fuel": r.host_fuel,
         "peak_memory_bytes": r.peak_memory_bytes,
+        "host_memory_peak_bytes": r.host_memory_peak_bytes,
         "wall_ms": r.wall.as_secs_f64() * 1000.0,
         "compile_ms": r.compile.as_secs_f64() * 1000.0,
         "compiled_code": r.cache_use.map(|c| format!("{c:?}").to_lowercase()),
@@ -152,8 +155,8 @@ fn print_report(r: &RunReport, top: usize) {
         println!("{:>5}  {:<28} {:<20} reason", "score", "subject", "rule");
         for &i in order.iter().take(top) {
             let c = &r.clues[i];
-            let reason: String = c.reason.chars().take(100).collect();
-            println!("{:>5.2}  {:<28} {:<20} {reason}", c.score, c.subject, c.rule);
+            let reason = crate::text::prefix(&c.reason, 100);
+            println!("{:>5.2}  {:<28} {:<20} {reason}", c.score, escape(&c.subject), escape(&c.rule));
         }
         if r.clues.len() > top {
             println!("... and {} more (use --out FILE for all)", r.clues.len() - top);
@@ -161,18 +164,22 @@ fn print_report(r: &RunReport, top: usize) {
         println!();
     }
     if let Some(info) = &r.info {
-        println!("model        {} {} ({})", info.name, info.version, info.task);
+        println!("model        {} {} ({})", escape(&info.name), escape(&info.version), escape(&info.task));
     }
-    println!("outcome      {}", r.outcome);
+    println!("outcome      {}", escape(&r.outcome.to_string()));
     if let Outcome::Trap { backtrace, .. } = &r.outcome {
         for (i, frame) in backtrace.iter().enumerate() {
-            println!("  #{i:<3} {frame}");
+            println!("  #{i:<3} {}", escape(frame));
         }
     }
     println!("plugin       {}", r.plugin_digest);
     println!("clues        {}", r.clues.len());
-    println!("fuel         {}", r.fuel);
-    println!("peak memory  {:.1} MiB", r.peak_memory_bytes as f64 / (1 << 20) as f64);
+    println!("fuel         {} (host work {})", r.fuel, r.host_fuel);
+    println!(
+        "peak memory  {:.1} MiB (host memory held for the model {:.1} MiB)",
+        r.peak_memory_bytes as f64 / (1 << 20) as f64,
+        r.host_memory_peak_bytes as f64 / (1 << 20) as f64
+    );
     println!(
         "wall         {:.1} ms (load data {:.1} ms, compile {:.1} ms {:?})",
         r.wall.as_secs_f64() * 1e3,
@@ -182,6 +189,6 @@ fn print_report(r: &RunReport, top: usize) {
     );
     println!("output       {}", r.output_digest);
     for l in &r.logs {
-        println!("log {:<5}    {}", l.level.name(), l.message);
+        println!("log {:<5}    {}", l.level.name(), escape(&l.message));
     }
 }

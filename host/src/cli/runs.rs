@@ -1,5 +1,6 @@
 //! `sieve runs ...`: list, show, clues (paged), export, release.
 
+use crate::text::escape;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -78,7 +79,7 @@ pub enum RunsCommand {
 /// Print a run record.
 pub fn print_run(r: &RunRecord) {
     println!("run          {} ({})", r.id, r.state);
-    println!("model        {} {}", r.model, r.plugin);
+    println!("model        {} {}", escape(&r.model), r.plugin);
     println!(
         "dataset      {} {}{}",
         r.dataset,
@@ -89,7 +90,11 @@ pub fn print_run(r: &RunRecord) {
     if let Some(o) = &r.outcome {
         println!(
             "outcome      {o}{}",
-            r.detail.as_deref().filter(|d| !d.is_empty()).map(|d| format!(": {d}")).unwrap_or_default()
+            r.detail
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| format!(": {}", escape(d)))
+                .unwrap_or_default()
         );
     }
     println!("params       {}", r.params);
@@ -109,8 +114,8 @@ pub fn print_run(r: &RunRecord) {
 /// Print clues with their evidence.
 pub fn print_clues(clues: &[StoredClue]) {
     for c in clues {
-        println!("#{:<5} {:.2}  {:<24} {}", c.seq, c.score, c.subject, c.rule);
-        println!("       {}", c.reason);
+        println!("#{:<5} {:.2}  {:<24} {}", c.seq, c.score, escape(&c.subject), escape(&c.rule));
+        println!("       {}", escape(&c.reason));
         println!("       evidence: {}", evidence_text(&c.evidence));
     }
 }

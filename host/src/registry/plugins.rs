@@ -439,25 +439,35 @@ impl Decision {
 
 /// Limits for canary runs: the defaults, with a shorter deadline (a canary is small).
 fn canary_limits() -> Limits {
-    Limits { deadline: std::time::Duration::from_secs(120), ..Limits::default() }
+    Limits { deadline: std::time::Duration::from_secs(30), ..Limits::default() }
 }
+
+/// Marks a finished canary directory (it holds tables only: the labels are not kept beside them).
+const CANARY_DONE: &str = ".complete";
 
 /// The canary dataset for `task` (generated once at scale 1, seed 7, under the home directory).
 fn canary(home: &std::path::Path, task: &str) -> std::result::Result<PathBuf, String> {
     let dir = home.join("canary").join(task);
-    if dir.join(datasets::LABELS_FILE).is_file() {
+    if dir.join(CANARY_DONE).is_file() {
         return Ok(dir);
     }
     let generator = generate::task(task).map_err(|e| e.to_string())?;
+    if dir.exists() {
+        // An unfinished canary, or one from a release that kept the labels beside the tables.
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let parent = home.join("canary");
     std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     // Generate beside the final place and rename: a crash never leaves half a canary behind.
     let work = tempfile::Builder::new().prefix(".gen-").tempdir_in(&parent).map_err(|e| e.to_string())?;
     generator.write(1, 7, work.path(), Format::Parquet, &|_, _| {}).map_err(|e| e.to_string())?;
+    // A vetted model has no business near the answers, even by a path it should not be able to name.
+    std::fs::remove_file(work.path().join(datasets::LABELS_FILE)).map_err(|e| e.to_string())?;
+    std::fs::write(work.path().join(CANARY_DONE), b"").map_err(|e| e.to_string())?;
     let work = work.keep();
     if let Err(e) = std::fs::rename(&work, &dir) {
         let _ = std::fs::remove_dir_all(&work);
-        if !dir.join(datasets::LABELS_FILE).is_file() {
+        if !dir.join(CANARY_DONE).is_file() {
             return Err(format!("{}: {e}", dir.display()));
         }
     }

@@ -301,15 +301,25 @@ impl Registry {
             let (sandbox, registry, digest) = (sandbox.clone(), self.clone(), record.digest.clone());
             let (settings, limits, d) = (settings.to_vec(), limits.clone(), d.clone());
             let work = move || {
-                run_component(&sandbox, &bytes, Some(&digest), &settings, &limits, on_progress, &d.digest, |info| {
-                    catalog::load_stored(&registry, &d, info)
-                })
+                run_component(
+                    &sandbox,
+                    &bytes,
+                    Some(&digest),
+                    &settings,
+                    &limits,
+                    on_progress,
+                    &d.digest,
+                    |info| catalog::load_stored(&registry, &d, info),
+                )
             };
             match off_runtime(work).await {
                 Ok(report) => report,
                 Err(e) => {
                     // The run row exists: it must end failed, not stay `running`.
-                    let report = RunReport::failed(Outcome::Trap { message: e.to_string(), backtrace: Vec::new() }, record.digest.clone());
+                    let report = RunReport::failed(
+                        Outcome::Trap { message: e.to_string(), backtrace: Vec::new() },
+                        record.digest.clone(),
+                    );
                     self.finish_run(actor, run_id, &report).await?;
                     return Err(e);
                 }

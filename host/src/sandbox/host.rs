@@ -100,7 +100,10 @@ fn stop(s: HostStop) -> wasmtime::Error {
     wasmtime::Error::new(s)
 }
 
-fn open_table(mut store: Store<'_>, (name,): (WasmStr,)) -> Answer<Result<Resource<TableHandle>, w::AccessError>> {
+fn open_table(
+    mut store: Store<'_>,
+    (name,): (WasmStr,),
+) -> Answer<Result<Resource<TableHandle>, w::AccessError>> {
     charge(&mut store, CALL_FUEL)?;
     let name = name.to_str(&store)?;
     let Some(index) = store.data().tables.iter().position(|t| t.spec.name == *name) else {
@@ -217,11 +220,11 @@ fn dictionary(
 }
 
 fn emit(mut store: Store<'_>, (clues,): (WasmList<ClueArg>,)) -> wasmtime::Result<()> {
-    charge(&mut store, CALL_FUEL.saturating_add(clues.len() as u64 * CLUE_FUEL))?;
     let max = store.data().limits.max_clues;
     if clues.len() > max - store.data().clues.len() {
         return Err(stop(HostStop::Output(format!("the model emitted more than {max} clues (--max-clues)"))));
     }
+    charge(&mut store, CALL_FUEL.saturating_add(clues.len() as u64 * CLUE_FUEL))?;
     for i in 0..clues.len() {
         let Some(arg) = clues.get(&mut store, i) else { break };
         let arg = arg.map_err(|e| stop(HostStop::InvalidClue(format!("clue {i} cannot be read: {e}"))))?;
@@ -249,8 +252,8 @@ fn check_clue(store: &mut Store<'_>, arg: &ClueArg) -> Result<Clue, String> {
     if subject.trim().is_empty() || subject.chars().any(is_control) {
         return Err(format!("subject {} must be non-blank, without control characters", quote(&subject)));
     }
-    let rule = text(store, &arg.rule, "rule", MAX_RULE_BYTES)
-        .map_err(|m| format!("{}: {m}", quote(&subject)))?;
+    let rule =
+        text(store, &arg.rule, "rule", MAX_RULE_BYTES).map_err(|m| format!("{}: {m}", quote(&subject)))?;
     if rule.is_empty() || rule.chars().any(is_control) {
         return Err(format!(
             "{}: rule {} must be non-empty, without control characters",
@@ -275,9 +278,14 @@ fn check_clue(store: &mut Store<'_>, arg: &ClueArg) -> Result<Clue, String> {
     for i in 0..arg.evidence.len() {
         let Some(e) = arg.evidence.get(&mut *store, i) else { break };
         let e = e.map_err(|e| format!("{}: evidence {i} cannot be read: {e}", quote(&subject)))?;
-        let name = e.table.to_str(&*store).map_err(|e| format!("{}: evidence table: {e}", quote(&subject)))?;
+        let name =
+            e.table.to_str(&*store).map_err(|e| format!("{}: evidence table: {e}", quote(&subject)))?;
         let table = tables.iter().find(|t| t.spec.name == *name).ok_or_else(|| {
-            format!("{}: evidence names table {}, which the model did not declare", quote(&subject), quote(&name))
+            format!(
+                "{}: evidence names table {}, which the model did not declare",
+                quote(&subject),
+                quote(&name)
+            )
         })?;
         if e.row >= table.rows as u64 {
             return Err(format!(

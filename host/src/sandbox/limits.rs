@@ -119,7 +119,8 @@ impl Range {
 
 /// `--fuel`: 0 turns fuel off; otherwise from a million (a model that cannot even start) to
 /// ten trillion (over an hour of computation).
-pub const FUEL_RANGE: Range = Range { flag: "--fuel", min: 1e6, max: 1e13, unit: "units (or 0 for no fuel limit)" };
+pub const FUEL_RANGE: Range =
+    Range { flag: "--fuel", min: 1e6, max: 1e13, unit: "units (or 0 for no fuel limit)" };
 /// `--deadline`: from 10 ms to one day.
 pub const DEADLINE_RANGE: Range = Range { flag: "--deadline", min: 0.01, max: 86_400.0, unit: "seconds" };
 /// `--memory-mib`: 32-bit WebAssembly cannot address more than 4 GiB.
@@ -132,7 +133,8 @@ pub const CLUES_RANGE: Range = Range { flag: "--max-clues", min: 0.0, max: 100_0
 pub const OUTPUT_RANGE: Range =
     Range { flag: "--max-output-bytes", min: 0.0, max: (16u64 << 30) as f64, unit: "bytes" };
 /// `--max-log-bytes`.
-pub const LOG_RANGE: Range = Range { flag: "--max-log-bytes", min: 0.0, max: (1u64 << 30) as f64, unit: "bytes" };
+pub const LOG_RANGE: Range =
+    Range { flag: "--max-log-bytes", min: 0.0, max: (1u64 << 30) as f64, unit: "bytes" };
 
 /// Epoch ticks per second; the deadline is counted in ticks.
 pub const EPOCH_TICKS_PER_SECOND: u64 = 100;

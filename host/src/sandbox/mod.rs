@@ -189,7 +189,8 @@ impl Sandbox {
     /// under the `describe()` budget.
     pub fn instantiate(&self, plugin: &Plugin, limits: &Limits, seed: [u8; 32]) -> Result<Instance, Outcome> {
         let store = self.store(limits, seed);
-        let mut instance = Instance { store, model: None, limits: limits.clone(), guest_time: Duration::ZERO };
+        let mut instance =
+            Instance { store, model: None, limits: limits.clone(), guest_time: Duration::ZERO };
         let model = instance.phase(Phase::Describe, |store| plugin.pre.instantiate(store))?;
         instance.model = Some(model);
         Ok(instance)
@@ -265,7 +266,8 @@ impl Instance {
         };
         let state = self.store.data_mut();
         state.memory_cap = memory;
-        state.memory_phase = if phase == Phase::Describe { " while instantiating and describing" } else { "" };
+        state.memory_phase =
+            if phase == Phase::Describe { " while instantiating and describing" } else { "" };
         let _ = self.store.set_fuel(fuel);
         self.store.set_epoch_deadline(limits::deadline_ticks(time));
         self.store.set_hostcall_fuel(hostcall_bytes);
@@ -284,7 +286,8 @@ impl Instance {
         };
         let info = self.phase(Phase::Describe, |store| model.sieve_model_model().call_describe(store));
         self.model = Some(model);
-        let info = model_info(info?).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
+        let info =
+            model_info(info?).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
         check_info(&info).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
         Ok(info)
     }
@@ -306,7 +309,8 @@ impl Instance {
         let Some(model) = self.model.take() else {
             return self.finish(Outcome::ModelError("the model was not instantiated".into()));
         };
-        let outcome = match self.phase(Phase::Run, |store| model.sieve_model_model().call_run(store, &params)) {
+        let outcome = match self.phase(Phase::Run, |store| model.sieve_model_model().call_run(store, &params))
+        {
             Ok(Ok(())) => Outcome::Completed,
             Ok(Err(e)) => Outcome::ModelError(match e {
                 w::ModelError::BadParam(m) => format!("bad parameter: {}", text::prefix(&m, 1024)),
@@ -429,7 +433,10 @@ fn classify(err: wasmtime::Error, store: &Store<RunState>, phase: Phase, limits:
                 limits::DESCRIBE_FUEL.min(limits.fuel.unwrap_or(u64::MAX)) as f64
             ),
             (Phase::Run, Some(fuel)) => {
-                format!("the model used its {:e} fuel (raise --fuel, or --fuel 0 to turn it off)", fuel as f64)
+                format!(
+                    "the model used its {:e} fuel (raise --fuel, or --fuel 0 to turn it off)",
+                    fuel as f64
+                )
             }
             (Phase::Run, None) => "the model used all fuel".into(),
         }),
@@ -452,7 +459,13 @@ fn classify(err: wasmtime::Error, store: &Store<RunState>, phase: Phase, limits:
             };
             Outcome::Trap { message, backtrace }
         }
-        None => Outcome::Trap { message: format!("{}{during}", text::prefix(&format!("{err:#}"), 512)), backtrace },
+        // Not a trap: wasmtime refused something the guest handed over (an answer over the
+        // describe budget's copy limit, an invalid string) while lifting it.
+        None if phase == Phase::Describe => Outcome::ModelError(format!(
+            "describe() is not sane: its answer could not be taken ({})",
+            text::prefix(&format!("{err:#}"), 512)
+        )),
+        None => Outcome::Trap { message: text::prefix(&format!("{err:#}"), 512), backtrace },
     }
 }
 

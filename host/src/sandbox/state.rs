@@ -207,7 +207,10 @@ impl RunState {
     }
 
     /// The index of the table behind a guest's handle.
-    pub fn tables_handle(&self, handle: &wasmtime::component::Resource<TableHandle>) -> wasmtime::Result<usize> {
+    pub fn tables_handle(
+        &self,
+        handle: &wasmtime::component::Resource<TableHandle>,
+    ) -> wasmtime::Result<usize> {
         let index = self.resources.get(handle)?.index;
         if index >= self.tables.len() {
             return Err(wasmtime::Error::msg("stale table handle"));

@@ -61,16 +61,14 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     let mut streams = linker.instance(&format!("wasi:io/streams@{WASI_VERSION}"))?;
     streams.func_wrap(
         "[method]output-stream.write",
-        |mut store: StoreContextMut<RunState>,
-         (stream, bytes): (Resource<DynOutputStream>, WasmList<u8>)| {
+        |mut store: StoreContextMut<RunState>, (stream, bytes): (Resource<DynOutputStream>, WasmList<u8>)| {
             let result = write(&mut store, &stream, &bytes, false);
             Ok((stream_result(&mut store, result)?,))
         },
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-write-and-flush",
-        |mut store: StoreContextMut<RunState>,
-         (stream, bytes): (Resource<DynOutputStream>, WasmList<u8>)| {
+        |mut store: StoreContextMut<RunState>, (stream, bytes): (Resource<DynOutputStream>, WasmList<u8>)| {
             let result = write(&mut store, &stream, &bytes, true);
             Ok((stream_result(&mut store, result)?,))
         },

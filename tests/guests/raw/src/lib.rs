@@ -53,6 +53,7 @@ impl Guest for Raw {
                 }
             }
             "sleep" => std::thread::sleep(std::time::Duration::from_secs(3600)),
+            "burn" => burn(),
             "memory" => {
                 let hoard = vec![1u8; 512 << 20];
                 std::hint::black_box(&hoard);
@@ -60,7 +61,7 @@ impl Guest for Raw {
             "huge-summary" => summary = "s".repeat(8 << 20),
             "labels-path" => inputs.push(table("./labels", &["subject"])),
             "parent-path" => inputs.push(table("../outside", &["secret"])),
-            "absolute-path" => inputs.push(table("/tmp/sieve-outside", &["secret"])),
+            "abs-path" => inputs.push(table("/tmp/sieve-outside", &["secret"])),
             "labels" => inputs.push(table("labels", &["subject"])),
             _ => {}
         }
@@ -128,7 +129,8 @@ impl Guest for Raw {
             }
             // A million clues in one call.
             "emit-huge-list" => {
-                let clues: Vec<Clue> = (0..1_000_000).map(|i| clue(format!("c{i}"), String::new(), vec![])).collect();
+                let clues: Vec<Clue> =
+                    (0..1_000_000).map(|i| clue(format!("c{i}"), String::new(), vec![])).collect();
                 host::emit(&clues);
             }
             // Host work in a loop: each call is cheap for the guest, not for the host.
@@ -136,6 +138,11 @@ impl Guest for Raw {
                 let names = ["case_no".to_string(), "plaintiff_id".to_string()];
                 std::hint::black_box(judgments.read(&names, 0, 1024).map_err(failed)?);
             },
+            // Burn as much fuel as `describe()` in mode `burn` does, then finish.
+            "burn" => {
+                burn();
+                host::emit(&[clue("burnt".into(), "after burning".into(), vec![])]);
+            }
             // The same loop without host calls, to compare time per unit of fuel.
             "spin" => {
                 let mut x = 0u64;
@@ -190,6 +197,14 @@ impl Guest for Raw {
             other => return Err(ModelError::BadParam(format!("unknown mode {other:?}"))),
         }
         Ok(())
+    }
+}
+
+/// A fixed amount of work: a few hundred million units of fuel, well inside describe()'s budget.
+fn burn() {
+    let mut x = 0u64;
+    for _ in 0..40_000_000u64 {
+        x = std::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
     }
 }
 
