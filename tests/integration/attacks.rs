@@ -332,3 +332,61 @@ pub fn assert_no_labels_in_canaries(home: &Path) {
         assert!(!dir.join("labels.csv").exists(), "{} keeps labels.csv beside its tables", dir.display());
     }
 }
+
+/// A component whose core module holds `functions` functions, each nesting `depth` ifs: cheap to
+/// write, quadratic for Cranelift to compile. It exports the model interface by name (an empty
+/// instance), so every check before compiling passes.
+fn nested_ifs(dir: &Path, functions: usize, depth: usize) -> PathBuf {
+    let func = format!(
+        "(func (param i32) (result i32) {} i32.const 1 {} )",
+        "local.get 0 if (result i32) ".repeat(depth),
+        "else i32.const 0 end ".repeat(depth)
+    );
+    let wat = format!(
+        "(component (core module {}) (instance $model) (export \"sieve:model/model@0.1.0\" (instance $model)))",
+        func.repeat(functions)
+    );
+    let path = dir.join(format!("nested-{functions}x{depth}.wasm"));
+    std::fs::write(&path, wat::parse_str(&wat).expect("wat")).expect("write");
+    path
+}
+
+#[test]
+fn compilation_is_bounded() {
+    let dir = fresh_dir("compile-bounds");
+    let data = t1_data("parquet", 1);
+    let data = data.to_str().expect("utf-8");
+
+    // Too deep to compile in reasonable time: refused by the scan, before any compiling.
+    let deep = nested_ifs(&dir, 1, 3000);
+    let (code, v) = run_json(deep.to_str().expect("utf-8"), Path::new(data), &[]);
+    assert_eq!((code, v["outcome"].as_str()), (17, Some("invalid-component")), "{v}");
+    assert!(detail(&v).contains("the nesting limit"), "{v}");
+
+    // Within every shape limit, but slow in sum: the worker is stopped at the compile timeout.
+    let slow = nested_ifs(&dir, 200, 1900);
+    let home = fresh_dir("compile-bounds-home");
+    let mut child = sieve();
+    child.env("SIEVE_HOME", &home).env("SIEVE_COMPILE_TIMEOUT", "1");
+    let started = Instant::now();
+    let o =
+        child.args(["run", slow.to_str().expect("utf-8"), "--data", data, "--json"]).output().expect("run");
+    assert!(started.elapsed() < Duration::from_secs(60), "the timeout did not stop the compiler");
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!((o.status.code(), v["outcome"].as_str()), (Some(17), Some("invalid-component")), "{v}");
+    assert!(detail(&v).contains("longer than 1 s (the compile time limit)"), "{v}");
+
+    // The worker's memory is capped: too small a cap fails the compile and names the limit.
+    let mut child = sieve();
+    child.env("SIEVE_HOME", &home).env("SIEVE_COMPILE_MEMORY_MIB", "64");
+    let o = child.args(["run", "vehicle-insurance-fraud", "--data", data, "--json"]).output().expect("run");
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["outcome"], "invalid-component", "{v}");
+    assert!(detail(&v).contains("at most 64 MiB (the compile memory limit)"), "{v}");
+    // An operator's setting out of range is an error, not a silent default.
+    let mut child = sieve();
+    child.env("SIEVE_HOME", &home).env("SIEVE_COMPILE_TIMEOUT", "0");
+    let o = child.args(["run", "vehicle-insurance-fraud", "--data", data]).output().expect("run");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("SIEVE_COMPILE_TIMEOUT"), "{}", stderr(&o));
+}

@@ -13,7 +13,7 @@ use crate::generate::{self, Format};
 use crate::registry::plugins::Decision;
 use crate::registry::{Registry, Role};
 use crate::runs::store::{ClueOrder, RunRequest};
-use crate::sandbox::{Limits, Outcome, Sandbox};
+use crate::sandbox::{Limits, Outcome};
 use crate::{audit, scoring};
 
 /// Arguments of `sieve demo`.
@@ -45,7 +45,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
 
 async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Path) -> anyhow::Result<i32> {
     let registry = Registry::open(home, None).await?;
-    let sandbox = Sandbox::new(Some(home.join("cache").join("compiled")))?;
+    let sandbox = super::sandbox(home)?;
     println!(
         "Sieve demo: five supervision tasks, scale {}, seed {} (in {})\n",
         args.scale,

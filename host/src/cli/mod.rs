@@ -91,6 +91,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure the host: WASM vs native, cold vs warm start, sha256, rows/s; writes BENCHMARKS.md.
     Bench(bench::BenchArgs),
+    /// Internal: compile a component from stdin to an artifact on stdout (the sandbox runs this
+    /// under a timeout and a memory cap).
+    #[command(name = "compile-worker", hide = true)]
+    CompileWorker,
 }
 
 #[derive(Subcommand)]
@@ -223,11 +227,34 @@ fn home_dir(home: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(base).join(".sieve"))
 }
 
-/// The sandbox with its compiled-code cache under `home`.
+/// The sandbox with its compiled-code cache under `home`, compiling in a bounded worker process.
 fn sandbox(home: &Path) -> anyhow::Result<Sandbox> {
     let cache = home.join("cache").join("compiled");
     std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
-    Sandbox::new(Some(cache))
+    let program = std::env::current_exe().context("locating the sieve executable for the compiler worker")?;
+    Ok(Sandbox::new(Some(cache))?.compile_in_worker(program).with_compile_limits(compile_limits()?))
+}
+
+/// The compile limits, with the worker's timeout and memory cap from `SIEVE_COMPILE_TIMEOUT`
+/// (seconds) and `SIEVE_COMPILE_MEMORY_MIB` when set: an operator's settings, not a model author's.
+fn compile_limits() -> anyhow::Result<crate::sandbox::compile::CompileLimits> {
+    use crate::sandbox::limits::Range;
+    let mut limits = crate::sandbox::compile::CompileLimits::default();
+    let setting = |name: &'static str, range: Range| -> anyhow::Result<Option<f64>> {
+        let Ok(text) = std::env::var(name) else { return Ok(None) };
+        let value: f64 =
+            text.trim().parse().map_err(|_| anyhow::anyhow!("{name} must be a number, got {text:?}"))?;
+        Ok(Some(range.check(value, &text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?))
+    };
+    let timeout = Range { flag: "the compile timeout", min: 1.0, max: 3600.0, unit: "seconds" };
+    if let Some(seconds) = setting("SIEVE_COMPILE_TIMEOUT", timeout)? {
+        limits.timeout = Duration::from_secs_f64(seconds);
+    }
+    let memory = Range { flag: "the compile memory cap", min: 64.0, max: 65_536.0, unit: "MiB" };
+    if let Some(mib) = setting("SIEVE_COMPILE_MEMORY_MIB", memory)? {
+        limits.memory_bytes = (mib as u64) << 20;
+    }
+    Ok(limits)
 }
 
 /// A progress bar on stderr in `template`'s style; indicatif draws nothing when stderr is not a terminal.
@@ -268,6 +295,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Score(args) => score_command(args),
         Command::Demo(args) => demo::demo(args),
         Command::Bench(args) => bench::bench(args),
+        Command::CompileWorker => Ok(crate::sandbox::compile::worker_main()),
     }
 }
 

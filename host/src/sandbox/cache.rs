@@ -41,13 +41,14 @@ impl CompiledCache {
         (self.dir.join(format!("{stem}.cwasm")), self.dir.join(format!("{stem}.sha256")))
     }
 
-    /// The component for `bytes` (whose sha256 is `digest_hex`), from the cache or compiled.
+    /// The component whose sha256 is `digest_hex`, from the cache, or from `compile` (which
+    /// returns the artifact) on a miss.
     pub fn load(
         &self,
         engine: &Engine,
-        bytes: &[u8],
         digest_hex: &str,
-    ) -> wasmtime::Result<(Component, CacheUse)> {
+        compile: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<(Component, CacheUse), String> {
         let (artifact, sum) = self.paths(digest_hex);
         let mut rebuilt = false;
         if let (Ok(code), Ok(recorded)) = (fs::read(&artifact), fs::read_to_string(&sum)) {
@@ -55,7 +56,8 @@ impl CompiledCache {
                 // SAFETY: the artifact was written by this host (only `store` writes here) for an
                 // engine with the same compatibility hash, and its bytes match the sha256 recorded
                 // when it was written, so it is not truncated or altered.
-                let component = unsafe { Component::deserialize(engine, &code)? };
+                let component =
+                    unsafe { Component::deserialize(engine, &code) }.map_err(|e| format!("{e:#}"))?;
                 return Ok((component, CacheUse::Hit));
             }
             // Corrupted or tampered: never load it.
@@ -63,17 +65,19 @@ impl CompiledCache {
             let _ = fs::remove_file(&sum);
             rebuilt = true;
         }
-        let component = Component::new(engine, bytes)?;
+        let code = compile()?;
+        // SAFETY: the artifact was produced just now, by this process or by the compiler worker
+        // it started from its own executable, for an engine with this configuration.
+        let component = unsafe { Component::deserialize(engine, &code) }.map_err(|e| format!("{e:#}"))?;
         // A cache that cannot be written only costs speed.
-        let _ = self.store(&component, &artifact, &sum);
+        let _ = self.store(&code, &artifact, &sum);
         Ok((component, if rebuilt { CacheUse::Rebuilt } else { CacheUse::Compiled }))
     }
 
-    fn store(&self, component: &Component, artifact: &Path, sum: &Path) -> anyhow::Result<()> {
+    fn store(&self, code: &[u8], artifact: &Path, sum: &Path) -> anyhow::Result<()> {
         fs::create_dir_all(&self.dir)?;
-        let code = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
         // Write the artifact before its checksum, each atomically: a reader sees both or a miss.
-        for (path, data) in [(artifact, code.as_slice()), (sum, sha256_hex(&code).as_bytes())] {
+        for (path, data) in [(artifact, code), (sum, sha256_hex(code).as_bytes())] {
             let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
             tmp.write_all(data)?;
             tmp.persist(path)?;

@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod compile;
 pub mod host;
 pub mod imports;
 pub mod limits;
@@ -39,6 +40,31 @@ pub struct Sandbox {
     engine: Engine,
     linker: Linker<RunState>,
     cache: Option<Arc<cache::CompiledCache>>,
+    compiler: compile::Compiler,
+    compile_limits: compile::CompileLimits,
+}
+
+/// The engine settings every compilation and run shares (the compiler worker builds the same
+/// engine, so its artifacts load here). Each setting that could make the same component give
+/// different output on different hosts is pinned:
+/// - NaN canonicalization: float results never depend on the CPU's NaN bit patterns;
+/// - relaxed SIMD in its deterministic mode: no instruction takes the host's native answer;
+/// - threads, shared memory and wide arithmetic stay off (wasmtime's default here): no data races;
+/// - fuel and epochs change when a run stops, never what it computes;
+/// - the guest sees frozen clocks and random numbers seeded from the run (see `state`).
+pub fn engine_config() -> Config {
+    let mut config = Config::new();
+    config
+        .strategy(Strategy::Cranelift)
+        .cranelift_opt_level(OptLevel::Speed)
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .cranelift_nan_canonicalization(true)
+        .relaxed_simd_deterministic(true)
+        .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64))
+        .max_wasm_stack(1 << 20);
+    config
 }
 
 /// A loaded, verified and link-checked component.
@@ -96,32 +122,42 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 impl Sandbox {
     /// Build the engine (Cranelift, fuel, epochs, NaN canonicalization) and the linker.
     /// `cache_dir` holds compiled artifacts; `None` compiles every time.
+    /// Compilation happens in this process; see [`Sandbox::compile_in_worker`].
     pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
-        let mut config = Config::new();
-        config
-            .strategy(Strategy::Cranelift)
-            .cranelift_opt_level(OptLevel::Speed)
-            .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            // Same component, same data, same output on any host: see `deterministic_config`.
-            .cranelift_nan_canonicalization(true)
-            .relaxed_simd_deterministic(true)
-            .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64))
-            .max_wasm_stack(1 << 20)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(instance_pool()));
+        let mut config = engine_config();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(instance_pool()));
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("configuring wasmtime: {e}"))?;
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         host::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking sieve:model: {e}"))?;
         start_epoch_ticker(&engine);
         let cache = cache_dir.map(|dir| Arc::new(cache::CompiledCache::new(dir, &engine)));
-        Ok(Sandbox { engine, linker, cache })
+        Ok(Sandbox {
+            engine,
+            linker,
+            cache,
+            compiler: compile::Compiler::InProcess,
+            compile_limits: compile::CompileLimits::default(),
+        })
     }
 
-    /// Verify and compile a component: hash check (if `expected` is given) before anything else,
-    /// then the same bytes are compiled (or their verified cached artifact loaded), then the
-    /// imports are checked against the allow-list.
+    /// Compile in a worker process (`program compile-worker`), with the compile limits' timeout
+    /// and memory cap: how the CLI and the registry compile components they did not build.
+    pub fn compile_in_worker(mut self, program: PathBuf) -> Self {
+        self.compiler = compile::Compiler::Worker { program };
+        self
+    }
+
+    /// Replace the compile limits.
+    pub fn with_compile_limits(mut self, limits: compile::CompileLimits) -> Self {
+        self.compile_limits = limits;
+        self
+    }
+
+    /// Verify and compile a component: hash check (if `expected` is given) before anything else;
+    /// then, without compiling, its size, imports (against the allow-list), exports and function
+    /// shapes; then the same bytes are compiled within the compile limits (or their verified
+    /// cached artifact loaded).
     pub fn load(&self, bytes: &[u8], expected: Option<&str>) -> Result<Plugin, Outcome> {
         let digest = digest_of(bytes);
         if let Some(expected) = expected
@@ -138,18 +174,8 @@ impl Sandbox {
                     .into(),
             ));
         }
-        let started = Instant::now();
-        let hex = digest.trim_start_matches("sha256:");
-        let loaded = match &self.cache {
-            Some(cache) => cache.load(&self.engine, bytes, hex),
-            None => wasmtime::component::Component::new(&self.engine, bytes).map(|c| (c, CacheUse::Compiled)),
-        };
-        let (component, cache_use) = loaded.map_err(|e| Outcome::InvalidComponent(format!("{e:#}")))?;
-        let load_time = started.elapsed();
-
-        let ty = component.component_type();
-        let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let shape = compile::scan(bytes, &self.compile_limits).map_err(Outcome::InvalidComponent)?;
+        let compile::Shape { imports, exports, .. } = shape;
         for name in &imports {
             imports::check_import(name).map_err(Outcome::LinkError)?;
         }
@@ -165,6 +191,21 @@ impl Sandbox {
                 imports::SUPPORTED_API_VERSIONS.join(", ")
             )));
         }
+        let started = Instant::now();
+        let hex = digest.trim_start_matches("sha256:");
+        let compile = || compile::compile(&self.engine, bytes, &self.compiler, &self.compile_limits);
+        let loaded = match &self.cache {
+            Some(cache) => cache.load(&self.engine, hex, compile),
+            None => compile().and_then(|artifact| {
+                // SAFETY: the artifact was produced just now, by this process or by the compiler
+                // worker it started from its own executable, for an engine with this configuration.
+                unsafe { wasmtime::component::Component::deserialize(&self.engine, &artifact) }
+                    .map(|c| (c, CacheUse::Compiled))
+                    .map_err(|e| format!("{e:#}"))
+            }),
+        };
+        let (component, cache_use) = loaded.map_err(Outcome::InvalidComponent)?;
+        let load_time = started.elapsed();
         let pre = self
             .linker
             .instantiate_pre(&component)
