@@ -67,7 +67,9 @@ struct Speed {
     wasm: Duration,
     native: Duration,
     fuel: u64,
+    host_fuel: u64,
     peak: usize,
+    host_peak: usize,
     clues: usize,
     scores: Scores,
 }
@@ -111,7 +113,9 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
         wasm: median(wasm),
         native: median(nat),
         fuel: exec.fuel_consumed,
+        host_fuel: exec.host_fuel,
         peak: exec.peak_memory_bytes,
+        host_peak: exec.host_memory_peak_bytes,
         clues: exec.clues.len(),
         scores: scoring::score(&labels, &exec.clues, None),
     })
@@ -160,22 +164,24 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     writeln!(md, "## Every task at scale {}: speed and quality\n", args.scale)?;
     writeln!(
         md,
-        "| task | rows (largest table) | WASM ms | native ms | **WASM / native** | peak MiB | fuel | M rows/s | clues | precision | recall | F0.5 | AP |"
+        "| task | rows (largest table) | WASM ms | native ms | **WASM / native** | peak MiB | host MiB | fuel | host fuel | M rows/s | clues | precision | recall | F0.5 | AP |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for task in &tasks {
         let data = dataset(&args.data_root, task, args.scale, 1)?;
         let s = speed(&sandbox, task, &data, args.runs)?;
         writeln!(
             md,
-            "| {task} | {} ({}) | {:.0} | {:.0} | **{:.2}x** | {:.0} | {:.2e} | {:.1} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            "| {task} | {} ({}) | {:.0} | {:.0} | **{:.2}x** | {:.0} | {:.0} | {:.2e} | {:.1}% | {:.1} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
             s.rows,
             s.largest,
             ms(s.wasm),
             ms(s.native),
             s.wasm.as_secs_f64() / s.native.as_secs_f64(),
             s.peak as f64 / (1 << 20) as f64,
+            s.host_peak as f64 / (1 << 20) as f64,
             s.fuel as f64,
+            s.host_fuel as f64 * 100.0 / s.fuel as f64,
             s.rows as f64 / s.wasm.as_secs_f64() / 1e6,
             s.clues,
             s.scores.precision,
@@ -199,6 +205,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     }
 
     start_up_and_boundary(&mut md, &sandbox, &args)?;
+    sandbox_figures(&mut md, &sandbox, &args)?;
     registry_figures(&mut md, &sandbox, &args)?;
     std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
     print!("{md}");
@@ -251,6 +258,69 @@ fn start_up_and_boundary(md: &mut String, warm_sandbox: &Sandbox, args: &BenchAr
         None => writeln!(md, "| rows fed into the guest | (scan guest not built: run from a checkout) |")?,
     }
     writeln!(md, "| sha256 throughput | {:.0} MiB/s |", 64.0 / sha.as_secs_f64())?;
+    Ok(())
+}
+
+/// What the limits cost a hostile model: a loop of cheap host calls against a pure loop under the
+/// same fuel (host work is charged, so the two should take similar time), and how long a spinning
+/// model runs before the default fuel stops it. Uses the raw test guest, when built.
+fn sandbox_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> anyhow::Result<()> {
+    let Some((_, path)) = crate::bundled::TEST_GUESTS.iter().find(|(n, _)| *n == "guest-raw") else {
+        return Ok(());
+    };
+    let Ok(bytes) = std::fs::read(path) else { return Ok(()) };
+    let plugin = sandbox.load(&bytes, None).map_err(fail)?;
+    let info = sandbox.describe(&plugin).map_err(fail)?;
+    let data = dataset(&args.data_root, "vehicle-insurance-fraud", 1, 1)?;
+    let tables: Arc<[ServedTable]> = Arc::from(datasets::load_for_model(&data, &info)?);
+    let run = |mode: &str, limits: &Limits| -> anyhow::Result<(Duration, u64)> {
+        let params = info.resolve_params(&[("mode".into(), mode.into())]).map_err(anyhow::Error::msg)?;
+        let exec = sandbox.execute(&plugin, tables.clone(), &params, limits, [0; 32], None);
+        if exec.outcome.code() != "out-of-fuel" {
+            bail!("the raw guest in mode {mode} ended {}", exec.outcome);
+        }
+        Ok((exec.wall, exec.host_fuel))
+    };
+    let budget = Limits { fuel: Some(2_000_000_000), ..Limits::default() };
+    let (mut spin, mut reads, mut host_share) = (Vec::new(), Vec::new(), 0.0);
+    for _ in 0..args.runs {
+        spin.push(run("spin", &budget)?.0);
+        let (wall, host) = run("read-loop", &budget)?;
+        reads.push(wall);
+        host_share = host as f64 / 2e9;
+    }
+    let (spin, reads) = (median(spin), median(reads));
+    let defaults = Limits::default();
+    let runaway = run("spin", &defaults)?.0;
+    writeln!(
+        md,
+        "
+## Sandbox limits (raw test guest, T1 at scale 1)
+"
+    )?;
+    writeln!(
+        md,
+        "| measurement | value |
+|---|---|"
+    )?;
+    writeln!(md, "| pure loop, 2e9 fuel | {:.0} ms |", ms(spin))?;
+    writeln!(
+        md,
+        "| loop of `table.read` calls (1,024 rows x 2 text columns), 2e9 fuel, {:.0}% of it charged for host work | {:.0} ms |",
+        host_share * 100.0,
+        ms(reads)
+    )?;
+    writeln!(
+        md,
+        "| **host-call loop / pure loop, same fuel** | **{:.2}x** |",
+        reads.as_secs_f64() / spin.as_secs_f64()
+    )?;
+    writeln!(
+        md,
+        "| a spinning model stopped by the default fuel ({:.2e}) | {:.1} s |",
+        defaults.fuel.unwrap_or(0) as f64,
+        runaway.as_secs_f64()
+    )?;
     Ok(())
 }
 

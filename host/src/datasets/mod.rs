@@ -163,3 +163,27 @@ pub fn dictionary_encode(column: Column) -> Column {
         validity: column.validity,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_never_reach_past_the_dataset_or_into_its_labels() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("data");
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("judgments.csv"), "case_no\nc1\n").expect("write");
+        std::fs::write(dir.join(LABELS_FILE), "subject,pattern\nc1,x\n").expect("write");
+        std::fs::write(root.path().join("outside.csv"), "secret\ns\n").expect("write");
+        let outside = root.path().join("outside");
+        let absolute = outside.to_str().expect("utf-8");
+        for name in ["./labels", "../outside", absolute, "Judgments", "judgments.csv"] {
+            let e = table_file(&dir, name).expect_err(name);
+            assert!(matches!(e, DataError::BadTableName(_)), "{name}: {e}");
+        }
+        assert!(matches!(table_file(&dir, "labels"), Err(DataError::ReservedTable(_))));
+        assert_eq!(table_file(&dir, "judgments").expect("ok"), Some(dir.join("judgments.csv")));
+        assert_eq!(table_file(&dir, "vehicles").expect("ok"), None);
+    }
+}

@@ -20,9 +20,9 @@ const TYPES_INTERFACE: &str = "sieve:model/types@0.1.0";
 
 /// Fuel charged for any host call, on top of its work: about what the guest would burn doing a
 /// small amount of work itself, so a loop of cheap host calls cannot outrun the budget.
-pub const CALL_FUEL: u64 = 2_000;
+pub const CALL_FUEL: u64 = 5_000;
 /// Bytes the host copies per unit of fuel charged.
-pub const BYTES_PER_FUEL: u64 = 4;
+pub const BYTES_PER_FUEL: u64 = 1;
 /// Fuel charged per clue for validating it.
 pub const CLUE_FUEL: u64 = 1_000;
 /// Bytes each log line counts against `--max-log-bytes` besides its text.

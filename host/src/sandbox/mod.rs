@@ -322,8 +322,9 @@ impl Instance {
 
     /// Call `describe()` and check the answer is sane.
     pub fn describe(&mut self) -> Result<ModelInfo, Outcome> {
+        // Taken out for the call (the phase borrows the whole instance), then put back for `run`.
         let Some(model) = self.model.take() else {
-            return Err(Outcome::ModelError("describe() called twice".into()));
+            return Err(Outcome::ModelError("the model is not instantiated".into()));
         };
         let info = self.phase(Phase::Describe, |store| model.sieve_model_model().call_describe(store));
         self.model = Some(model);
