@@ -5,7 +5,7 @@ Runs every bundled model on the same generated data with both binaries, alternat
 run so machine noise hits both alike, and prints medians and ratios (guest wall time as the host
 reports it, and the whole process). Both binaries must produce the same output digest.
 
-    scripts/compare-hosts.py OLD_SIEVE NEW_SIEVE [--scale 100] [--runs 5] [--data DIR]
+    scripts/compare-hosts.py OLD_SIEVE NEW_SIEVE [--scale 100] [--runs 5] [--data DIR] [--task T]...
 """
 import argparse
 import json
@@ -47,12 +47,13 @@ def main():
     parser.add_argument("--scale", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--data", help="where generated datasets live (kept between invocations)")
+    parser.add_argument("--task", action="append", help="only this task (repeatable)")
     args = parser.parse_args()
     data_root = args.data or tempfile.mkdtemp(prefix="sieve-compare-")
     homes = {b: tempfile.mkdtemp(prefix="sieve-home-") for b in (args.old, args.new)}
     print("| task | old guest ms | new guest ms | **new / old (guest)** | old process ms | new process ms | new / old (process) | old fuel | new fuel |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for task in TASKS:
+    for task in args.task or TASKS:
         data = os.path.join(data_root, f"{task}-{args.scale}")
         if not os.path.isdir(data):
             subprocess.run([args.new, "gen", task, "--scale", str(args.scale), "--out", data],

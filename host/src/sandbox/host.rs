@@ -225,8 +225,14 @@ fn emit(mut store: Store<'_>, (clues,): (WasmList<ClueArg>,)) -> wasmtime::Resul
         return Err(stop(HostStop::Output(format!("the model emitted more than {max} clues (--max-clues)"))));
     }
     charge(&mut store, CALL_FUEL.saturating_add(clues.len() as u64 * CLUE_FUEL))?;
-    for i in 0..clues.len() {
-        let Some(arg) = clues.get(&mut store, i) else { break };
+    // The records themselves (pointers and lengths, no text yet) in one pass: one lifting context
+    // for the batch rather than one per clue. Their count was checked above.
+    store
+        .data_mut()
+        .reserve_host("a batch of clue records", clues.len() * std::mem::size_of::<ClueArg>(), false)
+        .map_err(stop)?;
+    let args: Vec<wasmtime::Result<ClueArg>> = clues.iter(&mut store)?.collect();
+    for (i, arg) in args.into_iter().enumerate() {
         let arg = arg.map_err(|e| stop(HostStop::InvalidClue(format!("clue {i} cannot be read: {e}"))))?;
         let clue = check_clue(&mut store, &arg).map_err(|m| stop(HostStop::InvalidClue(m)))?;
         let text = clue.subject.len() + clue.rule.len() + clue.reason.len();
@@ -275,8 +281,12 @@ fn check_clue(store: &mut Store<'_>, arg: &ClueArg) -> Result<Clue, String> {
     }
     let tables = store.data().tables.clone();
     let mut evidence = Vec::with_capacity(arg.evidence.len());
-    for i in 0..arg.evidence.len() {
-        let Some(e) = arg.evidence.get(&mut *store, i) else { break };
+    let rows: Vec<wasmtime::Result<EvidenceArg>> = arg
+        .evidence
+        .iter(&mut *store)
+        .map_err(|e| format!("{}: evidence cannot be read: {e}", quote(&subject)))?
+        .collect();
+    for (i, e) in rows.into_iter().enumerate() {
         let e = e.map_err(|e| format!("{}: evidence {i} cannot be read: {e}", quote(&subject)))?;
         let name =
             e.table.to_str(&*store).map_err(|e| format!("{}: evidence table: {e}", quote(&subject)))?;
