@@ -37,12 +37,10 @@ pub fn quote(text: &str) -> String {
 }
 
 /// Whether `c` is a control character a clue's subject or rule may not contain.
-pub fn is_control(c: char) -> bool {
-    needs_escape(c)
-}
+pub use sieve_sdk::model::clue_limits::is_control;
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    is_control(c)
 }
 
 fn push_escaped(out: &mut String, c: char) {

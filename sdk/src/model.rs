@@ -381,6 +381,24 @@ pub struct Evidence {
     pub row: u64,
 }
 
+/// What the host accepts in one clue (a clue outside these ends the run with a model error).
+pub mod clue_limits {
+    /// Longest subject, in bytes.
+    pub const MAX_SUBJECT_BYTES: usize = 1024;
+    /// Longest rule id, in bytes.
+    pub const MAX_RULE_BYTES: usize = 64;
+    /// Longest reason, in bytes.
+    pub const MAX_REASON_BYTES: usize = 4096;
+    /// Most evidence rows.
+    pub const MAX_EVIDENCE_ROWS: usize = 256;
+
+    /// Whether `c` is a control character (or a bidirectional override) that a subject or rule
+    /// may not contain: printed, it could move the cursor or forge a line of a report.
+    pub fn is_control(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }
+}
+
 /// A lead for a prosecutor to verify.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clue {
@@ -407,6 +425,33 @@ impl Clue {
             reason: reason.into(),
             evidence: Vec::new(),
         }
+    }
+
+    /// Check the clue's fields against what the host accepts (the evidence rows' tables and
+    /// ranges are checked by whoever knows the dataset).
+    pub fn check(&self) -> Result<(), String> {
+        use clue_limits::*;
+        let subject = &self.subject;
+        if subject.trim().is_empty() || subject.len() > MAX_SUBJECT_BYTES || subject.chars().any(is_control) {
+            return Err(format!(
+                "subject {subject:?} must be 1-{MAX_SUBJECT_BYTES} bytes without control characters"
+            ));
+        }
+        if self.rule.is_empty() || self.rule.len() > MAX_RULE_BYTES || self.rule.chars().any(is_control) {
+            return Err(format!(
+                "{subject}: rule {:?} must be 1-{MAX_RULE_BYTES} bytes without control characters",
+                self.rule
+            ));
+        }
+        if !(self.score.is_finite() && (0.0..=1.0).contains(&self.score)) {
+            return Err(format!("{subject}: score {} is not in [0, 1]", self.score));
+        }
+        if self.reason.len() > MAX_REASON_BYTES || self.evidence.len() > MAX_EVIDENCE_ROWS {
+            return Err(format!(
+                "{subject}: reason over {MAX_REASON_BYTES} bytes or over {MAX_EVIDENCE_ROWS} evidence rows"
+            ));
+        }
+        Ok(())
     }
 
     /// Add rows of `table` as evidence.

@@ -142,6 +142,36 @@ struct MemBackend<'d> {
     declared: &'d [TableSpec],
     open: Vec<(&'d TableSpec, &'d [Column])>,
     output: NativeOutput,
+    /// The first clue the host would have refused, and why.
+    invalid: Option<String>,
+}
+
+impl MemBackend<'_> {
+    fn check(&self, clue: &Clue) -> Result<(), String> {
+        clue.check()?;
+        for e in &clue.evidence {
+            let rows = self
+                .declared
+                .iter()
+                .find(|t| t.name == e.table)
+                .and_then(|_| self.dataset.tables.get(&e.table))
+                .and_then(|cols| cols.first())
+                .map(Column::len)
+                .ok_or_else(|| {
+                    format!(
+                        "{}: evidence names table {:?}, which the model did not declare",
+                        clue.subject, e.table
+                    )
+                })?;
+            if e.row >= rows as u64 {
+                return Err(format!(
+                    "{}: evidence row {} of {:?} is past its {rows} rows",
+                    clue.subject, e.row, e.table
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Backend for MemBackend<'_> {
@@ -192,6 +222,12 @@ impl Backend for MemBackend<'_> {
     }
 
     fn emit(&mut self, clues: Vec<Clue>) {
+        // The host's rules, so a model's own tests catch a clue the host would refuse.
+        for clue in &clues {
+            if self.invalid.is_none() {
+                self.invalid = self.check(clue).err();
+            }
+        }
         self.output.clues.extend(clues);
     }
 
@@ -211,6 +247,8 @@ pub enum NativeError {
     BadInput(String),
     /// The model returned an error.
     Model(ModelError),
+    /// The model emitted a clue the host would refuse.
+    InvalidClue(String),
 }
 
 impl std::fmt::Display for NativeError {
@@ -218,6 +256,7 @@ impl std::fmt::Display for NativeError {
         match self {
             NativeError::BadInput(m) => write!(f, "bad input: {m}"),
             NativeError::Model(e) => write!(f, "model error: {e}"),
+            NativeError::InvalidClue(m) => write!(f, "invalid clue: {m}"),
         }
     }
 }
@@ -240,8 +279,13 @@ pub fn run_with<M: Model>(
     params: Params,
 ) -> Result<NativeOutput, NativeError> {
     dataset.check_inputs(info).map_err(NativeError::BadInput)?;
-    let mut backend =
-        MemBackend { dataset, declared: &info.inputs, open: Vec::new(), output: NativeOutput::default() };
+    let mut backend = MemBackend {
+        dataset,
+        declared: &info.inputs,
+        open: Vec::new(),
+        output: NativeOutput::default(),
+        invalid: None,
+    };
     let result = {
         let mut ctx = Context::new(&mut backend, params);
         let r = M::run(&mut ctx);
@@ -249,5 +293,56 @@ pub fn run_with<M: Model>(
         r
     };
     result.map_err(NativeError::Model)?;
+    if let Some(problem) = backend.invalid {
+        return Err(NativeError::InvalidClue(problem));
+    }
     Ok(backend.output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Context, Model, ModelInfo, TableSpec};
+
+    /// Emits one clue, spoilt as the `spoil` parameter says.
+    struct Spoiler;
+
+    impl Model for Spoiler {
+        fn describe() -> ModelInfo {
+            ModelInfo::new("spoiler", "0.1.0")
+                .task("vehicle-insurance-fraud", "case")
+                .input(TableSpec::new("judgments").text(&["case_no"]))
+                .param_text("spoil", "none", "How to spoil the clue.")
+        }
+
+        fn run(ctx: &mut Context) -> Result<(), ModelError> {
+            let spoil: String = ctx.param("spoil")?;
+            let clue = match spoil.as_str() {
+                "escape" => Clue::new("\u{1b}[2Jc1", 0.5, "r", "x"),
+                "rule" => Clue::new("c1", 0.5, &"r".repeat(65), "x"),
+                "evidence" => Clue::new("c1", 0.5, "r", "x").evidence("judgments", [5]),
+                "table" => Clue::new("c1", 0.5, "r", "x").evidence("labels", [0]),
+                _ => Clue::new("c1", 0.5, "r", "x").evidence("judgments", [0]),
+            };
+            ctx.emit(clue);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn clues_the_host_would_refuse_fail_native_runs_too() {
+        let data = Dataset::from_csv(&Spoiler::describe(), &[("judgments", "case_no\nc1\n")]).expect("data");
+        assert_eq!(run::<Spoiler>(&data, &[]).expect("a good clue").clues.len(), 1);
+        for (spoil, needle) in [
+            ("escape", "control characters"),
+            ("rule", "rule"),
+            ("evidence", "past its 1 rows"),
+            ("table", "did not declare"),
+        ] {
+            match run::<Spoiler>(&data, &[("spoil", spoil)]) {
+                Err(NativeError::InvalidClue(m)) => assert!(m.contains(needle), "{spoil}: {m}"),
+                other => panic!("{spoil}: {other:?}"),
+            }
+        }
+    }
 }

@@ -12,7 +12,10 @@ use wasmtime::{StoreContextMut, Trap};
 
 use super::bindings::sieve::model::types as w;
 use super::state::{HostStop, LogLine, RunState, TableHandle};
-use crate::text::{is_control, prefix, quote};
+use crate::text::{prefix, quote};
+use sieve_sdk::model::clue_limits::{
+    MAX_EVIDENCE_ROWS, MAX_REASON_BYTES, MAX_RULE_BYTES, MAX_SUBJECT_BYTES, is_control,
+};
 
 /// The interfaces this module implements, as guests import them.
 const HOST_INTERFACE: &str = "sieve:model/host@0.1.0";
@@ -29,14 +32,6 @@ pub const CLUE_FUEL: u64 = 1_000;
 pub const LOG_LINE_OVERHEAD: usize = 64;
 /// Tables a guest may hold open at once.
 pub const MAX_OPEN_TABLES: usize = 256;
-/// Longest subject, rule and reason, and most evidence rows per clue.
-pub const MAX_SUBJECT_BYTES: usize = 1024;
-/// See [`MAX_SUBJECT_BYTES`].
-pub const MAX_RULE_BYTES: usize = 64;
-/// See [`MAX_SUBJECT_BYTES`].
-pub const MAX_REASON_BYTES: usize = 4096;
-/// See [`MAX_SUBJECT_BYTES`].
-pub const MAX_EVIDENCE_ROWS: usize = 256;
 /// Host bytes a kept clue costs besides its text (the record and its vectors).
 const CLUE_OVERHEAD: usize = std::mem::size_of::<Clue>();
 const EVIDENCE_OVERHEAD: usize = std::mem::size_of::<Evidence>();
