@@ -2,14 +2,15 @@
 """Side-by-side cost of two `sieve` builds on the bundled models.
 
 Runs every bundled model on the same generated data with both binaries, alternating them run by
-run so machine noise hits both alike, and prints medians and ratios (guest wall time as the host
-reports it, and the whole process). Both binaries must produce the same output digest.
+run so machine noise hits both alike, and prints medians and ratios: guest wall time as the host
+reports it, and the whole process's CPU time (user + system), which a shared machine disturbs less. Both binaries must produce the same output digest.
 
     scripts/compare-hosts.py OLD_SIEVE NEW_SIEVE [--scale 100] [--runs 5] [--data DIR] [--task T]...
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,7 @@ TASKS = [
 
 def run(binary, home, task, data):
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [binary, "run", task, "--data", data, "--json"],
         env={**os.environ, "SIEVE_HOME": home},
@@ -34,10 +36,13 @@ def run(binary, home, task, data):
         check=False,
     )
     elapsed = (time.perf_counter() - started) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU time (user + system) of the whole process: steadier than wall time on a shared machine.
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
     report = json.loads(out.stdout)
     if report["outcome"] != "completed":
         sys.exit(f"{binary} {task}: {report['outcome']}: {report['detail']}")
-    return report["wall_ms"], elapsed, report["output_digest"], report["fuel"]
+    return report["wall_ms"], elapsed, report["output_digest"], report["fuel"], cpu
 
 
 def main():
@@ -51,7 +56,8 @@ def main():
     args = parser.parse_args()
     data_root = args.data or tempfile.mkdtemp(prefix="sieve-compare-")
     homes = {b: tempfile.mkdtemp(prefix="sieve-home-") for b in (args.old, args.new)}
-    print("| task | old guest ms | new guest ms | **new / old (guest)** | old process ms | new process ms | new / old (process) | old fuel | new fuel |")
+    print("| task | old guest ms | new guest ms | new / old (guest wall) | old process CPU ms | new process CPU ms "
+          "| **new / old (process CPU)** | old fuel | new fuel |")
     print("|---|---|---|---|---|---|---|---|---|")
     for task in args.task or TASKS:
         data = os.path.join(data_root, f"{task}-{args.scale}")
@@ -68,11 +74,11 @@ def main():
         digests = {s[2] for b in samples for s in samples[b]}
         if len(digests) != 1:
             sys.exit(f"{task}: the two builds disagree: {digests}")
-        med = {b: (statistics.median(s[0] for s in samples[b]), statistics.median(s[1] for s in samples[b]))
+        med = {b: (statistics.median(s[0] for s in samples[b]), statistics.median(s[4] for s in samples[b]))
                for b in samples}
         fuel = {b: samples[b][0][3] for b in samples}
         (og, op), (ng, np_) = med[args.old], med[args.new]
-        print(f"| {task} | {og:.0f} | {ng:.0f} | **{ng / og:.3f}x** | {op:.0f} | {np_:.0f} | {np_ / op:.3f}x "
+        print(f"| {task} | {og:.0f} | {ng:.0f} | {ng / og:.3f}x | {op:.0f} | {np_:.0f} | **{np_ / op:.3f}x** "
               f"| {fuel[args.old]:.3g} | {fuel[args.new]:.3g} |")
 
 

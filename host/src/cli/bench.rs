@@ -133,6 +133,9 @@ fn quality(sandbox: &Sandbox, root: &Path, task: &str, seed: u64) -> anyhow::Res
     Ok(scoring::score(&labels, &report.clues, None))
 }
 
+/// The heading under which BENCHMARKS.md keeps figures that `sieve bench` does not produce.
+const KEPT_HEADING: &str = "## Measured outside `sieve bench`";
+
 /// Run the benchmarks and write the report.
 pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     if args.runs == 0 {
@@ -207,6 +210,13 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     start_up_and_boundary(&mut md, &sandbox, &args)?;
     sandbox_figures(&mut md, &sandbox, &args)?;
     registry_figures(&mut md, &sandbox, &args)?;
+    // Figures measured by other commands (a comparison of two builds, say) live below a fixed
+    // heading and are kept.
+    if let Ok(old) = std::fs::read_to_string(&args.out)
+        && let Some(at) = old.find(KEPT_HEADING)
+    {
+        write!(md, "\n{}", &old[at..])?;
+    }
     std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
     print!("{md}");
     Ok(0)
