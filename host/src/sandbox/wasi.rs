@@ -59,20 +59,18 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     )?;
 
     let mut streams = linker.instance(&format!("wasi:io/streams@{WASI_VERSION}"))?;
-    streams.func_wrap(
-        "[method]output-stream.write",
-        |mut store: StoreContextMut<RunState>, (stream, bytes): (Resource<DynOutputStream>, WasmList<u8>)| {
-            let result = write(&mut store, &stream, &bytes, false);
-            Ok((stream_result(&mut store, result)?,))
-        },
-    )?;
-    streams.func_wrap(
-        "[method]output-stream.blocking-write-and-flush",
-        |mut store: StoreContextMut<RunState>, (stream, bytes): (Resource<DynOutputStream>, WasmList<u8>)| {
-            let result = write(&mut store, &stream, &bytes, true);
-            Ok((stream_result(&mut store, result)?,))
-        },
-    )?;
+    for (name, flush) in
+        [("[method]output-stream.write", false), ("[method]output-stream.blocking-write-and-flush", true)]
+    {
+        streams.func_wrap(
+            name,
+            move |mut store: StoreContextMut<RunState>,
+                  (stream, bytes): (Resource<DynOutputStream>, WasmList<u8>)| {
+                let result = write(&mut store, &stream, &bytes, flush);
+                Ok((stream_result(&mut store, result)?,))
+            },
+        )?;
+    }
     linker.allow_shadowing(false);
     Ok(())
 }
