@@ -7,3 +7,4 @@ mod common;
 mod datasets;
 mod registry;
 mod sandbox;
+mod security;

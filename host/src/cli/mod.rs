@@ -209,6 +209,7 @@ impl LimitArgs {
 
 /// Entry point: returns the process exit status.
 pub fn main() -> i32 {
+    crate::storage::restrict_new_files();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
@@ -229,6 +230,7 @@ fn home_dir(home: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// The sandbox with its compiled-code cache under `home`, compiling in a bounded worker process.
 fn sandbox(home: &Path) -> anyhow::Result<Sandbox> {
+    crate::storage::prepare_home(home)?;
     let cache = home.join("cache").join("compiled");
     std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     let program = std::env::current_exe().context("locating the sieve executable for the compiler worker")?;

@@ -52,6 +52,37 @@ pub enum Backend {
     Postgres,
 }
 
+/// Create the home directory (0700) if it is missing; warn when an existing one lets other local
+/// accounts in, since it holds the database, the blobs, the keys and the compiled code.
+pub fn prepare_home(home: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let io = |e: std::io::Error| StorageError::Io { path: home.display().to_string(), message: e.to_string() };
+    if !home.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(home).map_err(io)?;
+    }
+    let mode = std::fs::metadata(home).map_err(io)?.permissions().mode() & 0o777;
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if mode & 0o077 != 0 && !WARNED.is_completed() {
+        WARNED.call_once(|| {});
+        eprintln!(
+            "warning: {} is open to other local accounts (mode {mode:o}); it holds the registry's \
+             database, keys and code: chmod 700 {}",
+            home.display(),
+            home.display()
+        );
+    }
+    Ok(())
+}
+
+/// Make every file and directory this process creates private to its owner (0600 / 0700),
+/// whatever the umask it was started with: the registry's files are nobody else's business.
+pub fn restrict_new_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// The database: a pool plus the backend it talks to.
 #[derive(Clone)]
 pub struct Db {
@@ -69,10 +100,7 @@ impl Db {
         install_default_drivers();
         let (url, backend) = match url {
             None => {
-                std::fs::create_dir_all(home).map_err(|e| StorageError::Io {
-                    path: home.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                prepare_home(home)?;
                 (format!("sqlite://{}?mode=rwc", home.join(SQLITE_FILE).display()), Backend::Sqlite)
             }
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
