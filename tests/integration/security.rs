@@ -63,3 +63,60 @@ fn the_home_and_every_file_in_it_are_private() {
     let o = sieve_umask_022(&home, Some(&admin), &["whoami"]);
     assert!(stderr(&o).contains("open to other local accounts (mode 755)"), "{}", stderr(&o));
 }
+
+/// The compiled artifact and MAC files of the component with digest `digest` in `home`'s cache.
+fn artifact_files(home: &Path, digest: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let hex = digest.trim_start_matches("sha256:");
+    let dir = home.join("cache").join("compiled");
+    let stem = std::fs::read_dir(&dir)
+        .expect("cache")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm") && p.to_string_lossy().contains(hex))
+        .unwrap_or_else(|| panic!("no artifact for {digest}"));
+    (stem.clone(), stem.with_extension("mac"))
+}
+
+#[test]
+fn the_code_cache_loads_only_what_this_registry_compiled_for_that_digest() {
+    let home = fresh_dir("cache-swap");
+    let data = t1_data("parquet", 1);
+    let data = data.to_str().expect("utf-8");
+    let run = |component: &str| -> serde_json::Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_sieve"))
+            .env("SIEVE_HOME", &home)
+            .args(["run", component, "--data", data, "--json", "--param", "mode=ok"])
+            .output()
+            .expect("run");
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)))
+    };
+    let approved = crate::common::guest("guest-hostile");
+    let other = crate::common::guest("guest-raw");
+    let first = run(&approved);
+    let second = run(&other);
+    assert_eq!(
+        (first["outcome"].as_str(), second["outcome"].as_str()),
+        (Some("completed"), Some("completed"))
+    );
+    assert_ne!(first["output_digest"], second["output_digest"], "the two models differ in what they emit");
+    let digest = first["plugin_digest"].as_str().expect("digest");
+    let (code, mac) = artifact_files(&home, digest);
+    let (other_code, other_mac) = artifact_files(&home, second["plugin_digest"].as_str().expect("digest"));
+
+    // Swap: the other component's artifact and MAC under this component's name.
+    std::fs::copy(&other_code, &code).expect("copy");
+    std::fs::copy(&other_mac, &mac).expect("copy");
+    let swapped = run(&approved);
+    assert_eq!(swapped["compiled_code"], "rebuilt", "{swapped}");
+    assert_eq!(swapped["output_digest"], first["output_digest"], "the pinned component's own code ran");
+
+    // Forgery: any bytes, with a MAC under a key the forger does not hold.
+    std::fs::write(&code, b"\x7fELF forged native code").expect("write");
+    std::fs::write(&mac, "0".repeat(64)).expect("write");
+    let forged = run(&approved);
+    assert_eq!(forged["compiled_code"], "rebuilt", "{forged}");
+    assert_eq!(forged["output_digest"], first["output_digest"]);
+    // And the rebuilt artifact is trusted again.
+    assert_eq!(run(&approved)["compiled_code"], "hit");
+    let key = std::fs::metadata(home.join("keys").join("cache.key")).expect("key");
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+}

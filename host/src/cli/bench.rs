@@ -147,7 +147,10 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
         args.tasks.iter().map(|t| generate::task(t).map(|t| t.id)).collect::<anyhow::Result<_>>()?
     };
     let cache_dir = tempfile::tempdir()?;
-    let sandbox = Sandbox::new(Some(cache_dir.path().to_path_buf()))?;
+    // A throwaway cache with a throwaway key.
+    let mut key = vec![0u8; crate::sandbox::cache::KEY_BYTES];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("random key: {e}"))?;
+    let sandbox = Sandbox::new(Some((cache_dir.path().to_path_buf(), key)))?;
 
     let mut md = String::new();
     writeln!(md, "# Benchmarks\n")?;

@@ -228,13 +228,17 @@ fn home_dir(home: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(base).join(".sieve"))
 }
 
+/// The file under `<home>/keys/` holding the compiled-code cache's MAC key.
+const CACHE_KEY: &str = "cache.key";
+
 /// The sandbox with its compiled-code cache under `home`, compiling in a bounded worker process.
 fn sandbox(home: &Path) -> anyhow::Result<Sandbox> {
     crate::storage::prepare_home(home)?;
     let cache = home.join("cache").join("compiled");
     std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let key = crate::storage::keys::load_or_create(home, CACHE_KEY, crate::sandbox::cache::KEY_BYTES)?;
     let program = std::env::current_exe().context("locating the sieve executable for the compiler worker")?;
-    Ok(Sandbox::new(Some(cache))?.compile_in_worker(program).with_compile_limits(compile_limits()?))
+    Ok(Sandbox::new(Some((cache, key)))?.compile_in_worker(program).with_compile_limits(compile_limits()?))
 }
 
 /// The compile limits, with the worker's timeout and memory cap from `SIEVE_COMPILE_TIMEOUT`

@@ -122,8 +122,9 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 impl Sandbox {
     /// Build the engine (Cranelift, fuel, epochs, NaN canonicalization) and the linker.
     /// `cache_dir` holds compiled artifacts; `None` compiles every time.
+    /// `cache` is the compiled-code cache's directory and MAC key (`None` compiles every time).
     /// Compilation happens in this process; see [`Sandbox::compile_in_worker`].
-    pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub fn new(cache: Option<(PathBuf, Vec<u8>)>) -> anyhow::Result<Self> {
         let mut config = engine_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(instance_pool()));
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("configuring wasmtime: {e}"))?;
@@ -131,7 +132,7 @@ impl Sandbox {
         wasi::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         host::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking sieve:model: {e}"))?;
         start_epoch_ticker(&engine);
-        let cache = cache_dir.map(|dir| Arc::new(cache::CompiledCache::new(dir, &engine)));
+        let cache = cache.map(|(dir, key)| Arc::new(cache::CompiledCache::new(dir, &engine, key)));
         Ok(Sandbox {
             engine,
             linker,

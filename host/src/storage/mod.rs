@@ -2,6 +2,7 @@
 //! migrated on open, and a blob store of sha256-addressed files under the home directory.
 
 pub mod blobs;
+pub mod keys;
 mod migrate;
 
 use std::path::Path;
@@ -56,7 +57,8 @@ pub enum Backend {
 /// accounts in, since it holds the database, the blobs, the keys and the compiled code.
 pub fn prepare_home(home: &Path) -> Result<(), StorageError> {
     use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    let io = |e: std::io::Error| StorageError::Io { path: home.display().to_string(), message: e.to_string() };
+    let io =
+        |e: std::io::Error| StorageError::Io { path: home.display().to_string(), message: e.to_string() };
     if !home.exists() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(home).map_err(io)?;
     }
