@@ -36,6 +36,16 @@ pub fn quote(text: &str) -> String {
     format!("\"{}\"", prefix(text, 48))
 }
 
+/// A CSV cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return gets a leading `'` (OWASP's advice against CSV injection).
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// Whether `c` is a control character a clue's subject or rule may not contain.
 pub use sieve_sdk::model::clue_limits::is_control;
 
@@ -66,6 +76,14 @@ mod tests {
         assert_eq!(escape("(2017)浙0102民初49号"), "(2017)浙0102民初49号");
         assert_eq!(escape("\u{202E}gnp.exe"), "\\u{202e}gnp.exe");
         assert_eq!(escape_multiline("line 1\n\tat \x1b[31m"), "line 1\n\tat \\u{1b}[31m");
+    }
+
+    #[test]
+    fn formulas_are_defused_for_spreadsheets() {
+        for bad in ["=cmd|' /C calc'!A0", "+1+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(bad), format!("'{bad}"));
+        }
+        assert_eq!(spreadsheet_safe("(2017)浙0102民初49号"), "(2017)浙0102民初49号");
     }
 
     #[test]

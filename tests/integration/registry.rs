@@ -192,7 +192,36 @@ macro_rules! on_both_databases {
     )*};
 }
 
-on_both_databases!(lifecycle, permission_matrix, tampering, crash_safety, concurrent_runs, sleeping_model);
+on_both_databases!(
+    lifecycle,
+    permission_matrix,
+    tampering,
+    crash_safety,
+    concurrent_runs,
+    sleeping_model,
+    spreadsheet_safe_export
+);
+
+/// A model's clues exported as CSV never open as formulas in a spreadsheet.
+fn spreadsheet_safe_export(reg: &Reg) {
+    let admin = reg.init();
+    let bob = reg.user(&admin, "bob", "province", &["author"]);
+    let digest = publish(reg, &bob, &guest("guest-raw"));
+    reg.ok(&admin, &["plugin", "approve", &digest, "--note", "ok"]);
+    let dir = data("vehicle-insurance-fraud");
+    reg.json(&admin, &import_args("t1", dir.to_str().expect("utf-8"), "vehicle-insurance-fraud", "court"));
+    reg.ok(&admin, &["dataset", "approve", "t1"]);
+    reg.ok(&admin, &["dataset", "grant", "t1", "province"]);
+    let report = reg.json(&bob, &["run", &digest, "--dataset", "t1", "--param", "mode=formula"]);
+    assert_eq!(report["clues"], 1, "{report}");
+    let id = reg.json(&bob, &["runs", "list"])[0]["id"].to_string();
+    let csv = reg.ok(&bob, &["runs", "export", &id, "--format", "csv"]);
+    let row = csv.lines().nth(1).expect("one clue");
+    assert!(row.contains("'=cmd|") && row.contains("'+rule") && row.contains("'@SUM(1+1)"), "{row}");
+    // JSON lines keep the model's text as it was.
+    let jsonl = reg.ok(&bob, &["runs", "export", &id, "--format", "jsonl"]);
+    assert!(jsonl.contains("\"subject\":\"=cmd|"), "{jsonl}");
+}
 
 /// A model that sleeps in describe() and in run() is published, vetted, approved and run as a
 /// stored run: registry commands call the sandbox off the async runtime (it used to panic the

@@ -120,3 +120,56 @@ fn the_code_cache_loads_only_what_this_registry_compiled_for_that_digest() {
     let key = std::fs::metadata(home.join("keys").join("cache.key")).expect("key");
     assert_eq!(key.permissions().mode() & 0o777, 0o600);
 }
+
+#[test]
+fn imports_read_plain_files_only() {
+    let home = fresh_dir("import-links");
+    let sieve = |token: Option<&str>, args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));
+        cmd.env("SIEVE_HOME", &home).env_remove("SIEVE_TOKEN").env_remove("SIEVE_DATABASE_URL");
+        if let Some(t) = token {
+            cmd.env("SIEVE_TOKEN", t);
+        }
+        cmd.args(args).output().expect("sieve")
+    };
+    let init: serde_json::Value =
+        serde_json::from_slice(&sieve(None, &["init", "--json"]).stdout).expect("init");
+    let admin = init["admin_token"].as_str().expect("token").to_string();
+    let source = t1_data("csv", 1);
+    let secret = fresh_dir("import-links-secret").join("secret.csv");
+    std::fs::write(&secret, "case_no,plaintiff_id\nTOP-SECRET-LINE,x\n").expect("write");
+    for (name, plant) in [("link", "symlink"), ("fifo", "fifo")] {
+        let dir = fresh_dir(&format!("import-links-{name}"));
+        for entry in std::fs::read_dir(&source).expect("source") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+        let judgments = dir.join("judgments.csv");
+        std::fs::remove_file(&judgments).expect("remove");
+        match plant {
+            "symlink" => std::os::unix::fs::symlink(&secret, &judgments).expect("symlink"),
+            _ => {
+                let status = Command::new("mkfifo").arg(&judgments).status().expect("mkfifo");
+                assert!(status.success());
+            }
+        }
+        let o = sieve(
+            Some(&admin),
+            &[
+                "dataset",
+                "import",
+                name,
+                dir.to_str().expect("utf-8"),
+                "--task",
+                "vehicle-insurance-fraud",
+                "--source",
+                "court",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{plant}: {}", stderr(&o));
+        let err = stderr(&o);
+        let what = if plant == "symlink" { "is a symbolic link" } else { "is not a plain file" };
+        assert!(err.contains("judgments.csv") && err.contains(what), "{plant}: {err}");
+        assert!(!err.contains("TOP-SECRET"), "{plant}: the error quotes the linked file: {err}");
+    }
+}

@@ -1,6 +1,6 @@
 //! `sieve runs ...`: list, show, clues (paged), export, release.
 
-use crate::text::escape;
+use crate::text::{escape, spreadsheet_safe};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -186,14 +186,16 @@ pub fn runs(home: &Path, reg: &RegistryArgs, command: RunsCommand) -> anyhow::Re
                 ExportFormat::Csv => {
                     let mut w = csv::Writer::from_writer(Vec::new());
                     w.write_record(["seq", "subject", "score", "rule", "reason", "evidence"])?;
+                    // Every text cell came from a model: none may become a spreadsheet formula.
                     for c in &clues {
+                        let evidence = evidence_text(&c.evidence);
                         w.write_record([
-                            c.seq.to_string(),
-                            c.subject.clone(),
-                            c.score.to_string(),
-                            c.rule.clone(),
-                            c.reason.clone(),
-                            evidence_text(&c.evidence),
+                            &c.seq.to_string(),
+                            &*spreadsheet_safe(&c.subject),
+                            &c.score.to_string(),
+                            &*spreadsheet_safe(&c.rule),
+                            &*spreadsheet_safe(&c.reason),
+                            &*spreadsheet_safe(&evidence),
                         ])?;
                     }
                     String::from_utf8(w.into_inner()?)?

@@ -258,6 +258,19 @@ impl Registry {
             }
         }
 
+        // Only plain files are read: a link could point at another account's file, a FIFO or a
+        // device could hang the import or feed it without end.
+        for spec in &specs {
+            if let Some(file) =
+                super::table_file(dir, &spec.name).map_err(|e| RegistryError::Invalid(e.to_string()))?
+            {
+                plain_file(&file)?;
+            }
+        }
+        let labels_path = dir.join(LABELS_FILE);
+        if std::fs::symlink_metadata(&labels_path).is_ok() {
+            plain_file(&labels_path)?;
+        }
         let scratch = self.blobs.scratch()?;
         let mut tables = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
@@ -477,6 +490,21 @@ pub fn load_stored(
             Ok(super::loaded(spec, columns))
         })
         .collect()
+}
+
+/// Refuse anything but a plain file: symbolic links, FIFOs, devices, sockets, directories.
+fn plain_file(path: &Path) -> Result<()> {
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| RegistryError::Invalid(format!("{}: {e}", path.display())))?;
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    let what = if kind.is_symlink() { "a symbolic link" } else { "not a plain file" };
+    Err(RegistryError::Invalid(format!(
+        "{} is {what}: datasets are imported from plain files only (copy the file in)",
+        path.display()
+    )))
 }
 
 fn ignored_files(dir: &Path, specs: &[TableSpec]) -> Vec<String> {

@@ -91,7 +91,12 @@ pub fn table_file(dir: &Path, table: &str) -> Result<Option<PathBuf>, DataError>
     if table == names::LABELS_TABLE {
         return Err(DataError::ReservedTable(table.to_string()));
     }
-    Ok(["parquet", "csv"].iter().map(|ext| dir.join(format!("{table}.{ext}"))).find(|p| p.is_file()))
+    // Whatever sits under the name counts (a link, a FIFO): an import refuses those by name
+    // rather than reporting the table missing.
+    Ok(["parquet", "csv"]
+        .iter()
+        .map(|ext| dir.join(format!("{table}.{ext}")))
+        .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir())))
 }
 
 /// Load every table `info` declares from `dir`, checking names and types on the way.

@@ -122,6 +122,14 @@ impl Guest for Raw {
                 print!("\x1b]0;stdout title\x07");
                 panic!("\x1b[2Jpanic text");
             }
+            // Cells a spreadsheet would run as formulas.
+            "formula" => host::emit(&[Clue {
+                subject: "=cmd|' /C calc'!A0".into(),
+                score: 0.5,
+                rule: "+rule".into(),
+                reason: "@SUM(1+1)".into(),
+                evidence: vec![],
+            }]),
             // One clue with ten million evidence rows.
             "evidence-flood" => {
                 let evidence = vec![Evidence { table: "judgments".into(), row: 0 }; 10_000_000];
