@@ -199,8 +199,61 @@ on_both_databases!(
     crash_safety,
     concurrent_runs,
     sleeping_model,
-    spreadsheet_safe_export
+    spreadsheet_safe_export,
+    restricted_clues_stay_held
 );
+
+/// Every path to a restricted run's clues goes through one check: the run command's table and
+/// `--out`, `runs clues`, `runs export` all hold them until an admin above the data's owner (never
+/// the runner) releases them; that admin sees the runs made on the data.
+fn restricted_clues_stay_held(reg: &Reg) {
+    let admin = reg.init();
+    for (org, parent) in
+        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
+    {
+        reg.ok(&admin, &["org", "add", org, "--parent", parent]);
+    }
+    let alice = reg.user(&admin, "alice", "county-a1", &["author"]);
+    let alice_admin = reg.user(&admin, "alma", "county-a1", &["admin"]);
+    let owner_admin = reg.user(&admin, "olga", "county-b1", &["admin", "author"]);
+    let dir = data("judicial-auction-violations");
+    let dir = dir.to_str().expect("utf-8");
+    reg.ok(
+        &owner_admin,
+        &[import_args("sealed", dir, "judicial-auction-violations", "sealed registry"), vec!["--restricted"]]
+            .concat(),
+    );
+    reg.ok(&owner_admin, &["dataset", "approve", "sealed"]);
+    reg.ok(&owner_admin, &["dataset", "grant", "sealed", "county-a1"]);
+    let digest = publish(reg, &alice, "judicial-auction-violations");
+    reg.ok(&admin, &["plugin", "approve", &digest, "--note", "ok"]);
+
+    let out_file = reg.home().join("leak.jsonl");
+    let out = out_file.to_str().expect("utf-8");
+    let o = reg.cmd(Some(&alice), &["run", &digest, "--dataset", "sealed", "--out", out, "--top", "1000"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(!out_file.exists(), "--out wrote the held clues");
+    assert!(stdout(&o).contains("held") && !stdout(&o).contains("score  subject"), "{}", stdout(&o));
+    let report = reg.json(&alice, &["run", &digest, "--dataset", "sealed"]);
+    assert!(report["clues"].as_u64().expect("count") > 0 && report["held"].is_string(), "{report}");
+    let id = reg.json(&alice, &["runs", "list"])[0]["id"].to_string();
+    reg.refused(&alice, &["runs", "clues", &id, "--per-page", "10000", "--json"], "held until");
+    reg.refused(&alice, &["runs", "export", &id], "held until");
+    // The runner's own admin is not the data's: no release from that side.
+    reg.refused(&alice_admin, &["runs", "release", &id], "not above county-b1");
+    // The data's owner sees the runs made on it, and releases them.
+    let seen = reg.json(&owner_admin, &["runs", "list"]);
+    assert!(seen.as_array().expect("runs").iter().any(|r| r["id"].to_string() == id), "{seen}");
+    reg.ok(&owner_admin, &["runs", "release", &id, "--note", "for the case team"]);
+    assert!(!reg.json(&alice, &["runs", "clues", &id]).as_array().expect("clues").is_empty());
+
+    // Nobody releases their own run, admin or not.
+    reg.ok(&owner_admin, &["run", &digest, "--dataset", "sealed"]);
+    let own = reg.json(&owner_admin, &["runs", "list"])[0]["id"].to_string();
+    reg.refused(&owner_admin, &["runs", "release", &own], "released by another admin");
+    reg.ok(&admin, &["runs", "release", &own, "--note", "province decides"]);
+    reg.audit_intact(&admin);
+}
 
 /// A model's clues exported as CSV never open as formulas in a spreadsheet.
 fn spreadsheet_safe_export(reg: &Reg) {

@@ -101,6 +101,15 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
         (None, None) => anyhow::bail!("give --data DIR or --dataset NAME"),
     };
     bar.finish_and_clear();
+    if let (Some(out), Some((_, why))) = (&args.out, &report.held) {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+        } else {
+            print_report(&report, args.top);
+        }
+        eprintln!("error: {} was not written: {why}", out.display());
+        return Ok(crate::registry::RegistryError::Denied(String::new()).exit_code());
+    }
     // Clues of a run that did not complete are partial: they are reported, never written.
     if let Some(out) = args.out.as_ref().filter(|_| report.outcome == Outcome::Completed) {
         // Written whole or not at all: a crash leaves no half file under the final name.
@@ -126,7 +135,8 @@ pub fn report_json(r: &RunReport) -> serde_json::Value {
         "plugin_digest": r.plugin_digest,
         "model": r.info.as_ref().map(|i| json!({"name": i.name, "version": i.version, "task": i.task})),
         "params": r.params.as_ref().map(params_json),
-        "clues": r.clues.len(),
+        "clues": r.clue_count(),
+        "held": r.held.as_ref().map(|(_, why)| why),
         "fuel": r.fuel,
         "host_fuel": r.host_fuel,
         "peak_memory_bytes": r.peak_memory_bytes,
@@ -173,7 +183,10 @@ fn print_report(r: &RunReport, top: usize) {
         }
     }
     println!("plugin       {}", r.plugin_digest);
-    println!("clues        {}", r.clues.len());
+    match &r.held {
+        Some((count, why)) => println!("clues        {count}, held: {why}"),
+        None => println!("clues        {}", r.clues.len()),
+    }
     println!("fuel         {} (host work {})", r.fuel, r.host_fuel);
     println!(
         "peak memory  {:.1} MiB (host memory held for the model {:.1} MiB)",

@@ -26,8 +26,11 @@ pub struct RunReport {
     pub info: Option<ModelInfo>,
     /// The resolved parameters.
     pub params: Option<Params>,
-    /// Accepted clues.
+    /// Accepted clues (empty when they are held).
     pub clues: Vec<Clue>,
+    /// How many clues are withheld from this report, and why (a restricted dataset, not yet
+    /// released).
+    pub held: Option<(usize, String)>,
     /// Fuel consumed by the whole run (instantiation, `describe()`, `run()`, host work).
     pub fuel: u64,
     /// The part of `fuel` charged for host work on the model's behalf.
@@ -55,6 +58,11 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Clues the run produced, held or not.
+    pub fn clue_count(&self) -> usize {
+        self.held.as_ref().map_or(self.clues.len(), |(n, _)| *n)
+    }
+
     /// The report of a run that ended before the model ran, with `outcome`.
     pub fn failed(outcome: Outcome, plugin_digest: String) -> Self {
         RunReport {
@@ -63,6 +71,7 @@ impl RunReport {
             info: None,
             params: None,
             clues: Vec::new(),
+            held: None,
             fuel: 0,
             host_fuel: 0,
             peak_memory_bytes: 0,

@@ -32,6 +32,8 @@ pub struct RunRecord {
     pub dataset_digest: String,
     /// Whether the dataset is restricted.
     pub restricted: bool,
+    #[serde(skip)]
+    dataset_owner_org_id: i64,
     /// Who ran it.
     pub user: String,
     /// Their procuratorate.
@@ -116,9 +118,19 @@ fn this_host() -> String {
 }
 
 const RUN_SELECT: &str = "SELECT r.*, p.name AS model, d.name AS dataset_name, d.version AS dataset_version, \
-     d.digest AS dataset_digest, d.restricted, u.name AS user_name, o.name AS org_name, rb.name AS releaser \
+     d.digest AS dataset_digest, d.restricted, d.owner_org_id AS dataset_owner_org_id, u.name AS user_name, o.name AS org_name, rb.name AS releaser \
      FROM runs r JOIN plugins p ON p.digest = r.plugin_digest JOIN datasets d ON d.id = r.dataset_id \
      JOIN users u ON u.id = r.user_id JOIN orgs o ON o.id = r.org_id LEFT JOIN users rb ON rb.id = r.released_by";
+
+/// Why run `run`'s clues stay on the platform, or `None` when they may be read.
+fn clues_held(run: &RunRecord) -> Option<String> {
+    (run.restricted && run.released_by.is_none()).then(|| {
+        format!(
+            "run {} used restricted dataset {}: its {} clues are held until an admin above the data's owner releases them (sieve runs release {})",
+            run.id, run.dataset, run.clues, run.id
+        )
+    })
+}
 
 fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
     let params: String = row.try_get("params")?;
@@ -133,6 +145,7 @@ fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
         ),
         dataset_digest: row.try_get("dataset_digest")?,
         restricted: row.try_get::<i64, _>("restricted")? != 0,
+        dataset_owner_org_id: row.try_get("dataset_owner_org_id")?,
         user: row.try_get("user_name")?,
         org: row.try_get("org_name")?,
         org_id: row.try_get("org_id")?,
@@ -337,7 +350,14 @@ impl Registry {
             )
             .await?;
         }
-        Ok((self.run_record(run_id).await?, report))
+        let record = self.run_record(run_id).await?;
+        let mut report = report;
+        if let Some(why) = clues_held(&record) {
+            // Stored, counted, and not handed to the runner: the same rule as `readable_run`.
+            report.held = Some((report.clues.len(), why));
+            report.clues.clear();
+        }
+        Ok((record, report))
     }
 
     async fn finish_run(&self, actor: &Actor, run_id: i64, report: &RunReport) -> Result<()> {
@@ -381,13 +401,27 @@ impl Registry {
         run_from(&row)
     }
 
-    /// Run `id`, if `actor` may see it: its runner, or an admin above the runner's procuratorate.
+    /// Run `id`, if `actor` may see it: its runner, an admin above the runner's procuratorate,
+    /// or an admin above the procuratorate that owns the dataset it ran on.
     pub async fn visible_run(&self, actor: &Actor, id: i64) -> Result<RunRecord> {
         let run = self.run_record(id).await?;
-        if run.user != actor.user.name {
+        if run.user != actor.user.name
+            && !(actor.has(Role::Admin) && self.within(run.dataset_owner_org_id, actor.user.org_id).await?)
+        {
             self.require_admin_over(actor, run.org_id, "reading another user's run").await?;
         }
         Ok(run)
+    }
+
+    /// Run `id` with its clues readable by `actor`: the one check every path to a run's clues
+    /// goes through (listing them, exporting them, the run command printing them). A run on a
+    /// restricted dataset keeps its clues on the platform until an admin releases it.
+    pub async fn readable_run(&self, actor: &Actor, id: i64) -> Result<RunRecord> {
+        let run = self.visible_run(actor, id).await?;
+        match clues_held(&run) {
+            Some(why) => Err(RegistryError::Denied(why)),
+            None => Ok(run),
+        }
     }
 
     /// The runs `actor` may see, newest first (at most `limit`): their own, and for an admin
@@ -395,7 +429,9 @@ impl Registry {
     pub async fn runs(&self, actor: &Actor, limit: i64) -> Result<Vec<RunRecord>> {
         let rows = sqlx::query(&format!(
             "{RUN_SELECT} WHERE r.user_id = $1 OR ($2 = 1 AND r.org_id IN (SELECT id FROM orgs WHERE id = $3 \
-             OR parent_id = $3 OR parent_id IN (SELECT id FROM orgs WHERE parent_id = $3))) \
+             OR parent_id = $3 OR parent_id IN (SELECT id FROM orgs WHERE parent_id = $3)) \
+             OR ($2 = 1 AND d.owner_org_id IN (SELECT id FROM orgs WHERE id = $3 \
+             OR parent_id = $3 OR parent_id IN (SELECT id FROM orgs WHERE parent_id = $3)))) \
              ORDER BY r.id DESC LIMIT $4"
         ))
         .bind(actor.user.id)
@@ -416,7 +452,7 @@ impl Registry {
         page: i64,
         per_page: i64,
     ) -> Result<Vec<StoredClue>> {
-        self.visible_run(actor, id).await?;
+        self.readable_run(actor, id).await?;
         let order_by = match order {
             ClueOrder::Score => "score DESC, seq",
             ClueOrder::Seq => "seq",
@@ -447,17 +483,11 @@ impl Registry {
     /// All clues of run `id` for export, in emission order. A run on a restricted dataset must
     /// have been released by an admin first.
     pub async fn export_clues(&self, actor: &Actor, id: i64) -> Result<Vec<StoredClue>> {
-        let run = self.visible_run(actor, id).await?;
+        let run = self.readable_run(actor, id).await?;
         if run.state != "completed" {
             return Err(RegistryError::Conflict(format!(
                 "run {id} is {}: only completed runs have clues",
                 run.state
-            )));
-        }
-        if run.restricted && run.released_by.is_none() {
-            return Err(RegistryError::Denied(format!(
-                "run {id} used restricted dataset {}: its clues stay on the platform until an admin releases them (sieve runs release {id})",
-                run.dataset
             )));
         }
         let clues = self.run_clues(actor, id, ClueOrder::Seq, 1, i64::MAX / 2).await?;
@@ -472,10 +502,22 @@ impl Registry {
         Ok(clues)
     }
 
-    /// Release run `id`'s clues for export (admin above the runner's procuratorate).
+    /// Release run `id`'s clues: an admin above the procuratorate that owns the dataset (whose
+    /// data it is), never the person who ran it.
     pub async fn release_run(&self, actor: &Actor, id: i64, note: &str) -> Result<RunRecord> {
         let run = self.run_record(id).await?;
-        self.require_admin_over(actor, run.org_id, "releasing a run's clues").await?;
+        self.require_admin_over(
+            actor,
+            run.dataset_owner_org_id,
+            "releasing a run's clues (the data's owner decides)",
+        )
+        .await?;
+        if run.user == actor.user.name {
+            return Err(RegistryError::Denied(format!(
+                "releasing run {id}: {} ran it, and a run's clues are released by another admin",
+                actor.user.name
+            )));
+        }
         if run.state != "completed" {
             return Err(RegistryError::Conflict(format!(
                 "run {id} is {}: only completed runs can be released",
