@@ -173,6 +173,12 @@ fn publish(reg: &Reg, token: &str, component: &str) -> String {
     v["digest"].as_str().expect("digest").to_string()
 }
 
+/// Approve `digest` as a second province admin (nobody approves what they published).
+fn approve_as_second_admin(reg: &Reg, admin: &str, digest: &str) {
+    let approver = reg.user(admin, "approver", "province", &["admin"]);
+    reg.ok(&approver, &["plugin", "approve", digest, "--note", "four eyes"]);
+}
+
 /// Each scenario below runs once per database.
 macro_rules! on_both_databases {
     ($($scenario:ident),* $(,)?) => {$(
@@ -200,8 +206,48 @@ on_both_databases!(
     concurrent_runs,
     sleeping_model,
     spreadsheet_safe_export,
-    restricted_clues_stay_held
+    restricted_clues_stay_held,
+    approval_is_four_eyes_and_scoped
 );
+
+/// Nobody approves what they published, and an approval covers the approver's subtree: a county
+/// admin's approval lets the county run the plugin, not the province; approving again from higher
+/// up widens it.
+fn approval_is_four_eyes_and_scoped(reg: &Reg) {
+    let admin = reg.init();
+    for (org, parent) in
+        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
+    {
+        reg.ok(&admin, &["org", "add", org, "--parent", parent]);
+    }
+    let author_admin = reg.user(&admin, "ada", "county-a1", &["admin", "author"]);
+    let county_admin = reg.user(&admin, "cora", "county-a1", &["admin"]);
+    let city_admin = reg.user(&admin, "cyd", "city-a", &["admin"]);
+    let alice = reg.user(&admin, "alice", "county-a1", &["author"]);
+    let bob = reg.user(&admin, "bob", "county-b1", &["author"]);
+    let dir = data("judicial-auction-violations");
+    reg.ok(
+        &admin,
+        &import_args("auctions", dir.to_str().expect("utf-8"), "judicial-auction-violations", "court"),
+    );
+    reg.ok(&admin, &["dataset", "approve", "auctions"]);
+    reg.ok(&admin, &["dataset", "grant", "auctions", "province"]);
+
+    let digest = publish(reg, &author_admin, "judicial-auction-violations");
+    reg.refused(&author_admin, &["plugin", "approve", &digest], "four eyes");
+    reg.ok(&county_admin, &["plugin", "approve", &digest, "--note", "county use"]);
+    assert_eq!(reg.json(&alice, &["plugin", "show", &digest])["approved_for"], "county-a1");
+    reg.ok(&alice, &["run", &digest, "--dataset", "auctions"]);
+    reg.refused(&bob, &["run", &digest, "--dataset", "auctions"], "approved for county-a1 only");
+    let o = reg.cmd(Some(&county_admin), &["plugin", "approve", &digest]);
+    assert_eq!(o.status.code(), Some(1), "the same level cannot widen: {}", stderr(&o));
+
+    reg.ok(&city_admin, &["plugin", "approve", &digest, "--note", "city use"]);
+    reg.refused(&bob, &["run", &digest, "--dataset", "auctions"], "approved for city-a only");
+    reg.ok(&admin, &["plugin", "approve", &digest, "--note", "province use"]);
+    reg.ok(&bob, &["run", &digest, "--dataset", "auctions"]);
+    reg.audit_intact(&admin);
+}
 
 /// Every path to a restricted run's clues goes through one check: the run command's table and
 /// `--out`, `runs clues`, `runs export` all hold them until an admin above the data's owner (never
@@ -243,7 +289,10 @@ fn restricted_clues_stay_held(reg: &Reg) {
     reg.refused(&alice_admin, &["runs", "release", &id], "not above county-b1");
     // The data's owner sees the runs made on it, and releases them.
     let seen = reg.json(&owner_admin, &["runs", "list"]);
-    assert!(seen.as_array().expect("runs").iter().any(|r| r["id"].to_string() == id), "{seen}");
+    assert!(
+        seen.as_array().expect("runs").iter().any(|r| r["id"].to_string().as_str() == id.as_str()),
+        "{seen}"
+    );
     reg.ok(&owner_admin, &["runs", "release", &id, "--note", "for the case team"]);
     assert!(!reg.json(&alice, &["runs", "clues", &id]).as_array().expect("clues").is_empty());
 
@@ -557,7 +606,7 @@ fn tampering(reg: &Reg) {
     reg.ok(&admin, &import_args("auctions", dir, "judicial-auction-violations", "court"));
     reg.ok(&admin, &["dataset", "approve", "auctions"]);
     let digest = publish(reg, &admin, "judicial-auction-violations");
-    reg.ok(&admin, &["plugin", "approve", &digest]);
+    approve_as_second_admin(reg, &admin, &digest);
     reg.ok(&admin, &["run", &digest, "--dataset", "auctions"]);
 
     // A corrupted compiled-code entry is discarded and rebuilt: the next run still completes.
@@ -683,7 +732,7 @@ fn crash_safety(reg: &Reg) {
     reg.ok(&admin, &["dataset", "approve", "big"]);
     let hostile = guest("guest-hostile");
     let digest = publish(reg, &admin, &hostile);
-    reg.ok(&admin, &["plugin", "approve", &digest]);
+    approve_as_second_admin(reg, &admin, &digest);
     let mut run = spawn(
         reg,
         &admin,
@@ -717,7 +766,7 @@ fn concurrent_runs(reg: &Reg) {
     );
     reg.ok(&admin, &["dataset", "approve", "travel"]);
     let digest = publish(reg, &admin, "restricted-debtor-travel");
-    reg.ok(&admin, &["plugin", "approve", &digest]);
+    approve_as_second_admin(reg, &admin, &digest);
     let children: Vec<_> =
         (0..4).map(|_| spawn(reg, &admin, &["run", &digest, "--dataset", "travel", "--json"])).collect();
     let mut digests = Vec::new();

@@ -372,8 +372,8 @@ fn scan_throughput(
 /// the same model run ad hoc on the same data directory, alternating.
 fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> anyhow::Result<()> {
     use crate::datasets::catalog::ImportRequest;
-    use crate::registry::Registry;
     use crate::registry::plugins::Decision;
+    use crate::registry::{Registry, Role};
     use crate::runs::store::RunRequest;
 
     let task = "vehicle-insurance-fraud";
@@ -395,7 +395,10 @@ fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> any
         let started = Instant::now();
         let (plugin, _) = registry.publish(sandbox, &admin, bytes, "").await?;
         let publish = started.elapsed();
-        registry.decide(&admin, &plugin.digest, Decision::Approve, "").await?;
+        // Four eyes: a second admin approves.
+        let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?;
+        let approver = registry.authenticate(Some(&approver.1)).await?;
+        registry.decide(&approver, &plugin.digest, Decision::Approve, "").await?;
 
         let (mut stored, mut adhoc) = (Vec::new(), Vec::new());
         let mut clues = 0;

@@ -78,6 +78,10 @@ pub struct PluginRecord {
     org_id: i64,
     /// `submitted`, `approved`, `rejected` or `revoked`.
     pub state: String,
+    /// The procuratorate whose subtree the approval covers.
+    pub approved_for: Option<String>,
+    #[serde(skip)]
+    approved_org_id: Option<i64>,
     /// Whether its blob was found altered.
     pub tampered: bool,
     /// When it was published.
@@ -97,8 +101,9 @@ pub struct PluginRecord {
 const PLUGIN_SELECT: &str = "SELECT p.*, u.name AS author_name, o.name AS org_name, d.name AS decider, \
      (SELECT COUNT(*) FROM runs r WHERE r.plugin_digest = p.digest) AS run_count, \
      (SELECT COUNT(DISTINCT r.org_id) FROM runs r WHERE r.plugin_digest = p.digest) AS org_count \
+     , ao.name AS approved_for_name \
      FROM plugins p JOIN users u ON u.id = p.author_id JOIN orgs o ON o.id = p.org_id \
-     LEFT JOIN users d ON d.id = p.decided_by";
+     LEFT JOIN users d ON d.id = p.decided_by LEFT JOIN orgs ao ON ao.id = p.approved_org_id";
 
 impl Registry {
     fn record_from(row: &sqlx::any::AnyRow) -> Result<PluginRecord> {
@@ -116,6 +121,8 @@ impl Registry {
             org: row.try_get("org_name")?,
             org_id: row.try_get("org_id")?,
             state: row.try_get("state")?,
+            approved_for: row.try_get("approved_for_name")?,
+            approved_org_id: row.try_get("approved_org_id")?,
             tampered: row.try_get::<i64, _>("tampered")? != 0,
             published_at: row.try_get("published_at")?,
             decision: match decider {
@@ -259,6 +266,14 @@ impl Registry {
         Ok((self.plugin(&digest).await?, true))
     }
 
+    /// Whether `record`'s approval covers procuratorate `org_id`.
+    pub async fn plugin_approved_for(&self, record: &PluginRecord, org_id: i64) -> Result<bool> {
+        match record.approved_org_id {
+            Some(scope) => self.within(org_id, scope).await,
+            None => Ok(false),
+        }
+    }
+
     /// Vet plugin `given` again (admin, or the plugin's author).
     pub async fn vet(&self, sandbox: &Sandbox, actor: &Actor, given: &str) -> Result<PluginRecord> {
         let record = self.plugin(given).await?;
@@ -343,7 +358,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Approve, reject or revoke plugin `given` (admin above the publisher's procuratorate).
+    /// Approve, reject or revoke plugin `given` (admin above the publisher's procuratorate). Four
+    /// eyes: nobody approves what they published. An approval covers the approving admin's
+    /// subtree; approving an approved plugin again from higher up widens it.
     pub async fn decide(
         &self,
         actor: &Actor,
@@ -353,7 +370,24 @@ impl Registry {
     ) -> Result<PluginRecord> {
         let record = self.plugin(given).await?;
         self.require_admin_over(actor, record.org_id, decision.verb()).await?;
-        let (from, to) = decision.transition();
+        let (mut from, to) = decision.transition();
+        if decision == Decision::Approve && record.author == actor.user.name {
+            return Err(RegistryError::Denied(format!(
+                "approving {}: {} published it, and another admin must approve it (four eyes)",
+                record.digest, actor.user.name
+            )));
+        }
+        if decision == Decision::Approve && record.state == "approved" {
+            let scope = record.approved_org_id.unwrap_or(record.org_id);
+            if scope == actor.user.org_id || !self.within(scope, actor.user.org_id).await? {
+                return Err(RegistryError::Conflict(format!(
+                    "{} is already approved for {}; a wider approval needs an admin above it",
+                    record.digest,
+                    record.approved_for.as_deref().unwrap_or("?")
+                )));
+            }
+            from = "approved";
+        }
         if record.state != from {
             return Err(RegistryError::Conflict(format!(
                 "{} is {}; only a {from} plugin can be {to}",
@@ -391,18 +425,30 @@ impl Registry {
             }
         }
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(
-            "UPDATE plugins SET state = $1, decided_by = $2, decided_at = $3, decision_note = $4 WHERE digest = $5",
+        // The state is checked again in the update itself: two admins deciding at once cannot both win.
+        let approved_org = (decision == Decision::Approve).then_some(actor.user.org_id);
+        let changed = sqlx::query(
+            "UPDATE plugins SET state = $1, decided_by = $2, decided_at = $3, decision_note = $4, \
+             approved_org_id = COALESCE($5, approved_org_id) WHERE digest = $6 AND state = $7",
         )
         .bind(to)
         .bind(actor.user.id)
         .bind(now())
         .bind(note)
+        .bind(approved_org)
         .bind(&record.digest)
+        .bind(from)
         .execute(&mut *tx)
         .await?;
+        if changed.rows_affected() != 1 {
+            return Err(RegistryError::Conflict(format!(
+                "{} changed state meanwhile; look again",
+                record.digest
+            )));
+        }
         let action = format!("plugin.{}", decision.verb());
-        audit::append(&mut tx, &actor.user.name, &action, &record.digest, json!({ "note": note })).await?;
+        let detail = json!({ "note": note, "scope": approved_org.map(|_| actor.user.org.clone()) });
+        audit::append(&mut tx, &actor.user.name, &action, &record.digest, detail).await?;
         tx.commit().await?;
         self.plugin(&record.digest).await
     }

@@ -279,6 +279,14 @@ impl Registry {
                 record.digest, record.state
             )));
         }
+        if !self.plugin_approved_for(&record, actor.user.org_id).await? {
+            return Err(RegistryError::Denied(format!(
+                "plugin {} is approved for {} only: an admin above {} must approve it for wider use",
+                record.digest,
+                record.approved_for.as_deref().unwrap_or("?"),
+                actor.user.org
+            )));
+        }
         let d: DatasetRecord = self.dataset(dataset, true).await?;
         self.require_dataset_use(actor, &d).await?;
         if record.task != d.task {

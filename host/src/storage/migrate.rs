@@ -27,6 +27,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_running_runs_index.sql"),
         postgres: include_str!("../../migrations/postgres/0002_running_runs_index.sql"),
     },
+    Migration {
+        version: 3,
+        name: "approval_scope",
+        sqlite: include_str!("../../migrations/sqlite/0003_approval_scope.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_approval_scope.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
