@@ -134,7 +134,82 @@ impl Reg {
     fn home(&self) -> &Path {
         &self.home
     }
+
+    fn url(&self) -> String {
+        match &self.db {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.home.join("sieve.db").display()),
+        }
+    }
+
+    /// The audit events as stored: (seq, at, actor, action, target, detail).
+    fn events(&self) -> Vec<Event> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            use sqlx::{Connection, Row};
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&self.url()).await.expect("connect");
+            let rows =
+                sqlx::query("SELECT seq, at, actor, action, target, detail FROM audit_events ORDER BY seq")
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("events");
+            rows.iter()
+                .map(|r| {
+                    (
+                        r.try_get("seq").expect("seq"),
+                        r.try_get("at").expect("at"),
+                        r.try_get("actor").expect("actor"),
+                        r.try_get("action").expect("action"),
+                        r.try_get("target").expect("target"),
+                        r.try_get("detail").expect("detail"),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// Play the insider who can write the database: replace the log with `events`, every hash
+    /// recomputed so the chain itself is consistent, and the head moved to its end.
+    fn rewrite_log(&self, events: &[Event]) {
+        let mut sql = String::from("DELETE FROM audit_events;\n");
+        let mut prev = String::new();
+        let quote = |t: &str| format!("'{}'", t.replace('\'', "''"));
+        for (seq, at, actor, action, target, detail) in events {
+            let fields = serde_json::json!([prev, seq, at, actor, action, target, detail]);
+            let hash = sieve_host::digest::sha256_hex(fields.to_string().as_bytes());
+            sql.push_str(&format!(
+                "INSERT INTO audit_events (seq, at, actor, action, target, detail, prev_hash, hash) \
+                 VALUES ({seq}, {}, {}, {}, {}, {}, {}, {});\n",
+                quote(at),
+                quote(actor),
+                quote(action),
+                quote(target),
+                quote(detail),
+                quote(&prev),
+                quote(&hash)
+            ));
+            prev = hash;
+        }
+        sql.push_str(&format!(
+            "UPDATE audit_head SET seq = {}, hash = {} WHERE id = 1;",
+            events.len(),
+            quote(&prev)
+        ));
+        self.sql(&sql);
+    }
+
+    /// `sieve audit verify` with `extra` flags: (exit status, what it printed).
+    fn verify(&self, admin: &str, extra: &[&str]) -> (Option<i32>, String) {
+        let mut args = vec!["audit", "verify"];
+        args.extend_from_slice(extra);
+        let o = self.cmd(Some(admin), &args);
+        (o.status.code(), format!("{}{}", stdout(&o), stderr(&o)))
+    }
 }
+
+/// An audit event's stored fields: (seq, at, actor, action, target, detail).
+type Event = (i64, String, String, String, String, String);
 
 /// Generated data for `task` at scale 1 (seed 3), made once per test process.
 fn data(task: &str) -> PathBuf {
@@ -207,8 +282,72 @@ on_both_databases!(
     sleeping_model,
     spreadsheet_safe_export,
     restricted_clues_stay_held,
-    approval_is_four_eyes_and_scoped
+    approval_is_four_eyes_and_scoped,
+    audit_rewrites_are_caught
 );
+
+/// An insider who can write the database rewrites the audit log, recomputing every hash so the
+/// chain holds: an edit, a reordering, an event added without the key, and a truncated tail (with
+/// the head moved back and the newer checkpoints removed) are each caught: the first three by the
+/// registry's signed checkpoints, the last by a checkpoint kept outside the registry.
+fn audit_rewrites_are_caught(reg: &Reg) {
+    let o = reg.cmd(None, &["init", "--json"]);
+    let init: Value = serde_json::from_slice(&o.stdout).expect("init");
+    let admin = init["admin_token"].as_str().expect("token").to_string();
+    let public_key = init["audit_public_key"].as_str().expect("public key").to_string();
+    assert_eq!(reg.ok(&admin, &["audit", "key"]).trim(), public_key);
+    reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
+    reg.user(&admin, "alice", "city-a", &["author"]);
+    let kept = reg.home().join("kept-checkpoint.json");
+    reg.ok(&admin, &["audit", "checkpoint", "--out", kept.to_str().expect("utf-8")]);
+    let kept_arg = format!("--checkpoint={}", kept.display());
+    let key_arg = format!("--public-key={public_key}");
+    let (code, text) = reg.verify(&admin, &[&kept_arg, &key_arg]);
+    assert_eq!(code, Some(0), "{text}");
+    let original = reg.events();
+
+    // Edit: alice made admin in the log, every hash recomputed.
+    let mut edited = original.clone();
+    let at = edited.iter().position(|e| e.3 == "user.add").expect("user.add");
+    edited[at].5 = edited[at].5.replace("author", "admin");
+    reg.rewrite_log(&edited);
+    let (code, text) = reg.verify(&admin, &[&key_arg]);
+    assert_eq!(code, Some(5), "an edit with a recomputed chain: {text}");
+    assert!(text.contains("rewritten"), "{text}");
+
+    // Reordering: two events swap places, the chain recomputed.
+    let mut reordered = original.clone();
+    let (a, b) = (reordered[1].clone(), reordered[2].clone());
+    reordered[1] = (a.0, b.1, b.2, b.3, b.4, b.5);
+    reordered[2] = (b.0, a.1, a.2, a.3, a.4, a.5);
+    reg.rewrite_log(&reordered);
+    let (code, text) = reg.verify(&admin, &[&key_arg]);
+    assert_eq!(code, Some(5), "a reordering: {text}");
+
+    // An event added without the registry's key.
+    let mut added = original.clone();
+    let last = added.last().expect("events").clone();
+    added.push((
+        last.0 + 1,
+        last.1.clone(),
+        "mallory".into(),
+        "dataset.grant".into(),
+        "t1".into(),
+        "{}".into(),
+    ));
+    reg.rewrite_log(&added);
+    let (code, text) = reg.verify(&admin, &[&key_arg]);
+    assert_eq!(code, Some(5), "an event added behind the key's back: {text}");
+    assert!(text.contains("covered by no signed checkpoint"), "{text}");
+
+    // Truncation to an earlier command's head, its later checkpoints gone too: the registry alone
+    // cannot tell, the kept checkpoint can.
+    reg.rewrite_log(&original[..original.len() - 1]);
+    reg.sql(&format!("DELETE FROM audit_checkpoints WHERE seq >= {}", original.len()));
+    let (code, text) = reg.verify(&admin, &[&key_arg, &kept_arg]);
+    assert_eq!(code, Some(5), "a truncated tail: {text}");
+    assert!(text.contains("truncated"), "{text}");
+}
 
 /// Nobody approves what they published, and an approval covers the approver's subtree: a county
 /// admin's approval lets the county run the plugin, not the province; approving again from higher

@@ -1,5 +1,8 @@
 //! The append-only audit log: every state change, run, grant, release and refusal is an event
-//! whose hash covers its predecessor's, so altering or deleting any row breaks the chain.
+//! whose hash covers its predecessor's, so altering or deleting any row breaks the chain; signed
+//! checkpoints (`signing`) make a recomputed chain or a truncated tail detectable too.
+
+pub mod signing;
 
 use serde::Serialize;
 use sqlx::Row;
@@ -132,12 +135,17 @@ pub async fn list(db: &Db, limit: i64, target: Option<&str>) -> Result<Vec<Event
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Verdict {
-    /// Every event hashes correctly onto its predecessor, and the head matches the last one.
+    /// Every event hashes correctly onto its predecessor, the head matches the last one, and
+    /// signed checkpoints cover the whole log.
     Intact {
         /// Number of events checked.
         events: i64,
         /// The newest hash.
         head: String,
+        /// Signed checkpoints checked.
+        checkpoints: usize,
+        /// The event the kept checkpoint file vouched for, when one was given.
+        kept_checkpoint: Option<i64>,
     },
     /// The first event (by position) at which the chain breaks, and how.
     Broken {
@@ -148,9 +156,16 @@ pub enum Verdict {
     },
 }
 
-/// Walk the whole log and check every link, then the head.
-pub async fn verify(db: &Db) -> Result<Verdict, StorageError> {
+/// Walk the whole log and check every link and the head; then every stored checkpoint's signature
+/// under `key` and the hash it vouches for, that checkpoints cover the log to its end, and
+/// `kept` (a checkpoint kept outside the registry), which catches a truncated tail.
+pub async fn verify(
+    db: &Db,
+    key: &ed25519_dalek::VerifyingKey,
+    kept: Option<&signing::Checkpoint>,
+) -> Result<Verdict, StorageError> {
     let rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch_all(db.pool()).await?;
+    let mut hashes: Vec<String> = Vec::with_capacity(rows.len());
     let mut prev = String::new();
     let mut expected_seq = 1i64;
     for row in &rows {
@@ -174,7 +189,8 @@ pub async fn verify(db: &Db) -> Result<Verdict, StorageError> {
                 reason: "its contents no longer match its hash (the row was altered)".into(),
             });
         }
-        prev = e.hash;
+        prev = e.hash.clone();
+        hashes.push(e.hash);
         expected_seq += 1;
     }
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(db.pool()).await?;
@@ -188,5 +204,81 @@ pub async fn verify(db: &Db) -> Result<Verdict, StorageError> {
             ),
         });
     }
-    Ok(Verdict::Intact { events: expected_seq - 1, head: prev })
+    let last = expected_seq - 1;
+    let hash_at = |seq: i64| usize::try_from(seq - 1).ok().and_then(|i| hashes.get(i));
+    let stored = signing::checkpoints(db, "").await?;
+    for cp in &stored {
+        if !cp.signed_by(key) {
+            return Ok(Verdict::Broken {
+                seq: cp.seq,
+                reason: format!("the checkpoint at event {} is not signed by the registry's key", cp.seq),
+            });
+        }
+        match hash_at(cp.seq) {
+            None => {
+                return Ok(Verdict::Broken {
+                    seq: last + 1,
+                    reason: format!(
+                        "a checkpoint signed at {} covers event {}, but the log ends at {last}: events were removed",
+                        cp.at, cp.seq
+                    ),
+                });
+            }
+            Some(h) if *h != cp.hash => {
+                return Ok(Verdict::Broken {
+                    seq: cp.seq,
+                    reason: format!(
+                        "the log up to event {} no longer matches the checkpoint signed at {}: it was rewritten",
+                        cp.seq, cp.at
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let signed_through = stored.last().map_or(0, |c| c.seq);
+    if signed_through < last {
+        return Ok(Verdict::Broken {
+            seq: signed_through + 1,
+            reason: format!(
+                "events {}..{last} are covered by no signed checkpoint: written without the registry's key, or added behind its back",
+                signed_through + 1
+            ),
+        });
+    }
+    if let Some(cp) = kept {
+        if !cp.signed_by(key) {
+            return Ok(Verdict::Broken {
+                seq: cp.seq,
+                reason: "the kept checkpoint is not signed by the registry's key".into(),
+            });
+        }
+        match hash_at(cp.seq) {
+            Some(h) if *h == cp.hash => {}
+            None => {
+                return Ok(Verdict::Broken {
+                    seq: last + 1,
+                    reason: format!(
+                        "the kept checkpoint (signed at {}) covers event {}, but the log ends at {last}: it was truncated",
+                        cp.at, cp.seq
+                    ),
+                });
+            }
+            Some(_) => {
+                return Ok(Verdict::Broken {
+                    seq: cp.seq,
+                    reason: format!(
+                        "the log up to event {} no longer matches the kept checkpoint (signed at {}): it was rewritten",
+                        cp.seq, cp.at
+                    ),
+                });
+            }
+        }
+    }
+    Ok(Verdict::Intact {
+        events: last,
+        head: prev,
+        checkpoints: stored.len(),
+        kept_checkpoint: kept.map(|c| c.seq),
+    })
 }

@@ -1,13 +1,15 @@
 //! `sieve init`, `sieve org ...`, `sieve user ...`, `sieve whoami` and `sieve audit ...`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::session::{RegistryArgs, Session};
 use crate::audit::{self, Verdict};
-use crate::registry::Role;
+use crate::registry::{RegistryError, Role};
 
 /// Arguments of `sieve init`.
 #[derive(Args)]
@@ -93,12 +95,30 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check the whole hash chain; exits 5 and names the first bad event if any was altered or deleted.
+    /// Check the whole hash chain and its signed checkpoints; exits 5 and names the first bad
+    /// event if any was altered, reordered, added without the registry's key, or deleted.
     Verify {
+        /// A checkpoint kept outside the registry (from `sieve audit checkpoint`): catches a
+        /// truncated log, which the registry's own checkpoints cannot.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// The registry's public key (hex, from `sieve audit key`), as kept outside the registry.
+        /// Default: the one in the home directory.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Sign the log's head now and print the checkpoint (seq, hash, time, signature) as JSON:
+    /// keep it outside the registry, for `sieve audit verify --checkpoint`.
+    Checkpoint {
+        /// Write it to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the registry's public key (hex): keep it outside the registry to verify with.
+    Key,
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -110,14 +130,19 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
 pub fn init(home: &Path, reg: &RegistryArgs, args: InitArgs) -> anyhow::Result<i32> {
     let session = Session::open(home, reg)?;
     let token = session.block_on(session.registry.init(&args.org, &args.admin))?;
+    let public_key = crate::audit::signing::AuditKey::load_or_create(home)?.public_hex();
     if args.json {
-        print_json(&json!({ "admin_token": token, "admin": args.admin, "org": args.org }))?;
+        print_json(&json!({
+            "admin_token": token, "admin": args.admin, "org": args.org, "audit_public_key": public_key,
+        }))?;
     } else {
         println!("registry ready in {}", home.display());
         println!("root procuratorate  {}", args.org);
         println!("admin               {}", args.admin);
         println!("admin token         {token}");
         println!("(shown once: keep it, e.g. export SIEVE_TOKEN={token})");
+        println!("audit public key    {public_key}");
+        println!("(keep it outside the registry: sieve audit verify --public-key checks the log with it)");
     }
     Ok(0)
 }
@@ -221,18 +246,41 @@ pub fn audit(home: &Path, reg: &RegistryArgs, command: AuditCommand) -> anyhow::
             }
             Ok(0)
         }
-        AuditCommand::Verify { json } => {
+        AuditCommand::Verify { checkpoint, public_key, json } => {
+            let public_key = match public_key {
+                Some(k) => k,
+                None => crate::audit::signing::AuditKey::load_or_create(home)?.public_hex(),
+            };
+            let key = crate::audit::signing::public_key(&public_key).map_err(anyhow::Error::msg)?;
+            let kept: Option<crate::audit::signing::Checkpoint> = match &checkpoint {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    Some(
+                        serde_json::from_str(&text)
+                            .with_context(|| format!("{} is not a checkpoint", path.display()))?,
+                    )
+                }
+                None => None,
+            };
+            let kept = kept.as_ref();
+            let key = &key;
             let verdict = session.act("audit verify", |a| async move {
                 a.require(Role::Admin, "verifying the audit log")?;
-                Ok(audit::verify(db).await?)
+                Ok(audit::verify(db, key, kept).await?)
             })?;
             if json {
                 print_json(&verdict)?;
             }
             match verdict {
-                Verdict::Intact { events, head } => {
+                Verdict::Intact { events, head, checkpoints, kept_checkpoint } => {
                     if !json {
-                        println!("audit log intact: {events} events, head {head}");
+                        println!(
+                            "audit log intact: {events} events, head {head}, {checkpoints} signed checkpoints"
+                        );
+                        if let Some(seq) = kept_checkpoint {
+                            println!("the kept checkpoint (event {seq}) matches");
+                        }
                     }
                     Ok(0)
                 }
@@ -243,6 +291,31 @@ pub fn audit(home: &Path, reg: &RegistryArgs, command: AuditCommand) -> anyhow::
                     Ok(5)
                 }
             }
+        }
+        AuditCommand::Checkpoint { out } => {
+            let checkpoint = session.act("audit checkpoint", |a| async move {
+                a.require(Role::Admin, "signing an audit checkpoint")?;
+                let key = crate::audit::signing::AuditKey::load_or_create(home)?;
+                let sealed = crate::audit::signing::seal(db, &key).await?;
+                sealed.ok_or_else(|| RegistryError::Conflict("the audit log is empty".into()))
+            })?;
+            let text = serde_json::to_string_pretty(&checkpoint)? + "\n";
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "checkpoint at event {} -> {} (keep it outside the registry)",
+                        checkpoint.seq,
+                        path.display()
+                    );
+                }
+                None => print!("{text}"),
+            }
+            Ok(0)
+        }
+        AuditCommand::Key => {
+            println!("{}", crate::audit::signing::AuditKey::load_or_create(home)?.public_hex());
+            Ok(0)
         }
     }
 }

@@ -140,8 +140,13 @@ async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Pat
             s.precision, s.recall, s.f0_5, s.average_precision
         );
     }
-    match audit::verify(&registry.db).await? {
-        audit::Verdict::Intact { events, .. } => println!("\naudit log intact: {events} hash-chained events"),
+    let key = audit::signing::AuditKey::load_or_create(home)?;
+    audit::signing::seal(&registry.db, &key).await?;
+    let public = audit::signing::public_key(&key.public_hex()).map_err(anyhow::Error::msg)?;
+    match audit::verify(&registry.db, &public, None).await? {
+        audit::Verdict::Intact { events, .. } => {
+            println!("\naudit log intact: {events} hash-chained events, signed")
+        }
         audit::Verdict::Broken { seq, reason } => {
             println!("\naudit log BROKEN at event {seq}: {reason}");
             exit = 5;

@@ -31,6 +31,7 @@ pub struct Session {
     /// The registry.
     pub registry: Registry,
     token: Option<String>,
+    home: std::path::PathBuf,
 }
 
 impl Session {
@@ -44,7 +45,7 @@ impl Session {
         let registry = runtime.block_on(Registry::open(home, args.database_url.as_deref()))?;
         runtime.block_on(registry.recover_orphaned_runs())?;
         registry.blobs.sweep();
-        Ok(Session { runtime, registry, token: args.token.clone() })
+        Ok(Session { runtime, registry, token: args.token.clone(), home: home.to_path_buf() })
     }
 
     /// Drive `future` to completion.
@@ -78,8 +79,20 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Close connections cleanly so SQLite checkpoints its WAL.
+        // Sign the audit log's head if this command moved it: only the registry's owner holds the
+        // key, so events written by anyone else stay outside every signed checkpoint.
         let registry = self.registry.clone();
-        self.runtime.block_on(async move { registry.db.close().await });
+        let home = self.home.clone();
+        self.runtime.block_on(async move {
+            let sealed = match crate::audit::signing::AuditKey::load_or_create(&home) {
+                Ok(key) => crate::audit::signing::seal(&registry.db, &key).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sealed {
+                eprintln!("warning: the audit log's new events are not signed: {e}");
+            }
+            // Close connections cleanly so SQLite checkpoints its WAL.
+            registry.db.close().await
+        });
     }
 }

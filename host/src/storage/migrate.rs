@@ -33,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_approval_scope.sql"),
         postgres: include_str!("../../migrations/postgres/0003_approval_scope.sql"),
     },
+    Migration {
+        version: 4,
+        name: "audit_checkpoints",
+        sqlite: include_str!("../../migrations/sqlite/0004_audit_checkpoints.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_audit_checkpoints.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
