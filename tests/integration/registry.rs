@@ -283,8 +283,35 @@ on_both_databases!(
     spreadsheet_safe_export,
     restricted_clues_stay_held,
     approval_is_four_eyes_and_scoped,
-    audit_rewrites_are_caught
+    audit_rewrites_are_caught,
+    hand_made_schema_is_refused
 );
+
+/// A trigger that grants every new dataset (or any view, or a table of one's own) added to the
+/// database by hand makes every command refuse to open the registry, naming the object.
+fn hand_made_schema_is_refused(reg: &Reg) {
+    let admin = reg.init();
+    let trigger = if reg.db.is_some() {
+        "CREATE FUNCTION autogrant() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER autogrant AFTER INSERT ON datasets FOR EACH ROW EXECUTE FUNCTION autogrant();"
+    } else {
+        "CREATE TRIGGER autogrant AFTER INSERT ON datasets BEGIN SELECT 1; END;"
+    };
+    reg.sql(trigger);
+    let o = reg.cmd(Some(&admin), &["whoami"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("trigger autogrant"), "{}", stderr(&o));
+    let drop = if reg.db.is_some() {
+        "DROP TRIGGER autogrant ON datasets; DROP FUNCTION autogrant();"
+    } else {
+        "DROP TRIGGER autogrant;"
+    };
+    reg.sql(drop);
+    reg.ok(&admin, &["whoami"]);
+    reg.sql("CREATE VIEW all_users AS SELECT * FROM users");
+    let o = reg.cmd(Some(&admin), &["whoami"]);
+    assert!(stderr(&o).contains("view all_users"), "{}", stderr(&o));
+}
 
 /// An insider who can write the database rewrites the audit log, recomputing every hash so the
 /// chain holds: an edit, a reordering, an event added without the key, and a truncated tail (with

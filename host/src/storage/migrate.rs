@@ -79,6 +79,63 @@ pub async fn run(db: &Db) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Refuse a database holding objects the migrations did not make: a trigger that grants every
+/// new dataset, a view shadowing a table, a table of someone's own. The expected objects are
+/// what the SQLite migrations create in a scratch in-memory database (tables and indexes carry
+/// the same names on both backends); on PostgreSQL no trigger, view, rule or function is expected.
+pub async fn check_schema(db: &Db) -> Result<(), StorageError> {
+    use sqlx::Connection as _;
+    let mut scratch = sqlx::AnyConnection::connect("sqlite::memory:").await?;
+    for m in MIGRATIONS {
+        sqlx::raw_sql(m.sqlite).execute(&mut scratch).await?;
+    }
+    let objects = "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'";
+    let expected: Vec<(String, String)> = named(sqlx::query(objects).fetch_all(&mut scratch).await?)?;
+    scratch.close().await?;
+    let table_names: Vec<&str> =
+        expected.iter().filter(|(kind, _)| kind == "table").map(|(_, n)| n.as_str()).collect();
+    let mut unexpected: Vec<String> = Vec::new();
+    match db.backend() {
+        Backend::Sqlite => {
+            for (kind, name) in named(sqlx::query(objects).fetch_all(db.pool()).await?)? {
+                let known =
+                    expected.iter().any(|(k, n)| *k == kind && *n == name) || name == "schema_migrations";
+                if !known {
+                    unexpected.push(format!("{kind} {name}"));
+                }
+            }
+        }
+        Backend::Postgres => {
+            let query = "SELECT 'trigger' AS type, t.tgname::text AS name FROM pg_trigger t \
+                 JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE NOT t.tgisinternal AND n.nspname = current_schema() \
+                 UNION ALL SELECT 'view', viewname::text FROM pg_views WHERE schemaname = current_schema() \
+                 UNION ALL SELECT 'rule', rulename::text FROM pg_rules WHERE schemaname = current_schema() \
+                 UNION ALL SELECT 'function', p.proname::text FROM pg_proc p \
+                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() \
+                 UNION ALL SELECT 'table', tablename::text FROM pg_tables WHERE schemaname = current_schema()";
+            for (kind, name) in named(sqlx::query(query).fetch_all(db.pool()).await?)? {
+                if kind != "table" || !(table_names.contains(&name.as_str()) || name == "schema_migrations") {
+                    unexpected.push(format!("{kind} {name}"));
+                }
+            }
+        }
+    }
+    if unexpected.is_empty() {
+        Ok(())
+    } else {
+        unexpected.sort();
+        Err(StorageError::UnexpectedSchema(unexpected.join(", ")))
+    }
+}
+
+fn named(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<(String, String)>, StorageError> {
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>("type")?, r.try_get::<String, _>("name")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
 fn sql(db: &Db, m: &Migration) -> &'static str {
     match db.backend() {
         Backend::Sqlite => m.sqlite,

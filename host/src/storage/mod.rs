@@ -34,6 +34,12 @@ pub enum StorageError {
     /// The database was migrated by a newer sieve.
     #[error("the database has migration {0}, newer than this sieve knows: upgrade sieve")]
     NewerSchema(i64),
+    /// The database holds objects no migration made (a trigger, a view, a table ...).
+    #[error(
+        "the database holds what no sieve migration made ({0}): someone changed the schema by hand, \
+         and a trigger or view can change what the registry decides; remove it, then check the audit log"
+    )]
+    UnexpectedSchema(String),
     /// Files under the home directory.
     #[error("{path}: {message}")]
     Io {
@@ -131,6 +137,7 @@ impl Db {
         let pool = options.connect(&url).await?;
         let db = Db { pool, backend };
         migrate::run(&db).await?;
+        migrate::check_schema(&db).await?;
         Ok(db)
     }
 
