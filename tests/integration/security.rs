@@ -173,3 +173,40 @@ fn imports_read_plain_files_only() {
         assert!(!err.contains("TOP-SECRET"), "{plant}: the error quotes the linked file: {err}");
     }
 }
+
+#[test]
+fn secrets_stay_off_the_command_line() {
+    let outside = fresh_dir("secrets");
+    let home = outside.join("home");
+    let sieve = |args: &[&str], env_token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));
+        cmd.env("SIEVE_HOME", &home).env_remove("SIEVE_TOKEN").env_remove("SIEVE_DATABASE_URL");
+        if let Some(t) = env_token {
+            cmd.env("SIEVE_TOKEN", t);
+        }
+        cmd.args(args).output().expect("sieve")
+    };
+    let init: serde_json::Value =
+        serde_json::from_slice(&sieve(&["init", "--json"], None).stdout).expect("init");
+    let token = init["admin_token"].as_str().expect("token").to_string();
+
+    // A token file readable only by its owner: no warning, signed in.
+    let file = outside.join("token");
+    std::fs::write(&file, format!("{token}\n")).expect("write");
+    let o = sieve(&["whoami", "--token-file", file.to_str().expect("utf-8")], None);
+    assert!(o.status.success() && stdout(&o).contains("admin"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    let o = sieve(&["whoami"], Some(&token));
+    assert!(o.status.success() && !stderr(&o).contains("warning"), "{}", stderr(&o));
+
+    // On the command line it works, with a warning that names the safer ways.
+    let o = sieve(&["whoami", "--token", &token], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--token on the command line is visible") && stderr(&o).contains("--token-file")
+    );
+    let o = sieve(&["whoami", "--db=postgres://sieve:secret@localhost/none"], Some(&token));
+    assert!(stderr(&o).contains("--db on the command line is visible"), "{}", stderr(&o));
+    let o = sieve(&["whoami", "--db=postgres://sieve@localhost/none"], Some(&token));
+    assert!(!stderr(&o).contains("visible"), "a URL without a password is no secret: {}", stderr(&o));
+}

@@ -210,6 +210,7 @@ impl LimitArgs {
 /// Entry point: returns the process exit status.
 pub fn main() -> i32 {
     crate::storage::restrict_new_files();
+    session::warn_about_secrets_in(&std::env::args().collect::<Vec<_>>());
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,

@@ -20,9 +20,59 @@ pub struct RegistryArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// API token of the acting user (from `sieve init` or `sieve user token`).
+    /// API token of the acting user (from `sieve init` or `sieve user token`). Prefer SIEVE_TOKEN
+    /// or --token-file: a token on the command line shows in `ps` to every local account.
     #[arg(long, global = true, env = "SIEVE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A file holding the token (its first line), e.g. one only you can read.
+    #[arg(long, global = true, env = "SIEVE_TOKEN_FILE", value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl RegistryArgs {
+    /// The token, from --token / SIEVE_TOKEN or the first line of --token-file.
+    fn token(&self) -> anyhow::Result<Option<String>> {
+        match (&self.token, &self.token_file) {
+            (Some(t), _) => Ok(Some(t.clone())),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the token file {}", path.display()))?;
+                Ok(text.lines().next().map(|l| l.trim().to_string()))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// Warn about secrets given as command-line arguments: every local account can read them in
+/// `ps` and `/proc/<pid>/cmdline`. `args` is the command line.
+pub fn warn_about_secrets_in(args: &[String]) {
+    for (i, arg) in args.iter().enumerate() {
+        let value = match arg.as_str() {
+            "--token" | "--db" => args.get(i + 1).map(String::as_str),
+            a => a.strip_prefix("--token=").or_else(|| a.strip_prefix("--db=")),
+        };
+        let Some(value) = value else { continue };
+        let flag = if arg.starts_with("--token") { "--token" } else { "--db" };
+        let secret = flag == "--token" || url_has_password(value);
+        if secret {
+            let instead = if flag == "--token" {
+                "SIEVE_TOKEN or --token-file"
+            } else {
+                "SIEVE_DATABASE_URL, or a URL without the password and a PGPASSFILE"
+            };
+            eprintln!(
+                "warning: {flag} on the command line is visible to every local account (ps); use {instead}"
+            );
+        }
+    }
+}
+
+/// Whether a database URL carries a password (`scheme://user:password@host`).
+fn url_has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// An open registry plus the runtime that drives it.
@@ -45,7 +95,7 @@ impl Session {
         let registry = runtime.block_on(Registry::open(home, args.database_url.as_deref()))?;
         runtime.block_on(registry.recover_orphaned_runs())?;
         registry.blobs.sweep();
-        Ok(Session { runtime, registry, token: args.token.clone(), home: home.to_path_buf() })
+        Ok(Session { runtime, registry, token: args.token()?, home: home.to_path_buf() })
     }
 
     /// Drive `future` to completion.
