@@ -284,8 +284,56 @@ on_both_databases!(
     restricted_clues_stay_held,
     approval_is_four_eyes_and_scoped,
     audit_rewrites_are_caught,
-    hand_made_schema_is_refused
+    hand_made_schema_is_refused,
+    dataset_names_keep_their_owner
 );
+
+/// A dataset name belongs to the procuratorate that first imported it: a new version keeps that
+/// owner and stays restricted, and two procuratorates importing one new name at the same moment
+/// cannot both get it (the owner is checked again under the write lock).
+fn dataset_names_keep_their_owner(reg: &Reg) {
+    let admin = reg.init();
+    for (org, parent) in
+        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
+    {
+        reg.ok(&admin, &["org", "add", org, "--parent", parent]);
+    }
+    let ann = reg.user(&admin, "ann", "county-a1", &["admin"]);
+    let ben = reg.user(&admin, "ben", "county-b1", &["admin"]);
+    let dir = data("judicial-auction-violations");
+    let dir_text = dir.to_str().expect("utf-8");
+    let task = "judicial-auction-violations";
+    reg.ok(&ann, &[import_args("sealed", dir_text, task, "court"), vec!["--restricted"]].concat());
+    let changed = copy_with_relations(
+        &dir,
+        &format!("owner-changed-{}", reg.db.is_some()),
+        "person_a,person_b,kind\np1,p2,kin\n",
+    );
+    let v2 = reg.json(&admin, &import_args("sealed", changed.to_str().expect("utf-8"), task, "court"));
+    assert_eq!(v2["dataset"]["version"], 2);
+    assert_eq!(v2["dataset"]["restricted"], true, "a new version inherits restricted: {v2}");
+    assert_eq!(v2["dataset"]["owner"], "county-a1", "a new version keeps the name's owner: {v2}");
+    reg.refused(&ben, &import_args("sealed", dir_text, task, "court"), "not above county-a1");
+
+    // Two counties race for one new name: exactly one gets it.
+    let spawn_import = |token: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));
+        cmd.env("SIEVE_HOME", reg.home()).env("SIEVE_TOKEN", token).env_remove("SIEVE_DATABASE_URL");
+        if let Some(db) = &reg.db {
+            cmd.env("SIEVE_DATABASE_URL", db);
+        }
+        cmd.args(import_args("contested", dir_text, task, "court")).output().expect("import")
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn_import(&ann));
+        let b = s.spawn(|| spawn_import(&ben));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    let won = [a.status.success(), b.status.success()].iter().filter(|w| **w).count();
+    assert_eq!(won, 1, "ann: {}; ben: {}", stderr(&a), stderr(&b));
+    let shown = reg.json(&admin, &["dataset", "show", "contested"]);
+    assert_eq!(shown["version"], 1, "{shown}");
+}
 
 /// A trigger that grants every new dataset (or any view, or a table of one's own) added to the
 /// database by hand makes every command refuse to open the registry, naming the object.

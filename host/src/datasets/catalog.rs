@@ -302,10 +302,42 @@ impl Registry {
         let digest = dataset_digest(&tables);
 
         let mut tx = self.db.begin_write().await?;
-        let latest = sqlx::query("SELECT version, digest, labels_digest FROM datasets WHERE name = $1 ORDER BY version DESC LIMIT 1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        // Checked again under the write lock: reading the files took time, and another
+        // procuratorate may have taken the name meanwhile.
+        let latest = sqlx::query(
+            "SELECT version, digest, labels_digest, owner_org_id, restricted, task FROM datasets WHERE name = $1 \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // A name belongs to the procuratorate that first imported it: later versions keep that
+        // owner (and so its grants and its admins), and a restricted dataset stays restricted.
+        let (mut owner, mut restricted) = (actor.user.org_id, restricted);
+        if let Some(row) = &latest {
+            let existing_owner: i64 = row.try_get("owner_org_id")?;
+            if existing_owner != actor.user.org_id
+                && let Err(e) = self
+                    .require_admin_over(
+                        actor,
+                        existing_owner,
+                        "importing a new version of another procuratorate's dataset",
+                    )
+                    .await
+            {
+                tx.rollback().await?;
+                return Err(e);
+            }
+            let existing_task: String = row.try_get("task")?;
+            if existing_task != task {
+                tx.rollback().await?;
+                return Err(RegistryError::Invalid(format!(
+                    "dataset {name} holds {existing_task} data; a new version cannot switch it to {task}"
+                )));
+            }
+            owner = existing_owner;
+            restricted |= row.try_get::<i64, _>("restricted")? != 0;
+        }
         let next_version = match &latest {
             Some(row) => {
                 let (v, d, l): (i64, String, Option<String>) =
@@ -328,7 +360,7 @@ impl Registry {
         .bind(task)
         .bind(source)
         .bind(restricted as i64)
-        .bind(actor.user.org_id)
+        .bind(owner)
         .bind(&digest)
         .bind(&labels_digest)
         .bind(actor.user.id)
