@@ -285,8 +285,67 @@ on_both_databases!(
     approval_is_four_eyes_and_scoped,
     audit_rewrites_are_caught,
     hand_made_schema_is_refused,
-    dataset_names_keep_their_owner
+    dataset_names_keep_their_owner,
+    reads_are_scoped
 );
+
+/// Lists and shows are scoped: another county's restricted dataset, a plugin still under review,
+/// other procuratorates' users and audit trail stay out of sight.
+fn reads_are_scoped(reg: &Reg) {
+    let admin = reg.init();
+    for (org, parent) in
+        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
+    {
+        reg.ok(&admin, &["org", "add", org, "--parent", parent]);
+    }
+    let ann = reg.user(&admin, "ann", "county-a1", &["admin", "author"]);
+    let alice = reg.user(&admin, "alice", "county-a1", &["author"]);
+    let bob = reg.user(&admin, "bob", "county-b1", &["author"]);
+    let dir = data("judicial-auction-violations");
+    let task = "judicial-auction-violations";
+    reg.ok(
+        &ann,
+        &[import_args("sealed", dir.to_str().expect("utf-8"), task, "secret source"), vec!["--restricted"]]
+            .concat(),
+    );
+    reg.ok(&ann, &["dataset", "approve", "sealed"]);
+    reg.ok(&ann, &["dataset", "grant", "sealed", "county-a1"]);
+    let digest = publish(reg, &alice, task);
+
+    let names = |v: Value, field: &str| -> Vec<String> {
+        v.as_array()
+            .expect("list")
+            .iter()
+            .map(|x| x[field].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(reg.json(&alice, &["dataset", "list"]), "name"),
+        ["sealed"],
+        "granted to alice's county"
+    );
+    assert!(names(reg.json(&bob, &["dataset", "list"]), "name").is_empty(), "bob's county has no grant");
+    assert_eq!(reg.cmd(Some(&bob), &["dataset", "show", "sealed"]).status.code(), Some(4));
+    assert!(
+        names(reg.json(&bob, &["plugin", "list"]), "digest").is_empty(),
+        "a plugin under review is its publisher's"
+    );
+    assert_eq!(reg.cmd(Some(&bob), &["plugin", "show", &digest]).status.code(), Some(4));
+    assert_eq!(
+        names(reg.json(&ann, &["plugin", "list"]), "digest"),
+        [digest.clone()],
+        "ann manages alice's county"
+    );
+    assert_eq!(names(reg.json(&bob, &["user", "list"]), "name"), ["bob"]);
+    let mut seen = names(reg.json(&ann, &["user", "list"]), "name");
+    seen.sort();
+    assert_eq!(seen, ["alice", "ann"]);
+    let actors = names(reg.json(&ann, &["audit", "log", "--limit", "1000"]), "actor");
+    assert!(!actors.is_empty() && actors.iter().all(|a| a == "ann" || a == "alice"), "{actors:?}");
+    assert!(
+        names(reg.json(&admin, &["audit", "log", "--limit", "1000"]), "actor").contains(&"admin".to_string())
+    );
+}
 
 /// A dataset name belongs to the procuratorate that first imported it: a new version keeps that
 /// owner and stays restricted, and two procuratorates importing one new name at the same moment

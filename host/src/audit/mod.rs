@@ -109,23 +109,37 @@ fn event(row: &sqlx::any::AnyRow) -> Result<Event, sqlx::Error> {
     })
 }
 
-/// The newest `limit` events (oldest first), optionally only those about `target`.
-pub async fn list(db: &Db, limit: i64, target: Option<&str>) -> Result<Vec<Event>, StorageError> {
-    let rows = match target {
-        Some(t) => {
-            sqlx::query("SELECT * FROM audit_events WHERE target = $1 ORDER BY seq DESC LIMIT $2")
-                .bind(t)
-                .bind(limit)
-                .fetch_all(db.pool())
-                .await?
+/// The newest `limit` events (oldest first), optionally only those about `target` and only those
+/// whose actor is one of `actors`.
+pub async fn list(
+    db: &Db,
+    limit: i64,
+    target: Option<&str>,
+    actors: Option<&[String]>,
+) -> Result<Vec<Event>, StorageError> {
+    let mut sql = String::from("SELECT * FROM audit_events WHERE 1 = 1");
+    let mut next = 1;
+    if target.is_some() {
+        sql.push_str(" AND target = $1");
+        next = 2;
+    }
+    if let Some(actors) = actors {
+        if actors.is_empty() {
+            return Ok(Vec::new());
         }
-        None => {
-            sqlx::query("SELECT * FROM audit_events ORDER BY seq DESC LIMIT $1")
-                .bind(limit)
-                .fetch_all(db.pool())
-                .await?
-        }
-    };
+        let places: Vec<String> = (next..next + actors.len()).map(|i| format!("${i}")).collect();
+        sql.push_str(&format!(" AND actor IN ({})", places.join(", ")));
+        next += actors.len();
+    }
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${next}"));
+    let mut query = sqlx::query(&sql);
+    if let Some(t) = target {
+        query = query.bind(t);
+    }
+    for a in actors.unwrap_or_default() {
+        query = query.bind(a);
+    }
+    let rows = query.bind(limit).fetch_all(db.pool()).await?;
     let mut events = rows.iter().map(event).collect::<Result<Vec<_>, _>>()?;
     events.reverse();
     Ok(events)

@@ -209,8 +209,7 @@ pub fn user(home: &Path, reg: &RegistryArgs, command: UserCommand) -> anyhow::Re
             }
         }
         UserCommand::List { json } => {
-            session.actor("user list")?;
-            let users = session.block_on(registry.users())?;
+            let users = session.act("user list", |a| async move { registry.users_visible_to(&a).await })?;
             if json {
                 print_json(&users)?;
             } else {
@@ -230,9 +229,9 @@ pub fn audit(home: &Path, reg: &RegistryArgs, command: AuditCommand) -> anyhow::
     let db = &session.registry.db;
     match command {
         AuditCommand::Log { limit, target, json } => {
+            let registry = &session.registry;
             let events = session.act("audit log", |a| async move {
-                a.require(Role::Admin, "reading the audit log")?;
-                Ok(audit::list(db, limit, target.as_deref()).await?)
+                registry.audit_visible_to(&a, limit, target.as_deref()).await
             })?;
             if json {
                 print_json(&events)?;

@@ -140,8 +140,8 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
             println!("{} is granted to {}", d.name, d.grants.join(", "));
         }
         DatasetCommand::List { json } => {
-            session.actor("dataset list")?;
-            let all = session.block_on(registry.datasets())?;
+            let all =
+                session.act("dataset list", |a| async move { registry.datasets_visible_to(&a).await })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
@@ -161,8 +161,9 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
             }
         }
         DatasetCommand::Show { dataset, json } => {
-            session.actor("dataset show")?;
-            let d = session.block_on(registry.dataset(&dataset, false))?;
+            let dataset = &dataset;
+            let d = session
+                .act("dataset show", |a| async move { registry.dataset_visible_to(&a, dataset).await })?;
             show(&d, json)?;
         }
     }

@@ -149,8 +149,8 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
             decide(&session, "plugin revoke", &digest, Decision::Revoke, &note)?
         }
         PluginCommand::List { json } => {
-            session.actor("plugin list")?;
-            let plugins = session.block_on(registry.plugins())?;
+            let plugins =
+                session.act("plugin list", |a| async move { registry.plugins_visible_to(&a).await })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plugins)?);
             } else {
@@ -179,8 +179,9 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
             }
         }
         PluginCommand::Show { digest, json } => {
-            session.actor("plugin show")?;
-            let record = session.block_on(registry.plugin(&digest))?;
+            let digest = &digest;
+            let record = session
+                .act("plugin show", |a| async move { registry.plugin_visible_to(&a, digest).await })?;
             show(&record, json)?;
         }
     }

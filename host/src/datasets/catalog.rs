@@ -51,7 +51,7 @@ pub struct DatasetRecord {
     /// Owning procuratorate.
     pub owner: String,
     #[serde(skip)]
-    owner_org_id: i64,
+    pub(crate) owner_org_id: i64,
     /// Digest over the per-table digests.
     pub digest: String,
     /// Digest of the stored labels, if the import had any (never readable by a model).

@@ -75,7 +75,7 @@ pub struct PluginRecord {
     /// Their procuratorate.
     pub org: String,
     #[serde(skip)]
-    org_id: i64,
+    pub(crate) org_id: i64,
     /// `submitted`, `approved`, `rejected` or `revoked`.
     pub state: String,
     /// The procuratorate whose subtree the approval covers.
