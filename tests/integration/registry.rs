@@ -333,7 +333,7 @@ fn reads_are_scoped(reg: &Reg) {
     assert_eq!(reg.cmd(Some(&bob), &["plugin", "show", &digest]).status.code(), Some(4));
     assert_eq!(
         names(reg.json(&ann, &["plugin", "list"]), "digest"),
-        [digest.clone()],
+        [digest.as_str()],
         "ann manages alice's county"
     );
     assert_eq!(names(reg.json(&bob, &["user", "list"]), "name"), ["bob"]);
