@@ -286,8 +286,41 @@ on_both_databases!(
     audit_rewrites_are_caught,
     hand_made_schema_is_refused,
     dataset_names_keep_their_owner,
-    reads_are_scoped
+    reads_are_scoped,
+    stored_runs_stay_within_policy
 );
+
+/// An author cannot lift the limits of a stored run (an approved model run with no fuel and a
+/// day's deadline): limits above the registry's policy are refused, lower ones are fine, and only
+/// a root admin moves the ceiling, in the audit log.
+fn stored_runs_stay_within_policy(reg: &Reg) {
+    let admin = reg.init();
+    reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
+    let alice = reg.user(&admin, "alice", "city-a", &["author"]);
+    let city_admin = reg.user(&admin, "cyd", "city-a", &["admin"]);
+    let dir = data("judicial-auction-violations");
+    let task = "judicial-auction-violations";
+    reg.ok(&admin, &import_args("auctions", dir.to_str().expect("utf-8"), task, "court"));
+    reg.ok(&admin, &["dataset", "approve", "auctions"]);
+    reg.ok(&admin, &["dataset", "grant", "auctions", "province"]);
+    let digest = publish(reg, &alice, task);
+    reg.ok(&admin, &["plugin", "approve", &digest]);
+
+    reg.refused(
+        &alice,
+        &["run", &digest, "--dataset", "auctions", "--fuel", "0", "--deadline", "86400"],
+        "run policy",
+    );
+    reg.ok(&alice, &["run", &digest, "--dataset", "auctions", "--fuel", "1e9", "--deadline", "30"]);
+    reg.refused(&city_admin, &["policy", "set", "--fuel", "0"], "root procuratorate");
+    reg.ok(&admin, &["policy", "set", "--fuel", "5e8"]);
+    assert_eq!(reg.json(&alice, &["policy", "show"])["fuel"], 500_000_000);
+    reg.refused(&alice, &["run", &digest, "--dataset", "auctions", "--fuel", "1e9"], "--fuel (at most 5e8");
+    // Left out, the limits are the policy's.
+    reg.ok(&alice, &["run", &digest, "--dataset", "auctions"]);
+    let log = reg.json(&admin, &["audit", "log", "--target", "run-limits"]);
+    assert_eq!(log[0]["action"], "policy.set", "{log}");
+}
 
 /// Lists and shows are scoped: another county's restricted dataset, a plugin still under review,
 /// other procuratorates' users and audit trail stay out of sight.

@@ -6,6 +6,7 @@ mod datasets;
 mod demo;
 mod inspect;
 mod plugins;
+mod policy;
 mod run;
 mod runs;
 mod session;
@@ -67,6 +68,11 @@ enum Command {
     Dataset {
         #[command(subcommand)]
         command: datasets::DatasetCommand,
+    },
+    /// The run policy: the most a stored run may consume (set by a root admin).
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
     },
     /// Stored runs: list, show, clues, export, release.
     Runs {
@@ -154,36 +160,43 @@ struct ScoreArgs {
 }
 
 /// Limit flags shared by commands that run models. One budget covers the whole run
-/// (instantiation, describe() and run()); the README's sandbox section explains each.
+/// (instantiation, describe() and run()); the README's sandbox section explains each. A flag left
+/// out takes the default (for a stored run: the registry's run policy, which it may not exceed).
 #[derive(Args, Clone)]
 pub struct LimitArgs {
     /// Fuel budget: about one unit per WebAssembly instruction, plus the host's work for the
-    /// model; 1e6 to 1e13, or 0 to turn it off. Accepts 25e9.
-    #[arg(long, default_value_t = Limits::default().fuel.unwrap_or(0) as f64)]
-    fuel: f64,
-    /// Wall-clock deadline in seconds (0.01 to 86400).
-    #[arg(long, default_value_t = Limits::default().deadline.as_secs_f64())]
-    deadline: f64,
-    /// Linear memory the model may grow to, in MiB (1 to 4096).
-    #[arg(long, default_value_t = (Limits::default().memory_bytes >> 20) as f64)]
-    memory_mib: f64,
-    /// Host memory held for the model (its clues and logs, the batch being built), in MiB.
-    #[arg(long, default_value_t = (Limits::default().host_memory_bytes >> 20) as f64)]
-    max_host_mib: f64,
-    /// Most clues a run may emit.
-    #[arg(long, default_value_t = Limits::default().max_clues as f64)]
-    max_clues: f64,
-    /// Most bytes of clue text a run may emit.
-    #[arg(long, default_value_t = Limits::default().max_output_bytes as f64)]
-    max_output_bytes: f64,
-    /// Most bytes a run may log (each line counts 64 bytes besides its text).
-    #[arg(long, default_value_t = Limits::default().max_log_bytes as f64)]
-    max_log_bytes: f64,
+    /// model; 1e6 to 1e13, or 0 to turn it off. Accepts 25e9. [default: 2.58e10]
+    #[arg(long)]
+    fuel: Option<f64>,
+    /// Wall-clock deadline in seconds (0.01 to 86400). [default: 60]
+    #[arg(long)]
+    deadline: Option<f64>,
+    /// Linear memory the model may grow to, in MiB (1 to 4096). [default: 1024]
+    #[arg(long)]
+    memory_mib: Option<f64>,
+    /// Host memory held for the model (its clues and logs, the batch being built), in MiB. [default: 512]
+    #[arg(long)]
+    max_host_mib: Option<f64>,
+    /// Most clues a run may emit. [default: 200000]
+    #[arg(long)]
+    max_clues: Option<f64>,
+    /// Most bytes of clue text a run may emit. [default: 134217728]
+    #[arg(long)]
+    max_output_bytes: Option<f64>,
+    /// Most bytes a run may log (each line counts 64 bytes besides its text). [default: 1048576]
+    #[arg(long)]
+    max_log_bytes: Option<f64>,
 }
 
 impl LimitArgs {
-    /// The limits, each checked against its range: an error names the flag and the range.
+    /// The limits given, the sandbox's defaults for the rest; each checked against its range.
     pub fn limits(&self) -> anyhow::Result<Limits> {
+        self.limits_over(&Limits::default())
+    }
+
+    /// The limits given, `base` for the rest; each given one checked against its range (an
+    /// error names the flag and the range).
+    pub fn limits_over(&self, base: &Limits) -> anyhow::Result<Limits> {
         use crate::sandbox::limits as l;
         let whole = |r: l::Range, v: f64| -> anyhow::Result<f64> {
             let v = r.check(v, &format!("{v:?}"))?;
@@ -192,17 +205,30 @@ impl LimitArgs {
             }
             Ok(v)
         };
-        let fuel = if self.fuel == 0.0 { None } else { Some(whole(l::FUEL_RANGE, self.fuel)? as u64) };
-        let deadline = l::DEADLINE_RANGE.check(self.deadline, &format!("{:?}", self.deadline))?;
+        let size = |r: l::Range, v: Option<f64>, base: usize, shift: u32| -> anyhow::Result<usize> {
+            Ok(match v {
+                Some(v) => (whole(r, v)? as usize) << shift,
+                None => base,
+            })
+        };
+        let fuel = match self.fuel {
+            None => base.fuel,
+            Some(0.0) => None,
+            Some(f) => Some(whole(l::FUEL_RANGE, f)? as u64),
+        };
+        let deadline = match self.deadline {
+            None => base.deadline,
+            Some(d) => Duration::from_secs_f64(l::DEADLINE_RANGE.check(d, &format!("{d:?}"))?),
+        };
         Ok(Limits {
             fuel,
-            deadline: Duration::from_secs_f64(deadline),
-            memory_bytes: (whole(l::MEMORY_RANGE, self.memory_mib)? as usize) << 20,
-            host_memory_bytes: (whole(l::HOST_MEMORY_RANGE, self.max_host_mib)? as usize) << 20,
-            max_clues: whole(l::CLUES_RANGE, self.max_clues)? as usize,
-            max_output_bytes: whole(l::OUTPUT_RANGE, self.max_output_bytes)? as usize,
-            max_log_bytes: whole(l::LOG_RANGE, self.max_log_bytes)? as usize,
-            ..Limits::default()
+            deadline,
+            memory_bytes: size(l::MEMORY_RANGE, self.memory_mib, base.memory_bytes, 20)?,
+            host_memory_bytes: size(l::HOST_MEMORY_RANGE, self.max_host_mib, base.host_memory_bytes, 20)?,
+            max_clues: size(l::CLUES_RANGE, self.max_clues, base.max_clues, 0)?,
+            max_output_bytes: size(l::OUTPUT_RANGE, self.max_output_bytes, base.max_output_bytes, 0)?,
+            max_log_bytes: size(l::LOG_RANGE, self.max_log_bytes, base.max_log_bytes, 0)?,
+            ..base.clone()
         })
     }
 }
@@ -296,6 +322,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin { command } => plugins::plugin(&home_dir(cli.home)?, &cli.registry, command),
         Command::Dataset { command } => datasets::dataset(&home_dir(cli.home)?, &cli.registry, command),
         Command::Runs { command } => runs::runs(&home_dir(cli.home)?, &cli.registry, command),
+        Command::Policy { command } => policy::policy(&home_dir(cli.home)?, &cli.registry, command),
         Command::Audit { command } => accounts::audit(&home_dir(cli.home)?, &cli.registry, command),
         Command::Inspect(args) => inspect::inspect(home_dir(cli.home)?, args),
         Command::Bundled { command } => bundled_command(command),

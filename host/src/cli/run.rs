@@ -82,6 +82,8 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
         (None, Some(dataset)) => {
             let session = Session::open(&home, registry)?;
             let reg = &session.registry;
+            // Limits left out come from the registry's run policy, which none may exceed.
+            let limits = args.limits.limits_over(&session.block_on(reg.run_policy())?)?;
             let sandbox = &sandbox;
             let request =
                 RunRequest { plugin: &args.component, dataset, settings: &args.params, limits: &limits };

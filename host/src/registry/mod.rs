@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod plugins;
+pub mod policy;
 pub mod scope;
 
 use std::path::{Path, PathBuf};

@@ -266,6 +266,7 @@ impl Registry {
     ) -> Result<(RunRecord, RunReport)> {
         let RunRequest { plugin, dataset, settings, limits } = *request;
         actor.require(Role::Author, "running a model")?;
+        self.check_within_policy(limits).await?;
         let record = self.plugin(plugin).await?;
         if record.tampered {
             return Err(RegistryError::Denied(format!(

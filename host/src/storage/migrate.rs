@@ -39,6 +39,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_audit_checkpoints.sql"),
         postgres: include_str!("../../migrations/postgres/0004_audit_checkpoints.sql"),
     },
+    Migration {
+        version: 5,
+        name: "run_policy",
+        sqlite: include_str!("../../migrations/sqlite/0005_run_policy.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_run_policy.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
