@@ -1039,10 +1039,13 @@ fn crash_safety(reg: &Reg) {
     let hostile = guest("guest-hostile");
     let digest = publish(reg, &admin, &hostile);
     approve_as_second_admin(reg, &admin, &digest);
+    // A long enough leash for the loop to be killed while it runs, within a policy that allows it.
+    let leash = ["--fuel", "1e12", "--deadline", "120"];
+    reg.ok(&admin, &[&["policy", "set"][..], &leash].concat());
     let mut run = spawn(
         reg,
         &admin,
-        &["run", &digest, "--dataset", "big", "--param", "mode=loop", "--deadline", "120"],
+        &[&["run", &digest, "--dataset", "big", "--param", "mode=loop"][..], &leash].concat(),
     );
     let mut waited = 0;
     while reg.json(&admin, &["runs", "list"]).as_array().is_none_or(|r| r.is_empty()) {
