@@ -287,8 +287,30 @@ on_both_databases!(
     hand_made_schema_is_refused,
     dataset_names_keep_their_owner,
     reads_are_scoped,
-    stored_runs_stay_within_policy
+    stored_runs_stay_within_policy,
+    unauthenticated_floods_are_aggregated
 );
+
+/// Twenty attempts without a valid token in a row leave one audit event, not twenty; the count
+/// of the rest goes into the next such event.
+fn unauthenticated_floods_are_aggregated(reg: &Reg) {
+    let admin = reg.init();
+    let before = reg.events().len();
+    for i in 0..20 {
+        let token = format!("sv_guess_{i}");
+        let o = reg.cmd(Some(&token), &["whoami"]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    }
+    let after = reg.events();
+    let refusals: Vec<_> = after[before..].iter().filter(|e| e.2 == "anonymous").collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    // The window's count is kept for the next event: an older window makes the next attempt log it.
+    reg.sql("UPDATE auth_failures SET window_start = window_start - 3600");
+    reg.cmd(Some("sv_late_guess"), &["whoami"]);
+    let last = reg.events().pop().expect("event");
+    assert!(last.5.contains("\"attempts_since_last_event\":19"), "{last:?}");
+    reg.audit_intact(&admin);
+}
 
 /// An author cannot lift the limits of a stored run (an approved model run with no fuel and a
 /// day's deadline): limits above the registry's policy are refused, lower ones are fine, and only

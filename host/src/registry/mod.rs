@@ -98,17 +98,63 @@ impl Registry {
 
     /// Record a refusal in the audit log and hand the error back: a denied request leaves a trace
     /// even though it changed nothing.
+    /// Unauthenticated attempts are recorded aggregated: one event per minute at most, carrying
+    /// the number of attempts since the previous one, so a flood cannot fill the log.
     pub async fn refused(&self, actor: Option<&Actor>, command: &str, error: RegistryError) -> RegistryError {
-        if matches!(error, RegistryError::Denied(_) | RegistryError::Unauthenticated(_)) {
-            let who = actor.map_or("anonymous", |a| a.user.name.as_str());
-            let detail = serde_json::json!({ "command": command, "reason": error.to_string() });
-            if let Err(e) = audit::record(&self.db, who, "refused", command, detail).await {
-                return RegistryError::Storage(e);
+        let result = match (&error, actor) {
+            (RegistryError::Unauthenticated(_), None) => self.refused_unauthenticated(command, &error).await,
+            (RegistryError::Denied(_) | RegistryError::Unauthenticated(_), _) => {
+                let who = actor.map_or("anonymous", |a| a.user.name.as_str());
+                let detail = serde_json::json!({ "command": command, "reason": error.to_string() });
+                audit::record(&self.db, who, "refused", command, detail).await.map(|_| ())
             }
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => error,
+            Err(e) => RegistryError::Storage(e),
         }
-        error
+    }
+
+    async fn refused_unauthenticated(
+        &self,
+        command: &str,
+        error: &RegistryError,
+    ) -> Result<(), StorageError> {
+        use sqlx::Row;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut tx = self.db.begin_write().await?;
+        let row = sqlx::query("SELECT window_start, attempts FROM auth_failures WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (start, earlier) = match &row {
+            Some(r) => (r.try_get::<i64, _>("window_start")?, r.try_get::<i64, _>("attempts")?),
+            None => (i64::MIN / 2, 0),
+        };
+        if now - start < UNAUTHENTICATED_WINDOW_SECS {
+            sqlx::query("UPDATE auth_failures SET attempts = attempts + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            let detail = serde_json::json!({
+                "command": command, "reason": error.to_string(), "attempts_since_last_event": earlier,
+            });
+            audit::append(&mut tx, "anonymous", "refused", command, detail).await?;
+            sqlx::query("DELETE FROM auth_failures").execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO auth_failures (id, window_start, attempts) VALUES (1, $1, 0)")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
+
+/// Seconds during which further unauthenticated attempts are counted, not logged one by one.
+const UNAUTHENTICATED_WINDOW_SECS: i64 = 60;
 
 /// Run sandbox work (compiling, `describe()`, runs) on the blocking pool, never on the async
 /// runtime's own thread: a guest's WASI calls may drive futures of their own, and a long run must

@@ -45,6 +45,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_run_policy.sql"),
         postgres: include_str!("../../migrations/postgres/0005_run_policy.sql"),
     },
+    Migration {
+        version: 6,
+        name: "auth_failures",
+        sqlite: include_str!("../../migrations/sqlite/0006_auth_failures.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_auth_failures.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
