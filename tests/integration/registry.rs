@@ -288,8 +288,28 @@ on_both_databases!(
     dataset_names_keep_their_owner,
     reads_are_scoped,
     stored_runs_stay_within_policy,
-    unauthenticated_floods_are_aggregated
+    unauthenticated_floods_are_aggregated,
+    look_alike_names_are_refused
 );
+
+/// A name that passes for another (a Cyrillic а in `аdmin`, an all-Cyrillic `сор` beside `cop`,
+/// fullwidth letters) is refused, naming the name it imitates.
+fn look_alike_names_are_refused(reg: &Reg) {
+    let admin = reg.init();
+    reg.user(&admin, "cop", "province", &["author"]);
+    for (name, needle) in [
+        ("аdmin", "several scripts"),
+        ("сор", "looks like the existing user \"cop\""),
+        ("Admin", "looks like the existing user \"admin\""),
+        ("ａｄｍｉｎ", "NFKC"),
+    ] {
+        let o = reg.cmd(Some(&admin), &["user", "add", name, "--org", "province", "--role", "author"]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
+        assert!(stderr(&o).contains(needle), "{name}: {}", stderr(&o));
+    }
+    reg.ok(&admin, &["org", "add", "杭州市", "--parent", "province"]);
+    reg.user(&admin, "王检察官", "杭州市", &["author"]);
+}
 
 /// Twenty attempts without a valid token in a row leave one audit event, not twenty; the count
 /// of the rest goes into the next such event.

@@ -12,7 +12,7 @@ use sqlx::Row;
 use super::{DataError, LABELS_FILE, ServedTable, contract, parquet_io};
 use crate::audit;
 use crate::digest::digest_of;
-use crate::registry::{Actor, Registry, RegistryError, Result, Role, check_name};
+use crate::registry::{Actor, Registry, RegistryError, Result, Role};
 use crate::sandbox::Outcome;
 use crate::storage::blobs::BlobError;
 use crate::storage::now;
@@ -234,7 +234,7 @@ impl Registry {
         if !actor.has(Role::Author) && !actor.has(Role::Admin) {
             actor.require(Role::Author, "importing a dataset")?;
         }
-        check_name("dataset", name)?;
+        self.check_new_name("dataset", name, "datasets", "name").await?;
         let specs = contract::tables(task).ok_or_else(|| {
             RegistryError::Invalid(format!("unknown task {task:?} (known: {})", contract::TASKS.join(", ")))
         })?;

@@ -292,7 +292,7 @@ impl Registry {
     /// Add procuratorate `name` under `parent` (admin of `parent` or above). Its level follows
     /// from its parent's: province > city > county, nothing below a county.
     pub async fn add_org(&self, actor: &Actor, name: &str, parent: &str) -> Result<Org> {
-        check_name("procuratorate", name)?;
+        self.check_new_name("procuratorate", name, "orgs", "name").await?;
         let parent = self.org(parent).await?;
         self.require_admin_over(actor, parent.id, "adding a procuratorate").await?;
         let depth = LEVELS.iter().position(|l| *l == parent.level).unwrap_or(LEVELS.len()) + 1;
@@ -324,7 +324,7 @@ impl Registry {
         org: &str,
         roles: &[Role],
     ) -> Result<(User, String)> {
-        check_name("user", name)?;
+        self.check_new_name("user", name, "users", "name").await?;
         let org = self.org(org).await?;
         self.require_admin_over(actor, org.id, "adding a user").await?;
         let mut roles = roles.to_vec();

@@ -2,6 +2,7 @@
 //! registry command shares. Datasets and runs build on it (see `datasets::catalog`, `runs::store`).
 
 pub mod accounts;
+pub mod names;
 pub mod plugins;
 pub mod policy;
 pub mod scope;
@@ -163,17 +164,4 @@ pub async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 's
     tokio::task::spawn_blocking(work).await.map_err(|e| RegistryError::Worker(e.to_string()))
 }
 
-/// Check that `name` is a usable identifier: letters, digits, `-`, `_`, `.`; 1-64 characters.
-pub fn check_name(kind: &str, name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(RegistryError::Invalid(format!(
-            "{kind} name {name:?} must be 1-64 letters, digits, '-', '_' or '.', not starting with '.'"
-        )))
-    }
-}
+pub use names::check_name;
