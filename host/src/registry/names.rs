@@ -30,11 +30,7 @@ pub fn check_name(kind: &str, name: &str) -> Result<()> {
     let mut scripts: Vec<Script> = name.chars().filter(|c| c.is_alphabetic()).map(script).collect();
     scripts.sort();
     scripts.dedup();
-    let allowed = match scripts.as_slice() {
-        [] | [_] => true,
-        [Script::Latin, Script::Han] => true,
-        _ => false,
-    };
+    let allowed = matches!(scripts.as_slice(), [] | [_] | [Script::Latin, Script::Han]);
     if !allowed {
         return Err(RegistryError::Invalid(format!(
             "{kind} name {} mixes letters of several scripts ({}): a name uses one script (Chinese may mix with Latin)",
