@@ -241,7 +241,8 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote names and data from files and models: never let them drive the terminal.
+            eprintln!("error: {}", crate::text::escape_multiline(&format!("{e:#}")));
             e.downcast_ref::<crate::registry::RegistryError>().map_or(1, |r| r.exit_code())
         }
     }
