@@ -289,8 +289,39 @@ on_both_databases!(
     reads_are_scoped,
     stored_runs_stay_within_policy,
     unauthenticated_floods_are_aggregated,
-    look_alike_names_are_refused
+    look_alike_names_are_refused,
+    vetting_sweeps_parameters_on_fresh_canaries
 );
+
+/// Vetting tries each parameter at its edges on a canary generated fresh for that vetting: a model
+/// that loops for ever at `window=0` fails vetting (and so cannot be approved), and two vettings
+/// do not see the same data.
+fn vetting_sweeps_parameters_on_fresh_canaries(reg: &Reg) {
+    let admin = reg.init();
+    let bob = reg.user(&admin, "bob", "province", &["author"]);
+    let buggy = crate::attacks::patched_raw("edge-bug");
+    let digest = publish(reg, &bob, buggy.to_str().expect("utf-8"));
+    let shown = reg.json(&bob, &["plugin", "show", &digest]);
+    let findings = shown["vetting"]["findings"].as_array().expect("findings");
+    let sweep = findings.iter().find(|f| f["check"] == "parameter-sweep").expect("sweep");
+    assert_eq!(sweep["passed"], false, "{shown}");
+    assert!(sweep["detail"].as_str().expect("detail").contains("window=0: out-of-fuel"), "{sweep}");
+    let o = reg.cmd(Some(&admin), &["plugin", "approve", &digest]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("failed vetting (parameter-sweep: window=0"), "{}", stderr(&o));
+
+    let seed = |v: &Value| -> String {
+        let findings = v["vetting"]["findings"].as_array().expect("findings");
+        let canary = findings.iter().find(|f| f["check"] == "canary-run").expect("canary");
+        let detail = canary["detail"].as_str().expect("detail");
+        detail.split("seed ").nth(1).and_then(|s| s.split(')').next()).expect("a seed").to_string()
+    };
+    let first = seed(&shown);
+    reg.ok(&bob, &["plugin", "vet", &digest]);
+    let second = seed(&reg.json(&bob, &["plugin", "show", &digest]));
+    assert_ne!(first, second, "each vetting generates its own canary");
+    crate::attacks::assert_no_labels_in_canaries(reg.home());
+}
 
 /// A name that passes for another (a Cyrillic а in `аdmin`, an all-Cyrillic `сор` beside `cop`,
 /// fullwidth letters) is refused, naming the name it imitates.
@@ -760,7 +791,10 @@ fn lifecycle(reg: &Reg) {
         .iter()
         .filter_map(|f| f["check"].as_str())
         .collect();
-    assert_eq!(checks, ["valid-component", "api-version", "describe", "canary-run", "deterministic"]);
+    assert_eq!(
+        checks,
+        ["valid-component", "api-version", "describe", "canary-run", "deterministic", "parameter-sweep"]
+    );
     assert_eq!(publish(reg, &alice, "judicial-auction-violations"), digest, "publishing twice is idempotent");
 
     // Not yet approved: neither the plugin nor the dataset may run.

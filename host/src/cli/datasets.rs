@@ -67,7 +67,11 @@ pub enum DatasetCommand {
 fn print_dataset(d: &DatasetRecord) {
     println!("dataset      {}@{} ({})", d.name, d.version, d.state);
     println!("task         {}", d.task);
-    println!("source       {}{}", crate::text::escape(&d.source), if d.restricted { " (restricted)" } else { "" });
+    println!(
+        "source       {}{}",
+        crate::text::escape(&d.source),
+        if d.restricted { " (restricted)" } else { "" }
+    );
     println!("owner        {} (imported by {} at {})", d.owner, d.created_by, d.created_at);
     println!("digest       {}", d.digest);
     println!("labels       {}", d.labels_digest.as_deref().unwrap_or("none"));
@@ -118,7 +122,11 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
                 }
                 print_dataset(&report.dataset);
                 for f in &report.ignored_files {
-                    println!("ignored      {} (not a table of {})", crate::text::escape(f), report.dataset.task);
+                    println!(
+                        "ignored      {} (not a table of {})",
+                        crate::text::escape(f),
+                        report.dataset.task
+                    );
                 }
             }
         }

@@ -1,11 +1,9 @@
 //! Plugins: publish (blob + record + automated vetting), vet again, approve / reject / revoke,
 //! list and show. A plugin is its digest; its bytes are checked against it whenever they are used.
 
-use std::path::PathBuf;
-
 use serde::Serialize;
 use serde_json::json;
-use sieve_sdk::ModelInfo;
+use sieve_sdk::{ModelInfo, ParamValue};
 use sqlx::Row;
 
 use super::{Actor, Registry, RegistryError, Result, Role, off_runtime};
@@ -488,36 +486,35 @@ fn canary_limits() -> Limits {
     Limits { deadline: std::time::Duration::from_secs(30), ..Limits::default() }
 }
 
-/// Marks a finished canary directory (it holds tables only: the labels are not kept beside them).
-const CANARY_DONE: &str = ".complete";
-
-/// The canary dataset for `task` (generated once at scale 1, seed 7, under the home directory).
-fn canary(home: &std::path::Path, task: &str) -> std::result::Result<PathBuf, String> {
-    let dir = home.join("canary").join(task);
-    if dir.join(CANARY_DONE).is_file() {
-        return Ok(dir);
-    }
+/// A canary dataset for `task`, fresh for this vetting: generated at scale 1 from a random seed
+/// (so a model cannot recognise the canary and behave only there) in a scratch directory under
+/// the home, without the labels. Returns the directory (removed when dropped) and the seed.
+fn canary(home: &std::path::Path, task: &str) -> std::result::Result<(tempfile::TempDir, u64), String> {
     let generator = generate::task(task).map_err(|e| e.to_string())?;
-    if dir.exists() {
-        // An unfinished canary, or one from a release that kept the labels beside the tables.
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    let parent = home.join("canary");
+    let parent = home.join("tmp");
     std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    // Generate beside the final place and rename: a crash never leaves half a canary behind.
-    let work = tempfile::Builder::new().prefix(".gen-").tempdir_in(&parent).map_err(|e| e.to_string())?;
-    generator.write(1, 7, work.path(), Format::Parquet, &|_, _| {}).map_err(|e| e.to_string())?;
+    let dir = tempfile::Builder::new().prefix("canary-").tempdir_in(&parent).map_err(|e| e.to_string())?;
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(|e| e.to_string())?;
+    let seed = u64::from_le_bytes(seed);
+    generator.write(1, seed, dir.path(), Format::Parquet, &|_, _| {}).map_err(|e| e.to_string())?;
     // A vetted model has no business near the answers, even by a path it should not be able to name.
-    std::fs::remove_file(work.path().join(datasets::LABELS_FILE)).map_err(|e| e.to_string())?;
-    std::fs::write(work.path().join(CANARY_DONE), b"").map_err(|e| e.to_string())?;
-    let work = work.keep();
-    if let Err(e) = std::fs::rename(&work, &dir) {
-        let _ = std::fs::remove_dir_all(&work);
-        if !dir.join(CANARY_DONE).is_file() {
-            return Err(format!("{}: {e}", dir.display()));
-        }
-    }
-    Ok(dir)
+    std::fs::remove_file(dir.path().join(datasets::LABELS_FILE)).map_err(|e| e.to_string())?;
+    Ok((dir, seed))
+}
+
+/// Values to try besides a parameter's default: the edges a model's author may not have.
+fn sweep_values(default: &ParamValue) -> Vec<String> {
+    let mut values: Vec<String> = match default {
+        ParamValue::Int(d) => [0, 1, d.saturating_mul(2), d / 2, -1].iter().map(i64::to_string).collect(),
+        ParamValue::Float(d) => [0.0, 1.0, d * 2.0, d / 2.0].iter().map(f64::to_string).collect(),
+        ParamValue::Boolean(b) => vec![(!b).to_string()],
+        // Free text cannot be guessed; the run policy bounds whatever a mode does.
+        ParamValue::Text(_) => Vec::new(),
+    };
+    values.retain(|v| *v != default.to_string());
+    values.dedup();
+    values
 }
 
 /// The automated checks: API version, a sane `describe()` that fits its task's contract, a run
@@ -563,7 +560,7 @@ fn vet_checks(
     if fits.is_err() {
         return findings;
     }
-    let dir = match canary(home, &info.task) {
+    let (canary_dir, seed) = match canary(home, &info.task) {
         Ok(d) => d,
         Err(e) => {
             findings.push(Finding {
@@ -574,15 +571,16 @@ fn vet_checks(
             return findings;
         }
     };
+    let dir = canary_dir.path();
     let limits = canary_limits();
-    let first = crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), &dir, &[], &limits, None);
+    let first = crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), dir, &[], &limits, None);
     let ok = first.outcome == Outcome::Completed;
     findings.push(Finding {
         check: "canary-run".into(),
         passed: ok,
         detail: if ok {
             format!(
-                "completed on the {} canary: {} clues, fuel {}, peak memory {} MiB, {:.0} ms",
+                "completed on a fresh {} canary (seed {seed}): {} clues, fuel {}, peak memory {} MiB, {:.0} ms",
                 info.task,
                 first.clues.len(),
                 first.fuel,
@@ -596,7 +594,7 @@ fn vet_checks(
     if !ok {
         return findings;
     }
-    let second = crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), &dir, &[], &limits, None);
+    let second = crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), dir, &[], &limits, None);
     let same = second.outcome == Outcome::Completed && second.output_digest == first.output_digest;
     findings.push(Finding {
         check: "deterministic".into(),
@@ -612,5 +610,44 @@ fn vet_checks(
             )
         },
     });
+    findings.push(parameter_sweep(sandbox, bytes, plugin, info, dir, &limits));
     findings
+}
+
+/// Run the model once per edge value of each parameter (`sweep_values`): each run must complete
+/// or refuse the value (`model-error`); running out of fuel or time, trapping or flooding at a
+/// setting nobody tried before approval is a finding.
+fn parameter_sweep(
+    sandbox: &Sandbox,
+    bytes: &[u8],
+    plugin: &Plugin,
+    info: &ModelInfo,
+    dir: &std::path::Path,
+    limits: &Limits,
+) -> Finding {
+    let mut tried = 0;
+    let mut failures = Vec::new();
+    for p in &info.params {
+        for value in sweep_values(&p.default) {
+            tried += 1;
+            let settings = [(p.name.clone(), value.clone())];
+            let r =
+                crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), dir, &settings, limits, None);
+            if !matches!(r.outcome, Outcome::Completed | Outcome::ModelError(_) | Outcome::BadInput(_)) {
+                failures.push(format!("{}={value}: {}", p.name, r.outcome));
+            }
+        }
+    }
+    Finding {
+        check: "parameter-sweep".into(),
+        passed: failures.is_empty(),
+        detail: if failures.is_empty() {
+            format!(
+                "{tried} runs at edge values of {} parameters: each completed or refused the value",
+                info.params.len()
+            )
+        } else {
+            failures.join("; ")
+        },
+    }
 }

@@ -44,6 +44,12 @@ fn failed(e: impl std::fmt::Debug) -> ModelError {
 impl Guest for Raw {
     fn describe() -> ModelInfo {
         let mut inputs = vec![table("judgments", &["case_no", "plaintiff_id"])];
+        let mut params = vec![ParamSpec {
+            name: "mode".into(),
+            type_: ParamType::Text,
+            default: ParamValue::Text("ok".into()),
+            description: "Which attack to make.".into(),
+        }];
         let mut summary = "Attacks the host, as its mode parameter says.".to_string();
         match describe_mode().as_str() {
             "spin" => {
@@ -63,6 +69,13 @@ impl Guest for Raw {
             "parent-path" => inputs.push(table("../outside", &["secret"])),
             "abs-path" => inputs.push(table("/tmp/sieve-outside", &["secret"])),
             "labels" => inputs.push(table("labels", &["subject"])),
+            // A tuning knob with a bug at its edge: 0 loops for ever.
+            "edge-bug" => params.push(ParamSpec {
+                name: "window".into(),
+                type_: ParamType::Int,
+                default: ParamValue::Int(30),
+                description: "Days to look back.".into(),
+            }),
             _ => {}
         }
         ModelInfo {
@@ -72,12 +85,7 @@ impl Guest for Raw {
             task: "vehicle-insurance-fraud".into(),
             subject_kind: "case".into(),
             inputs,
-            params: vec![ParamSpec {
-                name: "mode".into(),
-                type_: ParamType::Text,
-                default: ParamValue::Text("ok".into()),
-                description: "Which attack to make.".into(),
-            }],
+            params,
         }
     }
 
@@ -89,6 +97,13 @@ impl Guest for Raw {
                 _ => None,
             })
             .unwrap_or_default();
+        // A parameter edge nobody tried before approval: vetting's sweep must find it.
+        if params.iter().any(|p| p.name == "window" && matches!(p.value, ParamValue::Int(0))) {
+            let mut x = 0u64;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
         let judgments = host::open_table("judgments").map_err(failed)?;
         match mode.as_str() {
             "ok" => {
