@@ -371,7 +371,7 @@ fn scan_throughput(
 /// vetting), and a stored run (approval and grant checks, table digests, clue storage) against
 /// the same model run ad hoc on the same data directory, alternating.
 fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> anyhow::Result<()> {
-    use crate::datasets::catalog::ImportRequest;
+    use crate::registry::catalog::ImportRequest;
     use crate::registry::plugins::Decision;
     use crate::registry::{Registry, Role};
     use crate::runs::store::RunRequest;

@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use super::progress_bar;
 use super::session::{RegistryArgs, Session};
-use crate::datasets::catalog::{DatasetRecord, ImportRequest};
+use crate::registry::catalog::{DatasetRecord, ImportRequest};
 
 /// `sieve dataset` subcommands.
 #[derive(Subcommand)]

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::datasets::catalog::ImportRequest;
 use crate::generate::{self, Format};
+use crate::registry::catalog::ImportRequest;
 use crate::registry::plugins::Decision;
 use crate::registry::{Registry, Role};
 use crate::runs::store::{ClueOrder, RunRequest};

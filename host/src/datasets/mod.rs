@@ -1,6 +1,5 @@
 //! Datasets on disk: a directory with one CSV or Parquet file per table, read into typed columns.
 
-pub mod catalog;
 pub mod contract;
 pub mod csv_io;
 pub mod parquet_io;

@@ -1,7 +1,8 @@
 //! The registry: procuratorates, users and roles, plugins and their vetting, and the errors every
-//! registry command shares. Datasets and runs build on it (see `datasets::catalog`, `runs::store`).
+//! registry command shares. The dataset catalog (names, versions, grants, restriction) lives here too; runs build on it (`runs::store`).
 
 pub mod accounts;
+pub mod catalog;
 pub mod names;
 pub mod plugins;
 pub mod policy;

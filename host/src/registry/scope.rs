@@ -6,7 +6,7 @@ use super::accounts::User;
 use super::plugins::PluginRecord;
 use super::{Actor, Registry, RegistryError, Result, Role};
 use crate::audit::{self, Event};
-use crate::datasets::catalog::DatasetRecord;
+use crate::registry::catalog::DatasetRecord;
 
 impl Registry {
     /// Whether `actor` is an admin at or above procuratorate `org_id`.

@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use super::{RunReport, params_json, run_component};
 use crate::audit;
-use crate::datasets::catalog::{self, DatasetRecord};
+use crate::registry::catalog::{self, DatasetRecord};
 use crate::registry::{Actor, Registry, RegistryError, Result, Role, off_runtime};
 use crate::sandbox::state::ProgressFn;
 use crate::sandbox::{Limits, Outcome, Sandbox};

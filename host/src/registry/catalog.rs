@@ -9,10 +9,10 @@ use serde_json::json;
 use sieve_sdk::{ModelInfo, TableSpec};
 use sqlx::Row;
 
-use super::{DataError, LABELS_FILE, ServedTable, contract, parquet_io};
+use super::{Actor, Registry, RegistryError, Result, Role};
 use crate::audit;
+use crate::datasets::{self, DataError, LABELS_FILE, ServedTable, contract, parquet_io};
 use crate::digest::digest_of;
-use crate::registry::{Actor, Registry, RegistryError, Result, Role};
 use crate::sandbox::Outcome;
 use crate::storage::blobs::BlobError;
 use crate::storage::now;
@@ -262,7 +262,7 @@ impl Registry {
         // device could hang the import or feed it without end.
         for spec in &specs {
             if let Some(file) =
-                super::table_file(dir, &spec.name).map_err(|e| RegistryError::Invalid(e.to_string()))?
+                datasets::table_file(dir, &spec.name).map_err(|e| RegistryError::Invalid(e.to_string()))?
             {
                 plain_file(&file)?;
             }
@@ -275,7 +275,8 @@ impl Registry {
         let mut tables = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
             progress(&spec.name, i, specs.len());
-            let columns = super::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            let columns =
+                datasets::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
             let file = scratch.path().join(format!("{}.parquet", spec.name));
             parquet_io::write_table(&file, &columns).map_err(|e| RegistryError::Invalid(e.to_string()))?;
             let (digest, size) = self.blobs.put_file(&file)?;
@@ -519,7 +520,7 @@ pub fn load_stored(
             let label = format!("{}@{}/{}", d.name, d.version, spec.name);
             let columns = parquet_io::read_columns_from_bytes(bytes, &label, spec)
                 .map_err(|e| Outcome::BadInput(e.to_string()))?;
-            Ok(super::loaded(spec, columns))
+            Ok(datasets::loaded(spec, columns))
         })
         .collect()
 }
