@@ -479,6 +479,14 @@ fn dataset_names_keep_their_owner(reg: &Reg) {
     assert_eq!(v2["dataset"]["restricted"], true, "a new version inherits restricted: {v2}");
     assert_eq!(v2["dataset"]["owner"], "county-a1", "a new version keeps the name's owner: {v2}");
     reg.refused(&ben, &import_args("sealed", dir_text, task, "court"), "not above county-a1");
+    // The approver sees the restriction and what changed; lifting it is a decision of its own.
+    let approved = reg.ok(&ann, &["dataset", "approve", "sealed@2"]);
+    assert!(approved.contains("restricted   yes"), "{approved}");
+    assert!(approved.contains("changed      table relations"), "{approved}");
+    reg.refused(&ben, &["dataset", "unrestrict", "sealed@2", "--note", "mine now"], "not above county-a1");
+    reg.ok(&ann, &["dataset", "unrestrict", "sealed@2", "--note", "the court published it"]);
+    assert_eq!(reg.json(&ann, &["dataset", "show", "sealed@2"])["restricted"], false);
+    assert_eq!(reg.json(&ann, &["dataset", "show", "sealed@1"])["restricted"], true, "only that version");
 
     // Two counties race for one new name: exactly one gets it.
     let spawn_import = |token: &str| {

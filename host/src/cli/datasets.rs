@@ -36,6 +36,14 @@ pub enum DatasetCommand {
         /// NAME or NAME@version (default: the newest version).
         dataset: String,
     },
+    /// Lift a version's restriction (admin above its owner), with the reason: a logged decision.
+    Unrestrict {
+        /// NAME@VERSION (or NAME for the newest version).
+        dataset: String,
+        /// Why the clues of runs on it may leave the platform without a release.
+        #[arg(long)]
+        note: String,
+    },
     /// Retire a dataset version (admin): no more runs on it.
     Retire {
         /// NAME or NAME@version (default: the newest version).
@@ -135,6 +143,20 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
                 registry.set_dataset_state(&a, &dataset, true).await
             })?;
             println!("{}@{} is now {}", d.name, d.version, d.state);
+            println!(
+                "restricted   {}",
+                if d.restricted { "yes: clues stay on the platform until released" } else { "no" }
+            );
+            for change in session.block_on(registry.changes_since_previous(&d))? {
+                println!("changed      {}", crate::text::escape(&change));
+            }
+        }
+        DatasetCommand::Unrestrict { dataset, note } => {
+            let (dataset, note) = (&dataset, &note);
+            let d = session.act("dataset unrestrict", |a| async move {
+                registry.unrestrict_dataset(&a, dataset, note).await
+            })?;
+            println!("{}@{} is no longer restricted", d.name, d.version);
         }
         DatasetCommand::Retire { dataset } => {
             let d = session.act("dataset retire", |a| async move {

@@ -434,6 +434,57 @@ impl Registry {
         self.dataset(&format!("{}@{}", d.name, d.version), false).await
     }
 
+    /// Lift the restriction of dataset version `given` (an admin above its owner): a decision of
+    /// its own, logged with its reason; a new version never lifts it by itself.
+    pub async fn unrestrict_dataset(&self, actor: &Actor, given: &str, note: &str) -> Result<DatasetRecord> {
+        let d = self.dataset(given, false).await?;
+        self.require_admin_over(actor, d.owner_org_id, "lifting a dataset's restriction").await?;
+        if !d.restricted {
+            return Err(RegistryError::Conflict(format!("{}@{} is not restricted", d.name, d.version)));
+        }
+        if note.trim().is_empty() {
+            return Err(RegistryError::Invalid("say why the restriction is lifted: --note TEXT".into()));
+        }
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE datasets SET restricted = 0 WHERE id = $1").bind(d.id).execute(&mut *tx).await?;
+        let target = format!("{}@{}", d.name, d.version);
+        audit::append(&mut tx, &actor.user.name, "dataset.unrestrict", &target, json!({ "note": note }))
+            .await?;
+        tx.commit().await?;
+        self.dataset(&target, false).await
+    }
+
+    /// What changed in dataset version `d` since the version before it (for whoever approves it).
+    pub async fn changes_since_previous(&self, d: &DatasetRecord) -> Result<Vec<String>> {
+        if d.version <= 1 {
+            return Ok(vec!["first version".into()]);
+        }
+        let previous = self.dataset(&format!("{}@{}", d.name, d.version - 1), false).await?;
+        let mut changes = Vec::new();
+        if previous.restricted != d.restricted {
+            changes.push(format!("restricted: {} -> {}", previous.restricted, d.restricted));
+        }
+        if previous.source != d.source {
+            changes.push(format!("source: {:?} -> {:?}", previous.source, d.source));
+        }
+        for t in &d.tables {
+            match previous.tables.iter().find(|p| p.name == t.name) {
+                Some(p) if p.digest == t.digest => {}
+                Some(p) => {
+                    changes.push(format!("table {}: {} -> {} rows, new content", t.name, p.rows, t.rows))
+                }
+                None => changes.push(format!("table {}: new", t.name)),
+            }
+        }
+        if previous.labels_digest != d.labels_digest {
+            changes.push("labels changed".into());
+        }
+        if changes.is_empty() {
+            changes.push(format!("same content as version {}", previous.version));
+        }
+        Ok(changes)
+    }
+
     /// Grant procuratorate `org` (and its subtree) use of every version of dataset `name`
     /// (admin above the dataset's owner).
     pub async fn grant_dataset(&self, actor: &Actor, name: &str, org: &str) -> Result<DatasetRecord> {
