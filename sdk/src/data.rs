@@ -555,7 +555,9 @@ impl ColumnBuilder {
             self.push_null();
             return Ok(());
         }
-        let bad = |what: &str| format!("expected {what}, got {cell:?}");
+        // The error names what was expected, never the cell's text: the place (file, line,
+        // column) is enough to find it, and a message must not carry data out of a file.
+        let bad = |what: &str| format!("expected {what}, found a {}-byte value", cell.len());
         match &mut self.values {
             Values::Text(t) => t.push(cell),
             Values::Dictionary { .. } => return Err("dictionary columns are not built from cells".into()),

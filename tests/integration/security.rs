@@ -172,6 +172,37 @@ fn imports_read_plain_files_only() {
         assert!(err.contains("judgments.csv") && err.contains(what), "{plant}: {err}");
         assert!(!err.contains("TOP-SECRET"), "{plant}: the error quotes the linked file: {err}");
     }
+
+    // A bad cell: the error names file, line and column, never the cell's content.
+    let dir = fresh_dir("import-bad-cell");
+    for entry in std::fs::read_dir(&source).expect("source") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+    }
+    let judgments = dir.join("judgments.csv");
+    let text = std::fs::read_to_string(&judgments).expect("read");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut cells: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+    cells[2] = "SECRET-VALUE".into(); // filed_on, a date
+    lines[2] = cells.join(",");
+    std::fs::write(&judgments, lines.join("\n") + "\n").expect("write");
+    let o = sieve(
+        Some(&admin),
+        &[
+            "dataset",
+            "import",
+            "bad",
+            dir.to_str().expect("utf-8"),
+            "--task",
+            "vehicle-insurance-fraud",
+            "--source",
+            "court",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("judgments.csv line 3, column filed_on"), "{err}");
+    assert!(!err.contains("SECRET"), "the error quotes the cell: {err}");
 }
 
 #[test]

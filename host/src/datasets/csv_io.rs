@@ -7,6 +7,22 @@ use sieve_sdk::data::{Column, ColumnBuilder, Values, format_date, format_timesta
 
 use super::DataError;
 
+/// The header's column names for an error message: the identifier-shaped ones (a schema), and
+/// only a count of anything else, which could be data from a file that is not a table at all.
+fn available_columns(header: &[String]) -> String {
+    let names: Vec<&str> =
+        header.iter().map(String::as_str).filter(|h| crate::sandbox::names::is_identifier(h)).collect();
+    let others = header.len() - names.len();
+    match others {
+        0 => names.join(", "),
+        n => format!(
+            "{}{}{n} other header cells",
+            names.join(", "),
+            if names.is_empty() { "" } else { " and " }
+        ),
+    }
+}
+
 /// Read the declared columns of `spec` from CSV file `file`; other columns are skipped unparsed.
 pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
     let name = file.display().to_string();
@@ -28,7 +44,7 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataEr
         let pos = header.iter().position(|h| *h == c.name).ok_or_else(|| DataError::MissingColumn {
             file: name.clone(),
             column: c.name.clone(),
-            available: header.join(", "),
+            available: available_columns(&header),
         })?;
         positions.push(pos);
     }
