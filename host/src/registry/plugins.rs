@@ -491,6 +491,8 @@ fn canary_limits() -> Limits {
 /// the home, without the labels. Returns the directory (removed when dropped) and the seed.
 fn canary(home: &std::path::Path, task: &str) -> std::result::Result<(tempfile::TempDir, u64), String> {
     let generator = generate::task(task).map_err(|e| e.to_string())?;
+    // Releases before this one kept canaries, labels included, under <home>/canary.
+    let _ = std::fs::remove_dir_all(home.join("canary"));
     let parent = home.join("tmp");
     std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     let dir = tempfile::Builder::new().prefix("canary-").tempdir_in(&parent).map_err(|e| e.to_string())?;
