@@ -248,6 +248,15 @@ fn publish(reg: &Reg, token: &str, component: &str) -> String {
     v["digest"].as_str().expect("digest").to_string()
 }
 
+/// Two cities under the province, a county under each: city-a > county-a1, city-b > county-b1.
+fn two_cities(reg: &Reg, admin: &str) {
+    for (org, parent) in
+        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
+    {
+        reg.ok(admin, &["org", "add", org, "--parent", parent]);
+    }
+}
+
 /// Approve `digest` as a second province admin (nobody approves what they published).
 fn approve_as_second_admin(reg: &Reg, admin: &str, digest: &str) {
     let approver = reg.user(admin, "approver", "province", &["admin"]);
@@ -399,11 +408,7 @@ fn stored_runs_stay_within_policy(reg: &Reg) {
 /// other procuratorates' users and audit trail stay out of sight.
 fn reads_are_scoped(reg: &Reg) {
     let admin = reg.init();
-    for (org, parent) in
-        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
-    {
-        reg.ok(&admin, &["org", "add", org, "--parent", parent]);
-    }
+    two_cities(reg, &admin);
     let ann = reg.user(&admin, "ann", "county-a1", &["admin", "author"]);
     let alice = reg.user(&admin, "alice", "county-a1", &["author"]);
     let bob = reg.user(&admin, "bob", "county-b1", &["author"]);
@@ -458,11 +463,7 @@ fn reads_are_scoped(reg: &Reg) {
 /// cannot both get it (the owner is checked again under the write lock).
 fn dataset_names_keep_their_owner(reg: &Reg) {
     let admin = reg.init();
-    for (org, parent) in
-        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
-    {
-        reg.ok(&admin, &["org", "add", org, "--parent", parent]);
-    }
+    two_cities(reg, &admin);
     let ann = reg.user(&admin, "ann", "county-a1", &["admin"]);
     let ben = reg.user(&admin, "ben", "county-b1", &["admin"]);
     let dir = data("judicial-auction-violations");
@@ -602,11 +603,7 @@ fn audit_rewrites_are_caught(reg: &Reg) {
 /// up widens it.
 fn approval_is_four_eyes_and_scoped(reg: &Reg) {
     let admin = reg.init();
-    for (org, parent) in
-        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
-    {
-        reg.ok(&admin, &["org", "add", org, "--parent", parent]);
-    }
+    two_cities(reg, &admin);
     let author_admin = reg.user(&admin, "ada", "county-a1", &["admin", "author"]);
     let county_admin = reg.user(&admin, "cora", "county-a1", &["admin"]);
     let city_admin = reg.user(&admin, "cyd", "city-a", &["admin"]);
@@ -641,11 +638,7 @@ fn approval_is_four_eyes_and_scoped(reg: &Reg) {
 /// the runner) releases them; that admin sees the runs made on the data.
 fn restricted_clues_stay_held(reg: &Reg) {
     let admin = reg.init();
-    for (org, parent) in
-        [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
-    {
-        reg.ok(&admin, &["org", "add", org, "--parent", parent]);
-    }
+    two_cities(reg, &admin);
     let alice = reg.user(&admin, "alice", "county-a1", &["author"]);
     let alice_admin = reg.user(&admin, "alma", "county-a1", &["admin"]);
     let owner_admin = reg.user(&admin, "olga", "county-b1", &["admin", "author"]);

@@ -121,6 +121,16 @@ fn the_code_cache_loads_only_what_this_registry_compiled_for_that_digest() {
     assert_eq!(key.permissions().mode() & 0o777, 0o600);
 }
 
+/// A fresh copy of dataset directory `source` called `name`.
+fn copy_of(source: &Path, name: &str) -> std::path::PathBuf {
+    let dir = fresh_dir(name);
+    for entry in std::fs::read_dir(source).expect("source") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+    }
+    dir
+}
+
 #[test]
 fn imports_read_plain_files_only() {
     let home = fresh_dir("import-links");
@@ -139,11 +149,7 @@ fn imports_read_plain_files_only() {
     let secret = fresh_dir("import-links-secret").join("secret.csv");
     std::fs::write(&secret, "case_no,plaintiff_id\nTOP-SECRET-LINE,x\n").expect("write");
     for (name, plant) in [("link", "symlink"), ("fifo", "fifo")] {
-        let dir = fresh_dir(&format!("import-links-{name}"));
-        for entry in std::fs::read_dir(&source).expect("source") {
-            let path = entry.expect("entry").path();
-            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
-        }
+        let dir = copy_of(&source, &format!("import-links-{name}"));
         let judgments = dir.join("judgments.csv");
         std::fs::remove_file(&judgments).expect("remove");
         match plant {
@@ -174,11 +180,7 @@ fn imports_read_plain_files_only() {
     }
 
     // A bad cell: the error names file, line and column, never the cell's content.
-    let dir = fresh_dir("import-bad-cell");
-    for entry in std::fs::read_dir(&source).expect("source") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
-    }
+    let dir = copy_of(&source, "import-bad-cell");
     let judgments = dir.join("judgments.csv");
     let text = std::fs::read_to_string(&judgments).expect("read");
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
