@@ -102,13 +102,16 @@ fn run_json_reports_the_contract_and_is_reproducible() {
     assert_eq!(v["output_digest"], parquet["output_digest"]);
     // Pinning the right digest runs; parameters change the result.
     let digest = v["plugin_digest"].as_str().expect("digest").to_string();
-    let (code, pinned) =
-        run_json("vehicle-insurance-fraud", &data, &["--expect-digest", &digest, "--param", "min-score=1.0"]);
+    let (code, pinned) = run_json(
+        "vehicle-insurance-fraud",
+        &data,
+        &["--expect-digest", &digest, "--param", "min-pair-share=0.9"],
+    );
     assert_eq!(code, 0);
     assert!(pinned["clues"].as_u64() < v["clues"].as_u64());
-    let (code, bad) = run_json("vehicle-insurance-fraud", &data, &["--param", "min-scor=1"]);
+    let (code, bad) = run_json("vehicle-insurance-fraud", &data, &["--param", "min-pair-shar=1"]);
     assert_eq!((code, bad["outcome"].as_str()), (19, Some("bad-input")));
-    assert!(bad["detail"].as_str().expect("detail").contains("min-scor"), "{bad}");
+    assert!(bad["detail"].as_str().expect("detail").contains("min-pair-shar"), "{bad}");
 }
 
 #[test]

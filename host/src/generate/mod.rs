@@ -36,7 +36,13 @@ pub struct TaskInfo {
     /// One line on what it plants.
     pub summary: &'static str,
     generate: fn(u32, u64) -> Generated,
+    /// The contract's true clues in the finished tables, where a task decides its labels from
+    /// DOMAIN.md's definition rather than from what it planted.
+    truth: Option<Truth>,
 }
+
+/// Decides a task's labels from its finished tables: (subject, pattern) per true clue.
+type Truth = fn(&[(&str, Vec<sieve_sdk::data::Column>)]) -> Vec<(String, String)>;
 
 /// Every task with a generator.
 pub const TASKS: &[TaskInfo] = &[
@@ -44,28 +50,33 @@ pub const TASKS: &[TaskInfo] = &[
         id: "vehicle-insurance-fraud",
         summary: "T1 judgments, vehicles, employment, businesses; plants repair-shop rings (subject: case_no)",
         generate: vehicle_insurance::generate,
+        truth: Some(vehicle_insurance::truth),
     },
     TaskInfo {
         id: "private-lending-fraud",
         summary: "T2 lending_cases, enforcement; plants professional lenders (subject: case_no)",
         generate: private_lending::generate,
+        truth: None,
     },
     TaskInfo {
         id: "false-mediation-confirmation",
         summary: "T3 confirmations, enforcement, mediation_subsidies; plants forged confirmations (subject: case_no)",
         generate: false_mediation::generate,
+        truth: None,
     },
     TaskInfo {
         id: "judicial-auction-violations",
         summary: "T4 auctions, bids, priority_claims, relations; plants short notice, missing documents, \
                   futile auctions, related buyers (subject: item_id)",
         generate: judicial_auction::generate,
+        truth: None,
     },
     TaskInfo {
         id: "restricted-debtor-travel",
         summary: "T5 restrictions, travel, passports; plants debtors travelling while restricted, directly \
                   or on another passport (subject: debtor_id)",
         generate: restricted_travel::generate,
+        truth: None,
     },
 ];
 
@@ -92,11 +103,17 @@ impl TaskInfo {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let generated = (self.generate)(scale, seed);
         let total = generated.tables.len() + 1;
+        let finished: Vec<(&str, Vec<sieve_sdk::data::Column>)> =
+            generated.tables.into_iter().map(|t| (t.name, t.finish())).collect();
+        let labels = match self.truth {
+            Some(truth) => truth(&finished),
+            None => generated.labels,
+        };
         let mut counts = Vec::new();
-        for (i, table) in generated.tables.into_iter().enumerate() {
-            let (name, rows) = (table.name, table.rows);
+        for (i, (name, columns)) in finished.iter().enumerate() {
+            let (name, rows) = (*name, columns.first().map_or(0, sieve_sdk::data::Column::len));
             let staging = tempfile::tempdir_in(out)?;
-            table::write(staging.path(), name, &table.finish(), format)?;
+            table::write(staging.path(), name, columns, format)?;
             let ext = match format {
                 Format::Parquet => "parquet",
                 Format::Csv => "csv",
@@ -107,13 +124,14 @@ impl TaskInfo {
             counts.push((name.to_string(), rows));
             progress(i + 1, total);
         }
-        let mut labels = csv::Writer::from_path(out.join(LABELS_FILE))?;
-        labels.write_record(["subject", "pattern"])?;
-        for (subject, pattern) in &generated.labels {
-            labels.write_record([subject, pattern])?;
+        let label_count = labels.len();
+        let mut writer = csv::Writer::from_path(out.join(LABELS_FILE))?;
+        writer.write_record(["subject", "pattern"])?;
+        for (subject, pattern) in &labels {
+            writer.write_record([subject, pattern])?;
         }
-        labels.flush()?;
-        counts.push(("labels".to_string(), generated.labels.len()));
+        writer.flush()?;
+        counts.push(("labels".to_string(), label_count));
         progress(total, total);
         Ok(counts)
     }

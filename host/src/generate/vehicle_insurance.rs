@@ -7,8 +7,11 @@
 //! cars; staff suing over family cars with the insurer's assessment. Noise: nulls, duplicate
 //! vehicle rows, misspelled business and insurer names.
 
+use std::collections::HashMap;
+
 use sieve_sdk::ColumnType::{Boolean, Date, Float64, Text};
 use sieve_sdk::data::days_from_civil;
+use sieve_sdk::data::{Column, Values};
 
 use super::courts::Courts;
 use super::ids::Ids;
@@ -374,4 +377,107 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         business_table.push(&[Cell::Text(&b.id), Cell::Text(&name), Cell::Text(b.kind), Cell::Text(&b.rep)]);
     }
     Generated { tables: vec![table, vehicles, employment, business_table], labels }
+}
+
+/// The contract's true clues in finished T1 tables, decided from DOMAIN.md's definition alone
+/// (all five marks) rather than from what was planted: noise that takes a mark from a planted
+/// case makes it a near miss, and a case that gathers all five by chance is a clue.
+pub fn truth(tables: &[(&str, Vec<Column>)]) -> Vec<(String, String)> {
+    let table =
+        |name: &str| tables.iter().find(|(n, _)| *n == name).map(|(_, c)| c.as_slice()).unwrap_or(&[]);
+    let column = |cols: &'_ [Column], name: &str| cols.iter().position(|c| c.name == name);
+    let text = |cols: &[Column], c: Option<usize>, i: usize| -> Option<String> {
+        let col = &cols[c?];
+        match &col.values {
+            Values::Text(t) if col.is_valid(i) => Some(t.get(i).to_string()),
+            _ => None,
+        }
+    };
+    let int = |cols: &[Column], c: Option<usize>, i: usize| -> Option<i32> {
+        let col = &cols[c?];
+        match &col.values {
+            Values::Date(v) if col.is_valid(i) => Some(v[i]),
+            _ => None,
+        }
+    };
+    let flag = |cols: &[Column], c: Option<usize>, i: usize| -> Option<bool> {
+        let col = &cols[c?];
+        match &col.values {
+            Values::Boolean(v) if col.is_valid(i) => Some(v[i]),
+            _ => None,
+        }
+    };
+    let rows = |cols: &[Column]| cols.first().map_or(0, Column::len);
+
+    let vehicles = table("vehicles");
+    let (v_plate, v_owner) = (column(vehicles, "plate"), column(vehicles, "owner_id"));
+    let mut owners: HashMap<String, Vec<String>> = HashMap::new();
+    for i in 0..rows(vehicles) {
+        if let (Some(p), Some(o)) = (text(vehicles, v_plate, i), text(vehicles, v_owner, i)) {
+            owners.entry(p).or_default().push(o);
+        }
+    }
+    let employment = table("employment");
+    let (e_person, e_employer, e_month) =
+        (column(employment, "person_id"), column(employment, "employer_id"), column(employment, "month"));
+    let mut months: HashMap<(String, String), Vec<i32>> = HashMap::new();
+    for i in 0..rows(employment) {
+        if let (Some(p), Some(e), Some(m)) =
+            (text(employment, e_person, i), text(employment, e_employer, i), int(employment, e_month, i))
+        {
+            months.entry((p, e)).or_default().push(m);
+        }
+    }
+    let j = table("judgments");
+    let c = |name| column(j, name);
+    let (case_no, filed, plaintiff, plate, accident, assessor, shop, assessed, assigned) = (
+        c("case_no"),
+        c("filed_on"),
+        c("plaintiff_id"),
+        c("plate"),
+        c("accident_on"),
+        c("assessor_org"),
+        c("repair_shop"),
+        c("insurer_assessed"),
+        c("claim_assigned"),
+    );
+    let mut shop_cases: HashMap<String, usize> = HashMap::new();
+    let mut pair_cases: HashMap<(String, String), usize> = HashMap::new();
+    for i in 0..rows(j) {
+        if let Some(s) = text(j, shop, i) {
+            *shop_cases.entry(s.clone()).or_default() += 1;
+            if let Some(a) = text(j, assessor, i) {
+                *pair_cases.entry((s, a)).or_default() += 1;
+            }
+        }
+    }
+    let mut truth = Vec::new();
+    for i in 0..rows(j) {
+        let (Some(subject), Some(who), Some(s), Some(a), Some(p), Some(f)) = (
+            text(j, case_no, i),
+            text(j, plaintiff, i),
+            text(j, shop, i),
+            text(j, assessor, i),
+            text(j, plate, i),
+            int(j, filed, i),
+        ) else {
+            continue;
+        };
+        let anchor = int(j, accident, i).unwrap_or(f);
+        let employed = months
+            .get(&(who.clone(), s.clone()))
+            .is_some_and(|ms| ms.iter().any(|m| anchor - 365 <= *m && *m <= f));
+        let owner = owners.get(&p).is_some_and(|os| os.contains(&who));
+        let pair = pair_cases.get(&(s.clone(), a)).copied().unwrap_or(0);
+        let concentrated = pair >= 5 && 2 * pair >= shop_cases.get(&s).copied().unwrap_or(0);
+        let marks = employed
+            && !owner
+            && concentrated
+            && flag(j, assigned, i) == Some(true)
+            && flag(j, assessed, i) == Some(false);
+        if marks {
+            truth.push((subject, PATTERN.to_string()));
+        }
+    }
+    truth
 }
