@@ -5,6 +5,7 @@ mod attacks;
 mod cli;
 mod common;
 mod datasets;
+mod fixtures;
 mod registry;
 mod sandbox;
 mod security;

@@ -213,6 +213,131 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
     }
 
+    // Boundary near misses, for each condition of a true clue: a case that meets all the others
+    // and misses that one by the smallest step, beside the case just inside. DOMAIN.md decides
+    // the labels (see `truth`), so each lands on its side of the line by the definition alone.
+    let mut one_case = |plaintiff: String,
+                        plate: String,
+                        accident: i32,
+                        filed: i32,
+                        assessor: &str,
+                        shop: &str,
+                        assessed: Option<bool>,
+                        assigned: bool,
+                        rng: &mut Rng| {
+        let court = courts.sample(rng);
+        let claimed = (rng.lognormal(30_000.0, 0.8) * 100.0).round() / 100.0;
+        Judgment {
+            case_no: courts.case_no(court, filed, rng),
+            court,
+            filed_on: filed,
+            decided_on: Some(filed + 40),
+            plaintiff,
+            insurer: rng.pick(&INSURERS).to_string(),
+            lawyer: None,
+            plate,
+            accident_on: Some(accident),
+            assessor: Some(assessor.to_string()),
+            shop: Some(shop.to_string()),
+            claimed,
+            awarded: Some(claimed),
+            insurer_assessed: assessed,
+            claim_assigned: Some(assigned),
+            planted: false,
+        }
+    };
+    for _ in 0..(target / 2500).max(2) {
+        let shop = new_business(
+            "repair_shop",
+            format!("{}汽车修理厂", super::place_name(rng.below(4096))),
+            &mut ids,
+        );
+        let assessor = assessors[rng.below(assessors.len())].clone();
+        let month = super::month_floor(rng.range(first_day as i64 + 400, (last_day - 400) as i64) as i32);
+        for kind in [
+            "inside",
+            "exactly-365-days",
+            "366-days",
+            "month-after-filing",
+            "month-of-filing",
+            "co-owner",
+            "not-assigned",
+            "assessed",
+            "assessment-unknown",
+        ] {
+            let person = ids.person();
+            let (accident, filed) = match kind {
+                "exactly-365-days" => (month + 365, month + 400),
+                "366-days" => (month + 366, month + 400),
+                "month-after-filing" => (month - 60, month - 1),
+                "month-of-filing" => (month - 60, month),
+                _ => (month + 20, month + 60),
+            };
+            add_months(&person, &shop, month, month, 0.0, &mut rng, &mut employment);
+            let plate = add_vehicle(&ids.person(), accident, &mut ids, &mut rng, &mut vehicles);
+            if kind == "co-owner" {
+                vehicles.push(&[Cell::Text(&plate), Cell::Text(&person), Cell::Date(accident - 30)]);
+            }
+            let assessed = match kind {
+                "assessed" => Some(true),
+                "assessment-unknown" => None,
+                _ => Some(false),
+            };
+            let case = one_case(
+                person,
+                plate,
+                accident,
+                filed,
+                &assessor,
+                &shop,
+                assessed,
+                kind != "not-assigned",
+                &mut rng,
+            );
+            judgments.push(case);
+        }
+    }
+    // The concentration boundary: exactly 5 cases and exactly half the shop's (inside); 4 cases
+    // (one short); 5 cases of 11 (just under half). The shop's other cases are honest owners'.
+    for (ring, honest) in [(5, 5), (4, 0), (5, 6)] {
+        for _ in 0..(target / 5000).max(1) {
+            let shop = new_business(
+                "repair_shop",
+                format!("{}汽车维修站", super::place_name(rng.below(4096))),
+                &mut ids,
+            );
+            let assessor = assessors[rng.below(assessors.len())].clone();
+            let month = super::month_floor(rng.range(first_day as i64 + 400, (last_day - 400) as i64) as i32);
+            for _ in 0..ring {
+                let person = ids.person();
+                add_months(&person, &shop, month, month, 0.0, &mut rng, &mut employment);
+                let plate = add_vehicle(&ids.person(), month, &mut ids, &mut rng, &mut vehicles);
+                let case = one_case(
+                    person,
+                    plate,
+                    month + 20,
+                    month + 60,
+                    &assessor,
+                    &shop,
+                    Some(false),
+                    true,
+                    &mut rng,
+                );
+                judgments.push(case);
+            }
+            for i in 0..honest {
+                let owner = ids.person();
+                let plate = add_vehicle(&owner, month, &mut ids, &mut rng, &mut vehicles);
+                // Every honest case with its own assessor, never the ring's.
+                let other = &assessors
+                    [(assessors.iter().position(|a| *a == assessor).unwrap_or(0) + 1 + i) % assessors.len()];
+                let case =
+                    one_case(owner, plate, month + 20, month + 60, other, &shop, Some(true), false, &mut rng);
+                judgments.push(case);
+            }
+        }
+    }
+
     // Rental fleets: many cases, one fleet shop and one assessor, but the owner sues and the insurer assessed.
     for rental in &rentals {
         let shop = shops[rng.below(shops.len())].clone();
@@ -480,4 +605,28 @@ pub fn truth(tables: &[(&str, Vec<Column>)]) -> Vec<(String, String)> {
         }
     }
     truth
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::datasets::{contract, csv_io};
+
+    #[test]
+    fn the_labeller_agrees_with_the_hand_written_fixture() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/vehicle-insurance-fraud");
+        let specs = contract::tables("vehicle-insurance-fraud").expect("T1 contract");
+        let tables: Vec<(&str, Vec<_>)> = specs
+            .iter()
+            .map(|spec| {
+                let file = dir.join(format!("{}.csv", spec.name));
+                (spec.name.as_str(), csv_io::read_columns(&file, spec).expect("fixture table"))
+            })
+            .collect();
+        let mut found: Vec<String> = super::truth(&tables).into_iter().map(|(subject, _)| subject).collect();
+        found.sort();
+        let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("expected");
+        assert_eq!(found, expected.lines().collect::<Vec<_>>());
+    }
 }
