@@ -24,12 +24,13 @@ fn required_notice(kind: &str) -> i32 {
     if kind == "real_estate" { 30 } else { 15 }
 }
 
-/// Documents the announcement must carry for `kind`.
+/// Documents the announcement must carry for `kind` (DOMAIN.md): the valuation report and the tax
+/// notice always, the pre-emption notice for real estate and equity.
 fn required_docs(kind: &str) -> &'static [&'static str] {
-    if kind == "real_estate" {
+    if matches!(kind, "real_estate" | "equity") {
         &["valuation_report", "preemption_notice", "tax_notice"]
     } else {
-        &["valuation_report"]
+        &["valuation_report", "tax_notice"]
     }
 }
 
@@ -137,6 +138,10 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
         if rng.chance(0.6) {
             docs.push("judgment_basis");
+        }
+        // A movable's pre-emption notice is optional: published now and then, never required.
+        if kind == "movable" && rng.chance(0.3) {
+            docs.push("preemption_notice");
         }
         rng.shuffle(&mut docs);
 

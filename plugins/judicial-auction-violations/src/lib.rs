@@ -5,21 +5,22 @@
 //! | rule | fires when | score |
 //! |---|---|---|
 //! | `short_notice` | announced fewer than `movable-notice-days` (movables, equity) or `real-estate-notice-days` days before the start | 0.9 |
-//! | `missing_docs` | a required document is not in `docs_published` (the valuation report always; pre-emption and tax notices for real estate) | 0.85 |
+//! | `missing_docs` | a required document is not in `docs_published`: the valuation report and the tax notice for every kind, and the pre-emption notice for real estate and equity (a movable's is optional) | 0.85 |
 //! | `futile` | priority claims on the case reach the start price, so the applicant cannot recover anything | 0.8 |
 //! | `related_buyer` | the buyer is recorded as kin, affiliate or legal representative of the debtor | 0.9 |
 //!
-//! Unknown values (a null announcement date, an unpublished document list) never fire a rule.
+//! Unknown dates never fire a rule; a null document list published nothing, so it lacks every
+//! required document.
 
 use sieve_sdk::ops::Index;
 use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// Documents an announcement can publish; a set of them is a bit mask over this list.
 const DOCS: [&str; 3] = ["valuation_report", "preemption_notice", "tax_notice"];
-/// Movables and equity need the valuation report.
-const MOVABLE_DOCS: u8 = 0b001;
-/// Real estate also needs the pre-emption and tax notices.
-const REAL_ESTATE_DOCS: u8 = 0b111;
+/// Every kind needs the valuation report and the tax notice.
+const MOVABLE_DOCS: u8 = 0b101;
+/// Real estate and equity also need the pre-emption notice.
+const PREEMPTIBLE_DOCS: u8 = 0b111;
 
 /// The T4 model.
 pub struct JudicialAuctionViolations;
@@ -105,8 +106,13 @@ impl Model for JudicialAuctionViolations {
                 }
             }
 
-            if let Some(&published) = docs_present.get(row) {
-                let required = if real_estate { REAL_ESTATE_DOCS } else { MOVABLE_DOCS };
+            {
+                let published = docs_present.get(row).copied().unwrap_or(0);
+                let required = if matches!(kind_here, "real_estate" | "equity") {
+                    PREEMPTIBLE_DOCS
+                } else {
+                    MOVABLE_DOCS
+                };
                 // Most announcements are complete: only list what is missing when something is.
                 if required & !published != 0 {
                     let missing: Vec<&str> = DOCS
@@ -133,7 +139,8 @@ impl Model for JudicialAuctionViolations {
             if let (Some(case), Some(price)) = (case_no.get(row), start_price.get(row)) {
                 let rows = claims_on.get(case);
                 let total: f64 = rows.iter().filter_map(|&r| claim_amount.get(r as usize)).sum();
-                if !rows.is_empty() && total >= price * futile_margin {
+                // DOMAIN.md: futile when the start price does not exceed the claims' sum.
+                if total >= price * futile_margin {
                     ctx.emit(
                         Clue::new(subject, 0.8, "futile", format!(
                             "Item {subject} starts at {price:.2} yuan but priority claims on case {case} total {total:.2}: the applicant cannot recover anything."
@@ -176,14 +183,17 @@ mod tests {
 
     const AUCTIONS: &str = "\
 item_id,case_no,kind,buyer_id,debtor_id,docs_published,announced_on,starts_on,start_price
-SHORT,c1,movable,,d1,valuation_report,2021-03-01,2021-03-10,100
+SHORT,c1,movable,,d1,valuation_report;tax_notice,2021-03-01,2021-03-10,100
 EXACT30,c2,real_estate,,d2,valuation_report;preemption_notice;tax_notice,2021-03-01,2021-03-31,100
 DOCS,c3,real_estate,,d3,valuation_report;tax_notice,2021-03-01,2021-05-01,100
-FUTILE,c4,movable,,d4,valuation_report,2021-03-01,2021-05-01,100
-COVERED,c5,movable,,d5,valuation_report,2021-03-01,2021-05-01,100
-KIN,c6,movable,b6,d6,valuation_report,2021-03-01,2021-05-01,100
-STRANGER,c7,movable,b7,d7,valuation_report,2021-03-01,2021-05-01,100
+FUTILE,c4,movable,,d4,tax_notice;valuation_report,2021-03-01,2021-05-01,100
+COVERED,c5,movable,,d5,valuation_report;tax_notice;judgment_basis,2021-03-01,2021-05-01,100
+KIN,c6,movable,b6,d6,valuation_report;tax_notice,2021-03-01,2021-05-01,100
+STRANGER,c7,movable,b7,d7,valuation_report;tax_notice,2021-03-01,2021-05-01,100
 UNKNOWN,c8,real_estate,,d8,,,2021-05-01,100
+NOTAX,c9,movable,,d9,valuation_report;preemption_notice,2021-03-01,2021-05-01,100
+EQUITY,c10,equity,,d10,valuation_report;tax_notice,2021-03-01,2021-05-01,100
+EQUITYOK,c11,equity,,d11,valuation_report;tax_notice;preemption_notice,2021-03-01,2021-05-01,100
 ";
     const CLAIMS: &str = "case_no,amount\nc4,60\nc4,45\nc5,40\n";
     const RELATIONS: &str = "person_a,person_b,kind\nd6,b6,kin\nb7,someone,affiliate\n";
@@ -204,9 +214,13 @@ UNKNOWN,c8,real_estate,,d8,,,2021-05-01,100
             fired,
             [
                 ("DOCS", "missing_docs"),
+                ("EQUITY", "missing_docs"),
                 ("FUTILE", "futile"),
                 ("KIN", "related_buyer"),
-                ("SHORT", "short_notice")
+                ("NOTAX", "missing_docs"),
+                ("SHORT", "short_notice"),
+                // Nothing published is every required document missing.
+                ("UNKNOWN", "missing_docs"),
             ]
         );
         let docs = out.clues.iter().find(|c| c.subject == "DOCS").expect("DOCS");
