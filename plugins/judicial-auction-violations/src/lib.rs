@@ -181,22 +181,12 @@ mod tests {
     use super::*;
     use sieve_sdk::native::{self, Dataset};
 
-    const AUCTIONS: &str = "\
-item_id,case_no,kind,buyer_id,debtor_id,docs_published,announced_on,starts_on,start_price
-SHORT,c1,movable,,d1,valuation_report;tax_notice,2021-03-01,2021-03-10,100
-EXACT30,c2,real_estate,,d2,valuation_report;preemption_notice;tax_notice,2021-03-01,2021-03-31,100
-DOCS,c3,real_estate,,d3,valuation_report;tax_notice,2021-03-01,2021-05-01,100
-FUTILE,c4,movable,,d4,tax_notice;valuation_report,2021-03-01,2021-05-01,100
-COVERED,c5,movable,,d5,valuation_report;tax_notice;judgment_basis,2021-03-01,2021-05-01,100
-KIN,c6,movable,b6,d6,valuation_report;tax_notice,2021-03-01,2021-05-01,100
-STRANGER,c7,movable,b7,d7,valuation_report;tax_notice,2021-03-01,2021-05-01,100
-UNKNOWN,c8,real_estate,,d8,,,2021-05-01,100
-NOTAX,c9,movable,,d9,valuation_report;preemption_notice,2021-03-01,2021-05-01,100
-EQUITY,c10,equity,,d10,valuation_report;tax_notice,2021-03-01,2021-05-01,100
-EQUITYOK,c11,equity,,d11,valuation_report;tax_notice;preemption_notice,2021-03-01,2021-05-01,100
-";
-    const CLAIMS: &str = "case_no,amount\nc4,60\nc4,45\nc5,40\n";
-    const RELATIONS: &str = "person_a,person_b,kind\nd6,b6,kin\nb7,someone,affiliate\n";
+    /// The hand-written fixture (tests/fixtures/judicial-auction-violations/README.md says what each
+    /// item tests), also run through the real binary by the integration tests.
+    const AUCTIONS: &str = include_str!("../../../tests/fixtures/judicial-auction-violations/auctions.csv");
+    const CLAIMS: &str =
+        include_str!("../../../tests/fixtures/judicial-auction-violations/priority_claims.csv");
+    const RELATIONS: &str = include_str!("../../../tests/fixtures/judicial-auction-violations/relations.csv");
 
     #[test]
     fn each_violation_fires_its_own_rule_and_near_misses_do_not() {
