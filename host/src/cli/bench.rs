@@ -27,7 +27,7 @@ pub struct BenchArgs {
     #[arg(long = "task")]
     tasks: Vec<String>,
     /// Seeds for the quality figures at scale 1.
-    #[arg(long, default_value = "1,2,3", value_delimiter = ',')]
+    #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
     quality_seeds: Vec<u64>,
     /// Where generated benchmark data is kept between invocations.
     #[arg(long, default_value = "bench-data")]
@@ -198,14 +198,22 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     }
 
     writeln!(md, "\n## Quality at scale 1 (fresh data per seed)\n")?;
-    writeln!(md, "| task | seed | precision | recall | F0.5 | AP |\n|---|---|---|---|---|---|")?;
+    writeln!(
+        md,
+        "| task | seed | precision | recall | F0.5 | AP | recall per pattern |\n|---|---|---|---|---|---|---|"
+    )?;
     for task in &tasks {
         for &seed in &args.quality_seeds {
             let s = quality(&sandbox, &args.data_root, task, seed)?;
+            let patterns: Vec<String> = s.per_pattern.iter().map(|(p, r)| format!("{p} {r:.3}")).collect();
             writeln!(
                 md,
-                "| {task} | {seed} | {:.3} | {:.3} | {:.3} | {:.3} |",
-                s.precision, s.recall, s.f0_5, s.average_precision
+                "| {task} | {seed} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                s.precision,
+                s.recall,
+                s.f0_5,
+                s.average_precision,
+                patterns.join(", ")
             )?;
         }
     }
