@@ -58,7 +58,6 @@ struct Judgment {
     awarded: Option<f64>,
     insurer_assessed: Option<bool>,
     claim_assigned: Option<bool>,
-    planted: bool,
 }
 
 /// Generate T1 at `scale` with `seed`.
@@ -180,7 +179,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                 awarded: Some((claimed * (0.8 + 0.2 * rng.f64()) * 100.0).round() / 100.0),
                 insurer_assessed: maybe(&mut rng, 0.02, false),
                 claim_assigned: maybe(&mut rng, 0.02, true),
-                planted: true,
             });
         }
         planted += cases;
@@ -208,7 +206,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                 awarded: Some((claimed * (0.5 + 0.5 * rng.f64()) * 100.0).round() / 100.0),
                 insurer_assessed: Some(!rng.chance(0.15)),
                 claim_assigned: Some(rng.chance(0.1)),
-                planted: false,
             });
         }
     }
@@ -243,7 +240,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             awarded: Some(claimed),
             insurer_assessed: assessed,
             claim_assigned: Some(assigned),
-            planted: false,
         }
     };
     for _ in 0..(target / 2500).max(2) {
@@ -366,7 +362,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                 awarded: Some((claimed * (0.6 + 0.4 * rng.f64()) * 100.0).round() / 100.0),
                 insurer_assessed: Some(!rng.chance(0.05)),
                 claim_assigned: Some(false),
-                planted: false,
             });
         }
     }
@@ -437,7 +432,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             awarded: decided.map(|_| (claimed * (0.5 + 0.5 * rng.f64()) * 100.0).round() / 100.0),
             insurer_assessed: maybe(&mut rng, 0.01, assessed),
             claim_assigned: maybe(&mut rng, 0.01, assigned),
-            planted: false,
         });
     }
 
@@ -463,7 +457,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             ("claim_assigned", Boolean),
         ],
     );
-    let mut labels = Vec::new();
     fn text(v: &Option<String>) -> Cell<'_> {
         v.as_deref().map_or(Cell::Null, Cell::Text)
     }
@@ -488,9 +481,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             boolean(j.insurer_assessed),
             boolean(j.claim_assigned),
         ]);
-        if j.planted {
-            labels.push((j.case_no.clone(), PATTERN.to_string()));
-        }
     }
 
     let mut business_table = TableOut::new(
@@ -501,7 +491,8 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         let name = if rng.chance(0.03) { misspell(&b.name, &mut rng) } else { b.name.clone() };
         business_table.push(&[Cell::Text(&b.id), Cell::Text(&name), Cell::Text(b.kind), Cell::Text(&b.rep)]);
     }
-    Generated { tables: vec![table, vehicles, employment, business_table], labels }
+    // The labels come from DOMAIN.md's definition on the finished tables: see `truth`.
+    Generated { tables: vec![table, vehicles, employment, business_table], labels: Vec::new() }
 }
 
 /// The contract's true clues in finished T1 tables, decided from DOMAIN.md's definition alone
