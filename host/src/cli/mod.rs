@@ -64,7 +64,7 @@ enum Command {
         #[command(subcommand)]
         command: plugins::PluginCommand,
     },
-    /// Datasets: import, approve, retire, grant, list, show.
+    /// Datasets: import, approve, retire, grant, unrestrict, list, show.
     Dataset {
         #[command(subcommand)]
         command: datasets::DatasetCommand,
@@ -79,7 +79,7 @@ enum Command {
         #[command(subcommand)]
         command: runs::RunsCommand,
     },
-    /// The hash-chained audit log: show it, verify it.
+    /// The hash-chained, signed audit log: show, verify, checkpoint, key.
     Audit {
         #[command(subcommand)]
         command: accounts::AuditCommand,

@@ -10,8 +10,8 @@ use crate::registry::{Actor, Registry, RegistryError};
 /// Where the registry is and who is acting (global flags of every registry command).
 #[derive(Args, Clone, Debug)]
 pub struct RegistryArgs {
-    /// Database URL: postgres://user:pass@host/db for a shared registry. Default: the embedded
-    /// SQLite file in the home directory.
+    /// Database URL: postgres://user@host/db for a shared registry (the password from a
+    /// PGPASSFILE, not the URL). Default: the embedded SQLite file in the home directory.
     #[arg(
         long = "db",
         global = true,
