@@ -76,7 +76,7 @@ pub const TASKS: &[TaskInfo] = &[
         summary: "T5 restrictions, travel, passports; plants debtors travelling while restricted, directly \
                   or on another passport (subject: debtor_id)",
         generate: restricted_travel::generate,
-        truth: None,
+        truth: Some(restricted_travel::truth),
     },
 ];
 

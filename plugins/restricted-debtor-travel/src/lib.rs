@@ -67,13 +67,22 @@ impl Model for RestrictedDebtorTravel {
             if !is_restricted(m, class.get(row).unwrap_or("")) {
                 continue;
             }
-            // A trip counts under the person id if that person is restricted, else through the passport.
-            let passport_row =
-                passport.get(row).and_then(|n| passport_rows.get(n).first()).map(|&r| r as usize);
-            let (who, via) = match (person.get(row), passport_row.and_then(|r| Some((holder.get(r)?, r)))) {
-                (Some(id), _) if restricted.contains(id) => (id, None),
-                (_, Some((id, prow))) => (id, Some(prow)),
-                _ => continue,
+            // A trip counts under the person id when there is one; only a trip with no person id
+            // counts through its passport number, for the restricted debtor it was issued to.
+            let (who, via) = match person.get(row) {
+                Some(id) if restricted.contains(id) => (id, None),
+                Some(_) => continue,
+                None => {
+                    let holders = passport.get(row).map_or(&[][..], |n| passport_rows.get(n));
+                    let Some((id, prow)) = holders
+                        .iter()
+                        .filter_map(|&r| Some((holder.get(r as usize)?, r as usize)))
+                        .find(|(id, _)| restricted.contains(id))
+                    else {
+                        continue;
+                    };
+                    (id, Some(prow))
+                }
             };
             let active = restricted.get(who).iter().map(|&r| r as usize).find(|&rr| {
                 imposed.get(rr).is_some_and(|start| sieve_sdk::ops::within(day, start, lifted.get(rr)))
