@@ -9,6 +9,7 @@ pub mod private_lending;
 pub mod restricted_travel;
 pub mod rng;
 pub mod table;
+pub mod truth;
 pub mod vehicle_insurance;
 
 use std::path::Path;
@@ -42,7 +43,7 @@ pub struct TaskInfo {
 }
 
 /// Decides a task's labels from its finished tables: (subject, pattern) per true clue.
-type Truth = fn(&[(&str, Vec<sieve_sdk::data::Column>)]) -> Vec<(String, String)>;
+pub type Truth = fn(&truth::Tables<'_>) -> Vec<(String, String)>;
 
 /// Every task with a generator.
 pub const TASKS: &[TaskInfo] = &[

@@ -10,13 +10,14 @@
 use std::collections::HashMap;
 
 use sieve_sdk::ColumnType::{Date, Text, Timestamp};
-use sieve_sdk::data::{Column, MS_PER_DAY, Values, days_from_civil};
+use sieve_sdk::data::{MS_PER_DAY, days_from_civil};
 
 use super::Generated;
 use super::courts::Courts;
 use super::ids::Ids;
 use super::rng::Rng;
 use super::table::{Cell, TableOut};
+use super::truth::{Tables, column, int, rows, table, text};
 
 /// A generated trip: person id, passport number, mode, seat class, departure (epoch ms).
 type Trip = (Option<String>, Option<String>, &'static str, &'static str, i64);
@@ -207,107 +208,74 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
 /// `imposed_on` to `lifted_on` (both inclusive; no end while in force), recorded under the
 /// debtor's id (`direct`) or only under a passport number issued to the debtor, with no person id
 /// (`passport`). A debtor with any direct trip is `direct`.
-pub fn truth(tables: &[(&str, Vec<Column>)]) -> Vec<(String, String)> {
-    let table =
-        |name: &str| tables.iter().find(|(n, _)| *n == name).map(|(_, c)| c.as_slice()).unwrap_or(&[]);
-    let get = |cols: &[Column], name: &str| cols.iter().find(|c| c.name == name).cloned();
-    let text = |col: &Option<Column>, i: usize| -> Option<String> {
-        let col = col.as_ref()?;
-        match &col.values {
-            Values::Text(t) if col.is_valid(i) => Some(t.get(i).to_string()),
-            _ => None,
-        }
-    };
-    let int = |col: &Option<Column>, i: usize| -> Option<i64> {
-        let col = col.as_ref()?;
-        match &col.values {
-            Values::Date(v) if col.is_valid(i) => Some(i64::from(v[i])),
-            Values::Timestamp(v) if col.is_valid(i) => Some(v[i]),
-            _ => None,
-        }
-    };
-    let rows = |cols: &[Column]| cols.first().map_or(0, Column::len);
-
-    let r = table("restrictions");
-    let (debtor, imposed, lifted) = (get(r, "debtor_id"), get(r, "imposed_on"), get(r, "lifted_on"));
-    let mut periods: HashMap<String, Vec<(i64, Option<i64>)>> = HashMap::new();
+pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
+    let r = table(tables, "restrictions");
+    let (debtor, imposed, lifted) = (column(r, "debtor_id"), column(r, "imposed_on"), column(r, "lifted_on"));
+    let mut periods: HashMap<&str, Vec<(i64, Option<i64>)>> = HashMap::new();
     for i in 0..rows(r) {
-        if let (Some(d), Some(from)) = (text(&debtor, i), int(&imposed, i)) {
-            periods.entry(d).or_default().push((from, int(&lifted, i)));
+        if let (Some(d), Some(from)) = (text(debtor, i), int(imposed, i)) {
+            periods.entry(d).or_default().push((from, int(lifted, i)));
         }
     }
-    let p = table("passports");
-    let (holder, number) = (get(p, "person_id"), get(p, "passport_no"));
-    let mut holders: HashMap<String, Vec<String>> = HashMap::new();
+    let p = table(tables, "passports");
+    let (holder, number) = (column(p, "person_id"), column(p, "passport_no"));
+    let mut holders: HashMap<&str, Vec<&str>> = HashMap::new();
     for i in 0..rows(p) {
-        if let (Some(h), Some(n)) = (text(&holder, i), text(&number, i)) {
+        if let (Some(h), Some(n)) = (text(holder, i), text(number, i)) {
             holders.entry(n).or_default().push(h);
         }
     }
-    let t = table("travel");
+    let t = table(tables, "travel");
     let (person, passport, mode, class, departed) = (
-        get(t, "person_id"),
-        get(t, "passport_no"),
-        get(t, "mode"),
-        get(t, "seat_class"),
-        get(t, "departed_at"),
+        column(t, "person_id"),
+        column(t, "passport_no"),
+        column(t, "mode"),
+        column(t, "seat_class"),
+        column(t, "departed_at"),
     );
     let restricted_on = |who: &str, day: i64| {
         periods
             .get(who)
             .is_some_and(|ps| ps.iter().any(|(from, to)| *from <= day && to.is_none_or(|to| day <= to)))
     };
-    let mut found: HashMap<String, &'static str> = HashMap::new();
+    let mut found: HashMap<&str, &'static str> = HashMap::new();
     for i in 0..rows(t) {
-        let (Some(m), Some(at)) = (text(&mode, i), int(&departed, i)) else { continue };
-        let barred = match m.as_str() {
+        let (Some(m), Some(at)) = (text(mode, i), int(departed, i)) else { continue };
+        let barred = match m {
             "flight" | "rail_g" => true,
-            "rail_d" => text(&class, i).as_deref() == Some("first"),
+            "rail_d" => text(class, i) == Some("first"),
             _ => false,
         };
         if !barred {
             continue;
         }
         let day = at.div_euclid(MS_PER_DAY);
-        match text(&person, i) {
-            Some(who) if restricted_on(&who, day) => {
+        match text(person, i) {
+            Some(who) if restricted_on(who, day) => {
                 found.insert(who, "direct");
             }
             Some(_) => {}
             None => {
-                let owners = text(&passport, i).and_then(|n| holders.get(&n).cloned()).unwrap_or_default();
-                for who in owners.into_iter().filter(|w| restricted_on(w, day)) {
+                let owners = text(passport, i).and_then(|n| holders.get(n)).map_or(&[][..], Vec::as_slice);
+                for &who in owners.iter().filter(|w| restricted_on(w, day)) {
                     found.entry(who).or_insert("passport");
                 }
             }
         }
     }
-    let mut truth: Vec<(String, String)> = found.into_iter().map(|(d, p)| (d, p.to_string())).collect();
+    let mut truth: Vec<(String, String)> =
+        found.into_iter().map(|(d, p)| (d.to_string(), p.to_string())).collect();
     truth.sort();
     truth
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::datasets::{contract, csv_io};
-
     #[test]
     fn the_labeller_agrees_with_the_hand_written_fixture() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/restricted-debtor-travel");
-        let specs = contract::tables("restricted-debtor-travel").expect("T5 contract");
-        let tables: Vec<(&str, Vec<_>)> = specs
-            .iter()
-            .map(|spec| {
-                let file = dir.join(format!("{}.csv", spec.name));
-                (spec.name.as_str(), csv_io::read_columns(&file, spec).expect("fixture table"))
-            })
-            .collect();
-        let found: Vec<(String, String)> = super::truth(&tables);
+        let (found, expected) = crate::generate::truth::on_fixture("restricted-debtor-travel", super::truth);
         let subjects: Vec<&str> = found.iter().map(|(s, _)| s.as_str()).collect();
-        let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("expected");
-        assert_eq!(subjects, expected.lines().collect::<Vec<_>>());
+        assert_eq!(subjects, expected);
         assert!(found.contains(&("D4".to_string(), "passport".to_string())), "{found:?}");
     }
 }

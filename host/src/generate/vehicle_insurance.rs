@@ -11,12 +11,12 @@ use std::collections::HashMap;
 
 use sieve_sdk::ColumnType::{Boolean, Date, Float64, Text};
 use sieve_sdk::data::days_from_civil;
-use sieve_sdk::data::{Column, Values};
 
 use super::courts::Courts;
 use super::ids::Ids;
 use super::rng::{Rng, Zipf};
 use super::table::{Cell, TableOut};
+use super::truth::{Tables, column, flag, int, rows, table, text};
 use super::{Generated, misspell};
 
 const INSURERS: [&str; 12] = [
@@ -498,53 +498,25 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
 /// The contract's true clues in finished T1 tables, decided from DOMAIN.md's definition alone
 /// (all five marks) rather than from what was planted: noise that takes a mark from a planted
 /// case makes it a near miss, and a case that gathers all five by chance is a clue.
-pub fn truth(tables: &[(&str, Vec<Column>)]) -> Vec<(String, String)> {
-    let table =
-        |name: &str| tables.iter().find(|(n, _)| *n == name).map(|(_, c)| c.as_slice()).unwrap_or(&[]);
-    let column = |cols: &'_ [Column], name: &str| cols.iter().position(|c| c.name == name);
-    let text = |cols: &[Column], c: Option<usize>, i: usize| -> Option<String> {
-        let col = &cols[c?];
-        match &col.values {
-            Values::Text(t) if col.is_valid(i) => Some(t.get(i).to_string()),
-            _ => None,
-        }
-    };
-    let int = |cols: &[Column], c: Option<usize>, i: usize| -> Option<i32> {
-        let col = &cols[c?];
-        match &col.values {
-            Values::Date(v) if col.is_valid(i) => Some(v[i]),
-            _ => None,
-        }
-    };
-    let flag = |cols: &[Column], c: Option<usize>, i: usize| -> Option<bool> {
-        let col = &cols[c?];
-        match &col.values {
-            Values::Boolean(v) if col.is_valid(i) => Some(v[i]),
-            _ => None,
-        }
-    };
-    let rows = |cols: &[Column]| cols.first().map_or(0, Column::len);
-
-    let vehicles = table("vehicles");
+pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
+    let vehicles = table(tables, "vehicles");
     let (v_plate, v_owner) = (column(vehicles, "plate"), column(vehicles, "owner_id"));
-    let mut owners: HashMap<String, Vec<String>> = HashMap::new();
+    let mut owners: HashMap<&str, Vec<&str>> = HashMap::new();
     for i in 0..rows(vehicles) {
-        if let (Some(p), Some(o)) = (text(vehicles, v_plate, i), text(vehicles, v_owner, i)) {
+        if let (Some(p), Some(o)) = (text(v_plate, i), text(v_owner, i)) {
             owners.entry(p).or_default().push(o);
         }
     }
-    let employment = table("employment");
+    let employment = table(tables, "employment");
     let (e_person, e_employer, e_month) =
         (column(employment, "person_id"), column(employment, "employer_id"), column(employment, "month"));
-    let mut months: HashMap<(String, String), Vec<i32>> = HashMap::new();
+    let mut months: HashMap<(&str, &str), Vec<i64>> = HashMap::new();
     for i in 0..rows(employment) {
-        if let (Some(p), Some(e), Some(m)) =
-            (text(employment, e_person, i), text(employment, e_employer, i), int(employment, e_month, i))
-        {
+        if let (Some(p), Some(e), Some(m)) = (text(e_person, i), text(e_employer, i), int(e_month, i)) {
             months.entry((p, e)).or_default().push(m);
         }
     }
-    let j = table("judgments");
+    let j = table(tables, "judgments");
     let c = |name| column(j, name);
     let (case_no, filed, plaintiff, plate, accident, assessor, shop, assessed, assigned) = (
         c("case_no"),
@@ -557,12 +529,12 @@ pub fn truth(tables: &[(&str, Vec<Column>)]) -> Vec<(String, String)> {
         c("insurer_assessed"),
         c("claim_assigned"),
     );
-    let mut shop_cases: HashMap<String, usize> = HashMap::new();
-    let mut pair_cases: HashMap<(String, String), usize> = HashMap::new();
+    let mut shop_cases: HashMap<&str, usize> = HashMap::new();
+    let mut pair_cases: HashMap<(&str, &str), usize> = HashMap::new();
     for i in 0..rows(j) {
-        if let Some(s) = text(j, shop, i) {
-            *shop_cases.entry(s.clone()).or_default() += 1;
-            if let Some(a) = text(j, assessor, i) {
+        if let Some(s) = text(shop, i) {
+            *shop_cases.entry(s).or_default() += 1;
+            if let Some(a) = text(assessor, i) {
                 *pair_cases.entry((s, a)).or_default() += 1;
             }
         }
@@ -570,29 +542,28 @@ pub fn truth(tables: &[(&str, Vec<Column>)]) -> Vec<(String, String)> {
     let mut truth = Vec::new();
     for i in 0..rows(j) {
         let (Some(subject), Some(who), Some(s), Some(a), Some(p), Some(f)) = (
-            text(j, case_no, i),
-            text(j, plaintiff, i),
-            text(j, shop, i),
-            text(j, assessor, i),
-            text(j, plate, i),
-            int(j, filed, i),
+            text(case_no, i),
+            text(plaintiff, i),
+            text(shop, i),
+            text(assessor, i),
+            text(plate, i),
+            int(filed, i),
         ) else {
             continue;
         };
-        let anchor = int(j, accident, i).unwrap_or(f);
-        let employed = months
-            .get(&(who.clone(), s.clone()))
-            .is_some_and(|ms| ms.iter().any(|m| anchor - 365 <= *m && *m <= f));
-        let owner = owners.get(&p).is_some_and(|os| os.contains(&who));
-        let pair = pair_cases.get(&(s.clone(), a)).copied().unwrap_or(0);
-        let concentrated = pair >= 5 && 2 * pair >= shop_cases.get(&s).copied().unwrap_or(0);
+        let anchor = int(accident, i).unwrap_or(f);
+        let employed =
+            months.get(&(who, s)).is_some_and(|ms| ms.iter().any(|m| anchor - 365 <= *m && *m <= f));
+        let owner = owners.get(p).is_some_and(|os| os.contains(&who));
+        let pair = pair_cases.get(&(s, a)).copied().unwrap_or(0);
+        let concentrated = pair >= 5 && 2 * pair >= shop_cases.get(s).copied().unwrap_or(0);
         let marks = employed
             && !owner
             && concentrated
-            && flag(j, assigned, i) == Some(true)
-            && flag(j, assessed, i) == Some(false);
+            && flag(assigned, i) == Some(true)
+            && flag(assessed, i) == Some(false);
         if marks {
-            truth.push((subject, PATTERN.to_string()));
+            truth.push((subject.to_string(), PATTERN.to_string()));
         }
     }
     truth
@@ -600,24 +571,11 @@ pub fn truth(tables: &[(&str, Vec<Column>)]) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::datasets::{contract, csv_io};
-
     #[test]
     fn the_labeller_agrees_with_the_hand_written_fixture() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/vehicle-insurance-fraud");
-        let specs = contract::tables("vehicle-insurance-fraud").expect("T1 contract");
-        let tables: Vec<(&str, Vec<_>)> = specs
-            .iter()
-            .map(|spec| {
-                let file = dir.join(format!("{}.csv", spec.name));
-                (spec.name.as_str(), csv_io::read_columns(&file, spec).expect("fixture table"))
-            })
-            .collect();
-        let mut found: Vec<String> = super::truth(&tables).into_iter().map(|(subject, _)| subject).collect();
+        let (found, expected) = crate::generate::truth::on_fixture("vehicle-insurance-fraud", super::truth);
+        let mut found: Vec<String> = found.into_iter().map(|(subject, _)| subject).collect();
         found.sort();
-        let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("expected");
-        assert_eq!(found, expected.lines().collect::<Vec<_>>());
+        assert_eq!(found, expected);
     }
 }
