@@ -257,6 +257,15 @@ fn two_cities(reg: &Reg, admin: &str) {
     }
 }
 
+/// Generated `task` data imported as dataset `name` by the root admin, approved, and granted to the
+/// whole province.
+fn dataset_for_all(reg: &Reg, admin: &str, name: &str, task: &str) {
+    let dir = data(task);
+    reg.ok(admin, &import_args(name, dir.to_str().expect("utf-8"), task, "court"));
+    reg.ok(admin, &["dataset", "approve", name]);
+    reg.ok(admin, &["dataset", "grant", name, "province"]);
+}
+
 /// Approve `digest` as a second province admin (nobody approves what they published).
 fn approve_as_second_admin(reg: &Reg, admin: &str, digest: &str) {
     let approver = reg.user(admin, "approver", "province", &["admin"]);
@@ -380,11 +389,8 @@ fn stored_runs_stay_within_policy(reg: &Reg) {
     reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
     let alice = reg.user(&admin, "alice", "city-a", &["author"]);
     let city_admin = reg.user(&admin, "cyd", "city-a", &["admin"]);
-    let dir = data("judicial-auction-violations");
     let task = "judicial-auction-violations";
-    reg.ok(&admin, &import_args("auctions", dir.to_str().expect("utf-8"), task, "court"));
-    reg.ok(&admin, &["dataset", "approve", "auctions"]);
-    reg.ok(&admin, &["dataset", "grant", "auctions", "province"]);
+    dataset_for_all(reg, &admin, "auctions", task);
     let digest = publish(reg, &alice, task);
     reg.ok(&admin, &["plugin", "approve", &digest]);
 
@@ -609,13 +615,7 @@ fn approval_is_four_eyes_and_scoped(reg: &Reg) {
     let city_admin = reg.user(&admin, "cyd", "city-a", &["admin"]);
     let alice = reg.user(&admin, "alice", "county-a1", &["author"]);
     let bob = reg.user(&admin, "bob", "county-b1", &["author"]);
-    let dir = data("judicial-auction-violations");
-    reg.ok(
-        &admin,
-        &import_args("auctions", dir.to_str().expect("utf-8"), "judicial-auction-violations", "court"),
-    );
-    reg.ok(&admin, &["dataset", "approve", "auctions"]);
-    reg.ok(&admin, &["dataset", "grant", "auctions", "province"]);
+    dataset_for_all(reg, &admin, "auctions", "judicial-auction-violations");
 
     let digest = publish(reg, &author_admin, "judicial-auction-violations");
     reg.refused(&author_admin, &["plugin", "approve", &digest], "four eyes");
@@ -690,10 +690,7 @@ fn spreadsheet_safe_export(reg: &Reg) {
     let bob = reg.user(&admin, "bob", "province", &["author"]);
     let digest = publish(reg, &bob, &guest("guest-raw"));
     reg.ok(&admin, &["plugin", "approve", &digest, "--note", "ok"]);
-    let dir = data("vehicle-insurance-fraud");
-    reg.json(&admin, &import_args("t1", dir.to_str().expect("utf-8"), "vehicle-insurance-fraud", "court"));
-    reg.ok(&admin, &["dataset", "approve", "t1"]);
-    reg.ok(&admin, &["dataset", "grant", "t1", "province"]);
+    dataset_for_all(reg, &admin, "t1", "vehicle-insurance-fraud");
     let report = reg.json(&bob, &["run", &digest, "--dataset", "t1", "--param", "mode=formula"]);
     assert_eq!(report["clues"], 1, "{report}");
     let id = reg.json(&bob, &["runs", "list"])[0]["id"].to_string();
@@ -717,10 +714,7 @@ fn sleeping_model(reg: &Reg) {
     assert_eq!(shown["vetting"]["passed"], true, "{shown}");
     crate::attacks::assert_no_labels_in_canaries(reg.home());
     reg.ok(&admin, &["plugin", "approve", &digest, "--note", "sleeps, harmlessly"]);
-    let dir = data("vehicle-insurance-fraud");
-    reg.json(&admin, &import_args("t1", dir.to_str().expect("utf-8"), "vehicle-insurance-fraud", "court"));
-    reg.ok(&admin, &["dataset", "approve", "t1"]);
-    reg.ok(&admin, &["dataset", "grant", "t1", "province"]);
+    dataset_for_all(reg, &admin, "t1", "vehicle-insurance-fraud");
     let o = reg.cmd(Some(&bob), &["run", &digest, "--dataset", "t1", "--param", "mode=sleep", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
