@@ -552,7 +552,8 @@ fn audit_rewrites_are_caught(reg: &Reg) {
     let public_key = init["audit_public_key"].as_str().expect("public key").to_string();
     assert_eq!(reg.ok(&admin, &["audit", "key"]).trim(), public_key);
     reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
-    reg.user(&admin, "alice", "city-a", &["author"]);
+    let alice = reg.user(&admin, "alice", "city-a", &["author"]);
+    reg.refused(&alice, &["audit", "checkpoint"], "admin role");
     let kept = reg.home().join("kept-checkpoint.json");
     reg.ok(&admin, &["audit", "checkpoint", "--out", kept.to_str().expect("utf-8")]);
     let kept_arg = format!("--checkpoint={}", kept.display());

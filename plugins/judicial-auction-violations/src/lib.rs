@@ -205,10 +205,12 @@ mod tests {
             [
                 ("DOCS", "missing_docs"),
                 ("EQUITY", "missing_docs"),
+                ("EVEN", "futile"),
                 ("FUTILE", "futile"),
                 ("KIN", "related_buyer"),
                 ("NOTAX", "missing_docs"),
                 ("SHORT", "short_notice"),
+                ("SHORT14", "short_notice"),
                 // Nothing published is every required document missing.
                 ("UNKNOWN", "missing_docs"),
             ]
