@@ -1,7 +1,6 @@
 //! Courts and their case numbers: a few busy courts and a long tail, numbers unique per court,
 //! year and case type, in the form `(2021)浙0102民初123号`.
 
-use sieve_sdk::ColumnType::{Date, Text};
 use sieve_sdk::data::civil_from_days;
 
 use super::place_name;
@@ -59,12 +58,9 @@ pub struct EnforcementOut {
 }
 
 impl EnforcementOut {
-    /// An empty table with its own enforcement case numbering.
-    pub fn new(scale: usize) -> Self {
-        let table = TableOut::new(
-            "enforcement",
-            &[("case_no", Text), ("basis_case_no", Text), ("applicant_id", Text), ("filed_on", Date)],
-        );
+    /// An empty `enforcement` table of `task` with its own enforcement case numbering.
+    pub fn new(task: &str, scale: usize) -> Self {
+        let table = TableOut::contract(task, "enforcement");
         EnforcementOut { table, courts: Courts::new(scale, "执") }
     }
 

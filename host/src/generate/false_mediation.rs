@@ -7,7 +7,6 @@
 //! instant applications, varied parties); honest cases that happen to be applied for quickly or
 //! to repeat a pair. Noise: nulls, skewed organisation sizes.
 
-use sieve_sdk::ColumnType::{Date, Float64, Text};
 use sieve_sdk::data::days_from_civil;
 
 use super::Generated;
@@ -130,27 +129,9 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         r.case_no = courts.case_no(r.court, r.decided_on, &mut rng);
     }
     rng.shuffle(&mut rows);
-    let mut confirmations = TableOut::new(
-        "confirmations",
-        &[
-            ("case_no", Text),
-            ("court", Text),
-            ("mediation_org", Text),
-            ("mediator_id", Text),
-            ("agreement_on", Date),
-            ("applied_on", Date),
-            ("decided_on", Date),
-            ("party_a_id", Text),
-            ("party_b_id", Text),
-            ("amount", Float64),
-            ("performance_due_on", Date),
-        ],
-    );
-    let mut enforcement = EnforcementOut::new(s);
-    let mut subsidies = TableOut::new(
-        "mediation_subsidies",
-        &[("mediator_id", Text), ("case_no", Text), ("paid_on", Date), ("amount", Float64)],
-    );
+    let mut confirmations = TableOut::contract("false-mediation-confirmation", "confirmations");
+    let mut enforcement = EnforcementOut::new("false-mediation-confirmation", s);
+    let mut subsidies = TableOut::contract("false-mediation-confirmation", "mediation_subsidies");
     let mut labels = Vec::new();
     for r in &rows {
         // Organisation names are free text, sometimes misspelled.

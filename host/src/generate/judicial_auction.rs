@@ -7,7 +7,6 @@
 //! Near misses: real estate announced exactly 30 days ahead; buyers related to someone other than
 //! the debtor; priority claims that leave something over; first rounds priced at the valuation.
 
-use sieve_sdk::ColumnType::{Date, Float64, Int64, Text, Timestamp};
 use sieve_sdk::data::{MS_PER_DAY, days_from_civil};
 
 use super::Generated;
@@ -45,32 +44,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let mut courts = Courts::new(s, "执");
     let people: Vec<String> = (0..4_000 * s).map(|_| ids.person()).collect();
 
-    let mut auctions = TableOut::new(
-        "auctions",
-        &[
-            ("item_id", Text),
-            ("court", Text),
-            ("case_no", Text),
-            ("kind", Text),
-            ("announced_on", Date),
-            ("starts_on", Date),
-            ("round", Int64),
-            ("valuation", Float64),
-            ("start_price", Float64),
-            ("sold_price", Float64),
-            ("buyer_id", Text),
-            ("bidder_count", Int64),
-            ("debtor_id", Text),
-            ("docs_published", Text),
-        ],
-    );
-    let mut bids = TableOut::new(
-        "bids",
-        &[("item_id", Text), ("bidder_id", Text), ("bid_at", Timestamp), ("amount", Float64)],
-    );
+    let mut auctions = TableOut::contract("judicial-auction-violations", "auctions");
+    let mut bids = TableOut::contract("judicial-auction-violations", "bids");
     let mut claims =
-        TableOut::new("priority_claims", &[("case_no", Text), ("claimant_id", Text), ("amount", Float64)]);
-    let mut relations = TableOut::new("relations", &[("person_a", Text), ("person_b", Text), ("kind", Text)]);
+        TableOut::contract("judicial-auction-violations", "priority_claims");
+    let mut relations = TableOut::contract("judicial-auction-violations", "relations");
     let mut labels = Vec::new();
     let relate = |a: &str, b: &str, rng: &mut Rng, relations: &mut TableOut| {
         let kind = *rng.pick(&RELATION_KINDS);

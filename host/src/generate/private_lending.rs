@@ -7,7 +7,6 @@
 //! suits; a few busy unlicensed plaintiffs (a trader suing customers) whose defendants appear and
 //! who do not withdraw. Noise: nulls, skewed courts, long-tailed amounts.
 
-use sieve_sdk::ColumnType::{Boolean, Date, Float64, Text};
 use sieve_sdk::data::days_from_civil;
 
 use super::Generated;
@@ -174,23 +173,8 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     }
 
     rng.shuffle(&mut cases);
-    let mut table = TableOut::new(
-        "lending_cases",
-        &[
-            ("case_no", Text),
-            ("court", Text),
-            ("plaintiff_id", Text),
-            ("defendant_id", Text),
-            ("filed_on", Date),
-            ("closed_on", Date),
-            ("outcome", Text),
-            ("defendant_appeared", Boolean),
-            ("principal_claimed", Float64),
-            ("annual_rate", Float64),
-            ("plaintiff_licensed", Boolean),
-        ],
-    );
-    let mut enforcement = EnforcementOut::new(s);
+    let mut table = TableOut::contract("private-lending-fraud", "lending_cases");
+    let mut enforcement = EnforcementOut::new("private-lending-fraud", s);
     let mut labels = Vec::new();
     for c in &cases {
         table.push(&[

@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 
-use sieve_sdk::ColumnType::{Date, Text, Timestamp};
 use sieve_sdk::data::{MS_PER_DAY, days_from_civil};
 
 use super::Generated;
@@ -64,12 +63,9 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         format!("E{:08}", (passport_seq * 48_271 + seed) % 100_000_000)
     };
 
-    let mut restrictions = TableOut::new(
-        "restrictions",
-        &[("debtor_id", Text), ("case_no", Text), ("imposed_on", Date), ("lifted_on", Date)],
-    );
+    let mut restrictions = TableOut::contract("restricted-debtor-travel", "restrictions");
     let mut passports =
-        TableOut::new("passports", &[("person_id", Text), ("passport_no", Text), ("issued_on", Date)]);
+        TableOut::contract("restricted-debtor-travel", "passports");
     let mut trips: Vec<Trip> = Vec::new();
     let mut labels = Vec::new();
 
@@ -178,17 +174,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     }
 
     rng.shuffle(&mut trips);
-    let mut travel = TableOut::new(
-        "travel",
-        &[
-            ("trip_id", Text),
-            ("person_id", Text),
-            ("passport_no", Text),
-            ("mode", Text),
-            ("seat_class", Text),
-            ("departed_at", Timestamp),
-        ],
-    );
+    let mut travel = TableOut::contract("restricted-debtor-travel", "travel");
     for (i, (person, passport, mode, class, departed)) in trips.iter().enumerate() {
         let trip_id = format!("T{:09}", (i as u64 * 2_654_435_761 + seed) % 1_000_000_000);
         travel.push(&[

@@ -37,12 +37,16 @@ pub struct TableOut {
 }
 
 impl TableOut {
-    /// A table with the given (column, type) contract.
-    pub fn new(name: &'static str, columns: &[(&str, ColumnType)]) -> Self {
+    /// Table `name` of `task`, with the columns `datasets::contract` gives it (the single source
+    /// of the table lists: generators never restate them).
+    pub fn contract(task: &str, name: &'static str) -> Self {
+        let spec = crate::datasets::contract::tables(task)
+            .and_then(|tables| tables.into_iter().find(|t| t.name == name))
+            .unwrap_or_else(|| panic!("generator bug: the {task} contract has no table {name}"));
         TableOut {
             name,
-            builders: columns.iter().map(|(n, t)| ColumnBuilder::new(n, *t)).collect(),
-            types: columns.iter().map(|(_, t)| *t).collect(),
+            builders: spec.columns.iter().map(|c| ColumnBuilder::new(&c.name, c.ty)).collect(),
+            types: spec.columns.iter().map(|c| c.ty).collect(),
             rows: 0,
         }
     }

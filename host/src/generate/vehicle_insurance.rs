@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 
-use sieve_sdk::ColumnType::{Boolean, Date, Float64, Text};
 use sieve_sdk::data::days_from_civil;
 
 use super::courts::Courts;
@@ -103,9 +102,9 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         .collect();
 
     let mut vehicles =
-        TableOut::new("vehicles", &[("plate", Text), ("owner_id", Text), ("registered_on", Date)]);
+        TableOut::contract("vehicle-insurance-fraud", "vehicles");
     let mut employment =
-        TableOut::new("employment", &[("person_id", Text), ("employer_id", Text), ("month", Date)]);
+        TableOut::contract("vehicle-insurance-fraud", "employment");
     let add_vehicle = |owner: &str, before: i32, ids: &mut Ids, rng: &mut Rng, vehicles: &mut TableOut| {
         let plate = ids.plate();
         let registered = before - rng.range(30, 3000) as i32;
@@ -437,26 +436,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
 
     // Row order carries no meaning: shuffle so nothing can key on it.
     rng.shuffle(&mut judgments);
-    let mut table = TableOut::new(
-        "judgments",
-        &[
-            ("case_no", Text),
-            ("court", Text),
-            ("filed_on", Date),
-            ("decided_on", Date),
-            ("plaintiff_id", Text),
-            ("defendant_insurer", Text),
-            ("plaintiff_lawyer", Text),
-            ("plate", Text),
-            ("accident_on", Date),
-            ("assessor_org", Text),
-            ("repair_shop", Text),
-            ("claimed", Float64),
-            ("awarded", Float64),
-            ("insurer_assessed", Boolean),
-            ("claim_assigned", Boolean),
-        ],
-    );
+    let mut table = TableOut::contract("vehicle-insurance-fraud", "judgments");
     fn text(v: &Option<String>) -> Cell<'_> {
         v.as_deref().map_or(Cell::Null, Cell::Text)
     }
@@ -483,10 +463,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         ]);
     }
 
-    let mut business_table = TableOut::new(
-        "businesses",
-        &[("org_id", Text), ("name", Text), ("kind", Text), ("legal_rep_id", Text)],
-    );
+    let mut business_table = TableOut::contract("vehicle-insurance-fraud", "businesses");
     for b in &businesses {
         let name = if rng.chance(0.03) { misspell(&b.name, &mut rng) } else { b.name.clone() };
         business_table.push(&[Cell::Text(&b.id), Cell::Text(&name), Cell::Text(b.kind), Cell::Text(&b.rep)]);
