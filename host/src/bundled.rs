@@ -44,6 +44,7 @@ pub fn native(name: &str) -> Option<NativeModel> {
             native_model::<judicial_auction_violations::JudicialAuctionViolations>()
         }
         "restricted-debtor-travel" => native_model::<restricted_debtor_travel::RestrictedDebtorTravel>(),
+        "vehicle-enforcement" => native_model::<vehicle_enforcement::VehicleEnforcement>(),
         _ => return None,
     })
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use crate::context::TextCol;
+use crate::context::{Prim, TextCol};
 
 /// A fast, non-cryptographic hasher (the Fx hash of rustc, with a murmur3 finalizer). Keys here are ids from the dataset,
 /// not attacker-chosen against this process, and SipHash costs a lot in a group-by.
@@ -233,6 +233,83 @@ pub fn within(day: i32, start: i32, end: Option<i32>) -> bool {
     day >= start && end.is_none_or(|e| day <= e)
 }
 
+/// Whether a validity period `[from, to)` covers `day`: it started on or before `day` and had not
+/// ended by it (an open `to`, `None`, means "still valid"). The end day itself is outside, as when
+/// an owner's registration ends on the day the next owner's starts.
+#[inline]
+pub fn valid_on(day: i32, from: i32, to: Option<i32>) -> bool {
+    from <= day && to.is_none_or(|t| day < t)
+}
+
+/// Whether the closed intervals `[a_start, a_end]` and `[b_start, b_end]` share a day (an open
+/// end, `None`, runs for ever).
+#[inline]
+pub fn overlaps(a_start: i32, a_end: Option<i32>, b_start: i32, b_end: Option<i32>) -> bool {
+    a_end.is_none_or(|e| b_start <= e) && b_end.is_none_or(|e| a_start <= e)
+}
+
+/// Rows of a table of validity periods (a registration per owner and plate, an office per holder)
+/// grouped by key, for "who held `key` on day `d`" lookups.
+pub struct Periods<'a> {
+    by_key: Index<'a>,
+    from: Prim<'a, i32>,
+    to: Prim<'a, i32>,
+}
+
+impl<'a> Periods<'a> {
+    /// Periods keyed by `key`, starting on `from` and ending (exclusive) on `to` (null: open).
+    /// Rows with a null key or start are never valid.
+    pub fn build(key: &TextCol<'a>, from: Prim<'a, i32>, to: Prim<'a, i32>) -> Self {
+        Periods { by_key: Index::build(key), from, to }
+    }
+
+    /// Every row of `key` valid on `day` (several, where a dataset records overlapping periods).
+    pub fn on(&self, key: &str, day: i32) -> impl Iterator<Item = usize> + '_ {
+        self.by_key.get(key).iter().map(|&r| r as usize).filter(move |&r| self.valid(r, day))
+    }
+
+    /// Whether period row `row` covers `day`.
+    pub fn valid(&self, row: usize, day: i32) -> bool {
+        self.from.get(row).is_some_and(|from| valid_on(day, from, self.to.get(row)))
+    }
+
+    /// Every period row of `key`, in table order.
+    pub fn of(&self, key: &str) -> &[u32] {
+        self.by_key.get(key)
+    }
+}
+
+/// A hash index on a pair of text columns (a multi-key group-by: (case, plate), (shop, assessor)).
+/// Rows where either value is null are skipped.
+#[derive(Debug, Clone, Default)]
+pub struct PairIndex<'a> {
+    // Nested rather than keyed by a tuple, so lookups take borrowed `&str`s of any lifetime.
+    rows: FastMap<&'a str, FastMap<&'a str, Vec<u32>>>,
+}
+
+impl<'a> PairIndex<'a> {
+    /// Index the rows of `first` and `second` (columns of one table).
+    pub fn build(first: &TextCol<'a>, second: &TextCol<'a>) -> Self {
+        let mut rows: FastMap<&'a str, FastMap<&'a str, Vec<u32>>> = fast_map();
+        for i in 0..first.len().min(second.len()) {
+            if let (Some(a), Some(b)) = (first.get(i), second.get(i)) {
+                rows.entry(a).or_default().entry(b).or_default().push(i as u32);
+            }
+        }
+        PairIndex { rows }
+    }
+
+    /// Rows holding the pair, ascending (empty if none).
+    pub fn get(&self, first: &str, second: &str) -> &[u32] {
+        self.rows.get(first).and_then(|m| m.get(second)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether any row holds the pair.
+    pub fn contains(&self, first: &str, second: &str) -> bool {
+        !self.get(first, second).is_empty()
+    }
+}
+
 /// The first day of the month that `day` falls in.
 pub fn month_start(day: i32) -> i32 {
     let (y, m, _) = crate::data::civil_from_days(day);
@@ -301,6 +378,38 @@ mod tests {
         }
         assert_eq!(derived.get(2).map(String::as_str), Some("X"));
         assert_eq!(derived.get(3), None, "null rows derive nothing");
+    }
+
+    #[test]
+    fn validity_periods_end_the_day_the_next_one_starts() {
+        use crate::data::Bitmap;
+        // Plate P: A from day 10 to day 20, then B from day 20 on; plate Q: C from day 5 (open).
+        let plate = Column::new("plate", Values::Text(["P", "P", "Q", ""].into_iter().collect::<Text>()));
+        let mut plate = plate;
+        plate.validity = Some(Bitmap::from_flags([true, true, true, false]));
+        let from = Column::new("from", Values::Date(vec![10, 20, 5, 0]));
+        let mut to = Column::new("to", Values::Date(vec![20, 0, 0, 0]));
+        to.validity = Some(Bitmap::from_flags([true, false, false, false]));
+        let frame = Frame::new("registrations", 4, vec![plate, from, to]);
+        let (p, f, t) =
+            (frame.text("plate").expect("p"), frame.date("from").expect("f"), frame.date("to").expect("t"));
+        let periods = Periods::build(&p, f, t);
+        let on = |key: &str, day: i32| periods.on(key, day).collect::<Vec<_>>();
+        assert_eq!(on("P", 9), Vec::<usize>::new());
+        assert_eq!(on("P", 10), [0]);
+        assert_eq!(on("P", 19), [0]);
+        assert_eq!(on("P", 20), [1], "the transfer day belongs to the next owner");
+        assert_eq!(on("Q", 10_000), [2]);
+        assert_eq!(periods.of("P"), [0, 1]);
+        assert!(on("", 1).is_empty());
+
+        assert!(overlaps(1, Some(5), 5, Some(9)));
+        assert!(!overlaps(1, Some(4), 5, None));
+        assert!(overlaps(7, None, 1, None));
+
+        let pairs = PairIndex::build(&p, &p);
+        assert_eq!(pairs.get("P", "P"), [0, 1]);
+        assert!(pairs.contains("Q", "Q") && !pairs.contains("P", "Q"));
     }
 
     #[test]

@@ -30,6 +30,7 @@ fn every_bundled_model_meets_the_quality_bar_on_fresh_seeds() {
         "false-mediation-confirmation",
         "judicial-auction-violations",
         "restricted-debtor-travel",
+        "vehicle-enforcement",
     ];
     for task in tasks {
         for seed in [11, 12] {
@@ -79,6 +80,7 @@ fn gen_lists_all_five_tasks_and_refuses_unknown_ones() {
         "false-mediation-confirmation",
         "judicial-auction-violations",
         "restricted-debtor-travel",
+        "vehicle-enforcement",
     ] {
         assert!(out.contains(task), "{out}");
     }
@@ -215,6 +217,7 @@ fn demo_runs_the_whole_loop() {
         "false-mediation-confirmation",
         "judicial-auction-violations",
         "restricted-debtor-travel",
+        "vehicle-enforcement",
     ] {
         assert!(
             out.lines().any(|l| l.starts_with(task) && l.split_whitespace().count() == 8),

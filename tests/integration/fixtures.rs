@@ -32,7 +32,9 @@ fn bundled_models_flag_exactly_the_hand_written_clues() {
                     .to_string()
             })
             .collect();
+        // A subject with several patterns has a clue for each.
         flagged.sort();
+        flagged.dedup();
         let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("expected.txt");
         assert_eq!(flagged, expected.lines().collect::<Vec<_>>(), "{task}");
         checked += 1;

@@ -8,6 +8,7 @@ pub fn tables(task: &str) -> Option<Vec<TableSpec>> {
     let enforcement = || {
         TableSpec::new("enforcement").text(&["case_no", "basis_case_no", "applicant_id"]).date(&["filed_on"])
     };
+    let relations = || TableSpec::new("relations").text(&["person_a", "person_b", "kind"]);
     Some(match task {
         "vehicle-insurance-fraud" => vec![
             TableSpec::new("judgments")
@@ -59,7 +60,7 @@ pub fn tables(task: &str) -> Option<Vec<TableSpec>> {
                 .timestamp(&["bid_at"])
                 .float64(&["amount"]),
             TableSpec::new("priority_claims").text(&["case_no", "claimant_id"]).float64(&["amount"]),
-            TableSpec::new("relations").text(&["person_a", "person_b", "kind"]),
+            relations(),
         ],
         "restricted-debtor-travel" => vec![
             TableSpec::new("restrictions").text(&["debtor_id", "case_no"]).date(&["imposed_on", "lifted_on"]),
@@ -68,17 +69,45 @@ pub fn tables(task: &str) -> Option<Vec<TableSpec>> {
                 .timestamp(&["departed_at"]),
             TableSpec::new("passports").text(&["person_id", "passport_no"]).date(&["issued_on"]),
         ],
+        "vehicle-enforcement" => vec![
+            TableSpec::new("enforcement_cases")
+                .text(&["case_no", "court", "debtor_id"])
+                .date(&["filed_on", "closed_on"])
+                .text(&["closure"]),
+            TableSpec::new("registrations").text(&["plate", "owner_id"]).date(&["from_on", "to_on"]),
+            TableSpec::new("seizures").text(&["case_no", "plate"]).date(&[
+                "seized_on",
+                "impounded_on",
+                "released_on",
+            ]),
+            TableSpec::new("traffic_events").text(&["plate"]).timestamp(&["at"]).text(&["kind"]),
+            relations(),
+        ],
+        "copyright-harvesting" => vec![
+            TableSpec::new("registrations")
+                .text(&["reg_no", "work_hash", "claimant_id", "agent_org"])
+                .date(&["created_on", "registered_on"]),
+            TableSpec::new("ip_cases")
+                .text(&["case_no", "court"])
+                .date(&["filed_on"])
+                .text(&["plaintiff_id", "plaintiff_agent", "reg_no", "defendant_id", "defendant_kind"])
+                .float64(&["claimed"])
+                .text(&["outcome"]),
+            TableSpec::new("prior_use").text(&["work_hash"]).date(&["first_seen_on"]).text(&["source"]),
+        ],
         _ => return None,
     })
 }
 
 /// Every task with a contract.
-pub const TASKS: [&str; 5] = [
+pub const TASKS: [&str; 7] = [
     "vehicle-insurance-fraud",
     "private-lending-fraud",
     "false-mediation-confirmation",
     "judicial-auction-violations",
     "restricted-debtor-travel",
+    "vehicle-enforcement",
+    "copyright-harvesting",
 ];
 
 /// Check a model's declared inputs against `task`'s contract: every table and column it reads

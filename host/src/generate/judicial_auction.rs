@@ -46,8 +46,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
 
     let mut auctions = TableOut::contract("judicial-auction-violations", "auctions");
     let mut bids = TableOut::contract("judicial-auction-violations", "bids");
-    let mut claims =
-        TableOut::contract("judicial-auction-violations", "priority_claims");
+    let mut claims = TableOut::contract("judicial-auction-violations", "priority_claims");
     let mut relations = TableOut::contract("judicial-auction-violations", "relations");
     let mut labels = Vec::new();
     let relate = |a: &str, b: &str, rng: &mut Rng, relations: &mut TableOut| {

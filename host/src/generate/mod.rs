@@ -10,6 +10,7 @@ pub mod restricted_travel;
 pub mod rng;
 pub mod table;
 pub mod truth;
+pub mod vehicle_enforcement;
 pub mod vehicle_insurance;
 
 use std::path::Path;
@@ -78,6 +79,14 @@ pub const TASKS: &[TaskInfo] = &[
                   or on another passport (subject: debtor_id)",
         generate: restricted_travel::generate,
         truth: Some(restricted_travel::truth),
+    },
+    TaskInfo {
+        id: "vehicle-enforcement",
+        summary: "T6 enforcement_cases, registrations, seizures, traffic_events, relations; plants seized cars \
+                  still driven, no-assets closures over a car, transfers to relatives, stale seizures \
+                  (subject: case_no)",
+        generate: vehicle_enforcement::generate,
+        truth: Some(vehicle_enforcement::truth),
     },
 ];
 

@@ -64,8 +64,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     };
 
     let mut restrictions = TableOut::contract("restricted-debtor-travel", "restrictions");
-    let mut passports =
-        TableOut::contract("restricted-debtor-travel", "passports");
+    let mut passports = TableOut::contract("restricted-debtor-travel", "passports");
     let mut trips: Vec<Trip> = Vec::new();
     let mut labels = Vec::new();
 

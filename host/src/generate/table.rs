@@ -53,7 +53,7 @@ impl TableOut {
 
     /// Append one row; cells must follow the contract's order and types.
     pub fn push(&mut self, cells: &[Cell]) {
-        debug_assert_eq!(cells.len(), self.builders.len(), "{}: wrong cell count", self.name);
+        assert_eq!(cells.len(), self.builders.len(), "{}: wrong cell count", self.name);
         for ((b, ty), cell) in self.builders.iter_mut().zip(&self.types).zip(cells) {
             let ok = match (cell, ty) {
                 (Cell::Null, _) => {
@@ -70,7 +70,9 @@ impl TableOut {
                 (Cell::Bool(v), ColumnType::Boolean) => b.push_cell(if *v { "true" } else { "false" }),
                 _ => Err(format!("{}: cell {cell:?} does not fit {ty}", self.name)),
             };
-            debug_assert!(ok.is_ok(), "{ok:?}");
+            // A cell that does not fit its column is a generator bug: stop rather than write
+            // columns of unequal length.
+            assert!(ok.is_ok(), "{ok:?}");
         }
         self.rows += 1;
     }

@@ -101,10 +101,8 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         .map(|_| (0..rng.range(6, 12)).map(|_| rng.below(assessors.len())).collect())
         .collect();
 
-    let mut vehicles =
-        TableOut::contract("vehicle-insurance-fraud", "vehicles");
-    let mut employment =
-        TableOut::contract("vehicle-insurance-fraud", "employment");
+    let mut vehicles = TableOut::contract("vehicle-insurance-fraud", "vehicles");
+    let mut employment = TableOut::contract("vehicle-insurance-fraud", "employment");
     let add_vehicle = |owner: &str, before: i32, ids: &mut Ids, rng: &mut Rng, vehicles: &mut TableOut| {
         let plate = ids.plate();
         let registered = before - rng.range(30, 3000) as i32;
