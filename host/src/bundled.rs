@@ -45,6 +45,7 @@ pub fn native(name: &str) -> Option<NativeModel> {
         }
         "restricted-debtor-travel" => native_model::<restricted_debtor_travel::RestrictedDebtorTravel>(),
         "vehicle-enforcement" => native_model::<vehicle_enforcement::VehicleEnforcement>(),
+        "copyright-harvesting" => native_model::<copyright_harvesting::CopyrightHarvesting>(),
         _ => return None,
     })
 }

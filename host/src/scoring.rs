@@ -72,8 +72,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, String> {
 /// Score `clues` against `labels` with review budget `k` (default: the number of labelled subjects).
 /// A subject flagged several times counts once, at its highest score.
 pub fn score(labels: &[Label], clues: &[Clue], k: Option<usize>) -> Scores {
-    let truth: BTreeMap<&str, &str> =
-        labels.iter().map(|l| (l.subject.as_str(), l.pattern.as_str())).collect();
+    let truth: BTreeSet<&str> = labels.iter().map(|l| l.subject.as_str()).collect();
     let mut best: BTreeMap<&str, f64> = BTreeMap::new();
     for c in clues {
         let e = best.entry(c.subject.as_str()).or_insert(f64::NEG_INFINITY);
@@ -85,7 +84,7 @@ pub fn score(labels: &[Label], clues: &[Clue], k: Option<usize>) -> Scores {
 
     let labelled = truth.len();
     let flagged = ranking.len();
-    let hits: Vec<bool> = ranking.iter().map(|(s, _)| truth.contains_key(s)).collect();
+    let hits: Vec<bool> = ranking.iter().map(|(s, _)| truth.contains(s)).collect();
     let tp = hits.iter().filter(|h| **h).count();
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let precision = ratio(tp, flagged);
@@ -108,8 +107,11 @@ pub fn score(labels: &[Label], clues: &[Clue], k: Option<usize>) -> Scores {
     }
     let average_precision = if labelled == 0 { 0.0 } else { ap_sum / labelled as f64 };
     let flagged_set: BTreeSet<&str> = ranking.iter().map(|(s, _)| *s).collect();
+    // A subject may carry several patterns (T4, T6): each (subject, pattern) counts for its pattern.
+    let pairs: BTreeSet<(&str, &str)> =
+        labels.iter().map(|l| (l.subject.as_str(), l.pattern.as_str())).collect();
     let mut per_pattern: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for (subject, pattern) in &truth {
+    for (subject, pattern) in &pairs {
         let e = per_pattern.entry(pattern.to_string()).or_default();
         e.1 += 1;
         if flagged_set.contains(subject) {
@@ -158,6 +160,16 @@ mod tests {
         // AP = (1/1 + 2/3 + 3/4) / 4
         assert!((s.average_precision - (1.0 + 2.0 / 3.0 + 0.75) / 4.0).abs() < 1e-12);
         assert_eq!(s.per_pattern["x"], 1.0);
+        assert_eq!(s.per_pattern["y"], 0.5);
+    }
+
+    #[test]
+    fn a_subject_with_two_patterns_counts_for_both() {
+        // c carries x and y; d only y. Flagging c finds one of x's two and one of y's two.
+        let labels = [label("a", "x"), label("c", "x"), label("c", "y"), label("d", "y")];
+        let s = score(&labels, &[clue("c", 0.9)], None);
+        assert_eq!((s.labelled, s.true_positives), (3, 1));
+        assert_eq!(s.per_pattern["x"], 0.5);
         assert_eq!(s.per_pattern["y"], 0.5);
     }
 

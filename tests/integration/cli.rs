@@ -31,6 +31,7 @@ fn every_bundled_model_meets_the_quality_bar_on_fresh_seeds() {
         "judicial-auction-violations",
         "restricted-debtor-travel",
         "vehicle-enforcement",
+        "copyright-harvesting",
     ];
     for task in tasks {
         for seed in [11, 12] {
@@ -71,7 +72,7 @@ fn every_bundled_model_meets_the_quality_bar_on_fresh_seeds() {
 }
 
 #[test]
-fn gen_lists_all_five_tasks_and_refuses_unknown_ones() {
+fn gen_lists_all_seven_tasks_and_refuses_unknown_ones() {
     let o = run(&["gen", "--list"]);
     let out = stdout(&o);
     for task in [
@@ -81,6 +82,7 @@ fn gen_lists_all_five_tasks_and_refuses_unknown_ones() {
         "judicial-auction-violations",
         "restricted-debtor-travel",
         "vehicle-enforcement",
+        "copyright-harvesting",
     ] {
         assert!(out.contains(task), "{out}");
     }
@@ -218,6 +220,7 @@ fn demo_runs_the_whole_loop() {
         "judicial-auction-violations",
         "restricted-debtor-travel",
         "vehicle-enforcement",
+        "copyright-harvesting",
     ] {
         assert!(
             out.lines().any(|l| l.starts_with(task) && l.split_whitespace().count() == 8),

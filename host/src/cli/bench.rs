@@ -23,7 +23,7 @@ pub struct BenchArgs {
     /// Repetitions per measurement (medians are reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// Only these tasks (repeatable; default: all five).
+    /// Only these tasks (repeatable; default: all of them).
     #[arg(long = "task")]
     tasks: Vec<String>,
     /// Seeds for the quality figures at scale 1.

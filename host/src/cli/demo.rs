@@ -1,4 +1,4 @@
-//! `sieve demo`: the whole platform on the five tasks, through the registry: create a registry,
+//! `sieve demo`: the whole platform on every task, through the registry: create a registry,
 //! import and approve a generated dataset per task, publish, vet and approve the bundled models,
 //! run them as a prosecutor, show the top clue with its evidence, score every run, verify the
 //! audit log, and print one table.
@@ -47,7 +47,8 @@ async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Pat
     let registry = Registry::open(home, None).await?;
     let sandbox = super::sandbox(home)?;
     println!(
-        "Sieve demo: five supervision tasks, scale {}, seed {} (in {})\n",
+        "Sieve demo: {} supervision tasks, scale {}, seed {} (in {})\n",
+        generate::TASKS.len(),
         args.scale,
         args.seed,
         root.display()

@@ -93,7 +93,7 @@ enum Command {
     },
     /// Score clues against labels: precision, recall, F1, F0.5, precision@k, AP, per-pattern recall.
     Score(ScoreArgs),
-    /// The whole platform in a throwaway registry: import, vet, approve, run and score all five tasks.
+    /// The whole platform in a throwaway registry: import, vet, approve, run and score every task.
     Demo(demo::DemoArgs),
     /// Measure the host: WASM vs native, cold vs warm start, sha256, rows/s; writes BENCHMARKS.md.
     Bench(bench::BenchArgs),

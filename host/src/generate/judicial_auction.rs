@@ -7,6 +7,8 @@
 //! Near misses: real estate announced exactly 30 days ahead; buyers related to someone other than
 //! the debtor; priority claims that leave something over; first rounds priced at the valuation.
 
+use std::collections::{HashMap, HashSet};
+
 use sieve_sdk::data::{MS_PER_DAY, days_from_civil};
 
 use super::Generated;
@@ -14,6 +16,7 @@ use super::courts::Courts;
 use super::ids::Ids;
 use super::rng::Rng;
 use super::table::{Cell, TableOut};
+use super::truth::{Tables, column, float, int, rows, table, text};
 
 const KINDS: [&str; 3] = ["movable", "real_estate", "equity"];
 const RELATION_KINDS: [&str; 3] = ["kin", "affiliate", "legal_rep"];
@@ -100,9 +103,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         };
         let required = required_notice(kind);
         let notice = match violation {
+            // One day short now and then: 14 days for a movable, 29 for real estate.
+            Some("short_notice") if rng.chance(0.3) => required - 1,
             Some("short_notice") => required - rng.range(1, 10) as i32,
-            // Real estate announced exactly 30 days ahead is lawful: a near miss.
-            _ if kind == "real_estate" && rng.chance(0.2) => required,
+            // Announced exactly the required days ahead is lawful: a near miss.
+            _ if rng.chance(if kind == "real_estate" { 0.2 } else { 0.05 }) => required,
             _ => required + rng.range(0, 20) as i32,
         };
         let starts = announced + notice;
@@ -122,14 +127,19 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
         rng.shuffle(&mut docs);
 
-        // Priority claims: futile items are swallowed whole; others leave something over.
+        // Priority claims: futile items are swallowed whole (claims equal to the start price
+        // included); others leave something over, now and then a single cent.
         let claim_total = match violation {
+            Some("futile") if rng.chance(0.2) => Some(start_price),
             Some("futile") => Some(start_price * (1.05 + rng.f64())),
+            _ if rng.chance(0.01) => Some(start_price - 0.01),
             _ if rng.chance(0.3) => Some(start_price * (0.1 + rng.f64() * 0.6)),
             _ => None,
         };
         if let Some(total) = claim_total {
-            let parts = rng.range(1, 3);
+            // The boundary cases are one claim, so that no rounding of parts moves them.
+            let exact = total == start_price || total == start_price - 0.01;
+            let parts = if exact { 1 } else { rng.range(1, 3) };
             for _ in 0..parts {
                 let amount = (total / parts as f64 * 100.0).round() / 100.0;
                 claims.push(&[Cell::Text(&case_no), Cell::Text(&ids.org()), Cell::Float(amount)]);
@@ -187,4 +197,72 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
     }
     Generated { tables: vec![auctions, bids, claims, relations], labels }
+}
+
+/// The contract's true clues in finished T4 tables, decided from DOMAIN.md's definition alone: each
+/// (item, violation) once; an item may break several rules.
+pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
+    let c = table(tables, "priority_claims");
+    let (claim_case, claim_amount) = (column(c, "case_no"), column(c, "amount"));
+    let mut claims: HashMap<&str, f64> = HashMap::new();
+    for i in 0..rows(c) {
+        if let (Some(case_no), Some(amount)) = (text(claim_case, i), float(claim_amount, i)) {
+            *claims.entry(case_no).or_default() += amount;
+        }
+    }
+    let r = table(tables, "relations");
+    let (a_col, b_col) = (column(r, "person_a"), column(r, "person_b"));
+    let mut related: HashSet<(&str, &str)> = HashSet::new();
+    for i in 0..rows(r) {
+        if let (Some(a), Some(b)) = (text(a_col, i), text(b_col, i)) {
+            related.insert((a, b));
+            related.insert((b, a));
+        }
+    }
+    let a = table(tables, "auctions");
+    let (item, case_no, kind) = (column(a, "item_id"), column(a, "case_no"), column(a, "kind"));
+    let (announced, starts, price) =
+        (column(a, "announced_on"), column(a, "starts_on"), column(a, "start_price"));
+    let (buyer, debtor, docs) = (column(a, "buyer_id"), column(a, "debtor_id"), column(a, "docs_published"));
+    let mut found = Vec::new();
+    for i in 0..rows(a) {
+        let Some(subject) = text(item, i) else { continue };
+        let kind_here = text(kind, i).unwrap_or("");
+        let mut hit = |pattern: &str| found.push((subject.to_string(), pattern.to_string()));
+        if let (Some(from), Some(to)) = (int(announced, i), int(starts, i))
+            && to - from < i64::from(required_notice(kind_here))
+        {
+            hit("short_notice");
+        }
+        let published: Vec<&str> =
+            text(docs, i).map_or(Vec::new(), |d| d.split(';').map(str::trim).collect());
+        if required_docs(kind_here).iter().any(|d| !published.contains(d)) {
+            hit("missing_docs");
+        }
+        if let Some(p) = float(price, i)
+            && p <= text(case_no, i).and_then(|c| claims.get(c)).copied().unwrap_or(0.0)
+        {
+            hit("futile");
+        }
+        if let (Some(b), Some(d)) = (text(buyer, i), text(debtor, i))
+            && related.contains(&(b, d))
+        {
+            hit("related_buyer");
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_labeller_agrees_with_the_hand_written_fixture() {
+        let (found, expected) =
+            crate::generate::truth::on_fixture("judicial-auction-violations", super::truth);
+        let mut subjects: Vec<&str> = found.iter().map(|(s, _)| s.as_str()).collect();
+        subjects.dedup();
+        assert_eq!(subjects, expected);
+    }
 }

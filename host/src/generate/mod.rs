@@ -1,6 +1,7 @@
 //! Synthetic datasets for the supervision tasks of DOMAIN.md: deterministic by seed and scale,
 //! with planted patterns, near misses, noise, and `labels.csv`.
 
+pub mod copyright;
 pub mod courts;
 pub mod false_mediation;
 pub mod ids;
@@ -71,7 +72,7 @@ pub const TASKS: &[TaskInfo] = &[
         summary: "T4 auctions, bids, priority_claims, relations; plants short notice, missing documents, \
                   futile auctions, related buyers (subject: item_id)",
         generate: judicial_auction::generate,
-        truth: None,
+        truth: Some(judicial_auction::truth),
     },
     TaskInfo {
         id: "restricted-debtor-travel",
@@ -87,6 +88,13 @@ pub const TASKS: &[TaskInfo] = &[
                   (subject: case_no)",
         generate: vehicle_enforcement::generate,
         truth: Some(vehicle_enforcement::truth),
+    },
+    TaskInfo {
+        id: "copyright-harvesting",
+        summary: "T7 registrations, ip_cases, prior_use; plants agencies and plaintiffs suing vendors on works \
+                  used before their claimed creation (subject: case_no)",
+        generate: copyright::generate,
+        truth: Some(copyright::truth),
     },
 ];
 

@@ -40,6 +40,15 @@ pub fn int(column: Option<&Column>, i: usize) -> Option<i64> {
     }
 }
 
+/// Row `i` of a float column.
+pub fn float(column: Option<&Column>, i: usize) -> Option<f64> {
+    let c = column?;
+    match &c.values {
+        Values::Float64(v) if c.is_valid(i) => Some(v[i]),
+        _ => None,
+    }
+}
+
 /// Row `i` of a boolean column.
 pub fn flag(column: Option<&Column>, i: usize) -> Option<bool> {
     let c = column?;

@@ -202,12 +202,12 @@ impl Model for VehicleEnforcement {
                 if let Some(z) = stale {
                     let (score, how) = match released_on.get(z) {
                         None => (0.9, "is still in force".to_string()),
-                        Some(r) => (0.7, format!("was released {} days after", r - closed)),
+                        Some(r) => (0.7, format!("was released {} days after closing", r - closed)),
                     };
                     let p = seized_plate.get(z).unwrap_or_default();
                     ctx.emit(
                         Clue::new(case, score, "stale_seizure", format!(
-                            "Case {case} closed on payment or settlement, but the seizure of plate {p} {how} closing."
+                            "Case {case} closed on payment or settlement, but the seizure of plate {p} {how}."
                         ))
                         .evidence("enforcement_cases", [row])
                         .evidence("seizures", [z]),
