@@ -52,12 +52,34 @@ fn fail(o: Outcome) -> anyhow::Error {
 
 /// The dataset of `task` at `scale` and `seed`, generated on first use.
 fn dataset(root: &Path, task: &str, scale: u32, seed: u64) -> anyhow::Result<PathBuf> {
-    let dir = root.join(format!("{task}-s{scale}-seed{seed}"));
+    // Kept data is named by what this build's generator makes, so a changed generator never
+    // leaves figures measured on the old one's data.
+    let dir = root.join(format!("{task}-s{scale}-seed{seed}-{}", generator_fingerprint(task)?));
     if !dir.join(datasets::LABELS_FILE).exists() {
         eprintln!("generating {task} at scale {scale}, seed {seed} ...");
         generate::task(task)?.write(scale, seed, &dir, Format::Parquet, &|_, _| {})?;
     }
     Ok(dir)
+}
+
+/// The first 12 hex digits of the sha256 of what `task`'s generator writes at scale 1, seed 0
+/// (computed once per task and process).
+fn generator_fingerprint(task: &str) -> anyhow::Result<String> {
+    static KNOWN: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut known = KNOWN.lock().map_err(|_| anyhow::anyhow!("fingerprint cache poisoned"))?;
+    if let Some((_, fp)) = known.iter().find(|(t, _)| t == task) {
+        return Ok(fp.clone());
+    }
+    let dir = tempfile::tempdir()?;
+    let written = generate::task(task)?.write(1, 0, dir.path(), Format::Csv, &|_, _| {})?;
+    let mut bytes = Vec::new();
+    for (table, _) in written {
+        let file = if table == "labels" { datasets::LABELS_FILE.to_string() } else { format!("{table}.csv") };
+        bytes.extend(std::fs::read(dir.path().join(file))?);
+    }
+    let fp = crate::digest::sha256_hex(&bytes)[..12].to_string();
+    known.push((task.to_string(), fp.clone()));
+    Ok(fp)
 }
 
 /// One task's speed figures.
@@ -173,9 +195,12 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
         "| task | rows (largest table) | WASM ms | native ms | **WASM / native** | peak MiB | host MiB | fuel | host fuel | M rows/s | clues | precision | recall | F0.5 | AP |"
     )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    let mut per_pattern = Vec::new();
     for task in &tasks {
         let data = dataset(&args.data_root, task, args.scale, 1)?;
         let s = speed(&sandbox, task, &data, args.runs)?;
+        let patterns: Vec<String> = s.scores.per_pattern.iter().map(|(p, r)| format!("{p} {r:.3}")).collect();
+        per_pattern.push(format!("| {task} | {} | {} |", s.scores.labelled, patterns.join(", ")));
         writeln!(
             md,
             "| {task} | {} ({}) | {:.0} | {:.0} | **{:.2}x** | {:.0} | {:.0} | {:.2e} | {:.1}% | {:.1} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
@@ -195,6 +220,12 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
             s.scores.f0_5,
             s.scores.average_precision
         )?;
+    }
+
+    writeln!(md, "\n### Recall per pattern at scale {}\n", args.scale)?;
+    writeln!(md, "| task | labelled subjects | recall per pattern |\n|---|---|---|")?;
+    for line in per_pattern {
+        writeln!(md, "{line}")?;
     }
 
     writeln!(md, "\n## Quality at scale 1 (fresh data per seed)\n")?;

@@ -32,6 +32,13 @@ pub struct Generated {
     pub labels: Vec<(String, String)>,
 }
 
+impl Generated {
+    /// The finished tables, as a labeller reads them.
+    pub fn finish(self) -> Vec<(&'static str, Vec<sieve_sdk::data::Column>)> {
+        self.tables.into_iter().map(|t| (t.name, t.finish())).collect()
+    }
+}
+
 /// A task the generator knows.
 pub struct TaskInfo {
     /// DOMAIN.md task id.
@@ -119,13 +126,13 @@ impl TaskInfo {
         progress: &dyn Fn(usize, usize),
     ) -> anyhow::Result<Vec<(String, usize)>> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let generated = (self.generate)(scale, seed);
+        let mut generated = (self.generate)(scale, seed);
         let total = generated.tables.len() + 1;
-        let finished: Vec<(&str, Vec<sieve_sdk::data::Column>)> =
-            generated.tables.into_iter().map(|t| (t.name, t.finish())).collect();
+        let planted = std::mem::take(&mut generated.labels);
+        let finished = generated.finish();
         let labels = match self.truth {
             Some(truth) => truth(&finished),
-            None => generated.labels,
+            None => planted,
         };
         let mut counts = Vec::new();
         for (i, (name, columns)) in finished.iter().enumerate() {

@@ -258,9 +258,7 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
 mod tests {
     #[test]
     fn the_labeller_agrees_with_the_hand_written_fixture() {
-        let (found, expected) = crate::generate::truth::on_fixture("restricted-debtor-travel", super::truth);
-        let subjects: Vec<&str> = found.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(subjects, expected);
+        let found = crate::generate::truth::check_fixture("restricted-debtor-travel", super::truth);
         assert!(found.contains(&("D4".to_string(), "passport".to_string())), "{found:?}");
     }
 }

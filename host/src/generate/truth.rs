@@ -1,6 +1,8 @@
 //! Reading finished tables back for a task's labeller (see `TaskInfo::truth`): the cells a
 //! definition from DOMAIN.md looks at, null where the cell is null or the column is absent.
 
+use std::collections::HashSet;
+
 use sieve_sdk::data::{Column, Values};
 
 /// The finished tables of one generated dataset: (table name, columns).
@@ -58,10 +60,25 @@ pub fn flag(column: Option<&Column>, i: usize) -> Option<bool> {
     }
 }
 
-/// The labels `truth` gives the hand-written fixture of `task` (`tests/fixtures/<task>/`, read as
-/// its contract types), and the subjects its `expected.txt` lists.
+/// Every pair of people `relations` links, in both directions (DOMAIN.md: either direction,
+/// any kind).
+pub fn related<'a>(tables: &'a Tables<'_>) -> HashSet<(&'a str, &'a str)> {
+    let r = table(tables, "relations");
+    let (a, b) = (column(r, "person_a"), column(r, "person_b"));
+    let mut pairs = HashSet::new();
+    for i in 0..rows(r) {
+        if let (Some(x), Some(y)) = (text(a, i), text(b, i)) {
+            pairs.insert((x, y));
+            pairs.insert((y, x));
+        }
+    }
+    pairs
+}
+
+/// Check that `truth` labels exactly the subjects `expected.txt` lists in the hand-written fixture
+/// of `task` (`tests/fixtures/<task>/`, read as its contract types); returns the labels.
 #[cfg(test)]
-pub fn on_fixture(task: &str, truth: super::Truth) -> (Vec<(String, String)>, Vec<String>) {
+pub fn check_fixture(task: &str, truth: super::Truth) -> Vec<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(task);
     let specs = crate::datasets::contract::tables(task).expect("a task with a contract");
     let tables: Vec<(&str, Vec<Column>)> = specs
@@ -71,6 +88,11 @@ pub fn on_fixture(task: &str, truth: super::Truth) -> (Vec<(String, String)>, Ve
             (spec.name.as_str(), crate::datasets::csv_io::read_columns(&file, spec).expect("fixture table"))
         })
         .collect();
+    let labels = truth(&tables);
+    let mut subjects: Vec<&str> = labels.iter().map(|(s, _)| s.as_str()).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
     let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("expected.txt");
-    (truth(&tables), expected.lines().map(str::to_string).collect())
+    assert_eq!(subjects, expected.lines().collect::<Vec<_>>(), "{task}");
+    labels
 }

@@ -548,9 +548,6 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
 mod tests {
     #[test]
     fn the_labeller_agrees_with_the_hand_written_fixture() {
-        let (found, expected) = crate::generate::truth::on_fixture("vehicle-insurance-fraud", super::truth);
-        let mut found: Vec<String> = found.into_iter().map(|(subject, _)| subject).collect();
-        found.sort();
-        assert_eq!(found, expected);
+        crate::generate::truth::check_fixture("vehicle-insurance-fraud", super::truth);
     }
 }
