@@ -155,6 +155,32 @@ H1,H,g,h,2021-03-01,2021-03-02,2021-03-20,2021-09-01
     const SUBSIDIES: &str = "case_no\nF1\nF2\nF3\nC1\nC2\n";
 
     #[test]
+    fn the_hand_written_fixture_scores_each_boundary_as_documented() {
+        // tests/fixtures/false-mediation-confirmation/README.md says what each row tests; the
+        // integration tests run the same files through the real binary.
+        let tables = [
+            (
+                "confirmations",
+                include_str!("../../../tests/fixtures/false-mediation-confirmation/confirmations.csv"),
+            ),
+            (
+                "enforcement",
+                include_str!("../../../tests/fixtures/false-mediation-confirmation/enforcement.csv"),
+            ),
+            (
+                "mediation_subsidies",
+                include_str!("../../../tests/fixtures/false-mediation-confirmation/mediation_subsidies.csv"),
+            ),
+        ];
+        let data =
+            Dataset::from_csv(&FalseMediationConfirmation::describe(), &tables).expect("fixture parses");
+        let out = native::run::<FalseMediationConfirmation>(&data, &[]).expect("runs");
+        let mut flagged: Vec<(&str, f64)> = out.clues.iter().map(|c| (c.subject.as_str(), c.score)).collect();
+        flagged.sort_by(|a, b| a.0.cmp(b.0));
+        assert_eq!(flagged, [("F1", 1.0), ("F2", 0.7), ("F3", 0.6)]);
+    }
+
+    #[test]
     fn flags_forgeries_and_spares_busy_centres() {
         let info = FalseMediationConfirmation::describe();
         let data = Dataset::from_csv(
