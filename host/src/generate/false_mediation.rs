@@ -3,9 +3,15 @@
 //! Scale 1 is about 10,000 confirmations. Planted (about 2%): mediators who forge agreements to
 //! collect subsidies: applied for within days of the agreement, performance already due before
 //! the agreement, the same party pairs again and again, a subsidy per case, enforcement filed at
-//! once or never. Near misses: busy court-annexed centres (subsidy on every case, quick but not
-//! instant applications, varied parties); honest cases that happen to be applied for quickly or
-//! to repeat a pair. Noise: nulls, skewed organisation sizes.
+//! once or never, each on its boundary now and then (3 days, due the day before, enforced on day
+//! 10). A fifth of a forger's cases miss exactly one mark, on its boundary: applied 4 days after,
+//! due on the agreement day, no subsidy, enforced on day 11, a pair seen once. Near misses: busy
+//! court-annexed centres (subsidy on every case, quick but not instant applications, varied
+//! parties); honest cases that happen to be applied for quickly, to repeat a pair, or to settle a
+//! debt already due. Noise: nulls, skewed organisation sizes. Labels come from the definition
+//! ([`truth`]) on the finished tables.
+
+use std::collections::HashMap;
 
 use sieve_sdk::data::days_from_civil;
 
@@ -14,8 +20,16 @@ use super::courts::{Courts, EnforcementOut};
 use super::ids::Ids;
 use super::rng::{Rng, Zipf};
 use super::table::{Cell, TableOut};
+use super::truth::{Tables, column, int, rows, table, text};
 
 const PATTERN: &str = "forged_confirmation";
+
+/// "Applied for within days of the agreement": at most this many days (DOMAIN.md leaves the number
+/// open; the bundled model's `quick-days` defaults to it).
+pub const QUICK_DAYS: i32 = 3;
+/// "Enforcement filed immediately": at most this many days after the decision (the model's
+/// `fast-enforcement-days`).
+pub const FAST_DAYS: i32 = 10;
 
 struct Confirmation {
     case_no: String,
@@ -65,8 +79,27 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         let cases = rng.range(15, 40) as usize;
         for _ in 0..cases {
             let agreement = start + rng.range(0, 365) as i32;
-            let applied = agreement + rng.range(0, 3) as i32;
-            let (a, b) = rng.pick(&pairs).clone();
+            // Each mark, now and then right on its boundary.
+            let mut lag = if rng.chance(0.2) { QUICK_DAYS } else { rng.range(0, QUICK_DAYS as i64) as i32 };
+            let mut due = agreement - if rng.chance(0.2) { 1 } else { rng.range(10, 200) as i32 };
+            let mut subsidy = true;
+            let mut enforcement_after = match rng.below(10) {
+                0..=2 => None,
+                3 => Some(FAST_DAYS),
+                _ => Some(rng.range(0, 5) as i32),
+            };
+            let (mut a, mut b) = rng.pick(&pairs).clone();
+            // A fifth miss exactly one mark, by a day where it has a boundary.
+            if rng.chance(0.2) {
+                match rng.below(5) {
+                    0 => lag = QUICK_DAYS + 1,
+                    1 => due = agreement,
+                    2 => subsidy = false,
+                    3 => enforcement_after = Some(FAST_DAYS + 1),
+                    _ => (a, b) = (ids.person(), ids.person()),
+                }
+            }
+            let applied = agreement + lag;
             rows.push(Confirmation {
                 case_no: String::new(),
                 court: courts.sample(&mut rng),
@@ -78,9 +111,9 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                 party_a: a,
                 party_b: b,
                 amount: (rng.range(2, 60) * 1_000) as f64,
-                due_on: if rng.chance(0.03) { None } else { Some(agreement - rng.range(10, 200) as i32) },
-                subsidy: rng.chance(0.95),
-                enforcement_after: rng.chance(0.7).then(|| rng.range(0, 5) as i32),
+                due_on: if rng.chance(0.03) { None } else { Some(due) },
+                subsidy,
+                enforcement_after,
                 planted: true,
             });
         }
@@ -118,7 +151,12 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             party_a,
             party_b,
             amount: money(&mut rng),
-            due_on: if rng.chance(0.03) { None } else { Some(agreement + rng.range(15, 365) as i32) },
+            // Mostly due after the agreement; now and then a settlement of a debt already due.
+            due_on: match rng.below(100) {
+                0..=2 => None,
+                3..=4 => Some(agreement - rng.range(1, 300) as i32),
+                _ => Some(agreement + rng.range(15, 365) as i32),
+            },
             subsidy: centre || rng.chance(0.3),
             enforcement_after: rng.chance(0.15).then(|| rng.range(30, 400) as i32),
             planted: false,
@@ -171,4 +209,76 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         }
     }
     Generated { tables: vec![confirmations, enforcement.finish(), subsidies], labels }
+}
+
+/// The contract's true clues in finished T3 tables, decided from DOMAIN.md's definition alone: a
+/// confirmation with every mark: applied for at most [`QUICK_DAYS`] after the agreement,
+/// performance due before the agreement, its (unordered) party pair in another confirmation of the
+/// same mediator, a subsidy paid for the case, and enforcement never filed or first filed at most
+/// [`FAST_DAYS`] after the decision. Unknown dates make no mark.
+pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
+    let e = table(tables, "enforcement");
+    let (basis, filed) = (column(e, "basis_case_no"), column(e, "filed_on"));
+    // The first filing on each basis case (`None` inside: a filing with no date).
+    let mut first_filing: HashMap<&str, Option<i64>> = HashMap::new();
+    for i in 0..rows(e) {
+        if let Some(case_no) = text(basis, i) {
+            let day = int(filed, i);
+            first_filing
+                .entry(case_no)
+                .and_modify(|f| *f = if day.is_none() || f.is_none() { None } else { (*f).min(day) })
+                .or_insert(day);
+        }
+    }
+    let s = table(tables, "mediation_subsidies");
+    let subsidised: std::collections::HashSet<&str> =
+        (0..rows(s)).filter_map(|i| text(column(s, "case_no"), i)).collect();
+    let c = table(tables, "confirmations");
+    let (case_col, mediator, a_col, b_col) =
+        (column(c, "case_no"), column(c, "mediator_id"), column(c, "party_a_id"), column(c, "party_b_id"));
+    let (agreed, applied, decided, due) = (
+        column(c, "agreement_on"),
+        column(c, "applied_on"),
+        column(c, "decided_on"),
+        column(c, "performance_due_on"),
+    );
+    let pair = |i: usize| {
+        let (a, b) = (text(a_col, i)?, text(b_col, i)?);
+        Some((text(mediator, i)?, a.min(b), a.max(b)))
+    };
+    let mut pairs: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for i in 0..rows(c) {
+        if let Some(key) = pair(i) {
+            *pairs.entry(key).or_default() += 1;
+        }
+    }
+    let mut found = Vec::new();
+    for i in 0..rows(c) {
+        let (Some(case_no), Some(agreement), Some(applied), Some(due)) =
+            (text(case_col, i), int(agreed, i), int(applied, i), int(due, i))
+        else {
+            continue;
+        };
+        let quick = applied - agreement <= i64::from(QUICK_DAYS);
+        let repeated = pair(i).is_some_and(|key| pairs[&key] >= 2);
+        let enforcement = match first_filing.get(case_no) {
+            None => true,
+            Some(Some(day)) => int(decided, i).is_some_and(|d| day - d <= i64::from(FAST_DAYS)),
+            Some(None) => false,
+        };
+        if quick && due < agreement && repeated && subsidised.contains(case_no) && enforcement {
+            found.push((case_no.to_string(), PATTERN.to_string()));
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_labeller_agrees_with_the_hand_written_fixture() {
+        crate::generate::truth::check_fixture("false-mediation-confirmation", super::truth);
+    }
 }

@@ -72,7 +72,7 @@ pub const TASKS: &[TaskInfo] = &[
         id: "false-mediation-confirmation",
         summary: "T3 confirmations, enforcement, mediation_subsidies; plants forged confirmations (subject: case_no)",
         generate: false_mediation::generate,
-        truth: None,
+        truth: Some(false_mediation::truth),
     },
     TaskInfo {
         id: "judicial-auction-violations",
