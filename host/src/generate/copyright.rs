@@ -257,7 +257,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     }
 
     let Out { registrations, cases, prior_use, .. } = out;
-    Generated { tables: vec![registrations, cases, prior_use], labels: Vec::new() }
+    Generated { tables: vec![registrations, cases, prior_use] }
 }
 
 /// The contract's true clues in finished T7 tables, decided from DOMAIN.md's definition alone:

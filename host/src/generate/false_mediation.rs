@@ -45,7 +45,6 @@ struct Confirmation {
     due_on: Option<i32>,
     subsidy: bool,
     enforcement_after: Option<i32>,
-    planted: bool,
 }
 
 /// Generate T3 at `scale` with `seed`.
@@ -114,7 +113,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                 due_on: if rng.chance(0.03) { None } else { Some(due) },
                 subsidy,
                 enforcement_after,
-                planted: true,
             });
         }
         planted += cases;
@@ -159,7 +157,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             },
             subsidy: centre || rng.chance(0.3),
             enforcement_after: rng.chance(0.15).then(|| rng.range(30, 400) as i32),
-            planted: false,
         });
     }
 
@@ -170,7 +167,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let mut confirmations = TableOut::contract("false-mediation-confirmation", "confirmations");
     let mut enforcement = EnforcementOut::new("false-mediation-confirmation", s);
     let mut subsidies = TableOut::contract("false-mediation-confirmation", "mediation_subsidies");
-    let mut labels = Vec::new();
     for r in &rows {
         // Organisation names are free text, sometimes misspelled.
         let org_name = if rng.chance(0.02) {
@@ -204,11 +200,8 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             let filed = r.decided_on + after;
             enforcement.file(&r.case_no, &r.party_a, filed, &mut rng);
         }
-        if r.planted {
-            labels.push((r.case_no.clone(), PATTERN.to_string()));
-        }
     }
-    Generated { tables: vec![confirmations, enforcement.finish(), subsidies], labels }
+    Generated { tables: vec![confirmations, enforcement.finish(), subsidies] }
 }
 
 /// The contract's true clues in finished T3 tables, decided from DOMAIN.md's definition alone: a

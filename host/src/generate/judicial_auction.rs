@@ -51,7 +51,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let mut bids = TableOut::contract("judicial-auction-violations", "bids");
     let mut claims = TableOut::contract("judicial-auction-violations", "priority_claims");
     let mut relations = TableOut::contract("judicial-auction-violations", "relations");
-    let mut labels = Vec::new();
     let relate = |a: &str, b: &str, rng: &mut Rng, relations: &mut TableOut| {
         let kind = *rng.pick(&RELATION_KINDS);
         // Relations are recorded in either direction.
@@ -192,11 +191,8 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             Cell::Text(&debtor),
             if docs_text.is_empty() { Cell::Null } else { Cell::Text(&docs_text) },
         ]);
-        if let Some(pattern) = violation {
-            labels.push((item.clone(), pattern.to_string()));
-        }
     }
-    Generated { tables: vec![auctions, bids, claims, relations], labels }
+    Generated { tables: vec![auctions, bids, claims, relations] }
 }
 
 /// The contract's true clues in finished T4 tables, decided from DOMAIN.md's definition alone: each

@@ -24,12 +24,10 @@ use rng::Rng;
 pub use table::Format;
 use table::TableOut;
 
-/// A generated dataset: its tables and the labels (subject, pattern) of planted clues.
+/// A generated dataset: its tables (labels come from the task's [`Truth`] on the finished tables).
 pub struct Generated {
     /// Tables in contract order.
     pub tables: Vec<TableOut>,
-    /// Planted subjects with their pattern.
-    pub labels: Vec<(String, String)>,
 }
 
 impl Generated {
@@ -46,9 +44,10 @@ pub struct TaskInfo {
     /// One line on what it plants.
     pub summary: &'static str,
     generate: fn(u32, u64) -> Generated,
-    /// The contract's true clues in the finished tables, where a task decides its labels from
-    /// DOMAIN.md's definition rather than from what it planted.
-    truth: Option<Truth>,
+    /// The contract's true clues in the finished tables, decided from DOMAIN.md's definition
+    /// rather than from what was planted, so a case planted as a near miss that happens to meet
+    /// the definition is labelled, and a planted case that misses it is not.
+    truth: Truth,
 }
 
 /// Decides a task's labels from its finished tables: (subject, pattern) per true clue.
@@ -60,33 +59,33 @@ pub const TASKS: &[TaskInfo] = &[
         id: "vehicle-insurance-fraud",
         summary: "T1 judgments, vehicles, employment, businesses; plants repair-shop rings (subject: case_no)",
         generate: vehicle_insurance::generate,
-        truth: Some(vehicle_insurance::truth),
+        truth: vehicle_insurance::truth,
     },
     TaskInfo {
         id: "private-lending-fraud",
         summary: "T2 lending_cases, enforcement; plants professional lenders (subject: case_no)",
         generate: private_lending::generate,
-        truth: None,
+        truth: private_lending::truth,
     },
     TaskInfo {
         id: "false-mediation-confirmation",
         summary: "T3 confirmations, enforcement, mediation_subsidies; plants forged confirmations (subject: case_no)",
         generate: false_mediation::generate,
-        truth: Some(false_mediation::truth),
+        truth: false_mediation::truth,
     },
     TaskInfo {
         id: "judicial-auction-violations",
         summary: "T4 auctions, bids, priority_claims, relations; plants short notice, missing documents, \
                   futile auctions, related buyers (subject: item_id)",
         generate: judicial_auction::generate,
-        truth: Some(judicial_auction::truth),
+        truth: judicial_auction::truth,
     },
     TaskInfo {
         id: "restricted-debtor-travel",
         summary: "T5 restrictions, travel, passports; plants debtors travelling while restricted, directly \
                   or on another passport (subject: debtor_id)",
         generate: restricted_travel::generate,
-        truth: Some(restricted_travel::truth),
+        truth: restricted_travel::truth,
     },
     TaskInfo {
         id: "vehicle-enforcement",
@@ -94,14 +93,14 @@ pub const TASKS: &[TaskInfo] = &[
                   still driven, no-assets closures over a car, transfers to relatives, stale seizures \
                   (subject: case_no)",
         generate: vehicle_enforcement::generate,
-        truth: Some(vehicle_enforcement::truth),
+        truth: vehicle_enforcement::truth,
     },
     TaskInfo {
         id: "copyright-harvesting",
         summary: "T7 registrations, ip_cases, prior_use; plants agencies and plaintiffs suing vendors on works \
                   used before their claimed creation (subject: case_no)",
         generate: copyright::generate,
-        truth: Some(copyright::truth),
+        truth: copyright::truth,
     },
 ];
 
@@ -126,14 +125,10 @@ impl TaskInfo {
         progress: &dyn Fn(usize, usize),
     ) -> anyhow::Result<Vec<(String, usize)>> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let mut generated = (self.generate)(scale, seed);
+        let generated = (self.generate)(scale, seed);
         let total = generated.tables.len() + 1;
-        let planted = std::mem::take(&mut generated.labels);
         let finished = generated.finish();
-        let labels = match self.truth {
-            Some(truth) => truth(&finished),
-            None => planted,
-        };
+        let labels = (self.truth)(&finished);
         let mut counts = Vec::new();
         for (i, (name, columns)) in finished.iter().enumerate() {
             let (name, rows) = (*name, columns.first().map_or(0, sieve_sdk::data::Column::len));

@@ -2,10 +2,14 @@
 //!
 //! Scale 1 is about 10,000 cases. Planted (about 2% of cases): unlicensed lenders with 15-60
 //! suits each, mostly default judgments, many withdrawn after filing, round principals at high
-//! rates, enforcement filed soon after judgment. Near misses: licensed lenders (banks,
-//! micro-lenders) with many suits where defendants appear; ordinary plaintiffs with two or three
-//! suits; a few busy unlicensed plaintiffs (a trader suing customers) whose defendants appear and
-//! who do not withdraw. Noise: nulls, skewed courts, long-tailed amounts.
+//! rates, enforcement filed soon after judgment; some right on the boundaries (exactly 15 suits;
+//! defendants absent in 9 of 16). Near misses: licensed lenders (banks, micro-lenders) with many
+//! suits where defendants appear; ordinary plaintiffs with two or three suits; busy unlicensed
+//! plaintiffs (a trader suing customers) whose defendants appear; and one condition short: 14
+//! suits, absent in exactly half, one suit recording a licence. Noise: nulls, skewed courts,
+//! long-tailed amounts. Labels come from the definition ([`truth`]) on the finished tables.
+
+use std::collections::HashMap;
 
 use sieve_sdk::data::days_from_civil;
 
@@ -14,8 +18,13 @@ use super::courts::{Courts, EnforcementOut};
 use super::ids::Ids;
 use super::rng::Rng;
 use super::table::{Cell, TableOut};
+use super::truth::{Tables, column, flag, rows, table, text};
 
 const PATTERN: &str = "professional_lender";
+
+/// Suits that make a plaintiff a professional lender (the published screening figure, DOMAIN.md;
+/// the bundled model's `min-suits` defaults to it).
+pub const MIN_SUITS: usize = 15;
 
 struct Case {
     case_no: String,
@@ -69,14 +78,22 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
 
     let day = |rng: &mut Rng| rng.range(first_day as i64, (last_day - 400) as i64) as i32;
 
-    // Professional lenders: about 2% of all cases.
+    // Professional lenders: about 2% of all cases. Now and then one right on a boundary: exactly
+    // the minimum of suits, or defendants absent in 9 of 16 (just over half).
     let mut planted = 0;
+    let mut lenders = 0;
     while planted < target / 50 {
         let lender = ids.person();
-        let suits = rng.range(15, 60) as usize;
+        lenders += 1;
+        let on_boundary = lenders % 4;
+        let suits = match on_boundary {
+            0 => MIN_SUITS,
+            1 => 16,
+            _ => rng.range(MIN_SUITS as i64, 60) as usize,
+        };
         let start = day(&mut rng);
         let court = courts.sample(&mut rng);
-        for _ in 0..suits {
+        for k in 0..suits {
             let filed = start + rng.range(0, 700) as i32;
             let outcome = outcome(&mut rng, [0.62, 0.28, 0.08, 0.02]);
             // Round principals: 50,000 yuan and the like.
@@ -89,7 +106,11 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                 filed_on: filed,
                 closed_on: Some(filed + rng.range(10, 120) as i32),
                 outcome,
-                appeared: if rng.chance(0.02) { None } else { Some(rng.chance(0.15)) },
+                appeared: match on_boundary {
+                    1 => Some(k >= 9),
+                    _ if rng.chance(0.02) => None,
+                    _ => Some(rng.chance(0.15)),
+                },
                 principal,
                 rate: Some(rate(&mut rng, 0.24, 0.12)),
                 licensed: if rng.chance(0.03) { None } else { Some(false) },
@@ -98,6 +119,35 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             push(&mut cases, &mut courts, &mut rng, c);
         }
         planted += suits;
+    }
+
+    // One condition short, each on its boundary: 14 suits all by default; 16 suits with
+    // defendants absent in exactly 8; 20 suits by default, one recording a licence.
+    for _ in 0..(2 * s) {
+        for (suits, absent, licensed_in) in
+            [(MIN_SUITS - 1, MIN_SUITS - 1, None), (16, 8, None), (20, 20, Some(7))]
+        {
+            let lender = ids.person();
+            let start = day(&mut rng);
+            for k in 0..suits {
+                let filed = start + rng.range(0, 700) as i32;
+                let c = Case {
+                    case_no: String::new(),
+                    court: courts.sample(&mut rng),
+                    plaintiff: lender.clone(),
+                    defendant: ids.person(),
+                    filed_on: filed,
+                    closed_on: Some(filed + rng.range(10, 120) as i32),
+                    outcome: outcome(&mut rng, [0.62, 0.28, 0.08, 0.02]),
+                    appeared: Some(k >= absent),
+                    principal: (rng.range(1, 40) * 5_000) as f64,
+                    rate: Some(rate(&mut rng, 0.24, 0.12)),
+                    licensed: Some(licensed_in == Some(k)),
+                    planted: false,
+                };
+                push(&mut cases, &mut courts, &mut rng, c);
+            }
+        }
     }
 
     // Licensed lenders: many suits, defendants appear, few withdrawals.
@@ -175,7 +225,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     rng.shuffle(&mut cases);
     let mut table = TableOut::contract("private-lending-fraud", "lending_cases");
     let mut enforcement = EnforcementOut::new("private-lending-fraud", s);
-    let mut labels = Vec::new();
     for c in &cases {
         table.push(&[
             Cell::Text(&c.case_no),
@@ -196,9 +245,51 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             let filed = closed + if c.planted { rng.range(1, 20) } else { rng.range(15, 400) } as i32;
             enforcement.file(&c.case_no, &c.plaintiff, filed, &mut rng);
         }
-        if c.planted {
-            labels.push((c.case_no.clone(), PATTERN.to_string()));
+    }
+    Generated { tables: vec![table, enforcement.finish()] }
+}
+
+/// The contract's true clues in finished T2 tables: every case of a professional lender, decided
+/// from DOMAIN.md's text alone: a plaintiff with at least [`MIN_SUITS`] suits, never recorded as
+/// licensed, whose defendants were absent in more than half of the suits where appearance is known.
+pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
+    let c = table(tables, "lending_cases");
+    let (case_col, plaintiff, appeared, licensed) = (
+        column(c, "case_no"),
+        column(c, "plaintiff_id"),
+        column(c, "defendant_appeared"),
+        column(c, "plaintiff_licensed"),
+    );
+    // Per plaintiff: (suits, ever licensed, known appearances, absences).
+    let mut tally: HashMap<&str, (usize, bool, usize, usize)> = HashMap::new();
+    for i in 0..rows(c) {
+        let Some(who) = text(plaintiff, i) else { continue };
+        let t = tally.entry(who).or_default();
+        t.0 += 1;
+        t.1 |= flag(licensed, i) == Some(true);
+        if let Some(a) = flag(appeared, i) {
+            t.2 += 1;
+            t.3 += usize::from(!a);
         }
     }
-    Generated { tables: vec![table, enforcement.finish()], labels }
+    let lender = |who: &str| {
+        tally.get(who).is_some_and(|&(suits, licensed, known, absent)| {
+            suits >= MIN_SUITS && !licensed && known > 0 && 2 * absent > known
+        })
+    };
+    let mut found: Vec<(String, String)> = (0..rows(c))
+        .filter(|&i| text(plaintiff, i).is_some_and(lender))
+        .filter_map(|i| Some((text(case_col, i)?.to_string(), PATTERN.to_string())))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_labeller_agrees_with_the_hand_written_fixture() {
+        crate::generate::truth::check_fixture("private-lending-fraud", super::truth);
+    }
 }

@@ -66,7 +66,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     let mut restrictions = TableOut::contract("restricted-debtor-travel", "restrictions");
     let mut passports = TableOut::contract("restricted-debtor-travel", "passports");
     let mut trips: Vec<Trip> = Vec::new();
-    let mut labels = Vec::new();
 
     let debtors: Vec<Debtor> = (0..1_500 * s)
         .map(|_| {
@@ -109,7 +108,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                 let (mode, class) = restricted_trip(&mut rng);
                 trips.push((Some(d.id.clone()), None, mode, class, at(day, &mut rng)));
             }
-            labels.push((d.id.clone(), "direct".to_string()));
         } else if roll < 0.025 {
             // Planted, passport: flights recorded only under one of the debtor's passports.
             for _ in 0..rng.range(1, 8) {
@@ -123,7 +121,6 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
                     at(day, &mut rng),
                 ));
             }
-            labels.push((d.id.clone(), "passport".to_string()));
         } else if roll < 0.04 {
             // The day boundaries: a restricted trip on the day the restriction was imposed and on
             // the day it was lifted (both inside), the day before and the day after (outside).
@@ -185,7 +182,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
             Cell::Timestamp(*departed),
         ]);
     }
-    Generated { tables: vec![restrictions, travel, passports], labels }
+    Generated { tables: vec![restrictions, travel, passports] }
 }
 
 /// The contract's true clues in finished T5 tables, decided from DOMAIN.md's definition alone: a

@@ -424,7 +424,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
     }
 
     let Out { cases, registrations, seizures, events, relations, .. } = out;
-    Generated { tables: vec![cases, registrations, seizures, events, relations], labels: Vec::new() }
+    Generated { tables: vec![cases, registrations, seizures, events, relations] }
 }
 
 /// The contract's true clues in finished T6 tables, decided from DOMAIN.md's definition alone

@@ -467,7 +467,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
         business_table.push(&[Cell::Text(&b.id), Cell::Text(&name), Cell::Text(b.kind), Cell::Text(&b.rep)]);
     }
     // The labels come from DOMAIN.md's definition on the finished tables: see `truth`.
-    Generated { tables: vec![table, vehicles, employment, business_table], labels: Vec::new() }
+    Generated { tables: vec![table, vehicles, employment, business_table] }
 }
 
 /// The contract's true clues in finished T1 tables, decided from DOMAIN.md's definition alone
