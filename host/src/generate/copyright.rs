@@ -264,7 +264,7 @@ pub fn generate(scale: u32, seed: u64) -> Generated {
 /// each suit on an earlier-used work (its registration's work first seen 30+ days before the
 /// claimed creation) brought by or through a harvester (a plaintiff or agent with 10+ such suits,
 /// more than half against vendors or small businesses). A suit repeated under one `case_no` counts
-/// once, as its first row.
+/// once, as its first row on an earlier-used work.
 pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
     let p = table(tables, "prior_use");
     let (hash_p, seen_p) = (column(p, "work_hash"), column(p, "first_seen_on"));
@@ -300,7 +300,7 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
     let mut tally: HashMap<(bool, &str), (usize, usize)> = HashMap::new();
     for i in 0..rows(c) {
         let Some(case_no) = text(case_c, i) else { continue };
-        if !seen_cases.insert(case_no) || !text(reg_c, i).is_some_and(|reg| earlier_used.contains(reg)) {
+        if !text(reg_c, i).is_some_and(|reg| earlier_used.contains(reg)) || !seen_cases.insert(case_no) {
             continue;
         }
         let small = matches!(text(kind_c, i), Some("vendor" | "small_business"));

@@ -5,12 +5,13 @@
 //! A *harvester* is a plaintiff, or an agent, with at least `min-suits` suits on earlier-used works
 //! (counted over the whole dataset), more than half of them against vendors or small businesses.
 //! Each suit on an earlier-used work brought by or through a harvester is a clue (rule
-//! `harvesting`); the harvester's other suits are not. A `case_no` recorded twice is one suit.
+//! `harvesting`); the harvester's other suits are not. A `case_no` recorded twice is one suit
+//! (its first row on an earlier-used work counts).
 //!
 //! The score ranks the biggest operations first: 0.6 for a harvester at the threshold, rising with
 //! its number of such suits to 1.0 at five times the threshold.
 
-use sieve_sdk::ops::{FastMap, Index, fast_map};
+use sieve_sdk::ops::{FastMap, fast_map};
 use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T7 model.
@@ -80,19 +81,23 @@ impl Model for CopyrightHarvesting {
         let (case_no, plaintiff, agent) =
             (c.text("case_no")?, c.text("plaintiff_id")?, c.text("plaintiff_agent")?);
         let (case_reg, kind) = (c.text("reg_no")?, c.text("defendant_kind")?);
-        // The first row of each suit on an earlier-used work, and the tallies per plaintiff and
-        // per agent (kept apart: one id could act as both).
-        let first_row = Index::build(&case_no);
+        // Each suit on an earlier-used work, once: a case_no recorded again is the same suit, and
+        // its first such row counts. Tallies per plaintiff and per agent are kept apart (one id
+        // could act as both). Only the few suits on earlier-used works are hashed by case.
+        let mut seen_cases: FastMap<&str, ()> = fast_map();
         // (ip_cases row, registration row, prior_use row) of each suit on an earlier-used work.
         let mut suits: Vec<(usize, usize, usize)> = Vec::new();
         // Per plaintiff or agent: (suits on earlier-used works, against vendors or small businesses).
         let mut by_plaintiff: FastMap<&str, (usize, usize)> = fast_map();
         let mut by_agent: FastMap<&str, (usize, usize)> = fast_map();
-        for (_, rows) in first_row.groups() {
-            let row = rows[0] as usize;
+        for row in 0..c.len() {
             let Some(&(reg_row, seen_row)) = case_reg.get(row).and_then(|reg| earlier_used.get(reg)) else {
                 continue;
             };
+            let Some(case) = case_no.get(row) else { continue };
+            if seen_cases.insert(case, ()).is_some() {
+                continue;
+            }
             let small = matches!(kind.get(row), Some("vendor" | "small_business")) as usize;
             for (tally, who) in [(&mut by_plaintiff, plaintiff.get(row)), (&mut by_agent, agent.get(row))] {
                 if let Some(who) = who {
@@ -108,7 +113,6 @@ impl Model for CopyrightHarvesting {
             (n >= min_suits.max(1) && 2 * small > n).then_some((n, small))
         };
 
-        suits.sort_unstable();
         for (row, reg_row, seen_row) in suits {
             let Some(case) = case_no.get(row) else { continue };
             let (by, who, (n, small)) =

@@ -20,9 +20,6 @@ use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_m
 /// The T6 model.
 pub struct VehicleEnforcement;
 
-/// Traffic events (UTC day, row) of each plate a seizure left on the road.
-type Sightings<'a> = FastMap<&'a str, Vec<(i32, usize)>>;
-
 impl Model for VehicleEnforcement {
     fn describe() -> ModelInfo {
         ModelInfo::new("vehicle-enforcement", env!("CARGO_PKG_VERSION"))
@@ -78,22 +75,27 @@ impl Model for VehicleEnforcement {
         let seizure_of_plate = PairIndex::build(&seized_case, &seized_plate);
 
         // Only plates seized and never impounded can be "driven while seized": read the events of
-        // those alone, one pass over the largest table.
-        let mut sightings: Sightings = fast_map();
+        // those alone, one pass over the largest table. Plates repeat across events, so each
+        // distinct plate is looked up once (`derive`), not once per event.
+        let mut slot_of_plate: FastMap<&str, usize> = fast_map();
         for z in 0..s.len() {
             if let (Some(plate), None) = (seized_plate.get(z), impounded_on.get(z)) {
-                sightings.entry(plate).or_default();
+                let next = slot_of_plate.len();
+                slot_of_plate.entry(plate).or_insert(next);
             }
         }
         let e = ctx.table("traffic_events")?.load(&["plate", "at"])?;
         let (event_plate, event_at) = (e.text("plate")?, e.timestamp("at")?);
+        let slot = event_plate.derive(|p| slot_of_plate.get(p).copied());
+        // Per watched plate: (UTC day, event row) of each of its events.
+        let mut sightings: Vec<Vec<(i32, usize)>> = vec![Vec::new(); slot_of_plate.len()];
         for row in 0..e.len() {
-            if let (Some(list), Some(at)) =
-                (event_plate.get(row).and_then(|p| sightings.get_mut(p)), event_at.get(row))
-            {
-                list.push((at.div_euclid(MS_PER_DAY) as i32, row));
+            if let (Some(&Some(k)), Some(at)) = (slot.get(row), event_at.get(row)) {
+                sightings[k].push((at.div_euclid(MS_PER_DAY) as i32, row));
             }
         }
+        let sightings_of =
+            |plate: &str| slot_of_plate.get(plate).map_or(&[][..], |&k| sightings[k].as_slice());
 
         let (plate, owner) = (r.text("plate")?, r.text("owner_id")?);
         let (from_on, to_on) = (r.date("from_on")?, r.date("to_on")?);
@@ -124,9 +126,7 @@ impl Model for VehicleEnforcement {
                     continue;
                 };
                 let released = released_on.get(z);
-                let mut inside: Vec<(i32, usize)> = sightings
-                    .get(p)
-                    .map_or(&[][..], Vec::as_slice)
+                let mut inside: Vec<(i32, usize)> = sightings_of(p)
                     .iter()
                     .copied()
                     .filter(|&(day, _)| day > seized && released.is_none_or(|r| day < r))
