@@ -280,7 +280,7 @@ pub struct Prim<'a, T> {
 
 impl<'a, T: Copy> Prim<'a, T> {
     /// Row `i`'s value, `None` if null.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, i: usize) -> Option<T> {
         if self.validity.is_none_or(|v| v.is_valid(i)) { self.values.get(i).copied() } else { None }
     }
@@ -311,7 +311,7 @@ pub struct TextCol<'a> {
 
 impl<'a> TextCol<'a> {
     /// Row `i`'s value, `None` if null (or out of range).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, i: usize) -> Option<&'a str> {
         if !self.validity.is_none_or(|v| v.is_valid(i)) {
             return None;

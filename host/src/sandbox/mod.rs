@@ -64,6 +64,9 @@ pub fn engine_config() -> Config {
         .relaxed_simd_deterministic(true)
         .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64))
         .max_wasm_stack(1 << 20);
+    if std::env::var_os("SIEVE_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
