@@ -191,3 +191,51 @@ pub fn next_month(day: i32) -> i32 {
     let (y, m, _) = civil_from_days(day);
     if m == 12 { days_from_civil(y + 1, 1, 1) } else { days_from_civil(y, m + 1, 1) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file `task` writes for `seed`, by name.
+    fn files(task: &TaskInfo, seed: u64) -> Vec<(String, Vec<u8>)> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        task.write(1, seed, dir.path(), Format::Csv, &|_, _| {}).expect("generates");
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.path())
+            .expect("listing")
+            .map(|e| {
+                let path = e.expect("entry").path();
+                let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_string();
+                (name, std::fs::read(&path).expect("file"))
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn every_task_with_a_contract_has_a_generator_and_a_bundled_model() {
+        let generated: Vec<&str> = TASKS.iter().map(|t| t.id).collect();
+        assert_eq!(generated, crate::datasets::contract::TASKS);
+        for task in generated {
+            assert!(crate::bundled::get(task).is_some(), "no bundled model for {task}");
+        }
+    }
+
+    #[test]
+    fn every_generator_is_deterministic_by_seed_and_writes_every_contract_table() {
+        for task in TASKS {
+            let (a, b, c) = (files(task, 5), files(task, 5), files(task, 6));
+            assert_eq!(a, b, "{}: the same seed gave different bytes", task.id);
+            assert_ne!(a, c, "{}: another seed gave the same bytes", task.id);
+            let mut expected: Vec<String> = crate::datasets::contract::tables(task.id)
+                .expect("a contract")
+                .iter()
+                .map(|t| format!("{}.csv", t.name))
+                .collect();
+            expected.push(crate::datasets::LABELS_FILE.to_string());
+            expected.sort();
+            let names: Vec<&String> = a.iter().map(|(n, _)| n).collect();
+            assert_eq!(names, expected.iter().collect::<Vec<_>>(), "{}", task.id);
+        }
+    }
+}
