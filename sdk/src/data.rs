@@ -39,6 +39,23 @@ impl Text {
         Ok(Text { bytes, offsets })
     }
 
+    /// Build from what the host sent: the host is the trusted side of the boundary and builds
+    /// these from well-formed columns, so only the shape is checked here (offsets start at 0 and
+    /// end at the length), not every offset: checking each cost a tenth of a text-heavy model's
+    /// fuel. An offset that were wrong anyway would make [`Text::get`] panic (slicing is checked),
+    /// never read out of bounds.
+    pub fn from_host(bytes: String, offsets: Vec<u32>) -> Result<Self, String> {
+        if offsets.first() != Some(&0) || offsets.last().is_some_and(|&end| end as usize != bytes.len()) {
+            return Err(format!(
+                "text of {} bytes with offsets from {:?} to {:?}",
+                bytes.len(),
+                offsets.first(),
+                offsets.last()
+            ));
+        }
+        Ok(Text { bytes, offsets })
+    }
+
     /// Take the raw parts back.
     pub fn into_parts(self) -> (Vec<u8>, Vec<u32>) {
         (self.bytes.into_bytes(), self.offsets)
@@ -495,6 +512,17 @@ mod tests {
         assert_eq!(a.len(), 4);
         assert_eq!(a.get(3), "fé");
         assert!(Text::from_parts(vec![0xC3, 0xA9], vec![0, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn host_text_is_checked_for_shape_and_a_bad_offset_panics_rather_than_misreads() {
+        let t = Text::from_host("abfé".into(), vec![0, 2, 5]).expect("well formed");
+        assert_eq!((t.get(0), t.get(1)), ("ab", "fé"));
+        assert!(Text::from_host("ab".into(), vec![1, 2]).is_err(), "must start at 0");
+        assert!(Text::from_host("ab".into(), vec![0, 1]).is_err(), "must end at the length");
+        // Inside a character: not checked up front, but reading it panics (checked slicing).
+        let bad = Text::from_host("fé".into(), vec![0, 2, 3]).expect("shape is fine");
+        assert!(std::panic::catch_unwind(|| bad.get(0).len()).is_err());
     }
 
     #[test]

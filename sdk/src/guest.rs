@@ -76,7 +76,7 @@ impl HostBackend {
         }
         let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
         let raw = t.dictionary(column).map_err(access_error)?;
-        let text = Text::from_string(raw.bytes, raw.offsets)
+        let text = Text::from_host(raw.bytes, raw.offsets)
             .map_err(|e| AccessError::NotDictionary(format!("{column}: {e}")))?;
         let text = Arc::new(text);
         self.dictionaries.insert((table, column.to_string()), text.clone());
@@ -116,7 +116,7 @@ impl Backend for HostBackend {
         for c in raw.columns {
             let values = match c.data {
                 w::ColumnData::Text(t) => Values::Text(
-                    Text::from_string(t.bytes, t.offsets)
+                    Text::from_host(t.bytes, t.offsets)
                         .map_err(|e| AccessError::UndeclaredColumn(format!("{}: {e}", c.name)))?,
                 ),
                 w::ColumnData::Dictionary(indices) => {
