@@ -24,17 +24,26 @@ impl FxHasher {
 impl Hasher for FxHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
+        // Fixed 8-byte reads only: a copy of a variable length (the tail) becomes a `memcpy` call
+        // in a guest, which cost more than the rest of the hash. The tail of a key of 8 bytes or
+        // more is read as the last 8 bytes, overlapping the word before.
+        let word = |at: usize| {
             let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
+            w.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        let n = bytes.len();
+        let mut at = 0;
+        while at + 8 <= n {
+            self.add(word(at));
+            at += 8;
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
+        if at < n {
+            if n >= 8 {
+                self.add(word(n - 8));
+            } else {
+                self.add(bytes.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b)));
+            }
         }
     }
     #[inline]

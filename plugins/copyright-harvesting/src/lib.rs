@@ -52,7 +52,8 @@ impl Model for CopyrightHarvesting {
         ])?;
 
         let (work, seen_on) = (p.text("work_hash")?, p.date("first_seen_on")?);
-        let mut first_seen: FastMap<&str, (i32, usize)> = fast_map();
+        let mut first_seen: FastMap<&str, (i32, usize)> =
+            FastMap::with_capacity_and_hasher(p.len(), Default::default());
         for row in 0..p.len() {
             if let (Some(w), Some(day)) = (work.get(row), seen_on.get(row)) {
                 let e = first_seen.entry(w).or_insert((day, row));
@@ -66,13 +67,10 @@ impl Model for CopyrightHarvesting {
         let (reg_no, reg_work, created_on) = (r.text("reg_no")?, r.text("work_hash")?, r.date("created_on")?);
         let mut earlier_used: FastMap<&str, (usize, usize)> = fast_map();
         for row in 0..r.len() {
-            let (Some(reg), Some(w), Some(created)) =
-                (reg_no.get(row), reg_work.get(row), created_on.get(row))
-            else {
-                continue;
-            };
+            let (Some(w), Some(created)) = (reg_work.get(row), created_on.get(row)) else { continue };
             if let Some(&(seen, prow)) = first_seen.get(w)
                 && created - seen >= earlier_days
+                && let Some(reg) = reg_no.get(row)
             {
                 earlier_used.entry(reg).or_insert((row, prow));
             }
