@@ -4,8 +4,11 @@
 //! item): `short_notice` (announced fewer than 15 days ahead, 30 for real estate),
 //! `missing_docs` (a required document unpublished), `futile` (priority claims swallow the start
 //! price), `related_buyer` (the buyer is kin, affiliate or legal representative of the debtor).
-//! Near misses: real estate announced exactly 30 days ahead; buyers related to someone other than
-//! the debtor; priority claims that leave something over; first rounds priced at the valuation.
+//! Near misses: notice of exactly the required days (30 for real estate, 15 otherwise) beside one
+//! day short; buyers related to someone other than the debtor; priority claims that leave
+//! something over, now and then a single cent, beside claims equal to the start price (futile);
+//! first rounds priced at the valuation. Labels come from the definition ([`truth`]) on the
+//! finished tables.
 
 use std::collections::HashMap;
 

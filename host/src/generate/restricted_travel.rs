@@ -6,6 +6,7 @@
 //! often a newly issued one). Near misses: trips after `lifted_on`, before `imposed_on`, second
 //! class on D trains, ordinary rail, other people's trips. Noise: missing person ids or passport
 //! numbers on ordinary trips, people with several passports.
+//! Labels come from the definition ([`truth`]) on the finished tables.
 
 use std::collections::HashMap;
 

@@ -6,6 +6,7 @@
 //! the insurer assessed); busy honest shops (many assessors); shop staff suing over their own
 //! cars; staff suing over family cars with the insurer's assessment. Noise: nulls, duplicate
 //! vehicle rows, misspelled business and insurer names.
+//! Labels come from the definition ([`truth`]) on the finished tables.
 
 use std::collections::HashMap;
 
