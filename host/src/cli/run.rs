@@ -12,6 +12,7 @@ use super::{LimitArgs, component_bytes, progress_bar, sandbox};
 use crate::runs::store::RunRequest;
 use crate::runs::{RunReport, params_json, run_on_dir};
 use crate::sandbox::Outcome;
+use crate::sandbox::cache::CacheUse;
 
 /// Arguments of `sieve run`.
 #[derive(Args)]
@@ -195,12 +196,17 @@ fn print_report(r: &RunReport, top: usize) {
         r.peak_memory_bytes as f64 / (1 << 20) as f64,
         r.host_memory_peak_bytes as f64 / (1 << 20) as f64
     );
+    let compiled = match r.cache_use {
+        Some(CacheUse::Compiled) => ", compiled now",
+        Some(CacheUse::Hit) => ", from the code cache",
+        Some(CacheUse::Rebuilt) => ", recompiled: the cached code failed its check",
+        None => "",
+    };
     println!(
-        "wall         {:.1} ms (load data {:.1} ms, compile {:.1} ms {:?})",
+        "wall         {:.1} ms (load data {:.1} ms, compile {:.1} ms{compiled})",
         r.wall.as_secs_f64() * 1e3,
         r.load.as_secs_f64() * 1e3,
         r.compile.as_secs_f64() * 1e3,
-        r.cache_use
     );
     println!("output       {}", r.output_digest);
     for l in &r.logs {
