@@ -11,6 +11,7 @@ use wasmtime::component::{ComponentType, Lift, Linker, Resource, ResourceType, W
 use wasmtime::{StoreContextMut, Trap};
 
 use super::bindings::sieve::model::types as w;
+use super::lowering::{self, BatchOut, ColumnOut, TextOut};
 use super::state::{HostStop, LogLine, RunState, TableHandle};
 use crate::text::{prefix, quote};
 use sieve_sdk::model::clue_limits::{
@@ -136,10 +137,11 @@ fn schema(mut store: Store<'_>, (handle,): (Resource<TableHandle>,)) -> Answer<V
 fn read(
     mut store: Store<'_>,
     (handle, names, start, max_rows): (Resource<TableHandle>, WasmList<WasmStr>, u64, u32),
-) -> Answer<Result<w::Batch, w::AccessError>> {
+) -> Answer<Result<BatchOut, w::AccessError>> {
     charge(&mut store, CALL_FUEL)?;
     let tables = store.data().tables.clone();
-    let table = &tables[store.data().tables_handle(&handle)?];
+    let index = store.data().tables_handle(&handle)?;
+    let table = &tables[index];
     // Each declared column at most once: the batch can never be larger than the table.
     if names.len() > table.columns.len() {
         return Err(stop(HostStop::Misuse(format!(
@@ -180,29 +182,31 @@ fn read(
             let column = &table.columns[c];
             let validity =
                 column.validity.as_ref().map(|v| v.slice(begin, end)).filter(|v| v.null_count() > 0);
-            w::Column {
+            ColumnOut {
                 name: column.name.clone(),
-                data: column_data(column, begin, end),
+                data: lowering::column_data(&tables, index, c, begin, end),
                 validity: validity.map(|v| v.as_bytes().to_vec()),
             }
         })
         .collect();
     store.data_mut().cells_read += ((end - begin) * picked.len()) as u64;
-    Ok((Ok(w::Batch { start: begin as u64, len: (end - begin) as u32, columns }),))
+    Ok((Ok(BatchOut { start: begin as u64, len: (end - begin) as u32, columns }),))
 }
 
 fn dictionary(
     mut store: Store<'_>,
     (handle, name): (Resource<TableHandle>, WasmStr),
-) -> Answer<Result<w::TextColumn, w::AccessError>> {
+) -> Answer<Result<TextOut, w::AccessError>> {
     charge(&mut store, CALL_FUEL)?;
     let tables = store.data().tables.clone();
-    let table = &tables[store.data().tables_handle(&handle)?];
+    let index = store.data().tables_handle(&handle)?;
+    let table = &tables[index];
     let name = name.to_str(&store)?;
-    let Some(column) = table.column(&name) else {
+    let Some(position) = table.columns.iter().position(|c| c.name == *name) else {
         let column = format!("{}.{}", table.spec.name, prefix(&name, 64));
         return Ok((Err(w::AccessError::UndeclaredColumn(column)),));
     };
+    let column = &table.columns[position];
     let Values::Dictionary { dictionary, .. } = &column.values else {
         let column = format!("{}.{}", table.spec.name, column.name);
         return Ok((Err(w::AccessError::NotDictionary(column)),));
@@ -211,7 +215,7 @@ fn dictionary(
     let bytes = text.len() + offsets.len() * 4;
     store.data_mut().reserve_host("a column dictionary", bytes, false).map_err(stop)?;
     charge(&mut store, bytes as u64 / BYTES_PER_FUEL)?;
-    Ok((Ok(w::TextColumn { bytes: text.to_string(), offsets: offsets.to_vec() }),))
+    Ok((Ok(lowering::dictionary(&tables, index, position, dictionary)),))
 }
 
 fn emit(mut store: Store<'_>, (clues,): (WasmList<ClueArg>,)) -> wasmtime::Result<()> {
@@ -365,25 +369,6 @@ fn batch_bytes(column: &Column, begin: usize, end: usize) -> usize {
         Values::Boolean(_) => rows,
     };
     values + if column.validity.is_some() { rows.div_ceil(8) } else { 0 }
-}
-
-fn column_data(column: &Column, start: usize, end: usize) -> w::ColumnData {
-    match &column.values {
-        Values::Text(t) => {
-            let (bytes, offsets) = t.raw();
-            let base = offsets[start];
-            w::ColumnData::Text(w::TextColumn {
-                bytes: bytes[base as usize..offsets[end] as usize].to_string(),
-                offsets: offsets[start..=end].iter().map(|o| o - base).collect(),
-            })
-        }
-        Values::Dictionary { indices, .. } => w::ColumnData::Dictionary(indices[start..end].to_vec()),
-        Values::Int64(v) => w::ColumnData::Int64(v[start..end].to_vec()),
-        Values::Float64(v) => w::ColumnData::Float64(v[start..end].to_vec()),
-        Values::Boolean(v) => w::ColumnData::Boolean(v[start..end].to_vec()),
-        Values::Date(v) => w::ColumnData::Date(v[start..end].to_vec()),
-        Values::Timestamp(v) => w::ColumnData::Timestamp(v[start..end].to_vec()),
-    }
 }
 
 /// Converts an SDK column type to its WIT twin.

@@ -7,6 +7,7 @@ pub mod compile;
 pub mod host;
 pub mod imports;
 pub mod limits;
+pub mod lowering;
 pub mod names;
 pub mod outcome;
 pub mod state;

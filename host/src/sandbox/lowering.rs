@@ -1,0 +1,298 @@
+//! Batches handed to the guest straight from the served columns: wasmtime copies each value once,
+//! into guest memory, with no owned host copy of the batch in between (for a text-heavy table
+//! that copy, and the fresh pages it touched, were a large share of loading it).
+//!
+//! The record and variant types mirror `sieve:model/types` (`batch`, `column`, `column-data`,
+//! `text-column`) and are checked against it when the host function is linked. The leaves borrow
+//! a range of a served column through the run's shared `Arc` of tables and lower exactly as the
+//! `list<T>` or `string` they stand for. Implementing `ComponentType` and `Lower` by hand uses
+//! wasmtime's hidden `__internal` items, which is why the workspace pins wasmtime's exact version.
+
+use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::sync::Arc;
+
+use sieve_sdk::data::{Text, Values};
+use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext};
+use wasmtime::component::{ComponentType, Lower};
+
+use super::state::ServedTable;
+
+/// Where a borrowed slice lives: a column of a served table.
+#[derive(Clone)]
+struct Place {
+    tables: Arc<[ServedTable]>,
+    table: usize,
+    column: usize,
+}
+
+impl Place {
+    fn values(&self) -> &Values {
+        &self.tables[self.table].columns[self.column].values
+    }
+}
+
+/// A range of a served column's values, lowered as `list<T>`.
+pub struct Shared<T: 'static> {
+    place: Place,
+    range: Range<usize>,
+    view: fn(&Values) -> &[T],
+}
+
+impl<T> Shared<T> {
+    fn slice(&self) -> &[T] {
+        (self.view)(self.place.values()).get(self.range.clone()).unwrap_or(&[])
+    }
+}
+
+// SAFETY: every item forwards to the implementation for `[T]`, whose lowering `Shared<T>` is.
+unsafe impl<T: ComponentType + Sync + Send + 'static> ComponentType for Shared<T>
+where
+    [T]: ComponentType,
+{
+    type Lower = <[T] as ComponentType>::Lower;
+    const ABI: CanonicalAbiInfo = <[T] as ComponentType>::ABI;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <[T] as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: as above; the slice lowered is the one `typecheck` accepted the type of.
+unsafe impl<T: Lower + Sync + Send + 'static> Lower for Shared<T>
+where
+    [T]: Lower,
+{
+    fn linear_lower_to_flat<U>(
+        &self,
+        cx: &mut LowerContext<'_, U>,
+        ty: InterfaceType,
+        dst: &mut MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        <[T] as Lower>::linear_lower_to_flat(self.slice(), cx, ty, dst)
+    }
+
+    fn linear_lower_to_memory<U>(
+        &self,
+        cx: &mut LowerContext<'_, U>,
+        ty: InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        <[T] as Lower>::linear_lower_to_memory(self.slice(), cx, ty, offset)
+    }
+}
+
+/// A byte range of a served text column (or dictionary), lowered as `string`.
+pub struct SharedStr {
+    place: Place,
+    range: Range<usize>,
+    view: fn(&Values) -> &str,
+}
+
+impl SharedStr {
+    fn text(&self) -> &str {
+        (self.view)(self.place.values()).get(self.range.clone()).unwrap_or("")
+    }
+}
+
+// SAFETY: forwards to the implementation for `str`.
+unsafe impl ComponentType for SharedStr {
+    type Lower = <str as ComponentType>::Lower;
+    const ABI: CanonicalAbiInfo = <str as ComponentType>::ABI;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <str as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: forwards to the implementation for `str`.
+unsafe impl Lower for SharedStr {
+    fn linear_lower_to_flat<U>(
+        &self,
+        cx: &mut LowerContext<'_, U>,
+        ty: InterfaceType,
+        dst: &mut MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        <str as Lower>::linear_lower_to_flat(self.text(), cx, ty, dst)
+    }
+
+    fn linear_lower_to_memory<U>(
+        &self,
+        cx: &mut LowerContext<'_, U>,
+        ty: InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        <str as Lower>::linear_lower_to_memory(self.text(), cx, ty, offset)
+    }
+}
+
+/// Offsets of a text batch: borrowed when the batch starts at the column's first value (they
+/// then start at 0 already), rebased otherwise.
+enum OffsetsRepr {
+    Shared(Shared<u32>),
+    Rebased(Vec<u32>),
+}
+
+/// `text-column`.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct TextOut {
+    bytes: SharedStr,
+    offsets: Offsets,
+}
+
+/// `list<u32>` offsets, shared or rebased.
+pub struct Offsets(OffsetsRepr);
+
+impl Offsets {
+    fn slice(&self) -> &[u32] {
+        match &self.0 {
+            OffsetsRepr::Shared(s) => s.slice(),
+            OffsetsRepr::Rebased(v) => v,
+        }
+    }
+}
+
+// SAFETY: forwards to the implementation for `[u32]`.
+unsafe impl ComponentType for Offsets {
+    type Lower = <[u32] as ComponentType>::Lower;
+    const ABI: CanonicalAbiInfo = <[u32] as ComponentType>::ABI;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <[u32] as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: forwards to the implementation for `[u32]`.
+unsafe impl Lower for Offsets {
+    fn linear_lower_to_flat<U>(
+        &self,
+        cx: &mut LowerContext<'_, U>,
+        ty: InterfaceType,
+        dst: &mut MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        <[u32] as Lower>::linear_lower_to_flat(self.slice(), cx, ty, dst)
+    }
+
+    fn linear_lower_to_memory<U>(
+        &self,
+        cx: &mut LowerContext<'_, U>,
+        ty: InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        <[u32] as Lower>::linear_lower_to_memory(self.slice(), cx, ty, offset)
+    }
+}
+
+/// `column-data`.
+#[derive(ComponentType, Lower)]
+#[component(variant)]
+pub enum DataOut {
+    #[component(name = "text")]
+    Text(TextOut),
+    #[component(name = "dictionary")]
+    Dictionary(Shared<u32>),
+    #[component(name = "int64")]
+    Int64(Shared<i64>),
+    #[component(name = "float64")]
+    Float64(Shared<f64>),
+    #[component(name = "boolean")]
+    Boolean(Shared<bool>),
+    #[component(name = "date")]
+    Date(Shared<i32>),
+    #[component(name = "timestamp")]
+    Timestamp(Shared<i64>),
+}
+
+/// `column`.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct ColumnOut {
+    pub name: String,
+    pub data: DataOut,
+    pub validity: Option<Vec<u8>>,
+}
+
+/// `batch`.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct BatchOut {
+    pub start: u64,
+    pub len: u32,
+    pub columns: Vec<ColumnOut>,
+}
+
+fn text_of(values: &Values) -> Option<&Text> {
+    match values {
+        Values::Text(t) => Some(t),
+        Values::Dictionary { dictionary, .. } => Some(dictionary),
+        _ => None,
+    }
+}
+
+fn text_bytes(values: &Values) -> &str {
+    text_of(values).map_or("", |t| t.raw().0)
+}
+
+fn text_offsets(values: &Values) -> &[u32] {
+    text_of(values).map_or(&[], |t| t.raw().1)
+}
+
+/// Rows `start..end` of `text`, the text served at `place`.
+fn text_out(place: Place, text: &Text, start: usize, end: usize) -> TextOut {
+    let (_, offsets) = text.raw();
+    let (from, to) = (offsets[start] as usize, offsets[end] as usize);
+    let offsets = if start == 0 {
+        OffsetsRepr::Shared(Shared { place: place.clone(), range: 0..end + 1, view: text_offsets })
+    } else {
+        OffsetsRepr::Rebased(offsets[start..=end].iter().map(|o| o - offsets[start]).collect())
+    };
+    TextOut { bytes: SharedStr { place, range: from..to, view: text_bytes }, offsets: Offsets(offsets) }
+}
+
+/// Rows `start..end` of column `column` of served table `table`, as the guest receives them.
+pub fn column_data(
+    tables: &Arc<[ServedTable]>,
+    table: usize,
+    column: usize,
+    start: usize,
+    end: usize,
+) -> DataOut {
+    let place = Place { tables: tables.clone(), table, column };
+    let values: &Values = &tables[table].columns[column].values;
+    let range = start..end;
+    match values {
+        Values::Text(t) => DataOut::Text(text_out(place, t, start, end)),
+        Values::Dictionary { .. } => DataOut::Dictionary(Shared {
+            place,
+            range,
+            view: |v| if let Values::Dictionary { indices, .. } = v { indices } else { &[] },
+        }),
+        Values::Int64(_) => {
+            DataOut::Int64(Shared { place, range, view: |v| if let Values::Int64(x) = v { x } else { &[] } })
+        }
+        Values::Float64(_) => DataOut::Float64(Shared {
+            place,
+            range,
+            view: |v| if let Values::Float64(x) = v { x } else { &[] },
+        }),
+        Values::Boolean(_) => DataOut::Boolean(Shared {
+            place,
+            range,
+            view: |v| if let Values::Boolean(x) = v { x } else { &[] },
+        }),
+        Values::Date(_) => {
+            DataOut::Date(Shared { place, range, view: |v| if let Values::Date(x) = v { x } else { &[] } })
+        }
+        Values::Timestamp(_) => DataOut::Timestamp(Shared {
+            place,
+            range,
+            view: |v| if let Values::Timestamp(x) = v { x } else { &[] },
+        }),
+    }
+}
+
+/// The whole dictionary `text` of column `column` of served table `table`, as a `text-column`.
+pub fn dictionary(tables: &Arc<[ServedTable]>, table: usize, column: usize, text: &Text) -> TextOut {
+    text_out(Place { tables: tables.clone(), table, column }, text, 0, text.len())
+}
