@@ -3,7 +3,8 @@
 //! Arguments arrive lazily (`WasmStr`, `WasmList`): wasmtime only checks that they lie inside the
 //! guest's memory, and every size is checked here before the host copies or allocates anything.
 //! Every call is charged fuel for the host's work, and what the host keeps for the guest (clues,
-//! log lines) or builds for it (batches) counts against the run's host memory budget.
+//! log lines) or hands it (batches, lowered straight from the served columns by `lowering`)
+//! counts against the run's host memory budget.
 
 use sieve_sdk::data::{Column, Values};
 use sieve_sdk::{Clue, Evidence, LogLevel};
