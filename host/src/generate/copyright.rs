@@ -314,15 +314,13 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
     }
     let harvester =
         |key: (bool, &str)| tally.get(&key).is_some_and(|&(n, small)| n >= MIN_SUITS && 2 * small > n);
-    let mut found: Vec<(String, String)> = suits
+    suits
         .into_iter()
         .filter(|(_, p, a)| {
             p.is_some_and(|p| harvester((true, p))) || a.is_some_and(|a| harvester((false, a)))
         })
         .map(|(case_no, _, _)| (case_no.to_string(), "harvesting".to_string()))
-        .collect();
-    found.sort();
-    found
+        .collect()
 }
 
 #[cfg(test)]

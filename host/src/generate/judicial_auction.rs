@@ -241,8 +241,6 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
             hit("related_buyer");
         }
     }
-    found.sort();
-    found.dedup();
     found
 }
 

@@ -50,7 +50,8 @@ pub struct TaskInfo {
     truth: Truth,
 }
 
-/// Decides a task's labels from its finished tables: (subject, pattern) per true clue.
+/// Decides a task's labels from its finished tables: (subject, pattern) per true clue, in any
+/// order (`TaskInfo::write` sorts them and drops repeats).
 pub type Truth = fn(&truth::Tables<'_>) -> Vec<(String, String)>;
 
 /// Every task with a generator.
@@ -128,7 +129,9 @@ impl TaskInfo {
         let generated = (self.generate)(scale, seed);
         let total = generated.tables.len() + 1;
         let finished = generated.finish();
-        let labels = (self.truth)(&finished);
+        let mut labels = (self.truth)(&finished);
+        labels.sort();
+        labels.dedup();
         let mut counts = Vec::new();
         for (i, (name, columns)) in finished.iter().enumerate() {
             let (name, rows) = (*name, columns.first().map_or(0, sieve_sdk::data::Column::len));

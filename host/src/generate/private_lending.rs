@@ -277,13 +277,10 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
             suits >= MIN_SUITS && !licensed && known > 0 && 2 * absent > known
         })
     };
-    let mut found: Vec<(String, String)> = (0..rows(c))
+    (0..rows(c))
         .filter(|&i| text(plaintiff, i).is_some_and(lender))
         .filter_map(|i| Some((text(case_col, i)?.to_string(), PATTERN.to_string())))
-        .collect();
-    found.sort();
-    found.dedup();
-    found
+        .collect()
 }
 
 #[cfg(test)]

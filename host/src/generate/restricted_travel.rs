@@ -246,10 +246,7 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
             }
         }
     }
-    let mut truth: Vec<(String, String)> =
-        found.into_iter().map(|(d, p)| (d.to_string(), p.to_string())).collect();
-    truth.sort();
-    truth
+    found.into_iter().map(|(d, p)| (d.to_string(), p.to_string())).collect()
 }
 
 #[cfg(test)]

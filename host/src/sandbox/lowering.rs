@@ -45,43 +45,6 @@ impl<T> Shared<T> {
     }
 }
 
-// SAFETY: every item forwards to the implementation for `[T]`, whose lowering `Shared<T>` is.
-unsafe impl<T: ComponentType + Sync + Send + 'static> ComponentType for Shared<T>
-where
-    [T]: ComponentType,
-{
-    type Lower = <[T] as ComponentType>::Lower;
-    const ABI: CanonicalAbiInfo = <[T] as ComponentType>::ABI;
-
-    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
-        <[T] as ComponentType>::typecheck(ty, types)
-    }
-}
-
-// SAFETY: as above; the slice lowered is the one `typecheck` accepted the type of.
-unsafe impl<T: Lower + Sync + Send + 'static> Lower for Shared<T>
-where
-    [T]: Lower,
-{
-    fn linear_lower_to_flat<U>(
-        &self,
-        cx: &mut LowerContext<'_, U>,
-        ty: InterfaceType,
-        dst: &mut MaybeUninit<Self::Lower>,
-    ) -> wasmtime::Result<()> {
-        <[T] as Lower>::linear_lower_to_flat(self.slice(), cx, ty, dst)
-    }
-
-    fn linear_lower_to_memory<U>(
-        &self,
-        cx: &mut LowerContext<'_, U>,
-        ty: InterfaceType,
-        offset: usize,
-    ) -> wasmtime::Result<()> {
-        <[T] as Lower>::linear_lower_to_memory(self.slice(), cx, ty, offset)
-    }
-}
-
 /// A byte range of a served text column (or dictionary), lowered as `string`.
 pub struct SharedStr {
     place: Place,
@@ -92,37 +55,6 @@ pub struct SharedStr {
 impl SharedStr {
     fn text(&self) -> &str {
         (self.view)(self.place.values()).get(self.range.clone()).unwrap_or("")
-    }
-}
-
-// SAFETY: forwards to the implementation for `str`.
-unsafe impl ComponentType for SharedStr {
-    type Lower = <str as ComponentType>::Lower;
-    const ABI: CanonicalAbiInfo = <str as ComponentType>::ABI;
-
-    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
-        <str as ComponentType>::typecheck(ty, types)
-    }
-}
-
-// SAFETY: forwards to the implementation for `str`.
-unsafe impl Lower for SharedStr {
-    fn linear_lower_to_flat<U>(
-        &self,
-        cx: &mut LowerContext<'_, U>,
-        ty: InterfaceType,
-        dst: &mut MaybeUninit<Self::Lower>,
-    ) -> wasmtime::Result<()> {
-        <str as Lower>::linear_lower_to_flat(self.text(), cx, ty, dst)
-    }
-
-    fn linear_lower_to_memory<U>(
-        &self,
-        cx: &mut LowerContext<'_, U>,
-        ty: InterfaceType,
-        offset: usize,
-    ) -> wasmtime::Result<()> {
-        <str as Lower>::linear_lower_to_memory(self.text(), cx, ty, offset)
     }
 }
 
@@ -153,36 +85,47 @@ impl Offsets {
     }
 }
 
-// SAFETY: forwards to the implementation for `[u32]`.
-unsafe impl ComponentType for Offsets {
-    type Lower = <[u32] as ComponentType>::Lower;
-    const ABI: CanonicalAbiInfo = <[u32] as ComponentType>::ABI;
+/// Implements `ComponentType` and `Lower` for a type that lowers exactly as the `$target` its
+/// method `$view` borrows (`[$generics]` are the impl's generic parameters).
+macro_rules! lower_as {
+    ([$($generics:tt)*] $ty:ty => $target:ty, $view:ident) => {
+        // SAFETY: every item forwards to the implementation for `$target`, and what is lowered is
+        // the `$target` that `typecheck` accepted the type of.
+        unsafe impl<$($generics)*> ComponentType for $ty {
+            type Lower = <$target as ComponentType>::Lower;
+            const ABI: CanonicalAbiInfo = <$target as ComponentType>::ABI;
 
-    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
-        <[u32] as ComponentType>::typecheck(ty, types)
-    }
+            fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+                <$target as ComponentType>::typecheck(ty, types)
+            }
+        }
+
+        // SAFETY: as above.
+        unsafe impl<$($generics)*> Lower for $ty {
+            fn linear_lower_to_flat<U>(
+                &self,
+                cx: &mut LowerContext<'_, U>,
+                ty: InterfaceType,
+                dst: &mut MaybeUninit<Self::Lower>,
+            ) -> wasmtime::Result<()> {
+                <$target as Lower>::linear_lower_to_flat(self.$view(), cx, ty, dst)
+            }
+
+            fn linear_lower_to_memory<U>(
+                &self,
+                cx: &mut LowerContext<'_, U>,
+                ty: InterfaceType,
+                offset: usize,
+            ) -> wasmtime::Result<()> {
+                <$target as Lower>::linear_lower_to_memory(self.$view(), cx, ty, offset)
+            }
+        }
+    };
 }
 
-// SAFETY: forwards to the implementation for `[u32]`.
-unsafe impl Lower for Offsets {
-    fn linear_lower_to_flat<U>(
-        &self,
-        cx: &mut LowerContext<'_, U>,
-        ty: InterfaceType,
-        dst: &mut MaybeUninit<Self::Lower>,
-    ) -> wasmtime::Result<()> {
-        <[u32] as Lower>::linear_lower_to_flat(self.slice(), cx, ty, dst)
-    }
-
-    fn linear_lower_to_memory<U>(
-        &self,
-        cx: &mut LowerContext<'_, U>,
-        ty: InterfaceType,
-        offset: usize,
-    ) -> wasmtime::Result<()> {
-        <[u32] as Lower>::linear_lower_to_memory(self.slice(), cx, ty, offset)
-    }
-}
+lower_as!([T: Lower + Send + Sync + 'static] Shared<T> => [T], slice);
+lower_as!([] SharedStr => str, text);
+lower_as!([] Offsets => [u32], slice);
 
 /// `column-data`.
 #[derive(ComponentType, Lower)]
