@@ -117,9 +117,9 @@ impl Model for VehicleEnforcement {
         for row in 0..c.len() {
             let (Some(case), Some(filed)) = (case_no.get(row), filed_on.get(row)) else { continue };
             let closed = closed_on.get(row);
-            let seizures: Vec<usize> = seizures_of.get(case).iter().map(|&z| z as usize).collect();
+            let seizures = seizures_of.get(case);
 
-            for &z in &seizures {
+            for z in seizures.iter().map(|&z| z as usize) {
                 let (Some(p), Some(seized), None) =
                     (seized_plate.get(z), seized_on.get(z), impounded_on.get(z))
                 else {
@@ -197,8 +197,10 @@ impl Model for VehicleEnforcement {
             }
 
             if let (Some("paid" | "settled"), Some(closed)) = (closure.get(row), closed) {
-                let stale =
-                    seizures.iter().copied().find(|&z| released_on.get(z).is_none_or(|r| r - closed > grace));
+                let stale = seizures
+                    .iter()
+                    .map(|&z| z as usize)
+                    .find(|&z| released_on.get(z).is_none_or(|r| r - closed > grace));
                 if let Some(z) = stale {
                     let (score, how) = match released_on.get(z) {
                         None => (0.9, "is still in force".to_string()),
