@@ -58,13 +58,6 @@ impl SharedStr {
     }
 }
 
-/// Offsets of a text batch: borrowed when the batch starts at the column's first value (they
-/// then start at 0 already), rebased otherwise.
-enum OffsetsRepr {
-    Shared(Shared<u32>),
-    Rebased(Vec<u32>),
-}
-
 /// `text-column`.
 #[derive(ComponentType, Lower)]
 #[component(record)]
@@ -73,14 +66,18 @@ pub struct TextOut {
     offsets: Offsets,
 }
 
-/// `list<u32>` offsets, shared or rebased.
-pub struct Offsets(OffsetsRepr);
+/// The `list<u32>` offsets of a text batch: borrowed when the batch starts at the column's first
+/// value (they then start at 0 already), rebased otherwise.
+pub enum Offsets {
+    Shared(Shared<u32>),
+    Rebased(Vec<u32>),
+}
 
 impl Offsets {
     fn slice(&self) -> &[u32] {
-        match &self.0 {
-            OffsetsRepr::Shared(s) => s.slice(),
-            OffsetsRepr::Rebased(v) => v,
+        match self {
+            Offsets::Shared(s) => s.slice(),
+            Offsets::Rebased(v) => v,
         }
     }
 }
@@ -186,11 +183,11 @@ fn text_out(place: Place, text: &Text, start: usize, end: usize) -> TextOut {
     let (_, offsets) = text.raw();
     let (from, to) = (offsets[start] as usize, offsets[end] as usize);
     let offsets = if start == 0 {
-        OffsetsRepr::Shared(Shared { place: place.clone(), range: 0..end + 1, view: text_offsets })
+        Offsets::Shared(Shared { place: place.clone(), range: 0..end + 1, view: text_offsets })
     } else {
-        OffsetsRepr::Rebased(offsets[start..=end].iter().map(|o| o - offsets[start]).collect())
+        Offsets::Rebased(offsets[start..=end].iter().map(|o| o - offsets[start]).collect())
     };
-    TextOut { bytes: SharedStr { place, range: from..to, view: text_bytes }, offsets: Offsets(offsets) }
+    TextOut { bytes: SharedStr { place, range: from..to, view: text_bytes }, offsets }
 }
 
 /// Rows `start..end` of column `column` of served table `table`, as the guest receives them.
