@@ -291,6 +291,28 @@ impl<'a> Periods<'a> {
     }
 }
 
+/// Links recorded between two text columns (`relations.person_a`, `person_b`), looked up in
+/// either direction: DOMAIN.md's relations hold both ways, whichever way a row records them.
+pub struct Links<'a> {
+    by_first: Index<'a>,
+    second: TextCol<'a>,
+}
+
+impl<'a> Links<'a> {
+    /// Index the links of `first` to `second` (columns of one table); nulls link nothing.
+    pub fn build(first: &TextCol<'a>, second: &TextCol<'a>) -> Self {
+        Links { by_first: Index::build(first), second: *second }
+    }
+
+    /// The first row linking `x` and `y`, in either direction.
+    pub fn between(&self, x: &str, y: &str) -> Option<usize> {
+        let one_way = |a: &str, b: &str| {
+            self.by_first.get(a).iter().map(|&r| r as usize).find(|&r| self.second.get(r) == Some(b))
+        };
+        one_way(x, y).or_else(|| one_way(y, x))
+    }
+}
+
 /// A hash index on a pair of text columns (a multi-key group-by: (case, plate), (shop, assessor)).
 /// Rows where either value is null are skipped.
 #[derive(Debug, Clone, Default)]
@@ -418,6 +440,16 @@ mod tests {
         assert!(overlaps(1, Some(5), 5, Some(9)));
         assert!(!overlaps(1, Some(4), 5, None));
         assert!(overlaps(7, None, 1, None));
+
+        let firsts = Column::new("a", Values::Text(["P", "P", "Q", "R"].into_iter().collect::<Text>()));
+        let mut owners = Column::new("b", Values::Text(["A", "B", "C", ""].into_iter().collect::<Text>()));
+        owners.validity = Some(Bitmap::from_flags([true, true, true, false]));
+        let links_frame = Frame::new("links", 4, vec![firsts, owners]);
+        let links = Links::build(&links_frame.text("a").expect("a"), &links_frame.text("b").expect("b"));
+        assert_eq!(links.between("P", "B"), Some(1));
+        assert_eq!(links.between("B", "P"), Some(1), "either direction");
+        assert_eq!(links.between("Q", "A"), None);
+        assert_eq!(links.between("R", ""), None, "a null links nothing");
 
         let pairs = PairIndex::build(&p, &p);
         assert_eq!(pairs.get("P", "P"), [0, 1]);

@@ -12,7 +12,7 @@
 //! Unknown dates never fire a rule; a null document list published nothing, so it lacks every
 //! required document.
 
-use sieve_sdk::ops::Index;
+use sieve_sdk::ops::{Index, Links};
 use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// Documents an announcement can publish; a set of them is a bit mask over this list.
@@ -81,12 +81,8 @@ impl Model for JudicialAuctionViolations {
         });
         let claims_on = Index::build(&pc.text("case_no")?);
         let claim_amount = pc.float64("amount")?;
-        // Relations hold in both directions: index them by their first person and look both
-        // ways, which hashes each relation once instead of storing every pair twice.
-        let (pa, pb, rkind) = (rel.text("person_a")?, rel.text("person_b")?, rel.text("kind")?);
-        let relations_of = Index::build(&pa);
-        let relation =
-            |x: &str, y: &str| relations_of.get(x).iter().find(|&&r| pb.get(r as usize) == Some(y));
+        let rkind = rel.text("kind")?;
+        let relations = Links::build(&rel.text("person_a")?, &rel.text("person_b")?);
 
         for row in 0..a.len() {
             let Some(subject) = item.get(row) else { continue };
@@ -152,9 +148,8 @@ impl Model for JudicialAuctionViolations {
             }
 
             if let (Some(b), Some(d)) = (buyer.get(row), debtor.get(row))
-                && let Some(&r) = relation(b, d).or_else(|| relation(d, b))
+                && let Some(r) = relations.between(b, d)
             {
-                let r = r as usize;
                 ctx.emit(
                     Clue::new(
                         subject,

@@ -14,7 +14,7 @@
 //! fire a rule.
 
 use sieve_sdk::data::MS_PER_DAY;
-use sieve_sdk::ops::{FastMap, Index, PairIndex, Periods, fast_map};
+use sieve_sdk::ops::{FastMap, Index, Links, PairIndex, Periods, fast_map};
 use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T6 model.
@@ -102,15 +102,7 @@ impl Model for VehicleEnforcement {
         let owned_by = Periods::build(&owner, from_on, to_on);
         let periods_of = Index::build(&plate);
 
-        // Relations hold in both directions: index by the first person and look both ways.
-        let (pa, pb) = (rel.text("person_a")?, rel.text("person_b")?);
-        let relations_of = Index::build(&pa);
-        let relation = |x: &str, y: &str| {
-            let one_way = |a: &str, b: &str| {
-                relations_of.get(a).iter().map(|&r| r as usize).find(|&r| pb.get(r) == Some(b))
-            };
-            one_way(x, y).or_else(|| one_way(y, x))
-        };
+        let relations = Links::build(&rel.text("person_a")?, &rel.text("person_b")?);
 
         let (case_no, debtor, closure) = (c.text("case_no")?, c.text("debtor_id")?, c.text("closure")?);
         let (filed_on, closed_on) = (c.date("filed_on")?, c.date("closed_on")?);
@@ -181,7 +173,7 @@ impl Model for VehicleEnforcement {
                 }
                 periods_of.get(p).iter().map(|&n| n as usize).find_map(|n| {
                     let buyer = owner.get(n).filter(|b| *b != who && from_on.get(n) == Some(t))?;
-                    Some((o, n, buyer, relation(who, buyer)?))
+                    Some((o, n, buyer, relations.between(who, buyer)?))
                 })
             });
             if let Some((sold, bought, buyer, link)) = transfer {
