@@ -51,6 +51,11 @@ fn median(mut xs: Vec<Duration>) -> Duration {
     xs[xs.len() / 2]
 }
 
+fn median_f64(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -97,10 +102,11 @@ struct Speed {
     largest: usize,
     wasm: Duration,
     native: Duration,
-    /// CPU time of this thread over a whole WASM run (instantiation included) and a native run:
-    /// on a shared machine, time the thread spent descheduled does not count.
-    wasm_cpu: Duration,
-    native_cpu: Duration,
+    /// Median over the pairs of WASM wall time / native wall time.
+    ratio: f64,
+    /// The same for the CPU time of this thread (the WASM side including instantiation): on a
+    /// shared machine, time the thread spent descheduled does not count.
+    cpu_ratio: f64,
     fuel: u64,
     host_fuel: u64,
     peak: usize,
@@ -122,24 +128,42 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
     let tables: Arc<[ServedTable]> = Arc::from(tables);
     let plugin = sandbox.load(bytes, None).map_err(fail)?;
     let limits = Limits::default();
-    let (mut wasm, mut nat, mut wasm_cpu, mut native_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut wasm, mut nat, mut ratio, mut cpu_ratio) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut last = None;
-    for i in 0..runs {
-        eprintln!("{task}: run {}/{runs}", i + 1);
-        let cpu = thread_cpu_time();
-        let exec = sandbox.execute(&plugin, tables.clone(), &params, &limits, [0; 32], None);
-        wasm_cpu.push(thread_cpu_time().saturating_sub(cpu));
-        if exec.outcome != Outcome::Completed {
-            bail!("{task}: the WASM run ended {}", exec.outcome);
-        }
-        wasm.push(exec.wall);
-        let (t, cpu) = (Instant::now(), thread_cpu_time());
-        let out = (model.run)(&info, &native_data, params.clone())
-            .map_err(|e| anyhow::anyhow!("{task} native: {e}"))?;
-        nat.push(t.elapsed());
-        native_cpu.push(thread_cpu_time().saturating_sub(cpu));
+    // One pair first that is not counted (page cache, allocator, pooled memory slot), then pairs
+    // whose order alternates, so neither side always runs on the caches the other just warmed.
+    for i in 0..=runs {
+        eprintln!("{task}: run {i}/{runs}{}", if i == 0 { " (warm-up)" } else { "" });
+        let run_wasm = || {
+            let cpu = thread_cpu_time();
+            let exec = sandbox.execute(&plugin, tables.clone(), &params, &limits, [0; 32], None);
+            let cpu = thread_cpu_time().saturating_sub(cpu);
+            if exec.outcome != Outcome::Completed {
+                bail!("{task}: the WASM run ended {}", exec.outcome);
+            }
+            Ok((exec, cpu))
+        };
+        let run_native = || {
+            let (t, cpu) = (Instant::now(), thread_cpu_time());
+            let out = (model.run)(&info, &native_data, params.clone())
+                .map_err(|e| anyhow::anyhow!("{task} native: {e}"))?;
+            anyhow::Ok((out, t.elapsed(), thread_cpu_time().saturating_sub(cpu)))
+        };
+        let ((exec, w_cpu), (out, n_wall, n_cpu)) = if i % 2 == 0 {
+            let w = run_wasm()?;
+            (w, run_native()?)
+        } else {
+            let n = run_native()?;
+            (run_wasm()?, n)
+        };
         if out.clues != exec.clues {
             bail!("{task}: WASM and native disagree ({} vs {} clues)", exec.clues.len(), out.clues.len());
+        }
+        if i > 0 {
+            ratio.push(exec.wall.as_secs_f64() / n_wall.as_secs_f64());
+            cpu_ratio.push(w_cpu.as_secs_f64() / n_cpu.as_secs_f64());
+            wasm.push(exec.wall);
+            nat.push(n_wall);
         }
         last = Some(exec);
     }
@@ -150,8 +174,8 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
         largest,
         wasm: median(wasm),
         native: median(nat),
-        wasm_cpu: median(wasm_cpu),
-        native_cpu: median(native_cpu),
+        ratio: median_f64(ratio),
+        cpu_ratio: median_f64(cpu_ratio),
         fuel: exec.fuel_consumed,
         host_fuel: exec.host_fuel,
         peak: exec.peak_memory_bytes,
@@ -197,8 +221,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     writeln!(
         md,
         "Produced by `cargo run --release -- bench --scale {} --runs {}` on {} ({} cores). Medians of {} runs. \
-         Ratios are measured side by side in one process, WASM and native runs alternating, so machine \
-         noise hits both sides alike. The native side is the same model crate built for the host and run \
+         Ratios are measured side by side in one process: after one uncounted warm-up pair, each WASM run \
+         is paired with a native run (which goes first alternates), and the ratio shown is the median of \
+         the pairs' ratios, so machine noise hits both sides alike. The native side is the same model crate built for the host and run \
          through the SDK's native backend on the same in-memory tables; both produce identical clues \
          (checked on every run). The CPU ratio compares the CPU time of the running thread (the \
          WASM side including instantiation), which time spent descheduled on a busy machine does not \
@@ -228,8 +253,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
             s.largest,
             ms(s.wasm),
             ms(s.native),
-            s.wasm.as_secs_f64() / s.native.as_secs_f64(),
-            s.wasm_cpu.as_secs_f64() / s.native_cpu.as_secs_f64(),
+            s.ratio,
+            s.cpu_ratio,
             s.peak as f64 / (1 << 20) as f64,
             s.host_peak as f64 / (1 << 20) as f64,
             s.fuel as f64,
