@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bundled;
 pub mod cli;
 pub mod clues;
+pub mod competition;
 pub mod datasets;
 pub mod digest;
 pub mod generate;

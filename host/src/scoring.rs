@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use sieve_sdk::Clue;
+use sieve_sdk::ops::FastMap;
 
 /// One labelled subject.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +17,7 @@ pub struct Label {
 }
 
 /// Scores of one set of clues.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Scores {
     /// Distinct subjects flagged.
     pub flagged: usize,
@@ -42,23 +43,95 @@ pub struct Scores {
     pub per_pattern: BTreeMap<String, f64>,
 }
 
+/// A metric a benchmark ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Metric {
+    /// TP / flagged.
+    Precision,
+    /// TP / labelled.
+    Recall,
+    /// Harmonic mean of precision and recall.
+    F1,
+    /// F-beta with beta 0.5.
+    F0_5,
+    /// Precision among the review budget's highest-scored clues.
+    PrecisionAtK,
+    /// Average precision over the ranking.
+    AveragePrecision,
+}
+
+impl Metric {
+    /// Every metric, in the order ties are broken after the primary one: precision-weighted
+    /// first (a false clue costs a prosecutor's time), then ranking quality, then recall.
+    pub const ALL: [Metric; 6] = [
+        Metric::F0_5,
+        Metric::Precision,
+        Metric::PrecisionAtK,
+        Metric::AveragePrecision,
+        Metric::F1,
+        Metric::Recall,
+    ];
+
+    /// The name used on the command line and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Precision => "precision",
+            Metric::Recall => "recall",
+            Metric::F1 => "f1",
+            Metric::F0_5 => "f0_5",
+            Metric::PrecisionAtK => "precision_at_k",
+            Metric::AveragePrecision => "ap",
+        }
+    }
+
+    /// Parse a stored or typed name; the error lists the known ones.
+    pub fn parse(name: &str) -> Result<Metric, String> {
+        Metric::ALL.into_iter().find(|m| m.as_str() == name).ok_or_else(|| {
+            let known: Vec<&str> = Metric::ALL.iter().map(|m| m.as_str()).collect();
+            format!("unknown metric {name:?} (known: {})", known.join(", "))
+        })
+    }
+
+    /// `primary` first, then the others in [`Metric::ALL`]'s order: the leaderboard's comparison.
+    pub fn tie_order(primary: Metric) -> Vec<Metric> {
+        std::iter::once(primary).chain(Metric::ALL.into_iter().filter(|m| *m != primary)).collect()
+    }
+}
+
+impl Scores {
+    /// The value of `metric`.
+    pub fn metric(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::Precision => self.precision,
+            Metric::Recall => self.recall,
+            Metric::F1 => self.f1,
+            Metric::F0_5 => self.f0_5,
+            Metric::PrecisionAtK => self.precision_at_k,
+            Metric::AveragePrecision => self.average_precision,
+        }
+    }
+}
+
 /// Read `labels.csv` (`subject`, `pattern`); errors name the file and line.
 pub fn read_labels(path: &Path) -> Result<Vec<Label>, String> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let header = reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_labels(&bytes, &path.display().to_string())
+}
+
+/// Parse labels CSV (`subject`, optional `pattern`); errors name `source` and the line.
+pub fn parse_labels(bytes: &[u8], source: &str) -> Result<Vec<Label>, String> {
+    let mut reader = csv::Reader::from_reader(bytes);
+    let header = reader.headers().map_err(|e| format!("{source}: {e}"))?.clone();
     let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim() == name)
-            .ok_or_else(|| format!("{}: no {name:?} column", path.display()))
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| format!("{source}: no {name:?} column"))
     };
     let (subject, pattern) = (col("subject")?, col("pattern").ok());
     let mut labels = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("{} line {}: {e}", path.display(), i + 2))?;
+        let record = record.map_err(|e| format!("{source} line {}: {e}", i + 2))?;
         let s = record.get(subject).unwrap_or_default().trim();
         if s.is_empty() {
-            return Err(format!("{} line {}: empty subject", path.display(), i + 2));
+            return Err(format!("{source} line {}: empty subject", i + 2));
         }
         let p = pattern.and_then(|p| record.get(p)).unwrap_or_default().trim();
         labels.push(Label {
@@ -69,44 +142,81 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, String> {
     Ok(labels)
 }
 
+/// The flagged subjects in review order, each marked true (labelled) or false: what every metric
+/// is computed from. A subject flagged several times appears once, at its highest score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking<'a> {
+    /// `(subject, score, labelled)`, highest score first.
+    pub entries: Vec<(&'a str, f64, bool)>,
+    /// Distinct labelled subjects.
+    pub labelled: usize,
+}
+
+impl<'a> Ranking<'a> {
+    /// Rank `clues` against `labels`. Equal scores are ordered against the model: false subjects
+    /// before true ones (then by subject, so the order is reproducible), so a model cannot gain
+    /// precision@k or AP from ties, e.g. by giving every clue the same score.
+    pub fn new(labels: &[Label], clues: &'a [Clue]) -> Ranking<'a> {
+        Ranking::from_pairs(labels, clues.len(), clues.iter().map(|c| (c.subject.as_str(), c.score)))
+    }
+
+    /// Rank `(subject, score)` pairs (about `hint` of them) against `labels`, as [`Ranking::new`].
+    pub fn from_pairs(
+        labels: &[Label],
+        hint: usize,
+        pairs: impl Iterator<Item = (&'a str, f64)>,
+    ) -> Ranking<'a> {
+        let truth: FastMap<&str, ()> = labels.iter().map(|l| (l.subject.as_str(), ())).collect();
+        let mut best: FastMap<&'a str, f64> = FastMap::with_capacity_and_hasher(hint, Default::default());
+        for (subject, score) in pairs {
+            let e = best.entry(subject).or_insert(f64::NEG_INFINITY);
+            *e = e.max(score);
+        }
+        let mut entries: Vec<(&'a str, f64, bool)> =
+            best.into_iter().map(|(s, score)| (s, score, truth.contains_key(s))).collect();
+        entries.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(b.0)));
+        Ranking { entries, labelled: truth.len() }
+    }
+}
+
+/// Precision and recall's F-beta (0 when both are 0).
+pub fn f_beta(precision: f64, recall: f64, beta: f64) -> f64 {
+    let b2 = beta * beta;
+    let d = b2 * precision + recall;
+    if d == 0.0 { 0.0 } else { (1.0 + b2) * precision * recall / d }
+}
+
+/// `a / b`, 0 when `b` is 0.
+pub fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 { 0.0 } else { a / b }
+}
+
 /// Score `clues` against `labels` with review budget `k` (default: the number of labelled subjects).
 /// A subject flagged several times counts once, at its highest score.
 pub fn score(labels: &[Label], clues: &[Clue], k: Option<usize>) -> Scores {
-    let truth: BTreeSet<&str> = labels.iter().map(|l| l.subject.as_str()).collect();
-    let mut best: BTreeMap<&str, f64> = BTreeMap::new();
-    for c in clues {
-        let e = best.entry(c.subject.as_str()).or_insert(f64::NEG_INFINITY);
-        *e = e.max(c.score);
-    }
-    let mut ranking: Vec<(&str, f64)> = best.into_iter().collect();
-    // Highest score first; ties broken by subject so the ranking is reproducible.
-    ranking.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    score_ranking(labels, &Ranking::new(labels, clues), k)
+}
 
-    let labelled = truth.len();
-    let flagged = ranking.len();
-    let hits: Vec<bool> = ranking.iter().map(|(s, _)| truth.contains(s)).collect();
-    let tp = hits.iter().filter(|h| **h).count();
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let precision = ratio(tp, flagged);
-    let recall = ratio(tp, labelled);
-    let f_beta = |beta: f64| {
-        let b2 = beta * beta;
-        let d = b2 * precision + recall;
-        if d == 0.0 { 0.0 } else { (1.0 + b2) * precision * recall / d }
-    };
+/// Score a ranking made from `labels` (see [`score`]).
+pub fn score_ranking(labels: &[Label], ranking: &Ranking<'_>, k: Option<usize>) -> Scores {
+    let labelled = ranking.labelled;
+    let flagged = ranking.entries.len();
+    let tp = ranking.entries.iter().filter(|e| e.2).count();
+    let precision = ratio(tp as f64, flagged as f64);
+    let recall = ratio(tp as f64, labelled as f64);
     let k = k.unwrap_or(labelled).max(1);
     let top = k.min(flagged);
-    let precision_at_k = ratio(hits[..top].iter().filter(|h| **h).count(), top);
+    let precision_at_k = ratio(ranking.entries[..top].iter().filter(|e| e.2).count() as f64, top as f64);
     let mut found = 0usize;
     let mut ap_sum = 0.0;
-    for (i, hit) in hits.iter().enumerate() {
-        if *hit {
+    for (i, e) in ranking.entries.iter().enumerate() {
+        if e.2 {
             found += 1;
             ap_sum += found as f64 / (i + 1) as f64;
         }
     }
-    let average_precision = if labelled == 0 { 0.0 } else { ap_sum / labelled as f64 };
-    let flagged_set: BTreeSet<&str> = ranking.iter().map(|(s, _)| *s).collect();
+    let average_precision = ratio(ap_sum, labelled as f64);
+    let flagged_set: FastMap<&str, ()> = ranking.entries.iter().map(|e| (e.0, ())).collect();
     // A subject may carry several patterns (T4, T6): each (subject, pattern) counts for its pattern.
     let pairs: BTreeSet<(&str, &str)> =
         labels.iter().map(|l| (l.subject.as_str(), l.pattern.as_str())).collect();
@@ -114,7 +224,7 @@ pub fn score(labels: &[Label], clues: &[Clue], k: Option<usize>) -> Scores {
     for (subject, pattern) in &pairs {
         let e = per_pattern.entry(pattern.to_string()).or_default();
         e.1 += 1;
-        if flagged_set.contains(subject) {
+        if flagged_set.contains_key(subject) {
             e.0 += 1;
         }
     }
@@ -124,12 +234,12 @@ pub fn score(labels: &[Label], clues: &[Clue], k: Option<usize>) -> Scores {
         true_positives: tp,
         precision,
         recall,
-        f1: f_beta(1.0),
-        f0_5: f_beta(0.5),
+        f1: f_beta(precision, recall, 1.0),
+        f0_5: f_beta(precision, recall, 0.5),
         k,
         precision_at_k,
         average_precision,
-        per_pattern: per_pattern.into_iter().map(|(p, (f, n))| (p, ratio(f, n))).collect(),
+        per_pattern: per_pattern.into_iter().map(|(p, (f, n))| (p, ratio(f as f64, n as f64))).collect(),
     }
 }
 

@@ -99,6 +99,21 @@ pub fn tables(task: &str) -> Option<Vec<TableSpec>> {
     })
 }
 
+/// The `(table, column)` holding the ids a clue of `task` names (DOMAIN.md's "Subject"):
+/// labels must name values of it, and a benchmark splits its distinct values.
+pub fn subject(task: &str) -> Option<(&'static str, &'static str)> {
+    Some(match task {
+        "vehicle-insurance-fraud" => ("judgments", "case_no"),
+        "private-lending-fraud" => ("lending_cases", "case_no"),
+        "false-mediation-confirmation" => ("confirmations", "case_no"),
+        "judicial-auction-violations" => ("auctions", "item_id"),
+        "restricted-debtor-travel" => ("restrictions", "debtor_id"),
+        "vehicle-enforcement" => ("enforcement_cases", "case_no"),
+        "copyright-harvesting" => ("ip_cases", "case_no"),
+        _ => return None,
+    })
+}
+
 /// Every task with a contract.
 pub const TASKS: [&str; 7] = [
     "vehicle-insurance-fraud",
@@ -152,6 +167,11 @@ mod tests {
         }
         let wrong = TableSpec::new("auctions").float64(&["item_id"]).text(&["nope"]);
         let problems = check_inputs("judicial-auction-violations", &[wrong]).expect_err("two problems");
+        for task in TASKS {
+            let (table, column) = subject(task).expect("every task names its subject");
+            let spec = tables(task).expect("contract").into_iter().find(|t| t.name == table).expect(table);
+            assert_eq!(spec.find(column).map(|c| c.ty), Some(sieve_sdk::ColumnType::Text), "{task}");
+        }
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(check_inputs("no-such-task", &[]).is_err());
     }

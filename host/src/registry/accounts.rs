@@ -224,6 +224,18 @@ impl Registry {
         Ok(Actor { user, org_chain })
     }
 
+    /// User `id` as an actor: a queued submission runs as the person who submitted it.
+    pub async fn actor_for(&self, id: i64) -> Result<Actor> {
+        let row = sqlx::query(&format!("{USER_SELECT} WHERE u.id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound { kind: "user", id: id.to_string() })?;
+        let user = user_from(&row)?;
+        let org_chain = self.org_chain(user.org_id).await?;
+        Ok(Actor { user, org_chain })
+    }
+
     /// `org_id` and every procuratorate above it.
     pub async fn org_chain(&self, org_id: i64) -> Result<Vec<i64>> {
         let mut chain = vec![org_id];
@@ -248,6 +260,12 @@ impl Registry {
     /// Whether procuratorate `org_id` is `ancestor` or lies below it.
     pub async fn within(&self, org_id: i64, ancestor: i64) -> Result<bool> {
         Ok(self.org_chain(org_id).await?.contains(&ancestor))
+    }
+
+    /// Whether `actor` organizes or administers procuratorate `org_id` (it or one above it).
+    pub async fn is_staff_over(&self, actor: &Actor, org_id: i64) -> Result<bool> {
+        Ok((actor.has(Role::Organizer) || actor.has(Role::Admin))
+            && self.within(org_id, actor.user.org_id).await?)
     }
 
     /// Require that `actor` is an admin whose procuratorate is `org_id` or above it.

@@ -514,7 +514,23 @@ impl Registry {
         self.dataset(&format!("{}@{}", d.name, d.version), false).await
     }
 
-    /// Whether `actor` may run models on dataset `d`: it must be approved, and the actor's
+    /// The benchmark whose evaluation data dataset `name` is (any version), if one is.
+    pub async fn sealing_benchmark(&self, dataset_name: &str) -> Result<Option<(String, i64)>> {
+        let row = sqlx::query(
+            "SELECT b.name, b.org_id FROM benchmarks b JOIN datasets d ON d.id = b.dataset_id WHERE d.name = $1 \
+             ORDER BY b.id LIMIT 1",
+        )
+        .bind(dataset_name)
+        .fetch_optional(self.db.pool())
+        .await?;
+        match row {
+            Some(r) => Ok(Some((r.try_get("name")?, r.try_get("org_id")?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `actor` may run models on dataset `d`: it must be approved, not sealed as a
+    /// benchmark's evaluation data (unless the actor organizes or administers it), and the actor's
     /// procuratorate must own it or lie within a granted procuratorate's subtree. Owning a dataset
     /// does not open it to the owner's subtree: a province's data reaches a county only by grant.
     pub async fn require_dataset_use(&self, actor: &Actor, d: &DatasetRecord) -> Result<()> {
@@ -523,6 +539,15 @@ impl Registry {
                 "dataset {}@{} is {}: only approved datasets can be used",
                 d.name, d.version, d.state
             )));
+        }
+        if let Some((benchmark, org_id)) = self.sealing_benchmark(&d.name).await? {
+            if !self.is_staff_over(actor, org_id).await? {
+                return Err(RegistryError::Denied(format!(
+                    "dataset {} is the evaluation data of benchmark {benchmark}: only its organizers and admins \
+                     use it directly; participants reach it by submitting to a competition",
+                    d.name
+                )));
+            }
         }
         if actor.user.org_id == d.owner_org_id {
             return Ok(());

@@ -11,6 +11,7 @@ use sqlx::Row;
 use super::{RunReport, params_json, run_component};
 use crate::audit;
 use crate::registry::catalog::{self, DatasetRecord};
+use crate::registry::plugins::PluginRecord;
 use crate::registry::{Actor, Registry, RegistryError, Result, Role, off_runtime};
 use crate::sandbox::state::ProgressFn;
 use crate::sandbox::{Limits, Outcome, Sandbox};
@@ -66,6 +67,8 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
     /// Admin who released the clues for export, if any.
     pub released_by: Option<String>,
+    /// The competition this run was a submission to: only its organizers and admins read it.
+    pub competition_id: Option<i64>,
 }
 
 /// A stored clue, with its evidence.
@@ -108,7 +111,7 @@ pub enum ClueOrder {
 }
 
 /// Which host process this is, for finding runs whose process died.
-fn this_host() -> String {
+pub fn this_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()
@@ -162,6 +165,7 @@ fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         released_by: row.try_get("releaser")?,
+        competition_id: row.try_get("competition_id")?,
     })
 }
 
@@ -267,7 +271,22 @@ impl Registry {
         let RunRequest { plugin, dataset, settings, limits } = *request;
         actor.require(Role::Author, "running a model")?;
         self.check_within_policy(limits).await?;
-        let record = self.plugin(plugin).await?;
+        let record = self.runnable_plugin(actor, plugin).await?;
+        let d: DatasetRecord = self.dataset(dataset, true).await?;
+        self.require_dataset_use(actor, &d).await?;
+        if record.task != d.task {
+            return Err(RegistryError::Invalid(format!(
+                "plugin {} is a {} model; dataset {}@{} holds {} data",
+                record.name, record.task, d.name, d.version, d.task
+            )));
+        }
+        self.execute_run(sandbox, actor, &record, &d, settings, limits, on_progress, None).await
+    }
+
+    /// A plugin `actor` may run: not marked tampered, approved, and approved for the actor's
+    /// procuratorate.
+    pub async fn runnable_plugin(&self, actor: &Actor, given: &str) -> Result<PluginRecord> {
+        let record = self.plugin(given).await?;
         if record.tampered {
             return Err(RegistryError::Denied(format!(
                 "plugin {} is marked tampered and cannot run",
@@ -288,20 +307,30 @@ impl Registry {
                 actor.user.org
             )));
         }
-        let d: DatasetRecord = self.dataset(dataset, true).await?;
-        self.require_dataset_use(actor, &d).await?;
-        if record.task != d.task {
-            return Err(RegistryError::Invalid(format!(
-                "plugin {} is a {} model; dataset {}@{} holds {} data",
-                record.name, record.task, d.name, d.version, d.task
-            )));
-        }
+        Ok(record)
+    }
+
+    /// Run an authorized plugin on an authorized dataset and store the run (for `competition`,
+    /// as a submission to it). Callers check who may do this; once the run row exists it always
+    /// ends `completed` or `failed`, with its clues only if completed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn execute_run(
+        &self,
+        sandbox: &Sandbox,
+        actor: &Actor,
+        record: &PluginRecord,
+        d: &DatasetRecord,
+        settings: &[(String, String)],
+        limits: &Limits,
+        on_progress: Option<ProgressFn>,
+        competition: Option<i64>,
+    ) -> Result<(RunRecord, RunReport)> {
         let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
 
         let mut tx = self.db.begin_write().await?;
         let run_id: i64 = sqlx::query(
             "INSERT INTO runs (plugin_digest, dataset_id, user_id, org_id, params, host_version, state, started_at, \
-             host, pid) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9) RETURNING id",
+             host, pid, competition_id) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10) RETURNING id",
         )
         .bind(&record.digest)
         .bind(d.id)
@@ -312,10 +341,14 @@ impl Registry {
         .bind(now())
         .bind(this_host())
         .bind(std::process::id() as i64)
+        .bind(competition)
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        let detail = json!({ "plugin": record.digest, "dataset": format!("{}@{}", d.name, d.version), "dataset_digest": d.digest });
+        let detail = json!({
+            "plugin": record.digest, "dataset": format!("{}@{}", d.name, d.version), "dataset_digest": d.digest,
+            "competition": competition,
+        });
         audit::append(&mut tx, &actor.user.name, "run.start", &run_id.to_string(), detail).await?;
         tx.commit().await?;
 
@@ -361,7 +394,8 @@ impl Registry {
         }
         let record = self.run_record(run_id).await?;
         let mut report = report;
-        if let Some(why) = clues_held(&record) {
+        // A submission's clues go to scoring only (its runner never sees them), so they are kept.
+        if let Some(why) = clues_held(&record).filter(|_| competition.is_none()) {
             // Stored, counted, and not handed to the runner: the same rule as `readable_run`.
             report.held = Some((report.clues.len(), why));
             report.clues.clear();
@@ -414,6 +448,12 @@ impl Registry {
     /// or an admin above the procuratorate that owns the dataset it ran on.
     pub async fn visible_run(&self, actor: &Actor, id: i64) -> Result<RunRecord> {
         let run = self.run_record(id).await?;
+        if let Some(competition) = run.competition_id {
+            // A submission's run holds the evaluation data's clues: not even its runner reads them.
+            self.require_competition_staff(actor, competition, "reading a competition submission's run")
+                .await?;
+            return Ok(run);
+        }
         if run.user != actor.user.name
             && !(actor.has(Role::Admin) && self.within(run.dataset_owner_org_id, actor.user.org_id).await?)
         {
@@ -435,12 +475,13 @@ impl Registry {
 
     /// The runs `actor` may see, newest first (at most `limit`): their own, and for an admin
     /// every run made in their procuratorate's subtree (three levels at most, spelled out).
+    /// Competition submissions are not listed here (see `sieve competition submissions`).
     pub async fn runs(&self, actor: &Actor, limit: i64) -> Result<Vec<RunRecord>> {
         let rows = sqlx::query(&format!(
-            "{RUN_SELECT} WHERE r.user_id = $1 OR ($2 = 1 AND r.org_id IN (SELECT id FROM orgs WHERE id = $3 \
+            "{RUN_SELECT} WHERE r.competition_id IS NULL AND (r.user_id = $1 OR ($2 = 1 AND r.org_id IN (SELECT id FROM orgs WHERE id = $3 \
              OR parent_id = $3 OR parent_id IN (SELECT id FROM orgs WHERE parent_id = $3)) \
              OR ($2 = 1 AND d.owner_org_id IN (SELECT id FROM orgs WHERE id = $3 \
-             OR parent_id = $3 OR parent_id IN (SELECT id FROM orgs WHERE parent_id = $3)))) \
+             OR parent_id = $3 OR parent_id IN (SELECT id FROM orgs WHERE parent_id = $3))))) \
              ORDER BY r.id DESC LIMIT $4"
         ))
         .bind(actor.user.id)

@@ -51,6 +51,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_auth_failures.sql"),
         postgres: include_str!("../../migrations/postgres/0006_auth_failures.sql"),
     },
+    Migration {
+        version: 7,
+        name: "competitions",
+        sqlite: include_str!("../../migrations/sqlite/0007_competitions.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_competitions.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.

@@ -179,6 +179,15 @@ pub fn process_alive(pid: i64) -> bool {
 
 /// Now as RFC 3339 UTC with milliseconds (`2026-11-29T08:30:00.123Z`): sorts as text.
 pub fn now() -> String {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    format_ms(now_ms())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Epoch milliseconds as stored: RFC 3339 UTC with milliseconds.
+pub fn format_ms(ms: i64) -> String {
     format!("{}.{:03}Z", sieve_sdk::data::format_timestamp(ms), ms.rem_euclid(1000))
 }

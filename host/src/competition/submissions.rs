@@ -1,0 +1,672 @@
+//! Submissions: checked and queued (phase, scope, approved plugin of the right task, daily quota,
+//! failure cap, no second copy of a digest), claimed from the queue by a bounded pool of workers,
+//! run as stored runs on the benchmark's pinned dataset, and scored on both sides of the split.
+
+use serde::Serialize;
+use serde_json::json;
+use sieve_sdk::Clue;
+use sqlx::Row;
+
+use super::bootstrap::{self, Interval};
+use super::split::{Side, Split};
+use super::{CompetitionRecord, coarse};
+use crate::audit;
+use crate::registry::{Actor, Registry, RegistryError, Result, Role};
+use crate::runs::RunReport;
+use crate::sandbox::{Outcome, Sandbox};
+use crate::scoring::{Label, Metric, Ranking, Scores, score_ranking};
+use crate::storage::{format_ms, now, process_alive};
+
+/// Scores of one side of the split, with the bootstrap interval of the primary metric.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SideScores {
+    /// Every metric.
+    pub scores: Scores,
+    /// 95% interval of the primary metric.
+    pub interval: Interval,
+}
+
+/// A submission as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubmissionRecord {
+    /// Submission id.
+    pub id: i64,
+    /// Competition name.
+    pub competition: String,
+    #[serde(skip)]
+    pub(crate) competition_id: i64,
+    /// Plugin digest.
+    pub plugin: String,
+    /// Model name.
+    pub model: String,
+    /// Who submitted it.
+    pub user: String,
+    #[serde(skip)]
+    pub(crate) user_id: i64,
+    /// Their procuratorate.
+    pub org: String,
+    #[serde(skip)]
+    pub(crate) org_id: i64,
+    /// `queued`, `running`, `scored` or `failed`.
+    pub state: String,
+    /// Outcome code of its run, once finished.
+    pub outcome: Option<String>,
+    /// Outcome detail (organizers only: a model's own error text could carry what it read).
+    pub detail: Option<String>,
+    /// Submission time.
+    pub submitted_at: String,
+    /// Its UTC day (the quota's).
+    pub day: String,
+    /// The stored run (organizers only).
+    pub run_id: Option<i64>,
+    /// Scores on the public side.
+    pub public: Option<SideScores>,
+    /// Scores on the private side (organizers, or anyone after finalization).
+    pub private: Option<SideScores>,
+    /// Fuel used (participants see two significant digits).
+    pub fuel: Option<f64>,
+    /// Peak guest memory in bytes (likewise).
+    pub peak_memory: Option<f64>,
+    /// Guest wall time in ms (likewise).
+    pub wall_ms: Option<f64>,
+    /// Digest of its clues (organizers only).
+    pub output_digest: Option<String>,
+    /// Selected for the final ranking by its procuratorate.
+    pub selected: bool,
+    /// False once a rescore produced different output.
+    pub deterministic: bool,
+    /// What every score was computed from.
+    pub provenance: serde_json::Value,
+    /// Place in the queue (1 = next), while queued.
+    pub queue_position: Option<i64>,
+}
+
+impl SubmissionRecord {
+    /// What a participant may see of it: no private scores before finalization, no run, no
+    /// detail, no output digest, costs to two significant digits.
+    pub fn for_participant(mut self, finalized: bool) -> Self {
+        if !finalized {
+            self.private = None;
+        }
+        self.detail = None;
+        self.run_id = None;
+        self.output_digest = None;
+        self.fuel = self.fuel.map(coarse);
+        self.peak_memory = self.peak_memory.map(coarse);
+        self.wall_ms = self.wall_ms.map(coarse);
+        self
+    }
+
+    /// The scores of `side`.
+    pub fn side(&self, side: Side) -> Option<&SideScores> {
+        match side {
+            Side::Public => self.public.as_ref(),
+            Side::Private => self.private.as_ref(),
+        }
+    }
+}
+
+const SUBMISSION_SELECT: &str = "SELECT s.*, c.name AS competition_name, p.name AS model, u.name AS user_name, \
+     o.name AS org_name, r.fuel, r.peak_memory, r.wall_ms, r.output_digest, r.detail, \
+     (SELECT COUNT(*) FROM submissions q WHERE q.state = 'queued' AND q.id <= s.id) AS queue_position \
+     FROM submissions s JOIN competitions c ON c.id = s.competition_id JOIN plugins p ON p.digest = s.plugin_digest \
+     JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id LEFT JOIN runs r ON r.id = s.run_id";
+
+fn side_scores(text: Option<String>) -> Option<SideScores> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn submission_from(r: &sqlx::any::AnyRow) -> Result<SubmissionRecord> {
+    let state: String = r.try_get("state")?;
+    let provenance: Option<String> = r.try_get("provenance")?;
+    Ok(SubmissionRecord {
+        id: r.try_get("id")?,
+        competition: r.try_get("competition_name")?,
+        competition_id: r.try_get("competition_id")?,
+        plugin: r.try_get("plugin_digest")?,
+        model: r.try_get("model")?,
+        user: r.try_get("user_name")?,
+        user_id: r.try_get("user_id")?,
+        org: r.try_get("org_name")?,
+        org_id: r.try_get("org_id")?,
+        outcome: r.try_get("outcome")?,
+        detail: r.try_get("detail")?,
+        submitted_at: r.try_get("submitted_at")?,
+        day: r.try_get("day")?,
+        run_id: r.try_get("run_id")?,
+        public: side_scores(r.try_get("public_scores")?),
+        private: side_scores(r.try_get("private_scores")?),
+        fuel: r.try_get::<Option<i64>, _>("fuel")?.map(|f| f as f64),
+        peak_memory: r.try_get::<Option<i64>, _>("peak_memory")?.map(|m| m as f64),
+        wall_ms: r.try_get("wall_ms")?,
+        output_digest: r.try_get("output_digest")?,
+        selected: r.try_get::<i64, _>("selected")? != 0,
+        deterministic: r.try_get::<i64, _>("deterministic")? != 0,
+        provenance: provenance.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(serde_json::Value::Null),
+        queue_position: if state == "queued" { Some(r.try_get("queue_position")?) } else { None },
+        state,
+    })
+}
+
+/// The UTC day of epoch ms `at`, as `YYYY-MM-DD`.
+pub fn utc_day(at: i64) -> String {
+    sieve_sdk::data::format_date(at.div_euclid(86_400_000) as i32)
+}
+
+/// The start of the UTC day after the one holding `at` (the quota's reset).
+pub fn next_reset(at: i64) -> i64 {
+    (at.div_euclid(86_400_000) + 1) * 86_400_000
+}
+
+/// How much of a procuratorate's quota one day has used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QuotaUse {
+    /// Submissions queued, running or scored today (they count against the daily limit).
+    pub counted: i64,
+    /// Failed today, the host's own crashes excepted (they count against the failure cap).
+    pub failed: i64,
+}
+
+/// Score `clues` on each side of `split`: labels and clues of a side's subjects, plus clues
+/// naming no subject of the dataset, which count as false on both sides. The review budget is
+/// shared out by each side's share of the labelled subjects.
+pub fn score_sides(
+    labels: &[Label],
+    split: &Split,
+    clues: &[Clue],
+    review_budget: usize,
+    metric: Metric,
+    seed: u64,
+) -> (SideScores, SideScores) {
+    let total = labels.iter().map(|l| l.subject.as_str()).collect::<std::collections::HashSet<_>>().len();
+    let mut out = [Side::Public, Side::Private].map(|side| {
+        let side_labels: Vec<Label> =
+            labels.iter().filter(|l| split.side(&l.subject) == Some(side)).cloned().collect();
+        let pairs = clues
+            .iter()
+            .filter(|c| split.side(&c.subject).is_none_or(|s| s == side))
+            .map(|c| (c.subject.as_str(), c.score));
+        let ranking = Ranking::from_pairs(&side_labels, clues.len(), pairs);
+        let k =
+            ((review_budget as f64 * ranking.labelled as f64 / total.max(1) as f64).round() as usize).max(1);
+        let scores = score_ranking(&side_labels, &ranking, Some(k));
+        let side_seed = seed ^ if side == Side::Public { 0x9B1C } else { 0x7A3E };
+        let interval = bootstrap::interval(&ranking, metric, k, side_seed);
+        Some(SideScores { scores, interval })
+    });
+    let private = out[1].take().unwrap_or_else(empty_side);
+    let public = out[0].take().unwrap_or_else(empty_side);
+    (public, private)
+}
+
+fn empty_side() -> SideScores {
+    SideScores { scores: crate::scoring::score(&[], &[], None), interval: Interval { low: 0.0, high: 0.0 } }
+}
+
+impl Registry {
+    /// Queue `plugin` as `actor`'s submission to competition `name` at time `at` (epoch ms).
+    /// Refused unless the competition is open, the actor's procuratorate takes part in it, the
+    /// plugin is approved for it and of the benchmark's task, the day's quota and failure cap
+    /// leave room, and the procuratorate has not already submitted this digest.
+    pub async fn submit(&self, actor: &Actor, name: &str, plugin: &str, at: i64) -> Result<SubmissionRecord> {
+        actor.require(Role::Author, "submitting to a competition")?;
+        let c = self.competition(name).await?;
+        if !self.within(actor.user.org_id, c.org_id).await? {
+            return Err(RegistryError::Denied(format!(
+                "competition {name} is run by {} for its procuratorates; {} is not one of them",
+                c.org, actor.user.org
+            )));
+        }
+        let phase = c.phase(at);
+        if phase != super::competitions::Phase::Open {
+            let window = match (&c.opens_at, &c.closes_at) {
+                (Some(o), Some(cl)) => format!(" (open from {o} to {cl})"),
+                (Some(o), None) => format!(" (opens {o})"),
+                (None, Some(cl)) => format!(" (closes {cl})"),
+                (None, None) => String::new(),
+            };
+            return Err(RegistryError::Conflict(format!(
+                "competition {name} is {}{window}: submissions are accepted only while it is open",
+                phase.as_str()
+            )));
+        }
+        let record = self.runnable_plugin(actor, plugin).await?;
+        if record.task != c.task {
+            return Err(RegistryError::Invalid(format!(
+                "plugin {} is a {} model; competition {name} is on {}",
+                record.name, record.task, c.task
+            )));
+        }
+        let day = utc_day(at);
+        let mut tx = self.db.begin_write().await?;
+        let used = quota_use(&mut tx, c.id, actor.user.org_id, &day).await?;
+        let reset = format_ms(next_reset(at));
+        if used.counted >= c.daily_limit {
+            return Err(RegistryError::Denied(format!(
+                "{} has used {} of {} submissions to {name} today (UTC {day}); the quota resets at {reset}",
+                actor.user.org, used.counted, c.daily_limit
+            )));
+        }
+        if used.failed >= c.failure_limit {
+            return Err(RegistryError::Denied(format!(
+                "{} has had {} failed submissions to {name} today (UTC {day}), the most allowed; it resets at {reset}",
+                actor.user.org, used.failed
+            )));
+        }
+        let earlier = sqlx::query(
+            "SELECT id FROM submissions WHERE competition_id = $1 AND org_id = $2 AND plugin_digest = $3 \
+             AND state IN ('queued', 'running', 'scored') ORDER BY id LIMIT 1",
+        )
+        .bind(c.id)
+        .bind(actor.user.org_id)
+        .bind(&record.digest)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = earlier {
+            let id: i64 = row.try_get("id")?;
+            return Err(RegistryError::Conflict(format!(
+                "{} already submitted plugin {} to {name} (submission {id}): the same digest scores the same; \
+                 submit a changed model instead",
+                actor.user.org, record.digest
+            )));
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO submissions (competition_id, plugin_digest, user_id, org_id, state, submitted_at, day) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6) RETURNING id",
+        )
+        .bind(c.id)
+        .bind(&record.digest)
+        .bind(actor.user.id)
+        .bind(actor.user.org_id)
+        .bind(format_ms(at))
+        .bind(&day)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        audit::append(
+            &mut tx,
+            &actor.user.name,
+            "competition.submit",
+            name,
+            json!({ "submission": id, "plugin": record.digest, "org": actor.user.org, "day": day }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.submission(id).await
+    }
+
+    /// How much of `org_id`'s quota for competition `name` day `at` has used.
+    pub async fn quota(&self, name: &str, org_id: i64, at: i64) -> Result<QuotaUse> {
+        let c = self.competition(name).await?;
+        let mut conn = self.db.pool().acquire().await?;
+        quota_use(&mut conn, c.id, org_id, &utc_day(at)).await
+    }
+
+    /// Submission `id`, unredacted (callers decide what to show).
+    pub async fn submission(&self, id: i64) -> Result<SubmissionRecord> {
+        let row = sqlx::query(&format!("{SUBMISSION_SELECT} WHERE s.id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound { kind: "submission", id: id.to_string() })?;
+        submission_from(&row)
+    }
+
+    /// Every submission to competition `c`, oldest first, unredacted.
+    pub(crate) async fn all_submissions(&self, c: &CompetitionRecord) -> Result<Vec<SubmissionRecord>> {
+        let rows = sqlx::query(&format!("{SUBMISSION_SELECT} WHERE s.competition_id = $1 ORDER BY s.id"))
+            .bind(c.id)
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(submission_from).collect()
+    }
+
+    /// The submissions to competition `name` that `actor` may see, as they may see them:
+    /// organizers and admins above it see all of them in full; a participant sees their own
+    /// procuratorate's (redacted), and everyone's only once the competition is finalized.
+    pub async fn submissions(&self, actor: &Actor, name: &str) -> Result<Vec<SubmissionRecord>> {
+        let c = self.competition(name).await?;
+        self.require_in_scope(actor, &c, "listing a competition's submissions").await?;
+        let all = self.all_submissions(&c).await?;
+        if self.is_staff_over(actor, c.org_id).await? {
+            return Ok(all);
+        }
+        let finalized = c.state == "finalized";
+        Ok(all
+            .into_iter()
+            .filter(|s| finalized || s.org_id == actor.user.org_id)
+            .map(|s| s.for_participant(finalized))
+            .collect())
+    }
+
+    /// Take the oldest queued submission for this process if fewer than `pool` submissions run
+    /// across the registry: the claim and the count happen under the write lock, so several
+    /// processes together never run more than `pool` at once.
+    pub async fn claim_submission(&self, pool: usize) -> Result<Option<i64>> {
+        let mut tx = self.db.begin_write().await?;
+        let running: i64 = sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE state = 'running'")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        if running >= pool as i64 {
+            return Ok(None);
+        }
+        let Some(row) = sqlx::query("SELECT id FROM submissions WHERE state = 'queued' ORDER BY id LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("id")?;
+        sqlx::query("UPDATE submissions SET state = 'running', host = $1, pid = $2 WHERE id = $3")
+            .bind(crate::runs::store::this_host())
+            .bind(std::process::id() as i64)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// Submissions waiting in the queue, and running now (across the registry).
+    pub async fn queue_counts(&self) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued, \
+             SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running FROM submissions",
+        )
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok((
+            row.try_get::<Option<i64>, _>("queued")?.unwrap_or(0),
+            row.try_get::<Option<i64>, _>("running")?.unwrap_or(0),
+        ))
+    }
+
+    /// Work the submission queue with `pool` workers until it is empty (or, with `until`, until
+    /// that submission is finished): each worker claims the oldest queued submission while fewer
+    /// than `pool` run across the registry, runs and scores it, and claims the next. `on_done`
+    /// hears of each finished submission. Returns how many this process finished.
+    pub async fn work_queue(
+        &self,
+        sandbox: &Sandbox,
+        pool: usize,
+        until: Option<i64>,
+        on_done: std::sync::Arc<dyn Fn(&SubmissionRecord) + Send + Sync>,
+    ) -> Result<usize> {
+        let mut workers: tokio::task::JoinSet<Result<usize>> = tokio::task::JoinSet::new();
+        for _ in 0..pool.max(1) {
+            let (registry, sandbox, on_done) = (self.clone(), sandbox.clone(), on_done.clone());
+            workers.spawn(async move {
+                let mut done = 0usize;
+                loop {
+                    if let Some(id) = until {
+                        let s = registry.submission(id).await?;
+                        if s.state != "queued" && s.state != "running" {
+                            return Ok(done);
+                        }
+                    }
+                    match registry.claim_submission(pool.max(1)).await? {
+                        Some(id) => {
+                            let s = registry.run_submission(&sandbox, id).await?;
+                            on_done(&s);
+                            done += 1;
+                        }
+                        None => {
+                            let (queued, running) = registry.queue_counts().await?;
+                            if queued == 0 && (until.is_none() || running == 0) {
+                                return Ok(done);
+                            }
+                            // Full pool (or our submission running elsewhere): wait for a slot.
+                            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        }
+                    }
+                }
+            });
+        }
+        let mut total = 0;
+        while let Some(joined) = workers.join_next().await {
+            total += joined.map_err(|e| RegistryError::Worker(e.to_string()))??;
+        }
+        Ok(total)
+    }
+
+    /// Run claimed submission `id` and score it. A plugin revoked or a dataset retired since it
+    /// was queued fails the submission without running it (not counted against the failure cap
+    /// either way: the participant did not cause it).
+    pub async fn run_submission(&self, sandbox: &Sandbox, id: i64) -> Result<SubmissionRecord> {
+        let s = self.submission(id).await?;
+        let c = self.competition_by_id(s.competition_id).await?;
+        let b = self.benchmark_by_id(c.benchmark_id).await?;
+        let submitter = self.actor_for(s.user_id).await?;
+        let prepared = async {
+            let record = self.runnable_plugin(&submitter, &s.plugin).await?;
+            let d = self.dataset(&b.dataset, false).await?;
+            if d.state != "approved" || d.digest != b.dataset_digest {
+                return Err(RegistryError::Conflict(format!(
+                    "the benchmark's dataset {} is {} (digest {}), not the approved version it pinned",
+                    b.dataset, d.state, d.digest
+                )));
+            }
+            Ok((record, d))
+        }
+        .await;
+        let (record, d) = match prepared {
+            Ok(p) => p,
+            Err(
+                e @ (RegistryError::Denied(_) | RegistryError::Conflict(_) | RegistryError::NotFound { .. }),
+            ) => {
+                self.finish_submission(&s, "refused", Some(&e.to_string()), None, None).await?;
+                return self.submission(id).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let limits = c.run_limits();
+        let (run, report) =
+            self.execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id)).await?;
+        if report.outcome != Outcome::Completed {
+            self.finish_submission(&s, report.outcome.code(), None, Some(run.id), None).await?;
+            return self.submission(id).await;
+        }
+        let scored = self.score_report(&b, &report).await?;
+        let provenance = json!({
+            "plugin": record.digest, "dataset_digest": b.dataset_digest, "labels_digest": b.labels_digest,
+            "split_seed": b.split_seed, "split_digest": b.split_digest, "host_version": env!("CARGO_PKG_VERSION"),
+            "limits": c.limits, "metric": b.metric, "review_budget": b.review_budget,
+            "bootstrap_rounds": bootstrap::ROUNDS, "output_digest": report.output_digest,
+        });
+        self.finish_submission(&s, "completed", None, Some(run.id), Some((scored, provenance))).await?;
+        self.submission(id).await
+    }
+
+    /// Score a completed report on both sides of benchmark `b`.
+    pub(crate) async fn score_report(
+        &self,
+        b: &super::BenchmarkRecord,
+        report: &RunReport,
+    ) -> Result<(SideScores, SideScores)> {
+        let registry = self.clone();
+        let (b, clues) = (b.clone(), report.clues.clone());
+        crate::registry::off_runtime(move || -> Result<(SideScores, SideScores)> {
+            let labels = registry.benchmark_labels(&b)?;
+            let split = registry.benchmark_split(&b)?;
+            let budget = b.review_budget.max(1) as usize;
+            Ok(score_sides(&labels, &split, &clues, budget, b.primary(), b.split_seed as u64))
+        })
+        .await?
+    }
+
+    async fn finish_submission(
+        &self,
+        s: &SubmissionRecord,
+        outcome: &str,
+        detail: Option<&str>,
+        run_id: Option<i64>,
+        scored: Option<((SideScores, SideScores), serde_json::Value)>,
+    ) -> Result<()> {
+        let state = if scored.is_some() { "scored" } else { "failed" };
+        let to_text = |v: &SideScores| serde_json::to_string(v).unwrap_or_default();
+        let (public, private, provenance) = match &scored {
+            Some(((p, q), prov)) => (Some(to_text(p)), Some(to_text(q)), Some(prov.to_string())),
+            None => (None, None, None),
+        };
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "UPDATE submissions SET state = $1, outcome = $2, run_id = $3, public_scores = $4, private_scores = $5, \
+             provenance = $6, finished_at = $7 WHERE id = $8",
+        )
+        .bind(state)
+        .bind(outcome)
+        .bind(run_id)
+        .bind(public)
+        .bind(private)
+        .bind(provenance)
+        .bind(now())
+        .bind(s.id)
+        .execute(&mut *tx)
+        .await?;
+        let mut detail_json =
+            json!({ "submission": s.id, "outcome": outcome, "run": run_id, "detail": detail });
+        if let Some(((p, q), _)) = &scored {
+            detail_json["public_f0_5"] = json!(p.scores.f0_5);
+            detail_json["private_f0_5"] = json!(q.scores.f0_5);
+        }
+        let action = if scored.is_some() { "submission.score" } else { "submission.fail" };
+        audit::append(&mut tx, "system", action, &s.competition, detail_json).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Mark submissions this host was running in a process that died as failed (`host-crash`,
+    /// which no participant is charged for).
+    pub async fn recover_orphaned_submissions(&self) -> Result<usize> {
+        let rows = sqlx::query("SELECT id, pid FROM submissions WHERE state = 'running' AND host = $1")
+            .bind(crate::runs::store::this_host())
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut recovered = 0;
+        for row in rows {
+            let (id, pid): (i64, Option<i64>) = (row.try_get("id")?, row.try_get("pid")?);
+            let pid = pid.unwrap_or(0);
+            if pid == std::process::id() as i64 || process_alive(pid) {
+                continue;
+            }
+            let s = self.submission(id).await?;
+            let why = format!("the sieve process (pid {pid}) running it ended");
+            self.finish_submission(&s, "host-crash", Some(&why), s.run_id, None).await?;
+            recovered += 1;
+        }
+        Ok(recovered)
+    }
+
+    /// Select up to the competition's allowance of `actor`'s procuratorate's scored submissions
+    /// for the final ranking (replacing an earlier selection).
+    pub async fn select_submissions(&self, actor: &Actor, name: &str, ids: &[i64]) -> Result<Vec<i64>> {
+        actor.require(Role::Author, "selecting submissions")?;
+        let c = self.competition(name).await?;
+        if c.state == "finalized" {
+            return Err(RegistryError::Conflict(format!(
+                "competition {name} is finalized: selections are closed"
+            )));
+        }
+        if ids.is_empty() || ids.len() as i64 > c.final_selections {
+            return Err(RegistryError::Invalid(format!(
+                "select between 1 and {} submissions (got {})",
+                c.final_selections,
+                ids.len()
+            )));
+        }
+        for id in ids {
+            let s = self.submission(*id).await?;
+            if s.competition_id != c.id || s.org_id != actor.user.org_id {
+                return Err(RegistryError::Denied(format!(
+                    "submission {id} is not one of {}'s submissions to {name}",
+                    actor.user.org
+                )));
+            }
+            if s.state != "scored" {
+                return Err(RegistryError::Invalid(format!(
+                    "submission {id} is {}: only scored ones can be selected",
+                    s.state
+                )));
+            }
+        }
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE submissions SET selected = 0 WHERE competition_id = $1 AND org_id = $2")
+            .bind(c.id)
+            .bind(actor.user.org_id)
+            .execute(&mut *tx)
+            .await?;
+        for id in ids {
+            sqlx::query("UPDATE submissions SET selected = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit::append(&mut tx, &actor.user.name, "competition.select", name, json!({ "submissions": ids }))
+            .await?;
+        tx.commit().await?;
+        Ok(ids.to_vec())
+    }
+}
+
+async fn quota_use(
+    conn: &mut sqlx::AnyConnection,
+    competition: i64,
+    org: i64,
+    day: &str,
+) -> Result<QuotaUse> {
+    let row = sqlx::query(
+        "SELECT SUM(CASE WHEN state IN ('queued', 'running', 'scored') THEN 1 ELSE 0 END) AS counted, \
+         SUM(CASE WHEN state = 'failed' AND outcome NOT IN ('host-crash', 'refused') THEN 1 ELSE 0 END) AS failed \
+         FROM submissions WHERE competition_id = $1 AND org_id = $2 AND day = $3",
+    )
+    .bind(competition)
+    .bind(org)
+    .bind(day)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(QuotaUse {
+        counted: row.try_get::<Option<i64>, _>("counted")?.unwrap_or(0),
+        failed: row.try_get::<Option<i64>, _>("failed")?.unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(s: &str) -> Label {
+        Label { subject: s.into(), pattern: "p".into() }
+    }
+
+    #[test]
+    fn days_and_resets_are_utc() {
+        let t = sieve_sdk::data::parse_timestamp("2026-11-30T23:59:59").expect("time");
+        assert_eq!(utc_day(t), "2026-11-30");
+        assert_eq!(utc_day(t + 1000), "2026-12-01");
+        assert_eq!(format_ms(next_reset(t)), "2026-12-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn unknown_subjects_are_false_on_both_sides_and_duplicates_count_once() {
+        let subjects: Vec<String> = (0..20).map(|i| format!("s{i:02}")).collect();
+        let labels: Vec<Label> = (0..10).map(|i| label(&format!("s{i:02}"))).collect();
+        let split = Split::new(&subjects, &labels, 0.5, 1).expect("split");
+        let mut clues: Vec<Clue> = labels.iter().map(|l| Clue::new(&l.subject, 0.9, "r", "")).collect();
+        let (p, q) = score_sides(&labels, &split, &clues, 10, Metric::F0_5, 1);
+        assert_eq!((p.scores.precision, q.scores.precision), (1.0, 1.0));
+        assert_eq!(p.scores.labelled + q.scores.labelled, 10);
+        // The same subject a hundred times, and a subject the dataset does not hold.
+        clues.extend((0..100).map(|_| Clue::new("s00", 0.95, "r", "")));
+        clues.push(Clue::new("nobody", 0.99, "r", ""));
+        let (p2, q2) = score_sides(&labels, &split, &clues, 10, Metric::F0_5, 1);
+        assert_eq!(p2.scores.flagged, p.scores.flagged + 1);
+        assert_eq!(q2.scores.flagged, q.scores.flagged + 1);
+        assert!(p2.scores.precision < 1.0 && q2.scores.precision < 1.0);
+        // Flagging every subject finds them all and gains nothing on F0.5.
+        let all: Vec<Clue> = subjects.iter().map(|s| Clue::new(s, 0.5, "r", "")).collect();
+        let (pa, _) = score_sides(&labels, &split, &all, 10, Metric::F0_5, 1);
+        assert_eq!(pa.scores.recall, 1.0);
+        assert!(pa.scores.f0_5 < p.scores.f0_5);
+    }
+}
