@@ -64,6 +64,12 @@ fn main() {
         let path = wasm_dir.join(format!("{lib}.wasm"));
         code.push_str(&format!("    ({name:?}, {:?}),\n", path.display().to_string()));
     }
+    // The demo's competition entries ship inside the binary, as the bundled models do.
+    code.push_str("];\n/// Demo competition entries from `tests/guests/demo-*`: (name, component bytes).\npub const DEMO_ENTRIES: &[(&str, &[u8])] = &[\n");
+    for (name, lib) in test_guests.iter().filter(|(n, _)| n.starts_with("demo-")) {
+        let path = wasm_dir.join(format!("{lib}.wasm"));
+        code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string()));
+    }
     code.push_str("];\n");
     fs::write(out_dir.join("guests.rs"), code).expect("write guests.rs");
 }

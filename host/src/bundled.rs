@@ -8,7 +8,7 @@ mod artifacts {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
 
-pub use artifacts::TEST_GUESTS;
+pub use artifacts::{DEMO_ENTRIES, TEST_GUESTS};
 
 /// Names of the bundled models.
 pub fn names() -> impl Iterator<Item = &'static str> {

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod bench;
+mod competitions;
 mod datasets;
 mod demo;
 mod inspect;
@@ -73,6 +74,16 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: policy::PolicyCommand,
+    },
+    /// Benchmarks: a labelled dataset with hidden labels and a public/private split (organizers).
+    Benchmark {
+        #[command(subcommand)]
+        command: competitions::BenchmarkCommand,
+    },
+    /// Competitions: create, open, submit, leaderboard, finalize, rescore.
+    Competition {
+        #[command(subcommand)]
+        command: competitions::CompetitionCommand,
     },
     /// Stored runs: list, show, clues, export, release.
     Runs {
@@ -323,6 +334,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugin { command } => plugins::plugin(&home_dir(cli.home)?, &cli.registry, command),
         Command::Dataset { command } => datasets::dataset(&home_dir(cli.home)?, &cli.registry, command),
         Command::Runs { command } => runs::runs(&home_dir(cli.home)?, &cli.registry, command),
+        Command::Benchmark { command } => {
+            competitions::benchmark(&home_dir(cli.home)?, &cli.registry, command)
+        }
+        Command::Competition { command } => {
+            competitions::competition(&home_dir(cli.home)?, &cli.registry, command)
+        }
         Command::Policy { command } => policy::policy(&home_dir(cli.home)?, &cli.registry, command),
         Command::Audit { command } => accounts::audit(&home_dir(cli.home)?, &cli.registry, command),
         Command::Inspect(args) => inspect::inspect(home_dir(cli.home)?, args),

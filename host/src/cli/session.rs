@@ -94,6 +94,7 @@ impl Session {
             .context("starting the async runtime")?;
         let registry = runtime.block_on(Registry::open(home, args.database_url.as_deref()))?;
         runtime.block_on(registry.recover_orphaned_runs())?;
+        runtime.block_on(registry.recover_orphaned_submissions())?;
         registry.blobs.sweep();
         Ok(Session { runtime, registry, token: args.token()?, home: home.to_path_buf() })
     }

@@ -200,8 +200,8 @@ mod tests {
     fn case(true_flagged: usize, false_flagged: usize, labelled: usize) -> (Vec<Label>, Vec<Clue>) {
         let labels = (0..labelled).map(|i| Label { subject: format!("t{i}"), pattern: "p".into() }).collect();
         let mut clues: Vec<Clue> =
-            (0..true_flagged).map(|i| Clue::new(&format!("t{i}"), 0.9, "r", "")).collect();
-        clues.extend((0..false_flagged).map(|i| Clue::new(&format!("f{i}"), 0.8, "r", "")));
+            (0..true_flagged).map(|i| Clue::new(format!("t{i}"), 0.9, "r", "")).collect();
+        clues.extend((0..false_flagged).map(|i| Clue::new(format!("f{i}"), 0.8, "r", "")));
         (labels, clues)
     }
 

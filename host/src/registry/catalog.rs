@@ -540,14 +540,14 @@ impl Registry {
                 d.name, d.version, d.state
             )));
         }
-        if let Some((benchmark, org_id)) = self.sealing_benchmark(&d.name).await? {
-            if !self.is_staff_over(actor, org_id).await? {
-                return Err(RegistryError::Denied(format!(
-                    "dataset {} is the evaluation data of benchmark {benchmark}: only its organizers and admins \
-                     use it directly; participants reach it by submitting to a competition",
-                    d.name
-                )));
-            }
+        if let Some((benchmark, org_id)) = self.sealing_benchmark(&d.name).await?
+            && !self.is_staff_over(actor, org_id).await?
+        {
+            return Err(RegistryError::Denied(format!(
+                "dataset {} is the evaluation data of benchmark {benchmark}: only its organizers and admins \
+                 use it directly; participants reach it by submitting to a competition",
+                d.name
+            )));
         }
         if actor.user.org_id == d.owner_org_id {
             return Ok(());

@@ -1,0 +1,599 @@
+//! `sieve benchmark ...` and `sieve competition ...`: benchmarks with hidden labels, competitions
+//! with phases and quotas, submissions, the queue, leaderboards, finalization and rescoring.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::bail;
+use clap::Subcommand;
+
+use super::LimitArgs;
+use super::session::{RegistryArgs, Session};
+use crate::competition::competitions::Transition;
+use crate::competition::submissions::{next_reset, utc_day};
+use crate::competition::{BenchmarkRequest, Board, CompetitionRequest, SubmissionRecord};
+use crate::scoring::Metric;
+use crate::storage::{format_ms, now_ms};
+use crate::text::escape;
+
+/// `sieve benchmark` subcommands.
+#[derive(Subcommand)]
+pub enum BenchmarkCommand {
+    /// Create a benchmark from an approved, labelled dataset (organizer): pins the dataset and
+    /// labels digests and splits the subjects into public and private parts by seed.
+    Create {
+        /// Benchmark name.
+        name: String,
+        /// Evaluation dataset NAME[@VERSION]; from now on only organizers and admins use it directly.
+        #[arg(long)]
+        dataset: String,
+        /// Primary metric: f0_5, precision, precision_at_k, ap, f1 or recall.
+        #[arg(long, default_value = "f0_5", value_parser = parse_metric)]
+        metric: Metric,
+        /// Review budget k for precision@k (default: the number of labelled subjects).
+        #[arg(long)]
+        review_budget: Option<usize>,
+        /// Share of subjects on the public side (the rest decides the final ranking).
+        #[arg(long, default_value_t = 0.3)]
+        public_fraction: f64,
+        /// Seed of the split (the same seed gives the same split).
+        #[arg(long, default_value_t = 1)]
+        split_seed: u64,
+        /// A second, smaller labelled dataset participants may download with its labels.
+        #[arg(long)]
+        practice: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List benchmarks.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one benchmark.
+    Show {
+        /// Benchmark name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a benchmark's practice dataset with its labels (Parquet tables and labels.csv).
+    Practice {
+        /// Benchmark name.
+        name: String,
+        /// A new or empty directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `sieve competition` subcommands.
+#[derive(Subcommand)]
+pub enum CompetitionCommand {
+    /// Create a competition on a benchmark (organizer). Submissions run under the limit flags
+    /// given (default: the registry's run policy).
+    Create {
+        /// Competition name.
+        name: String,
+        /// Benchmark to score on.
+        #[arg(long)]
+        benchmark: String,
+        /// Accept submissions from this UTC time (2026-12-01 or 2026-12-01T08:00:00Z), once opened.
+        #[arg(long, value_parser = parse_time)]
+        opens: Option<i64>,
+        /// Stop accepting submissions at this UTC time.
+        #[arg(long, value_parser = parse_time)]
+        closes: Option<i64>,
+        /// Submissions per procuratorate per UTC day (failed runs do not count).
+        #[arg(long, default_value_t = 5)]
+        daily_limit: u32,
+        /// Failed submissions per procuratorate per UTC day.
+        #[arg(long, default_value_t = 10)]
+        failure_limit: u32,
+        /// Submissions each procuratorate may select for the final ranking.
+        #[arg(long, default_value_t = 2)]
+        final_selections: u32,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start accepting submissions (organizer).
+    Open {
+        /// Competition name.
+        name: String,
+    },
+    /// Stop accepting submissions (organizer).
+    Close {
+        /// Competition name.
+        name: String,
+    },
+    /// Show a competition, your procuratorate's quota for today, and the queue.
+    Show {
+        /// Competition name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit an approved plugin; waits for it to run and prints its public scores.
+    Submit {
+        /// Competition name.
+        name: String,
+        /// Plugin digest or unambiguous prefix.
+        plugin: String,
+        /// Only queue it; `sieve competition work` (or a later submit) runs it.
+        #[arg(long)]
+        no_wait: bool,
+        /// Submissions run at once across the registry while this command works the queue.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run queued submissions until the queue is empty.
+    Work {
+        /// Submissions run at once across the registry (default: this machine's cores).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// List submissions (yours; organizers see all; everyone's after finalization).
+    Submissions {
+        /// Competition name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Select your procuratorate's submissions for the final ranking (default: its best public ones).
+    Select {
+        /// Competition name.
+        name: String,
+        /// Submission ids.
+        #[arg(required = true)]
+        submissions: Vec<i64>,
+    },
+    /// The leaderboard: public side per procuratorate while open; the final ranking once finalized.
+    Leaderboard {
+        /// Competition name.
+        name: String,
+        /// The private side (organizers, before finalization).
+        #[arg(long)]
+        private: bool,
+        /// Every submission, not only each procuratorate's best (organizers).
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rank the private side and store the final leaderboard (organizer; the competition must be closed).
+    Finalize {
+        /// Competition name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rerun every scored submission; any whose output or scores differ is flagged and unranked.
+    Rescore {
+        /// Competition name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    Metric::parse(s)
+}
+
+/// A UTC time: `YYYY-MM-DD` (midnight) or `YYYY-MM-DDTHH:MM:SS[Z]`.
+fn parse_time(s: &str) -> Result<i64, String> {
+    let parsed = if s.len() == 10 {
+        sieve_sdk::data::parse_date(s).map(|d| d as i64 * 86_400_000)
+    } else {
+        sieve_sdk::data::parse_timestamp(s)
+    };
+    parsed.ok_or_else(|| format!("{s:?} is not a UTC time: use 2026-12-01 or 2026-12-01T08:00:00Z"))
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Run a `sieve benchmark` subcommand.
+pub fn benchmark(home: &Path, reg: &RegistryArgs, command: BenchmarkCommand) -> anyhow::Result<i32> {
+    let session = Session::open(home, reg)?;
+    let registry = &session.registry;
+    match command {
+        BenchmarkCommand::Create {
+            name,
+            dataset,
+            metric,
+            review_budget,
+            public_fraction,
+            split_seed,
+            practice,
+            json,
+        } => {
+            let request = BenchmarkRequest {
+                name: &name,
+                dataset: &dataset,
+                metric,
+                review_budget,
+                public_fraction,
+                split_seed,
+                practice: practice.as_deref(),
+            };
+            let request = &request;
+            let b = session
+                .act("benchmark create", |a| async move { registry.create_benchmark(&a, request).await })?;
+            if json {
+                print_json(&b)?;
+            } else {
+                println!(
+                    "benchmark {} on {} ({}): {} public and {} private subjects, split seed {}, metric {}, review budget {}",
+                    b.name,
+                    b.dataset,
+                    b.task,
+                    b.public_subjects,
+                    b.private_subjects,
+                    b.split_seed,
+                    b.metric,
+                    b.review_budget
+                );
+            }
+        }
+        BenchmarkCommand::List { json } => {
+            let all = session.act("benchmark list", |_| async move { registry.benchmarks().await })?;
+            if json {
+                print_json(&all)?;
+            } else {
+                println!(
+                    "{:<24} {:<30} {:<28} {:<8} {:>8} {:>8}",
+                    "benchmark", "task", "dataset", "metric", "public", "private"
+                );
+                for b in all {
+                    println!(
+                        "{:<24} {:<30} {:<28} {:<8} {:>8} {:>8}",
+                        b.name, b.task, b.dataset, b.metric, b.public_subjects, b.private_subjects
+                    );
+                }
+            }
+        }
+        BenchmarkCommand::Show { name, json } => {
+            let b = session.act("benchmark show", |_| async move { registry.benchmark(&name).await })?;
+            if json {
+                print_json(&b)?;
+            } else {
+                println!(
+                    "benchmark       {} ({}), by {} of {} at {}",
+                    b.name, b.task, b.created_by, b.org, b.created_at
+                );
+                println!("dataset         {} {}", b.dataset, b.dataset_digest);
+                println!("labels          {}", b.labels_digest);
+                println!("metric          {} (review budget {})", b.metric, b.review_budget);
+                println!(
+                    "split           {} public / {} private subjects (fraction {}, seed {}, {})",
+                    b.public_subjects, b.private_subjects, b.public_fraction, b.split_seed, b.split_digest
+                );
+                println!("practice        {}", b.practice.as_deref().unwrap_or("-"));
+            }
+        }
+        BenchmarkCommand::Practice { name, out } => {
+            let out_ref = &out;
+            let files = session.act("benchmark practice", |a| async move {
+                registry.download_practice(&a, &name, out_ref).await
+            })?;
+            println!("{} -> {}: {}", files.len(), out.display(), files.join(", "));
+        }
+    }
+    Ok(0)
+}
+
+fn scores_line(s: &SubmissionRecord) -> String {
+    match (&s.public, &s.private) {
+        (Some(p), Some(q)) => format!(
+            "public F0.5 {:.4} [{:.4}, {:.4}]  private F0.5 {:.4} [{:.4}, {:.4}]",
+            p.scores.f0_5, p.interval.low, p.interval.high, q.scores.f0_5, q.interval.low, q.interval.high
+        ),
+        (Some(p), None) => format!(
+            "public P {:.4} R {:.4} F0.5 {:.4} AP {:.4}  interval [{:.4}, {:.4}]",
+            p.scores.precision,
+            p.scores.recall,
+            p.scores.f0_5,
+            p.scores.average_precision,
+            p.interval.low,
+            p.interval.high
+        ),
+        _ => String::new(),
+    }
+}
+
+fn print_submission(s: &SubmissionRecord) {
+    let queue = s.queue_position.map(|q| format!(" (queue position {q})")).unwrap_or_default();
+    println!(
+        "submission {} to {}: {} {} by {} of {}, {}{queue}{}",
+        s.id,
+        s.competition,
+        escape(&s.model),
+        &s.plugin,
+        s.user,
+        s.org,
+        s.state,
+        s.outcome.as_deref().filter(|o| *o != "completed").map(|o| format!(" ({o})")).unwrap_or_default()
+    );
+    let line = scores_line(s);
+    if !line.is_empty() {
+        println!("  {line}");
+    }
+    if let Some(d) = &s.detail {
+        println!("  detail: {}", escape(d));
+    }
+}
+
+/// Print a leaderboard.
+pub fn print_board(board: &Board) {
+    let kind = if board.is_final { "final ranking" } else { "leaderboard" };
+    println!(
+        "{} {kind}, {} side, {} ({}); * = statistically tied with the leader (95% intervals overlap)",
+        board.competition, board.side, board.metric, board.phase
+    );
+    println!(
+        "{:>4}  {:<22} {:<30} {:>8} {:>19} {:>7} {:>7} {:>10}",
+        "rank", "procuratorate", "model", board.metric, "95% interval", "P", "R", "fuel"
+    );
+    for e in &board.entries {
+        let rank =
+            e.rank.map_or("-".to_string(), |r| format!("{r}{}", if e.tied_with_leader { "*" } else { "" }));
+        match (&e.scores, e.primary, e.interval) {
+            (Some(s), Some(v), Some(i)) => println!(
+                "{rank:>4}  {:<22} {:<30} {v:>8.4} {:>19} {:>7.4} {:>7.4} {:>10.2e}",
+                e.org,
+                escape(&e.model),
+                format!("[{:.4}, {:.4}]", i.low, i.high),
+                s.precision,
+                s.recall,
+                e.fuel.unwrap_or(0.0)
+            ),
+            _ => println!(
+                "{rank:>4}  {:<22} {:<30} {}",
+                e.org,
+                escape(&e.model),
+                e.note.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+/// Run a `sieve competition` subcommand.
+pub fn competition(home: &Path, reg: &RegistryArgs, command: CompetitionCommand) -> anyhow::Result<i32> {
+    let session = Session::open(home, reg)?;
+    let registry = &session.registry;
+    match command {
+        CompetitionCommand::Create {
+            name,
+            benchmark,
+            opens,
+            closes,
+            daily_limit,
+            failure_limit,
+            final_selections,
+            limits,
+            json,
+        } => {
+            let policy = session.block_on(registry.run_policy())?;
+            let request = CompetitionRequest {
+                name: &name,
+                benchmark: &benchmark,
+                opens_at: opens,
+                closes_at: closes,
+                daily_limit,
+                failure_limit,
+                final_selections,
+                limits: limits.limits_over(&policy)?,
+            };
+            let request = &request;
+            let c = session.act("competition create", |a| async move {
+                registry.create_competition(&a, request).await
+            })?;
+            if json {
+                print_json(&c)?;
+            } else {
+                println!(
+                    "competition {} on benchmark {} ({}), {}: open it with `sieve competition open {}`",
+                    c.name, c.benchmark, c.task, c.state, c.name
+                );
+            }
+        }
+        CompetitionCommand::Open { name } => {
+            let c = session.act("competition open", |a| async move {
+                registry.change_competition(&a, &name, Transition::Open).await
+            })?;
+            println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+        }
+        CompetitionCommand::Close { name } => {
+            let c = session.act("competition close", |a| async move {
+                registry.change_competition(&a, &name, Transition::Close).await
+            })?;
+            println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+        }
+        CompetitionCommand::Show { name, json } => {
+            let at = now_ms();
+            let (c, quota, queue) = session.act("competition show", |a| async move {
+                let c = registry.competition(&name).await?;
+                registry.require_in_scope(&a, &c, "showing a competition").await?;
+                let quota = registry.quota(&name, a.user.org_id, at).await?;
+                Ok((c, quota, registry.queue_counts().await?))
+            })?;
+            let reset = format_ms(next_reset(at));
+            if json {
+                print_json(&serde_json::json!({
+                    "competition": c, "phase": c.phase(at),
+                    "quota": { "day": utc_day(at), "used": quota.counted, "left": (c.daily_limit - quota.counted).max(0),
+                               "failed": quota.failed, "failures_left": (c.failure_limit - quota.failed).max(0), "resets_at": reset },
+                    "queue": { "queued": queue.0, "running": queue.1 },
+                }))?;
+            } else {
+                println!(
+                    "competition     {} on benchmark {} ({}, metric {})",
+                    c.name, c.benchmark, c.task, c.metric
+                );
+                println!("phase           {} (state {})", c.phase(at).as_str(), c.state);
+                println!(
+                    "window          {} to {}",
+                    c.opens_at.as_deref().unwrap_or("when opened"),
+                    c.closes_at.as_deref().unwrap_or("when closed")
+                );
+                println!(
+                    "your quota      {} of {} submissions left today (UTC {}); {} of {} failures left; resets at {reset}",
+                    (c.daily_limit - quota.counted).max(0),
+                    c.daily_limit,
+                    utc_day(at),
+                    (c.failure_limit - quota.failed).max(0),
+                    c.failure_limit
+                );
+                println!("final selection up to {} submissions per procuratorate", c.final_selections);
+                println!("queue           {} queued, {} running", queue.0, queue.1);
+                println!("limits          {}", c.limits);
+            }
+        }
+        CompetitionCommand::Submit { name, plugin, no_wait, workers, json } => {
+            let at = now_ms();
+            let s = session.act("competition submit", |a| async move {
+                registry.submit(&a, &name, &plugin, at).await
+            })?;
+            let s = if no_wait {
+                s
+            } else {
+                eprintln!("submission {} queued; running it", s.id);
+                let sandbox = super::sandbox(home)?;
+                let pool = workers.unwrap_or_else(default_workers);
+                session.block_on(registry.work_queue(&sandbox, pool, Some(s.id), Arc::new(|_| {})))?;
+                let id = s.id;
+                session.act("competition submissions", |a| async move {
+                    let all = registry.submissions(&a, &s.competition).await?;
+                    all.into_iter().find(|x| x.id == id).ok_or(crate::registry::RegistryError::NotFound {
+                        kind: "submission",
+                        id: id.to_string(),
+                    })
+                })?
+            };
+            if json {
+                print_json(&s)?;
+            } else {
+                print_submission(&s);
+            }
+            return Ok(if s.state == "failed" { 1 } else { 0 });
+        }
+        CompetitionCommand::Work { workers } => {
+            let sandbox = super::sandbox(home)?;
+            let pool = workers.unwrap_or_else(default_workers);
+            let started = std::time::Instant::now();
+            let done = session.block_on(registry.work_queue(
+                &sandbox,
+                pool,
+                None,
+                Arc::new(|s: &SubmissionRecord| {
+                    eprintln!(
+                        "submission {} ({} of {}): {}",
+                        s.id,
+                        s.model,
+                        s.org,
+                        s.outcome.as_deref().unwrap_or(&s.state)
+                    );
+                }),
+            ))?;
+            println!(
+                "{done} submissions run with {pool} workers in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        CompetitionCommand::Submissions { name, json } => {
+            let all = session
+                .act("competition submissions", |a| async move { registry.submissions(&a, &name).await })?;
+            if json {
+                print_json(&all)?;
+            } else if all.is_empty() {
+                println!("no submissions");
+            } else {
+                for s in &all {
+                    print_submission(s);
+                }
+            }
+        }
+        CompetitionCommand::Select { name, submissions } => {
+            let ids = &submissions;
+            let chosen = session.act("competition select", |a| async move {
+                registry.select_submissions(&a, &name, ids).await
+            })?;
+            println!("selected for the final ranking: {chosen:?}");
+        }
+        CompetitionCommand::Leaderboard { name, private, all, json } => {
+            let at = now_ms();
+            let board = session.act("competition leaderboard", |a| async move {
+                registry.leaderboard(&a, &name, private, all, at).await
+            })?;
+            if json {
+                print_json(&board)?;
+            } else {
+                print_board(&board);
+            }
+        }
+        CompetitionCommand::Finalize { name, json } => {
+            let at = now_ms();
+            let board = session
+                .act("competition finalize", |a| async move { registry.finalize(&a, &name, at).await })?;
+            if json {
+                print_json(&board)?;
+            } else {
+                print_board(&board);
+            }
+        }
+        CompetitionCommand::Rescore { name, json } => {
+            let sandbox = super::sandbox(home)?;
+            let sandbox = &sandbox;
+            let found = session
+                .act("competition rescore", |a| async move { registry.rescore(sandbox, &a, &name).await })?;
+            if json {
+                print_json(&found)?;
+            } else {
+                for r in &found {
+                    println!(
+                        "submission {:>4} {:<22} {:<30} run {:>5}: {}",
+                        r.submission,
+                        r.org,
+                        escape(&r.model),
+                        r.run,
+                        if r.reproduced {
+                            "reproduced bit for bit".to_string()
+                        } else {
+                            format!("DIFFERS: {}", r.detail)
+                        }
+                    );
+                }
+                let bad = found.iter().filter(|r| !r.reproduced).count();
+                if bad > 0 {
+                    bail!(
+                        "{bad} of {} submissions did not reproduce; they are no longer ranked",
+                        found.len()
+                    );
+                }
+                println!("all {} scored submissions reproduced", found.len());
+            }
+        }
+    }
+    Ok(0)
+}
