@@ -295,7 +295,44 @@ mod tests {
     }
 
     #[test]
+    fn equal_scores_rank_false_clues_first() {
+        // Every clue 0.5: the false ones (x, y) rank ahead of the true ones (a, b), so a model
+        // gains nothing from ties. AP = (1/3 + 2/4) / 2; the top two hold no true clue.
+        let labels = [label("a", "x"), label("b", "x")];
+        let clues = [clue("a", 0.5), clue("x", 0.5), clue("b", 0.5), clue("y", 0.5)];
+        let s = score(&labels, &clues, Some(2));
+        assert_eq!((s.precision, s.recall, s.precision_at_k), (0.5, 1.0, 0.0));
+        assert!((s.average_precision - (1.0 / 3.0 + 0.5) / 2.0).abs() < 1e-12);
+        // Only the tie is broken against the model: a higher true score still ranks first.
+        let s = score(&labels, &[clue("a", 0.9), clue("x", 0.5)], Some(1));
+        assert_eq!(s.precision_at_k, 1.0);
+    }
+
+    #[test]
+    fn duplicates_count_once_at_their_best_score_and_unknown_subjects_are_false() {
+        let labels = [label("a", "x"), label("b", "x")];
+        let clues = [clue("a", 0.2), clue("a", 0.9), clue("a", 0.5), clue("nobody", 0.8)];
+        let s = score(&labels, &clues, Some(1));
+        assert_eq!((s.flagged, s.true_positives), (2, 1));
+        assert_eq!((s.precision, s.recall, s.precision_at_k), (0.5, 0.5, 1.0));
+        // a at 0.9 ranks first: AP = (1/1) / 2.
+        assert_eq!(s.average_precision, 0.5);
+    }
+
+    #[test]
+    fn metric_names_round_trip_and_tie_order_starts_with_the_primary() {
+        for m in Metric::ALL {
+            assert_eq!(Metric::parse(m.as_str()), Ok(m));
+        }
+        assert!(Metric::parse("accuracy").expect_err("unknown").contains("f0_5"));
+        let order = Metric::tie_order(Metric::Recall);
+        assert_eq!(order[0], Metric::Recall);
+        assert_eq!(order.len(), Metric::ALL.len());
+    }
+
+    #[test]
     fn no_clues_scores_zero_without_dividing_by_zero() {
+        assert_eq!(score(&[], &[], None).f0_5, 0.0);
         let s = score(&[label("a", "x")], &[], None);
         assert_eq!(
             (s.precision, s.recall, s.f0_5, s.average_precision, s.precision_at_k),

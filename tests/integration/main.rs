@@ -2,10 +2,12 @@
 //! `tests/guests/`, real generated data.
 
 mod attacks;
+#[macro_use]
+mod registry;
 mod cli;
 mod common;
+mod competitions;
 mod datasets;
 mod fixtures;
-mod registry;
 mod sandbox;
 mod security;

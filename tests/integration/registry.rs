@@ -16,12 +16,12 @@ pub struct Reg {
 }
 
 impl Reg {
-    fn sqlite(test: &str) -> Reg {
+    pub fn sqlite(test: &str) -> Reg {
         Reg { home: fresh_dir(&format!("reg-sqlite-{test}")), db: None }
     }
 
     /// A fresh PostgreSQL database for `test`, or `None` (with a note) when no server is configured.
-    fn postgres(test: &str) -> Option<Reg> {
+    pub fn postgres(test: &str) -> Option<Reg> {
         let Ok(admin_url) = std::env::var("SIEVE_TEST_POSTGRES") else {
             eprintln!("SIEVE_TEST_POSTGRES is not set: {test} runs on SQLite only here (CI runs both)");
             return None;
@@ -131,8 +131,13 @@ impl Reg {
         });
     }
 
-    fn home(&self) -> &Path {
+    pub fn home(&self) -> &Path {
         &self.home
+    }
+
+    /// The PostgreSQL URL, or `None` for the embedded SQLite.
+    pub fn db(&self) -> Option<&str> {
+        self.db.as_deref()
     }
 
     fn url(&self) -> String {
@@ -212,7 +217,7 @@ impl Reg {
 type Event = (i64, String, String, String, String, String);
 
 /// Generated data for `task` at scale 1 (seed 3), made once per test process.
-fn data(task: &str) -> PathBuf {
+pub fn data(task: &str) -> PathBuf {
     static MADE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("regdata-{task}");
@@ -226,7 +231,7 @@ fn data(task: &str) -> PathBuf {
 }
 
 /// The arguments of `sieve dataset import NAME DIR --task TASK --source SOURCE`.
-fn import_args<'a>(name: &'a str, dir: &'a str, task: &'a str, source: &'a str) -> Vec<&'a str> {
+pub fn import_args<'a>(name: &'a str, dir: &'a str, task: &'a str, source: &'a str) -> Vec<&'a str> {
     vec!["dataset", "import", name, dir, "--task", task, "--source", source]
 }
 
@@ -243,13 +248,13 @@ fn copy_with_relations(dir: &Path, name: &str, relations: &str) -> PathBuf {
 }
 
 /// Publish `component` as the holder of `token`; its digest.
-fn publish(reg: &Reg, token: &str, component: &str) -> String {
+pub fn publish(reg: &Reg, token: &str, component: &str) -> String {
     let v = reg.json(token, &["plugin", "publish", component]);
     v["digest"].as_str().expect("digest").to_string()
 }
 
 /// Two cities under the province, a county under each: city-a > county-a1, city-b > county-b1.
-fn two_cities(reg: &Reg, admin: &str) {
+pub fn two_cities(reg: &Reg, admin: &str) {
     for (org, parent) in
         [("city-a", "province"), ("county-a1", "city-a"), ("city-b", "province"), ("county-b1", "city-b")]
     {
@@ -272,18 +277,18 @@ fn approve_as_second_admin(reg: &Reg, admin: &str, digest: &str) {
     reg.ok(&approver, &["plugin", "approve", digest, "--note", "four eyes"]);
 }
 
-/// Each scenario below runs once per database.
+/// Each scenario below runs once per database (other modules use it too).
 macro_rules! on_both_databases {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
             #[test]
             fn sqlite() {
-                super::$scenario(&super::Reg::sqlite(stringify!($scenario)));
+                super::$scenario(&$crate::registry::Reg::sqlite(stringify!($scenario)));
             }
 
             #[test]
             fn postgres() {
-                if let Some(reg) = super::Reg::postgres(stringify!($scenario)) {
+                if let Some(reg) = $crate::registry::Reg::postgres(stringify!($scenario)) {
                     super::$scenario(&reg);
                 }
             }
