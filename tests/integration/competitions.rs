@@ -51,7 +51,7 @@ fn setup(reg: &Reg) -> Setup {
     Setup { admin, organizer, alice, bob, other_admin, bundled, weak, broad }
 }
 
-fn submission<'a>(list: &'a Value, id: i64) -> &'a Value {
+fn submission(list: &Value, id: i64) -> &Value {
     list.as_array().expect("list").iter().find(|s| s["id"] == id).expect("submission listed")
 }
 
