@@ -11,9 +11,11 @@ use clap::Args;
 use crate::generate::{self, Format};
 use crate::registry::catalog::ImportRequest;
 use crate::registry::plugins::Decision;
-use crate::registry::{Registry, Role};
+use crate::competition::competitions::Transition;
+use crate::competition::{BenchmarkRequest, CompetitionRequest};
+use crate::registry::{Actor, Registry, Role};
 use crate::runs::store::{ClueOrder, RunRequest};
-use crate::sandbox::{Limits, Outcome};
+use crate::sandbox::{Limits, Outcome, Sandbox};
 use crate::{audit, scoring};
 
 /// Arguments of `sieve demo`.
@@ -141,6 +143,7 @@ async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Pat
             s.precision, s.recall, s.f0_5, s.average_precision
         );
     }
+    competition(&registry, &sandbox, &admin, args, root).await?;
     let key = audit::signing::AuditKey::load_or_create(home)?;
     audit::signing::seal(&registry.db, &key).await?;
     let public = audit::signing::public_key(&key.public_hex()).map_err(anyhow::Error::msg)?;
@@ -162,4 +165,85 @@ async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Pat
     }
     registry.db.close().await;
     Ok(exit)
+}
+
+/// The demo's last act: a competition on T2 between the bundled model and a deliberately weak
+/// and an over-broad entry from two other procuratorates, judged on a fresh labelled dataset, the
+/// leaderboard printed from the private side with its intervals.
+async fn competition(
+    registry: &Registry,
+    sandbox: &Sandbox,
+    admin: &Actor,
+    args: &DemoArgs,
+    root: &std::path::Path,
+) -> anyhow::Result<()> {
+    const TASK: &str = "private-lending-fraud";
+    println!("\ncompetition  {TASK}: the bundled model against a weak and an over-broad entry");
+    let (_, organizer) = registry.add_user(admin, "organizer", "province", &[Role::Organizer]).await?;
+    let organizer = registry.authenticate(Some(&organizer)).await?;
+    let data = root.join("lending-benchmark");
+    generate::task(TASK)?.write(args.scale, args.seed + 1, &data, Format::Parquet, &|_, _| {})?;
+    let request = ImportRequest { name: "lending-benchmark", dir: &data, task: TASK, source: "generated", restricted: false };
+    registry.import_dataset(admin, &request, &|_, _, _| {}).await?;
+    registry.set_dataset_state(admin, "lending-benchmark", true).await?;
+    let benchmark = BenchmarkRequest {
+        name: "lending-benchmark",
+        dataset: "lending-benchmark",
+        metric: scoring::Metric::F0_5,
+        review_budget: None,
+        public_fraction: 0.3,
+        split_seed: args.seed,
+        practice: None,
+    };
+    let b = registry.create_benchmark(&organizer, &benchmark).await?;
+    let cup = CompetitionRequest {
+        name: "lending-cup",
+        benchmark: "lending-benchmark",
+        opens_at: None,
+        closes_at: None,
+        daily_limit: 5,
+        failure_limit: 10,
+        final_selections: 2,
+        limits: Limits::default(),
+    };
+    registry.create_competition(&organizer, &cup).await?;
+    registry.change_competition(&organizer, "lending-cup", Transition::Open).await?;
+    println!(
+        "  benchmark {} on {}: {} public / {} private subjects; competition lending-cup open",
+        b.name, b.dataset, b.public_subjects, b.private_subjects
+    );
+
+    let bundled = crate::bundled::get(TASK).with_context(|| format!("no bundled model for {TASK}"))?;
+    let mut entries: Vec<(String, &[u8])> = vec![("demo-city".into(), bundled)];
+    for (name, bytes) in crate::bundled::DEMO_ENTRIES {
+        let org = format!("{}-office", name.trim_start_matches("demo-lending-"));
+        registry.add_org(admin, &org, "province").await?;
+        entries.push((org, bytes));
+    }
+    let at = crate::storage::now_ms();
+    for (i, (org, bytes)) in entries.iter().enumerate() {
+        let (_, token) = registry.add_user(admin, &format!("entrant-{i}"), org, &[Role::Author]).await?;
+        let entrant = registry.authenticate(Some(&token)).await?;
+        let (plugin, _) = registry.publish(sandbox, &entrant, bytes, "competition entry").await?;
+        if plugin.state != "approved" {
+            registry.decide(admin, &plugin.digest, Decision::Approve, "demo entry").await?;
+        }
+        let s = registry.submit(&entrant, "lending-cup", &plugin.digest, at).await?;
+        println!("  {org} submits {} (submission {})", plugin.name, s.id);
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = std::time::Instant::now();
+    let done = registry.work_queue(sandbox, workers, None, std::sync::Arc::new(|_| {})).await?;
+    println!("  {done} submissions run on a pool of {workers} in {:.1} s", started.elapsed().as_secs_f64());
+    registry.change_competition(&organizer, "lending-cup", Transition::Close).await?;
+    let rescored = registry.rescore(sandbox, &organizer, "lending-cup").await?;
+    println!(
+        "  rescored: {} of {} reproduced bit for bit",
+        rescored.iter().filter(|r| r.reproduced).count(),
+        rescored.len()
+    );
+    let board = registry.finalize(&organizer, "lending-cup", crate::storage::now_ms()).await?;
+    println!();
+    super::competitions::print_board(&board);
+    Ok(())
 }
