@@ -174,7 +174,7 @@ impl<'a> Ranking<'a> {
         }
         let mut entries: Vec<(&'a str, f64, bool)> =
             best.into_iter().map(|(s, score)| (s, score, truth.contains_key(s))).collect();
-        entries.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(b.0)));
+        entries.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)).then_with(|| a.0.cmp(b.0)));
         Ranking { entries, labelled: truth.len() }
     }
 }
@@ -216,7 +216,8 @@ pub fn score_ranking(labels: &[Label], ranking: &Ranking<'_>, k: Option<usize>) 
         }
     }
     let average_precision = ratio(ap_sum, labelled as f64);
-    let flagged_set: FastMap<&str, ()> = ranking.entries.iter().map(|e| (e.0, ())).collect();
+    // Only the true clues matter for recall: a set of them, not of every flagged subject.
+    let found_set: FastMap<&str, ()> = ranking.entries.iter().filter(|e| e.2).map(|e| (e.0, ())).collect();
     // A subject may carry several patterns (T4, T6): each (subject, pattern) counts for its pattern.
     let pairs: BTreeSet<(&str, &str)> =
         labels.iter().map(|l| (l.subject.as_str(), l.pattern.as_str())).collect();
@@ -224,7 +225,7 @@ pub fn score_ranking(labels: &[Label], ranking: &Ranking<'_>, k: Option<usize>) 
     for (subject, pattern) in &pairs {
         let e = per_pattern.entry(pattern.to_string()).or_default();
         e.1 += 1;
-        if flagged_set.contains_key(subject) {
+        if found_set.contains_key(subject) {
             e.0 += 1;
         }
     }

@@ -164,8 +164,7 @@ fn competition_end_to_end(reg: &Reg) {
     );
     assert_eq!(rows[1]["model"], "demo-lending-weak");
     // The organizers' full private board ranks all three: bundled, weak, over-broad.
-    let full =
-        reg.json(&s.organizer, &["competition", "leaderboard", "lend-cup", "--private", "--all"]);
+    let full = reg.json(&s.organizer, &["competition", "leaderboard", "lend-cup", "--private", "--all"]);
     let models: Vec<&str> =
         full["entries"].as_array().expect("rows").iter().map(|e| e["model"].as_str().expect("m")).collect();
     assert_eq!(models, ["private-lending-fraud", "demo-lending-weak", "demo-lending-broad"]);

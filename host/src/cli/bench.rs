@@ -298,6 +298,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     start_up_and_boundary(&mut md, &sandbox, &args)?;
     sandbox_figures(&mut md, &sandbox, &args)?;
     registry_figures(&mut md, &sandbox, &args)?;
+    competition_figures(&mut md, &sandbox, &args)?;
     // Figures measured by other commands (a comparison of two builds, say) live below a fixed
     // heading and are kept.
     if let Ok(old) = std::fs::read_to_string(&args.out)
@@ -517,6 +518,155 @@ fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> any
             ms(stored),
             ms(adhoc),
             stored.as_secs_f64() / adhoc.as_secs_f64()
+        )?;
+        registry.db.close().await;
+        Ok(())
+    })
+}
+
+/// Competition costs: scoring a million clues (plainly, and on both sides of a split with the
+/// bootstrap intervals), and a 20-submission T2 competition run on a pool of one worker and then
+/// of one per core, side by side.
+fn competition_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> anyhow::Result<()> {
+    use crate::competition::competitions::Transition;
+    use crate::competition::split::Split;
+    use crate::competition::submissions::score_sides;
+    use crate::competition::{BenchmarkRequest, CompetitionRequest};
+    use crate::registry::catalog::ImportRequest;
+    use crate::registry::plugins::Decision;
+    use crate::registry::{Registry, Role};
+    use crate::scoring::{Label, Metric};
+
+    // A million subjects, one clue each with a pseudo-random score; one in twenty labelled.
+    let n = 1_000_000usize;
+    let subjects: Vec<String> = (0..n).map(|i| format!("(2026)浙0102民初{i:07}号")).collect();
+    let labels: Vec<Label> = (0..n)
+        .step_by(20)
+        .map(|i| Label { subject: subjects[i].clone(), pattern: ["a", "b"][i / 20 % 2].into() })
+        .collect();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let clues: Vec<sieve_sdk::Clue> = subjects
+        .iter()
+        .map(|s| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            sieve_sdk::Clue::new(s.as_str(), (state >> 11) as f64 / (1u64 << 53) as f64, "r", "")
+        })
+        .collect();
+    let split = Split::new(&subjects, &labels, 0.3, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut plain, mut sides) = (Vec::new(), Vec::new());
+    for i in 0..args.runs {
+        eprintln!("scoring: run {}/{}", i + 1, args.runs);
+        let started = Instant::now();
+        let s = scoring::score(&labels, &clues, None);
+        plain.push(started.elapsed());
+        std::hint::black_box(s);
+        let started = Instant::now();
+        let both = score_sides(&labels, &split, &clues, labels.len(), Metric::F0_5, 1);
+        sides.push(started.elapsed());
+        std::hint::black_box(both);
+    }
+    writeln!(md, "\n## Competitions\n")?;
+    writeln!(md, "| measurement | value |\n|---|---|")?;
+    writeln!(
+        md,
+        "| score 1,000,000 clues against 50,000 labels (precision, recall, F1, F0.5, P@k, AP, per pattern) | {:.0} ms |",
+        ms(median(plain))
+    )?;
+    writeln!(
+        md,
+        "| the same on both sides of a 30/70 split, each with a {}-round bootstrap interval of F0.5 | {:.0} ms |",
+        crate::competition::bootstrap::ROUNDS,
+        ms(median(sides))
+    )?;
+
+    let task = "private-lending-fraud";
+    let data = dataset(&args.data_root, task, args.scale, 1)?;
+    let home = tempfile::tempdir()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    runtime.block_on(async {
+        let registry = Registry::open(home.path(), None).await?;
+        let token = registry.init("province", "admin").await?;
+        let admin = registry.authenticate(Some(&token)).await?;
+        let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?.1;
+        let approver = registry.authenticate(Some(&approver)).await?;
+        let organizer = registry.add_user(&admin, "organizer", "province", &[Role::Organizer]).await?.1;
+        let organizer = registry.authenticate(Some(&organizer)).await?;
+        let request = ImportRequest { name: "lending", dir: &data, task, source: "bench", restricted: false };
+        registry.import_dataset(&admin, &request, &|_, _, _| {}).await?;
+        registry.set_dataset_state(&admin, "lending", true).await?;
+        let benchmark = BenchmarkRequest {
+            name: "lending",
+            dataset: "lending",
+            metric: Metric::F0_5,
+            review_budget: None,
+            public_fraction: 0.3,
+            split_seed: 1,
+            practice: None,
+        };
+        registry.create_benchmark(&organizer, &benchmark).await?;
+        let bundled = crate::bundled::get(task).context("the T2 model is not bundled")?;
+        let entries: Vec<&[u8]> =
+            std::iter::once(bundled).chain(crate::bundled::DEMO_ENTRIES.iter().map(|(_, b)| *b)).collect();
+        let mut entrants = Vec::new();
+        for office in 0..7 {
+            let org = format!("office-{office}");
+            registry.add_org(&admin, &org, "province").await?;
+            let token = registry.add_user(&admin, &format!("entrant-{office}"), &org, &[Role::Author]).await?.1;
+            entrants.push(registry.authenticate(Some(&token)).await?);
+        }
+        let mut digests = Vec::new();
+        for bytes in &entries {
+            let (plugin, _) = registry.publish(sandbox, &entrants[0], bytes, "").await?;
+            registry.decide(&approver, &plugin.digest, Decision::Approve, "").await?;
+            digests.push(plugin.digest);
+        }
+        let mut results = Vec::new();
+        for (name, pool) in [("serial", 1usize), ("pooled", cores)] {
+            let cup = CompetitionRequest {
+                name,
+                benchmark: "lending",
+                opens_at: None,
+                closes_at: None,
+                daily_limit: 5,
+                failure_limit: 10,
+                final_selections: 2,
+                limits: Limits::default(),
+            };
+            registry.create_competition(&organizer, &cup).await?;
+            registry.change_competition(&organizer, name, Transition::Open).await?;
+            let at = crate::storage::now_ms();
+            let mut submitted = 0;
+            'outer: for entrant in &entrants {
+                for digest in &digests {
+                    if submitted == 20 {
+                        break 'outer;
+                    }
+                    registry.submit(entrant, name, digest, at).await?;
+                    submitted += 1;
+                }
+            }
+            eprintln!("competition: {submitted} submissions on a pool of {pool}");
+            let started = Instant::now();
+            let done = registry.work_queue(sandbox, pool, None, std::sync::Arc::new(|_| {})).await?;
+            results.push((pool, done, started.elapsed()));
+        }
+        let (serial, pooled) = (results[0], results[1]);
+        writeln!(
+            md,
+            "| a {}-submission T2 competition at scale {} (run, store clues, score both sides), one worker | {:.1} s |",
+            serial.1,
+            args.scale,
+            serial.2.as_secs_f64()
+        )?;
+        writeln!(
+            md,
+            "| the same with a pool of {} workers (one per core) | {:.1} s: **{:.2}x** faster |",
+            pooled.0,
+            pooled.2.as_secs_f64(),
+            serial.2.as_secs_f64() / pooled.2.as_secs_f64()
         )?;
         registry.db.close().await;
         Ok(())

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
+use crate::competition::competitions::Transition;
+use crate::competition::{BenchmarkRequest, CompetitionRequest};
 use crate::generate::{self, Format};
 use crate::registry::catalog::ImportRequest;
 use crate::registry::plugins::Decision;
-use crate::competition::competitions::Transition;
-use crate::competition::{BenchmarkRequest, CompetitionRequest};
 use crate::registry::{Actor, Registry, Role};
 use crate::runs::store::{ClueOrder, RunRequest};
 use crate::sandbox::{Limits, Outcome, Sandbox};
@@ -183,7 +183,13 @@ async fn competition(
     let organizer = registry.authenticate(Some(&organizer)).await?;
     let data = root.join("lending-benchmark");
     generate::task(TASK)?.write(args.scale, args.seed + 1, &data, Format::Parquet, &|_, _| {})?;
-    let request = ImportRequest { name: "lending-benchmark", dir: &data, task: TASK, source: "generated", restricted: false };
+    let request = ImportRequest {
+        name: "lending-benchmark",
+        dir: &data,
+        task: TASK,
+        source: "generated",
+        restricted: false,
+    };
     registry.import_dataset(admin, &request, &|_, _, _| {}).await?;
     registry.set_dataset_state(admin, "lending-benchmark", true).await?;
     let benchmark = BenchmarkRequest {

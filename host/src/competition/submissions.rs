@@ -179,28 +179,25 @@ pub fn score_sides(
     seed: u64,
 ) -> (SideScores, SideScores) {
     let total = labels.iter().map(|l| l.subject.as_str()).collect::<std::collections::HashSet<_>>().len();
-    let mut out = [Side::Public, Side::Private].map(|side| {
+    // Each clue's side, looked up once for both sides.
+    let clue_sides: Vec<Option<Side>> = clues.iter().map(|c| split.side(&c.subject)).collect();
+    let [public, private] = [Side::Public, Side::Private].map(|side| {
         let side_labels: Vec<Label> =
             labels.iter().filter(|l| split.side(&l.subject) == Some(side)).cloned().collect();
         let pairs = clues
             .iter()
-            .filter(|c| split.side(&c.subject).is_none_or(|s| s == side))
-            .map(|c| (c.subject.as_str(), c.score));
+            .zip(&clue_sides)
+            .filter(|(_, s)| s.is_none_or(|s| s == side))
+            .map(|(c, _)| (c.subject.as_str(), c.score));
         let ranking = Ranking::from_pairs(&side_labels, clues.len(), pairs);
         let k =
             ((review_budget as f64 * ranking.labelled as f64 / total.max(1) as f64).round() as usize).max(1);
         let scores = score_ranking(&side_labels, &ranking, Some(k));
         let side_seed = seed ^ if side == Side::Public { 0x9B1C } else { 0x7A3E };
         let interval = bootstrap::interval(&ranking, metric, k, side_seed);
-        Some(SideScores { scores, interval })
+        SideScores { scores, interval }
     });
-    let private = out[1].take().unwrap_or_else(empty_side);
-    let public = out[0].take().unwrap_or_else(empty_side);
     (public, private)
-}
-
-fn empty_side() -> SideScores {
-    SideScores { scores: crate::scoring::score(&[], &[], None), interval: Interval { low: 0.0, high: 0.0 } }
 }
 
 impl Registry {
