@@ -86,10 +86,48 @@ fn competition_end_to_end(reg: &Reg) {
         assert!(!o.status.success() && stderr(&o).contains(needle), "{name}: {}", stderr(&o));
     }
 
+    // A practice dataset is handed out with its labels, so it may not be the evaluation data.
+    let practice = fresh_dir("lend-practice-gen");
+    let p = practice.to_str().expect("utf-8");
+    assert!(
+        crate::common::run(&["gen", "private-lending-fraud", "--seed", "11", "--out", p]).status.success()
+    );
+    reg.ok(&s.admin, &import_args("lend-practice", p, "private-lending-fraud", "court"));
+    reg.ok(&s.admin, &["dataset", "approve", "lend-practice"]);
+    let o = reg.cmd(
+        Some(&s.organizer),
+        &["benchmark", "create", "b", "--dataset", "lend-eval", "--practice", "lend-eval"],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("must not be the evaluation dataset"),
+        "{}",
+        stderr(&o)
+    );
     let b = reg.json(
         &s.organizer,
-        &["benchmark", "create", "lend-bench", "--dataset", "lend-eval", "--split-seed", "7"],
+        &[
+            "benchmark",
+            "create",
+            "lend-bench",
+            "--dataset",
+            "lend-eval",
+            "--split-seed",
+            "7",
+            "--practice",
+            "lend-practice",
+        ],
     );
+    let out = fresh_dir(&format!("{}-practice-out", reg.home().file_name().expect("name").to_string_lossy()));
+    let _ = std::fs::remove_dir(&out);
+    reg.ok(&s.bob, &["benchmark", "practice", "lend-bench", "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(
+        std::fs::read(out.join("labels.csv")).expect("labels"),
+        std::fs::read(practice.join("labels.csv")).expect("generated labels"),
+        "the practice labels come out as they went in"
+    );
+    // ... and the practice data is not sealed: participants with a grant may run on it.
+    reg.ok(&s.admin, &["dataset", "grant", "lend-practice", "province"]);
+    reg.ok(&s.alice, &["run", &s.bundled, "--dataset", "lend-practice"]);
     assert!(
         b["public_subjects"].as_i64().expect("count") > 0
             && b["private_subjects"].as_i64().expect("count") > 0

@@ -324,3 +324,47 @@ impl Registry {
         self.competition(name).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn competition(state: &str, opens: Option<&str>, closes: Option<&str>) -> CompetitionRecord {
+        CompetitionRecord {
+            id: 1,
+            name: "cup".into(),
+            benchmark: "b".into(),
+            benchmark_id: 1,
+            task: "private-lending-fraud".into(),
+            metric: "f0_5".into(),
+            state: state.into(),
+            opens_at: opens.map(String::from),
+            closes_at: closes.map(String::from),
+            daily_limit: 5,
+            failure_limit: 10,
+            final_selections: 2,
+            limits: limits_json(&Limits::default()),
+            org: "province".into(),
+            org_id: 1,
+            created_by: "olga".into(),
+            created_at: "2026-11-30T00:00:00.000Z".into(),
+            finalized_at: None,
+        }
+    }
+
+    #[test]
+    fn the_phase_follows_the_state_and_the_window() {
+        let t = |s: &str| sieve_sdk::data::parse_timestamp(s).expect("time");
+        let (opens, closes) = (Some("2026-12-01T00:00:00.000Z"), Some("2026-12-10T12:00:00.000Z"));
+        let c = competition("open", opens, closes);
+        assert_eq!(c.phase(t("2026-11-30T23:59:59")), Phase::Scheduled);
+        assert_eq!(c.phase(t("2026-12-01T00:00:00")), Phase::Open);
+        assert_eq!(c.phase(t("2026-12-10T11:59:59")), Phase::Open);
+        assert_eq!(c.phase(t("2026-12-10T12:00:00")), Phase::Closed);
+        assert_eq!(competition("created", opens, closes).phase(t("2026-12-05T00:00:00")), Phase::Created);
+        assert_eq!(competition("closed", None, None).phase(0), Phase::Closed);
+        assert_eq!(competition("finalized", None, None).phase(0), Phase::Finalized);
+        assert_eq!(competition("open", None, None).phase(0), Phase::Open);
+        assert_eq!(c.run_limits(), Limits::default());
+    }
+}

@@ -645,6 +645,23 @@ mod tests {
     }
 
     #[test]
+    fn one_model_scored_on_two_split_seeds_overlaps_itself() {
+        // 2000 subjects, 400 labelled; the model finds 300 of them and flags 60 others.
+        let subjects: Vec<String> = (0..2000).map(|i| format!("s{i:04}")).collect();
+        let labels: Vec<Label> = (0..400).map(|i| label(&format!("s{i:04}"))).collect();
+        let clues: Vec<Clue> =
+            (0..300).chain(1000..1060).map(|i| Clue::new(format!("s{i:04}"), 0.7, "r", "")).collect();
+        let score_on = |seed| {
+            let split = Split::new(&subjects, &labels, 0.3, seed).expect("split");
+            score_sides(&labels, &split, &clues, 400, Metric::F0_5, seed)
+        };
+        let ((a, _), (b, _)) = (score_on(1), score_on(2));
+        assert_ne!(a.scores, b.scores, "another split seed draws other subjects");
+        assert!(a.interval.overlaps(&b.interval), "{:?} vs {:?}", a.interval, b.interval);
+        assert_eq!(score_on(1).0, a, "the same seed reproduces every figure");
+    }
+
+    #[test]
     fn unknown_subjects_are_false_on_both_sides_and_duplicates_count_once() {
         let subjects: Vec<String> = (0..20).map(|i| format!("s{i:02}")).collect();
         let labels: Vec<Label> = (0..10).map(|i| label(&format!("s{i:02}"))).collect();
