@@ -597,15 +597,7 @@ fn competition_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> 
         let request = ImportRequest { name: "lending", dir: &data, task, source: "bench", restricted: false };
         registry.import_dataset(&admin, &request, &|_, _, _| {}).await?;
         registry.set_dataset_state(&admin, "lending", true).await?;
-        let benchmark = BenchmarkRequest {
-            name: "lending",
-            dataset: "lending",
-            metric: Metric::F0_5,
-            review_budget: None,
-            public_fraction: 0.3,
-            split_seed: 1,
-            practice: None,
-        };
+        let benchmark = BenchmarkRequest::new("lending", "lending");
         registry.create_benchmark(&organizer, &benchmark).await?;
         let bundled = crate::bundled::get(task).context("the T2 model is not bundled")?;
         let entries: Vec<&[u8]> =
@@ -625,16 +617,7 @@ fn competition_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> 
         }
         let mut results = Vec::new();
         for (name, pool) in [("serial", 1usize), ("pooled", cores)] {
-            let cup = CompetitionRequest {
-                name,
-                benchmark: "lending",
-                opens_at: None,
-                closes_at: None,
-                daily_limit: 5,
-                failure_limit: 10,
-                final_selections: 2,
-                limits: Limits::default(),
-            };
+            let cup = CompetitionRequest::new(name, "lending");
             registry.create_competition(&organizer, &cup).await?;
             registry.change_competition(&organizer, name, Transition::Open).await?;
             let at = crate::storage::now_ms();

@@ -193,25 +193,11 @@ async fn competition(
     registry.import_dataset(admin, &request, &|_, _, _| {}).await?;
     registry.set_dataset_state(admin, "lending-benchmark", true).await?;
     let benchmark = BenchmarkRequest {
-        name: "lending-benchmark",
-        dataset: "lending-benchmark",
-        metric: scoring::Metric::F0_5,
-        review_budget: None,
-        public_fraction: 0.3,
         split_seed: args.seed,
-        practice: None,
+        ..BenchmarkRequest::new("lending-benchmark", "lending-benchmark")
     };
     let b = registry.create_benchmark(&organizer, &benchmark).await?;
-    let cup = CompetitionRequest {
-        name: "lending-cup",
-        benchmark: "lending-benchmark",
-        opens_at: None,
-        closes_at: None,
-        daily_limit: 5,
-        failure_limit: 10,
-        final_selections: 2,
-        limits: Limits::default(),
-    };
+    let cup = CompetitionRequest::new("lending-cup", "lending-benchmark");
     registry.create_competition(&organizer, &cup).await?;
     registry.change_competition(&organizer, "lending-cup", Transition::Open).await?;
     println!(

@@ -38,6 +38,22 @@ pub struct BenchmarkRequest<'a> {
     pub practice: Option<&'a str>,
 }
 
+impl<'a> BenchmarkRequest<'a> {
+    /// A benchmark on `dataset` with the command line's defaults: F0.5, a review budget of every
+    /// labelled subject, 30% public, split seed 1, no practice dataset.
+    pub fn new(name: &'a str, dataset: &'a str) -> Self {
+        BenchmarkRequest {
+            name,
+            dataset,
+            metric: Metric::F0_5,
+            review_budget: None,
+            public_fraction: 0.3,
+            split_seed: 1,
+            practice: None,
+        }
+    }
+}
+
 /// A benchmark as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchmarkRecord {

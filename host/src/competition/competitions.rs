@@ -34,6 +34,23 @@ pub struct CompetitionRequest<'a> {
     pub limits: Limits,
 }
 
+impl<'a> CompetitionRequest<'a> {
+    /// A competition on `benchmark` with the command line's defaults: no window, 5 submissions and
+    /// 10 failures per day, 2 final selections, the sandbox's default limits.
+    pub fn new(name: &'a str, benchmark: &'a str) -> Self {
+        CompetitionRequest {
+            name,
+            benchmark,
+            opens_at: None,
+            closes_at: None,
+            daily_limit: 5,
+            failure_limit: 10,
+            final_selections: 2,
+            limits: Limits::default(),
+        }
+    }
+}
+
 /// A competition as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct CompetitionRecord {
