@@ -639,7 +639,7 @@ fn competition_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> 
         let (serial, pooled) = (results[0], results[1]);
         writeln!(
             md,
-            "| a {}-submission T2 competition at scale {} (run, store clues, score both sides), one worker | {:.1} s |",
+            "| a {}-submission T2 competition at scale {} (run, store clues, score both sides), one worker (this pass runs first) | {:.1} s |",
             serial.1,
             args.scale,
             serial.2.as_secs_f64()
