@@ -57,3 +57,40 @@ pub fn from_jsonl(text: &str) -> Result<Vec<Clue>, String> {
     }
     Ok(clues)
 }
+
+/// Evidence as `table:row` items joined by spaces.
+pub fn evidence_text(evidence: &serde_json::Value) -> String {
+    evidence
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| format!("{}:{}", e["table"].as_str().unwrap_or("?"), e["row"]))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+/// Stored clues as CSV: one header line, one clue per line. Every text cell came from a model,
+/// so none may become a spreadsheet formula.
+pub fn stored_to_csv(clues: &[crate::runs::store::StoredClue]) -> Result<String, String> {
+    use crate::text::spreadsheet_safe;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| e.to_string();
+    w.write_record(["seq", "subject", "score", "rule", "reason", "evidence"]).map_err(fail)?;
+    for c in clues {
+        let evidence = evidence_text(&c.evidence);
+        w.write_record([
+            &c.seq.to_string(),
+            &*spreadsheet_safe(&c.subject),
+            &c.score.to_string(),
+            &*spreadsheet_safe(&c.rule),
+            &*spreadsheet_safe(&c.reason),
+            &*spreadsheet_safe(&evidence),
+        ])
+        .map_err(fail)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}

@@ -1,5 +1,6 @@
 //! Sieve host: runs community supervision models as sandboxed WebAssembly components.
 
+pub mod api;
 pub mod audit;
 pub mod bundled;
 pub mod cli;

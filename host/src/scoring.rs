@@ -17,7 +17,7 @@ pub struct Label {
 }
 
 /// Scores of one set of clues.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Scores {
     /// Distinct subjects flagged.
     pub flagged: usize,

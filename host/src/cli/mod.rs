@@ -10,6 +10,7 @@ mod plugins;
 mod policy;
 mod run;
 mod runs;
+mod serve;
 mod session;
 
 use std::path::{Path, PathBuf};
@@ -108,6 +109,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure the host: WASM vs native, cold vs warm start, sha256, rows/s; writes BENCHMARKS.md.
     Bench(bench::BenchArgs),
+    /// Serve the HTTP API (and run queued work) on this registry.
+    Serve(serve::ServeArgs),
     /// Internal: compile a component from stdin to an artifact on stdout (the sandbox runs this
     /// under a timeout and a memory cap).
     #[command(name = "compile-worker", hide = true)]
@@ -208,39 +211,16 @@ impl LimitArgs {
     /// The limits given, `base` for the rest; each given one checked against its range (an
     /// error names the flag and the range).
     pub fn limits_over(&self, base: &Limits) -> anyhow::Result<Limits> {
-        use crate::sandbox::limits as l;
-        let whole = |r: l::Range, v: f64| -> anyhow::Result<f64> {
-            let v = r.check(v, &format!("{v:?}"))?;
-            if v.fract() != 0.0 {
-                bail!("{} must be a whole number, got {v}", r.flag);
-            }
-            Ok(v)
+        let overrides = crate::sandbox::limits::Overrides {
+            fuel: self.fuel,
+            deadline: self.deadline,
+            memory_mib: self.memory_mib,
+            max_host_mib: self.max_host_mib,
+            max_clues: self.max_clues,
+            max_output_bytes: self.max_output_bytes,
+            max_log_bytes: self.max_log_bytes,
         };
-        let size = |r: l::Range, v: Option<f64>, base: usize, shift: u32| -> anyhow::Result<usize> {
-            Ok(match v {
-                Some(v) => (whole(r, v)? as usize) << shift,
-                None => base,
-            })
-        };
-        let fuel = match self.fuel {
-            None => base.fuel,
-            Some(0.0) => None,
-            Some(f) => Some(whole(l::FUEL_RANGE, f)? as u64),
-        };
-        let deadline = match self.deadline {
-            None => base.deadline,
-            Some(d) => Duration::from_secs_f64(l::DEADLINE_RANGE.check(d, &format!("{d:?}"))?),
-        };
-        Ok(Limits {
-            fuel,
-            deadline,
-            memory_bytes: size(l::MEMORY_RANGE, self.memory_mib, base.memory_bytes, 20)?,
-            host_memory_bytes: size(l::HOST_MEMORY_RANGE, self.max_host_mib, base.host_memory_bytes, 20)?,
-            max_clues: size(l::CLUES_RANGE, self.max_clues, base.max_clues, 0)?,
-            max_output_bytes: size(l::OUTPUT_RANGE, self.max_output_bytes, base.max_output_bytes, 0)?,
-            max_log_bytes: size(l::LOG_RANGE, self.max_log_bytes, base.max_log_bytes, 0)?,
-            ..base.clone()
-        })
+        Ok(overrides.apply(base)?)
     }
 }
 
@@ -347,6 +327,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Score(args) => score_command(args),
         Command::Demo(args) => demo::demo(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Serve(args) => serve::serve(&home_dir(cli.home)?, &cli.registry, args),
         Command::CompileWorker => Ok(crate::sandbox::compile::worker_main()),
     }
 }

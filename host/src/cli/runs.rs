@@ -1,6 +1,6 @@
 //! `sieve runs ...`: list, show, clues (paged), export, release.
 
-use crate::text::{escape, spreadsheet_safe};
+use crate::text::escape;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -116,21 +116,8 @@ pub fn print_clues(clues: &[StoredClue]) {
     for c in clues {
         println!("#{:<5} {:.2}  {:<24} {}", c.seq, c.score, escape(&c.subject), escape(&c.rule));
         println!("       {}", escape(&c.reason));
-        println!("       evidence: {}", evidence_text(&c.evidence));
+        println!("       evidence: {}", crate::clues::evidence_text(&c.evidence));
     }
-}
-
-fn evidence_text(evidence: &serde_json::Value) -> String {
-    evidence
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|e| format!("{}:{}", e["table"].as_str().unwrap_or("?"), e["row"]))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
 }
 
 /// Run a `sieve runs` subcommand.
@@ -183,23 +170,7 @@ pub fn runs(home: &Path, reg: &RegistryArgs, command: RunsCommand) -> anyhow::Re
                     .iter()
                     .map(|c| serde_json::to_string(c).map(|l| l + "\n"))
                     .collect::<Result<String, _>>()?,
-                ExportFormat::Csv => {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    w.write_record(["seq", "subject", "score", "rule", "reason", "evidence"])?;
-                    // Every text cell came from a model: none may become a spreadsheet formula.
-                    for c in &clues {
-                        let evidence = evidence_text(&c.evidence);
-                        w.write_record([
-                            &c.seq.to_string(),
-                            &*spreadsheet_safe(&c.subject),
-                            &c.score.to_string(),
-                            &*spreadsheet_safe(&c.rule),
-                            &*spreadsheet_safe(&c.reason),
-                            &*spreadsheet_safe(&evidence),
-                        ])?;
-                    }
-                    String::from_utf8(w.into_inner()?)?
-                }
+                ExportFormat::Csv => crate::clues::stored_to_csv(&clues).map_err(anyhow::Error::msg)?,
             };
             match out {
                 None => print!("{text}"),

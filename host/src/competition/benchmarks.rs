@@ -55,7 +55,7 @@ impl<'a> BenchmarkRequest<'a> {
 }
 
 /// A benchmark as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BenchmarkRecord {
     /// Row id.
     #[serde(skip)]

@@ -17,7 +17,7 @@ use crate::scoring::{Metric, Ranking, f_beta, ratio};
 pub const ROUNDS: usize = 1000;
 
 /// A 95% interval (2.5th and 97.5th percentiles of the resampled metric).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Interval {
     /// Lower bound.
     pub low: f64,

@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
-use super::{limits_from_json, limits_json};
 use crate::audit;
 use crate::registry::{Actor, Registry, RegistryError, Result, Role};
+use crate::runs::{limits_from_json, limits_json};
 use crate::sandbox::Limits;
 use crate::storage::{format_ms, now};
 
@@ -52,7 +52,7 @@ impl<'a> CompetitionRequest<'a> {
 }
 
 /// A competition as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CompetitionRecord {
     /// Row id.
     #[serde(skip)]
@@ -80,6 +80,7 @@ pub struct CompetitionRecord {
     /// Submissions each procuratorate may select for the final ranking.
     pub final_selections: i64,
     /// Limits of every submission's run.
+    #[schema(value_type = Object)]
     pub limits: serde_json::Value,
     /// Procuratorate that runs it.
     pub org: String,
@@ -94,7 +95,7 @@ pub struct CompetitionRecord {
 }
 
 /// Where a competition stands at a given time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Created, not opened yet.

@@ -21,7 +21,7 @@ use crate::scoring::{Metric, Scores};
 use crate::storage::now;
 
 /// One row of a leaderboard.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Entry {
     /// Place (1 = best); `None` for submissions that are not ranked.
     pub rank: Option<usize>,
@@ -52,7 +52,7 @@ pub struct Entry {
 }
 
 /// A leaderboard.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Board {
     /// Competition name.
     pub competition: String,

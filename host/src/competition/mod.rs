@@ -16,13 +16,9 @@ pub mod rescore;
 pub mod split;
 pub mod submissions;
 
-use std::time::Duration;
-
-use serde_json::json;
 use sqlx::Row;
 
 use crate::registry::{Actor, Registry, RegistryError, Result};
-use crate::sandbox::Limits;
 
 pub use benchmarks::{BenchmarkRecord, BenchmarkRequest};
 pub use competitions::{CompetitionRecord, CompetitionRequest};
@@ -49,35 +45,6 @@ impl Registry {
     }
 }
 
-/// Run limits as stored with a competition (every submission runs under the same ones).
-pub fn limits_json(limits: &Limits) -> serde_json::Value {
-    json!({
-        "fuel": limits.fuel,
-        "deadline_ms": limits.deadline.as_millis() as u64,
-        "memory_bytes": limits.memory_bytes,
-        "host_memory_bytes": limits.host_memory_bytes,
-        "max_clues": limits.max_clues,
-        "max_output_bytes": limits.max_output_bytes,
-        "max_log_bytes": limits.max_log_bytes,
-    })
-}
-
-/// Read limits stored by [`limits_json`]; a missing field keeps the default.
-pub fn limits_from_json(v: &serde_json::Value) -> Limits {
-    let base = Limits::default();
-    let size = |name: &str, default: usize| v[name].as_u64().map_or(default, |n| n as usize);
-    Limits {
-        fuel: if v["fuel"].is_null() { None } else { v["fuel"].as_u64().or(base.fuel) },
-        deadline: v["deadline_ms"].as_u64().map_or(base.deadline, Duration::from_millis),
-        memory_bytes: size("memory_bytes", base.memory_bytes),
-        host_memory_bytes: size("host_memory_bytes", base.host_memory_bytes),
-        max_clues: size("max_clues", base.max_clues),
-        max_output_bytes: size("max_output_bytes", base.max_output_bytes),
-        max_log_bytes: size("max_log_bytes", base.max_log_bytes),
-        ..base
-    }
-}
-
 /// `x` to two significant digits: what participants see of a submission's fuel, memory and
 /// time. The exact figures would let a model signal what it read from the evaluation data by how
 /// much it burns; rounded, each submission carries a few bits at most.
@@ -98,8 +65,5 @@ mod tests {
         assert_eq!(coarse(1_234_567.0), 1_200_000.0);
         assert_eq!(coarse(987.0), 990.0);
         assert_eq!(coarse(0.0), 0.0);
-        let limits = Limits { fuel: None, ..Limits::default() };
-        assert_eq!(limits_from_json(&limits_json(&limits)), limits);
-        assert_eq!(limits_from_json(&limits_json(&Limits::default())), Limits::default());
     }
 }

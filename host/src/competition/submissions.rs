@@ -18,7 +18,7 @@ use crate::scoring::{Label, Metric, Ranking, Scores, score_ranking};
 use crate::storage::{format_ms, now, process_alive};
 
 /// Scores of one side of the split, with the bootstrap interval of the primary metric.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct SideScores {
     /// Every metric.
     pub scores: Scores,
@@ -27,7 +27,7 @@ pub struct SideScores {
 }
 
 /// A submission as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SubmissionRecord {
     /// Submission id.
     pub id: i64,
@@ -76,6 +76,7 @@ pub struct SubmissionRecord {
     /// False once a rescore produced different output.
     pub deterministic: bool,
     /// What every score was computed from.
+    #[schema(value_type = Object)]
     pub provenance: serde_json::Value,
     /// Place in the queue (1 = next), while queued.
     pub queue_position: Option<i64>,
@@ -159,7 +160,7 @@ pub fn next_reset(at: i64) -> i64 {
 }
 
 /// How much of a procuratorate's quota one day has used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QuotaUse {
     /// Submissions queued, running or scored today (they count against the daily limit).
     pub counted: i64,

@@ -10,7 +10,9 @@ use crate::digest::sha256_hex;
 use crate::storage::{WriteTx, now};
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Publish models and run them on granted datasets.
@@ -40,7 +42,7 @@ impl Role {
 const LEVELS: [&str; 3] = ["province", "city", "county"];
 
 /// A procuratorate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Org {
     /// Row id.
     pub id: i64,
@@ -53,7 +55,7 @@ pub struct Org {
 }
 
 /// A user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Row id.
     pub id: i64,

@@ -18,7 +18,7 @@ use crate::storage::blobs::BlobError;
 use crate::storage::now;
 
 /// One stored table of a dataset.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredTable {
     /// Table name.
     pub name: String,
@@ -33,7 +33,7 @@ pub struct StoredTable {
 }
 
 /// A dataset version as the registry knows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DatasetRecord {
     /// Row id.
     #[serde(skip)]
@@ -69,7 +69,7 @@ pub struct DatasetRecord {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// The dataset version now holding this content.
     pub dataset: DatasetRecord,
@@ -95,7 +95,7 @@ pub struct ImportRequest<'a> {
 }
 
 /// Progress of an import: `(table, index, count)` as each table starts.
-pub type ImportProgress<'a> = &'a dyn Fn(&str, usize, usize);
+pub type ImportProgress<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
 
 fn dataset_digest(tables: &[StoredTable]) -> String {
     let mut lines: Vec<String> = tables.iter().map(|t| format!("{}\t{}\n", t.name, t.digest)).collect();

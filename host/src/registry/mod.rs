@@ -162,7 +162,36 @@ const UNAUTHENTICATED_WINDOW_SECS: i64 = 60;
 /// runtime's own thread: a guest's WASI calls may drive futures of their own, and a long run must
 /// not stall the database connections or, in a server, every other request.
 pub async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| RegistryError::Worker(e.to_string()))
+    tokio::task::spawn_blocking(move || {
+        if LOWER_SANDBOX_PRIORITY.load(std::sync::atomic::Ordering::Relaxed) {
+            lower_this_threads_priority();
+        }
+        work()
+    })
+    .await
+    .map_err(|e| RegistryError::Worker(e.to_string()))
+}
+
+/// Set by `sieve serve`: sandbox work runs at a lower CPU priority than request handling, so a
+/// busy pool of runs cannot starve the handlers of CPU on a small machine.
+pub static LOWER_SANDBOX_PRIORITY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Nice value of sandbox threads when [`LOWER_SANDBOX_PRIORITY`] is set.
+const SANDBOX_NICE: libc::c_int = 10;
+
+fn lower_this_threads_priority() {
+    thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    LOWERED.with(|done| {
+        if !done.get() {
+            // SAFETY: gettid has no preconditions; setpriority on our own thread id only changes
+            // this thread's nice value (Linux applies PRIO_PROCESS with a tid per thread).
+            unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, tid, SANDBOX_NICE);
+            }
+            done.set(true);
+        }
+    });
 }
 
 pub use names::check_name;

@@ -30,7 +30,7 @@ pub fn info_json(info: &ModelInfo) -> serde_json::Value {
 }
 
 /// One automated check and how it went.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Finding {
     /// Which check.
     pub check: String,
@@ -41,7 +41,7 @@ pub struct Finding {
 }
 
 /// The latest vetting of a plugin.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Vetting {
     /// When it ran.
     pub at: String,
@@ -52,7 +52,7 @@ pub struct Vetting {
 }
 
 /// A plugin as the registry knows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PluginRecord {
     /// `sha256:<hex>` of its bytes.
     pub digest: String,
@@ -91,6 +91,7 @@ pub struct PluginRecord {
     /// Procuratorates that ran it.
     pub orgs_using: i64,
     /// The model's description.
+    #[schema(value_type = Object)]
     pub info: serde_json::Value,
     /// The latest vetting.
     pub vetting: Option<Vetting>,

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use sieve_sdk::{Clue, ModelInfo, Params};
 
@@ -197,4 +198,33 @@ pub fn run_component(
     report.info = Some(info);
     report.params = Some(params);
     report
+}
+
+/// Run limits as stored with a queued run or a competition.
+pub fn limits_json(limits: &Limits) -> serde_json::Value {
+    json!({
+        "fuel": limits.fuel,
+        "deadline_ms": limits.deadline.as_millis() as u64,
+        "memory_bytes": limits.memory_bytes,
+        "host_memory_bytes": limits.host_memory_bytes,
+        "max_clues": limits.max_clues,
+        "max_output_bytes": limits.max_output_bytes,
+        "max_log_bytes": limits.max_log_bytes,
+    })
+}
+
+/// Read limits stored by [`limits_json`]; a missing field keeps the default.
+pub fn limits_from_json(v: &serde_json::Value) -> Limits {
+    let base = Limits::default();
+    let size = |name: &str, default: usize| v[name].as_u64().map_or(default, |n| n as usize);
+    Limits {
+        fuel: if v["fuel"].is_null() { None } else { v["fuel"].as_u64().or(base.fuel) },
+        deadline: v["deadline_ms"].as_u64().map_or(base.deadline, Duration::from_millis),
+        memory_bytes: size("memory_bytes", base.memory_bytes),
+        host_memory_bytes: size("host_memory_bytes", base.host_memory_bytes),
+        max_clues: size("max_clues", base.max_clues),
+        max_output_bytes: size("max_output_bytes", base.max_output_bytes),
+        max_log_bytes: size("max_log_bytes", base.max_log_bytes),
+        ..base
+    }
 }

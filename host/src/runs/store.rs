@@ -19,7 +19,7 @@ use crate::storage::blobs::BlobError;
 use crate::storage::{Backend, WriteTx, now, process_alive};
 
 /// A stored run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunRecord {
     /// Run id.
     pub id: i64,
@@ -42,6 +42,7 @@ pub struct RunRecord {
     #[serde(skip)]
     org_id: i64,
     /// Parameters as given to the model.
+    #[schema(value_type = Object)]
     pub params: serde_json::Value,
     /// The sieve version that ran it.
     pub host_version: String,
@@ -72,7 +73,7 @@ pub struct RunRecord {
 }
 
 /// A stored clue, with its evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredClue {
     /// Position in emission order, from 1.
     pub seq: i64,
@@ -85,6 +86,7 @@ pub struct StoredClue {
     /// Why, in a sentence.
     pub reason: String,
     /// Evidence rows, `[{"table": .., "row": ..}]`.
+    #[schema(value_type = Object)]
     pub evidence: serde_json::Value,
 }
 
@@ -268,7 +270,19 @@ impl Registry {
         request: &RunRequest<'_>,
         on_progress: Option<ProgressFn>,
     ) -> Result<(RunRecord, RunReport)> {
-        let RunRequest { plugin, dataset, settings, limits } = *request;
+        let (record, d) = self.authorize_run(actor, request).await?;
+        self.execute_run(sandbox, actor, &record, &d, request.settings, request.limits, on_progress, None)
+            .await
+    }
+
+    /// Every check a stored run needs before anything is recorded: the author role, limits within
+    /// the run policy, a runnable plugin, an approved dataset the actor may use, matching tasks.
+    async fn authorize_run(
+        &self,
+        actor: &Actor,
+        request: &RunRequest<'_>,
+    ) -> Result<(PluginRecord, DatasetRecord)> {
+        let RunRequest { plugin, dataset, limits, .. } = *request;
         actor.require(Role::Author, "running a model")?;
         self.check_within_policy(limits).await?;
         let record = self.runnable_plugin(actor, plugin).await?;
@@ -280,7 +294,110 @@ impl Registry {
                 record.name, record.task, d.name, d.version, d.task
             )));
         }
-        self.execute_run(sandbox, actor, &record, &d, settings, limits, on_progress, None).await
+        Ok((record, d))
+    }
+
+    /// Check `request` as [`Registry::run`] does and queue it: the run is recorded `queued` and a
+    /// worker ([`Registry::claim_run`], [`Registry::run_claimed`]) runs it later, in this process
+    /// or another one on the same registry.
+    pub async fn enqueue_run(&self, actor: &Actor, request: &RunRequest<'_>) -> Result<RunRecord> {
+        let (record, d) = self.authorize_run(actor, request).await?;
+        let id =
+            self.insert_run(actor, &record, &d, request.settings, request.limits, None, "queued").await?;
+        self.run_record(id).await
+    }
+
+    /// Take the oldest queued run for this process (under the write lock, so two workers never
+    /// take the same one). Returns its id.
+    pub async fn claim_run(&self) -> Result<Option<i64>> {
+        let mut tx = self.db.begin_write().await?;
+        let Some(row) = sqlx::query("SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("id")?;
+        sqlx::query("UPDATE runs SET state = 'running', started_at = $1, host = $2, pid = $3 WHERE id = $4")
+            .bind(now())
+            .bind(this_host())
+            .bind(std::process::id() as i64)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// Place of queued run `id` in the queue (1 = next).
+    pub async fn queue_position(&self, id: i64) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM runs WHERE state = 'queued' AND id <= $1")
+            .bind(id)
+            .fetch_one(self.db.pool())
+            .await?
+            .try_get("n")?)
+    }
+
+    /// Runs and competition submissions waiting in the queue.
+    pub async fn queue_depth(&self) -> Result<i64> {
+        let runs: i64 = sqlx::query("SELECT COUNT(*) AS n FROM runs WHERE state = 'queued'")
+            .fetch_one(self.db.pool())
+            .await?
+            .try_get("n")?;
+        let submissions: i64 = sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE state = 'queued'")
+            .fetch_one(self.db.pool())
+            .await?
+            .try_get("n")?;
+        Ok(runs + submissions)
+    }
+
+    /// Run claimed run `id` as the user who queued it. A plugin revoked, or a dataset retired,
+    /// since it was queued ends the run `failed` with the reason, without running it.
+    pub async fn run_claimed(
+        &self,
+        sandbox: &Sandbox,
+        id: i64,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<(RunRecord, RunReport)> {
+        let row = sqlx::query("SELECT user_id, params, limits FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.db.pool())
+            .await?;
+        let run = self.run_record(id).await?;
+        let actor = self.actor_for(row.try_get("user_id")?).await?;
+        let settings: Vec<(String, String)> = serde_json::from_str::<
+            serde_json::Map<String, serde_json::Value>,
+        >(&row.try_get::<String, _>("params")?)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), String::from)))
+        .collect();
+        let limits = row
+            .try_get::<Option<String>, _>("limits")?
+            .and_then(|l| serde_json::from_str(&l).ok())
+            .map_or_else(Limits::default, |v| super::limits_from_json(&v));
+        let checked = async {
+            let record = self.runnable_plugin(&actor, &run.plugin).await?;
+            let d = self.dataset(&run.dataset, false).await?;
+            if d.state != "approved" {
+                return Err(RegistryError::Denied(format!("dataset {} is {} now", run.dataset, d.state)));
+            }
+            Ok((record, d))
+        }
+        .await;
+        let (record, d) = match checked {
+            Ok(found) => found,
+            Err(e @ (RegistryError::Denied(_) | RegistryError::NotFound { .. })) => {
+                let report = RunReport::failed(
+                    Outcome::BadInput(format!("refused when its turn came: {e}")),
+                    run.plugin.clone(),
+                );
+                self.finish_run(&actor, id, &report).await?;
+                return Ok((self.run_record(id).await?, report));
+            }
+            Err(e) => return Err(e),
+        };
+        self.run_inserted(sandbox, &actor, &record, &d, id, &settings, &limits, on_progress, None).await
     }
 
     /// A plugin `actor` may run: not marked tampered, approved, and approved for the actor's
@@ -325,12 +442,26 @@ impl Registry {
         on_progress: Option<ProgressFn>,
         competition: Option<i64>,
     ) -> Result<(RunRecord, RunReport)> {
-        let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
+        let run_id = self.insert_run(actor, record, d, settings, limits, competition, "running").await?;
+        self.run_inserted(sandbox, actor, record, d, run_id, settings, limits, on_progress, competition).await
+    }
 
+    /// Record a run in `state` (`running`, or `queued` for a worker to take), with its audit event.
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_run(
+        &self,
+        actor: &Actor,
+        record: &PluginRecord,
+        d: &DatasetRecord,
+        settings: &[(String, String)],
+        limits: &Limits,
+        competition: Option<i64>,
+        state: &str,
+    ) -> Result<i64> {
         let mut tx = self.db.begin_write().await?;
         let run_id: i64 = sqlx::query(
             "INSERT INTO runs (plugin_digest, dataset_id, user_id, org_id, params, host_version, state, started_at, \
-             host, pid, competition_id) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10) RETURNING id",
+             host, pid, competition_id, limits) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(&record.digest)
         .bind(d.id)
@@ -338,10 +469,12 @@ impl Registry {
         .bind(actor.user.org_id)
         .bind(json!(settings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>()).to_string())
         .bind(env!("CARGO_PKG_VERSION"))
+        .bind(state)
         .bind(now())
         .bind(this_host())
         .bind(std::process::id() as i64)
         .bind(competition)
+        .bind(super::limits_json(limits).to_string())
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -349,9 +482,27 @@ impl Registry {
             "plugin": record.digest, "dataset": format!("{}@{}", d.name, d.version), "dataset_digest": d.digest,
             "competition": competition,
         });
-        audit::append(&mut tx, &actor.user.name, "run.start", &run_id.to_string(), detail).await?;
+        let action = if state == "queued" { "run.queue" } else { "run.start" };
+        audit::append(&mut tx, &actor.user.name, action, &run_id.to_string(), detail).await?;
         tx.commit().await?;
+        Ok(run_id)
+    }
 
+    /// Run recorded run `run_id` and store its outcome and clues.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_inserted(
+        &self,
+        sandbox: &Sandbox,
+        actor: &Actor,
+        record: &PluginRecord,
+        d: &DatasetRecord,
+        run_id: i64,
+        settings: &[(String, String)],
+        limits: &Limits,
+        on_progress: Option<ProgressFn>,
+        competition: Option<i64>,
+    ) -> Result<(RunRecord, RunReport)> {
+        let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
         let report = {
             let (sandbox, registry, digest) = (sandbox.clone(), self.clone(), record.digest.clone());
             let (settings, limits, d) = (settings.to_vec(), limits.clone(), d.clone());

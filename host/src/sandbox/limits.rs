@@ -146,3 +146,62 @@ pub fn deadline_ticks(deadline: Duration) -> u64 {
     let ticks = deadline.as_millis().saturating_mul(EPOCH_TICKS_PER_SECOND as u128).div_ceil(1000);
     u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }
+
+/// Limits a request asks for, each optional (the base keeps the rest), in the units of the
+/// command line's flags. `fuel: 0` turns the fuel budget off.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// Fuel budget (1e6 to 1e13, or 0 for none).
+    pub fuel: Option<f64>,
+    /// Wall-clock deadline in seconds (0.01 to 86400).
+    pub deadline: Option<f64>,
+    /// Linear memory in MiB (1 to 4096).
+    pub memory_mib: Option<f64>,
+    /// Host memory held for the model, in MiB.
+    pub max_host_mib: Option<f64>,
+    /// Most clues.
+    pub max_clues: Option<f64>,
+    /// Most bytes of clue text.
+    pub max_output_bytes: Option<f64>,
+    /// Most bytes of log lines.
+    pub max_log_bytes: Option<f64>,
+}
+
+impl Overrides {
+    /// `base` with these overrides, each checked against its range (the error names the flag).
+    pub fn apply(&self, base: &Limits) -> Result<Limits, LimitError> {
+        let whole = |r: Range, v: f64| -> Result<f64, LimitError> {
+            let v = r.check(v, &format!("{v:?}"))?;
+            if v.fract() != 0.0 {
+                return Err(LimitError { flag: r.flag, what: "a whole number".into(), given: v.to_string() });
+            }
+            Ok(v)
+        };
+        let size = |r: Range, v: Option<f64>, base: usize, shift: u32| -> Result<usize, LimitError> {
+            Ok(match v {
+                Some(v) => (whole(r, v)? as usize) << shift,
+                None => base,
+            })
+        };
+        let fuel = match self.fuel {
+            None => base.fuel,
+            Some(0.0) => None,
+            Some(f) => Some(whole(FUEL_RANGE, f)? as u64),
+        };
+        let deadline = match self.deadline {
+            None => base.deadline,
+            Some(d) => Duration::from_secs_f64(DEADLINE_RANGE.check(d, &format!("{d:?}"))?),
+        };
+        Ok(Limits {
+            fuel,
+            deadline,
+            memory_bytes: size(MEMORY_RANGE, self.memory_mib, base.memory_bytes, 20)?,
+            host_memory_bytes: size(HOST_MEMORY_RANGE, self.max_host_mib, base.host_memory_bytes, 20)?,
+            max_clues: size(CLUES_RANGE, self.max_clues, base.max_clues, 0)?,
+            max_output_bytes: size(OUTPUT_RANGE, self.max_output_bytes, base.max_output_bytes, 0)?,
+            max_log_bytes: size(LOG_RANGE, self.max_log_bytes, base.max_log_bytes, 0)?,
+            ..base.clone()
+        })
+    }
+}

@@ -57,6 +57,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0007_competitions.sql"),
         postgres: include_str!("../../migrations/postgres/0007_competitions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "run_queue",
+        sqlite: include_str!("../../migrations/sqlite/0008_run_queue.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_run_queue.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
@@ -158,5 +164,20 @@ fn sql(db: &Db, m: &Migration) -> &'static str {
     match db.backend() {
         Backend::Sqlite => m.sqlite,
         Backend::Postgres => m.postgres,
+    }
+}
+
+/// Fail unless the database answers and holds exactly this binary's migrations (readiness).
+pub async fn current(db: &Db) -> Result<(), StorageError> {
+    let row = sqlx::query("SELECT MAX(version) AS v FROM schema_migrations").fetch_one(db.pool()).await?;
+    let applied: Option<i64> = row.try_get("v")?;
+    let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied {
+        Some(v) if v == known => Ok(()),
+        Some(v) if v > known => Err(StorageError::NewerSchema(v)),
+        _ => Err(StorageError::Io {
+            path: "schema_migrations".into(),
+            message: format!("migration {known} is not applied"),
+        }),
     }
 }

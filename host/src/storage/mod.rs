@@ -171,6 +171,11 @@ impl Db {
     }
 }
 
+/// Whether the database answers with this binary's migrations applied.
+pub async fn migrations_current(db: &Db) -> Result<(), StorageError> {
+    migrate::current(db).await
+}
+
 /// Whether process `pid` on this machine is still alive (Linux `/proc`; elsewhere assume yes):
 /// tells a killed process's leftovers (scratch files, runs marked running) from a live one's.
 pub fn process_alive(pid: i64) -> bool {

@@ -1,0 +1,82 @@
+//! `/api/audit`: the audit log as the caller may read it, and its verification.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiQuery, Authed};
+use crate::audit::{self, Event, Verdict};
+use crate::registry::Role;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(log)).routes(routes!(verify))
+}
+
+/// Which events.
+#[derive(Deserialize, IntoParams)]
+struct LogQuery {
+    /// How many of the newest (1 to 10000, default 50).
+    limit: Option<i64>,
+    /// Only events about this target.
+    target: Option<String>,
+}
+
+/// The newest audit events the caller may read (admins: the root's see all, others their subtree's users').
+#[utoipa::path(get, path = "/api/audit", tag = "audit", params(LogQuery),
+    responses((status = 200, body = [Event]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn log(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> ApiResult<Json<Vec<Event>>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit must be between 1 and 10000, got {limit}")));
+    }
+    s.act(&actor, "audit log", s.registry.audit_visible_to(&actor, limit, q.target.as_deref()))
+        .await
+        .map(Json)
+}
+
+/// The verdict on the whole chain.
+#[derive(Serialize, ToSchema)]
+struct VerifyReport {
+    /// `intact` or `broken`.
+    status: String,
+    /// Events checked (intact).
+    events: Option<i64>,
+    /// The first bad event (broken).
+    seq: Option<i64>,
+    /// Why (broken).
+    reason: Option<String>,
+}
+
+/// Verify the hash chain and the signed checkpoints (admins).
+#[utoipa::path(get, path = "/api/audit/verify", tag = "audit",
+    responses((status = 200, body = VerifyReport), (status = 403, body = ErrorBody)))]
+async fn verify(State(s): State<AppState>, Authed(actor): Authed) -> ApiResult<Json<VerifyReport>> {
+    let registry = s.registry.clone();
+    let verdict = s
+        .act(&actor, "audit verify", async {
+            actor.require(Role::Admin, "verifying the audit log")?;
+            let key = audit::signing::AuditKey::load_or_create(&registry.home)
+                .map_err(|e| crate::registry::RegistryError::Invalid(e.to_string()))?;
+            let public = audit::signing::public_key(&key.public_hex())
+                .map_err(crate::registry::RegistryError::Invalid)?;
+            Ok(audit::verify(&registry.db, &public, None).await?)
+        })
+        .await?;
+    Ok(Json(match verdict {
+        Verdict::Intact { events, .. } => {
+            VerifyReport { status: "intact".into(), events: Some(events), seq: None, reason: None }
+        }
+        Verdict::Broken { seq, reason } => {
+            VerifyReport { status: "broken".into(), events: None, seq: Some(seq), reason: Some(reason) }
+        }
+    }))
+}

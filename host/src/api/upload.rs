@@ -1,0 +1,102 @@
+//! Uploads: the body streams into a temporary file under the spool directory, hashed on the
+//! way, refused as soon as it passes its kind's size limit. Nothing is visible anywhere until the
+//! registry has checked and stored it; a failed or abandoned upload leaves only a temporary file
+//! that is deleted when it drops.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use http_body_util::BodyExt as _;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+
+/// Largest plugin component accepted (interpreter-based components run to tens of MiB).
+pub const PLUGIN_LIMIT: u64 = 64 << 20;
+/// Largest dataset archive accepted.
+pub const DATASET_LIMIT: u64 = 4 << 30;
+
+/// A spooled upload.
+pub struct Spooled {
+    /// The temporary file (deleted on drop).
+    pub file: tempfile::NamedTempFile,
+    /// `sha256:<hex>` of the bytes.
+    pub digest: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Stream `body` into a temporary file in `dir`, at most `limit` bytes (`what` names the upload
+/// in errors).
+pub async fn spool(body: Body, dir: &Path, limit: u64, what: &str) -> Result<Spooled, ApiError> {
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| ApiError::internal(format!("spooling the {what}: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("reading the {what}: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        size += data.len() as u64;
+        if size > limit {
+            return Err(ApiError::too_large(format!(
+                "the {what} is larger than the {} MiB allowed",
+                limit >> 20
+            )));
+        }
+        hasher.update(&data);
+        file.write_all(&data).map_err(|e| ApiError::internal(format!("spooling the {what}: {e}")))?;
+    }
+    if size == 0 {
+        return Err(ApiError::bad_request(format!("the {what} is empty")));
+    }
+    Ok(Spooled { file, digest: format!("sha256:{}", hex::encode(hasher.finalize())), size })
+}
+
+/// Unpack a dataset archive (tar) into a new directory under `dir`: only plain files at the top
+/// level named `<table>.csv`, `<table>.parquet` or `labels.csv`; anything else (paths, links,
+/// devices, other names) refuses the whole archive, so nothing outside the directory is touched.
+pub fn unpack_dataset(archive: &Path, dir: &Path) -> Result<tempfile::TempDir, ApiError> {
+    let out = tempfile::tempdir_in(dir).map_err(|e| ApiError::internal(format!("unpacking: {e}")))?;
+    let file = std::fs::File::open(archive).map_err(|e| ApiError::internal(format!("unpacking: {e}")))?;
+    let mut tar = tar::Archive::new(file);
+    let entries =
+        tar.entries().map_err(|e| ApiError::bad_request(format!("the dataset is not a tar archive: {e}")))?;
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| ApiError::bad_request(format!("the dataset archive is damaged: {e}")))?;
+        let path = entry
+            .path()
+            .map_err(|e| ApiError::bad_request(format!("an archive entry's name: {e}")))?
+            .into_owned();
+        let name = path.to_string_lossy().trim_start_matches("./").to_string();
+        let kind = entry.header().entry_type();
+        if kind.is_dir() && (name.is_empty() || name == ".") {
+            continue;
+        }
+        let allowed = kind.is_file()
+            && !name.contains('/')
+            && !name.starts_with('.')
+            && (name.ends_with(".csv") || name.ends_with(".parquet"));
+        if !allowed {
+            return Err(ApiError::bad_request(format!(
+                "archive entry {name:?} is not a plain .csv or .parquet file at the top level"
+            )));
+        }
+        let target = out.path().join(&name);
+        if seen.contains(&target) {
+            return Err(ApiError::bad_request(format!("archive entry {name:?} appears twice")));
+        }
+        let mut f = std::fs::File::create(&target)
+            .map_err(|e| ApiError::internal(format!("unpacking {name}: {e}")))?;
+        std::io::copy(&mut entry, &mut f)
+            .map_err(|e| ApiError::bad_request(format!("unpacking {name}: {e}")))?;
+        seen.push(target);
+    }
+    if seen.is_empty() {
+        return Err(ApiError::bad_request("the dataset archive holds no files"));
+    }
+    Ok(out)
+}

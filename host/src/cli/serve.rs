@@ -1,0 +1,134 @@
+//! `sieve serve`: the HTTP API and the run workers in one process, with graceful draining.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::session::RegistryArgs;
+use crate::api::{self, AppState, observe::Metrics, queue::RunQueue};
+use crate::registry::Registry;
+
+/// Arguments of `sieve serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (put a TLS-terminating proxy in front of anything but loopback).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Workers running queued runs and submissions (default: the number of cores; 0: only queue).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Seconds running work may take to finish after SIGTERM before the server exits anyway.
+    #[arg(long, default_value_t = 30.0)]
+    grace: f64,
+}
+
+/// Run the server until SIGTERM or Ctrl-C.
+pub fn serve(home: &Path, registry_args: &RegistryArgs, args: ServeArgs) -> anyhow::Result<i32> {
+    let _ = tracing_subscriber::fmt().with_target(false).with_writer(std::io::stderr).try_init();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(home, registry_args, args, cores))
+}
+
+async fn run(
+    home: &Path,
+    registry_args: &RegistryArgs,
+    args: ServeArgs,
+    cores: usize,
+) -> anyhow::Result<i32> {
+    let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
+    let crashed = registry.recover_orphaned_runs().await? + registry.recover_orphaned_submissions().await?;
+    if crashed > 0 {
+        tracing::warn!(crashed, "runs left running by a dead process were marked host-crash");
+    }
+    registry.blobs.sweep();
+    let sandbox = super::sandbox(home)?;
+    crate::registry::LOWER_SANDBOX_PRIORITY.store(true, std::sync::atomic::Ordering::Relaxed);
+    let spool = home.join("spool");
+    std::fs::create_dir_all(&spool).with_context(|| format!("creating {}", spool.display()))?;
+    let workers = args.workers.unwrap_or(cores);
+    let queue = RunQueue::new(workers);
+    let metrics = Arc::new(Metrics::default());
+    let state = AppState {
+        registry: registry.clone(),
+        sandbox: sandbox.clone(),
+        queue: queue.clone(),
+        metrics: metrics.clone(),
+        spool,
+        openapi: Default::default(),
+    };
+    let worker_tasks = queue.start(registry.clone(), sandbox, metrics);
+    let sealer = tokio::spawn(seal_periodically(registry.clone(), home.to_path_buf()));
+    let (router, _) = api::router(state);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    eprintln!("sieve serve: http://{} ({workers} workers; SIGTERM drains)", args.addr);
+    let draining = queue.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: no new requests or runs; running work may finish");
+            draining.drain();
+        })
+        .await
+        .context("serving")?;
+    let grace = Duration::from_secs_f64(args.grace.max(0.0));
+    let finished = tokio::time::timeout(grace, async {
+        for task in worker_tasks {
+            let _ = task.await;
+        }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(
+            active = queue.active(),
+            "grace period over: runs still executing end host-crash at the next start"
+        );
+    }
+    sealer.abort();
+    seal(&registry, home).await;
+    registry.db.close().await;
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate => {},
+    }
+}
+
+/// Sign the audit log's head every few seconds (the CLI signs at the end of each command).
+async fn seal_periodically(registry: Registry, home: std::path::PathBuf) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        seal(&registry, &home).await;
+    }
+}
+
+async fn seal(registry: &Registry, home: &Path) {
+    let sealed = match crate::audit::signing::AuditKey::load_or_create(home) {
+        Ok(key) => crate::audit::signing::seal(&registry.db, &key).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sealed {
+        tracing::error!(error = %e, "signing the audit log's head failed");
+    }
+}
