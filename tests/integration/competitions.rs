@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::common::{fresh_dir, guest, stderr, stdout};
 use crate::registry::{Reg, data, import_args, publish};
 
-on_both_databases!(competition_end_to_end, quotas_reset_at_utc_midnight);
+crate::on_both_databases!(competition_end_to_end, quotas_reset_at_utc_midnight);
 
 /// Everything a competition needs: orgs, an organizer, an approver, participants in two
 /// cities, an approved labelled T2 dataset, and the three entries approved.

@@ -277,7 +277,9 @@ fn approve_as_second_admin(reg: &Reg, admin: &str, digest: &str) {
     reg.ok(&approver, &["plugin", "approve", digest, "--note", "four eyes"]);
 }
 
-/// Each scenario below runs once per database (other modules use it too).
+/// Each scenario below runs once per database (other modules use it too, as
+/// `crate::on_both_databases!`).
+#[macro_export]
 macro_rules! on_both_databases {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {

@@ -71,7 +71,8 @@ async fn run(
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
-    eprintln!("sieve serve: http://{} ({workers} workers; SIGTERM drains)", args.addr);
+    let bound = listener.local_addr().unwrap_or(args.addr);
+    eprintln!("sieve serve: http://{bound} ({workers} workers; SIGTERM drains)");
     let draining = queue.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {

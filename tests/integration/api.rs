@@ -1,0 +1,514 @@
+//! The HTTP API through the real router on a real registry (SQLite, and PostgreSQL when CI gives
+//! one), and `sieve serve` as a process: draining on SIGTERM, and a restart after kill -9.
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use crate::common::stderr;
+use crate::registry::{Reg, data};
+use sieve_host::api::{self, AppState, observe::Metrics, queue::RunQueue};
+use sieve_host::registry::Registry;
+
+crate::on_both_databases!(api_end_to_end, openapi_lists_every_route);
+
+/// A router on `reg`'s registry with one worker, driven by its own runtime.
+struct Api {
+    runtime: tokio::runtime::Runtime,
+    router: axum::Router,
+    registry: Registry,
+    home: std::path::PathBuf,
+}
+
+/// A response: status, content type and body.
+struct Answer {
+    status: StatusCode,
+    kind: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The error code of a JSON error body.
+    fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+impl Api {
+    fn new(reg: &Reg) -> Api {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let home = reg.home().to_path_buf();
+        let (router, registry) = runtime.block_on(async {
+            let registry = Registry::open(&home, reg.db()).await.expect("registry");
+            let sandbox = sieve_host::sandbox::Sandbox::new(None).expect("sandbox");
+            let queue = RunQueue::new(1);
+            let metrics = std::sync::Arc::new(Metrics::default());
+            let spool = home.join("spool");
+            std::fs::create_dir_all(&spool).expect("spool");
+            let state = AppState {
+                registry: registry.clone(),
+                sandbox: sandbox.clone(),
+                queue: queue.clone(),
+                metrics: metrics.clone(),
+                spool,
+                openapi: Default::default(),
+            };
+            queue.start(registry.clone(), sandbox, metrics);
+            (api::router(state).0, registry)
+        });
+        Api { runtime, router, registry, home }
+    }
+
+    fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        let request = match body {
+            Some((kind, bytes)) => request.header("content-type", kind).body(Body::from(bytes)),
+            None => request.body(Body::empty()),
+        }
+        .expect("request");
+        self.runtime.block_on(async {
+            let response = self.router.clone().oneshot(request).await.expect("router answers");
+            let status = response.status();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body").to_vec();
+            Answer { status, kind, body }
+        })
+    }
+
+    fn get(&self, path: &str, token: &str) -> Answer {
+        self.call("GET", path, Some(token), None)
+    }
+
+    fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call("POST", path, Some(token), Some(("application/json", body.to_string().into_bytes())))
+    }
+
+    /// Sign the audit log's head as the server does every few seconds.
+    fn seal(&self) {
+        self.runtime.block_on(async {
+            let key = sieve_host::audit::signing::AuditKey::load_or_create(&self.home).expect("key");
+            sieve_host::audit::signing::seal(&self.registry.db, &key).await.expect("seal");
+        });
+    }
+
+    /// Poll run `id` until it is finished; its status.
+    fn wait(&self, id: i64, token: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let status = self.get(&format!("/api/runs/{id}"), token).json();
+            if status["run"]["state"] == "completed" || status["run"]["state"] == "failed" {
+                return status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "run {id} never finished: {status}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A tar archive of the files in `dir`.
+fn tar_of(dir: &Path) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        builder.append_path_with_name(&path, path.file_name().expect("name")).expect("append");
+    }
+    builder.into_inner().expect("tar")
+}
+
+/// A tar archive holding one entry named `name`.
+fn tar_with_entry(name: &str) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(3);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    // Written by hand: tar's own setters refuse `..`, an attacker's archive does not.
+    let bytes = name.as_bytes();
+    header.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+    header.set_cksum();
+    let mut out = Vec::new();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(b"a,b");
+    out.resize(out.len() + 509, 0);
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+fn api_end_to_end(reg: &Reg) {
+    let admin = reg.init();
+    let api = Api::new(reg);
+    // Unauthenticated and bad tokens: 401 JSON, logged.
+    let a = api.call("GET", "/api/whoami", None, None);
+    assert_eq!((a.status, a.code().as_str()), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    assert!(a.kind.starts_with("application/json"));
+    assert_eq!(api.get("/api/whoami", "sv_nonsense").status, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.get("/api/whoami", &admin).json()["name"], "admin");
+
+    // Accounts.
+    for city in ["city-a", "city-b"] {
+        let a = api.post("/api/orgs", &admin, json!({"name": city, "parent": "province"}));
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    }
+    let user = |name: &str, org: &str, roles: &[&str]| {
+        let a = api.post("/api/users", &admin, json!({"name": name, "org": org, "roles": roles}));
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+        a.json()["token"].as_str().expect("token").to_string()
+    };
+    let alice = user("alice", "city-a", &["author"]);
+    let approver = user("approver", "province", &["admin"]);
+    let mallory = user("mallory", "city-b", &["author"]);
+    let a = api.post("/api/users", &alice, json!({"name": "x", "org": "city-a", "roles": ["admin"]}));
+    assert_eq!((a.status, a.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"), "{}", a.text());
+    // Bad JSON, wrong type, unknown fields: 4xx with the reason, never a 500.
+    let a = api.call("POST", "/api/orgs", Some(&admin), Some(("application/json", b"{\"name\": ".to_vec())));
+    assert_eq!((a.status, a.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"), "{}", a.text());
+    let a = api.call("POST", "/api/orgs", Some(&admin), Some(("text/plain", b"{}".to_vec())));
+    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", a.text());
+    assert_eq!(api.post("/api/orgs", &admin, json!({"name": 5})).status, StatusCode::BAD_REQUEST);
+
+    // Plugins by upload.
+    let t2 = sieve_host::bundled::get("private-lending-fraud").expect("bundled").to_vec();
+    let a = api.call("POST", "/api/plugins", Some(&alice), Some(("application/wasm", t2.clone())));
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let digest = a.json()["plugin"]["digest"].as_str().expect("digest").to_string();
+    let again = api.call("POST", "/api/plugins", Some(&alice), Some(("application/wasm", t2)));
+    assert_eq!((again.status, again.json()["created"].as_bool()), (StatusCode::OK, Some(false)));
+    assert_eq!(
+        api.call("POST", "/api/plugins", Some(&alice), Some(("text/plain", b"x".to_vec()))).status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        api.call("POST", "/api/plugins", Some(&alice), Some(("application/wasm", Vec::new()))).status,
+        StatusCode::BAD_REQUEST
+    );
+    let junk =
+        api.call("POST", "/api/plugins", Some(&alice), Some(("application/wasm", b"\0asm garbage".to_vec())));
+    assert_eq!(junk.status, StatusCode::BAD_REQUEST, "{}", junk.text());
+    let huge =
+        api.call("POST", "/api/plugins", Some(&alice), Some(("application/wasm", vec![0u8; (64 << 20) + 1])));
+    assert_eq!((huge.status, huge.code().as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "too_large"));
+    assert_eq!(
+        std::fs::read_dir(api.home.join("spool")).expect("spool").count(),
+        0,
+        "no upload is left behind"
+    );
+    let own = api.post(&format!("/api/plugins/{digest}/approve"), &alice, json!({"note": "mine"}));
+    assert_eq!(own.status, StatusCode::FORBIDDEN);
+    let ok = api.post(&format!("/api/plugins/{digest}/approve"), &approver, json!({"note": "four eyes"}));
+    assert_eq!((ok.status, ok.json()["state"].as_str()), (StatusCode::OK, Some("approved")), "{}", ok.text());
+    assert_eq!(api.get("/api/plugins/ffff", &alice).status, StatusCode::NOT_FOUND);
+
+    // Datasets by tar upload; an archive reaching outside its directory is refused whole.
+    let tar = tar_of(&data("private-lending-fraud"));
+    let import = "/api/datasets?name=lending&task=private-lending-fraud&source=court";
+    let a = api.call("POST", import, Some(&admin), Some(("application/x-tar", tar)));
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    for evil in ["../escape.csv", "sub/dir.csv", "lending_cases.exe"] {
+        let a = api.call(
+            "POST",
+            "/api/datasets?name=evil&task=private-lending-fraud&source=x",
+            Some(&admin),
+            Some(("application/x-tar", tar_with_entry(evil))),
+        );
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{evil}: {}", a.text());
+    }
+    assert!(!api.home.join("spool").join("..").join("escape.csv").exists());
+    let a = api.call(
+        "POST",
+        "/api/datasets?name=evil&task=private-lending-fraud&source=x",
+        Some(&admin),
+        Some(("application/x-tar", b"not a tar at all".to_vec())),
+    );
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    assert_eq!(
+        api.call("POST", "/api/datasets?name=x", Some(&admin), Some(("application/x-tar", b"x".to_vec())))
+            .status,
+        StatusCode::BAD_REQUEST,
+        "task and source are required"
+    );
+    assert_eq!(api.post("/api/datasets/lending/approve", &admin, json!({})).status, StatusCode::OK);
+    assert_eq!(
+        api.post("/api/datasets/lending/grants", &admin, json!({"org": "city-a"})).status,
+        StatusCode::OK
+    );
+
+    // A run: 202 at once, then status until it finishes; clues paged; export.
+    let a = api.post(
+        "/api/runs",
+        &alice,
+        json!({"plugin": digest, "dataset": "lending", "params": {"min-suits": "15"}}),
+    );
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
+    let id = a.json()["id"].as_i64().expect("id");
+    let status = api.wait(id, &alice);
+    assert_eq!(status["run"]["outcome"], "completed", "{status}");
+    let page = api.get(&format!("/api/runs/{id}/clues?per_page=5&sort=score"), &alice).json();
+    assert_eq!(page.as_array().expect("clues").len(), 5);
+    for bad in ["per_page=100000", "page=-1", "page=0", "sort=bogus", "per_page=abc"] {
+        let a = api.get(&format!("/api/runs/{id}/clues?{bad}"), &alice);
+        assert_eq!(
+            (a.status, a.code().as_str()),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{bad}: {}",
+            a.text()
+        );
+    }
+    let csv = api.get(&format!("/api/runs/{id}/export?format=csv"), &alice);
+    assert!(csv.kind.starts_with("text/csv") && csv.text().starts_with("seq,subject,score"), "{}", csv.kind);
+    let jsonl = api.get(&format!("/api/runs/{id}/export"), &alice);
+    assert_eq!(jsonl.text().lines().count() as i64, status["run"]["clues"].as_i64().expect("clues"));
+    // Others' runs, unknown runs, policy, and bad requests.
+    assert_eq!(api.get(&format!("/api/runs/{id}"), &mallory).status, StatusCode::FORBIDDEN);
+    assert_eq!(api.get("/api/runs/999999", &alice).status, StatusCode::NOT_FOUND);
+    assert_eq!(api.get("/api/runs/abc", &alice).status, StatusCode::BAD_REQUEST);
+    let a = api.post("/api/runs", &mallory, json!({"plugin": digest, "dataset": "lending"}));
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "not granted: {}", a.text());
+    let a = api.post(
+        "/api/runs",
+        &alice,
+        json!({"plugin": digest, "dataset": "lending", "limits": {"fuel": 1e15}}),
+    );
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    let a = api.post("/api/runs", &alice, json!({"plugin": digest, "dataset": "lending", "colour": "red"}));
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "unknown fields are refused: {}", a.text());
+    // Server-sent events end with the finished status.
+    let events = api.get(&format!("/api/runs/{id}/events"), &alice);
+    assert!(events.kind.starts_with("text/event-stream"), "{}", events.kind);
+    assert!(
+        events.text().contains("event: status") && events.text().contains("\"completed\""),
+        "{}",
+        events.text()
+    );
+
+    // Unknown routes and methods are JSON errors too.
+    assert_eq!(api.get("/api/nothing-here", &alice).code(), "not_found");
+    assert_eq!(api.call("DELETE", "/api/runs", Some(&alice), None).status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // Metrics and the audit log (refusals included), which verifies.
+    let metrics = api.call("GET", "/metrics", None, None).text();
+    assert!(
+        metrics.contains("sieve_http_requests_total{method=\"POST\",route=\"/api/runs\",status=\"202\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sieve_runs_total{outcome=\"completed\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("sieve_http_request_duration_seconds_bucket{route=\"/api/whoami\""),
+        "{metrics}"
+    );
+    let log = api.get("/api/audit?limit=500", &admin).json();
+    let actions: Vec<&str> =
+        log.as_array().expect("events").iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in ["run.queue", "run.finish", "plugin.approve", "refused"] {
+        assert!(actions.contains(&action), "no {action} in {actions:?}");
+    }
+    assert_eq!(api.get("/api/audit?limit=0", &admin).status, StatusCode::BAD_REQUEST);
+    assert_eq!(api.get("/api/audit", &alice).status, StatusCode::FORBIDDEN);
+    api.seal();
+    assert_eq!(api.get("/api/audit/verify", &admin).json()["status"], "intact");
+    assert!(api.call("GET", "/readyz", None, None).status.is_success());
+}
+
+/// Every operation the OpenAPI document lists is served (never the router's fallbacks), and
+/// every route the router serves is in the document: the router is built from the documented
+/// handlers, so an undocumented path falls through to the JSON 404.
+fn openapi_lists_every_route(reg: &Reg) {
+    let admin = reg.init();
+    let api = Api::new(reg);
+    let doc = api.call("GET", "/api/openapi.json", None, None).json();
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"), "{}", doc["openapi"]);
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            operations += 1;
+            let concrete = path.replace("{digest}", "abcd").replace("{name}", "nothing").replace("{id}", "1");
+            let body = (method != "get").then(|| ("application/json", b"{}".to_vec()));
+            let a = api.call(&method.to_uppercase(), &concrete, Some(&admin), body);
+            assert!(
+                a.status != StatusCode::METHOD_NOT_ALLOWED
+                    && !(a.status == StatusCode::NOT_FOUND && a.text().contains("no such route")),
+                "{method} {path} is documented but not served: {} {}",
+                a.status,
+                a.text()
+            );
+            assert_ne!(a.status, StatusCode::INTERNAL_SERVER_ERROR, "{method} {path}: {}", a.text());
+        }
+    }
+    assert!(operations >= 40, "only {operations} operations documented");
+    let a = api.get("/api/undocumented", &admin);
+    assert_eq!((a.status, a.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+/// `sieve serve` as a process on a free port; its base URL.
+/// (`workers`: how many runs it executes at once.)
+fn spawn_server(home: &Path, workers: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sieve"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--workers", workers, "--grace", "30"])
+        .env("SIEVE_HOME", home)
+        .env_remove("SIEVE_DATABASE_URL")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start sieve serve");
+    let mut err = child.stderr.take().expect("stderr");
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    let url = loop {
+        let mut byte = [0u8; 1];
+        if err.read(&mut byte).expect("read") == 0 {
+            panic!("sieve serve ended: {}", String::from_utf8_lossy(&seen));
+        }
+        seen.push(byte[0]);
+        let text = String::from_utf8_lossy(&seen);
+        if let Some(line) =
+            text.lines().find(|l| l.starts_with("sieve serve: http://") && text.ends_with('\n'))
+        {
+            break line
+                .trim_start_matches("sieve serve: ")
+                .split_whitespace()
+                .next()
+                .expect("url")
+                .to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no address: {text}");
+    };
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = err.read_to_end(&mut sink);
+    });
+    (child, url)
+}
+
+/// A minimal HTTP/1.1 client: status and body.
+fn http(url: &str, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, String) {
+    let host = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn sigterm(child: &Child) {
+    // SAFETY: kill only sends a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+}
+
+/// SIGTERM lets the running run finish (within the grace period) and the server exit 0; kill -9
+/// leaves a running and a queued run, and the restarted server marks the first `host-crash`
+/// and runs the second.
+#[test]
+fn serve_drains_on_sigterm_and_recovers_after_kill() {
+    let reg = Reg::sqlite("serve_process");
+    let admin = reg.init();
+    let bob = reg.user(&admin, "bob", "province", &["author"]);
+    let approver = reg.user(&admin, "approver", "province", &["admin"]);
+    let spinner = crate::attacks::patched_raw("sleep");
+    let digest = crate::registry::publish(&reg, &bob, spinner.to_str().expect("utf-8"));
+    reg.ok(&approver, &["plugin", "approve", &digest, "--note", "test"]);
+    let dir = data("vehicle-insurance-fraud");
+    reg.ok(
+        &admin,
+        &crate::registry::import_args("t1", dir.to_str().expect("utf-8"), "vehicle-insurance-fraud", "court"),
+    );
+    reg.ok(&admin, &["dataset", "approve", "t1"]);
+    reg.ok(&admin, &["dataset", "grant", "t1", "province"]);
+    let spin = |deadline: f64| json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": deadline}});
+
+    // SIGTERM while a run spins: it ends by its own deadline, then the server exits cleanly.
+    let (mut server, url) = spawn_server(reg.home(), "1");
+    let (status, body) = http(&url, "POST", "/api/runs", &bob, Some(spin(1.5)));
+    assert_eq!(status, 202, "{body}");
+    let id = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
+    let started = Instant::now();
+    while !http(&url, "GET", &format!("/api/runs/{id}"), &bob, None).1.contains("\"running\"") {
+        assert!(started.elapsed() < Duration::from_secs(30), "the run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sigterm(&server);
+    let exit = server.wait().expect("wait");
+    assert!(exit.success(), "sieve serve exited {exit:?}");
+    let run = reg.json(&admin, &["runs", "show", &id.to_string()]);
+    assert_eq!(run["outcome"], "deadline-exceeded", "the run finished during the drain: {run}");
+
+    // kill -9 with one run spinning and one queued behind it.
+    let (mut server, url) = spawn_server(reg.home(), "1");
+    // Spinning under a budget that lasts far beyond the test (the root admin allows it).
+    reg.ok(&admin, &["policy", "set", "--fuel", "1e13"]);
+    let blocked = json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": 60, "fuel": 1e13}});
+    let first = http(&url, "POST", "/api/runs", &bob, Some(blocked));
+    let second = http(
+        &url,
+        "POST",
+        "/api/runs",
+        &bob,
+        Some(json!({"plugin": digest, "dataset": "t1", "params": {"mode": "sleep"}})),
+    );
+    assert_eq!((first.0, second.0), (202, 202), "{} {}", first.1, second.1);
+    let id_of = |b: &str| serde_json::from_str::<Value>(b).expect("json")["id"].as_i64().expect("id");
+    let (running, queued) = (id_of(&first.1), id_of(&second.1));
+    let started = Instant::now();
+    while !http(&url, "GET", &format!("/api/runs/{running}"), &bob, None).1.contains("\"running\"") {
+        assert!(started.elapsed() < Duration::from_secs(30), "the run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, waiting) = http(&url, "GET", &format!("/api/runs/{queued}"), &bob, None);
+    assert!(waiting.contains("\"queue_position\":1"), "{waiting}");
+    server.kill().expect("kill -9");
+    let _ = server.wait();
+    let (mut server, url) = spawn_server(reg.home(), "1");
+    let started = Instant::now();
+    loop {
+        let (_, body) = http(&url, "GET", &format!("/api/runs/{queued}"), &bob, None);
+        if body.contains("\"completed\"") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the queued run was not picked up: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, crashed) = http(&url, "GET", &format!("/api/runs/{running}"), &bob, None);
+    assert!(crashed.contains("host-crash"), "{crashed}");
+    sigterm(&server);
+    assert!(server.wait().expect("wait").success());
+    let o = reg.cmd(Some(&admin), &["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
