@@ -198,7 +198,7 @@ fn quality(sandbox: &Sandbox, root: &Path, task: &str, seed: u64) -> anyhow::Res
 }
 
 /// The heading under which BENCHMARKS.md keeps figures that `sieve bench` does not produce.
-const KEPT_HEADING: &str = "## Measured outside `sieve bench`";
+pub(super) const KEPT_HEADING: &str = "## Measured outside `sieve bench`";
 
 /// Run the benchmarks and write the report.
 pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {

@@ -6,6 +6,7 @@ mod competitions;
 mod datasets;
 mod demo;
 mod inspect;
+mod loadtest;
 mod plugins;
 mod policy;
 mod run;
@@ -111,6 +112,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve the HTTP API (and run queued work) on this registry.
     Serve(serve::ServeArgs),
+    /// Load-test the server on loopback (a throwaway registry); writes its section of BENCHMARKS.md.
+    Loadtest(loadtest::LoadtestArgs),
     /// Internal: compile a component from stdin to an artifact on stdout (the sandbox runs this
     /// under a timeout and a memory cap).
     #[command(name = "compile-worker", hide = true)]
@@ -328,6 +331,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => demo::demo(args),
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve::serve(&home_dir(cli.home)?, &cli.registry, args),
+        Command::Loadtest(args) => loadtest::loadtest(args),
         Command::CompileWorker => Ok(crate::sandbox::compile::worker_main()),
     }
 }

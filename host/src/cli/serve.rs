@@ -26,6 +26,10 @@ pub struct ServeArgs {
     grace: f64,
 }
 
+/// Database connections of a server: enough that concurrent reads do not queue behind the
+/// workers' writes.
+pub(super) const SERVER_CONNECTIONS: u32 = 16;
+
 /// Run the server until SIGTERM or Ctrl-C.
 pub fn serve(home: &Path, registry_args: &RegistryArgs, args: ServeArgs) -> anyhow::Result<i32> {
     let _ = tracing_subscriber::fmt().with_target(false).with_writer(std::io::stderr).try_init();
@@ -44,6 +48,7 @@ async fn run(
     args: ServeArgs,
     cores: usize,
 ) -> anyhow::Result<i32> {
+    crate::storage::set_pool_size(SERVER_CONNECTIONS);
     let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
     let crashed = registry.recover_orphaned_runs().await? + registry.recover_orphaned_submissions().await?;
     if crashed > 0 {

@@ -39,7 +39,9 @@ use state::{HostStop, LogLine, RunState};
 #[derive(Clone)]
 pub struct Sandbox {
     engine: Engine,
-    linker: Linker<RunState>,
+    // Behind an Arc: a wasmtime Linker clones every definition, and a server clones its state
+    // (with this sandbox) on every request.
+    linker: Arc<Linker<RunState>>,
     cache: Option<Arc<cache::CompiledCache>>,
     compiler: compile::Compiler,
     compile_limits: compile::CompileLimits,
@@ -139,7 +141,7 @@ impl Sandbox {
         let cache = cache.map(|(dir, key)| Arc::new(cache::CompiledCache::new(dir, &engine, key)));
         Ok(Sandbox {
             engine,
-            linker,
+            linker: Arc::new(linker),
             cache,
             compiler: compile::Compiler::InProcess,
             compile_limits: compile::CompileLimits::default(),

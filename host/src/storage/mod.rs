@@ -117,7 +117,7 @@ impl Db {
             Some(u) if u.starts_with("sqlite:") => (u.to_string(), Backend::Sqlite),
             Some(u) => return Err(StorageError::UnsupportedUrl(u.to_string())),
         };
-        let options = AnyPoolOptions::new().max_connections(4);
+        let options = AnyPoolOptions::new().max_connections(pool_size());
         let options = if backend == Backend::Sqlite {
             // WAL lets readers run beside the one writer; several `sieve` processes share the file,
             // so a writer waits for the lock rather than failing.
@@ -169,6 +169,19 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Connections per process: a CLI command needs few, a server's concurrent requests many (each
+/// waits for a free connection otherwise). `sieve serve` raises it with [`set_pool_size`].
+static POOL_SIZE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(4);
+
+fn pool_size() -> u32 {
+    POOL_SIZE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Set the number of database connections of pools opened from now on.
+pub fn set_pool_size(n: u32) {
+    POOL_SIZE.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Whether the database answers with this binary's migrations applied.
