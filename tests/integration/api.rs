@@ -456,6 +456,24 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
 
     // SIGTERM while a run spins: it ends by its own deadline, then the server exits cleanly.
     let (mut server, url) = spawn_server(reg.home(), "1");
+    // A client that hangs up mid-upload leaves nothing: no plugin, no file in the spool.
+    {
+        let mut stream = std::net::TcpStream::connect(url.trim_start_matches("http://")).expect("connect");
+        let head = format!(
+            "POST /api/plugins HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bob}\r\nContent-Type: application/wasm\r\nContent-Length: 5000000\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).expect("send");
+        stream.write_all(&[0u8; 100_000]).expect("send part");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, plugins) = http(&url, "GET", "/api/plugins", &bob, None);
+    assert_eq!(
+        serde_json::from_str::<Value>(&plugins).expect("json").as_array().map(Vec::len),
+        Some(1),
+        "{plugins}"
+    );
+    let spool = std::fs::read_dir(reg.home().join("spool")).expect("spool").count();
+    assert_eq!(spool, 0, "the abandoned upload left a file in the spool");
     let (status, body) = http(&url, "POST", "/api/runs", &bob, Some(spin(1.5)));
     assert_eq!(status, 202, "{body}");
     let id = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");

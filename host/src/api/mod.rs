@@ -101,6 +101,46 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Every operation under `/api/` documents the errors any route may answer (a bad query or
+/// body, no token, a refusal, an unknown name, a state conflict, a wrong content type, a server
+/// draining), so a client can rely on the document for every status it may see.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let common = [
+            ("400", "bad input: the message names it"),
+            ("401", "no token, or an unknown one"),
+            ("403", "refused: the message names the missing role or grant"),
+            ("404", "no such record"),
+            ("409", "the record's state does not allow it"),
+            ("415", "the body is not of the type this route takes"),
+            ("503", "the server is shutting down, or its database is unreachable"),
+        ];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") || path == "/api/openapi.json" {
+                continue;
+            }
+            let operations =
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for op in operations.into_iter().flatten() {
+                for (code, description) in common {
+                    if !op.responses.responses.contains_key(code) {
+                        let content =
+                            ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+                        let response = ResponseBuilder::new()
+                            .description(description)
+                            .content("application/json", content)
+                            .build();
+                        op.responses.responses.insert(code.to_string(), response.into());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations", security(()),
     responses((status = 200, description = "this document (OpenAPI 3.1)")))]
@@ -128,7 +168,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The router for `state`, with the request-tracking layer, and its OpenAPI document.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, doc) = api_routes().split_for_parts();
+    let (router, mut doc) = api_routes().split_for_parts();
+    // After the routes are in: the modifier walks every operation.
+    utoipa::Modify::modify(&ErrorResponses, &mut doc);
     let _ = state.openapi.set(doc.to_json().unwrap_or_default());
     let router = router
         .fallback(|| async {
