@@ -530,3 +530,114 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
     let o = reg.cmd(Some(&admin), &["audit", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// One CLI scenario, run the same way locally and through `sieve serve` by a client whose home
+/// directory cannot even be created: the same exit codes and the same records, and the remote
+/// client never touches a file of the registry.
+#[test]
+fn the_cli_works_the_same_through_a_server() {
+    for remote in [false, true] {
+        let reg = Reg::sqlite(if remote { "cli_remote" } else { "cli_local" });
+        let admin = reg.init();
+        reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
+        reg.ok(&admin, &["org", "add", "city-b", "--parent", "province"]);
+        let alice = reg.user(&admin, "alice", "city-a", &["author"]);
+        let approver = reg.user(&admin, "approver", "province", &["admin"]);
+        let mallory = reg.user(&admin, "mallory", "city-b", &["author"]);
+        let (child, url) = match remote.then(|| spawn_server(reg.home(), "1")) {
+            Some((child, url)) => (Some(child), Some(url)),
+            None => (None, None),
+        };
+        // The client: no access to the registry's home (a path that cannot be created).
+        let locked = crate::common::fresh_dir(&format!("locked-{remote}"));
+        let client_home = locked.join("home");
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o500))
+            .expect("chmod");
+        let sieve = |token: &str, args: &[&str]| -> std::process::Output {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));
+            cmd.env_remove("SIEVE_DATABASE_URL").env("SIEVE_TOKEN", token);
+            match &url {
+                Some(url) => cmd.env("SIEVE_HOME", &client_home).env("SIEVE_SERVER", url),
+                None => cmd.env("SIEVE_HOME", reg.home()).env_remove("SIEVE_SERVER"),
+            };
+            cmd.args(args).output().expect("start sieve")
+        };
+        let ok = |token: &str, args: &[&str]| -> String {
+            let o = sieve(token, args);
+            assert!(
+                o.status.success(),
+                "remote={remote} sieve {args:?}: {}{}",
+                crate::common::stdout(&o),
+                stderr(&o)
+            );
+            crate::common::stdout(&o)
+        };
+        let status = |token: &str, args: &[&str]| sieve(token, args).status.code();
+
+        assert!(ok(&alice, &["whoami"]).contains("alice of city-a (author)"));
+        let t2 = crate::common::fresh_dir(&format!("cli-t2-{remote}")).join("t2.wasm");
+        assert!(
+            crate::common::run(&[
+                "bundled",
+                "export",
+                "private-lending-fraud",
+                "--out",
+                t2.to_str().expect("utf-8")
+            ])
+            .status
+            .success()
+        );
+        let published: Value =
+            serde_json::from_str(&ok(&alice, &["plugin", "publish", t2.to_str().expect("utf-8"), "--json"]))
+                .expect("json");
+        let digest = published["digest"].as_str().expect("digest").to_string();
+        assert_eq!(published["vetting"]["passed"], true);
+        assert_eq!(status(&alice, &["plugin", "approve", &digest]), Some(3), "nobody approves their own");
+        assert!(ok(&approver, &["plugin", "approve", &digest, "--note", "ok"]).contains("is now approved"));
+        assert_eq!(status(&alice, &["plugin", "show", "ffff"]), Some(4));
+        let dir = data("private-lending-fraud");
+        ok(
+            &admin,
+            &[
+                "dataset",
+                "import",
+                "lending",
+                dir.to_str().expect("utf-8"),
+                "--task",
+                "private-lending-fraud",
+                "--source",
+                "court",
+            ],
+        );
+        ok(&admin, &["dataset", "approve", "lending"]);
+        ok(&admin, &["dataset", "grant", "lending", "city-a"]);
+        let listed: Value = serde_json::from_str(&ok(&alice, &["dataset", "list", "--json"])).expect("json");
+        assert_eq!(listed[0]["name"], "lending");
+
+        let o = sieve(&alice, &["run", &digest, "--dataset", "lending", "--json"]);
+        assert_eq!(o.status.code(), Some(0), "remote={remote}: {}", stderr(&o));
+        let runs: Value = serde_json::from_str(&ok(&alice, &["runs", "list", "--json"])).expect("json");
+        let id = runs[0]["id"].as_i64().expect("id").to_string();
+        assert_eq!(runs[0]["outcome"], "completed");
+        let clues: Value =
+            serde_json::from_str(&ok(&alice, &["runs", "clues", &id, "--per-page", "3", "--json"]))
+                .expect("json");
+        assert_eq!(clues.as_array().map(Vec::len), Some(3));
+        assert!(ok(&alice, &["runs", "export", &id, "--format", "csv"]).starts_with("seq,subject,score"));
+        assert_eq!(status(&mallory, &["runs", "show", &id]), Some(3), "another city's author");
+        assert_eq!(
+            status(&mallory, &["run", &digest, "--dataset", "lending"]),
+            Some(3),
+            "not granted to city-b"
+        );
+        assert_eq!(status("sv_wrong", &["whoami"]), Some(3));
+        if let Some(mut child) = child {
+            assert_eq!(status(&admin, &["policy", "show"]), Some(1), "local-only commands refuse --server");
+            sigterm(&child);
+            assert!(child.wait().expect("wait").success());
+            assert!(!client_home.exists(), "the remote client created {}", client_home.display());
+        }
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .expect("chmod");
+    }
+}

@@ -11,7 +11,7 @@ use crate::digest::sha256_hex;
 use crate::storage::{Db, StorageError, WriteTx, now};
 
 /// One event as stored.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema, serde::Deserialize)]
 pub struct Event {
     /// Position in the log, from 1, without gaps.
     pub seq: i64,

@@ -149,13 +149,15 @@ pub fn init(home: &Path, reg: &RegistryArgs, args: InitArgs) -> anyhow::Result<i
 
 /// `sieve whoami`.
 pub fn whoami(home: &Path, reg: &RegistryArgs, json: bool) -> anyhow::Result<i32> {
-    let session = Session::open(home, reg)?;
-    let actor = session.actor("whoami")?;
+    let user: crate::registry::accounts::User = match reg.remote()? {
+        Some(remote) => remote.json("GET", "/api/whoami", None)?,
+        None => Session::open(home, reg)?.actor("whoami")?.user,
+    };
     if json {
-        print_json(&actor.user)?;
+        print_json(&user)?;
     } else {
-        let roles: Vec<&str> = actor.user.roles.iter().map(|r| r.as_str()).collect();
-        println!("{} of {} ({})", actor.user.name, actor.user.org, roles.join(", "));
+        let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+        println!("{} of {} ({})", user.name, user.org, roles.join(", "));
     }
     Ok(0)
 }

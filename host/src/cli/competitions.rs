@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::Subcommand;
 
 use super::LimitArgs;
@@ -215,6 +215,9 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// Run a `sieve benchmark` subcommand.
 pub fn benchmark(home: &Path, reg: &RegistryArgs, command: BenchmarkCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        return remote_benchmark(&remote, command);
+    }
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     match command {
@@ -380,6 +383,9 @@ pub fn print_board(board: &Board) {
 
 /// Run a `sieve competition` subcommand.
 pub fn competition(home: &Path, reg: &RegistryArgs, command: CompetitionCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        return remote_competition(&remote, command);
+    }
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     match command {
@@ -594,6 +600,135 @@ pub fn competition(home: &Path, reg: &RegistryArgs, command: CompetitionCommand)
                 println!("all {} scored submissions reproduced", found.len());
             }
         }
+    }
+    Ok(0)
+}
+
+/// The benchmark commands against a server.
+fn remote_benchmark(remote: &super::remote::Remote, command: BenchmarkCommand) -> anyhow::Result<i32> {
+    use super::remote::encode;
+    match command {
+        BenchmarkCommand::List { json } => {
+            let all: Vec<crate::competition::BenchmarkRecord> =
+                remote.json("GET", "/api/benchmarks", None)?;
+            if json {
+                print_json(&all)?;
+            } else {
+                for b in all {
+                    println!(
+                        "{:<24} {:<30} {:<28} {:<8} {:>8} {:>8}",
+                        b.name, b.task, b.dataset, b.metric, b.public_subjects, b.private_subjects
+                    );
+                }
+            }
+        }
+        BenchmarkCommand::Show { name, .. } => {
+            let b: serde_json::Value =
+                remote.json("GET", &format!("/api/benchmarks/{}", encode(&name)), None)?;
+            print_json(&b)?;
+        }
+        BenchmarkCommand::Create { .. } => return Err(super::remote::local_only("benchmark create")),
+        BenchmarkCommand::Practice { .. } => return Err(super::remote::local_only("benchmark practice")),
+    }
+    Ok(0)
+}
+
+/// The competition commands against a server: the queue is the server's, so `submit` follows the
+/// submission until the server's workers have scored it.
+fn remote_competition(remote: &super::remote::Remote, command: CompetitionCommand) -> anyhow::Result<i32> {
+    use super::remote::encode;
+    match command {
+        CompetitionCommand::Open { name } => {
+            let c: crate::competition::CompetitionRecord =
+                remote.json("POST", &format!("/api/competitions/{}/open", encode(&name)), None)?;
+            println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+        }
+        CompetitionCommand::Close { name } => {
+            let c: crate::competition::CompetitionRecord =
+                remote.json("POST", &format!("/api/competitions/{}/close", encode(&name)), None)?;
+            println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+        }
+        CompetitionCommand::Show { name, .. } => {
+            let v: serde_json::Value =
+                remote.json("GET", &format!("/api/competitions/{}", encode(&name)), None)?;
+            print_json(&v)?;
+        }
+        CompetitionCommand::Submit { name, plugin, no_wait, json, .. } => {
+            let s: SubmissionRecord = remote.json(
+                "POST",
+                &format!("/api/competitions/{}/submissions", encode(&name)),
+                Some(serde_json::json!({ "plugin": plugin })),
+            )?;
+            let mut s = s;
+            while !no_wait && (s.state == "queued" || s.state == "running") {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let all: Vec<SubmissionRecord> =
+                    remote.json("GET", &format!("/api/competitions/{}/submissions", encode(&name)), None)?;
+                s = all.into_iter().find(|x| x.id == s.id).context("the submission disappeared")?;
+            }
+            if json {
+                print_json(&s)?;
+            } else {
+                print_submission(&s);
+            }
+            return Ok(if s.state == "failed" { 1 } else { 0 });
+        }
+        CompetitionCommand::Submissions { name, json } => {
+            let all: Vec<SubmissionRecord> =
+                remote.json("GET", &format!("/api/competitions/{}/submissions", encode(&name)), None)?;
+            if json {
+                print_json(&all)?;
+            } else if all.is_empty() {
+                println!("no submissions");
+            } else {
+                all.iter().for_each(print_submission);
+            }
+        }
+        CompetitionCommand::Select { name, submissions } => {
+            let chosen: Vec<i64> = remote.json(
+                "PUT",
+                &format!("/api/competitions/{}/selection", encode(&name)),
+                Some(serde_json::json!({ "submissions": submissions })),
+            )?;
+            println!("selected for the final ranking: {chosen:?}");
+        }
+        CompetitionCommand::Leaderboard { name, private, all, json } => {
+            let board: Board = remote.json(
+                "GET",
+                &format!("/api/competitions/{}/leaderboard?private={private}&all={all}", encode(&name)),
+                None,
+            )?;
+            if json {
+                print_json(&board)?;
+            } else {
+                print_board(&board);
+            }
+        }
+        CompetitionCommand::Finalize { name, json } => {
+            let board: Board =
+                remote.json("POST", &format!("/api/competitions/{}/finalize", encode(&name)), None)?;
+            if json {
+                print_json(&board)?;
+            } else {
+                print_board(&board);
+            }
+        }
+        CompetitionCommand::Rescore { name, json } => {
+            let found: serde_json::Value =
+                remote.json("POST", &format!("/api/competitions/{}/rescore", encode(&name)), None)?;
+            if json {
+                print_json(&found)?;
+            } else {
+                let bad =
+                    found.as_array().map_or(0, |a| a.iter().filter(|r| r["reproduced"] != true).count());
+                println!("{} rescored, {bad} differ", found.as_array().map_or(0, Vec::len));
+                if bad > 0 {
+                    bail!("{bad} submissions did not reproduce; they are no longer ranked");
+                }
+            }
+        }
+        CompetitionCommand::Create { .. } => return Err(super::remote::local_only("competition create")),
+        CompetitionCommand::Work { .. } => return Err(super::remote::local_only("competition work")),
     }
     Ok(0)
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::progress_bar;
@@ -94,6 +95,9 @@ fn print_dataset(d: &DatasetRecord) {
 
 /// Run a `sieve dataset` subcommand.
 pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        return remote_dataset(&remote, command);
+    }
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     let show = |d: &DatasetRecord, json: bool| -> anyhow::Result<()> {
@@ -122,21 +126,7 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
             });
             bar.finish_and_clear();
             let report = report?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                if !report.created {
-                    println!("identical to the newest version (nothing stored):");
-                }
-                print_dataset(&report.dataset);
-                for f in &report.ignored_files {
-                    println!(
-                        "ignored      {} (not a table of {})",
-                        crate::text::escape(f),
-                        report.dataset.task
-                    );
-                }
-            }
+            print_import(&report, json)?;
         }
         DatasetCommand::Approve { dataset } => {
             let d = session.act("dataset approve", |a| async move {
@@ -172,23 +162,7 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
         DatasetCommand::List { json } => {
             let all =
                 session.act("dataset list", |a| async move { registry.datasets_visible_to(&a).await })?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
-            } else {
-                println!("{:<28} {:<9} {:<30} {:>10}  owner", "dataset", "state", "task", "rows");
-                for d in all {
-                    let rows: i64 = d.tables.iter().map(|t| t.rows).sum();
-                    println!(
-                        "{:<28} {:<9} {:<30} {:>10}  {}{}",
-                        format!("{}@{}", d.name, d.version),
-                        d.state,
-                        d.task,
-                        rows,
-                        d.owner,
-                        if d.restricted { " (restricted)" } else { "" }
-                    );
-                }
-            }
+            print_list(&all, json)?;
         }
         DatasetCommand::Show { dataset, json } => {
             let dataset = &dataset;
@@ -196,6 +170,106 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
                 .act("dataset show", |a| async move { registry.dataset_visible_to(&a, dataset).await })?;
             show(&d, json)?;
         }
+    }
+    Ok(0)
+}
+
+fn print_list(all: &[DatasetRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        println!("{:<28} {:<9} {:<30} {:>10}  owner", "dataset", "state", "task", "rows");
+        for d in all {
+            let rows: i64 = d.tables.iter().map(|t| t.rows).sum();
+            println!(
+                "{:<28} {:<9} {:<30} {:>10}  {}{}",
+                format!("{}@{}", d.name, d.version),
+                d.state,
+                d.task,
+                rows,
+                d.owner,
+                if d.restricted { " (restricted)" } else { "" }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_import(report: &crate::registry::catalog::ImportReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        if !report.created {
+            println!("identical to the newest version (nothing stored):");
+        }
+        print_dataset(&report.dataset);
+        for f in &report.ignored_files {
+            println!("ignored      {} (not a table of {})", crate::text::escape(f), report.dataset.task);
+        }
+    }
+    Ok(())
+}
+
+/// The dataset commands against a server. An import sends the directory's table files (and
+/// labels.csv) as one tar archive.
+fn remote_dataset(remote: &super::remote::Remote, command: DatasetCommand) -> anyhow::Result<i32> {
+    use super::remote::encode;
+    match command {
+        DatasetCommand::Import { name, dir, task, source, restricted, json } => {
+            let mut archive = tar::Builder::new(Vec::new());
+            let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+            for entry in entries {
+                let path = entry?.path();
+                let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                if path.is_file() && (file.ends_with(".csv") || file.ends_with(".parquet")) {
+                    archive
+                        .append_path_with_name(&path, &file)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                }
+            }
+            let bytes = archive.into_inner()?;
+            let path = format!(
+                "/api/datasets?name={}&task={}&source={}&restricted={restricted}",
+                encode(&name),
+                encode(&task),
+                encode(&source)
+            );
+            let report: crate::registry::catalog::ImportReport =
+                remote.typed("POST", &path, Some(("application/x-tar", bytes)))?;
+            print_import(&report, json)?;
+        }
+        DatasetCommand::Approve { dataset } => {
+            let d: DatasetRecord =
+                remote.json("POST", &format!("/api/datasets/{}/approve", encode(&dataset)), None)?;
+            println!("{}@{} is now {}", d.name, d.version, d.state);
+        }
+        DatasetCommand::Retire { dataset } => {
+            let d: DatasetRecord =
+                remote.json("POST", &format!("/api/datasets/{}/retire", encode(&dataset)), None)?;
+            println!("{}@{} is now {}", d.name, d.version, d.state);
+        }
+        DatasetCommand::Grant { dataset, org } => {
+            let d: DatasetRecord = remote.json(
+                "POST",
+                &format!("/api/datasets/{}/grants", encode(&dataset)),
+                Some(serde_json::json!({ "org": org })),
+            )?;
+            println!("{} is granted to {}", d.name, d.grants.join(", "));
+        }
+        DatasetCommand::List { json } => {
+            let all: Vec<DatasetRecord> = remote.json("GET", "/api/datasets", None)?;
+            print_list(&all, json)?;
+        }
+        DatasetCommand::Show { dataset, json } => {
+            let d: DatasetRecord =
+                remote.json("GET", &format!("/api/datasets/{}", encode(&dataset)), None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print_dataset(&d);
+            }
+        }
+        DatasetCommand::Unrestrict { .. } => return Err(super::remote::local_only("dataset unrestrict")),
     }
     Ok(0)
 }

@@ -9,6 +9,7 @@ mod inspect;
 mod loadtest;
 mod plugins;
 mod policy;
+mod remote;
 mod run;
 mod runs;
 mod serve;
@@ -214,7 +215,11 @@ impl LimitArgs {
     /// The limits given, `base` for the rest; each given one checked against its range (an
     /// error names the flag and the range).
     pub fn limits_over(&self, base: &Limits) -> anyhow::Result<Limits> {
-        let overrides = crate::sandbox::limits::Overrides {
+        Ok(self.overrides().apply(base)?)
+    }
+
+    fn overrides(&self) -> crate::sandbox::limits::Overrides {
+        crate::sandbox::limits::Overrides {
             fuel: self.fuel,
             deadline: self.deadline,
             memory_mib: self.memory_mib,
@@ -222,8 +227,27 @@ impl LimitArgs {
             max_clues: self.max_clues,
             max_output_bytes: self.max_output_bytes,
             max_log_bytes: self.max_log_bytes,
-        };
-        Ok(overrides.apply(base)?)
+        }
+    }
+
+    /// The limits given, as the API takes them (the server applies its run policy to the rest).
+    pub fn overrides_json(&self) -> serde_json::Value {
+        let o = self.overrides();
+        let mut v = serde_json::Map::new();
+        for (k, x) in [
+            ("fuel", o.fuel),
+            ("deadline", o.deadline),
+            ("memory_mib", o.memory_mib),
+            ("max_host_mib", o.max_host_mib),
+            ("max_clues", o.max_clues),
+            ("max_output_bytes", o.max_output_bytes),
+            ("max_log_bytes", o.max_log_bytes),
+        ] {
+            if let Some(x) = x {
+                v.insert(k.into(), x.into());
+            }
+        }
+        serde_json::Value::Object(v)
     }
 }
 
@@ -237,6 +261,9 @@ pub fn main() -> i32 {
         Err(e) => {
             // Errors quote names and data from files and models: never let them drive the terminal.
             eprintln!("error: {}", crate::text::escape_multiline(&format!("{e:#}")));
+            if let Some(r) = e.downcast_ref::<remote::RemoteError>() {
+                return r.exit_code();
+            }
             e.downcast_ref::<crate::registry::RegistryError>().map_or(1, |r| r.exit_code())
         }
     }

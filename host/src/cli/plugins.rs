@@ -116,6 +116,9 @@ fn show(p: &PluginRecord, json: bool) -> anyhow::Result<()> {
 
 /// Run a `sieve plugin` subcommand.
 pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        return remote_plugin(&remote, command);
+    }
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     match command {
@@ -151,32 +154,7 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
         PluginCommand::List { json } => {
             let plugins =
                 session.act("plugin list", |a| async move { registry.plugins_visible_to(&a).await })?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&plugins)?);
-            } else {
-                println!(
-                    "{:<20} {:<30} {:<9} {:<8} {:>5} {:>5}  task",
-                    "digest", "model", "state", "vetting", "runs", "orgs"
-                );
-                for p in plugins {
-                    let state = if p.tampered { "tampered".to_string() } else { p.state.clone() };
-                    let vetting = match &p.vetting {
-                        Some(v) if v.passed => "passed",
-                        Some(_) => "FAILED",
-                        None => "-",
-                    };
-                    println!(
-                        "{:<20} {:<30} {:<9} {:<8} {:>5} {:>5}  {}",
-                        &p.digest[..p.digest.len().min(19)],
-                        escape(&format!("{} {}", p.name, p.version)),
-                        state,
-                        vetting,
-                        p.runs,
-                        p.orgs_using,
-                        p.task
-                    );
-                }
-            }
+            print_list(&plugins, json)?;
         }
         PluginCommand::Show { digest, json } => {
             let digest = &digest;
@@ -198,6 +176,94 @@ fn decide(
     let registry = &session.registry;
     let record =
         session.act(command, |a| async move { registry.decide(&a, digest, decision, note).await })?;
-    println!("{} is now {}", record.digest, record.state);
+    print_decided(&record);
     Ok(())
+}
+
+fn print_decided(record: &PluginRecord) {
+    println!("{} is now {}", record.digest, record.state);
+}
+
+fn print_list(plugins: &[PluginRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plugins)?);
+    } else {
+        println!(
+            "{:<20} {:<30} {:<9} {:<8} {:>5} {:>5}  task",
+            "digest", "model", "state", "vetting", "runs", "orgs"
+        );
+        for p in plugins {
+            let state = if p.tampered { "tampered".to_string() } else { p.state.clone() };
+            let vetting = match &p.vetting {
+                Some(v) if v.passed => "passed",
+                Some(_) => "FAILED",
+                None => "-",
+            };
+            println!(
+                "{:<20} {:<30} {:<9} {:<8} {:>5} {:>5}  {}",
+                &p.digest[..p.digest.len().min(19)],
+                escape(&format!("{} {}", p.name, p.version)),
+                state,
+                vetting,
+                p.runs,
+                p.orgs_using,
+                p.task
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The plugin commands against a server.
+fn remote_plugin(remote: &super::remote::Remote, command: PluginCommand) -> anyhow::Result<i32> {
+    use super::remote::encode;
+    let note_body = |note: &str| Some(serde_json::json!({ "note": note }));
+    match command {
+        PluginCommand::Publish { file, notes, json } => {
+            let bytes = super::component_bytes(&file)?;
+            let answer: serde_json::Value = remote.typed(
+                "POST",
+                &format!("/api/plugins?notes={}", encode(&notes)),
+                Some(("application/wasm", bytes)),
+            )?;
+            let record: PluginRecord = serde_json::from_value(answer["plugin"].clone())?;
+            if answer["created"] == false && !json {
+                println!("already published (nothing changed):");
+            }
+            show(&record, json)?;
+        }
+        PluginCommand::Vet { digest, json } => {
+            let record: PluginRecord =
+                remote.json("POST", &format!("/api/plugins/{}/vet", encode(&digest)), None)?;
+            show(&record, json)?;
+        }
+        PluginCommand::Approve { digest, note } => {
+            let r: PluginRecord = remote.json(
+                "POST",
+                &format!("/api/plugins/{}/approve", encode(&digest)),
+                note_body(&note),
+            )?;
+            print_decided(&r);
+        }
+        PluginCommand::Reject { digest, note } => {
+            let r: PluginRecord =
+                remote.json("POST", &format!("/api/plugins/{}/reject", encode(&digest)), note_body(&note))?;
+            print_decided(&r);
+        }
+        PluginCommand::Revoke { digest, note } => {
+            let r: PluginRecord =
+                remote.json("POST", &format!("/api/plugins/{}/revoke", encode(&digest)), note_body(&note))?;
+            print_decided(&r);
+        }
+        PluginCommand::List { json } => {
+            let plugins: Vec<PluginRecord> = remote.json("GET", "/api/plugins", None)?;
+            print_list(&plugins, json)?;
+        }
+        PluginCommand::Show { digest, json } => {
+            let record: PluginRecord =
+                remote.json("GET", &format!("/api/plugins/{}", encode(&digest)), None)?;
+            show(&record, json)?;
+        }
+    }
+    Ok(0)
 }

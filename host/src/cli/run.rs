@@ -64,6 +64,10 @@ fn progress() -> (indicatif::ProgressBar, crate::sandbox::state::ProgressFn) {
 
 /// Run and report; the exit status encodes the outcome.
 pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Result<i32> {
+    // A stored run through a server touches nothing here: no home, no compiled-code cache.
+    if let (Some(remote), Some(dataset)) = (registry.remote()?, &args.dataset) {
+        return remote_run(&remote, &args, dataset);
+    }
     let limits = args.limits.limits()?;
     let sandbox = sandbox(&home)?;
     let (bar, on_progress) = progress();
@@ -212,4 +216,56 @@ fn print_report(r: &RunReport, top: usize) {
     for l in &r.logs {
         println!("log {:<5}    {}", l.level.name(), escape(&l.message));
     }
+}
+
+/// A stored run through a server: queued (202), followed until it ends, then its record and top
+/// clues; the exit status is the outcome's, as locally.
+fn remote_run(remote: &super::remote::Remote, args: &RunArgs, dataset: &str) -> anyhow::Result<i32> {
+    let body = json!({
+        "plugin": args.component,
+        "dataset": dataset,
+        "params": args.params.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
+        "limits": args.limits.overrides_json(),
+    });
+    let queued: serde_json::Value = remote.json("POST", "/api/runs", Some(body))?;
+    let id = queued["id"].as_i64().context("the server returned no run id")?;
+    let bar = super::progress_bar("{spinner} run {msg} [{bar:30}] {pos}/{len}");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let status = loop {
+        let status: serde_json::Value = remote.json("GET", &format!("/api/runs/{id}"), None)?;
+        match status["run"]["state"].as_str() {
+            Some("completed" | "failed") => break status,
+            Some("queued") => bar.set_message(format!("{id} queued (position {})", status["queue_position"])),
+            _ => {
+                bar.set_message(format!("{id} running"));
+                if let Some([done, total]) =
+                    status["progress"].as_array().map(|p| [p[0].as_u64(), p[1].as_u64()])
+                {
+                    bar.set_length(total.unwrap_or(0));
+                    bar.set_position(done.unwrap_or(0));
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    bar.finish_and_clear();
+    let record: crate::runs::store::RunRecord = serde_json::from_value(status["run"].clone())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        println!(
+            "stored as run {} (sieve runs show {} / sieve runs clues {})",
+            record.id, record.id, record.id
+        );
+        super::runs::print_run(&record);
+        if record.state == "completed" && args.top > 0 {
+            let top: Result<Vec<crate::runs::store::StoredClue>, _> =
+                remote.json("GET", &format!("/api/runs/{id}/clues?per_page={}", args.top.min(1000)), None);
+            match top {
+                Ok(clues) => super::runs::print_clues(&clues),
+                Err(e) => println!("clues: {e}"),
+            }
+        }
+    }
+    Ok(super::remote::outcome_exit(record.outcome.as_deref().unwrap_or("")))
 }

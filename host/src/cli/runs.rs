@@ -122,25 +122,15 @@ pub fn print_clues(clues: &[StoredClue]) {
 
 /// Run a `sieve runs` subcommand.
 pub fn runs(home: &Path, reg: &RegistryArgs, command: RunsCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        return remote_runs(&remote, command);
+    }
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     match command {
         RunsCommand::List { limit, json } => {
             let runs = session.act("runs list", |a| async move { registry.runs(&a, limit).await })?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&runs)?);
-            } else {
-                println!(
-                    "{:>5}  {:<10} {:<30} {:<28} {:>6}  {:<10} started",
-                    "run", "state", "model", "dataset", "clues", "user"
-                );
-                for r in runs {
-                    println!(
-                        "{:>5}  {:<10} {:<30} {:<28} {:>6}  {:<10} {}",
-                        r.id, r.state, r.model, r.dataset, r.clues, r.user, r.started_at
-                    );
-                }
-            }
+            print_list(&runs, json)?;
         }
         RunsCommand::Show { run, json } => {
             let r = session.act("runs show", |a| async move { registry.visible_run(&a, run).await })?;
@@ -165,29 +155,103 @@ pub fn runs(home: &Path, reg: &RegistryArgs, command: RunsCommand) -> anyhow::Re
         RunsCommand::Export { run, format, out } => {
             let clues =
                 session.act("runs export", |a| async move { registry.export_clues(&a, run).await })?;
-            let text = match format {
-                ExportFormat::Jsonl => clues
-                    .iter()
-                    .map(|c| serde_json::to_string(c).map(|l| l + "\n"))
-                    .collect::<Result<String, _>>()?,
-                ExportFormat::Csv => crate::clues::stored_to_csv(&clues).map_err(anyhow::Error::msg)?,
-            };
-            match out {
-                None => print!("{text}"),
-                Some(path) => {
-                    // Whole file or nothing under the final name.
-                    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-                    tmp.persist(&path).with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!("{} clues -> {}", clues.len(), path.display());
-                }
-            }
+            write_export(&clues, format, out)?;
         }
         RunsCommand::Release { run, note } => {
             let r =
                 session.act("runs release", |a| async move { registry.release_run(&a, run, &note).await })?;
+            println!("run {} released by {}", r.id, r.released_by.unwrap_or_default());
+        }
+    }
+    Ok(0)
+}
+
+fn print_list(runs: &[RunRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+    } else {
+        println!(
+            "{:>5}  {:<10} {:<30} {:<28} {:>6}  {:<10} started",
+            "run", "state", "model", "dataset", "clues", "user"
+        );
+        for r in runs {
+            println!(
+                "{:>5}  {:<10} {:<30} {:<28} {:>6}  {:<10} {}",
+                r.id, r.state, r.model, r.dataset, r.clues, r.user, r.started_at
+            );
+        }
+    }
+    Ok(())
+}
+
+fn write_export(clues: &[StoredClue], format: ExportFormat, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let text = match format {
+        ExportFormat::Jsonl => {
+            clues.iter().map(|c| serde_json::to_string(c).map(|l| l + "\n")).collect::<Result<String, _>>()?
+        }
+        ExportFormat::Csv => crate::clues::stored_to_csv(clues).map_err(anyhow::Error::msg)?,
+    };
+    match out {
+        None => print!("{text}"),
+        Some(path) => {
+            // Whole file or nothing under the final name.
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("writing {}", path.display()))?;
+            std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+            tmp.persist(&path).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("{} clues -> {}", clues.len(), path.display());
+        }
+    }
+    Ok(())
+}
+
+/// The `sieve runs` commands against a server.
+fn remote_runs(remote: &super::remote::Remote, command: RunsCommand) -> anyhow::Result<i32> {
+    match command {
+        RunsCommand::List { limit, json } => {
+            let runs: Vec<RunRecord> = remote.json("GET", &format!("/api/runs?limit={limit}"), None)?;
+            print_list(&runs, json)?;
+        }
+        RunsCommand::Show { run, json } => {
+            let status: serde_json::Value = remote.json("GET", &format!("/api/runs/{run}"), None)?;
+            let r: RunRecord = serde_json::from_value(status["run"].clone())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_run(&r);
+            }
+        }
+        RunsCommand::Clues { run, page, per_page, sort, json } => {
+            let sort = match sort {
+                ClueOrder::Score => "score",
+                ClueOrder::Seq => "seq",
+            };
+            let clues: Vec<StoredClue> = remote.json(
+                "GET",
+                &format!("/api/runs/{run}/clues?page={page}&per_page={per_page}&sort={sort}"),
+                None,
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&clues)?);
+            } else if clues.is_empty() {
+                println!("no clues on page {page}");
+            } else {
+                print_clues(&clues);
+            }
+        }
+        RunsCommand::Export { run, format, out } => {
+            // JSON lines carry every field: read them back as records and write them as asked.
+            let text = remote.text(&format!("/api/runs/{run}/export?format=jsonl"))?;
+            let clues = text.lines().map(serde_json::from_str).collect::<Result<Vec<StoredClue>, _>>()?;
+            write_export(&clues, format, out)?;
+        }
+        RunsCommand::Release { run, note } => {
+            let r: RunRecord = remote.json(
+                "POST",
+                &format!("/api/runs/{run}/release"),
+                Some(serde_json::json!({ "note": note })),
+            )?;
             println!("run {} released by {}", r.id, r.released_by.unwrap_or_default());
         }
     }

@@ -27,9 +27,21 @@ pub struct RegistryArgs {
     /// A file holding the token (its first line), e.g. one only you can read.
     #[arg(long, global = true, env = "SIEVE_TOKEN_FILE", value_name = "FILE", conflicts_with = "token")]
     pub token_file: Option<std::path::PathBuf>,
+    /// A `sieve serve` to send registry commands to (http://host:port): nothing of the registry
+    /// is read or written on this machine.
+    #[arg(long, global = true, env = "SIEVE_SERVER", value_name = "URL", conflicts_with = "database_url")]
+    pub server: Option<String>,
 }
 
 impl RegistryArgs {
+    /// The server client when `--server` is given.
+    pub fn remote(&self) -> anyhow::Result<Option<super::remote::Remote>> {
+        match &self.server {
+            Some(url) => Ok(Some(super::remote::Remote::new(url, self.token()?)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The token, from --token / SIEVE_TOKEN or the first line of --token-file.
     fn token(&self) -> anyhow::Result<Option<String>> {
         match (&self.token, &self.token_file) {
@@ -88,6 +100,12 @@ impl Session {
     /// Open the registry under `home` (creating and migrating it on first use), mark runs
     /// orphaned by a killed process as failed, and sweep a killed import's work files.
     pub fn open(home: &std::path::Path, args: &RegistryArgs) -> anyhow::Result<Session> {
+        // With --server nothing local is opened: a command that got here has no remote form.
+        if args.server.is_some() {
+            let command: Vec<String> =
+                std::env::args().skip(1).filter(|a| !a.starts_with('-')).take(2).collect();
+            return Err(super::remote::local_only(&command.join(" ")));
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

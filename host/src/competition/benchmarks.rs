@@ -55,7 +55,7 @@ impl<'a> BenchmarkRequest<'a> {
 }
 
 /// A benchmark as stored.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct BenchmarkRecord {
     /// Row id.
     #[serde(skip)]

@@ -52,7 +52,7 @@ impl<'a> CompetitionRequest<'a> {
 }
 
 /// A competition as stored.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct CompetitionRecord {
     /// Row id.
     #[serde(skip)]

@@ -27,7 +27,7 @@ pub struct SideScores {
 }
 
 /// A submission as stored.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct SubmissionRecord {
     /// Submission id.
     pub id: i64,
@@ -160,7 +160,7 @@ pub fn next_reset(at: i64) -> i64 {
 }
 
 /// How much of a procuratorate's quota one day has used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct QuotaUse {
     /// Submissions queued, running or scored today (they count against the daily limit).
     pub counted: i64,

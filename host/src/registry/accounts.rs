@@ -42,7 +42,7 @@ impl Role {
 const LEVELS: [&str; 3] = ["province", "city", "county"];
 
 /// A procuratorate.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct Org {
     /// Row id.
     pub id: i64,
@@ -55,7 +55,7 @@ pub struct Org {
 }
 
 /// A user.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct User {
     /// Row id.
     pub id: i64,

@@ -18,7 +18,7 @@ use crate::storage::blobs::BlobError;
 use crate::storage::now;
 
 /// One stored table of a dataset.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct StoredTable {
     /// Table name.
     pub name: String,
@@ -33,7 +33,7 @@ pub struct StoredTable {
 }
 
 /// A dataset version as the registry knows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct DatasetRecord {
     /// Row id.
     #[serde(skip)]
@@ -69,7 +69,7 @@ pub struct DatasetRecord {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct ImportReport {
     /// The dataset version now holding this content.
     pub dataset: DatasetRecord,

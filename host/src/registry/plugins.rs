@@ -41,7 +41,7 @@ pub struct Finding {
 }
 
 /// The latest vetting of a plugin.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct Vetting {
     /// When it ran.
     pub at: String,
@@ -52,7 +52,7 @@ pub struct Vetting {
 }
 
 /// A plugin as the registry knows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct PluginRecord {
     /// `sha256:<hex>` of its bytes.
     pub digest: String,

@@ -19,7 +19,7 @@ use crate::storage::blobs::BlobError;
 use crate::storage::{Backend, WriteTx, now, process_alive};
 
 /// A stored run.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct RunRecord {
     /// Run id.
     pub id: i64,
@@ -73,7 +73,7 @@ pub struct RunRecord {
 }
 
 /// A stored clue, with its evidence.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 pub struct StoredClue {
     /// Position in emission order, from 1.
     pub seq: i64,
