@@ -71,8 +71,9 @@ impl Api {
                 metrics: metrics.clone(),
                 spool,
                 openapi: Default::default(),
+                audit_key: Default::default(),
             };
-            queue.start(registry.clone(), sandbox, metrics);
+            queue.start(registry.clone(), sandbox, metrics, state.audit_key.clone());
             (api::router(state).0, registry)
         });
         Api { runtime, router, registry, home }
@@ -631,8 +632,27 @@ fn the_cli_works_the_same_through_a_server() {
             "not granted to city-b"
         );
         assert_eq!(status("sv_wrong", &["whoami"]), Some(3));
+        // Accounts, policy and the audit log work the same way.
+        assert!(
+            ok(&admin, &["org", "add", "city-c", "--parent", "province"])
+                .contains("added city-c (city, under province)")
+        );
+        let added: Value = serde_json::from_str(&ok(
+            &admin,
+            &["user", "add", "carol", "--org", "city-c", "--role", "author", "--json"],
+        ))
+        .expect("json");
+        let carol = added["token"].as_str().expect("token").to_string();
+        assert!(ok(&carol, &["whoami"]).contains("carol of city-c (author)"));
+        assert!(ok(&admin, &["user", "list"]).contains("carol"));
+        assert_eq!(status(&alice, &["user", "add", "x", "--org", "city-a", "--role", "admin"]), Some(3));
+        assert!(ok(&admin, &["policy", "show"]).contains("fuel"));
+        assert_eq!(status(&alice, &["policy", "set", "--fuel", "1e9"]), Some(3));
+        assert!(ok(&admin, &["audit", "log", "--limit", "200"]).contains("run.finish"));
+        assert!(ok(&admin, &["audit", "verify"]).contains("intact"), "signed right after each change");
+        assert_eq!(status(&alice, &["audit", "log"]), Some(3));
         if let Some(mut child) = child {
-            assert_eq!(status(&admin, &["policy", "show"]), Some(1), "local-only commands refuse --server");
+            assert_eq!(status(&admin, &["init"]), Some(1), "local-only commands refuse --server");
             sigterm(&child);
             assert!(child.wait().expect("wait").success());
             assert!(!client_home.exists(), "the remote client created {}", client_home.display());

@@ -14,7 +14,7 @@ use crate::audit::{self, Event, Verdict};
 use crate::registry::Role;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(log)).routes(routes!(verify))
+    OpenApiRouter::new().routes(routes!(log)).routes(routes!(verify)).routes(routes!(key))
 }
 
 /// Which events.
@@ -79,4 +79,25 @@ async fn verify(State(s): State<AppState>, Authed(actor): Authed) -> ApiResult<J
             VerifyReport { status: "broken".into(), events: None, seq: Some(seq), reason: Some(reason) }
         }
     }))
+}
+
+/// The registry's public key (hex).
+#[derive(Serialize, ToSchema)]
+struct PublicKey {
+    /// ed25519 public key, hex: keep it outside the registry to verify checkpoints with.
+    public_key: String,
+}
+
+/// The key the audit checkpoints are signed with.
+#[utoipa::path(get, path = "/api/audit/key", tag = "audit", responses((status = 200, body = PublicKey), (status = 401, body = ErrorBody)))]
+async fn key(State(s): State<AppState>, Authed(actor): Authed) -> ApiResult<Json<PublicKey>> {
+    let home = s.registry.home.clone();
+    let public_key = s
+        .act(&actor, "audit key", async move {
+            let key = audit::signing::AuditKey::load_or_create(&home)
+                .map_err(|e| crate::registry::RegistryError::Invalid(e.to_string()))?;
+            Ok(key.public_hex())
+        })
+        .await?;
+    Ok(Json(PublicKey { public_key }))
 }

@@ -23,6 +23,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(approve))
         .routes(routes!(retire))
         .routes(routes!(grant))
+        .routes(routes!(unrestrict))
 }
 
 /// The dataset versions the caller may see.
@@ -138,4 +139,24 @@ async fn grant(
     ApiJson(g): ApiJson<Grant>,
 ) -> ApiResult<Json<DatasetRecord>> {
     s.act(&actor, "dataset grant", s.registry.grant_dataset(&actor, &name, &g.org)).await.map(Json)
+}
+
+/// Why a restriction is lifted.
+#[derive(Deserialize, ToSchema)]
+struct Unrestrict {
+    /// The reason, required (it goes to the audit log).
+    note: String,
+}
+
+/// Lift a dataset version's restriction (an admin above its owner, with a reason).
+#[utoipa::path(post, path = "/api/datasets/{name}/unrestrict", tag = "datasets", request_body = Unrestrict,
+    params(("name" = String, Path, description = "NAME or NAME@VERSION")),
+    responses((status = 200, body = DatasetRecord), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn unrestrict(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(b): ApiJson<Unrestrict>,
+) -> ApiResult<Json<DatasetRecord>> {
+    s.act(&actor, "dataset unrestrict", s.registry.unrestrict_dataset(&actor, &name, &b.note)).await.map(Json)
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod observe;
 pub mod plugins;
+pub mod policy;
 pub mod queue;
 pub mod runs;
 pub mod upload;
@@ -44,6 +45,27 @@ pub struct AppState {
     pub spool: PathBuf,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<OnceLock<String>>,
+    /// The registry's audit signing key, loaded on first use.
+    pub audit_key: Arc<OnceLock<crate::audit::signing::AuditKey>>,
+}
+
+/// Sign the audit log's head with the registry's key (loaded once into `key`): the server does
+/// this after every request that may have written, and after every run, as the CLI does at the
+/// end of each command, so a verify right after a change finds it signed.
+pub async fn seal(registry: &Registry, key: &OnceLock<crate::audit::signing::AuditKey>) {
+    if key.get().is_none() {
+        match crate::audit::signing::AuditKey::load_or_create(&registry.home) {
+            Ok(k) => {
+                let _ = key.set(k);
+            }
+            Err(e) => tracing::error!(error = %e, "loading the audit key failed"),
+        }
+    }
+    if let Some(k) = key.get()
+        && let Err(e) = crate::audit::signing::seal(&registry.db, k).await
+    {
+        tracing::error!(error = %e, "signing the audit log's head failed");
+    }
 }
 
 impl AppState {
@@ -164,6 +186,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(runs::routes())
         .merge(competitions::routes())
         .merge(audit::routes())
+        .merge(policy::routes())
 }
 
 /// The router for `state`, with the request-tracking layer, and its OpenAPI document.

@@ -137,7 +137,12 @@ pub async fn track(State(state): State<AppState>, mut request: Request, next: Ne
     let slot = ActorSlot::default();
     request.extensions_mut().insert(slot.clone());
     let started = Instant::now();
+    let writes = request.method() != axum::http::Method::GET;
     let mut response = next.run(request).await;
+    // Anything but a read may have appended audit events (refusals included): sign them now.
+    if writes {
+        super::seal(&state.registry, &state.audit_key).await;
+    }
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.metrics.observe(&method, &route, status, seconds);

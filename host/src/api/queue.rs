@@ -64,26 +64,37 @@ impl RunQueue {
         self.progress.lock().ok().and_then(|p| p.get(&id).copied())
     }
 
-    /// Start the workers on the current runtime; the returned handles end once draining.
+    /// Start the workers on the current runtime; the returned handles end once draining. Each
+    /// signs the audit log's head after each run it finishes.
     pub fn start(
         self: &Arc<Self>,
         registry: Registry,
         sandbox: Sandbox,
         metrics: Arc<Metrics>,
+        audit_key: Arc<std::sync::OnceLock<crate::audit::signing::AuditKey>>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.workers)
             .map(|_| {
-                let (queue, registry, sandbox, metrics) =
-                    (self.clone(), registry.clone(), sandbox.clone(), metrics.clone());
-                tokio::spawn(async move { queue.work(registry, sandbox, metrics).await })
+                let (queue, registry, sandbox, metrics, key) =
+                    (self.clone(), registry.clone(), sandbox.clone(), metrics.clone(), audit_key.clone());
+                tokio::spawn(async move { queue.work(registry, sandbox, metrics, key).await })
             })
             .collect()
     }
 
-    async fn work(self: Arc<Self>, registry: Registry, sandbox: Sandbox, metrics: Arc<Metrics>) {
+    async fn work(
+        self: Arc<Self>,
+        registry: Registry,
+        sandbox: Sandbox,
+        metrics: Arc<Metrics>,
+        audit_key: Arc<std::sync::OnceLock<crate::audit::signing::AuditKey>>,
+    ) {
         while !self.draining() {
             match self.take_one(&registry, &sandbox, &metrics).await {
-                Ok(true) => continue,
+                Ok(true) => {
+                    super::seal(&registry, &audit_key).await;
+                    continue;
+                }
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "worker: taking queued work failed"),
             }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::session::{RegistryArgs, Session};
 use crate::audit::{self, Verdict};
+use crate::registry::accounts::{Org, User};
 use crate::registry::{RegistryError, Role};
 
 /// Arguments of `sieve init`.
@@ -164,6 +165,17 @@ pub fn whoami(home: &Path, reg: &RegistryArgs, json: bool) -> anyhow::Result<i32
 
 /// `sieve org ...`.
 pub fn org(home: &Path, reg: &RegistryArgs, command: OrgCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        match command {
+            OrgCommand::Add { name, parent } => {
+                let org: Org =
+                    remote.json("POST", "/api/orgs", Some(json!({ "name": name, "parent": parent })))?;
+                println!("added {} ({}, under {})", org.name, org.level, org.parent.unwrap_or_default());
+            }
+            OrgCommand::List { json } => print_orgs(remote.json("GET", "/api/orgs", None)?, json)?,
+        }
+        return Ok(0);
+    }
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     match command {
@@ -174,21 +186,70 @@ pub fn org(home: &Path, reg: &RegistryArgs, command: OrgCommand) -> anyhow::Resu
         }
         OrgCommand::List { json } => {
             session.actor("org list")?;
-            let orgs = session.block_on(registry.orgs())?;
-            if json {
-                print_json(&orgs)?;
-            } else {
-                for o in orgs {
-                    println!("{:<24} {:<9} {}", o.name, o.level, o.parent.unwrap_or_default());
-                }
-            }
+            print_orgs(session.block_on(registry.orgs())?, json)?;
         }
     }
     Ok(0)
 }
 
+fn print_orgs(orgs: Vec<Org>, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(&orgs)?;
+    } else {
+        for o in orgs {
+            println!("{:<24} {:<9} {}", o.name, o.level, o.parent.unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+fn print_users(users: Vec<User>, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(&users)?;
+    } else {
+        for u in users {
+            let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+            println!("{:<20} {:<24} {}", u.name, u.org, roles.join(","));
+        }
+    }
+    Ok(())
+}
+
 /// `sieve user ...`.
 pub fn user(home: &Path, reg: &RegistryArgs, command: UserCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        match command {
+            UserCommand::Add { name, org, roles, json } => {
+                let v: serde_json::Value = remote.json(
+                    "POST",
+                    "/api/users",
+                    Some(json!({ "name": name, "org": org, "roles": roles })),
+                )?;
+                if json {
+                    print_json(&v)?;
+                } else {
+                    let token = v["token"].as_str().unwrap_or_default();
+                    println!(
+                        "added {} to {}; token (shown once): {token}",
+                        v["user"]["name"].as_str().unwrap_or_default(),
+                        v["user"]["org"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+            UserCommand::Token { name, revoke_others, json } => {
+                let path = format!("/api/users/{}/tokens", super::remote::encode(&name));
+                let v: serde_json::Value =
+                    remote.json("POST", &path, Some(json!({ "revoke_others": revoke_others })))?;
+                if json {
+                    print_json(&v)?;
+                } else {
+                    println!("{}", v["token"].as_str().unwrap_or_default());
+                }
+            }
+            UserCommand::List { json } => print_users(remote.json("GET", "/api/users", None)?, json)?,
+        }
+        return Ok(0);
+    }
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     match command {
@@ -212,14 +273,7 @@ pub fn user(home: &Path, reg: &RegistryArgs, command: UserCommand) -> anyhow::Re
         }
         UserCommand::List { json } => {
             let users = session.act("user list", |a| async move { registry.users_visible_to(&a).await })?;
-            if json {
-                print_json(&users)?;
-            } else {
-                for u in users {
-                    let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
-                    println!("{:<20} {:<24} {}", u.name, u.org, roles.join(","));
-                }
-            }
+            print_users(users, json)?;
         }
     }
     Ok(0)
@@ -227,6 +281,9 @@ pub fn user(home: &Path, reg: &RegistryArgs, command: UserCommand) -> anyhow::Re
 
 /// `sieve audit ...` (admins).
 pub fn audit(home: &Path, reg: &RegistryArgs, command: AuditCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        return remote_audit(&remote, command);
+    }
     let session = Session::open(home, reg)?;
     let db = &session.registry.db;
     match command {
@@ -318,5 +375,55 @@ pub fn audit(home: &Path, reg: &RegistryArgs, command: AuditCommand) -> anyhow::
             println!("{}", crate::audit::signing::AuditKey::load_or_create(home)?.public_hex());
             Ok(0)
         }
+    }
+}
+
+/// The audit commands against a server. Verifying against a checkpoint or key kept elsewhere
+/// needs the registry's database, so it stays on the registry's machine; the server verifies
+/// with its own key.
+fn remote_audit(remote: &super::remote::Remote, command: AuditCommand) -> anyhow::Result<i32> {
+    match command {
+        AuditCommand::Log { limit, target, json } => {
+            let mut path = format!("/api/audit?limit={limit}");
+            if let Some(t) = target {
+                path.push_str(&format!("&target={}", super::remote::encode(&t)));
+            }
+            let events: Vec<crate::audit::Event> = remote.json("GET", &path, None)?;
+            if json {
+                print_json(&events)?;
+            } else {
+                for e in events {
+                    println!(
+                        "{:>6} {} {:<12} {:<18} {:<20} {}",
+                        e.seq, e.at, e.actor, e.action, e.target, e.detail
+                    );
+                }
+            }
+            Ok(0)
+        }
+        AuditCommand::Verify { checkpoint: None, public_key: None, json } => {
+            let v: serde_json::Value = remote.json("GET", "/api/audit/verify", None)?;
+            if json {
+                print_json(&v)?;
+            } else if v["status"] == "intact" {
+                println!("audit log intact: {} events (verified by the server with its key)", v["events"]);
+            } else {
+                println!(
+                    "audit log BROKEN at event {}: {}",
+                    v["seq"],
+                    v["reason"].as_str().unwrap_or_default()
+                );
+            }
+            Ok(if v["status"] == "intact" { 0 } else { 5 })
+        }
+        AuditCommand::Verify { .. } => {
+            Err(super::remote::local_only("audit verify --checkpoint/--public-key"))
+        }
+        AuditCommand::Key => {
+            let v: serde_json::Value = remote.json("GET", "/api/audit/key", None)?;
+            println!("{}", v["public_key"].as_str().unwrap_or_default());
+            Ok(0)
+        }
+        AuditCommand::Checkpoint { .. } => Err(super::remote::local_only("audit checkpoint")),
     }
 }

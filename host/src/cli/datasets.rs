@@ -269,7 +269,14 @@ fn remote_dataset(remote: &super::remote::Remote, command: DatasetCommand) -> an
                 print_dataset(&d);
             }
         }
-        DatasetCommand::Unrestrict { .. } => return Err(super::remote::local_only("dataset unrestrict")),
+        DatasetCommand::Unrestrict { dataset, note } => {
+            let d: DatasetRecord = remote.json(
+                "POST",
+                &format!("/api/datasets/{}/unrestrict", encode(&dataset)),
+                Some(serde_json::json!({ "note": note })),
+            )?;
+            println!("{}@{} is no longer restricted", d.name, d.version);
+        }
     }
     Ok(0)
 }

@@ -215,8 +215,9 @@ async fn run(args: &LoadtestArgs) -> anyhow::Result<String> {
         metrics: metrics.clone(),
         spool,
         openapi: Default::default(),
+        audit_key: Default::default(),
     };
-    let _workers = queue.start(registry.clone(), sandbox.clone(), metrics);
+    let _workers = queue.start(registry.clone(), sandbox.clone(), metrics, state.audit_key.clone());
     let (router, _) = api::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -26,6 +26,23 @@ pub enum PolicyCommand {
 
 /// Run a policy command.
 pub fn policy(home: &Path, reg: &RegistryArgs, command: PolicyCommand) -> anyhow::Result<i32> {
+    if let Some(remote) = reg.remote()? {
+        let policy: serde_json::Value = match command {
+            PolicyCommand::Show { json: true } => {
+                let v: serde_json::Value = remote.json("GET", "/api/policy", None)?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(0);
+            }
+            PolicyCommand::Show { json: false } => remote.json("GET", "/api/policy", None)?,
+            PolicyCommand::Set { limits } => {
+                remote.json("PUT", "/api/policy", Some(limits.overrides_json()))?
+            }
+        };
+        for (name, value) in policy.as_object().into_iter().flatten() {
+            println!("{name:<18} {value}");
+        }
+        return Ok(0);
+    }
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     let policy = match command {

@@ -69,8 +69,9 @@ async fn run(
         metrics: metrics.clone(),
         spool,
         openapi: Default::default(),
+        audit_key: Default::default(),
     };
-    let worker_tasks = queue.start(registry.clone(), sandbox, metrics);
+    let worker_tasks = queue.start(registry.clone(), sandbox, metrics, state.audit_key.clone());
     let sealer = tokio::spawn(seal_periodically(registry.clone(), home.to_path_buf()));
     let (router, _) = api::router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
