@@ -1,6 +1,6 @@
 //! `/api/benchmarks` and `/api/competitions`: create, open, close, submit (queued, 202),
-//! submissions, selection, leaderboards, finalize, rescore, practice data is CLI-only (a download
-//! of files).
+//! submissions, selection, leaderboards, finalize, rescore. (Practice data is handed out by the
+//! CLI on the registry's machine: it is a directory of files.)
 
 use axum::Json;
 use axum::extract::State;
