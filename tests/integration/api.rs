@@ -16,7 +16,7 @@ use crate::registry::{Reg, data};
 use sieve_host::api::{self, AppState, observe::Metrics, queue::RunQueue};
 use sieve_host::registry::Registry;
 
-crate::on_both_databases!(api_end_to_end, openapi_lists_every_route);
+crate::on_both_databases!(api_end_to_end, openapi_lists_every_route, api_permission_matrix);
 
 /// A router on `reg`'s registry with one worker, driven by its own runtime.
 struct Api {
@@ -660,4 +660,120 @@ fn the_cli_works_the_same_through_a_server() {
         std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .expect("chmod");
     }
+}
+
+/// Each role against each kind of route, across procuratorates: the statuses a caller gets are
+/// the registry's decisions, the same as on the command line.
+fn api_permission_matrix(reg: &Reg) {
+    let root = reg.init();
+    let api = Api::new(reg);
+    for city in ["city-a", "city-b"] {
+        assert_eq!(
+            api.post("/api/orgs", &root, json!({"name": city, "parent": "province"})).status,
+            StatusCode::CREATED
+        );
+    }
+    let user = |name: &str, org: &str, roles: &[&str]| {
+        let a = api.post("/api/users", &root, json!({"name": name, "org": org, "roles": roles}));
+        a.json()["token"].as_str().expect("token").to_string()
+    };
+    let author_a = user("author-a", "city-a", &["author"]);
+    let author_b = user("author-b", "city-b", &["author"]);
+    let admin_b = user("admin-b", "city-b", &["admin"]);
+    let organizer = user("olga", "province", &["organizer"]);
+    let t2 = sieve_host::bundled::get("private-lending-fraud").expect("bundled").to_vec();
+    let digest = api.call("POST", "/api/plugins", Some(&author_a), Some(("application/wasm", t2))).json()["plugin"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    assert_eq!(api.post(&format!("/api/plugins/{digest}/approve"), &root, json!({})).status, StatusCode::OK);
+    let tar = tar_of(&data("private-lending-fraud"));
+    let import = "/api/datasets?name=lending&task=private-lending-fraud&source=court";
+    assert_eq!(
+        api.call("POST", import, Some(&root), Some(("application/x-tar", tar))).status,
+        StatusCode::CREATED
+    );
+    assert_eq!(api.post("/api/datasets/lending/approve", &root, json!({})).status, StatusCode::OK);
+    assert_eq!(
+        api.post("/api/datasets/lending/grants", &root, json!({"org": "city-a"})).status,
+        StatusCode::OK
+    );
+    let queued = api.post("/api/runs", &author_a, json!({"plugin": digest, "dataset": "lending"}));
+    let run = queued.json()["id"].as_i64().expect("id");
+    api.wait(run, &author_a);
+
+    // Columns: no token, author in city-a (the runner), author in city-b, admin of city-b,
+    // organizer of the province, and the first admin of the province (`sieve init` gives it
+    // every role: it runs, organizes, and is staff over the sealed data).
+    let callers: [Option<&str>; 6] =
+        [None, Some(&author_a), Some(&author_b), Some(&admin_b), Some(&organizer), Some(&root)];
+    let mut wrong = Vec::new();
+    let mut expect = |what: &str, method: &str, path: &str, body: Option<Value>, statuses: [u16; 6]| {
+        for (caller, want) in callers.iter().zip(statuses) {
+            let body = body.as_ref().map(|b| ("application/json", b.to_string().into_bytes()));
+            let got = api.call(method, path, *caller, body);
+            if got.status.as_u16() != want {
+                let who = ["anonymous", "author-a", "author-b", "admin-b", "organizer", "root"]
+                    [callers.iter().position(|c| c == caller).unwrap_or(0)];
+                wrong.push(format!("{what}: {who} got {} (want {want}): {}", got.status, got.text()));
+            }
+        }
+    };
+    expect("whoami", "GET", "/api/whoami", None, [401, 200, 200, 200, 200, 200]);
+    expect("read a run", "GET", &format!("/api/runs/{run}"), None, [401, 200, 403, 403, 403, 200]);
+    expect("read its clues", "GET", &format!("/api/runs/{run}/clues"), None, [401, 200, 403, 403, 403, 200]);
+    expect("export them", "GET", &format!("/api/runs/{run}/export"), None, [401, 200, 403, 403, 403, 200]);
+    expect("see the dataset", "GET", "/api/datasets/lending", None, [401, 200, 404, 404, 200, 200]);
+    expect(
+        "queue a run",
+        "POST",
+        "/api/runs",
+        Some(json!({"plugin": digest, "dataset": "lending"})),
+        [401, 202, 403, 403, 403, 202],
+    );
+    expect(
+        "add an org under city-b",
+        "POST",
+        "/api/orgs",
+        Some(json!({"name": "county-b9", "parent": "city-b"})),
+        [401, 403, 403, 201, 403, 409],
+    );
+    expect("read the audit log", "GET", "/api/audit", None, [401, 403, 403, 200, 403, 200]);
+    expect(
+        "set the run policy",
+        "PUT",
+        "/api/policy",
+        Some(json!({"deadline": 30})),
+        [401, 403, 403, 403, 403, 200],
+    );
+    expect(
+        "release a run",
+        "POST",
+        &format!("/api/runs/{run}/release"),
+        Some(json!({"note": "x"})),
+        [401, 403, 403, 403, 403, 200],
+    );
+    expect(
+        "create a benchmark",
+        "POST",
+        "/api/benchmarks",
+        Some(json!({"name": "bench", "dataset": "lending"})),
+        [401, 403, 403, 403, 201, 409],
+    );
+    // Sealed now: even the runner, with a grant, no longer runs on it; its organizers still do.
+    expect(
+        "queue a run on sealed data",
+        "POST",
+        "/api/runs",
+        Some(json!({"plugin": digest, "dataset": "lending"})),
+        [401, 403, 403, 403, 403, 202],
+    );
+    expect(
+        "revoke the plugin",
+        "POST",
+        &format!("/api/plugins/{digest}/revoke"),
+        Some(json!({"note": "x"})),
+        [401, 403, 403, 403, 403, 200],
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
