@@ -545,6 +545,7 @@ fn the_cli_works_the_same_through_a_server() {
         let alice = reg.user(&admin, "alice", "city-a", &["author"]);
         let approver = reg.user(&admin, "approver", "province", &["admin"]);
         let mallory = reg.user(&admin, "mallory", "city-b", &["author"]);
+        let olga = reg.user(&admin, "olga", "province", &["organizer"]);
         let (child, url) = match remote.then(|| spawn_server(reg.home(), "1")) {
             Some((child, url)) => (Some(child), Some(url)),
             None => (None, None),
@@ -651,6 +652,39 @@ fn the_cli_works_the_same_through_a_server() {
         assert!(ok(&admin, &["audit", "log", "--limit", "200"]).contains("run.finish"));
         assert!(ok(&admin, &["audit", "verify"]).contains("intact"), "signed right after each change");
         assert_eq!(status(&alice, &["audit", "log"]), Some(3));
+        // A competition, organized, entered and downloaded from the same command lines.
+        let practice = crate::common::fresh_dir(&format!("cli-practice-{remote}"));
+        let p = practice.to_str().expect("utf-8");
+        assert!(
+            crate::common::run(&["gen", "private-lending-fraud", "--seed", "5", "--out", p]).status.success()
+        );
+        ok(
+            &admin,
+            &["dataset", "import", "practice", p, "--task", "private-lending-fraud", "--source", "court"],
+        );
+        ok(&admin, &["dataset", "approve", "practice"]);
+        ok(&olga, &["benchmark", "create", "bench", "--dataset", "lending", "--practice", "practice"]);
+        ok(&olga, &["competition", "create", "cup", "--benchmark", "bench", "--daily-limit", "3"]);
+        ok(&olga, &["competition", "open", "cup"]);
+        let submitted: Value =
+            serde_json::from_str(&ok(&alice, &["competition", "submit", "cup", &digest, "--json"]))
+                .expect("json");
+        assert_eq!(submitted["state"], "scored", "{submitted}");
+        assert!(submitted["private"].is_null(), "participants never see the private side");
+        assert!(ok(&alice, &["competition", "leaderboard", "cup"]).contains("city-a"));
+        assert_eq!(status(&alice, &["competition", "leaderboard", "cup", "--private"]), Some(3));
+        let out = crate::common::fresh_dir_path(&format!("cli-practice-out-{remote}"));
+        let _ = std::fs::remove_dir_all(&out);
+        ok(&alice, &["benchmark", "practice", "bench", "--out", out.to_str().expect("utf-8")]);
+        assert_eq!(
+            std::fs::read(out.join("labels.csv")).expect("labels"),
+            std::fs::read(practice.join("labels.csv")).expect("generated")
+        );
+        assert_eq!(
+            status(&alice, &["run", &digest, "--dataset", "lending"]),
+            Some(3),
+            "the evaluation data is sealed"
+        );
         if let Some(mut child) = child {
             assert_eq!(status(&admin, &["init"]), Some(1), "local-only commands refuse --server");
             sigterm(&child);

@@ -1,6 +1,6 @@
 //! `/api/benchmarks` and `/api/competitions`: create, open, close, submit (queued, 202),
-//! submissions, selection, leaderboards, finalize, rescore. (Practice data is handed out by the
-//! CLI on the registry's machine: it is a directory of files.)
+//! submissions, selection, leaderboards, finalize, rescore, and a benchmark's practice data (a tar
+//! of its tables and labels).
 
 use axum::Json;
 use axum::extract::State;
@@ -27,6 +27,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_benchmarks, create_benchmark))
         .routes(routes!(show_benchmark))
+        .routes(routes!(practice))
         .routes(routes!(list_competitions, create_competition))
         .routes(routes!(show_competition))
         .routes(routes!(open))
@@ -338,4 +339,28 @@ async fn rescore(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<Rescored>>> {
     s.act(&actor, "competition rescore", s.registry.rescore(&s.sandbox, &actor, &name)).await.map(Json)
+}
+
+/// A benchmark's practice dataset with its labels, as a tar of `<table>.parquet` and `labels.csv`
+/// (anyone within the benchmark's procuratorate).
+#[utoipa::path(get, path = "/api/benchmarks/{name}/practice", tag = "competitions", params(("name" = String, Path, description = "benchmark name")),
+    responses((status = 200, description = "application/x-tar"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn practice(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let files = s.act(&actor, "benchmark practice", s.registry.practice_files(&actor, &name)).await?;
+    let mut archive = tar::Builder::new(Vec::new());
+    for (file, bytes) in &files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        archive
+            .append_data(&mut header, file, bytes.as_slice())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    let body = archive.into_inner().map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }

@@ -627,8 +627,57 @@ fn remote_benchmark(remote: &super::remote::Remote, command: BenchmarkCommand) -
                 remote.json("GET", &format!("/api/benchmarks/{}", encode(&name)), None)?;
             print_json(&b)?;
         }
-        BenchmarkCommand::Create { .. } => return Err(super::remote::local_only("benchmark create")),
-        BenchmarkCommand::Practice { .. } => return Err(super::remote::local_only("benchmark practice")),
+        BenchmarkCommand::Create {
+            name,
+            dataset,
+            metric,
+            review_budget,
+            public_fraction,
+            split_seed,
+            practice,
+            json,
+        } => {
+            let body = serde_json::json!({
+                "name": name, "dataset": dataset, "metric": metric.as_str(), "review_budget": review_budget,
+                "public_fraction": public_fraction, "split_seed": split_seed, "practice": practice,
+            });
+            let b: crate::competition::BenchmarkRecord =
+                remote.json("POST", "/api/benchmarks", Some(body))?;
+            if json {
+                print_json(&b)?;
+            } else {
+                println!(
+                    "benchmark {} on {} ({}): {} public and {} private subjects, split seed {}, metric {}, review budget {}",
+                    b.name,
+                    b.dataset,
+                    b.task,
+                    b.public_subjects,
+                    b.private_subjects,
+                    b.split_seed,
+                    b.metric,
+                    b.review_budget
+                );
+            }
+        }
+        BenchmarkCommand::Practice { name, out } => {
+            if out.exists() && std::fs::read_dir(&out).map(|mut e| e.next().is_some()).unwrap_or(true) {
+                bail!("{} is not an empty directory: give a new one, nothing is overwritten", out.display());
+            }
+            let bytes = remote.bytes(&format!("/api/benchmarks/{}/practice", encode(&name)))?;
+            let mut files = Vec::new();
+            for entry in tar::Archive::new(bytes.as_slice()).entries()? {
+                let mut entry = entry?;
+                let file = entry.path()?.to_string_lossy().into_owned();
+                if file.contains('/') || file.starts_with('.') {
+                    bail!("the server sent an archive entry {file:?} outside the directory");
+                }
+                let mut content = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut content)?;
+                files.push((file, content));
+            }
+            let written = crate::competition::benchmarks::write_files(&out, &files)?;
+            println!("{} -> {}: {}", written.len(), out.display(), written.join(", "));
+        }
     }
     Ok(0)
 }
@@ -727,7 +776,34 @@ fn remote_competition(remote: &super::remote::Remote, command: CompetitionComman
                 }
             }
         }
-        CompetitionCommand::Create { .. } => return Err(super::remote::local_only("competition create")),
+        CompetitionCommand::Create {
+            name,
+            benchmark,
+            opens,
+            closes,
+            daily_limit,
+            failure_limit,
+            final_selections,
+            limits,
+            json,
+        } => {
+            let time = |ms: Option<i64>| ms.map(|ms| format!("{}Z", sieve_sdk::data::format_timestamp(ms)));
+            let body = serde_json::json!({
+                "name": name, "benchmark": benchmark, "opens_at": time(opens), "closes_at": time(closes),
+                "daily_limit": daily_limit, "failure_limit": failure_limit, "final_selections": final_selections,
+                "limits": limits.overrides_json(),
+            });
+            let c: crate::competition::CompetitionRecord =
+                remote.json("POST", "/api/competitions", Some(body))?;
+            if json {
+                print_json(&c)?;
+            } else {
+                println!(
+                    "competition {} on benchmark {} ({}), {}: open it with `sieve competition open {}`",
+                    c.name, c.benchmark, c.task, c.state, c.name
+                );
+            }
+        }
         CompetitionCommand::Work { .. } => return Err(super::remote::local_only("competition work")),
     }
     Ok(0)

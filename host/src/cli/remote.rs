@@ -108,9 +108,14 @@ impl Remote {
 
     /// A GET whose answer is text (exports), or the server's error.
     pub fn text(&self, path: &str) -> anyhow::Result<String> {
+        Ok(String::from_utf8_lossy(&self.bytes(path)?).into_owned())
+    }
+
+    /// A GET whose answer is bytes (archives), or the server's error.
+    pub fn bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let (status, _, bytes) = self.call("GET", path, None)?;
         check(status, &bytes)?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(bytes)
     }
 }
 

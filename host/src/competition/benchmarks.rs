@@ -372,9 +372,10 @@ impl Registry {
         parse_labels(&bytes, &format!("labels of benchmark {}", b.name)).map_err(RegistryError::Invalid)
     }
 
-    /// Write benchmark `name`'s practice dataset (its tables as Parquet, and `labels.csv`) into
-    /// `out`, a new or empty directory. Anyone in the benchmark's procuratorate subtree may.
-    pub async fn download_practice(&self, actor: &Actor, name: &str, out: &Path) -> Result<Vec<String>> {
+    /// Benchmark `name`'s practice dataset as `(file name, bytes)`: its tables as Parquet and
+    /// `labels.csv`, each checked against its digest. Anyone in the benchmark's procuratorate
+    /// subtree may have it; the hand-out is audited.
+    pub async fn practice_files(&self, actor: &Actor, name: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let b = self.benchmark(name).await?;
         if !self.within(actor.user.org_id, b.org_id).await? {
             return Err(RegistryError::Denied(format!(
@@ -387,35 +388,48 @@ impl Registry {
             id: name.to_string(),
         })?;
         let d = self.dataset(practice, false).await?;
-        if out.exists() && std::fs::read_dir(out).map(|mut e| e.next().is_some()).unwrap_or(true) {
-            return Err(RegistryError::Invalid(format!(
-                "{} is not an empty directory: give a new one, nothing is overwritten",
-                out.display()
-            )));
-        }
-        std::fs::create_dir_all(out)
-            .map_err(|e| RegistryError::Invalid(format!("{}: {e}", out.display())))?;
-        let mut written = Vec::new();
-        let mut files: Vec<(String, String)> =
+        let mut names: Vec<(String, String)> =
             d.tables.iter().map(|t| (format!("{}.parquet", t.name), t.digest.clone())).collect();
         if let Some(labels) = &d.labels_digest {
-            files.push((LABELS_FILE.to_string(), labels.clone()));
+            names.push((LABELS_FILE.to_string(), labels.clone()));
         }
-        for (file, digest) in files {
-            let bytes = self.blobs.get(&digest)?;
-            let path = out.join(&file);
-            std::fs::write(&path, bytes)
-                .map_err(|e| RegistryError::Invalid(format!("{}: {e}", path.display())))?;
-            written.push(file);
+        let mut files = Vec::with_capacity(names.len());
+        for (file, digest) in names {
+            files.push((file, self.blobs.get(&digest)?));
         }
         audit::record(
             &self.db,
             &actor.user.name,
             "benchmark.practice",
             name,
-            json!({ "dataset": practice, "files": written.len() }),
+            json!({ "dataset": practice, "files": files.len() }),
         )
         .await?;
-        Ok(written)
+        Ok(files)
     }
+
+    /// Write benchmark `name`'s practice dataset into `out`, a new or empty directory.
+    pub async fn download_practice(&self, actor: &Actor, name: &str, out: &Path) -> Result<Vec<String>> {
+        if out.exists() && std::fs::read_dir(out).map(|mut e| e.next().is_some()).unwrap_or(true) {
+            return Err(RegistryError::Invalid(format!(
+                "{} is not an empty directory: give a new one, nothing is overwritten",
+                out.display()
+            )));
+        }
+        let files = self.practice_files(actor, name).await?;
+        write_files(out, &files)
+    }
+}
+
+/// Write `files` into directory `out` (created if missing); their names.
+pub fn write_files(out: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<String>> {
+    std::fs::create_dir_all(out).map_err(|e| RegistryError::Invalid(format!("{}: {e}", out.display())))?;
+    let mut written = Vec::new();
+    for (file, bytes) in files {
+        let path = out.join(file);
+        std::fs::write(&path, bytes)
+            .map_err(|e| RegistryError::Invalid(format!("{}: {e}", path.display())))?;
+        written.push(file.clone());
+    }
+    Ok(written)
 }
