@@ -651,6 +651,10 @@ fn the_cli_works_the_same_through_a_server() {
         assert_eq!(status(&alice, &["policy", "set", "--fuel", "1e9"]), Some(3));
         assert!(ok(&admin, &["audit", "log", "--limit", "200"]).contains("run.finish"));
         assert!(ok(&admin, &["audit", "verify"]).contains("intact"), "signed right after each change");
+        let kept = crate::common::fresh_dir(&format!("cli-kept-{remote}")).join("checkpoint.json");
+        let kept = kept.to_str().expect("utf-8");
+        ok(&admin, &["audit", "checkpoint", "--out", kept]);
+        assert!(ok(&admin, &["audit", "verify", "--checkpoint", kept]).contains("intact"));
         assert_eq!(status(&alice, &["audit", "log"]), Some(3));
         // A competition, organized, entered and downloaded from the same command lines.
         let practice = crate::common::fresh_dir(&format!("cli-practice-{remote}"));

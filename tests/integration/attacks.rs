@@ -38,10 +38,8 @@ fn detail(v: &Value) -> &str {
     v["detail"].as_str().expect("detail")
 }
 
-/// `sieve run --data` of the raw guest in `mode`, with the child's peak resident memory (KiB), read
-/// from the kernel's own accounting of the exited process.
-// The child is reaped with wait4 (which std cannot do) to read its rusage.
-#[allow(clippy::zombie_processes)]
+/// `sieve run --data` of the raw guest in `mode`, with the child's peak resident memory (KiB):
+/// the kernel's high-water mark of its own address space, sampled while it runs.
 fn raw_with_peak_rss(mode: &str, extra: &[&str]) -> (i32, Value, u64) {
     let data = t1_data("parquet", 1);
     let param = format!("mode={mode}");
@@ -60,15 +58,34 @@ fn raw_with_peak_rss(mode: &str, extra: &[&str]) -> (i32, Value, u64) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start sieve");
-    let mut out = String::new();
-    child.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in; the pid is our own child, not yet reaped.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, child.id() as i32, "wait4");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).expect("read");
+        out
+    });
+    // The child's own high-water mark, sampled until it exits. (wait4's ru_maxrss would not do:
+    // Linux carries the forking process's peak into the child's across exec, and this test
+    // process may be large while other tests run in it.)
+    let hwm_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&hwm_path)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    let out = reader.join().expect("reader");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}"));
-    (libc::WEXITSTATUS(status), v, usage.ru_maxrss as u64)
+    (status.code().unwrap_or(-1), v, peak_kib)
 }
 
 /// Run `sieve ARGS` and insist it ends within `limit` (a hang is the bug under test, not a

@@ -9,12 +9,16 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiQuery, Authed};
+use super::extract::{ApiJson, ApiQuery, Authed};
 use crate::audit::{self, Event, Verdict};
 use crate::registry::Role;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(log)).routes(routes!(verify)).routes(routes!(key))
+    OpenApiRouter::new()
+        .routes(routes!(log))
+        .routes(routes!(verify, verify_against))
+        .routes(routes!(key))
+        .routes(routes!(checkpoint))
 }
 
 /// Which events.
@@ -60,15 +64,42 @@ struct VerifyReport {
 #[utoipa::path(get, path = "/api/audit/verify", tag = "audit",
     responses((status = 200, body = VerifyReport), (status = 403, body = ErrorBody)))]
 async fn verify(State(s): State<AppState>, Authed(actor): Authed) -> ApiResult<Json<VerifyReport>> {
+    verified(&s, &actor, None).await
+}
+
+/// A checkpoint kept outside the registry.
+#[derive(Deserialize, ToSchema)]
+struct Kept {
+    /// As `POST /api/audit/checkpoint` (or `sieve audit checkpoint`) produced it.
+    checkpoint: audit::signing::Checkpoint,
+}
+
+/// Verify as `GET` does, and also against a checkpoint kept outside the registry: a log
+/// rewritten or cut back since that checkpoint is caught even if its own checkpoints were too.
+#[utoipa::path(post, path = "/api/audit/verify", tag = "audit", request_body = Kept,
+    responses((status = 200, body = VerifyReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn verify_against(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiJson(kept): ApiJson<Kept>,
+) -> ApiResult<Json<VerifyReport>> {
+    verified(&s, &actor, Some(&kept.checkpoint)).await
+}
+
+async fn verified(
+    s: &AppState,
+    actor: &crate::registry::Actor,
+    kept: Option<&audit::signing::Checkpoint>,
+) -> ApiResult<Json<VerifyReport>> {
     let registry = s.registry.clone();
     let verdict = s
-        .act(&actor, "audit verify", async {
+        .act(actor, "audit verify", async {
             actor.require(Role::Admin, "verifying the audit log")?;
             let key = audit::signing::AuditKey::load_or_create(&registry.home)
                 .map_err(|e| crate::registry::RegistryError::Invalid(e.to_string()))?;
             let public = audit::signing::public_key(&key.public_hex())
                 .map_err(crate::registry::RegistryError::Invalid)?;
-            Ok(audit::verify(&registry.db, &public, None).await?)
+            Ok(audit::verify(&registry.db, &public, kept).await?)
         })
         .await?;
     Ok(Json(match verdict {
@@ -79,6 +110,25 @@ async fn verify(State(s): State<AppState>, Authed(actor): Authed) -> ApiResult<J
             VerifyReport { status: "broken".into(), events: None, seq: Some(seq), reason: Some(reason) }
         }
     }))
+}
+
+/// Sign the log's head now and return the checkpoint, to keep outside the registry (admins).
+#[utoipa::path(post, path = "/api/audit/checkpoint", tag = "audit",
+    responses((status = 200, body = audit::signing::Checkpoint), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn checkpoint(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+) -> ApiResult<Json<audit::signing::Checkpoint>> {
+    let registry = s.registry.clone();
+    s.act(&actor, "audit checkpoint", async {
+        actor.require(Role::Admin, "signing an audit checkpoint")?;
+        let key = audit::signing::AuditKey::load_or_create(&registry.home)
+            .map_err(|e| crate::registry::RegistryError::Invalid(e.to_string()))?;
+        let sealed = audit::signing::seal(&registry.db, &key).await?;
+        sealed.ok_or_else(|| crate::registry::RegistryError::Conflict("the audit log is empty".into()))
+    })
+    .await
+    .map(Json)
 }
 
 /// The registry's public key (hex).

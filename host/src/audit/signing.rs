@@ -33,7 +33,7 @@ impl AuditKey {
 }
 
 /// A signed statement that the log's event `seq` has hash `hash`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Checkpoint {
     /// The newest event covered.
     pub seq: i64,
