@@ -13,7 +13,7 @@ use tower::ServiceExt as _;
 
 use crate::common::stderr;
 use crate::registry::{Reg, data};
-use sieve_host::api::{self, AppState, observe::Metrics, queue::RunQueue};
+use sieve_host::api::{self, AppState};
 use sieve_host::registry::Registry;
 
 crate::on_both_databases!(api_end_to_end, openapi_lists_every_route, api_permission_matrix);
@@ -60,20 +60,7 @@ impl Api {
         let (router, registry) = runtime.block_on(async {
             let registry = Registry::open(&home, reg.db()).await.expect("registry");
             let sandbox = sieve_host::sandbox::Sandbox::new(None).expect("sandbox");
-            let queue = RunQueue::new(1);
-            let metrics = std::sync::Arc::new(Metrics::default());
-            let spool = home.join("spool");
-            std::fs::create_dir_all(&spool).expect("spool");
-            let state = AppState {
-                registry: registry.clone(),
-                sandbox: sandbox.clone(),
-                queue: queue.clone(),
-                metrics: metrics.clone(),
-                spool,
-                openapi: Default::default(),
-                audit_key: Default::default(),
-            };
-            queue.start(registry.clone(), sandbox, metrics, state.audit_key.clone());
+            let (state, _) = AppState::start(registry.clone(), sandbox, 1).expect("state");
             (api::router(state).0, registry)
         });
         Api { runtime, router, registry, home }

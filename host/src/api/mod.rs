@@ -69,6 +69,25 @@ pub async fn seal(registry: &Registry, key: &OnceLock<crate::audit::signing::Aud
 }
 
 impl AppState {
+    /// The state of a server on `registry` with `workers` run workers, started on the current
+    /// runtime (their handles come back, to wait for while draining). Uploads spool under the
+    /// registry's home.
+    pub fn start(
+        registry: Registry,
+        sandbox: Sandbox,
+        workers: usize,
+    ) -> std::io::Result<(AppState, Vec<tokio::task::JoinHandle<()>>)> {
+        let spool = registry.home.join("spool");
+        std::fs::create_dir_all(&spool)?;
+        let queue = queue::RunQueue::new(workers);
+        let metrics = Arc::new(observe::Metrics::default());
+        let audit_key: Arc<OnceLock<crate::audit::signing::AuditKey>> = Default::default();
+        let handles = queue.start(registry.clone(), sandbox.clone(), metrics.clone(), audit_key.clone());
+        let state =
+            AppState { registry, sandbox, queue, metrics, spool, openapi: Default::default(), audit_key };
+        Ok((state, handles))
+    }
+
     /// Run `work` for `actor`; a refusal is written to the audit log before it becomes the
     /// response, as the CLI does.
     pub async fn act<T>(

@@ -192,6 +192,17 @@ pub fn org(home: &Path, reg: &RegistryArgs, command: OrgCommand) -> anyhow::Resu
     Ok(0)
 }
 
+fn print_events(events: &[crate::audit::Event], json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(&events)?;
+    } else {
+        for e in events {
+            println!("{:>6} {} {:<12} {:<18} {:<20} {}", e.seq, e.at, e.actor, e.action, e.target, e.detail);
+        }
+    }
+    Ok(())
+}
+
 fn print_orgs(orgs: Vec<Org>, json: bool) -> anyhow::Result<()> {
     if json {
         print_json(&orgs)?;
@@ -292,16 +303,7 @@ pub fn audit(home: &Path, reg: &RegistryArgs, command: AuditCommand) -> anyhow::
             let events = session.act("audit log", |a| async move {
                 registry.audit_visible_to(&a, limit, target.as_deref()).await
             })?;
-            if json {
-                print_json(&events)?;
-            } else {
-                for e in events {
-                    println!(
-                        "{:>6} {} {:<12} {:<18} {:<20} {}",
-                        e.seq, e.at, e.actor, e.action, e.target, e.detail
-                    );
-                }
-            }
+            print_events(&events, json)?;
             Ok(0)
         }
         AuditCommand::Verify { checkpoint, public_key, json } => {
@@ -389,16 +391,7 @@ fn remote_audit(remote: &super::remote::Remote, command: AuditCommand) -> anyhow
                 path.push_str(&format!("&target={}", super::remote::encode(&t)));
             }
             let events: Vec<crate::audit::Event> = remote.json("GET", &path, None)?;
-            if json {
-                print_json(&events)?;
-            } else {
-                for e in events {
-                    println!(
-                        "{:>6} {} {:<12} {:<18} {:<20} {}",
-                        e.seq, e.at, e.actor, e.action, e.target, e.detail
-                    );
-                }
-            }
+            print_events(&events, json)?;
             Ok(0)
         }
         AuditCommand::Verify { checkpoint, public_key: None, json } => {

@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::api::{self, AppState, observe::Metrics, queue::RunQueue};
+use crate::api::{self, AppState};
 use crate::competition::competitions::Transition;
 use crate::competition::{BenchmarkRequest, CompetitionRequest};
 use crate::generate::{self, Format};
@@ -204,20 +204,8 @@ async fn run(args: &LoadtestArgs) -> anyhow::Result<String> {
 
     // The server, as `sieve serve` builds it, with two workers at the sandbox's lower priority.
     crate::registry::LOWER_SANDBOX_PRIORITY.store(true, std::sync::atomic::Ordering::Relaxed);
-    let queue = RunQueue::new(2);
-    let metrics = Arc::new(Metrics::default());
-    let spool = home.join("spool");
-    std::fs::create_dir_all(&spool)?;
-    let state = AppState {
-        registry: registry.clone(),
-        sandbox: sandbox.clone(),
-        queue: queue.clone(),
-        metrics: metrics.clone(),
-        spool,
-        openapi: Default::default(),
-        audit_key: Default::default(),
-    };
-    let _workers = queue.start(registry.clone(), sandbox.clone(), metrics, state.audit_key.clone());
+    let (state, _workers) = AppState::start(registry.clone(), sandbox.clone(), 2)?;
+    let queue = state.queue.clone();
     let (router, _) = api::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

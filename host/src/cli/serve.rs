@@ -2,14 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
 
 use super::session::RegistryArgs;
-use crate::api::{self, AppState, observe::Metrics, queue::RunQueue};
+use crate::api::{self, AppState};
 use crate::registry::Registry;
 
 /// Arguments of `sieve serve`.
@@ -57,21 +56,10 @@ async fn run(
     registry.blobs.sweep();
     let sandbox = super::sandbox(home)?;
     crate::registry::LOWER_SANDBOX_PRIORITY.store(true, std::sync::atomic::Ordering::Relaxed);
-    let spool = home.join("spool");
-    std::fs::create_dir_all(&spool).with_context(|| format!("creating {}", spool.display()))?;
     let workers = args.workers.unwrap_or(cores);
-    let queue = RunQueue::new(workers);
-    let metrics = Arc::new(Metrics::default());
-    let state = AppState {
-        registry: registry.clone(),
-        sandbox: sandbox.clone(),
-        queue: queue.clone(),
-        metrics: metrics.clone(),
-        spool,
-        openapi: Default::default(),
-        audit_key: Default::default(),
-    };
-    let worker_tasks = queue.start(registry.clone(), sandbox, metrics, state.audit_key.clone());
+    let (state, worker_tasks) = AppState::start(registry.clone(), sandbox, workers)
+        .with_context(|| format!("creating {}", home.join("spool").display()))?;
+    let queue = state.queue.clone();
     let sealer = tokio::spawn(seal_periodically(registry.clone(), home.to_path_buf()));
     let (router, _) = api::router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
