@@ -147,24 +147,6 @@ pub fn encode(s: &str) -> String {
     out
 }
 
-/// The exit status of a run that ended with outcome `code`.
-pub fn outcome_exit(code: &str) -> i32 {
-    match code {
-        "completed" => 0,
-        "model-error" => 10,
-        "out-of-fuel" => 11,
-        "deadline-exceeded" => 12,
-        "memory-limit" => 13,
-        "output-limit" => 14,
-        "trap" => 15,
-        "link-error" => 16,
-        "invalid-component" => 17,
-        "hash-mismatch" => 18,
-        "bad-input" => 19,
-        _ => 1,
-    }
-}
-
 /// A command that runs only next to the registry.
 pub fn local_only(command: &str) -> anyhow::Error {
     anyhow::anyhow!("`sieve {command}` works on the registry's own machine only, not with --server")
@@ -183,7 +165,6 @@ mod tests {
             (3, 3, 4, 18, 1)
         );
         assert_eq!(encode("a b/c@1"), "a%20b%2Fc@1");
-        assert_eq!(outcome_exit("out-of-fuel"), 11);
         assert!(Remote::new("ftp://x", None).is_err());
     }
 }

@@ -267,5 +267,5 @@ fn remote_run(remote: &super::remote::Remote, args: &RunArgs, dataset: &str) -> 
             }
         }
     }
-    Ok(super::remote::outcome_exit(record.outcome.as_deref().unwrap_or("")))
+    Ok(crate::sandbox::outcome::exit_code_of(record.outcome.as_deref().unwrap_or("")))
 }

@@ -42,6 +42,27 @@ pub enum Outcome {
 /// Exit status of a run refused because bytes do not match their digest.
 pub const HASH_MISMATCH_EXIT: i32 = 18;
 
+/// Each outcome's code and the exit status of `sieve run` that ended with it.
+const EXIT_STATUS: [(&str, i32); 11] = [
+    ("completed", 0),
+    ("model-error", 10),
+    ("out-of-fuel", 11),
+    ("deadline-exceeded", 12),
+    ("memory-limit", 13),
+    ("output-limit", 14),
+    ("trap", 15),
+    ("link-error", 16),
+    ("invalid-component", 17),
+    ("hash-mismatch", HASH_MISMATCH_EXIT),
+    ("bad-input", 19),
+];
+
+/// The exit status for an outcome given by its code (as stored, or as a server reports it);
+/// 1 for anything else, such as a run whose host died (`host-crash`).
+pub fn exit_code_of(code: &str) -> i32 {
+    EXIT_STATUS.iter().find(|(c, _)| *c == code).map_or(1, |(_, status)| *status)
+}
+
 impl Outcome {
     /// Kebab-case name used in JSON and storage.
     pub fn code(&self) -> &'static str {
@@ -62,19 +83,7 @@ impl Outcome {
 
     /// Process exit status for `sieve run` (documented in `sieve run --help` and the README).
     pub fn exit_code(&self) -> i32 {
-        match self {
-            Outcome::Completed => 0,
-            Outcome::ModelError(_) => 10,
-            Outcome::OutOfFuel(_) => 11,
-            Outcome::DeadlineExceeded(_) => 12,
-            Outcome::MemoryLimit(_) => 13,
-            Outcome::OutputLimit(_) => 14,
-            Outcome::Trap { .. } => 15,
-            Outcome::LinkError(_) => 16,
-            Outcome::InvalidComponent(_) => 17,
-            Outcome::HashMismatch { .. } => HASH_MISMATCH_EXIT,
-            Outcome::BadInput(_) => 19,
-        }
+        exit_code_of(self.code())
     }
 
     /// A one-line explanation (empty for `completed`).
@@ -108,3 +117,31 @@ impl fmt::Display for Outcome {
 pub const EXIT_CODES: &str = "Exit status: 0 completed, 10 model-error, 11 out-of-fuel, 12 deadline-exceeded, \
 13 memory-limit, 14 output-limit, 15 trap, 16 link-error, 17 invalid-component, 18 hash-mismatch, \
 19 bad-input; 1 for any other error (unreadable file, bad flag value).";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_and_its_stored_code_give_the_same_exit_status() {
+        let outcomes = [
+            Outcome::Completed,
+            Outcome::ModelError(String::new()),
+            Outcome::OutOfFuel(String::new()),
+            Outcome::DeadlineExceeded(String::new()),
+            Outcome::MemoryLimit(String::new()),
+            Outcome::OutputLimit(String::new()),
+            Outcome::Trap { message: String::new(), backtrace: Vec::new() },
+            Outcome::LinkError(String::new()),
+            Outcome::InvalidComponent(String::new()),
+            Outcome::HashMismatch { expected: String::new(), actual: String::new() },
+            Outcome::BadInput(String::new()),
+        ];
+        let statuses: Vec<i32> = outcomes.iter().map(Outcome::exit_code).collect();
+        assert_eq!(statuses, [0, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+        for o in &outcomes {
+            assert!(EXIT_CODES.contains(&format!("{} {}", o.exit_code(), o.code())), "{}", o.code());
+        }
+        assert_eq!(exit_code_of("host-crash"), 1);
+    }
+}
