@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authed};
 use crate::competition::competitions::Transition;
 use crate::competition::rescore::Rescored;
-use crate::competition::submissions::QuotaUse;
+use crate::competition::submissions::CompetitionStatus;
 use crate::competition::{
     BenchmarkRecord, BenchmarkRequest, Board, CompetitionRecord, CompetitionRequest, SubmissionRecord,
 };
@@ -110,22 +110,7 @@ async fn list_competitions(
     s.act(&actor, "competition list", s.registry.competitions()).await.map(Json)
 }
 
-/// A competition with where it stands for the caller.
-#[derive(Serialize, ToSchema)]
-struct CompetitionStatus {
-    /// The record.
-    competition: CompetitionRecord,
-    /// Its phase now: created, scheduled, open, closed or finalized.
-    phase: String,
-    /// The caller's procuratorate's use of today's quota.
-    quota: QuotaUse,
-    /// Submissions left today.
-    left_today: i64,
-    /// When the day (UTC) resets.
-    resets_at: String,
-}
-
-/// One competition, the caller's quota and when it resets.
+/// One competition, the caller's quota, when it resets, and the queue.
 #[utoipa::path(get, path = "/api/competitions/{name}", tag = "competitions", params(("name" = String, Path, description = "competition name")),
     responses((status = 200, body = CompetitionStatus), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn show_competition(
@@ -133,22 +118,7 @@ async fn show_competition(
     Authed(actor): Authed,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<CompetitionStatus>> {
-    let at = now_ms();
-    let (competition, quota) = s
-        .act(&actor, "competition show", async {
-            let c = s.registry.competition(&name).await?;
-            s.registry.require_in_scope(&actor, &c, "showing a competition").await?;
-            let q = s.registry.quota(&name, actor.user.org_id, at).await?;
-            Ok((c, q))
-        })
-        .await?;
-    Ok(Json(CompetitionStatus {
-        phase: competition.phase(at).as_str().into(),
-        left_today: (competition.daily_limit - quota.counted).max(0),
-        resets_at: crate::storage::format_ms(crate::competition::submissions::next_reset(at)),
-        quota,
-        competition,
-    }))
+    s.act(&actor, "competition show", s.registry.competition_status(&actor, &name, now_ms())).await.map(Json)
 }
 
 /// A new competition.

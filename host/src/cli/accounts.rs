@@ -203,6 +203,42 @@ fn print_events(events: &[crate::audit::Event], json: bool) -> anyhow::Result<()
     Ok(())
 }
 
+fn print_new_user(user: &User, token: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&json!({ "user": user, "token": token }));
+    }
+    println!("added {} to {}; token (shown once): {token}", user.name, user.org);
+    Ok(())
+}
+
+fn print_token(token: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&json!({ "token": token }));
+    }
+    println!("{token}");
+    Ok(())
+}
+
+/// Print a checkpoint, or write it to `out` (to keep outside the registry).
+fn write_checkpoint(
+    checkpoint: &crate::audit::signing::Checkpoint,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(checkpoint)? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "checkpoint at event {} -> {} (keep it outside the registry)",
+                checkpoint.seq,
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
 fn print_orgs(orgs: Vec<Org>, json: bool) -> anyhow::Result<()> {
     if json {
         print_json(&orgs)?;
@@ -236,26 +272,14 @@ pub fn user(home: &Path, reg: &RegistryArgs, command: UserCommand) -> anyhow::Re
                     "/api/users",
                     Some(json!({ "name": name, "org": org, "roles": roles })),
                 )?;
-                if json {
-                    print_json(&v)?;
-                } else {
-                    let token = v["token"].as_str().unwrap_or_default();
-                    println!(
-                        "added {} to {}; token (shown once): {token}",
-                        v["user"]["name"].as_str().unwrap_or_default(),
-                        v["user"]["org"].as_str().unwrap_or_default()
-                    );
-                }
+                let user: User = serde_json::from_value(v["user"].clone())?;
+                print_new_user(&user, v["token"].as_str().unwrap_or_default(), json)?;
             }
             UserCommand::Token { name, revoke_others, json } => {
                 let path = format!("/api/users/{}/tokens", super::remote::encode(&name));
                 let v: serde_json::Value =
                     remote.json("POST", &path, Some(json!({ "revoke_others": revoke_others })))?;
-                if json {
-                    print_json(&v)?;
-                } else {
-                    println!("{}", v["token"].as_str().unwrap_or_default());
-                }
+                print_token(v["token"].as_str().unwrap_or_default(), json)?;
             }
             UserCommand::List { json } => print_users(remote.json("GET", "/api/users", None)?, json)?,
         }
@@ -267,20 +291,12 @@ pub fn user(home: &Path, reg: &RegistryArgs, command: UserCommand) -> anyhow::Re
         UserCommand::Add { name, org, roles, json } => {
             let (user, token) = session
                 .act("user add", |a| async move { registry.add_user(&a, &name, &org, &roles).await })?;
-            if json {
-                print_json(&json!({ "user": user, "token": token }))?;
-            } else {
-                println!("added {} to {}; token (shown once): {token}", user.name, user.org);
-            }
+            print_new_user(&user, &token, json)?;
         }
         UserCommand::Token { name, revoke_others, json } => {
             let token = session
                 .act("user token", |a| async move { registry.new_token(&a, &name, revoke_others).await })?;
-            if json {
-                print_json(&json!({ "token": token }))?;
-            } else {
-                println!("{token}");
-            }
+            print_token(&token, json)?;
         }
         UserCommand::List { json } => {
             let users = session.act("user list", |a| async move { registry.users_visible_to(&a).await })?;
@@ -359,18 +375,7 @@ pub fn audit(home: &Path, reg: &RegistryArgs, command: AuditCommand) -> anyhow::
                 let sealed = crate::audit::signing::seal(db, &key).await?;
                 sealed.ok_or_else(|| RegistryError::Conflict("the audit log is empty".into()))
             })?;
-            let text = serde_json::to_string_pretty(&checkpoint)? + "\n";
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!(
-                        "checkpoint at event {} -> {} (keep it outside the registry)",
-                        checkpoint.seq,
-                        path.display()
-                    );
-                }
-                None => print!("{text}"),
-            }
+            write_checkpoint(&checkpoint, out)?;
             Ok(0)
         }
         AuditCommand::Key => {
@@ -431,18 +436,7 @@ fn remote_audit(remote: &super::remote::Remote, command: AuditCommand) -> anyhow
         AuditCommand::Checkpoint { out } => {
             let checkpoint: crate::audit::signing::Checkpoint =
                 remote.json("POST", "/api/audit/checkpoint", None)?;
-            let text = serde_json::to_string_pretty(&checkpoint)? + "\n";
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!(
-                        "checkpoint at event {} -> {} (keep it outside the registry)",
-                        checkpoint.seq,
-                        path.display()
-                    );
-                }
-                None => print!("{text}"),
-            }
+            write_checkpoint(&checkpoint, out)?;
             Ok(0)
         }
     }

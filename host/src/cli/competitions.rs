@@ -10,10 +10,13 @@ use clap::Subcommand;
 use super::LimitArgs;
 use super::session::{RegistryArgs, Session};
 use crate::competition::competitions::Transition;
-use crate::competition::submissions::{next_reset, utc_day};
-use crate::competition::{BenchmarkRequest, Board, CompetitionRequest, SubmissionRecord};
+use crate::competition::rescore::Rescored;
+use crate::competition::submissions::CompetitionStatus;
+use crate::competition::{
+    BenchmarkRecord, BenchmarkRequest, Board, CompetitionRecord, CompetitionRequest, SubmissionRecord,
+};
 use crate::scoring::Metric;
-use crate::storage::{format_ms, now_ms};
+use crate::storage::now_ms;
 use crate::text::escape;
 
 /// `sieve benchmark` subcommands.
@@ -243,67 +246,179 @@ pub fn benchmark(home: &Path, reg: &RegistryArgs, command: BenchmarkCommand) -> 
             let request = &request;
             let b = session
                 .act("benchmark create", |a| async move { registry.create_benchmark(&a, request).await })?;
-            if json {
-                print_json(&b)?;
-            } else {
-                println!(
-                    "benchmark {} on {} ({}): {} public and {} private subjects, split seed {}, metric {}, review budget {}",
-                    b.name,
-                    b.dataset,
-                    b.task,
-                    b.public_subjects,
-                    b.private_subjects,
-                    b.split_seed,
-                    b.metric,
-                    b.review_budget
-                );
-            }
+            print_benchmark_created(&b, json)?;
         }
         BenchmarkCommand::List { json } => {
             let all = session.act("benchmark list", |_| async move { registry.benchmarks().await })?;
-            if json {
-                print_json(&all)?;
-            } else {
-                println!(
-                    "{:<24} {:<30} {:<28} {:<8} {:>8} {:>8}",
-                    "benchmark", "task", "dataset", "metric", "public", "private"
-                );
-                for b in all {
-                    println!(
-                        "{:<24} {:<30} {:<28} {:<8} {:>8} {:>8}",
-                        b.name, b.task, b.dataset, b.metric, b.public_subjects, b.private_subjects
-                    );
-                }
-            }
+            print_benchmarks(&all, json)?;
         }
         BenchmarkCommand::Show { name, json } => {
             let b = session.act("benchmark show", |_| async move { registry.benchmark(&name).await })?;
-            if json {
-                print_json(&b)?;
-            } else {
-                println!(
-                    "benchmark       {} ({}), by {} of {} at {}",
-                    b.name, b.task, b.created_by, b.org, b.created_at
-                );
-                println!("dataset         {} {}", b.dataset, b.dataset_digest);
-                println!("labels          {}", b.labels_digest);
-                println!("metric          {} (review budget {})", b.metric, b.review_budget);
-                println!(
-                    "split           {} public / {} private subjects (fraction {}, seed {}, {})",
-                    b.public_subjects, b.private_subjects, b.public_fraction, b.split_seed, b.split_digest
-                );
-                println!("practice        {}", b.practice.as_deref().unwrap_or("-"));
-            }
+            print_benchmark(&b, json)?;
         }
         BenchmarkCommand::Practice { name, out } => {
             let out_ref = &out;
             let files = session.act("benchmark practice", |a| async move {
                 registry.download_practice(&a, &name, out_ref).await
             })?;
-            println!("{} -> {}: {}", files.len(), out.display(), files.join(", "));
+            print_written(&files, &out);
         }
     }
     Ok(0)
+}
+
+fn print_benchmark_created(b: &BenchmarkRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(b);
+    }
+    println!(
+        "benchmark {} on {} ({}): {} public and {} private subjects, split seed {}, metric {}, review budget {}",
+        b.name,
+        b.dataset,
+        b.task,
+        b.public_subjects,
+        b.private_subjects,
+        b.split_seed,
+        b.metric,
+        b.review_budget
+    );
+    Ok(())
+}
+
+fn print_benchmarks(all: &[BenchmarkRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&all);
+    }
+    println!(
+        "{:<24} {:<30} {:<28} {:<8} {:>8} {:>8}",
+        "benchmark", "task", "dataset", "metric", "public", "private"
+    );
+    for b in all {
+        println!(
+            "{:<24} {:<30} {:<28} {:<8} {:>8} {:>8}",
+            b.name, b.task, b.dataset, b.metric, b.public_subjects, b.private_subjects
+        );
+    }
+    Ok(())
+}
+
+fn print_benchmark(b: &BenchmarkRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(b);
+    }
+    println!("benchmark       {} ({}), by {} of {} at {}", b.name, b.task, b.created_by, b.org, b.created_at);
+    println!("dataset         {} {}", b.dataset, b.dataset_digest);
+    println!("labels          {}", b.labels_digest);
+    println!("metric          {} (review budget {})", b.metric, b.review_budget);
+    println!(
+        "split           {} public / {} private subjects (fraction {}, seed {}, {})",
+        b.public_subjects, b.private_subjects, b.public_fraction, b.split_seed, b.split_digest
+    );
+    println!("practice        {}", b.practice.as_deref().unwrap_or("-"));
+    Ok(())
+}
+
+fn print_written(files: &[String], out: &Path) {
+    println!("{} -> {}: {}", files.len(), out.display(), files.join(", "));
+}
+
+fn print_competition_created(c: &CompetitionRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(c);
+    }
+    println!(
+        "competition {} on benchmark {} ({}), {}: open it with `sieve competition open {}`",
+        c.name, c.benchmark, c.task, c.state, c.name
+    );
+    Ok(())
+}
+
+fn print_phase(c: &CompetitionRecord) {
+    println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+}
+
+fn print_status(s: &CompetitionStatus, json: bool) -> anyhow::Result<()> {
+    let c = &s.competition;
+    if json {
+        return print_json(&serde_json::json!({
+            "competition": c, "phase": s.phase,
+            "quota": { "day": s.day, "used": s.quota.counted, "left": s.left_today,
+                       "failed": s.quota.failed, "failures_left": s.failures_left, "resets_at": s.resets_at },
+            "queue": { "queued": s.queued, "running": s.running },
+        }));
+    }
+    println!("competition     {} on benchmark {} ({}, metric {})", c.name, c.benchmark, c.task, c.metric);
+    println!("phase           {} (state {})", s.phase, c.state);
+    println!(
+        "window          {} to {}",
+        c.opens_at.as_deref().unwrap_or("when opened"),
+        c.closes_at.as_deref().unwrap_or("when closed")
+    );
+    println!(
+        "your quota      {} of {} submissions left today (UTC {}); {} of {} failures left; resets at {}",
+        s.left_today, c.daily_limit, s.day, s.failures_left, c.failure_limit, s.resets_at
+    );
+    println!("final selection up to {} submissions per procuratorate", c.final_selections);
+    println!("queue           {} queued, {} running", s.queued, s.running);
+    println!("limits          {}", c.limits);
+    Ok(())
+}
+
+/// Print a finished submission; the exit status is 1 if it failed.
+fn print_submitted(s: &SubmissionRecord, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(s)?;
+    } else {
+        print_submission(s);
+    }
+    Ok(if s.state == "failed" { 1 } else { 0 })
+}
+
+fn print_submissions(all: &[SubmissionRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(&all)
+    } else if all.is_empty() {
+        println!("no submissions");
+        Ok(())
+    } else {
+        all.iter().for_each(print_submission);
+        Ok(())
+    }
+}
+
+fn show_board(board: &Board, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(board);
+    }
+    print_board(board);
+    Ok(())
+}
+
+/// Print what a rescore found; an error when any submission did not reproduce.
+fn print_rescored(found: &[Rescored], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&found);
+    }
+    for r in found {
+        let verdict = if r.reproduced {
+            "reproduced bit for bit".to_string()
+        } else {
+            format!("DIFFERS: {}", r.detail)
+        };
+        println!(
+            "submission {:>4} {:<22} {:<30} run {:>5}: {verdict}",
+            r.submission,
+            r.org,
+            escape(&r.model),
+            r.run
+        );
+    }
+    let bad = found.iter().filter(|r| !r.reproduced).count();
+    if bad > 0 {
+        bail!("{bad} of {} submissions did not reproduce; they are no longer ranked", found.len());
+    }
+    println!("all {} scored submissions reproduced", found.len());
+    Ok(())
 }
 
 fn scores_line(s: &SubmissionRecord) -> String {
@@ -415,66 +530,25 @@ pub fn competition(home: &Path, reg: &RegistryArgs, command: CompetitionCommand)
             let c = session.act("competition create", |a| async move {
                 registry.create_competition(&a, request).await
             })?;
-            if json {
-                print_json(&c)?;
-            } else {
-                println!(
-                    "competition {} on benchmark {} ({}), {}: open it with `sieve competition open {}`",
-                    c.name, c.benchmark, c.task, c.state, c.name
-                );
-            }
+            print_competition_created(&c, json)?;
         }
         CompetitionCommand::Open { name } => {
             let c = session.act("competition open", |a| async move {
                 registry.change_competition(&a, &name, Transition::Open).await
             })?;
-            println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+            print_phase(&c);
         }
         CompetitionCommand::Close { name } => {
             let c = session.act("competition close", |a| async move {
                 registry.change_competition(&a, &name, Transition::Close).await
             })?;
-            println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+            print_phase(&c);
         }
         CompetitionCommand::Show { name, json } => {
-            let at = now_ms();
-            let (c, quota, queue) = session.act("competition show", |a| async move {
-                let c = registry.competition(&name).await?;
-                registry.require_in_scope(&a, &c, "showing a competition").await?;
-                let quota = registry.quota(&name, a.user.org_id, at).await?;
-                Ok((c, quota, registry.queue_counts().await?))
+            let status = session.act("competition show", |a| async move {
+                registry.competition_status(&a, &name, now_ms()).await
             })?;
-            let reset = format_ms(next_reset(at));
-            if json {
-                print_json(&serde_json::json!({
-                    "competition": c, "phase": c.phase(at),
-                    "quota": { "day": utc_day(at), "used": quota.counted, "left": (c.daily_limit - quota.counted).max(0),
-                               "failed": quota.failed, "failures_left": (c.failure_limit - quota.failed).max(0), "resets_at": reset },
-                    "queue": { "queued": queue.0, "running": queue.1 },
-                }))?;
-            } else {
-                println!(
-                    "competition     {} on benchmark {} ({}, metric {})",
-                    c.name, c.benchmark, c.task, c.metric
-                );
-                println!("phase           {} (state {})", c.phase(at).as_str(), c.state);
-                println!(
-                    "window          {} to {}",
-                    c.opens_at.as_deref().unwrap_or("when opened"),
-                    c.closes_at.as_deref().unwrap_or("when closed")
-                );
-                println!(
-                    "your quota      {} of {} submissions left today (UTC {}); {} of {} failures left; resets at {reset}",
-                    (c.daily_limit - quota.counted).max(0),
-                    c.daily_limit,
-                    utc_day(at),
-                    (c.failure_limit - quota.failed).max(0),
-                    c.failure_limit
-                );
-                println!("final selection up to {} submissions per procuratorate", c.final_selections);
-                println!("queue           {} queued, {} running", queue.0, queue.1);
-                println!("limits          {}", c.limits);
-            }
+            print_status(&status, json)?;
         }
         CompetitionCommand::Submit { name, plugin, no_wait, workers, json } => {
             let at = now_ms();
@@ -497,12 +571,7 @@ pub fn competition(home: &Path, reg: &RegistryArgs, command: CompetitionCommand)
                     })
                 })?
             };
-            if json {
-                print_json(&s)?;
-            } else {
-                print_submission(&s);
-            }
-            return Ok(if s.state == "failed" { 1 } else { 0 });
+            return print_submitted(&s, json);
         }
         CompetitionCommand::Work { workers } => {
             let sandbox = super::sandbox(home)?;
@@ -530,15 +599,7 @@ pub fn competition(home: &Path, reg: &RegistryArgs, command: CompetitionCommand)
         CompetitionCommand::Submissions { name, json } => {
             let all = session
                 .act("competition submissions", |a| async move { registry.submissions(&a, &name).await })?;
-            if json {
-                print_json(&all)?;
-            } else if all.is_empty() {
-                println!("no submissions");
-            } else {
-                for s in &all {
-                    print_submission(s);
-                }
-            }
+            print_submissions(&all, json)?;
         }
         CompetitionCommand::Select { name, submissions } => {
             let ids = &submissions;
@@ -552,53 +613,20 @@ pub fn competition(home: &Path, reg: &RegistryArgs, command: CompetitionCommand)
             let board = session.act("competition leaderboard", |a| async move {
                 registry.leaderboard(&a, &name, private, all, at).await
             })?;
-            if json {
-                print_json(&board)?;
-            } else {
-                print_board(&board);
-            }
+            show_board(&board, json)?;
         }
         CompetitionCommand::Finalize { name, json } => {
             let at = now_ms();
             let board = session
                 .act("competition finalize", |a| async move { registry.finalize(&a, &name, at).await })?;
-            if json {
-                print_json(&board)?;
-            } else {
-                print_board(&board);
-            }
+            show_board(&board, json)?;
         }
         CompetitionCommand::Rescore { name, json } => {
             let sandbox = super::sandbox(home)?;
             let sandbox = &sandbox;
             let found = session
                 .act("competition rescore", |a| async move { registry.rescore(sandbox, &a, &name).await })?;
-            if json {
-                print_json(&found)?;
-            } else {
-                for r in &found {
-                    println!(
-                        "submission {:>4} {:<22} {:<30} run {:>5}: {}",
-                        r.submission,
-                        r.org,
-                        escape(&r.model),
-                        r.run,
-                        if r.reproduced {
-                            "reproduced bit for bit".to_string()
-                        } else {
-                            format!("DIFFERS: {}", r.detail)
-                        }
-                    );
-                }
-                let bad = found.iter().filter(|r| !r.reproduced).count();
-                if bad > 0 {
-                    bail!(
-                        "{bad} of {} submissions did not reproduce; they are no longer ranked",
-                        found.len()
-                    );
-                }
-                println!("all {} scored submissions reproduced", found.len());
-            }
+            print_rescored(&found, json)?;
         }
     }
     Ok(0)
@@ -609,23 +637,13 @@ fn remote_benchmark(remote: &super::remote::Remote, command: BenchmarkCommand) -
     use super::remote::encode;
     match command {
         BenchmarkCommand::List { json } => {
-            let all: Vec<crate::competition::BenchmarkRecord> =
-                remote.json("GET", "/api/benchmarks", None)?;
-            if json {
-                print_json(&all)?;
-            } else {
-                for b in all {
-                    println!(
-                        "{:<24} {:<30} {:<28} {:<8} {:>8} {:>8}",
-                        b.name, b.task, b.dataset, b.metric, b.public_subjects, b.private_subjects
-                    );
-                }
-            }
+            let all: Vec<BenchmarkRecord> = remote.json("GET", "/api/benchmarks", None)?;
+            print_benchmarks(&all, json)?;
         }
-        BenchmarkCommand::Show { name, .. } => {
-            let b: serde_json::Value =
+        BenchmarkCommand::Show { name, json } => {
+            let b: BenchmarkRecord =
                 remote.json("GET", &format!("/api/benchmarks/{}", encode(&name)), None)?;
-            print_json(&b)?;
+            print_benchmark(&b, json)?;
         }
         BenchmarkCommand::Create {
             name,
@@ -641,28 +659,11 @@ fn remote_benchmark(remote: &super::remote::Remote, command: BenchmarkCommand) -
                 "name": name, "dataset": dataset, "metric": metric.as_str(), "review_budget": review_budget,
                 "public_fraction": public_fraction, "split_seed": split_seed, "practice": practice,
             });
-            let b: crate::competition::BenchmarkRecord =
-                remote.json("POST", "/api/benchmarks", Some(body))?;
-            if json {
-                print_json(&b)?;
-            } else {
-                println!(
-                    "benchmark {} on {} ({}): {} public and {} private subjects, split seed {}, metric {}, review budget {}",
-                    b.name,
-                    b.dataset,
-                    b.task,
-                    b.public_subjects,
-                    b.private_subjects,
-                    b.split_seed,
-                    b.metric,
-                    b.review_budget
-                );
-            }
+            let b: BenchmarkRecord = remote.json("POST", "/api/benchmarks", Some(body))?;
+            print_benchmark_created(&b, json)?;
         }
         BenchmarkCommand::Practice { name, out } => {
-            if out.exists() && std::fs::read_dir(&out).map(|mut e| e.next().is_some()).unwrap_or(true) {
-                bail!("{} is not an empty directory: give a new one, nothing is overwritten", out.display());
-            }
+            crate::competition::benchmarks::require_empty_dir(&out)?;
             let bytes = remote.bytes(&format!("/api/benchmarks/{}/practice", encode(&name)))?;
             let mut files = Vec::new();
             for entry in tar::Archive::new(bytes.as_slice()).entries()? {
@@ -676,7 +677,7 @@ fn remote_benchmark(remote: &super::remote::Remote, command: BenchmarkCommand) -
                 files.push((file, content));
             }
             let written = crate::competition::benchmarks::write_files(&out, &files)?;
-            println!("{} -> {}: {}", written.len(), out.display(), written.join(", "));
+            print_written(&written, &out);
         }
     }
     Ok(0)
@@ -688,19 +689,19 @@ fn remote_competition(remote: &super::remote::Remote, command: CompetitionComman
     use super::remote::encode;
     match command {
         CompetitionCommand::Open { name } => {
-            let c: crate::competition::CompetitionRecord =
+            let c: CompetitionRecord =
                 remote.json("POST", &format!("/api/competitions/{}/open", encode(&name)), None)?;
-            println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+            print_phase(&c);
         }
         CompetitionCommand::Close { name } => {
-            let c: crate::competition::CompetitionRecord =
+            let c: CompetitionRecord =
                 remote.json("POST", &format!("/api/competitions/{}/close", encode(&name)), None)?;
-            println!("competition {} is {}", c.name, c.phase(now_ms()).as_str());
+            print_phase(&c);
         }
-        CompetitionCommand::Show { name, .. } => {
-            let v: serde_json::Value =
+        CompetitionCommand::Show { name, json } => {
+            let status: CompetitionStatus =
                 remote.json("GET", &format!("/api/competitions/{}", encode(&name)), None)?;
-            print_json(&v)?;
+            print_status(&status, json)?;
         }
         CompetitionCommand::Submit { name, plugin, no_wait, json, .. } => {
             let s: SubmissionRecord = remote.json(
@@ -715,23 +716,12 @@ fn remote_competition(remote: &super::remote::Remote, command: CompetitionComman
                     remote.json("GET", &format!("/api/competitions/{}/submissions", encode(&name)), None)?;
                 s = all.into_iter().find(|x| x.id == s.id).context("the submission disappeared")?;
             }
-            if json {
-                print_json(&s)?;
-            } else {
-                print_submission(&s);
-            }
-            return Ok(if s.state == "failed" { 1 } else { 0 });
+            return print_submitted(&s, json);
         }
         CompetitionCommand::Submissions { name, json } => {
             let all: Vec<SubmissionRecord> =
                 remote.json("GET", &format!("/api/competitions/{}/submissions", encode(&name)), None)?;
-            if json {
-                print_json(&all)?;
-            } else if all.is_empty() {
-                println!("no submissions");
-            } else {
-                all.iter().for_each(print_submission);
-            }
+            print_submissions(&all, json)?;
         }
         CompetitionCommand::Select { name, submissions } => {
             let chosen: Vec<i64> = remote.json(
@@ -747,34 +737,17 @@ fn remote_competition(remote: &super::remote::Remote, command: CompetitionComman
                 &format!("/api/competitions/{}/leaderboard?private={private}&all={all}", encode(&name)),
                 None,
             )?;
-            if json {
-                print_json(&board)?;
-            } else {
-                print_board(&board);
-            }
+            show_board(&board, json)?;
         }
         CompetitionCommand::Finalize { name, json } => {
             let board: Board =
                 remote.json("POST", &format!("/api/competitions/{}/finalize", encode(&name)), None)?;
-            if json {
-                print_json(&board)?;
-            } else {
-                print_board(&board);
-            }
+            show_board(&board, json)?;
         }
         CompetitionCommand::Rescore { name, json } => {
-            let found: serde_json::Value =
+            let found: Vec<Rescored> =
                 remote.json("POST", &format!("/api/competitions/{}/rescore", encode(&name)), None)?;
-            if json {
-                print_json(&found)?;
-            } else {
-                let bad =
-                    found.as_array().map_or(0, |a| a.iter().filter(|r| r["reproduced"] != true).count());
-                println!("{} rescored, {bad} differ", found.as_array().map_or(0, Vec::len));
-                if bad > 0 {
-                    bail!("{bad} submissions did not reproduce; they are no longer ranked");
-                }
-            }
+            print_rescored(&found, json)?;
         }
         CompetitionCommand::Create {
             name,
@@ -793,16 +766,8 @@ fn remote_competition(remote: &super::remote::Remote, command: CompetitionComman
                 "daily_limit": daily_limit, "failure_limit": failure_limit, "final_selections": final_selections,
                 "limits": limits.overrides_json(),
             });
-            let c: crate::competition::CompetitionRecord =
-                remote.json("POST", "/api/competitions", Some(body))?;
-            if json {
-                print_json(&c)?;
-            } else {
-                println!(
-                    "competition {} on benchmark {} ({}), {}: open it with `sieve competition open {}`",
-                    c.name, c.benchmark, c.task, c.state, c.name
-                );
-            }
+            let c: CompetitionRecord = remote.json("POST", "/api/competitions", Some(body))?;
+            print_competition_created(&c, json)?;
         }
         CompetitionCommand::Work { .. } => return Err(super::remote::local_only("competition work")),
     }

@@ -410,15 +410,21 @@ impl Registry {
 
     /// Write benchmark `name`'s practice dataset into `out`, a new or empty directory.
     pub async fn download_practice(&self, actor: &Actor, name: &str, out: &Path) -> Result<Vec<String>> {
-        if out.exists() && std::fs::read_dir(out).map(|mut e| e.next().is_some()).unwrap_or(true) {
-            return Err(RegistryError::Invalid(format!(
-                "{} is not an empty directory: give a new one, nothing is overwritten",
-                out.display()
-            )));
-        }
+        require_empty_dir(out)?;
         let files = self.practice_files(actor, name).await?;
         write_files(out, &files)
     }
+}
+
+/// Refuse `out` unless it is missing or an empty directory: a download never overwrites.
+pub fn require_empty_dir(out: &Path) -> Result<()> {
+    if out.exists() && std::fs::read_dir(out).map(|mut e| e.next().is_some()).unwrap_or(true) {
+        return Err(RegistryError::Invalid(format!(
+            "{} is not an empty directory: give a new one, nothing is overwritten",
+            out.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Write `files` into directory `out` (created if missing); their names.

@@ -10,7 +10,7 @@ use crate::registry::{Actor, Registry, Result};
 use crate::sandbox::{Outcome, Sandbox};
 
 /// What rescoring one submission found.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Rescored {
     /// Submission id.
     pub submission: i64,

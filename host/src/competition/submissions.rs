@@ -168,6 +168,30 @@ pub struct QuotaUse {
     pub failed: i64,
 }
 
+/// A competition as one procuratorate sees it at a given time: its phase, that procuratorate's
+/// quota for the UTC day, and the registry's queue.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CompetitionStatus {
+    /// The record.
+    pub competition: CompetitionRecord,
+    /// Its phase: created, scheduled, open, closed or finalized.
+    pub phase: String,
+    /// The UTC day the quota counts.
+    pub day: String,
+    /// The procuratorate's use of that day's quota.
+    pub quota: QuotaUse,
+    /// Submissions left that day.
+    pub left_today: i64,
+    /// Failed submissions left that day.
+    pub failures_left: i64,
+    /// When the day resets.
+    pub resets_at: String,
+    /// Submissions waiting in the registry's queue.
+    pub queued: i64,
+    /// Submissions running now.
+    pub running: i64,
+}
+
 /// Score `clues` on each side of `split`: labels and clues of a side's subjects, plus clues
 /// naming no subject of the dataset, which count as false on both sides. The review budget is
 /// shared out by each side's share of the labelled subjects.
@@ -298,6 +322,25 @@ impl Registry {
         let c = self.competition(name).await?;
         let mut conn = self.db.pool().acquire().await?;
         quota_use(&mut conn, c.id, org_id, &utc_day(at)).await
+    }
+
+    /// Competition `name` as `actor`'s procuratorate sees it at `at` (anyone taking part in it).
+    pub async fn competition_status(&self, actor: &Actor, name: &str, at: i64) -> Result<CompetitionStatus> {
+        let c = self.competition(name).await?;
+        self.require_in_scope(actor, &c, "showing a competition").await?;
+        let quota = self.quota(name, actor.user.org_id, at).await?;
+        let (queued, running) = self.queue_counts().await?;
+        Ok(CompetitionStatus {
+            phase: c.phase(at).as_str().into(),
+            day: utc_day(at),
+            left_today: (c.daily_limit - quota.counted).max(0),
+            failures_left: (c.failure_limit - quota.failed).max(0),
+            resets_at: format_ms(next_reset(at)),
+            quota,
+            queued,
+            running,
+            competition: c,
+        })
     }
 
     /// Submission `id`, unredacted (callers decide what to show).
