@@ -70,6 +70,17 @@ impl Checkpoint {
 /// Sign the log's head if it moved since the last checkpoint; the newest checkpoint either way
 /// (`None` while the log is empty).
 pub async fn seal(db: &Db, key: &AuditKey) -> Result<Option<Checkpoint>, StorageError> {
+    // A server seals after every request that may write: when the head has not moved, answer
+    // without taking the registry's write lock (checked again under the lock when it has).
+    let head: i64 =
+        sqlx::query("SELECT seq FROM audit_head WHERE id = 1").fetch_one(db.pool()).await?.try_get("seq")?;
+    let covered: Option<i64> = sqlx::query("SELECT MAX(seq) AS seq FROM audit_checkpoints")
+        .fetch_one(db.pool())
+        .await?
+        .try_get("seq")?;
+    if head == 0 || covered == Some(head) {
+        return newest(db, &key.public_hex()).await;
+    }
     let mut tx = db.begin_write().await?;
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
     let (seq, hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
@@ -92,8 +103,25 @@ pub async fn seal(db: &Db, key: &AuditKey) -> Result<Option<Checkpoint>, Storage
             .await?;
     }
     tx.commit().await?;
-    let mut all = checkpoints(db, &key.public_hex()).await?;
-    Ok(all.pop())
+    newest(db, &key.public_hex()).await
+}
+
+/// The newest stored checkpoint, labelled with `public_key` (one row, however many there are).
+async fn newest(db: &Db, public_key: &str) -> Result<Option<Checkpoint>, StorageError> {
+    let row = sqlx::query("SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| checkpoint_from(&r, public_key)).transpose()
+}
+
+fn checkpoint_from(r: &sqlx::any::AnyRow, public_key: &str) -> Result<Checkpoint, StorageError> {
+    Ok(Checkpoint {
+        seq: r.try_get("seq")?,
+        hash: r.try_get("hash")?,
+        at: r.try_get("at")?,
+        public_key: public_key.to_string(),
+        signature: r.try_get("signature")?,
+    })
 }
 
 /// Every stored checkpoint, oldest first, labelled with `public_key`.
@@ -101,15 +129,5 @@ pub async fn checkpoints(db: &Db, public_key: &str) -> Result<Vec<Checkpoint>, S
     let rows = sqlx::query("SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq")
         .fetch_all(db.pool())
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Checkpoint {
-                seq: r.try_get("seq")?,
-                hash: r.try_get("hash")?,
-                at: r.try_get("at")?,
-                public_key: public_key.to_string(),
-                signature: r.try_get("signature")?,
-            })
-        })
-        .collect()
+    rows.iter().map(|r| checkpoint_from(r, public_key)).collect()
 }

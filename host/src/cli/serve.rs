@@ -60,7 +60,8 @@ async fn run(
     let (state, worker_tasks) = AppState::start(registry.clone(), sandbox, workers)
         .with_context(|| format!("creating {}", home.join("spool").display()))?;
     let queue = state.queue.clone();
-    let sealer = tokio::spawn(seal_periodically(registry.clone(), home.to_path_buf()));
+    let audit_key = state.audit_key.clone();
+    let sealer = tokio::spawn(seal_periodically(registry.clone(), audit_key.clone()));
     let (router, _) = api::router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -90,7 +91,7 @@ async fn run(
         );
     }
     sealer.abort();
-    seal(&registry, home).await;
+    api::seal(&registry, &audit_key).await;
     registry.db.close().await;
     Ok(0)
 }
@@ -110,20 +111,14 @@ async fn shutdown_signal() {
     }
 }
 
-/// Sign the audit log's head every few seconds (the CLI signs at the end of each command).
-async fn seal_periodically(registry: Registry, home: std::path::PathBuf) {
+/// Sign the audit log's head every few seconds: requests that write and finished runs sign at
+/// once; this catches the rest (refused reads, startup recovery).
+async fn seal_periodically(
+    registry: Registry,
+    key: std::sync::Arc<std::sync::OnceLock<crate::audit::signing::AuditKey>>,
+) {
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        seal(&registry, &home).await;
-    }
-}
-
-async fn seal(registry: &Registry, home: &Path) {
-    let sealed = match crate::audit::signing::AuditKey::load_or_create(home) {
-        Ok(key) => crate::audit::signing::seal(&registry.db, &key).await.map(|_| ()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = sealed {
-        tracing::error!(error = %e, "signing the audit log's head failed");
+        api::seal(&registry, &key).await;
     }
 }
