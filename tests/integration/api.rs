@@ -705,7 +705,7 @@ fn api_permission_matrix(reg: &Reg) {
     let author_a = user("author-a", "city-a", &["author"]);
     let author_b = user("author-b", "city-b", &["author"]);
     let admin_b = user("admin-b", "city-b", &["admin"]);
-    let organizer = user("olga", "province", &["organizer"]);
+    let organizer = user("olga", "city-a", &["organizer"]);
     let t2 = sieve_host::bundled::get("private-lending-fraud").expect("bundled").to_vec();
     let digest = api.call("POST", "/api/plugins", Some(&author_a), Some(("application/wasm", t2))).json()["plugin"]["digest"]
         .as_str()
@@ -726,10 +726,29 @@ fn api_permission_matrix(reg: &Reg) {
     let queued = api.post("/api/runs", &author_a, json!({"plugin": digest, "dataset": "lending"}));
     let run = queued.json()["id"].as_i64().expect("id");
     api.wait(run, &author_a);
+    // A second labelled dataset, for a benchmark's practice data.
+    let practice = crate::common::fresh_dir(&format!(
+        "{}-practice",
+        reg.home().file_name().expect("name").to_string_lossy()
+    ));
+    let p = practice.to_str().expect("utf-8");
+    assert!(
+        crate::common::run(&["gen", "private-lending-fraud", "--seed", "9", "--out", p]).status.success()
+    );
+    let import = "/api/datasets?name=practice&task=private-lending-fraud&source=court";
+    assert_eq!(
+        api.call("POST", import, Some(&root), Some(("application/x-tar", tar_of(&practice)))).status,
+        StatusCode::CREATED
+    );
+    assert_eq!(api.post("/api/datasets/practice/approve", &root, json!({})).status, StatusCode::OK);
+    assert_eq!(
+        api.post("/api/datasets/practice/grants", &root, json!({"org": "city-a"})).status,
+        StatusCode::OK
+    );
 
     // Columns: no token, author in city-a (the runner), author in city-b, admin of city-b,
-    // organizer of the province, and the first admin of the province (`sieve init` gives it
-    // every role: it runs, organizes, and is staff over the sealed data).
+    // organizer of city-a, and the first admin of the province (`sieve init` gives it every
+    // role: it runs, organizes, and is staff over the sealed data).
     let callers: [Option<&str>; 6] =
         [None, Some(&author_a), Some(&author_b), Some(&admin_b), Some(&organizer), Some(&root)];
     let mut wrong = Vec::new();
@@ -782,8 +801,16 @@ fn api_permission_matrix(reg: &Reg) {
         "create a benchmark",
         "POST",
         "/api/benchmarks",
-        Some(json!({"name": "bench", "dataset": "lending"})),
+        Some(json!({"name": "bench", "dataset": "lending", "practice": "practice"})),
         [401, 403, 403, 403, 201, 409],
+    );
+    // Practice data goes to the benchmark's procuratorate (city-a) and below, nobody else.
+    expect(
+        "download practice data",
+        "GET",
+        "/api/benchmarks/bench/practice",
+        None,
+        [401, 200, 403, 403, 200, 403],
     );
     // Sealed now: even the runner, with a grant, no longer runs on it; its organizers still do.
     expect(
@@ -799,6 +826,15 @@ fn api_permission_matrix(reg: &Reg) {
         &format!("/api/plugins/{digest}/revoke"),
         Some(json!({"note": "x"})),
         [401, 403, 403, 403, 403, 200],
+    );
+    expect("sign an audit checkpoint", "POST", "/api/audit/checkpoint", None, [401, 403, 403, 200, 403, 200]);
+    expect("verify the audit log", "GET", "/api/audit/verify", None, [401, 403, 403, 200, 403, 200]);
+    expect(
+        "lift a dataset's restriction",
+        "POST",
+        "/api/datasets/lending/unrestrict",
+        Some(json!({"note": "x"})),
+        [401, 403, 403, 403, 403, 409],
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
