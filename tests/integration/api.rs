@@ -130,6 +130,26 @@ fn tar_of(dir: &Path) -> Vec<u8> {
     builder.into_inner().expect("tar")
 }
 
+/// A `multipart/form-data` body (and its content type) with one part per `(file name, bytes)`;
+/// a part without a file name is a plain form field.
+fn multipart(parts: &[(Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "sieve-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (i, (file, bytes)) in parts.iter().enumerate() {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match file {
+            Some(f) => format!("Content-Disposition: form-data; name=\"tables\"; filename=\"{f}\"\r\n"),
+            None => format!("Content-Disposition: form-data; name=\"field{i}\"\r\n"),
+        };
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(b"Content-Type: application/octet-stream\r\n\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 /// A tar archive holding one entry named `name`.
 fn tar_with_entry(name: &str) -> Vec<u8> {
     let mut header = tar::Header::new_gnu();
@@ -240,6 +260,39 @@ fn api_end_to_end(reg: &Reg) {
         StatusCode::BAD_REQUEST,
         "task and source are required"
     );
+    // The same tables as a multipart set of files, as a browser sends them: the same content.
+    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(data("private-lending-fraud"))
+        .expect("dir")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            (
+                path.file_name().expect("name").to_string_lossy().into_owned(),
+                std::fs::read(&path).expect("read"),
+            )
+        })
+        .collect();
+    let parts: Vec<(Option<&str>, &[u8])> =
+        files.iter().map(|(n, b)| (Some(n.as_str()), b.as_slice())).collect();
+    let (kind, body) = multipart(&parts);
+    let again = api.call("POST", import, Some(&admin), Some((&kind, body)));
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    let again = again.json();
+    assert_eq!((&again["created"], &again["dataset"]["version"]), (&json!(false), &json!(1)), "{again}");
+    let evil_forms: [&[(Option<&str>, &[u8])]; 4] = [
+        &[(Some("../escape.csv"), b"a,b")],
+        &[(Some("lending_cases.exe"), b"a,b")],
+        &[(None, b"not a file")],
+        &[(Some("debts.csv"), b"a,b"), (Some("debts.csv"), b"a,b")],
+    ];
+    for form in evil_forms {
+        let (kind, body) = multipart(form);
+        let evil = "/api/datasets?name=evil&task=private-lending-fraud&source=x";
+        let r = api.call("POST", evil, Some(&admin), Some((&kind, body)));
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{form:?}: {}", r.text());
+    }
+    let r = api.call("POST", import, Some(&admin), Some(("multipart/form-data", b"--x\r\n".to_vec())));
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "no boundary: {}", r.text());
+    assert_eq!(std::fs::read_dir(api.home.join("spool")).expect("spool").count(), 0, "nothing left behind");
     assert_eq!(api.post("/api/datasets/lending/approve", &admin, json!({})).status, StatusCode::OK);
     assert_eq!(
         api.post("/api/datasets/lending/grants", &admin, json!({"org": "city-a"})).status,
@@ -524,6 +577,8 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
 /// client never touches a file of the registry.
 #[test]
 fn the_cli_works_the_same_through_a_server() {
+    // What `sieve run --dataset` printed, as text and as JSON, local then remote.
+    let mut run_outputs: Vec<(String, Value)> = Vec::new();
     for remote in [false, true] {
         let reg = Reg::sqlite(if remote { "cli_remote" } else { "cli_local" });
         let admin = reg.init();
@@ -605,6 +660,9 @@ fn the_cli_works_the_same_through_a_server() {
 
         let o = sieve(&alice, &["run", &digest, "--dataset", "lending", "--json"]);
         assert_eq!(o.status.code(), Some(0), "remote={remote}: {}", stderr(&o));
+        let report: Value = serde_json::from_str(&crate::common::stdout(&o)).expect("run --json");
+        let text = ok(&alice, &["run", &digest, "--dataset", "lending", "--top", "4"]);
+        run_outputs.push((text, report));
         let runs: Value = serde_json::from_str(&ok(&alice, &["runs", "list", "--json"])).expect("json");
         let id = runs[0]["id"].as_i64().expect("id").to_string();
         assert_eq!(runs[0]["outcome"], "completed");
@@ -685,6 +743,25 @@ fn the_cli_works_the_same_through_a_server() {
         std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .expect("chmod");
     }
+    // The run through the server reports what the local run reported: the same JSON fields and
+    // values (times and the compiled-code source aside), the same top clues and summary lines.
+    let [(local_text, local), (remote_text, remote)] = &run_outputs[..] else { panic!("two runs") };
+    let machine_dependent = ["wall_ms", "compile_ms", "load_ms", "compiled_code"];
+    let stable = |v: &Value| -> Value {
+        let mut v = v.clone();
+        for key in machine_dependent {
+            v.as_object_mut().expect("object").remove(key);
+        }
+        v
+    };
+    assert_eq!(stable(local), stable(remote));
+    assert!(local["clues"].as_u64().expect("clues") > 4, "{local}");
+    let lines = |text: &str| -> Vec<String> {
+        let skip = ["stored as run", "wall "];
+        text.lines().filter(|l| !skip.iter().any(|s| l.starts_with(s))).map(str::to_string).collect()
+    };
+    assert_eq!(lines(local_text), lines(remote_text));
+    assert!(local_text.contains("... and "), "{local_text}");
 }
 
 /// Each role against each kind of route, across procuratorates: the statuses a caller gets are

@@ -1,10 +1,11 @@
-//! `/api/datasets`: import by upload (a tar of CSV/Parquet tables and labels.csv), list, show,
+//! `/api/datasets`: import by upload (CSV/Parquet tables and labels.csv, as a tar or a multipart
+//! form), list, show,
 //! approve, retire, grant.
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Multipart, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,12 +14,13 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authed};
-use super::upload::{DATASET_LIMIT, spool, unpack_dataset};
+use super::upload::{DATASET_LIMIT, receive_tables, spool, unpack_dataset};
 use crate::registry::catalog::{DatasetRecord, ImportReport, ImportRequest};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, import))
+        // A dataset's tables may be large: the upload counts them against its own limit.
+        .merge(OpenApiRouter::new().routes(routes!(list, import)).layer(DefaultBodyLimit::disable()))
         .routes(routes!(show))
         .routes(routes!(approve))
         .routes(routes!(retire))
@@ -59,32 +61,38 @@ struct ImportQuery {
     restricted: bool,
 }
 
-/// Import a dataset: the body is a tar archive (`application/x-tar`, at most 4 GiB) of one CSV
-/// or Parquet file per contract table, plus `labels.csv` if it has ground truth. Checked against
-/// the task's contract; nothing is recorded unless every table is good.
+/// Import a dataset: one CSV or Parquet file per contract table, plus `labels.csv` if it has
+/// ground truth, sent as a tar archive (`application/x-tar`) or as a `multipart/form-data` set
+/// of files named by their file names (at most 4 GiB either way). Checked against the task's
+/// contract; nothing is recorded unless every table is good.
 #[utoipa::path(post, path = "/api/datasets", tag = "datasets", params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    request_body(content((Vec<u8> = "application/x-tar"), (Vec<u8> = "multipart/form-data"))),
     responses((status = 201, body = ImportReport), (status = 200, body = ImportReport, description = "same content as the latest version"),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 async fn import(
     State(s): State<AppState>,
     Authed(actor): Authed,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> ApiResult<(StatusCode, Json<ImportReport>)> {
-    let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if kind != "application/x-tar" {
+    let kind = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let unpacked = if kind == "application/x-tar" {
+        let spooled = spool(request.into_body(), &s.spool, DATASET_LIMIT, "dataset archive").await?;
+        let spool_dir = s.spool.clone();
+        let archive = spooled.file.path().to_path_buf();
+        tokio::task::spawn_blocking(move || unpack_dataset(&archive, &spool_dir))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??
+    } else if kind.starts_with("multipart/form-data") {
+        let form = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::bad_request(format!("the multipart body: {}", e.body_text())))?;
+        receive_tables(form, &s.spool, DATASET_LIMIT).await?
+    } else {
         return Err(ApiError::unsupported(format!(
-            "send the tables as one application/x-tar archive, not {kind:?}"
+            "send the tables as an application/x-tar archive or a multipart/form-data set of files, not {kind:?}"
         )));
-    }
-    let spooled = spool(body, &s.spool, DATASET_LIMIT, "dataset archive").await?;
-    let spool_dir = s.spool.clone();
-    let archive = spooled.file.path().to_path_buf();
-    let unpacked = tokio::task::spawn_blocking(move || unpack_dataset(&archive, &spool_dir))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+    };
     let request = ImportRequest {
         name: &q.name,
         dir: unpacked.path(),

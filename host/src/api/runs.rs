@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authed};
+use crate::runs::RunSummary;
 use crate::runs::store::{ClueOrder, RunRecord, RunRequest, StoredClue};
 use crate::sandbox::limits::Overrides;
 
@@ -108,13 +109,17 @@ struct RunStatus {
     queue_position: Option<i64>,
     /// The model's last progress report `(done, total)`, while it runs on this server.
     progress: Option<(u64, u64)>,
+    /// Once it has finished: what it reported (the `sieve run --json` object).
+    report: Option<RunSummary>,
 }
 
 async fn run_status(s: &AppState, actor: &crate::registry::Actor, id: i64) -> ApiResult<RunStatus> {
     let run = s.act(actor, "runs show", s.registry.visible_run(actor, id)).await?;
     let queue_position =
         if run.state == "queued" { Some(s.registry.queue_position(id).await?) } else { None };
-    Ok(RunStatus { progress: s.queue.progress(id), queue_position, run })
+    let finished = run.state == "completed" || run.state == "failed";
+    let report = if finished { Some(s.registry.run_summary(actor, id).await?) } else { None };
+    Ok(RunStatus { progress: s.queue.progress(id), queue_position, report, run })
 }
 
 /// A run's record, queue position and progress.

@@ -76,11 +76,7 @@ pub fn unpack_dataset(archive: &Path, dir: &Path) -> Result<tempfile::TempDir, A
         if kind.is_dir() && (name.is_empty() || name == ".") {
             continue;
         }
-        let allowed = kind.is_file()
-            && !name.contains('/')
-            && !name.starts_with('.')
-            && (name.ends_with(".csv") || name.ends_with(".parquet"));
-        if !allowed {
+        if !kind.is_file() || !is_table_file_name(&name) {
             return Err(ApiError::bad_request(format!(
                 "archive entry {name:?} is not a plain .csv or .parquet file at the top level"
             )));
@@ -97,6 +93,63 @@ pub fn unpack_dataset(archive: &Path, dir: &Path) -> Result<tempfile::TempDir, A
     }
     if seen.is_empty() {
         return Err(ApiError::bad_request("the dataset archive holds no files"));
+    }
+    Ok(out)
+}
+
+/// Whether `name` may name an uploaded table: a plain `.csv` or `.parquet` file name, no
+/// directory part, not hidden.
+fn is_table_file_name(name: &str) -> bool {
+    !name.contains(['/', '\\'])
+        && !name.starts_with('.')
+        && (name.ends_with(".csv") || name.ends_with(".parquet"))
+}
+
+/// Receive a dataset sent as a `multipart/form-data` set of files (what a browser's file input
+/// sends): each part a table named by its file name, as in an archive; at most `limit` bytes in
+/// all, written into a new directory under `dir` that is deleted when it drops.
+pub async fn receive_tables(
+    mut form: axum::extract::Multipart,
+    dir: &Path,
+    limit: u64,
+) -> Result<tempfile::TempDir, ApiError> {
+    let out = tempfile::tempdir_in(dir).map_err(|e| ApiError::internal(format!("receiving: {e}")))?;
+    let damaged = |e: axum::extract::multipart::MultipartError| {
+        ApiError::bad_request(format!("the multipart body is damaged: {}", e.body_text()))
+    };
+    let mut total = 0u64;
+    let mut seen: Vec<String> = Vec::new();
+    while let Some(mut field) = form.next_field().await.map_err(damaged)? {
+        let Some(name) = field.file_name().map(str::to_string) else {
+            return Err(ApiError::bad_request(format!(
+                "form field {:?} is not a file: send each table as a file part",
+                field.name().unwrap_or("")
+            )));
+        };
+        if !is_table_file_name(&name) {
+            return Err(ApiError::bad_request(format!(
+                "uploaded file {name:?} is not a .csv or .parquet file name"
+            )));
+        }
+        if seen.contains(&name) {
+            return Err(ApiError::bad_request(format!("uploaded file {name:?} appears twice")));
+        }
+        let mut file = std::fs::File::create(out.path().join(&name))
+            .map_err(|e| ApiError::internal(format!("receiving {name}: {e}")))?;
+        while let Some(chunk) = field.chunk().await.map_err(damaged)? {
+            total += chunk.len() as u64;
+            if total > limit {
+                return Err(ApiError::too_large(format!(
+                    "the dataset is larger than the {} MiB allowed",
+                    limit >> 20
+                )));
+            }
+            file.write_all(&chunk).map_err(|e| ApiError::internal(format!("receiving {name}: {e}")))?;
+        }
+        seen.push(name);
+    }
+    if seen.is_empty() {
+        return Err(ApiError::bad_request("the form holds no files"));
     }
     Ok(out)
 }

@@ -10,9 +10,8 @@ use serde_json::json;
 use super::session::{RegistryArgs, Session};
 use super::{LimitArgs, component_bytes, progress_bar, sandbox};
 use crate::runs::store::RunRequest;
-use crate::runs::{RunReport, params_json, run_on_dir};
+use crate::runs::{RunReport, RunSummary, run_on_dir};
 use crate::sandbox::Outcome;
-use crate::sandbox::cache::CacheUse;
 
 /// Arguments of `sieve run`.
 #[derive(Args)]
@@ -110,9 +109,9 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
     bar.finish_and_clear();
     if let (Some(out), Some((_, why))) = (&args.out, &report.held) {
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+            println!("{}", serde_json::to_string_pretty(&report.summary())?);
         } else {
-            print_report(&report, args.top);
+            print_local(&report, args.top);
         }
         eprintln!("error: {} was not written: {why}", out.display());
         return Ok(crate::registry::RegistryError::Denied(String::new()).exit_code());
@@ -127,95 +126,79 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
         tmp.persist(out).with_context(|| format!("writing {}", out.display()))?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+        println!("{}", serde_json::to_string_pretty(&report.summary())?);
     } else {
-        print_report(&report, args.top);
+        print_local(&report, args.top);
     }
     Ok(report.outcome.exit_code())
 }
 
-/// The run report as JSON (the `--json` contract).
-pub fn report_json(r: &RunReport) -> serde_json::Value {
-    let mut v = json!({
-        "outcome": r.outcome.code(),
-        "detail": r.outcome.detail(),
-        "plugin_digest": r.plugin_digest,
-        "model": r.info.as_ref().map(|i| json!({"name": i.name, "version": i.version, "task": i.task})),
-        "params": r.params.as_ref().map(params_json),
-        "clues": r.clue_count(),
-        "held": r.held.as_ref().map(|(_, why)| why),
-        "fuel": r.fuel,
-        "host_fuel": r.host_fuel,
-        "peak_memory_bytes": r.peak_memory_bytes,
-        "host_memory_peak_bytes": r.host_memory_peak_bytes,
-        "wall_ms": r.wall.as_secs_f64() * 1000.0,
-        "compile_ms": r.compile.as_secs_f64() * 1000.0,
-        "compiled_code": r.cache_use.map(|c| format!("{c:?}").to_lowercase()),
-        "load_ms": r.load.as_secs_f64() * 1000.0,
-        "cells_read": r.cells_read,
-        "output_digest": r.output_digest,
-        "logs": r.logs.iter().map(|l| json!({"level": l.level.name(), "message": l.message})).collect::<Vec<_>>(),
-        "stderr": r.stderr,
-    });
-    if let Outcome::Trap { backtrace, .. } = &r.outcome {
-        v["backtrace"] = json!(backtrace);
-    }
-    v
-}
+/// One row of the top-clues table: score, subject, rule, reason.
+type TopClue<'a> = (f64, &'a str, &'a str, &'a str);
 
-fn print_report(r: &RunReport, top: usize) {
-    if !r.clues.is_empty() {
-        let mut order: Vec<usize> = (0..r.clues.len()).collect();
-        order.sort_by(|&a, &b| {
-            r.clues[b].score.total_cmp(&r.clues[a].score).then(r.clues[a].subject.cmp(&r.clues[b].subject))
-        });
+/// The top clues (highest score first, as given) and the run summary: the same text for a local
+/// run and for a stored run read back from a server.
+fn print_report(summary: &RunSummary, top: &[TopClue<'_>], shown: usize) {
+    if !top.is_empty() {
         println!("{:>5}  {:<28} {:<20} reason", "score", "subject", "rule");
-        for &i in order.iter().take(top) {
-            let c = &r.clues[i];
-            let reason = crate::text::prefix(&c.reason, 100);
-            println!("{:>5.2}  {:<28} {:<20} {reason}", c.score, escape(&c.subject), escape(&c.rule));
+        for (score, subject, rule, reason) in top.iter().take(shown) {
+            let reason = crate::text::prefix(reason, 100);
+            println!("{score:>5.2}  {:<28} {:<20} {reason}", escape(subject), escape(rule));
         }
-        if r.clues.len() > top {
-            println!("... and {} more (use --out FILE for all)", r.clues.len() - top);
+        if summary.held.is_none() && summary.clues > shown.min(top.len()) {
+            println!("... and {} more (use --out FILE for all)", summary.clues - shown.min(top.len()));
         }
         println!();
     }
-    if let Some(info) = &r.info {
-        println!("model        {} {} ({})", escape(&info.name), escape(&info.version), escape(&info.task));
+    if let Some(m) = &summary.model {
+        println!("model        {} {} ({})", escape(&m.name), escape(&m.version), escape(&m.task));
     }
-    println!("outcome      {}", escape(&r.outcome.to_string()));
-    if let Outcome::Trap { backtrace, .. } = &r.outcome {
-        for (i, frame) in backtrace.iter().enumerate() {
-            println!("  #{i:<3} {}", escape(frame));
-        }
+    if summary.detail.is_empty() {
+        println!("outcome      {}", summary.outcome);
+    } else {
+        println!("outcome      {}: {}", summary.outcome, escape(&summary.detail));
     }
-    println!("plugin       {}", r.plugin_digest);
-    match &r.held {
-        Some((count, why)) => println!("clues        {count}, held: {why}"),
-        None => println!("clues        {}", r.clues.len()),
+    for (i, frame) in summary.backtrace.iter().flatten().enumerate() {
+        println!("  #{i:<3} {}", escape(frame));
     }
-    println!("fuel         {} (host work {})", r.fuel, r.host_fuel);
+    println!("plugin       {}", summary.plugin_digest);
+    match &summary.held {
+        Some(why) => println!("clues        {}, held: {why}", summary.clues),
+        None => println!("clues        {}", summary.clues),
+    }
+    println!("fuel         {} (host work {})", summary.fuel, summary.host_fuel);
     println!(
         "peak memory  {:.1} MiB (host memory held for the model {:.1} MiB)",
-        r.peak_memory_bytes as f64 / (1 << 20) as f64,
-        r.host_memory_peak_bytes as f64 / (1 << 20) as f64
+        summary.peak_memory_bytes as f64 / (1 << 20) as f64,
+        summary.host_memory_peak_bytes as f64 / (1 << 20) as f64
     );
-    let compiled = match r.cache_use {
-        Some(CacheUse::Compiled) => ", compiled now",
-        Some(CacheUse::Hit) => ", from the code cache",
-        Some(CacheUse::Rebuilt) => ", recompiled: the cached code failed its check",
-        None => "",
+    let compiled = match summary.compiled_code.as_deref() {
+        Some("compiled") => ", compiled now",
+        Some("hit") => ", from the code cache",
+        Some("rebuilt") => ", recompiled: the cached code failed its check",
+        _ => "",
     };
     println!(
         "wall         {:.1} ms (load data {:.1} ms, compile {:.1} ms{compiled})",
-        r.wall.as_secs_f64() * 1e3,
-        r.load.as_secs_f64() * 1e3,
-        r.compile.as_secs_f64() * 1e3,
+        summary.wall_ms, summary.load_ms, summary.compile_ms,
     );
-    println!("output       {}", r.output_digest);
-    for l in &r.logs {
-        println!("log {:<5}    {}", l.level.name(), escape(&l.message));
+    println!("output       {}", summary.output_digest);
+    for l in &summary.logs {
+        println!("log {:<5}    {}", l.level, escape(&l.message));
     }
+}
+
+/// A local run's report: its clues highest score first, then the summary.
+fn print_local(report: &RunReport, shown: usize) {
+    let mut order: Vec<&sieve_sdk::Clue> = report.clues.iter().collect();
+    // Ties stay in emission order, as the server lists them (`ClueOrder::Score`).
+    order.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let top: Vec<TopClue<'_>> = order
+        .iter()
+        .take(shown)
+        .map(|c| (c.score, c.subject.as_str(), c.rule.as_str(), c.reason.as_str()))
+        .collect();
+    print_report(&report.summary(), &top, shown);
 }
 
 /// A stored run through a server: queued (202), followed until it ends, then its record and top
@@ -250,22 +233,23 @@ fn remote_run(remote: &super::remote::Remote, args: &RunArgs, dataset: &str) -> 
     };
     bar.finish_and_clear();
     let record: crate::runs::store::RunRecord = serde_json::from_value(status["run"].clone())?;
+    let summary: RunSummary = serde_json::from_value(status["report"].clone())
+        .context("the server sent no report for the finished run")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
             "stored as run {} (sieve runs show {} / sieve runs clues {})",
             record.id, record.id, record.id
         );
-        super::runs::print_run(&record);
-        if record.state == "completed" && args.top > 0 {
-            let top: Result<Vec<crate::runs::store::StoredClue>, _> =
-                remote.json("GET", &format!("/api/runs/{id}/clues?per_page={}", args.top.min(1000)), None);
-            match top {
-                Ok(clues) => super::runs::print_clues(&clues),
-                Err(e) => println!("clues: {e}"),
-            }
+        let mut top: Vec<crate::runs::store::StoredClue> = Vec::new();
+        if record.state == "completed" && summary.held.is_none() && args.top > 0 && summary.clues > 0 {
+            let page = format!("/api/runs/{id}/clues?sort=score&per_page={}", args.top.min(1000));
+            top = remote.json("GET", &page, None)?;
         }
+        let rows: Vec<TopClue<'_>> =
+            top.iter().map(|c| (c.score, c.subject.as_str(), c.rule.as_str(), c.reason.as_str())).collect();
+        print_report(&summary, &rows, args.top);
     }
-    Ok(crate::sandbox::outcome::exit_code_of(record.outcome.as_deref().unwrap_or("")))
+    Ok(crate::sandbox::outcome::exit_code_of(&summary.outcome))
 }

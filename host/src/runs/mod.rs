@@ -89,6 +89,142 @@ impl RunReport {
     }
 }
 
+/// What a run reports besides its clues: the `--json` contract of `sieve run`, and what a stored
+/// run keeps so that a run through a server prints what a local one does.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RunSummary {
+    /// Outcome code (`completed`, `out-of-fuel`, ...).
+    pub outcome: String,
+    /// Outcome detail (empty for `completed`).
+    pub detail: String,
+    /// `sha256:<hex>` of the component.
+    pub plugin_digest: String,
+    /// The model, when `describe()` succeeded.
+    pub model: Option<ModelRef>,
+    /// The resolved parameters (text values).
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<serde_json::Value>,
+    /// Clues the run produced, held or not.
+    pub clues: usize,
+    /// Why the clues are withheld from the runner, if they are.
+    pub held: Option<String>,
+    /// Fuel consumed by the whole run.
+    pub fuel: u64,
+    /// The part of `fuel` charged for host work.
+    pub host_fuel: u64,
+    /// Peak guest memory.
+    pub peak_memory_bytes: usize,
+    /// Peak host memory held on the model's behalf.
+    pub host_memory_peak_bytes: usize,
+    /// Wall time in the guest, milliseconds.
+    pub wall_ms: f64,
+    /// Time to compile or load compiled code, milliseconds.
+    pub compile_ms: f64,
+    /// `compiled`, `hit` or `rebuilt`.
+    pub compiled_code: Option<String>,
+    /// Time to read the dataset, milliseconds.
+    pub load_ms: f64,
+    /// Cells handed to the guest.
+    pub cells_read: u64,
+    /// Digest of the clues.
+    pub output_digest: String,
+    /// The model's log lines.
+    pub logs: Vec<LogView>,
+    /// Captured stderr.
+    pub stderr: String,
+    /// The guest's stack at a trap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtrace: Option<Vec<String>>,
+}
+
+/// A model named in a [`RunSummary`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ModelRef {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Task.
+    pub task: String,
+}
+
+/// A log line in a [`RunSummary`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LogView {
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// Text.
+    pub message: String,
+}
+
+impl RunSummary {
+    /// What a stored run's record says, for a run without a stored report (its host died before
+    /// finishing it, or it was queued or running when asked).
+    pub fn of_record(run: &store::RunRecord) -> RunSummary {
+        RunSummary {
+            outcome: run.outcome.clone().unwrap_or_else(|| run.state.clone()),
+            detail: run.detail.clone().unwrap_or_default(),
+            plugin_digest: run.plugin.clone(),
+            model: None,
+            params: Some(run.params.clone()),
+            clues: run.clues as usize,
+            held: None,
+            fuel: run.fuel.unwrap_or(0) as u64,
+            host_fuel: 0,
+            peak_memory_bytes: run.peak_memory.unwrap_or(0) as usize,
+            host_memory_peak_bytes: 0,
+            wall_ms: run.wall_ms.unwrap_or(0.0),
+            compile_ms: 0.0,
+            compiled_code: None,
+            load_ms: 0.0,
+            cells_read: 0,
+            output_digest: run.output_digest.clone().unwrap_or_else(|| output_digest(&[])),
+            logs: Vec::new(),
+            stderr: String::new(),
+            backtrace: None,
+        }
+    }
+}
+
+impl RunReport {
+    /// Everything but the clues, as reported and stored.
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            outcome: self.outcome.code().to_string(),
+            detail: self.outcome.detail(),
+            plugin_digest: self.plugin_digest.clone(),
+            model: self.info.as_ref().map(|i| ModelRef {
+                name: i.name.clone(),
+                version: i.version.clone(),
+                task: i.task.clone(),
+            }),
+            params: self.params.as_ref().map(params_json),
+            clues: self.clue_count(),
+            held: self.held.as_ref().map(|(_, why)| why.clone()),
+            fuel: self.fuel,
+            host_fuel: self.host_fuel,
+            peak_memory_bytes: self.peak_memory_bytes,
+            host_memory_peak_bytes: self.host_memory_peak_bytes,
+            wall_ms: self.wall.as_secs_f64() * 1000.0,
+            compile_ms: self.compile.as_secs_f64() * 1000.0,
+            compiled_code: self.cache_use.map(|c| format!("{c:?}").to_lowercase()),
+            load_ms: self.load.as_secs_f64() * 1000.0,
+            cells_read: self.cells_read,
+            output_digest: self.output_digest.clone(),
+            logs: self
+                .logs
+                .iter()
+                .map(|l| LogView { level: l.level.name().to_string(), message: l.message.clone() })
+                .collect(),
+            stderr: self.stderr.clone(),
+            backtrace: match &self.outcome {
+                Outcome::Trap { backtrace, .. } => Some(backtrace.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// Resolved parameters as a JSON object of their text values (run reports, stored runs).
 pub fn params_json(params: &Params) -> serde_json::Value {
     serde_json::Value::Object(

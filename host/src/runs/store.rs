@@ -8,7 +8,7 @@ use serde_json::json;
 use sieve_sdk::Clue;
 use sqlx::Row;
 
-use super::{RunReport, params_json, run_component};
+use super::{RunReport, RunSummary, params_json, run_component};
 use crate::audit;
 use crate::registry::catalog::{self, DatasetRecord};
 use crate::registry::plugins::PluginRecord;
@@ -122,7 +122,10 @@ pub fn this_host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-const RUN_SELECT: &str = "SELECT r.*, p.name AS model, d.name AS dataset_name, d.version AS dataset_version, \
+/// A run's columns (all but its stored report, which only [`Registry::run_summary`] reads).
+const RUN_SELECT: &str = "SELECT r.id, r.plugin_digest, r.dataset_id, r.user_id, r.org_id, r.params, r.host_version, \
+     r.state, r.outcome, r.detail, r.fuel, r.peak_memory, r.wall_ms, r.output_digest, r.clue_count, r.started_at, \
+     r.finished_at, r.released_by, r.competition_id, p.name AS model, d.name AS dataset_name, d.version AS dataset_version, \
      d.digest AS dataset_digest, d.restricted, d.owner_org_id AS dataset_owner_org_id, u.name AS user_name, o.name AS org_name, rb.name AS releaser \
      FROM runs r JOIN plugins p ON p.digest = r.plugin_digest JOIN datasets d ON d.id = r.dataset_id \
      JOIN users u ON u.id = r.user_id JOIN orgs o ON o.id = r.org_id LEFT JOIN users rb ON rb.id = r.released_by";
@@ -562,7 +565,7 @@ impl Registry {
         }
         sqlx::query(
             "UPDATE runs SET state = $1, outcome = $2, detail = $3, fuel = $4, peak_memory = $5, wall_ms = $6, \
-             output_digest = $7, clue_count = $8, finished_at = $9, params = $10 WHERE id = $11",
+             output_digest = $7, clue_count = $8, finished_at = $9, params = $10, report = $11 WHERE id = $12",
         )
         .bind(if completed { "completed" } else { "failed" })
         .bind(report.outcome.code())
@@ -574,6 +577,7 @@ impl Registry {
         .bind(if completed { report.clues.len() as i64 } else { 0 })
         .bind(now())
         .bind(report.params.as_ref().map_or_else(|| json!({}), params_json).to_string())
+        .bind(serde_json::to_string(&report.summary()).map_err(|e| RegistryError::Invalid(e.to_string()))?)
         .bind(run_id)
         .execute(&mut *tx)
         .await?;
@@ -611,6 +615,23 @@ impl Registry {
             self.require_admin_over(actor, run.org_id, "reading another user's run").await?;
         }
         Ok(run)
+    }
+
+    /// What run `id` reported (outcome, fuel, memory, times, logs), if `actor` may see the run: the
+    /// stored report, with why its clues are held when they are. A run that ended without one (its
+    /// host died, or it predates stored reports) gets what its record says.
+    pub async fn run_summary(&self, actor: &Actor, id: i64) -> Result<RunSummary> {
+        let run = self.visible_run(actor, id).await?;
+        let stored: Option<String> = sqlx::query_scalar("SELECT report FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.db.pool())
+            .await?;
+        let mut summary = match stored.and_then(|text| serde_json::from_str::<RunSummary>(&text).ok()) {
+            Some(s) => s,
+            None => RunSummary::of_record(&run),
+        };
+        summary.held = clues_held(&run);
+        Ok(summary)
     }
 
     /// Run `id` with its clues readable by `actor`: the one check every path to a run's clues

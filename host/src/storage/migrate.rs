@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_run_queue.sql"),
         postgres: include_str!("../../migrations/postgres/0008_run_queue.sql"),
     },
+    Migration {
+        version: 9,
+        name: "run_report",
+        sqlite: include_str!("../../migrations/sqlite/0009_run_report.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_run_report.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
