@@ -34,7 +34,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 server=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 status=0
-schemathesis run "http://127.0.0.1:$port/api/openapi.json" \
+SCHEMATHESIS_HOOKS="$PWD/tests/fuzz/hooks.py" schemathesis run "http://127.0.0.1:$port/api/openapi.json" \
     --header "Authorization: Bearer $admin" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance \
     --max-examples "$examples" --suppress-health-check all \
