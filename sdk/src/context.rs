@@ -302,6 +302,92 @@ enum TextRepr<'a> {
     Dict(&'a [u32], &'a Text),
 }
 
+/// A value of a text column, as [`TextCol::key`] reads it: its text, or its code in the column's
+/// dictionary. Keys of columns sharing a dictionary compare by code; any others by text.
+#[derive(Debug, Clone, Copy)]
+pub enum Key<'a> {
+    /// A value of a plain text column.
+    Text(&'a str),
+    /// A code, and the dictionary it indexes.
+    Code(u32, &'a Text),
+}
+
+impl<'a> Key<'a> {
+    /// The text.
+    #[inline]
+    pub fn as_str(&self) -> &'a str {
+        match *self {
+            Key::Text(t) => t,
+            Key::Code(k, dict) => dict.get(k as usize),
+        }
+    }
+
+    /// The code, if this key comes from `dictionary` (the same one, not an equal copy).
+    #[inline(always)]
+    pub fn code_in(&self, dictionary: &Text) -> Option<u32> {
+        match *self {
+            Key::Code(k, dict) if std::ptr::eq(dict, dictionary) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Key<'_> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        match (*self, *other) {
+            (Key::Code(a, da), Key::Code(b, db)) if std::ptr::eq(da, db) => a == b,
+            _ => self.as_str() == other.as_str(),
+        }
+    }
+}
+
+impl Eq for Key<'_> {}
+
+impl PartialEq<&str> for Key<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::hash::Hash for Key<'_> {
+    // By text, as equality falls back to text between dictionaries.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl<'a> From<&'a str> for Key<'a> {
+    fn from(text: &'a str) -> Self {
+        Key::Text(text)
+    }
+}
+
+impl<'a> From<&&'a str> for Key<'a> {
+    fn from(text: &&'a str) -> Self {
+        Key::Text(text)
+    }
+}
+
+impl<'a> From<&'a String> for Key<'a> {
+    fn from(text: &'a String) -> Self {
+        Key::Text(text)
+    }
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 /// A view of a text column; values are borrowed, never copied.
 #[derive(Debug, Clone, Copy)]
 pub struct TextCol<'a> {
@@ -321,6 +407,24 @@ impl<'a> TextCol<'a> {
             TextRepr::Dict(idx, dict) => {
                 let k = *idx.get(i)? as usize;
                 (k < dict.len()).then(|| dict.get(k))
+            }
+        }
+    }
+
+    /// Row `i`'s value as a [`Key`], `None` if null: the same text, plus its code when the
+    /// column is dictionary-encoded. Look keys up in an [`Index`](crate::ops::Index) built on a
+    /// column that shares the dictionary and the lookup is an array access, no text hashed or
+    /// compared (a host serving `sieve:model@0.1.1` shares one dictionary among a run's columns).
+    #[inline(always)]
+    pub fn key(&self, i: usize) -> Option<Key<'a>> {
+        if !self.validity.is_none_or(|v| v.is_valid(i)) {
+            return None;
+        }
+        match self.repr {
+            TextRepr::Plain(t) => (i < t.len()).then(|| Key::Text(t.get(i))),
+            TextRepr::Dict(idx, dict) => {
+                let k = *idx.get(i)?;
+                ((k as usize) < dict.len()).then_some(Key::Code(k, dict))
             }
         }
     }
@@ -350,11 +454,27 @@ impl<'a> TextCol<'a> {
     /// host sent the column dictionary-encoded: parse a list-valued or coded column this way
     /// (`docs.derive(|list| parse(list))`) and each repeated value costs one lookup, not one parse.
     pub fn derive<T>(&self, mut f: impl FnMut(&'a str) -> T) -> Derived<'a, T> {
-        let (values, codes) = match self.repr {
-            TextRepr::Dict(idx, dict) => ((0..dict.len()).map(|k| f(dict.get(k))).collect(), Some(idx)),
-            TextRepr::Plain(t) => ((0..t.len()).map(|i| f(t.get(i))).collect(), None),
-        };
-        Derived { values, codes, validity: self.validity }
+        match self.repr {
+            TextRepr::Dict(idx, dict) => {
+                // Only the entries rows use: a shared dictionary holds every text value of the
+                // run, most of them from other columns.
+                let mut slot = vec![u32::MAX; dict.len()];
+                let mut values = Vec::new();
+                for (i, &code) in idx.iter().enumerate() {
+                    if let Some(s) =
+                        slot.get_mut(code as usize).filter(|s| **s == u32::MAX && self.is_valid(i))
+                    {
+                        *s = values.len() as u32;
+                        values.push(f(dict.get(code as usize)));
+                    }
+                }
+                Derived { values, codes: Some((idx, slot)), validity: self.validity }
+            }
+            TextRepr::Plain(t) => {
+                let values = (0..t.len()).map(|i| f(t.get(i))).collect();
+                Derived { values, codes: None, validity: self.validity }
+            }
+        }
     }
 
     /// Number of rows.
@@ -374,9 +494,10 @@ impl<'a> TextCol<'a> {
 /// A value derived from each row of a text column by [`TextCol::derive`].
 #[derive(Debug, Clone)]
 pub struct Derived<'a, T> {
-    /// One value per dictionary entry, or per row when the column came plain.
+    /// One value per dictionary entry rows use, or per row when the column came plain.
     values: Vec<T>,
-    codes: Option<&'a [u32]>,
+    /// The rows' codes, and each code's place in `values`.
+    codes: Option<(&'a [u32], Vec<u32>)>,
     validity: Option<&'a Bitmap>,
 }
 
@@ -387,8 +508,8 @@ impl<T> Derived<'_, T> {
         if !self.validity.is_none_or(|v| v.is_valid(i)) {
             return None;
         }
-        match self.codes {
-            Some(codes) => self.values.get(*codes.get(i)? as usize),
+        match &self.codes {
+            Some((codes, slot)) => self.values.get(*slot.get(*codes.get(i)? as usize)? as usize),
             None => self.values.get(i),
         }
     }

@@ -66,20 +66,23 @@ fn access_error(e: w::AccessError) -> AccessError {
 #[derive(Default)]
 struct HostBackend {
     tables: Vec<host::Table>,
-    dictionaries: HashMap<(usize, String), Arc<Text>>,
+    /// Dictionaries by the host's id: columns that share one get the same `Arc`, which is how
+    /// `ops` knows their codes compare directly.
+    dictionaries: HashMap<u32, Arc<Text>>,
 }
 
 impl HostBackend {
     fn dictionary(&mut self, table: usize, column: &str) -> Result<Arc<Text>, AccessError> {
-        if let Some(d) = self.dictionaries.get(&(table, column.to_string())) {
+        let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
+        let id = t.dictionary_id(column).map_err(access_error)?;
+        if let Some(d) = self.dictionaries.get(&id) {
             return Ok(d.clone());
         }
-        let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
         let raw = t.dictionary(column).map_err(access_error)?;
         let text = Text::from_host(raw.bytes, raw.offsets)
             .map_err(|e| AccessError::NotDictionary(format!("{column}: {e}")))?;
         let text = Arc::new(text);
-        self.dictionaries.insert((table, column.to_string()), text.clone());
+        self.dictionaries.insert(id, text.clone());
         Ok(text)
     }
 }

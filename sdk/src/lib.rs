@@ -67,7 +67,7 @@ pub mod guest;
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
-pub use context::{Context, Derived, Frame, Prim, TableReader, TextCol};
+pub use context::{Context, Derived, Frame, Key, Prim, TableReader, TextCol};
 pub use data::{Column, Text, Values};
 pub use model::{
     AccessError, Clue, ColumnSpec, ColumnType, Evidence, FromParam, LogLevel, Model, ModelError, ModelInfo,

@@ -1,9 +1,11 @@
 //! The operations supervision models are made of: counting by key, hash indexes and joins, date intervals.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use crate::context::{Prim, TextCol};
+use crate::context::{Key, Prim, TextCol};
+use crate::data::Text;
 
 /// A fast, non-cryptographic hasher (the Fx hash of rustc, with a murmur3 finalizer). Keys here are ids from the dataset,
 /// not attacker-chosen against this process, and SipHash costs a lot in a group-by.
@@ -109,57 +111,69 @@ pub fn distinct_per<K: Hash + Eq, V: Hash + Eq>(
     seen.into_iter().map(|(k, vs)| (k, vs.len())).collect()
 }
 
-/// A hash index from the values of a text column to the rows that hold them (nulls skipped):
-/// the group-by of supervision models, and the build side of a hash join.
+/// An index from the values of a text column to the rows that hold them (nulls skipped): the
+/// group-by of supervision models, and the build side of a join.
 ///
 /// Rows are kept in one array grouped by key (compressed sparse rows), not in a vector per key:
 /// a million distinct ids cost two allocations, not a million. Groups iterate in order of first
-/// appearance, so results never depend on hash-table internals.
+/// appearance, so results never depend on hash-table internals. Over a dictionary-encoded column
+/// the index is built by code, with no text hashed, and a [`Key`] from any column sharing that
+/// dictionary is looked up by code; text lookups build a hash table of the keys on first use.
 #[derive(Debug, Clone, Default)]
 pub struct Index<'a> {
-    group_of: FastMap<&'a str, u32>,
+    dictionary: Option<&'a Text>,
+    group_of_code: Vec<u32>,
+    group_of: OnceCell<FastMap<&'a str, u32>>,
     keys: Vec<&'a str>,
     starts: Vec<u32>,
     rows: Vec<u32>,
 }
 
+/// No group.
+const NONE: u32 = u32::MAX;
+
 impl<'a> Index<'a> {
     /// Index every non-null value of `col`.
     pub fn build(col: &TextCol<'a>) -> Self {
-        // Sized once for the most keys there can be: growing rehashes every key again, several
-        // times over (a third of a guest's time spent building an index of unique ids went there).
-        let most = col.codes().map_or(col.len(), |(_, dictionary)| dictionary.len().min(col.len()));
-        let mut group_of: FastMap<&'a str, u32> = FastMap::with_capacity_and_hasher(most, Default::default());
         let mut keys: Vec<&'a str> = Vec::new();
         let mut row_group: Vec<u32> = Vec::with_capacity(col.len());
         let mut counts: Vec<u32> = Vec::new();
-        let mut group_for = |k: &'a str| {
-            *group_of.entry(k).or_insert_with(|| {
-                keys.push(k);
-                counts.push(0);
-                (keys.len() - 1) as u32
-            })
-        };
+        let mut index = Index::default();
         if let Some((codes, dictionary)) = col.codes() {
-            // Dictionary-encoded: hash each distinct value once, then map codes through a table.
-            let mut group_of_code = vec![u32::MAX; dictionary.len()];
+            // Dictionary-encoded: a group per distinct code, found through an array.
+            let mut group_of_code = vec![NONE; dictionary.len()];
             for (i, &code) in codes.iter().enumerate() {
                 let Some(slot) = group_of_code.get_mut(code as usize).filter(|_| col.is_valid(i)) else {
-                    row_group.push(u32::MAX);
+                    row_group.push(NONE);
                     continue;
                 };
-                if *slot == u32::MAX {
-                    *slot = group_for(dictionary.get(code as usize));
+                if *slot == NONE {
+                    *slot = keys.len() as u32;
+                    keys.push(dictionary.get(code as usize));
+                    counts.push(0);
                 }
                 row_group.push(*slot);
             }
+            index.dictionary = Some(dictionary);
+            index.group_of_code = group_of_code;
         } else {
+            // Sized once for the most keys there can be: growing rehashes every key again, several
+            // times over (a third of a guest's time spent building an index of unique ids went there).
+            let mut group_of: FastMap<&'a str, u32> =
+                FastMap::with_capacity_and_hasher(col.len(), Default::default());
             for i in 0..col.len() {
-                row_group.push(col.get(i).map_or(u32::MAX, &mut group_for));
+                row_group.push(col.get(i).map_or(NONE, |k| {
+                    *group_of.entry(k).or_insert_with(|| {
+                        keys.push(k);
+                        counts.push(0);
+                        (keys.len() - 1) as u32
+                    })
+                }));
             }
+            index.group_of = OnceCell::from(group_of);
         }
         for &g in &row_group {
-            if g != u32::MAX {
+            if g != NONE {
                 counts[g as usize] += 1;
             }
         }
@@ -173,26 +187,37 @@ impl<'a> Index<'a> {
         let mut fill: Vec<u32> = starts[..counts.len()].to_vec();
         let mut rows = vec![0u32; total as usize];
         for (i, &g) in row_group.iter().enumerate() {
-            if g != u32::MAX {
+            if g != NONE {
                 rows[fill[g as usize] as usize] = i as u32;
                 fill[g as usize] += 1;
             }
         }
-        Index { group_of, keys, starts, rows }
+        Index { keys, starts, rows, ..index }
     }
 
     fn group(&self, g: usize) -> &[u32] {
         &self.rows[self.starts[g] as usize..self.starts[g + 1] as usize]
     }
 
-    /// Rows holding `key`, ascending (empty if none).
-    pub fn get(&self, key: &str) -> &[u32] {
-        self.group_of.get(key).map_or(&[], |&g| self.group(g as usize))
+    fn group_of<'k>(&self, key: impl Into<Key<'k>>) -> Option<usize> {
+        let key = key.into();
+        if let Some(code) = self.dictionary.and_then(|d| key.code_in(d)) {
+            return self.group_of_code.get(code as usize).filter(|&&g| g != NONE).map(|&g| g as usize);
+        }
+        let group_of = self.group_of.get_or_init(|| {
+            self.keys.iter().enumerate().map(|(g, &k)| (k, g as u32)).collect::<FastMap<_, _>>()
+        });
+        group_of.get(key.as_str()).map(|&g| g as usize)
+    }
+
+    /// Rows holding `key` (text, or a [`Key`] of a column), ascending (empty if none).
+    pub fn get<'k>(&self, key: impl Into<Key<'k>>) -> &[u32] {
+        self.group_of(key).map_or(&[], |g| self.group(g))
     }
 
     /// Whether any row holds `key`.
-    pub fn contains(&self, key: &str) -> bool {
-        self.group_of.contains_key(key)
+    pub fn contains<'k>(&self, key: impl Into<Key<'k>>) -> bool {
+        self.group_of(key).is_some()
     }
 
     /// Distinct keys with their rows, in order of first appearance.
@@ -229,7 +254,7 @@ pub fn share<T>(items: impl IntoIterator<Item = T>, test: impl Fn(T) -> Option<b
 pub fn join<'a>(left: &TextCol<'a>, right: &'a Index<'a>) -> impl Iterator<Item = (usize, usize)> + 'a {
     let left = *left;
     (0..left.len()).flat_map(move |i| {
-        left.get(i).into_iter().flat_map(move |k| right.get(k).iter().map(move |&r| (i, r as usize)))
+        left.key(i).into_iter().flat_map(move |k| right.get(k).iter().map(move |&r| (i, r as usize)))
     })
 }
 
@@ -276,7 +301,7 @@ impl<'a> Periods<'a> {
     }
 
     /// Every row of `key` valid on `day` (several, where a dataset records overlapping periods).
-    pub fn on(&self, key: &str, day: i32) -> impl Iterator<Item = usize> + '_ {
+    pub fn on<'k>(&self, key: impl Into<Key<'k>>, day: i32) -> impl Iterator<Item = usize> + '_ {
         self.by_key.get(key).iter().map(|&r| r as usize).filter(move |&r| self.valid(r, day))
     }
 
@@ -286,7 +311,7 @@ impl<'a> Periods<'a> {
     }
 
     /// Every period row of `key`, in table order.
-    pub fn of(&self, key: &str) -> &[u32] {
+    pub fn of<'k>(&self, key: impl Into<Key<'k>>) -> &[u32] {
         self.by_key.get(key)
     }
 }
@@ -305,9 +330,10 @@ impl<'a> Links<'a> {
     }
 
     /// The first row linking `x` and `y`, in either direction.
-    pub fn between(&self, x: &str, y: &str) -> Option<usize> {
-        let one_way = |a: &str, b: &str| {
-            self.by_first.get(a).iter().map(|&r| r as usize).find(|&r| self.second.get(r) == Some(b))
+    pub fn between<'k>(&self, x: impl Into<Key<'k>>, y: impl Into<Key<'k>>) -> Option<usize> {
+        let (x, y) = (x.into(), y.into());
+        let one_way = |a: Key<'_>, b: Key<'_>| {
+            self.by_first.get(a).iter().map(|&r| r as usize).find(|&r| self.second.key(r) == Some(b))
         };
         one_way(x, y).or_else(|| one_way(y, x))
     }
@@ -334,12 +360,13 @@ impl<'a> PairIndex<'a> {
     }
 
     /// Rows holding the pair, ascending (empty if none).
-    pub fn get(&self, first: &str, second: &str) -> &[u32] {
-        self.rows.get(first).and_then(|m| m.get(second)).map_or(&[], Vec::as_slice)
+    pub fn get<'k>(&self, first: impl Into<Key<'k>>, second: impl Into<Key<'k>>) -> &[u32] {
+        let (first, second) = (first.into(), second.into());
+        self.rows.get(first.as_str()).and_then(|m| m.get(second.as_str())).map_or(&[], Vec::as_slice)
     }
 
     /// Whether any row holds the pair.
-    pub fn contains(&self, first: &str, second: &str) -> bool {
+    pub fn contains<'k>(&self, first: impl Into<Key<'k>>, second: impl Into<Key<'k>>) -> bool {
         !self.get(first, second).is_empty()
     }
 }
@@ -405,13 +432,62 @@ mod tests {
             calls += 1;
             v.to_uppercase()
         });
-        assert_eq!(calls, 4, "once per dictionary entry, not per row");
+        assert_eq!(calls, 3, "once per distinct value the rows hold, not per row or per entry");
         let plain = pc.derive(|v| v.to_uppercase());
         for row in 0..6 {
             assert_eq!(derived.get(row), plain.get(row), "row {row}");
         }
         assert_eq!(derived.get(2).map(String::as_str), Some("X"));
         assert_eq!(derived.get(3), None, "null rows derive nothing");
+    }
+
+    #[test]
+    fn keys_of_columns_sharing_a_dictionary_look_up_by_code_and_agree_with_text() {
+        use crate::data::Bitmap;
+        use std::sync::Arc;
+        // One dictionary for both tables, as a 0.1.1 host serves them; "Q" only in `events`.
+        let shared = Arc::new(["P", "Q", "A", "B", "C"].into_iter().collect::<Text>());
+        let coded = |name: &str, codes: Vec<u32>, valid: Vec<bool>| {
+            let mut c = Column::new(name, Values::Dictionary { indices: codes, dictionary: shared.clone() });
+            c.validity = Some(Bitmap::from_flags(valid));
+            c
+        };
+        let registrations = Frame::new(
+            "registrations",
+            4,
+            vec![
+                coded("plate", vec![0, 0, 2, 0], vec![true, true, true, false]),
+                coded("owner", vec![2, 3, 4, 4], vec![true; 4]),
+                Column::new("from", Values::Date(vec![10, 20, 5, 0])),
+            ],
+        );
+        let events = Frame::new("events", 3, vec![coded("plate", vec![1, 0, 0], vec![true, true, false])]);
+        let (plate, owner) =
+            (registrations.text("plate").expect("plate"), registrations.text("owner").expect("owner"));
+        let seen = events.text("plate").expect("plate");
+        let by_plate = Index::build(&plate);
+        assert!(matches!(seen.key(1), Some(Key::Code(0, _))));
+        assert_eq!(by_plate.get(seen.key(1).expect("key")), [0, 1], "by code");
+        assert!(by_plate.get(seen.key(0).expect("key")).is_empty(), "Q: in the dictionary, on no row");
+        assert_eq!(seen.key(2), None, "a null has no key");
+        assert_eq!(by_plate.get("P"), [0, 1], "by text, the same rows");
+        assert_eq!(by_plate.get("A"), [2]);
+        // A key from a plain column (another dictionary, or none) falls back to its text.
+        let plain =
+            Frame::new("p", 1, vec![Column::new("plate", Values::Text(["P"].into_iter().collect::<Text>()))]);
+        let plain_key = plain.text("plate").expect("plate").key(0).expect("key");
+        assert_eq!(by_plate.get(plain_key), [0, 1]);
+        assert_eq!(plain_key, seen.key(1).expect("key"), "keys compare by text across dictionaries");
+        let links = Links::build(&plate, &owner);
+        assert_eq!(
+            links.between(owner.key(1).expect("B"), seen.key(1).expect("P")),
+            Some(1),
+            "either way, by code"
+        );
+        assert_eq!(links.between("P", "C"), None);
+        let from = registrations.date("from").expect("from");
+        let owned = Periods::build(&owner, from, from);
+        assert_eq!(owned.of(owner.key(0).expect("A")), [0], "periods by code");
     }
 
     #[test]

@@ -120,13 +120,14 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
     let model = crate::bundled::native(task).with_context(|| format!("no native build of {task}"))?;
     let info = (model.describe)();
     let params = info.resolve_params(&[]).map_err(anyhow::Error::msg)?;
-    let tables = datasets::load_for_model(data, &info)?;
+    let plugin = sandbox.load(bytes, None).map_err(fail)?;
+    // The native build reads the very tables the guest is served, shared dictionaries included.
+    let tables = datasets::served_to(&plugin, datasets::load_for_model(data, &info)?);
     let rows = tables.iter().map(|t| t.rows).sum();
     let largest = tables.iter().map(|t| t.rows).max().unwrap_or(0);
     let native_data =
         tables.iter().fold(native::Dataset::new(), |d, t| d.with_table(&t.spec.name, t.columns.clone()));
     let tables: Arc<[ServedTable]> = Arc::from(tables);
-    let plugin = sandbox.load(bytes, None).map_err(fail)?;
     let limits = Limits::default();
     let (mut wasm, mut nat, mut ratio, mut cpu_ratio) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut last = None;
@@ -371,7 +372,8 @@ fn sandbox_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> anyh
     let plugin = sandbox.load(&bytes, None).map_err(fail)?;
     let info = sandbox.describe(&plugin).map_err(fail)?;
     let data = dataset(&args.data_root, "vehicle-insurance-fraud", 1, 1)?;
-    let tables: Arc<[ServedTable]> = Arc::from(datasets::load_for_model(&data, &info)?);
+    let tables: Arc<[ServedTable]> =
+        Arc::from(datasets::served_to(&plugin, datasets::load_for_model(&data, &info)?));
     let run = |mode: &str, limits: &Limits| -> anyhow::Result<(Duration, u64)> {
         let params = info.resolve_params(&[("mode".into(), mode.into())]).map_err(anyhow::Error::msg)?;
         let exec = sandbox.execute(&plugin, tables.clone(), &params, limits, [0; 32], None);
@@ -437,7 +439,8 @@ fn scan_throughput(
     let Ok(bytes) = std::fs::read(path) else { return Ok(None) };
     let plugin = sandbox.load(&bytes, None).map_err(fail)?;
     let info = sandbox.describe(&plugin).map_err(fail)?;
-    let tables: Arc<[ServedTable]> = Arc::from(datasets::load_for_model(data, &info)?);
+    let tables: Arc<[ServedTable]> =
+        Arc::from(datasets::served_to(&plugin, datasets::load_for_model(data, &info)?));
     let rows = tables.iter().map(|t| t.rows).sum();
     let params = info.resolve_params(&[]).map_err(anyhow::Error::msg)?;
     let mut times = Vec::new();

@@ -168,6 +168,58 @@ pub fn dictionary_encode(column: Column) -> Column {
     }
 }
 
+/// `tables` as `plugin` reads them best: text coded against one shared dictionary for a model
+/// built against `sieve:model@0.1.1` or later, as loaded for an older one. Every run goes
+/// through here, so a model sees the same data whichever path started it.
+pub fn served_to(plugin: &crate::sandbox::Plugin, mut tables: Vec<ServedTable>) -> Vec<ServedTable> {
+    if plugin.shares_dictionaries() {
+        share_dictionaries(&mut tables);
+    }
+    tables
+}
+
+/// Code every text column of a run's tables against one shared dictionary, for a model that
+/// reads shared dictionaries (`sieve:model@0.1.1`): equal values get equal codes across tables,
+/// so the model joins `seizures.plate` to `registrations.plate`, or a debtor to an owner, by
+/// comparing numbers instead of hashing and comparing text, and the guest receives each
+/// distinct value once. The host hashes each value once here; a column already coded against
+/// its own dictionary is translated through it, one lookup per distinct value.
+pub fn share_dictionaries(tables: &mut [ServedTable]) {
+    let mut pool = Text::new();
+    let mut recoded: Vec<(usize, usize, Vec<u32>)> = Vec::new();
+    {
+        let mut code_of: FastMap<&str, u32> = ops::fast_map();
+        fn code<'v>(value: &'v str, code_of: &mut FastMap<&'v str, u32>, pool: &mut Text) -> u32 {
+            let next = pool.len() as u32;
+            *code_of.entry(value).or_insert_with(|| {
+                pool.push(value);
+                next
+            })
+        }
+        for (t, table) in tables.iter().enumerate() {
+            for (c, column) in table.columns.iter().enumerate() {
+                let indices = match &column.values {
+                    Values::Text(text) => {
+                        (0..text.len()).map(|i| code(text.get(i), &mut code_of, &mut pool)).collect()
+                    }
+                    Values::Dictionary { indices, dictionary } => {
+                        let through: Vec<u32> = (0..dictionary.len())
+                            .map(|k| code(dictionary.get(k), &mut code_of, &mut pool))
+                            .collect();
+                        indices.iter().map(|&k| through.get(k as usize).copied().unwrap_or(0)).collect()
+                    }
+                    _ => continue,
+                };
+                recoded.push((t, c, indices));
+            }
+        }
+    }
+    let pool = Arc::new(pool);
+    for (t, c, indices) in recoded {
+        tables[t].columns[c].values = Values::Dictionary { indices, dictionary: pool.clone() };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +241,58 @@ mod tests {
         assert!(matches!(table_file(&dir, "labels"), Err(DataError::ReservedTable(_))));
         assert_eq!(table_file(&dir, "judgments").expect("ok"), Some(dir.join("judgments.csv")));
         assert_eq!(table_file(&dir, "vehicles").expect("ok"), None);
+    }
+
+    fn text(name: &str, values: &[&str]) -> Column {
+        Column::new(name, Values::Text(values.iter().copied().collect()))
+    }
+
+    fn values(column: &Column) -> Vec<String> {
+        match &column.values {
+            Values::Dictionary { indices, dictionary } => {
+                indices.iter().map(|&k| dictionary.get(k as usize).to_string()).collect()
+            }
+            other => panic!("not coded: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shared_dictionaries_give_equal_values_equal_codes_across_tables() {
+        let spec = |name: &str| TableSpec::new(name);
+        let repetitive: Vec<&str> = (0..100).map(|i| ["kin", "affiliate"][i % 2]).collect();
+        let mut tables = vec![
+            ServedTable {
+                spec: spec("seizures"),
+                rows: 3,
+                columns: vec![text("plate", &["A1", "B2", "A1"]), text("case_no", &["c1", "c2", "c3"])],
+            },
+            loaded(&spec("relations"), vec![text("kind", &repetitive)]),
+            ServedTable { spec: spec("registrations"), rows: 2, columns: vec![text("plate", &["B2", "Z9"])] },
+        ];
+        assert!(matches!(tables[1].columns[0].values, Values::Dictionary { .. }), "coded on its own first");
+        let before: Vec<Vec<String>> = vec![
+            vec!["A1".into(), "B2".into(), "A1".into()],
+            vec!["c1".into(), "c2".into(), "c3".into()],
+            repetitive.iter().map(|s| s.to_string()).collect(),
+            vec!["B2".into(), "Z9".into()],
+        ];
+        share_dictionaries(&mut tables);
+        let columns: Vec<&Column> = tables.iter().flat_map(|t| &t.columns).collect();
+        assert_eq!(columns.iter().map(|c| values(c)).collect::<Vec<_>>(), before, "values unchanged");
+        let dictionaries: Vec<&Arc<Text>> = columns
+            .iter()
+            .map(|c| match &c.values {
+                Values::Dictionary { dictionary, .. } => dictionary,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert!(dictionaries.iter().all(|d| Arc::ptr_eq(d, dictionaries[0])), "one dictionary");
+        let code = |t: usize, c: usize, row: usize| match &tables[t].columns[c].values {
+            Values::Dictionary { indices, .. } => indices[row],
+            _ => unreachable!(),
+        };
+        assert_eq!(code(0, 0, 1), code(2, 0, 0), "B2 is one code in both tables");
+        assert_ne!(code(0, 0, 0), code(2, 0, 1));
+        assert_eq!(dictionaries[0].len(), 2 + 3 + 2 + 1, "each distinct value once");
     }
 }

@@ -1,4 +1,5 @@
-//! Host bindings generated from `wit/` (`sieve:model@0.1.0`).
+//! Host bindings generated from `wit/` (`sieve:model@0.1.1`; wasmtime matches a 0.1.0 component's
+//! imports and exports to these by semver).
 
 wasmtime::component::bindgen!({
     path: "../wit",

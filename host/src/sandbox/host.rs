@@ -20,8 +20,8 @@ use sieve_sdk::model::clue_limits::{
 };
 
 /// The interfaces this module implements, as guests import them.
-const HOST_INTERFACE: &str = "sieve:model/host@0.1.0";
-const TYPES_INTERFACE: &str = "sieve:model/types@0.1.0";
+const HOST_INTERFACE: &str = "sieve:model/host@0.1.1";
+const TYPES_INTERFACE: &str = "sieve:model/types@0.1.1";
 
 /// Fuel charged for any host call, on top of its work: about what the guest would burn doing a
 /// small amount of work itself, so a loop of cheap host calls cannot outrun the budget.
@@ -78,6 +78,7 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     host.func_wrap("[method]table.schema", schema)?;
     host.func_wrap("[method]table.read", read)?;
     host.func_wrap("[method]table.dictionary", dictionary)?;
+    host.func_wrap("[method]table.dictionary-id", dictionary_id)?;
     Ok(())
 }
 
@@ -194,22 +195,35 @@ fn read(
     Ok((Ok(BatchOut { start: begin as u64, len: (end - begin) as u32, columns }),))
 }
 
+/// The served table behind `handle` and the position of its column `name`, or the access
+/// error the guest gets for an undeclared one.
+fn column_of(
+    store: &Store<'_>,
+    handle: &Resource<TableHandle>,
+    name: &str,
+) -> wasmtime::Result<Result<(usize, usize), w::AccessError>> {
+    let index = store.data().tables_handle(handle)?;
+    let table = &store.data().tables[index];
+    Ok(match table.columns.iter().position(|c| c.name == *name) {
+        Some(position) => Ok((index, position)),
+        None => Err(w::AccessError::UndeclaredColumn(format!("{}.{}", table.spec.name, prefix(name, 64)))),
+    })
+}
+
 fn dictionary(
     mut store: Store<'_>,
     (handle, name): (Resource<TableHandle>, WasmStr),
 ) -> Answer<Result<TextOut, w::AccessError>> {
     charge(&mut store, CALL_FUEL)?;
     let tables = store.data().tables.clone();
-    let index = store.data().tables_handle(&handle)?;
-    let table = &tables[index];
-    let name = name.to_str(&store)?;
-    let Some(position) = table.columns.iter().position(|c| c.name == *name) else {
-        let column = format!("{}.{}", table.spec.name, prefix(&name, 64));
-        return Ok((Err(w::AccessError::UndeclaredColumn(column)),));
+    let name = name.to_str(&store)?.into_owned();
+    let (index, position) = match column_of(&store, &handle, &name)? {
+        Ok(found) => found,
+        Err(e) => return Ok((Err(e),)),
     };
-    let column = &table.columns[position];
+    let column = &tables[index].columns[position];
     let Values::Dictionary { dictionary, .. } = &column.values else {
-        let column = format!("{}.{}", table.spec.name, column.name);
+        let column = format!("{}.{}", tables[index].spec.name, column.name);
         return Ok((Err(w::AccessError::NotDictionary(column)),));
     };
     let (text, offsets) = dictionary.raw();
@@ -217,6 +231,39 @@ fn dictionary(
     store.data_mut().reserve_host("a column dictionary", bytes, false).map_err(stop)?;
     charge(&mut store, bytes as u64 / BYTES_PER_FUEL)?;
     Ok((Ok(lowering::dictionary(&tables, index, position, dictionary)),))
+}
+
+/// The id of a dictionary-encoded column's dictionary: its place among the distinct
+/// dictionaries of the run's tables, in table and column order (columns share an id exactly
+/// when they share the dictionary).
+fn dictionary_id(
+    mut store: Store<'_>,
+    (handle, name): (Resource<TableHandle>, WasmStr),
+) -> Answer<Result<u32, w::AccessError>> {
+    charge(&mut store, CALL_FUEL)?;
+    let name = name.to_str(&store)?.into_owned();
+    let (index, position) = match column_of(&store, &handle, &name)? {
+        Ok(found) => found,
+        Err(e) => return Ok((Err(e),)),
+    };
+    let tables = &store.data().tables;
+    let column = &tables[index].columns[position];
+    let Values::Dictionary { dictionary: wanted, .. } = &column.values else {
+        return Ok((Err(w::AccessError::NotDictionary(format!(
+            "{}.{}",
+            tables[index].spec.name, column.name
+        ))),));
+    };
+    let mut seen: Vec<&std::sync::Arc<sieve_sdk::data::Text>> = Vec::new();
+    for c in tables.iter().flat_map(|t| &t.columns) {
+        if let Values::Dictionary { dictionary, .. } = &c.values
+            && !seen.iter().any(|d| std::sync::Arc::ptr_eq(d, dictionary))
+        {
+            seen.push(dictionary);
+        }
+    }
+    let id = seen.iter().position(|d| std::sync::Arc::ptr_eq(d, wanted)).unwrap_or(0);
+    Ok((Ok(id as u32),))
 }
 
 fn emit(mut store: Store<'_>, (clues,): (WasmList<ClueArg>,)) -> wasmtime::Result<()> {

@@ -4,7 +4,13 @@
 /// The package and version of the contract this host serves.
 pub const API_PACKAGE: &str = "sieve:model";
 /// Supported contract versions.
-pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0", "0.1.1"];
+
+/// Whether a component built against `version` reads shared dictionaries (`table.dictionary-id`,
+/// from 0.1.1): the host then serves all text columns of a run coded against one dictionary.
+pub fn shares_dictionaries(version: &str) -> bool {
+    version != "0.1.0"
+}
 
 /// WASI interfaces a guest may import; the host links them locked down (no preopens, env, args
 /// or network; fixed clocks; seeded random; bounded stdio).

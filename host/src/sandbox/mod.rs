@@ -93,6 +93,13 @@ pub struct Plugin {
     pre: SupervisionModelPre<RunState>,
 }
 
+impl Plugin {
+    /// Whether the model reads shared dictionaries (see [`imports::shares_dictionaries`]).
+    pub fn shares_dictionaries(&self) -> bool {
+        imports::shares_dictionaries(&self.api_version)
+    }
+}
+
 /// What one call into a model produced.
 #[derive(Debug)]
 pub struct Execution {

@@ -14,8 +14,8 @@
 //! fire a rule.
 
 use sieve_sdk::data::MS_PER_DAY;
-use sieve_sdk::ops::{FastMap, Index, Links, PairIndex, Periods, fast_map};
-use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::ops::{Index, Links, PairIndex, Periods};
+use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T6 model.
 pub struct VehicleEnforcement;
@@ -74,28 +74,17 @@ impl Model for VehicleEnforcement {
         let seizures_of = Index::build(&seized_case);
         let seizure_of_plate = PairIndex::build(&seized_case, &seized_plate);
 
-        // Only plates seized and never impounded can be "driven while seized": read the events of
-        // those alone, one pass over the largest table. Plates repeat across events, so each
-        // distinct plate is looked up once (`derive`), not once per event.
-        let mut slot_of_plate: FastMap<&str, usize> = fast_map();
-        for z in 0..s.len() {
-            if let (Some(plate), None) = (seized_plate.get(z), impounded_on.get(z)) {
-                let next = slot_of_plate.len();
-                slot_of_plate.entry(plate).or_insert(next);
-            }
-        }
+        // The events of each plate, for the seizures never impounded. Plates arrive coded against
+        // the run's shared dictionary, so grouping a million events and finding a seized plate's
+        // events are array lookups.
         let e = ctx.table("traffic_events")?.load(&["plate", "at"])?;
         let (event_plate, event_at) = (e.text("plate")?, e.timestamp("at")?);
-        let slot = event_plate.derive(|p| slot_of_plate.get(p).copied());
-        // Per watched plate: (UTC day, event row) of each of its events.
-        let mut sightings: Vec<Vec<(i32, usize)>> = vec![Vec::new(); slot_of_plate.len()];
-        for row in 0..e.len() {
-            if let (Some(&Some(k)), Some(at)) = (slot.get(row), event_at.get(row)) {
-                sightings[k].push((at.div_euclid(MS_PER_DAY) as i32, row));
-            }
-        }
-        let sightings_of =
-            |plate: &str| slot_of_plate.get(plate).map_or(&[][..], |&k| sightings[k].as_slice());
+        let events_of = Index::build(&event_plate);
+        // (UTC day, event row) of each event of `plate` that has a time.
+        let sightings_of = |plate: Key<'_>| {
+            let rows = events_of.get(plate).iter().map(|&row| row as usize);
+            rows.filter_map(|row| Some((event_at.get(row)?.div_euclid(MS_PER_DAY) as i32, row)))
+        };
 
         let (plate, owner) = (r.text("plate")?, r.text("owner_id")?);
         let (from_on, to_on) = (r.date("from_on")?, r.date("to_on")?);
@@ -107,20 +96,19 @@ impl Model for VehicleEnforcement {
         let (case_no, debtor, closure) = (c.text("case_no")?, c.text("debtor_id")?, c.text("closure")?);
         let (filed_on, closed_on) = (c.date("filed_on")?, c.date("closed_on")?);
         for row in 0..c.len() {
-            let (Some(case), Some(filed)) = (case_no.get(row), filed_on.get(row)) else { continue };
+            let (Some(case_key), Some(filed)) = (case_no.key(row), filed_on.get(row)) else { continue };
+            let case = case_key.as_str();
             let closed = closed_on.get(row);
-            let seizures = seizures_of.get(case);
+            let seizures = seizures_of.get(case_key);
 
             for z in seizures.iter().map(|&z| z as usize) {
                 let (Some(p), Some(seized), None) =
-                    (seized_plate.get(z), seized_on.get(z), impounded_on.get(z))
+                    (seized_plate.key(z), seized_on.get(z), impounded_on.get(z))
                 else {
                     continue;
                 };
                 let released = released_on.get(z);
                 let mut inside: Vec<(i32, usize)> = sightings_of(p)
-                    .iter()
-                    .copied()
                     .filter(|&(day, _)| day > seized && released.is_none_or(|r| day < r))
                     .collect();
                 inside.sort_unstable();
@@ -140,7 +128,7 @@ impl Model for VehicleEnforcement {
                 }
             }
 
-            let Some(who) = debtor.get(row) else { continue };
+            let Some(who) = debtor.key(row) else { continue };
             if let (Some("no_assets"), Some(closed)) = (closure.get(row), closed) {
                 let unseized = owned_by
                     .on(who, closed)
@@ -160,7 +148,7 @@ impl Model for VehicleEnforcement {
             // A transfer on `t`: the debtor's period ends on `t` and the plate's next one starts
             // that day with another owner.
             let transfer = owned_by.of(who).iter().map(|&o| o as usize).find_map(|o| {
-                let (p, t) = (plate.get(o)?, to_on.get(o)?);
+                let (p, t) = (plate.key(o)?, to_on.get(o)?);
                 if t <= filed || closed.is_some_and(|c| t > c) {
                     return None;
                 }
@@ -172,7 +160,7 @@ impl Model for VehicleEnforcement {
                     return None;
                 }
                 periods_of.get(p).iter().map(|&n| n as usize).find_map(|n| {
-                    let buyer = owner.get(n).filter(|b| *b != who && from_on.get(n) == Some(t))?;
+                    let buyer = owner.key(n).filter(|b| *b != who && from_on.get(n) == Some(t))?;
                     Some((o, n, buyer, relations.between(who, buyer)?))
                 })
             });
