@@ -44,7 +44,8 @@ fn main() {
         cmd.env_remove(var);
     }
     // Small, fast guests: full LTO, one codegen unit, no DWARF (the name section stays for backtraces).
-    cmd.env("CARGO_PROFILE_RELEASE_LTO", "true")
+    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "-C target-feature=+simd128")
+        .env("CARGO_PROFILE_RELEASE_LTO", "true")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3");

@@ -132,67 +132,103 @@ pub struct Index<'a> {
 /// No group.
 const NONE: u32 = u32::MAX;
 
+/// `0, c0, c0 + c1, ...`: where each group's rows start, and the end of the last.
+fn prefix_sums(counts: &[u32]) -> Vec<u32> {
+    let mut starts = Vec::with_capacity(counts.len() + 1);
+    let mut total = 0u32;
+    starts.push(0);
+    for c in counts {
+        total += c;
+        starts.push(total);
+    }
+    starts
+}
+
 impl<'a> Index<'a> {
     /// Index every non-null value of `col`.
     pub fn build(col: &TextCol<'a>) -> Self {
-        let mut keys: Vec<&'a str> = Vec::new();
+        match col.codes() {
+            Some((codes, dictionary)) => Self::build_coded(col, codes, dictionary),
+            None => Self::build_hashed(col),
+        }
+    }
+
+    /// Over codes: a counting sort, two passes over the rows and no text touched. The group of
+    /// a code is kept plus one, so that the table starts as zeroed memory (no fill pass; fresh
+    /// pages are zero already).
+    fn build_coded(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Text) -> Self {
+        let mut group_of_code = vec![0u32; dictionary.len()];
+        let (mut keys, mut counts): (Vec<&'a str>, Vec<u32>) = (Vec::new(), Vec::new());
+        let valid = |i: usize| col.is_valid(i);
+        for (i, &code) in codes.iter().enumerate() {
+            let Some(slot) = group_of_code.get_mut(code as usize) else { continue };
+            if !valid(i) {
+                continue;
+            }
+            if *slot == 0 {
+                keys.push(dictionary.get(code as usize));
+                counts.push(0);
+                *slot = keys.len() as u32;
+            }
+            counts[*slot as usize - 1] += 1;
+        }
+        let starts = prefix_sums(&counts);
+        let mut fill = counts;
+        let groups = fill.len();
+        fill.copy_from_slice(&starts[..groups]);
+        let mut rows = vec![0u32; starts.last().copied().unwrap_or(0) as usize];
+        for (i, &code) in codes.iter().enumerate() {
+            let Some(&slot) = group_of_code.get(code as usize) else { continue };
+            if slot != 0 && valid(i) {
+                let at = &mut fill[slot as usize - 1];
+                rows[*at as usize] = i as u32;
+                *at += 1;
+            }
+        }
+        for slot in &mut group_of_code {
+            *slot = slot.wrapping_sub(1);
+        }
+        Index { dictionary: Some(dictionary), group_of_code, group_of: OnceCell::new(), keys, starts, rows }
+    }
+
+    /// Over plain text: each value hashed once.
+    fn build_hashed(col: &TextCol<'a>) -> Self {
+        // Sized once for the most keys there can be: growing rehashes every key again, several
+        // times over (a third of a guest's time spent building an index of unique ids went there).
+        let mut group_of: FastMap<&'a str, u32> =
+            FastMap::with_capacity_and_hasher(col.len(), Default::default());
+        let (mut keys, mut counts): (Vec<&'a str>, Vec<u32>) = (Vec::new(), Vec::new());
         let mut row_group: Vec<u32> = Vec::with_capacity(col.len());
-        let mut counts: Vec<u32> = Vec::new();
-        let mut index = Index::default();
-        if let Some((codes, dictionary)) = col.codes() {
-            // Dictionary-encoded: a group per distinct code, found through an array.
-            let mut group_of_code = vec![NONE; dictionary.len()];
-            for (i, &code) in codes.iter().enumerate() {
-                let Some(slot) = group_of_code.get_mut(code as usize).filter(|_| col.is_valid(i)) else {
-                    row_group.push(NONE);
-                    continue;
-                };
-                if *slot == NONE {
-                    *slot = keys.len() as u32;
-                    keys.push(dictionary.get(code as usize));
+        for i in 0..col.len() {
+            row_group.push(col.get(i).map_or(NONE, |k| {
+                let g = *group_of.entry(k).or_insert_with(|| {
+                    keys.push(k);
                     counts.push(0);
-                }
-                row_group.push(*slot);
-            }
-            index.dictionary = Some(dictionary);
-            index.group_of_code = group_of_code;
-        } else {
-            // Sized once for the most keys there can be: growing rehashes every key again, several
-            // times over (a third of a guest's time spent building an index of unique ids went there).
-            let mut group_of: FastMap<&'a str, u32> =
-                FastMap::with_capacity_and_hasher(col.len(), Default::default());
-            for i in 0..col.len() {
-                row_group.push(col.get(i).map_or(NONE, |k| {
-                    *group_of.entry(k).or_insert_with(|| {
-                        keys.push(k);
-                        counts.push(0);
-                        (keys.len() - 1) as u32
-                    })
-                }));
-            }
-            index.group_of = OnceCell::from(group_of);
-        }
-        for &g in &row_group {
-            if g != NONE {
+                    (keys.len() - 1) as u32
+                });
                 counts[g as usize] += 1;
-            }
+                g
+            }));
         }
-        let mut starts = Vec::with_capacity(counts.len() + 1);
-        let mut total = 0u32;
-        starts.push(0);
-        for c in &counts {
-            total += c;
-            starts.push(total);
-        }
-        let mut fill: Vec<u32> = starts[..counts.len()].to_vec();
-        let mut rows = vec![0u32; total as usize];
+        let starts = prefix_sums(&counts);
+        let mut fill = counts;
+        let groups = fill.len();
+        fill.copy_from_slice(&starts[..groups]);
+        let mut rows = vec![0u32; starts.last().copied().unwrap_or(0) as usize];
         for (i, &g) in row_group.iter().enumerate() {
             if g != NONE {
                 rows[fill[g as usize] as usize] = i as u32;
                 fill[g as usize] += 1;
             }
         }
-        Index { keys, starts, rows, ..index }
+        Index {
+            dictionary: None,
+            group_of_code: Vec::new(),
+            group_of: OnceCell::from(group_of),
+            keys,
+            starts,
+            rows,
+        }
     }
 
     fn group(&self, g: usize) -> &[u32] {
@@ -231,6 +267,113 @@ impl<'a> Index<'a> {
     }
 
     /// True if no row had a value.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// A map from the values of text columns to `V`: the tally of a group-by (suits per plaintiff,
+/// first sighting per work). Made for a column, it is an array indexed by that column's
+/// dictionary codes when the column is dictionary-encoded, so keys from any column sharing the
+/// dictionary are found with no text hashed; other keys go through a hash table of their text.
+/// Entries iterate in order of first insertion.
+#[derive(Debug, Clone)]
+pub struct KeyMap<'a, V> {
+    dictionary: Option<&'a Text>,
+    /// Entry of each code, plus one (0: none), so that it starts as zeroed memory.
+    entry_of_code: Vec<u32>,
+    /// Entry of each text, for keys not coded in `dictionary`; made on the first such key, it
+    /// covers every entry from then on.
+    entry_of_text: OnceCell<FastMap<&'a str, u32>>,
+    keys: Vec<&'a str>,
+    values: Vec<V>,
+}
+
+impl<'a, V> KeyMap<'a, V> {
+    /// An empty map for keys of `col` (and of any column sharing its dictionary).
+    pub fn for_column(col: &TextCol<'a>) -> Self {
+        let (dictionary, entry_of_code) = match col.codes() {
+            Some((_, dictionary)) => (Some(dictionary), vec![0; dictionary.len()]),
+            None => (None, Vec::new()),
+        };
+        KeyMap {
+            dictionary,
+            entry_of_code,
+            entry_of_text: OnceCell::new(),
+            keys: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn text_entries(&self) -> &FastMap<&'a str, u32> {
+        self.entry_of_text.get_or_init(|| self.keys.iter().enumerate().map(|(e, &k)| (k, e as u32)).collect())
+    }
+
+    fn find(&self, key: Key<'_>) -> Option<usize> {
+        if let Some(code) = self.dictionary.and_then(|d| key.code_in(d)) {
+            return self.entry_of_code.get(code as usize).filter(|&&e| e != 0).map(|&e| e as usize - 1);
+        }
+        self.text_entries().get(key.as_str()).map(|&e| e as usize)
+    }
+
+    /// The value of `key`, if any.
+    pub fn get<'k>(&self, key: impl Into<Key<'k>>) -> Option<&V> {
+        self.find(key.into()).map(|e| &self.values[e])
+    }
+
+    /// The value of `key`, inserted as `make()` if absent.
+    pub fn entry_or_insert_with(&mut self, key: Key<'a>, make: impl FnOnce() -> V) -> &mut V {
+        let e = match self.find(key) {
+            Some(e) => e,
+            None => {
+                let e = self.keys.len();
+                self.keys.push(key.as_str());
+                self.values.push(make());
+                let code = self.dictionary.and_then(|d| key.code_in(d));
+                match code.and_then(|c| self.entry_of_code.get_mut(c as usize)) {
+                    Some(slot) => *slot = e as u32 + 1,
+                    None => {
+                        self.text_entries();
+                    }
+                }
+                if let Some(map) = self.entry_of_text.get_mut() {
+                    map.insert(key.as_str(), e as u32);
+                }
+                e
+            }
+        };
+        &mut self.values[e]
+    }
+
+    /// Whether `key` was absent (and now is present, with `V::default()`).
+    pub fn insert_new(&mut self, key: Key<'a>) -> bool
+    where
+        V: Default,
+    {
+        let before = self.values.len();
+        self.entry_or_insert_with(key, V::default);
+        self.values.len() > before
+    }
+
+    /// The value of `key`, inserted as `V::default()` if absent.
+    pub fn entry(&mut self, key: Key<'a>) -> &mut V
+    where
+        V: Default,
+    {
+        self.entry_or_insert_with(key, V::default)
+    }
+
+    /// Entries, in order of first insertion.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &V)> {
+        self.keys.iter().copied().zip(&self.values)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True if there are no entries.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
@@ -488,6 +631,37 @@ mod tests {
         let from = registrations.date("from").expect("from");
         let owned = Periods::build(&owner, from, from);
         assert_eq!(owned.of(owner.key(0).expect("A")), [0], "periods by code");
+    }
+
+    #[test]
+    fn a_key_map_finds_the_same_entry_by_code_and_by_text() {
+        use std::sync::Arc;
+        let shared = Arc::new(["p1", "p2", "w1"].into_iter().collect::<Text>());
+        let coded = |codes: Vec<u32>| {
+            Column::new("k", Values::Dictionary { indices: codes, dictionary: shared.clone() })
+        };
+        let cases = Frame::new("cases", 4, vec![coded(vec![0, 1, 0, 0])]);
+        let col = cases.text("k").expect("k");
+        let mut tally: KeyMap<usize> = KeyMap::for_column(&col);
+        for row in 0..col.len() {
+            *tally.entry(col.key(row).expect("key")) += 1;
+        }
+        assert_eq!(tally.get("p1"), Some(&3), "text finds a coded entry");
+        assert_eq!(tally.get(col.key(1).expect("key")), Some(&1));
+        assert_eq!(tally.get("w1"), None);
+        // A key of a plain column (another dictionary) lands on the same entry as its text.
+        let plain =
+            Frame::new("p", 1, vec![Column::new("k", Values::Text(["p2"].into_iter().collect::<Text>()))]);
+        let other = plain.text("k").expect("k").key(0).expect("key");
+        *tally.entry(other) += 10;
+        assert_eq!(tally.get(col.key(1).expect("key")), Some(&11));
+        assert!(tally.insert_new(Key::Text("new")) && !tally.insert_new(Key::Text("new")));
+        *tally.entry(col.key(0).expect("key")) += 1;
+        assert_eq!(tally.get("p1"), Some(&4), "a coded insert after the text table exists");
+        let all: Vec<(&str, usize)> = tally.iter().map(|(k, v)| (k, *v)).collect();
+        assert_eq!(all, [("p1", 4), ("p2", 11), ("new", 0)]);
+        let mut plain_map: KeyMap<u8> = KeyMap::for_column(&plain.text("k").expect("k"));
+        assert!(plain_map.insert_new(col.key(0).expect("key")) && plain_map.get("p1").is_some());
     }
 
     #[test]

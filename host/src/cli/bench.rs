@@ -122,7 +122,7 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
     let params = info.resolve_params(&[]).map_err(anyhow::Error::msg)?;
     let plugin = sandbox.load(bytes, None).map_err(fail)?;
     // The native build reads the very tables the guest is served, shared dictionaries included.
-    let tables = datasets::served_to(&plugin, datasets::load_for_model(data, &info)?);
+    let tables = datasets::served_to(&plugin, &info.task, datasets::load_for_model(data, &info)?);
     let rows = tables.iter().map(|t| t.rows).sum();
     let largest = tables.iter().map(|t| t.rows).max().unwrap_or(0);
     let native_data =
@@ -373,7 +373,7 @@ fn sandbox_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> anyh
     let info = sandbox.describe(&plugin).map_err(fail)?;
     let data = dataset(&args.data_root, "vehicle-insurance-fraud", 1, 1)?;
     let tables: Arc<[ServedTable]> =
-        Arc::from(datasets::served_to(&plugin, datasets::load_for_model(&data, &info)?));
+        Arc::from(datasets::served_to(&plugin, &info.task, datasets::load_for_model(&data, &info)?));
     let run = |mode: &str, limits: &Limits| -> anyhow::Result<(Duration, u64)> {
         let params = info.resolve_params(&[("mode".into(), mode.into())]).map_err(anyhow::Error::msg)?;
         let exec = sandbox.execute(&plugin, tables.clone(), &params, limits, [0; 32], None);
@@ -440,7 +440,7 @@ fn scan_throughput(
     let plugin = sandbox.load(&bytes, None).map_err(fail)?;
     let info = sandbox.describe(&plugin).map_err(fail)?;
     let tables: Arc<[ServedTable]> =
-        Arc::from(datasets::served_to(&plugin, datasets::load_for_model(data, &info)?));
+        Arc::from(datasets::served_to(&plugin, &info.task, datasets::load_for_model(data, &info)?));
     let rows = tables.iter().map(|t| t.rows).sum();
     let params = info.resolve_params(&[]).map_err(anyhow::Error::msg)?;
     let mut times = Vec::new();

@@ -114,6 +114,112 @@ pub fn subject(task: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
+/// A key domain: columns, across a task's tables, whose values name the same things (one plate
+/// in `seizures` and in `traffic_events`, one person as debtor and as owner), so that a model
+/// joins them. DOMAIN.md's joins, written out.
+pub type Domain = (&'static str, &'static [(&'static str, &'static str)]);
+
+/// The key domains of `task` (none for an unknown task). A column belongs to one domain at most.
+pub fn domains(task: &str) -> &'static [Domain] {
+    match task {
+        "vehicle-insurance-fraud" => &[
+            ("plate", &[("judgments", "plate"), ("vehicles", "plate")]),
+            (
+                "party",
+                &[
+                    ("judgments", "plaintiff_id"),
+                    ("judgments", "defendant_insurer"),
+                    ("judgments", "assessor_org"),
+                    ("judgments", "repair_shop"),
+                    ("vehicles", "owner_id"),
+                    ("employment", "person_id"),
+                    ("employment", "employer_id"),
+                    ("businesses", "org_id"),
+                    ("businesses", "legal_rep_id"),
+                ],
+            ),
+        ],
+        "private-lending-fraud" => &[
+            ("case", &[("lending_cases", "case_no"), ("enforcement", "basis_case_no")]),
+            (
+                "party",
+                &[
+                    ("lending_cases", "plaintiff_id"),
+                    ("lending_cases", "defendant_id"),
+                    ("enforcement", "applicant_id"),
+                ],
+            ),
+        ],
+        "false-mediation-confirmation" => &[
+            (
+                "case",
+                &[
+                    ("confirmations", "case_no"),
+                    ("enforcement", "basis_case_no"),
+                    ("mediation_subsidies", "case_no"),
+                ],
+            ),
+            (
+                "party",
+                &[
+                    ("confirmations", "mediator_id"),
+                    ("confirmations", "party_a_id"),
+                    ("confirmations", "party_b_id"),
+                    ("enforcement", "applicant_id"),
+                    ("mediation_subsidies", "mediator_id"),
+                ],
+            ),
+        ],
+        "judicial-auction-violations" => &[
+            ("item", &[("auctions", "item_id"), ("bids", "item_id")]),
+            ("case", &[("auctions", "case_no"), ("priority_claims", "case_no")]),
+            (
+                "party",
+                &[
+                    ("auctions", "buyer_id"),
+                    ("auctions", "debtor_id"),
+                    ("bids", "bidder_id"),
+                    ("priority_claims", "claimant_id"),
+                    ("relations", "person_a"),
+                    ("relations", "person_b"),
+                ],
+            ),
+        ],
+        "restricted-debtor-travel" => &[
+            ("party", &[("restrictions", "debtor_id"), ("travel", "person_id"), ("passports", "person_id")]),
+            ("passport", &[("travel", "passport_no"), ("passports", "passport_no")]),
+        ],
+        "vehicle-enforcement" => &[
+            ("case", &[("enforcement_cases", "case_no"), ("seizures", "case_no")]),
+            ("plate", &[("registrations", "plate"), ("seizures", "plate"), ("traffic_events", "plate")]),
+            (
+                "party",
+                &[
+                    ("enforcement_cases", "debtor_id"),
+                    ("registrations", "owner_id"),
+                    ("relations", "person_a"),
+                    ("relations", "person_b"),
+                ],
+            ),
+        ],
+        "copyright-harvesting" => &[
+            ("registration", &[("registrations", "reg_no"), ("ip_cases", "reg_no")]),
+            ("work", &[("registrations", "work_hash"), ("prior_use", "work_hash")]),
+            (
+                "party",
+                &[
+                    ("registrations", "claimant_id"),
+                    ("registrations", "agent_org"),
+                    ("ip_cases", "plaintiff_id"),
+                    ("ip_cases", "plaintiff_agent"),
+                    ("ip_cases", "defendant_id"),
+                ],
+            ),
+        ],
+        _ => &[],
+    }
+}
+
 /// Every task with a contract.
 pub const TASKS: [&str; 7] = [
     "vehicle-insurance-fraud",
@@ -157,6 +263,24 @@ pub fn check_inputs(task: &str, inputs: &[TableSpec]) -> Result<(), Vec<String>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_domain_column_is_a_text_column_of_its_task_and_in_one_domain() {
+        for task in TASKS {
+            let tables = tables(task).expect("contract");
+            let mut seen = Vec::new();
+            for (domain, columns) in domains(task) {
+                assert!(columns.len() >= 2, "{task}: domain {domain} joins nothing");
+                for &(table, column) in *columns {
+                    let spec = tables.iter().find(|t| t.name == table).expect(table);
+                    let col = spec.columns.iter().find(|c| c.name == column).expect(column);
+                    assert_eq!(col.ty, sieve_sdk::ColumnType::Text, "{task}: {table}.{column}");
+                    assert!(!seen.contains(&(table, column)), "{task}: {table}.{column} in two domains");
+                    seen.push((table, column));
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_bundled_model_reads_only_what_its_task_contract_holds() {

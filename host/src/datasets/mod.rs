@@ -168,56 +168,87 @@ pub fn dictionary_encode(column: Column) -> Column {
     }
 }
 
-/// `tables` as `plugin` reads them best: text coded against one shared dictionary for a model
-/// built against `sieve:model@0.1.1` or later, as loaded for an older one. Every run goes
-/// through here, so a model sees the same data whichever path started it.
-pub fn served_to(plugin: &crate::sandbox::Plugin, mut tables: Vec<ServedTable>) -> Vec<ServedTable> {
+/// `tables` as `plugin` reads them best: for a model built against `sieve:model@0.1.1` or later,
+/// the columns of each key domain of `task` coded against one dictionary per domain; for an
+/// older one, as loaded. Every run goes through here, so a model sees the same data whichever
+/// path started it.
+pub fn served_to(
+    plugin: &crate::sandbox::Plugin,
+    task: &str,
+    mut tables: Vec<ServedTable>,
+) -> Vec<ServedTable> {
     if plugin.shares_dictionaries() {
-        share_dictionaries(&mut tables);
+        share_dictionaries(&mut tables, contract::domains(task));
     }
     tables
 }
 
-/// Code every text column of a run's tables against one shared dictionary, for a model that
-/// reads shared dictionaries (`sieve:model@0.1.1`): equal values get equal codes across tables,
-/// so the model joins `seizures.plate` to `registrations.plate`, or a debtor to an owner, by
-/// comparing numbers instead of hashing and comparing text, and the guest receives each
-/// distinct value once. The host hashes each value once here; a column already coded against
-/// its own dictionary is translated through it, one lookup per distinct value.
-pub fn share_dictionaries(tables: &mut [ServedTable]) {
-    let mut pool = Text::new();
-    let mut recoded: Vec<(usize, usize, Vec<u32>)> = Vec::new();
-    {
-        let mut code_of: FastMap<&str, u32> = ops::fast_map();
-        fn code<'v>(value: &'v str, code_of: &mut FastMap<&'v str, u32>, pool: &mut Text) -> u32 {
-            let next = pool.len() as u32;
-            *code_of.entry(value).or_insert_with(|| {
-                pool.push(value);
-                next
+/// Code the served columns of each key domain against one dictionary per domain: equal values
+/// get equal codes across tables, so a model joins `seizures.plate` to `registrations.plate`, or
+/// a debtor to an owner, by comparing numbers instead of hashing and comparing text. Only the
+/// columns served (the model's declared ones) contribute values: a dictionary never shows a
+/// model values of a column it did not declare. A column already coded against its own
+/// dictionary is translated through it, one lookup per distinct value.
+pub fn share_dictionaries(tables: &mut [ServedTable], domains: &[contract::Domain]) {
+    for (_, members) in domains {
+        let positions: Vec<(usize, usize)> = tables
+            .iter()
+            .enumerate()
+            .flat_map(|(t, table)| {
+                table.columns.iter().enumerate().filter_map(move |(c, column)| {
+                    members.contains(&(table.spec.name.as_str(), column.name.as_str())).then_some((t, c))
+                })
             })
+            .filter(|&(t, c)| {
+                matches!(tables[t].columns[c].values, Values::Text(_) | Values::Dictionary { .. })
+            })
+            .collect();
+        if positions.len() < 2 {
+            continue;
         }
-        for (t, table) in tables.iter().enumerate() {
-            for (c, column) in table.columns.iter().enumerate() {
-                let indices = match &column.values {
-                    Values::Text(text) => {
-                        (0..text.len()).map(|i| code(text.get(i), &mut code_of, &mut pool)).collect()
-                    }
-                    Values::Dictionary { indices, dictionary } => {
-                        let through: Vec<u32> = (0..dictionary.len())
-                            .map(|k| code(dictionary.get(k), &mut code_of, &mut pool))
-                            .collect();
-                        indices.iter().map(|&k| through.get(k as usize).copied().unwrap_or(0)).collect()
-                    }
-                    _ => continue,
-                };
-                recoded.push((t, c, indices));
+        let (pool, recoded) = pool_columns(tables, &positions);
+        let pool = Arc::new(pool);
+        for ((t, c), indices) in positions.into_iter().zip(recoded) {
+            tables[t].columns[c].values = Values::Dictionary { indices, dictionary: pool.clone() };
+        }
+    }
+}
+
+/// One dictionary for the text columns at `positions`, and each column's codes into it.
+fn pool_columns(tables: &[ServedTable], positions: &[(usize, usize)]) -> (Text, Vec<Vec<u32>>) {
+    fn code<'v>(value: &'v str, code_of: &mut FastMap<&'v str, u32>, pool: &mut Text) -> u32 {
+        let next = pool.len() as u32;
+        *code_of.entry(value).or_insert_with(|| {
+            pool.push(value);
+            next
+        })
+    }
+    // Sized for the most values there can be, so the table never rehashes as it grows.
+    let most: usize = positions
+        .iter()
+        .map(|&(t, c)| match &tables[t].columns[c].values {
+            Values::Text(text) => text.len(),
+            Values::Dictionary { dictionary, .. } => dictionary.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut code_of: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(most, Default::default());
+    let mut pool = Text::new();
+    let recoded = positions
+        .iter()
+        .map(|&(t, c)| match &tables[t].columns[c].values {
+            Values::Text(text) => {
+                (0..text.len()).map(|i| code(text.get(i), &mut code_of, &mut pool)).collect()
             }
-        }
-    }
-    let pool = Arc::new(pool);
-    for (t, c, indices) in recoded {
-        tables[t].columns[c].values = Values::Dictionary { indices, dictionary: pool.clone() };
-    }
+            Values::Dictionary { indices, dictionary } => {
+                let through: Vec<u32> =
+                    (0..dictionary.len()).map(|k| code(dictionary.get(k), &mut code_of, &mut pool)).collect();
+                indices.iter().map(|&k| through.get(k as usize).copied().unwrap_or(0)).collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    (pool, recoded)
 }
 
 #[cfg(test)]
@@ -257,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn shared_dictionaries_give_equal_values_equal_codes_across_tables() {
+    fn a_domain_shares_one_dictionary_among_its_served_columns() {
         let spec = |name: &str| TableSpec::new(name);
         let repetitive: Vec<&str> = (0..100).map(|i| ["kin", "affiliate"][i % 2]).collect();
         let mut tables = vec![
@@ -276,23 +307,32 @@ mod tests {
             repetitive.iter().map(|s| s.to_string()).collect(),
             vec!["B2".into(), "Z9".into()],
         ];
-        share_dictionaries(&mut tables);
+        // `registrations.owner` is in the domain but not served: it adds nothing.
+        let domains: &[contract::Domain] =
+            &[("plate", &[("seizures", "plate"), ("registrations", "plate"), ("registrations", "owner")])];
+        share_dictionaries(&mut tables, domains);
         let columns: Vec<&Column> = tables.iter().flat_map(|t| &t.columns).collect();
-        assert_eq!(columns.iter().map(|c| values(c)).collect::<Vec<_>>(), before, "values unchanged");
-        let dictionaries: Vec<&Arc<Text>> = columns
-            .iter()
-            .map(|c| match &c.values {
-                Values::Dictionary { dictionary, .. } => dictionary,
-                _ => unreachable!(),
-            })
-            .collect();
-        assert!(dictionaries.iter().all(|d| Arc::ptr_eq(d, dictionaries[0])), "one dictionary");
+        let as_text = |c: &Column| match &c.values {
+            Values::Text(t) => (0..t.len()).map(|i| t.get(i).to_string()).collect(),
+            _ => values(c),
+        };
+        assert_eq!(columns.iter().map(|c| as_text(c)).collect::<Vec<_>>(), before, "values unchanged");
+        let dictionary = |t: usize, c: usize| match &tables[t].columns[c].values {
+            Values::Dictionary { dictionary, .. } => dictionary.clone(),
+            other => panic!("not coded: {other:?}"),
+        };
+        assert!(Arc::ptr_eq(&dictionary(0, 0), &dictionary(2, 0)), "the plates share one dictionary");
+        assert!(
+            matches!(tables[0].columns[1].values, Values::Text(_)),
+            "a column in no domain stays as it was"
+        );
+        assert!(!Arc::ptr_eq(&dictionary(1, 0), &dictionary(0, 0)));
         let code = |t: usize, c: usize, row: usize| match &tables[t].columns[c].values {
             Values::Dictionary { indices, .. } => indices[row],
             _ => unreachable!(),
         };
         assert_eq!(code(0, 0, 1), code(2, 0, 0), "B2 is one code in both tables");
         assert_ne!(code(0, 0, 0), code(2, 0, 1));
-        assert_eq!(dictionaries[0].len(), 2 + 3 + 2 + 1, "each distinct value once");
+        assert_eq!(dictionary(0, 0).len(), 3, "each distinct plate once, nothing else");
     }
 }

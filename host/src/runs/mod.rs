@@ -311,7 +311,7 @@ pub fn run_component(
     };
     let started = Instant::now();
     let tables = match load(&info) {
-        Ok(t) => datasets::served_to(&plugin, t),
+        Ok(t) => datasets::served_to(&plugin, &info.task, t),
         Err(outcome) => {
             report.outcome = outcome;
             report.info = Some(info);

@@ -11,8 +11,8 @@
 //! The score ranks the biggest operations first: 0.6 for a harvester at the threshold, rising with
 //! its number of such suits to 1.0 at five times the threshold.
 
-use sieve_sdk::ops::{FastMap, fast_map};
-use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::ops::KeyMap;
+use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T7 model.
 pub struct CopyrightHarvesting;
@@ -51,12 +51,13 @@ impl Model for CopyrightHarvesting {
             "defendant_kind",
         ])?;
 
+        // Works, registrations, cases and people arrive coded against the run's shared dictionary:
+        // each map below is an array over those codes, and no text is hashed.
         let (work, seen_on) = (p.text("work_hash")?, p.date("first_seen_on")?);
-        let mut first_seen: FastMap<&str, (i32, usize)> =
-            FastMap::with_capacity_and_hasher(p.len(), Default::default());
+        let mut first_seen: KeyMap<(i32, usize)> = KeyMap::for_column(&work);
         for row in 0..p.len() {
-            if let (Some(w), Some(day)) = (work.get(row), seen_on.get(row)) {
-                let e = first_seen.entry(w).or_insert((day, row));
+            if let (Some(w), Some(day)) = (work.key(row), seen_on.get(row)) {
+                let e = first_seen.entry_or_insert_with(w, || (day, row));
                 if day < e.0 {
                     *e = (day, row);
                 }
@@ -65,14 +66,14 @@ impl Model for CopyrightHarvesting {
         // Each earlier-used registration with the sighting that proves it: (registration row,
         // prior_use row).
         let (reg_no, reg_work, created_on) = (r.text("reg_no")?, r.text("work_hash")?, r.date("created_on")?);
-        let mut earlier_used: FastMap<&str, (usize, usize)> = fast_map();
+        let mut earlier_used: KeyMap<(usize, usize)> = KeyMap::for_column(&reg_no);
         for row in 0..r.len() {
-            let (Some(w), Some(created)) = (reg_work.get(row), created_on.get(row)) else { continue };
+            let (Some(w), Some(created)) = (reg_work.key(row), created_on.get(row)) else { continue };
             if let Some(&(seen, prow)) = first_seen.get(w)
                 && created - seen >= earlier_days
-                && let Some(reg) = reg_no.get(row)
+                && let Some(reg) = reg_no.key(row)
             {
-                earlier_used.entry(reg).or_insert((row, prow));
+                earlier_used.entry_or_insert_with(reg, || (row, prow));
             }
         }
 
@@ -81,32 +82,32 @@ impl Model for CopyrightHarvesting {
         let (case_reg, kind) = (c.text("reg_no")?, c.text("defendant_kind")?);
         // Each suit on an earlier-used work, once: a case_no recorded again is the same suit, and
         // its first such row counts. Tallies per plaintiff and per agent are kept apart (one id
-        // could act as both). Only the few suits on earlier-used works are hashed by case.
-        let mut seen_cases: FastMap<&str, ()> = fast_map();
+        // could act as both).
+        let mut seen_cases: KeyMap<()> = KeyMap::for_column(&case_no);
         // (ip_cases row, registration row, prior_use row) of each suit on an earlier-used work.
         let mut suits: Vec<(usize, usize, usize)> = Vec::new();
         // Per plaintiff or agent: (suits on earlier-used works, against vendors or small businesses).
-        let mut by_plaintiff: FastMap<&str, (usize, usize)> = fast_map();
-        let mut by_agent: FastMap<&str, (usize, usize)> = fast_map();
+        let mut by_plaintiff: KeyMap<(usize, usize)> = KeyMap::for_column(&plaintiff);
+        let mut by_agent: KeyMap<(usize, usize)> = KeyMap::for_column(&agent);
         for row in 0..c.len() {
-            let Some(&(reg_row, seen_row)) = case_reg.get(row).and_then(|reg| earlier_used.get(reg)) else {
+            let Some(&(reg_row, seen_row)) = case_reg.key(row).and_then(|reg| earlier_used.get(reg)) else {
                 continue;
             };
-            let Some(case) = case_no.get(row) else { continue };
-            if seen_cases.insert(case, ()).is_some() {
+            let Some(case) = case_no.key(row) else { continue };
+            if !seen_cases.insert_new(case) {
                 continue;
             }
             let small = matches!(kind.get(row), Some("vendor" | "small_business")) as usize;
-            for (tally, who) in [(&mut by_plaintiff, plaintiff.get(row)), (&mut by_agent, agent.get(row))] {
+            for (tally, who) in [(&mut by_plaintiff, plaintiff.key(row)), (&mut by_agent, agent.key(row))] {
                 if let Some(who) = who {
-                    let t = tally.entry(who).or_default();
+                    let t = tally.entry(who);
                     t.0 += 1;
                     t.1 += small;
                 }
             }
             suits.push((row, reg_row, seen_row));
         }
-        let harvester = |tally: &FastMap<&str, (usize, usize)>, who: Option<&str>| {
+        let harvester = |tally: &KeyMap<(usize, usize)>, who: Option<Key<'_>>| {
             let &(n, small) = tally.get(who?)?;
             (n >= min_suits.max(1) && 2 * small > n).then_some((n, small))
         };
@@ -114,7 +115,7 @@ impl Model for CopyrightHarvesting {
         for (row, reg_row, seen_row) in suits {
             let Some(case) = case_no.get(row) else { continue };
             let (by, who, (n, small)) =
-                match (harvester(&by_plaintiff, plaintiff.get(row)), harvester(&by_agent, agent.get(row))) {
+                match (harvester(&by_plaintiff, plaintiff.key(row)), harvester(&by_agent, agent.key(row))) {
                     (_, Some(t)) => ("through agent", agent.get(row), t),
                     (Some(t), None) => ("by plaintiff", plaintiff.get(row), t),
                     (None, None) => continue,
