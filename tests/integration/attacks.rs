@@ -282,6 +282,15 @@ fn host_work_is_charged_in_fuel() {
 }
 
 #[test]
+fn a_component_built_against_the_frozen_0_1_0_contract_still_runs() {
+    let o = run(&["inspect", &guest("guest-raw"), "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["api_version"], "0.1.0", "{v}");
+    let (code, v) = raw("ok", &[]);
+    assert_eq!((code, v["clues"].as_u64()), (0, Some(1)), "{v}");
+}
+
+#[test]
 fn relaxed_simd_gives_the_same_answer_on_every_host() {
     let (code, v) = raw("relaxed-nan", &[]);
     assert_eq!(code, 0, "{v}");

@@ -5,7 +5,9 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used)]
 
-wit_bindgen::generate!({ path: "../../../wit", world: "supervision-model" });
+// Built against the frozen 0.1.0 contract: every attack also proves that a host serving 0.1.1
+// still runs a 0.1.0 component.
+wit_bindgen::generate!({ path: "../../../wit/frozen/sieve-model@0.1.0.wit", world: "supervision-model" });
 
 use exports::sieve::model::model::Guest;
 use sieve::model::host;
