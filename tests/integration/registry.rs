@@ -299,6 +299,7 @@ macro_rules! on_both_databases {
 }
 
 on_both_databases!(
+    encoded_runs_give_the_clues_of_ad_hoc_runs,
     lifecycle,
     permission_matrix,
     tampering,
@@ -982,6 +983,40 @@ fn permission_matrix(reg: &Reg) {
     reg.audit_intact(&admin);
 }
 
+/// Every task's bundled model, run on a registered dataset (its key domains read from the
+/// import-time encoding) and on the same files ad hoc (domains shared at load): the same clues.
+/// A model declaring some of a domain's columns is served only their values.
+fn encoded_runs_give_the_clues_of_ad_hoc_runs(reg: &Reg) {
+    let admin = reg.init();
+    let approver = reg.user(&admin, "approver", "province", &["admin"]);
+    for task in [
+        "vehicle-insurance-fraud",
+        "private-lending-fraud",
+        "false-mediation-confirmation",
+        "judicial-auction-violations",
+        "restricted-debtor-travel",
+        "vehicle-enforcement",
+        "copyright-harvesting",
+    ] {
+        let dir = data(task);
+        let dir_text = dir.to_str().expect("utf-8");
+        let name = task.replace('-', "_");
+        reg.ok(&admin, &import_args(&name, dir_text, task, "court"));
+        reg.ok(&admin, &["dataset", "approve", &name]);
+        let shown = reg.json(&admin, &["dataset", "show", &name]);
+        let domains = shown["encoding"]["domains"].as_array().expect("encoded at import");
+        assert!(!domains.is_empty(), "{task}: {shown}");
+        let digest = publish(reg, &admin, task);
+        reg.ok(&approver, &["plugin", "approve", &digest]);
+        let stored = reg.json(&admin, &["run", &digest, "--dataset", &name]);
+        let o = crate::common::run(&["run", task, "--data", dir_text, "--json"]);
+        let ad_hoc: Value = serde_json::from_str(&stdout(&o)).expect("report");
+        assert_eq!(stored["outcome"], "completed", "{task}: {stored}");
+        assert_eq!(stored["output_digest"], ad_hoc["output_digest"], "{task}");
+        assert!(stored["clues"].as_u64().expect("clues") > 0, "{task}");
+    }
+}
+
 /// A plugin blob altered on disk, a dataset table altered on disk, a corrupted compiled-cache
 /// entry, and altered or deleted audit rows.
 fn tampering(reg: &Reg) {
@@ -1026,6 +1061,27 @@ fn tampering(reg: &Reg) {
     assert_ne!(o.status.code(), Some(0));
     assert_eq!(reg.json(&admin, &["runs", "list"])[0]["state"], "failed");
     std::fs::write(&table_blob, &original).expect("restore table");
+
+    // A stored domain dictionary or code column altered on disk: hash-mismatch too.
+    let encoding = &shown["encoding"];
+    // (The model reads every domain, through `auctions`, and not `bids`.)
+    let blobs = [&encoding["domains"][0]["dictionary"], &encoding["codes"]["auctions"]];
+    for blob in blobs {
+        let path = reg
+            .home()
+            .join("blobs")
+            .join("sha256")
+            .join(blob.as_str().expect("digest").trim_start_matches("sha256:"));
+        let original = std::fs::read(&path).expect("encoding blob");
+        let mut altered = original.clone();
+        let middle = altered.len() / 2;
+        altered[middle] ^= 0xff;
+        std::fs::write(&path, &altered).expect("alter");
+        let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+        let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
+        assert_eq!(report["outcome"], "hash-mismatch", "{blob}: {report}");
+        std::fs::write(&path, &original).expect("restore");
+    }
 
     // The plugin blob altered on disk: the run is refused, the plugin marked tampered, an event logged.
     let blob = reg.home().join("blobs").join("sha256").join(&digest[7..]);

@@ -2,6 +2,7 @@
 
 pub mod contract;
 pub mod csv_io;
+pub mod encoding;
 pub mod parquet_io;
 
 use std::path::{Path, PathBuf};
@@ -203,52 +204,23 @@ pub fn share_dictionaries(tables: &mut [ServedTable], domains: &[contract::Domai
                 matches!(tables[t].columns[c].values, Values::Text(_) | Values::Dictionary { .. })
             })
             .collect();
-        if positions.len() < 2 {
+        // Fewer than two columns join nothing; columns that already share one dictionary (read
+        // from an import-time encoding) are served as they are.
+        let dictionary_of = |&(t, c): &(usize, usize)| match &tables[t].columns[c].values {
+            Values::Dictionary { dictionary, .. } => Some(Arc::as_ptr(dictionary)),
+            _ => None,
+        };
+        let first = positions.first().and_then(dictionary_of);
+        if positions.len() < 2 || (first.is_some() && positions.iter().all(|p| dictionary_of(p) == first)) {
             continue;
         }
-        let (pool, recoded) = pool_columns(tables, &positions);
+        let values: Vec<&Values> = positions.iter().map(|&(t, c)| &tables[t].columns[c].values).collect();
+        let (pool, recoded) = encoding::pool(&values);
         let pool = Arc::new(pool);
         for ((t, c), indices) in positions.into_iter().zip(recoded) {
             tables[t].columns[c].values = Values::Dictionary { indices, dictionary: pool.clone() };
         }
     }
-}
-
-/// One dictionary for the text columns at `positions`, and each column's codes into it.
-fn pool_columns(tables: &[ServedTable], positions: &[(usize, usize)]) -> (Text, Vec<Vec<u32>>) {
-    fn code<'v>(value: &'v str, code_of: &mut FastMap<&'v str, u32>, pool: &mut Text) -> u32 {
-        let next = pool.len() as u32;
-        *code_of.entry(value).or_insert_with(|| {
-            pool.push(value);
-            next
-        })
-    }
-    // Sized for the most values there can be, so the table never rehashes as it grows.
-    let most: usize = positions
-        .iter()
-        .map(|&(t, c)| match &tables[t].columns[c].values {
-            Values::Text(text) => text.len(),
-            Values::Dictionary { dictionary, .. } => dictionary.len(),
-            _ => 0,
-        })
-        .sum();
-    let mut code_of: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(most, Default::default());
-    let mut pool = Text::new();
-    let recoded = positions
-        .iter()
-        .map(|&(t, c)| match &tables[t].columns[c].values {
-            Values::Text(text) => {
-                (0..text.len()).map(|i| code(text.get(i), &mut code_of, &mut pool)).collect()
-            }
-            Values::Dictionary { indices, dictionary } => {
-                let through: Vec<u32> =
-                    (0..dictionary.len()).map(|k| code(dictionary.get(k), &mut code_of, &mut pool)).collect();
-                indices.iter().map(|&k| through.get(k as usize).copied().unwrap_or(0)).collect()
-            }
-            _ => Vec::new(),
-        })
-        .collect();
-    (pool, recoded)
 }
 
 #[cfg(test)]

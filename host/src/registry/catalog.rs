@@ -66,6 +66,11 @@ pub struct DatasetRecord {
     pub tables: Vec<StoredTable>,
     /// Procuratorates granted access (with their subtrees).
     pub grants: Vec<String>,
+    /// Its key domains, encoded at import: each domain's dictionary and each table's code
+    /// columns, by digest (none for versions imported before encodings).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub encoding: Option<super::encodings::StoredEncoding>,
 }
 
 /// What an import did.
@@ -164,6 +169,9 @@ impl Registry {
             created_at: row.try_get("created_at")?,
             tables,
             grants,
+            encoding: row
+                .try_get::<Option<String>, _>("encoding")?
+                .and_then(|text| serde_json::from_str(&text).ok()),
         })
     }
 
@@ -273,10 +281,21 @@ impl Registry {
         }
         let scratch = self.blobs.scratch()?;
         let mut tables = Vec::with_capacity(specs.len());
+        // The columns of the task's key domains, kept to encode once every table is read.
+        let domain_columns = contract::domains(task);
+        let mut keys: Vec<(String, sieve_sdk::data::Column)> = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
             progress(&spec.name, i, specs.len());
             let columns =
                 datasets::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            for c in &columns {
+                if domain_columns
+                    .iter()
+                    .any(|(_, members)| members.contains(&(spec.name.as_str(), c.name.as_str())))
+                {
+                    keys.push((spec.name.clone(), c.clone()));
+                }
+            }
             let file = scratch.path().join(format!("{}.parquet", spec.name));
             parquet_io::write_table(&file, &columns).map_err(|e| RegistryError::Invalid(e.to_string()))?;
             let (digest, size) = self.blobs.put_file(&file)?;
@@ -288,6 +307,8 @@ impl Registry {
                 columns: spec.columns.iter().map(|c| format!("{}:{}", c.name, c.ty.name())).collect(),
             });
         }
+        let encoding = super::encodings::store(&self.blobs, scratch.path(), task, &keys)?;
+        drop(keys);
         progress("", specs.len(), specs.len());
         let labels_digest = match dir.join(LABELS_FILE) {
             path if path.is_file() => {
@@ -354,7 +375,8 @@ impl Registry {
         };
         let id: i64 = sqlx::query(
             "INSERT INTO datasets (name, version, task, source, restricted, owner_org_id, digest, labels_digest, \
-             state, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id",
+             state, created_by, created_at, encoding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11) \
+             RETURNING id",
         )
         .bind(name)
         .bind(next_version)
@@ -366,6 +388,7 @@ impl Registry {
         .bind(&labels_digest)
         .bind(actor.user.id)
         .bind(now())
+        .bind(encoding.as_ref().and_then(|e| serde_json::to_string(e).ok()))
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -387,6 +410,7 @@ impl Registry {
         let detail = json!({
             "task": task, "source": source, "restricted": restricted, "digest": digest,
             "rows": tables.iter().map(|t| t.rows).sum::<i64>(), "labels": labels_digest.is_some(),
+            "encoding": encoding,
         });
         audit::append(&mut tx, &actor.user.name, "dataset.import", &target, detail).await?;
         tx.commit().await?;
@@ -572,11 +596,16 @@ impl Registry {
 
 /// Load the tables `info` declares from stored dataset `d`, checking each table's bytes against its
 /// digest before parsing those same bytes. A mismatch is the run's `hash-mismatch` outcome.
+/// For a model that reads shared dictionaries (`shares`), the columns of the dataset's key
+/// domains come from their import-time encoding, read as numbers rather than hashed again.
 pub fn load_stored(
     registry: &Registry,
     d: &DatasetRecord,
     info: &ModelInfo,
+    shares: bool,
 ) -> std::result::Result<Vec<ServedTable>, Outcome> {
+    let mut coded =
+        if shares { super::encodings::load_domains(registry, d, info)? } else { Default::default() };
     info.inputs
         .iter()
         .map(|spec: &TableSpec| {
@@ -589,13 +618,42 @@ pub fn load_stored(
                     .to_string(),
                 )
             })?;
-            let bytes = registry.blobs.get(&stored.digest).map_err(|e| match e {
-                BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
-                other => Outcome::BadInput(other.to_string()),
-            })?;
             let label = format!("{}@{}/{}", d.name, d.version, spec.name);
-            let columns = parquet_io::read_columns_from_bytes(bytes, &label, spec)
-                .map_err(|e| Outcome::BadInput(e.to_string()))?;
+            // The declared columns not served from the encoding come from the table itself.
+            let mut rest = TableSpec::new(&spec.name);
+            rest.columns = spec
+                .columns
+                .iter()
+                .filter(|c| !coded.contains_key(&(spec.name.clone(), c.name.clone())))
+                .cloned()
+                .collect();
+            let mut read = if rest.columns.is_empty() {
+                Vec::new()
+            } else {
+                let bytes = registry.blobs.get(&stored.digest).map_err(|e| match e {
+                    BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
+                    other => Outcome::BadInput(other.to_string()),
+                })?;
+                parquet_io::read_columns_from_bytes(bytes, &label, &rest)
+                    .map_err(|e| Outcome::BadInput(e.to_string()))?
+            };
+            let mut columns: Vec<sieve_sdk::data::Column> = Vec::with_capacity(spec.columns.len());
+            for c in &spec.columns {
+                let column = match coded.remove(&(spec.name.clone(), c.name.clone())) {
+                    Some(column) => column,
+                    None => match read.iter().position(|r| r.name == c.name) {
+                        Some(at) => read.swap_remove(at),
+                        None => return Err(Outcome::BadInput(format!("{label}: no column {}", c.name))),
+                    },
+                };
+                columns.push(column);
+            }
+            if columns.iter().any(|c| c.len() != stored.rows as usize) {
+                return Err(Outcome::BadInput(format!(
+                    "{label}: a stored column does not have {} rows",
+                    stored.rows
+                )));
+            }
             Ok(datasets::loaded(spec, columns))
         })
         .collect()

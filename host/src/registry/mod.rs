@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod encodings;
 pub mod names;
 pub mod plugins;
 pub mod policy;

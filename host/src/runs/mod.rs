@@ -258,12 +258,13 @@ pub fn run_on_dir(
     on_progress: Option<ProgressFn>,
 ) -> RunReport {
     let label = dir.display().to_string();
-    run_component(sandbox, bytes, expected_digest, settings, limits, on_progress, &label, |info| {
+    run_component(sandbox, bytes, expected_digest, settings, limits, on_progress, &label, |info, _| {
         datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))
     })
 }
 
-/// Run `bytes` on the tables `load` provides for the model's declared inputs. `data_label` names
+/// Run `bytes` on the tables `load` provides for the model's declared inputs (told whether the
+/// model reads shared dictionaries, so that it may read them ready-made). `data_label` names
 /// the data (it seeds the guest's random numbers together with the digest and settings). One
 /// store, and one budget, serves instantiation, `describe()` and `run()`; loading the tables in
 /// between is the host's time, not the model's.
@@ -276,7 +277,7 @@ pub fn run_component(
     limits: &Limits,
     on_progress: Option<ProgressFn>,
     data_label: &str,
-    load: impl FnOnce(&ModelInfo) -> Result<Vec<datasets::ServedTable>, Outcome>,
+    load: impl FnOnce(&ModelInfo, bool) -> Result<Vec<datasets::ServedTable>, Outcome>,
 ) -> RunReport {
     let digest = crate::digest::digest_of(bytes);
     let plugin = match sandbox.load(bytes, expected_digest) {
@@ -310,7 +311,7 @@ pub fn run_component(
         }
     };
     let started = Instant::now();
-    let tables = match load(&info) {
+    let tables = match load(&info, plugin.shares_dictionaries()) {
         Ok(t) => datasets::served_to(&plugin, &info.task, t),
         Err(outcome) => {
             report.outcome = outcome;

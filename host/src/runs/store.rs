@@ -518,7 +518,7 @@ impl Registry {
                     &limits,
                     on_progress,
                     &d.digest,
-                    |info| catalog::load_stored(&registry, &d, info),
+                    |info, shares| catalog::load_stored(&registry, &d, info, shares),
                 )
             };
             match off_runtime(work).await {

@@ -69,6 +69,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_run_report.sql"),
         postgres: include_str!("../../migrations/postgres/0009_run_report.sql"),
     },
+    Migration {
+        version: 10,
+        name: "dataset_encoding",
+        sqlite: include_str!("../../migrations/sqlite/0010_dataset_encoding.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_dataset_encoding.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.

@@ -1,0 +1,220 @@
+//! Key domains encoded once, at import: one dictionary per domain of the task's contract, and
+//! each domain column stored as codes into it. A run then reads numbers instead of hashing text
+//! (the platform's workload is read-many: a dataset is imported once and run hundreds of times),
+//! and a model built against `sieve:model@0.1.1` joins on those codes.
+//!
+//! A model sees only the columns it declared, and a dictionary is no exception: when a model
+//! declares some of a domain's columns, the dictionary it gets is cut down to the values those
+//! columns hold (array passes over the codes, nothing hashed).
+
+use std::sync::Arc;
+
+use sieve_sdk::data::{Bitmap, Column, Text, Values};
+use sieve_sdk::ops::FastMap;
+
+use super::contract;
+
+/// A domain's stored dictionary and the stored codes of its columns, as import makes them.
+#[derive(Debug)]
+pub struct EncodedDomain {
+    /// The domain's name in the contract.
+    pub name: &'static str,
+    /// Every distinct value of the domain's columns, in order of first appearance.
+    pub dictionary: Text,
+    /// `(table, column, codes)`: each column as codes into `dictionary` (a null row holds code 0
+    /// and keeps its validity bit off).
+    pub codes: Vec<(String, String, Column)>,
+}
+
+/// Code `values` (text, or text coded against a dictionary of its own) into `pool`.
+fn code_into<'v>(values: &'v Values, code_of: &mut FastMap<&'v str, u32>, pool: &mut Text) -> Vec<u32> {
+    let mut code = |value: &'v str| {
+        let next = pool.len() as u32;
+        *code_of.entry(value).or_insert_with(|| {
+            pool.push(value);
+            next
+        })
+    };
+    match values {
+        Values::Text(text) => (0..text.len()).map(|i| code(text.get(i))).collect(),
+        Values::Dictionary { indices, dictionary } => {
+            let through: Vec<u32> = (0..dictionary.len()).map(|k| code(dictionary.get(k))).collect();
+            indices.iter().map(|&k| through.get(k as usize).copied().unwrap_or(0)).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// One dictionary for `columns` (text columns), and each one's codes into it.
+pub fn pool(columns: &[&Values]) -> (Text, Vec<Vec<u32>>) {
+    // Sized for the most values there can be, so the table never rehashes as it grows.
+    let most: usize = columns
+        .iter()
+        .map(|v| match v {
+            Values::Text(text) => text.len(),
+            Values::Dictionary { dictionary, .. } => dictionary.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut code_of: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(most, Default::default());
+    let mut dictionary = Text::new();
+    let codes = columns.iter().map(|v| code_into(v, &mut code_of, &mut dictionary)).collect();
+    (dictionary, codes)
+}
+
+/// Encode the key domains of `task` over `columns`: `(table, column)` pairs of the dataset's
+/// domain columns with their values (every contract column of a domain, whatever a model will
+/// declare).
+pub fn encode(task: &str, columns: &[(String, Column)]) -> Vec<EncodedDomain> {
+    contract::domains(task)
+        .iter()
+        .filter_map(|(name, members)| {
+            let present: Vec<&(String, Column)> = columns
+                .iter()
+                .filter(|(table, c)| members.contains(&(table.as_str(), c.name.as_str())))
+                .collect();
+            if present.len() < 2 {
+                return None;
+            }
+            let values: Vec<&Values> = present.iter().map(|(_, c)| &c.values).collect();
+            let (dictionary, codes) = pool(&values);
+            let codes = present
+                .iter()
+                .zip(codes)
+                .map(|((table, c), codes)| {
+                    let mut column =
+                        Column::new(&c.name, Values::Int64(codes.into_iter().map(i64::from).collect()));
+                    column.validity = c.validity.clone();
+                    (table.clone(), c.name.clone(), column)
+                })
+                .collect();
+            Some(EncodedDomain { name, dictionary, codes })
+        })
+        .collect()
+}
+
+/// Why stored codes cannot be served.
+#[derive(Debug, thiserror::Error)]
+#[error("stored codes of {column}: {message}")]
+pub struct CodeError {
+    /// `table.column`.
+    pub column: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Serve one domain to a model from its stored `dictionary` and the stored codes of the columns
+/// the model declared (`(label, codes column)`): the dictionary cut down to the values those
+/// columns hold, when they do not hold them all, and each column as `Values::Dictionary` sharing
+/// it. Codes outside the dictionary are refused, not served.
+pub fn serve(dictionary: Text, declared: Vec<(String, Column)>) -> Result<Vec<Column>, CodeError> {
+    let size = dictionary.len();
+    let mut columns: Vec<(Vec<u32>, Option<Bitmap>, String)> = Vec::with_capacity(declared.len());
+    for (label, column) in declared {
+        let Values::Int64(stored) = column.values else {
+            return Err(CodeError { column: label, message: "not an integer column".into() });
+        };
+        let codes: Vec<u32> = stored
+            .iter()
+            .map(|&c| u32::try_from(c).ok().filter(|&c| (c as usize) < size.max(1)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| CodeError {
+                column: label.clone(),
+                message: format!("a code outside 0..{size}"),
+            })?;
+        columns.push((codes, column.validity, column.name));
+    }
+    // Which entries the declared columns use; if not all, keep only those, in their order.
+    let mut used = vec![false; size];
+    for (codes, validity, _) in &columns {
+        for (i, &c) in codes.iter().enumerate() {
+            if validity.as_ref().is_none_or(|v| v.is_valid(i)) {
+                used[c as usize] = true;
+            }
+        }
+    }
+    let dictionary = if used.iter().all(|&u| u) {
+        dictionary
+    } else {
+        let mut renumber = vec![0u32; size];
+        let mut kept = Text::new();
+        for (c, _) in used.iter().enumerate().filter(|(_, u)| **u) {
+            renumber[c] = kept.len() as u32;
+            kept.push(dictionary.get(c));
+        }
+        if kept.is_empty() {
+            // Every declared row is null: codes stay 0 and must still index something.
+            kept.push("");
+        }
+        for (codes, _, _) in &mut columns {
+            for c in codes.iter_mut() {
+                *c = renumber[*c as usize];
+            }
+        }
+        kept
+    };
+    let dictionary = Arc::new(dictionary);
+    Ok(columns
+        .into_iter()
+        .map(|(indices, validity, name)| Column {
+            name,
+            values: Values::Dictionary { indices, dictionary: dictionary.clone() },
+            validity,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(name: &str, values: &[&str]) -> Column {
+        Column::new(name, Values::Text(values.iter().copied().collect()))
+    }
+
+    fn decoded(c: &Column) -> Vec<Option<String>> {
+        let Values::Dictionary { indices, dictionary } = &c.values else { panic!("not coded") };
+        (0..indices.len())
+            .map(|i| c.is_valid(i).then(|| dictionary.get(indices[i] as usize).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_model_gets_only_the_values_of_the_domain_columns_it_declared() {
+        let mut owner = text("owner_id", &["p1", "p2", ""]);
+        owner.validity = Some(Bitmap::from_flags([true, true, false]));
+        let columns = vec![
+            ("enforcement_cases".to_string(), text("debtor_id", &["p1", "secret"])),
+            ("registrations".to_string(), owner),
+            ("relations".to_string(), text("person_a", &["p2", "p3"])),
+            ("relations".to_string(), text("person_b", &["p4", "p1"])),
+        ];
+        let encoded = encode("vehicle-enforcement", &columns);
+        let party = encoded.iter().find(|d| d.name == "party").expect("party domain");
+        assert_eq!(party.dictionary.len(), 6, "p1, secret, p2, (null's placeholder), p3, p4");
+        assert_eq!(party.codes.len(), 4);
+
+        // A model that declared owners and relations, not debtors: "secret" is not served.
+        let declared: Vec<(String, Column)> = party
+            .codes
+            .iter()
+            .filter(|(table, _, _)| table != "enforcement_cases")
+            .map(|(t, c, col)| (format!("{t}.{c}"), col.clone()))
+            .collect();
+        let served = serve(party.dictionary.clone(), declared).expect("serves");
+        let Values::Dictionary { dictionary, .. } = &served[0].values else { panic!("coded") };
+        let entries: Vec<&str> = (0..dictionary.len()).map(|k| dictionary.get(k)).collect();
+        assert_eq!(entries, ["p1", "p2", "p3", "p4"], "only declared values, no null placeholder");
+        assert_eq!(decoded(&served[0]), [Some("p1".into()), Some("p2".into()), None]);
+        assert_eq!(decoded(&served[2]), [Some("p4".into()), Some("p1".into())]);
+        let shared = |c: &Column| match &c.values {
+            Values::Dictionary { dictionary, .. } => dictionary.clone(),
+            _ => unreachable!(),
+        };
+        assert!(served.iter().all(|c| Arc::ptr_eq(&shared(c), &shared(&served[0]))), "one dictionary");
+
+        // Codes outside the dictionary (a damaged store) are refused.
+        let bad = vec![("x.y".to_string(), Column::new("y", Values::Int64(vec![0, 99])))];
+        assert!(serve(party.dictionary.clone(), bad).is_err());
+    }
+}

@@ -1,0 +1,148 @@
+//! The stored side of import-time encoding (`datasets::encoding`): a dataset version's domain
+//! dictionaries and code columns as content-addressed blobs, named in a manifest kept with the
+//! version, and read back for a run with each blob's digest checked, as its tables are.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sieve_sdk::data::{Column, Text, Values};
+use sieve_sdk::{ModelInfo, TableSpec};
+
+use super::catalog::DatasetRecord;
+use super::{Registry, RegistryError, Result};
+use crate::datasets::{encoding, parquet_io};
+use crate::sandbox::Outcome;
+use crate::storage::blobs::{BlobError, BlobStore};
+
+/// Where a dataset version's encoding is stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredEncoding {
+    /// Each key domain's dictionary.
+    pub domains: Vec<StoredDomain>,
+    /// Per table, the digest of its code columns (one per domain column of the table).
+    pub codes: BTreeMap<String, String>,
+}
+
+/// One domain's stored dictionary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredDomain {
+    /// The domain's name in the contract.
+    pub name: String,
+    /// Digest of the dictionary (a Parquet file of one text column, `value`).
+    pub dictionary: String,
+    /// Its columns, `(table, column)`.
+    pub columns: Vec<(String, String)>,
+}
+
+const VALUE: &str = "value";
+
+/// Encode `columns` (the dataset's domain columns, `(table, column)`) for `task` and store the
+/// blobs, with work files under `scratch`. `None` when the task has no domain to encode.
+pub fn store(
+    blobs: &BlobStore,
+    scratch: &Path,
+    task: &str,
+    columns: &[(String, Column)],
+) -> Result<Option<StoredEncoding>> {
+    let encoded = encoding::encode(task, columns);
+    if encoded.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |e: crate::datasets::DataError| RegistryError::Invalid(e.to_string());
+    let mut stored = StoredEncoding { domains: Vec::new(), codes: BTreeMap::new() };
+    let mut per_table: BTreeMap<String, Vec<Column>> = BTreeMap::new();
+    for domain in encoded {
+        let file = scratch.join(format!("domain-{}.parquet", domain.name));
+        parquet_io::write_table(&file, &[Column::new(VALUE, Values::Text(domain.dictionary))])
+            .map_err(invalid)?;
+        let (dictionary, _) = blobs.put_file(&file)?;
+        let mut members = Vec::new();
+        for (table, column, codes) in domain.codes {
+            members.push((table.clone(), column));
+            per_table.entry(table).or_default().push(codes);
+        }
+        stored.domains.push(StoredDomain { name: domain.name.to_string(), dictionary, columns: members });
+    }
+    for (table, columns) in per_table {
+        let file = scratch.join(format!("codes-{table}.parquet"));
+        parquet_io::write_table(&file, &columns).map_err(invalid)?;
+        let (digest, _) = blobs.put_file(&file)?;
+        stored.codes.insert(table, digest);
+    }
+    Ok(Some(stored))
+}
+
+fn blob(registry: &Registry, digest: &str) -> std::result::Result<Vec<u8>, Outcome> {
+    registry.blobs.get(digest).map_err(|e| match e {
+        BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
+        other => Outcome::BadInput(other.to_string()),
+    })
+}
+
+/// The domain columns `info` declares from stored dataset `d`, each domain's served to the model
+/// with one dictionary (cut down to the values its declared columns hold), keyed by `(table,
+/// column)`. Empty when `d` has no stored encoding.
+pub fn load_domains(
+    registry: &Registry,
+    d: &DatasetRecord,
+    info: &ModelInfo,
+) -> std::result::Result<HashMap<(String, String), Column>, Outcome> {
+    let mut served = HashMap::new();
+    let Some(stored) = &d.encoding else { return Ok(served) };
+    let declared = |table: &str, column: &str| {
+        info.inputs.iter().any(|t| t.name == table && t.columns.iter().any(|c| c.name == column))
+    };
+    // Each table's code columns the model declared, read once per table.
+    let mut codes: HashMap<String, Vec<Column>> = HashMap::new();
+    for (table, digest) in &stored.codes {
+        let wanted: Vec<&str> = stored
+            .domains
+            .iter()
+            .flat_map(|dm| &dm.columns)
+            .filter(|(t, c)| t == table && declared(t, c))
+            .map(|(_, c)| c.as_str())
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let spec = TableSpec::new(table).int64(&wanted);
+        let label = format!("{}@{}/{table} codes", d.name, d.version);
+        let columns = parquet_io::read_columns_from_bytes(blob(registry, digest)?, &label, &spec)
+            .map_err(|e| Outcome::BadInput(e.to_string()))?;
+        codes.insert(table.clone(), columns);
+    }
+    for domain in &stored.domains {
+        let mut members = Vec::new();
+        for (table, column) in domain.columns.iter().filter(|(t, c)| declared(t, c)) {
+            let found = codes.get_mut(table).and_then(|cols| {
+                let at = cols.iter().position(|c| c.name == *column)?;
+                Some(cols.swap_remove(at))
+            });
+            let code_column = found.ok_or_else(|| {
+                Outcome::BadInput(format!("{}@{}: no stored codes for {table}.{column}", d.name, d.version))
+            })?;
+            members.push((format!("{table}.{column}"), code_column));
+        }
+        if members.is_empty() {
+            continue;
+        }
+        let spec = TableSpec::new("dictionary").text(&[VALUE]);
+        let label = format!("{}@{} domain {}", d.name, d.version, domain.name);
+        let mut read =
+            parquet_io::read_columns_from_bytes(blob(registry, &domain.dictionary)?, &label, &spec)
+                .map_err(|e| Outcome::BadInput(e.to_string()))?;
+        let dictionary = match read.pop().map(|c| c.values) {
+            Some(Values::Text(text)) => text,
+            Some(Values::Dictionary { indices, dictionary }) => {
+                indices.iter().map(|&k| dictionary.get(k as usize)).collect()
+            }
+            _ => Text::new(),
+        };
+        let names: Vec<(String, String)> =
+            domain.columns.iter().filter(|(t, c)| declared(t, c)).cloned().collect();
+        let columns = encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
+        served.extend(names.into_iter().zip(columns));
+    }
+    Ok(served)
+}
