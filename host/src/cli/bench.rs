@@ -228,7 +228,10 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
          through the SDK's native backend on the same in-memory tables; both produce identical clues \
          (checked on every run). The CPU ratio compares the CPU time of the running thread (the \
          WASM side including instantiation), which time spent descheduled on a busy machine does not \
-         inflate.\n",
+         inflate. Both sides read the tables as a run serves them, key domains coded against shared \
+         dictionaries: the native build reads them in place, the guest gets a copy in its own memory, \
+         so where a model's own work is small the copy is most of the difference (see the scan figure \
+         below).\n",
         args.scale,
         args.runs,
         std::env::consts::ARCH,

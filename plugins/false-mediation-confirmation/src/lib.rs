@@ -79,7 +79,8 @@ impl Model for FalseMediationConfirmation {
         let pair_counts = ops::count_by((0..c.len()).filter_map(pair));
 
         for row in 0..c.len() {
-            let Some(subject) = case_no.get(row) else { continue };
+            let Some(case) = case_no.key(row) else { continue };
+            let subject = case.as_str();
             let Some(agreement) = agreed.get(row) else { continue };
             let (Some(applied_on), Some(due_on)) = (applied.get(row), due.get(row)) else { continue };
             if applied_on - agreement > quick_days || due_on >= agreement {
@@ -87,12 +88,12 @@ impl Model for FalseMediationConfirmation {
             }
             let Some(key) = pair(row) else { continue };
             let repeats = pair_counts.get(&key).copied().unwrap_or(0);
-            let subsidy_rows = subsidised.get(subject);
+            let subsidy_rows = subsidised.get(case);
             if repeats < 2 || subsidy_rows.is_empty() {
                 continue;
             }
             // Immediately or never: the first filing decides; an unknown date decides nothing.
-            let enforcement_rows = enforced.get(subject);
+            let enforcement_rows = enforced.get(case);
             let first_filing = enforcement_rows.iter().map(|&r| enforced_on.get(r as usize)).min();
             let enforcement = match first_filing {
                 None => "no enforcement was ever filed".to_string(),

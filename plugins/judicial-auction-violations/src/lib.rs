@@ -132,7 +132,7 @@ impl Model for JudicialAuctionViolations {
                 }
             }
 
-            if let (Some(case), Some(price)) = (case_no.get(row), start_price.get(row)) {
+            if let (Some(case), Some(price)) = (case_no.key(row), start_price.get(row)) {
                 let rows = claims_on.get(case);
                 let total: f64 = rows.iter().filter_map(|&r| claim_amount.get(r as usize)).sum();
                 // DOMAIN.md: futile when the start price does not exceed the claims' sum.
@@ -147,7 +147,7 @@ impl Model for JudicialAuctionViolations {
                 }
             }
 
-            if let (Some(b), Some(d)) = (buyer.get(row), debtor.get(row))
+            if let (Some(b), Some(d)) = (buyer.key(row), debtor.key(row))
                 && let Some(r) = relations.between(b, d)
             {
                 ctx.emit(

@@ -90,9 +90,10 @@ impl Model for PrivateLendingFraud {
                 max_rate * 100.0
             );
             for row in rows {
-                let Some(subject) = case_no.get(row) else { continue };
+                // Case numbers share a dictionary with `basis_case_no`: the lookup is by code.
+                let Some(subject) = case_no.key(row) else { continue };
                 let enforcement_rows = enforced.get(subject).iter().map(|&r| r as usize);
-                let clue = Clue::new(subject, score, "professional-lender", reason.clone())
+                let clue = Clue::new(subject.as_str(), score, "professional-lender", reason.clone())
                     .evidence("lending_cases", [row])
                     .evidence("enforcement", enforcement_rows);
                 ctx.emit(clue);

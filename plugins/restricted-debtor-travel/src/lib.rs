@@ -69,15 +69,16 @@ impl Model for RestrictedDebtorTravel {
             }
             // A trip counts under the person id when there is one; only a trip with no person id
             // counts through its passport number, for the restricted debtor it was issued to.
-            let (who, via) = match person.get(row) {
+            // People and passports share a dictionary across the tables: lookups are by code.
+            let (who, via) = match person.key(row) {
                 Some(id) if restricted.contains(id) => (id, None),
                 Some(_) => continue,
                 None => {
-                    let holders = passport.get(row).map_or(&[][..], |n| passport_rows.get(n));
+                    let holders = passport.key(row).map_or(&[][..], |n| passport_rows.get(n));
                     let Some((id, prow)) = holders
                         .iter()
-                        .filter_map(|&r| Some((holder.get(r as usize)?, r as usize)))
-                        .find(|(id, _)| restricted.contains(id))
+                        .filter_map(|&r| Some((holder.key(r as usize)?, r as usize)))
+                        .find(|(id, _)| restricted.contains(*id))
                     else {
                         continue;
                     };
@@ -88,7 +89,7 @@ impl Model for RestrictedDebtorTravel {
                 imposed.get(rr).is_some_and(|start| sieve_sdk::ops::within(day, start, lifted.get(rr)))
             });
             if let Some(rr) = active {
-                found.entry(who).or_default().push((row, rr, via));
+                found.entry(who.as_str()).or_default().push((row, rr, via));
             }
         }
 

@@ -18,8 +18,8 @@
 //! and busy honest shops (many assessors) miss several. The score ranks clues by how
 //! concentrated the pair is: 0.75 at half the shop's cases, 1.0 when the shop uses no other assessor.
 
-use sieve_sdk::ops::{self, FastMap};
-use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::ops::{self, KeyMap};
+use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T1 model.
 pub struct VehicleInsuranceFraud;
@@ -84,22 +84,24 @@ impl Model for VehicleInsuranceFraud {
         let judgments = ctx.table("judgments")?.load(&JUDGMENT_COLUMNS)?;
         ctx.progress(1, 3);
 
+        // Plates and parties (people, shops, assessors, employers) arrive coded against one
+        // dictionary per key domain: the tallies below are arrays over those codes.
         // Every owner of each plate (a plate may have several rows); rows are evidence.
         let (plate_col, owner_col) = (vehicles.text("plate")?, vehicles.text("owner_id")?);
-        let mut owners_of: FastMap<&str, Vec<(&str, usize)>> = ops::fast_map();
+        let mut owners_of: KeyMap<Vec<(Key<'_>, usize)>> = KeyMap::for_column(&plate_col);
         for row in 0..vehicles.len() {
-            if let (Some(plate), Some(owner)) = (plate_col.get(row), owner_col.get(row)) {
-                owners_of.entry(plate).or_default().push((owner, row));
+            if let (Some(plate), Some(owner)) = (plate_col.key(row), owner_col.key(row)) {
+                owners_of.entry(plate).push((owner, row));
             }
         }
 
-        // Employment months per (person, employer).
+        // Employment months per person: (employer, month, row), in table order.
         let (person, employer, month) =
             (employment.text("person_id")?, employment.text("employer_id")?, employment.date("month")?);
-        let mut employed: FastMap<(&str, &str), Vec<(i32, usize)>> = ops::fast_map();
+        let mut employed: KeyMap<Vec<(Key<'_>, i32, usize)>> = KeyMap::for_column(&person);
         for row in 0..employment.len() {
-            if let (Some(p), Some(e), Some(m)) = (person.get(row), employer.get(row), month.get(row)) {
-                employed.entry((p, e)).or_default().push((m, row));
+            if let (Some(p), Some(e), Some(m)) = (person.key(row), employer.key(row), month.get(row)) {
+                employed.entry(p).push((e, m, row));
             }
         }
 
@@ -113,15 +115,26 @@ impl Model for VehicleInsuranceFraud {
         let insurer_assessed = judgments.boolean("insurer_assessed")?;
         let claim_assigned = judgments.boolean("claim_assigned")?;
 
+        // Cases per shop, and per (shop, assessor): a shop works with a handful of assessors.
         let n = judgments.len();
-        let shop_cases = ops::count_by((0..n).filter_map(|i| shop.get(i)));
-        let pair_cases = ops::count_by((0..n).filter_map(|i| Some((shop.get(i)?, assessor.get(i)?))));
+        let mut shop_cases: KeyMap<(usize, Vec<(Key<'_>, usize)>)> = KeyMap::for_column(&shop);
+        for i in 0..n {
+            let Some(s) = shop.key(i) else { continue };
+            let (cases, pairs) = shop_cases.entry(s);
+            *cases += 1;
+            if let Some(a) = assessor.key(i) {
+                match pairs.iter_mut().find(|(x, _)| *x == a) {
+                    Some((_, count)) => *count += 1,
+                    None => pairs.push((a, 1)),
+                }
+            }
+        }
         ctx.progress(2, 3);
 
         for row in 0..n {
             let Some(subject) = case_no.get(row) else { continue };
             let (Some(who), Some(repair_shop), Some(filed)) =
-                (plaintiff.get(row), shop.get(row), filed_on.get(row))
+                (plaintiff.key(row), shop.key(row), filed_on.get(row))
             else {
                 continue;
             };
@@ -130,15 +143,17 @@ impl Model for VehicleInsuranceFraud {
                 continue;
             }
             // Mark 3: the (shop, assessor) pair is concentrated.
-            let Some(a) = assessor.get(row) else { continue };
-            let pair = pair_cases.get(&(repair_shop, a)).copied().unwrap_or(0);
-            let total = shop_cases.get(repair_shop).copied().unwrap_or(0).max(1);
+            let Some(a) = assessor.key(row) else { continue };
+            let (total, pairs) =
+                shop_cases.get(repair_shop).map_or((0, &[][..]), |(t, p)| (*t, p.as_slice()));
+            let pair = pairs.iter().find(|(x, _)| *x == a).map_or(0, |(_, c)| *c);
+            let total = total.max(1);
             let share = pair as f64 / total as f64;
             if pair < min_pair_cases || share < min_pair_share {
                 continue;
             }
             // Mark 2: the plaintiff owns no registration of the plate.
-            let Some(plate_no) = plate.get(row) else { continue };
+            let Some(plate_no) = plate.key(row) else { continue };
             let owners = owners_of.get(plate_no).map_or(&[][..], Vec::as_slice);
             if owners.iter().any(|(owner, _)| *owner == who) {
                 continue;
@@ -146,9 +161,11 @@ impl Model for VehicleInsuranceFraud {
             // Mark 1: employed by the shop from `window` days before the accident up to the filing.
             let start = accident_on.get(row).unwrap_or(filed) - window;
             let Some(employment_row) = employed
-                .get(&(who, repair_shop))
-                .and_then(|months| months.iter().find(|(m, _)| ops::within(*m, start, Some(filed))))
-                .map(|&(_, erow)| erow)
+                .get(who)
+                .and_then(|months| {
+                    months.iter().find(|(e, m, _)| *e == repair_shop && ops::within(*m, start, Some(filed)))
+                })
+                .map(|&(_, _, erow)| erow)
             else {
                 continue;
             };
