@@ -78,9 +78,11 @@ pub fn stored_to_csv(clues: &[crate::runs::store::StoredClue]) -> Result<String,
     use crate::text::spreadsheet_safe;
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| e.to_string();
-    w.write_record(["seq", "subject", "score", "rule", "reason", "evidence"]).map_err(fail)?;
+    w.write_record(["seq", "subject", "score", "rule", "reason", "evidence", "verdict", "verdict_reason"])
+        .map_err(fail)?;
     for c in clues {
         let evidence = evidence_text(&c.evidence);
+        let (verdict, why) = c.verdict.as_ref().map_or(("", ""), |v| (v.verdict.name(), v.reason.as_str()));
         w.write_record([
             &c.seq.to_string(),
             &*spreadsheet_safe(&c.subject),
@@ -88,6 +90,8 @@ pub fn stored_to_csv(clues: &[crate::runs::store::StoredClue]) -> Result<String,
             &*spreadsheet_safe(&c.rule),
             &*spreadsheet_safe(&c.reason),
             &*spreadsheet_safe(&evidence),
+            verdict,
+            &*spreadsheet_safe(why),
         ])
         .map_err(fail)?;
     }

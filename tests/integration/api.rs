@@ -671,6 +671,21 @@ fn the_cli_works_the_same_through_a_server() {
                 .expect("json");
         assert_eq!(clues.as_array().map(Vec::len), Some(3));
         assert!(ok(&alice, &["runs", "export", &id, "--format", "csv"]).starts_with("seq,subject,score"));
+        // A verdict, by subject (Chinese case numbers travel percent-encoded in the path).
+        let subject = clues[0]["subject"].as_str().expect("subject");
+        let reviewed: Value = serde_json::from_str(&ok(
+            &alice,
+            &["runs", "review", &id, subject, "--verdict", "dismissed", "--reason", "已核实", "--json"],
+        ))
+        .expect("json");
+        assert_eq!(
+            (reviewed["subject"].as_str(), reviewed["reason"].as_str()),
+            (Some(subject), Some("已核实"))
+        );
+        assert_eq!(status(&mallory, &["runs", "review", &id, subject, "--verdict", "confirmed"]), Some(3));
+        let precision: Value =
+            serde_json::from_str(&ok(&alice, &["plugin", "precision", &digest, "--json"])).expect("json");
+        assert_eq!(precision["total"]["dismissed"], 1, "{precision}");
         assert_eq!(status(&mallory, &["runs", "show", &id]), Some(3), "another city's author");
         assert_eq!(
             status(&mallory, &["run", &digest, "--dataset", "lending"]),

@@ -299,6 +299,7 @@ macro_rules! on_both_databases {
 }
 
 on_both_databases!(
+    clue_review_and_field_precision,
     encoded_runs_give_the_clues_of_ad_hoc_runs,
     lifecycle,
     permission_matrix,
@@ -981,6 +982,79 @@ fn permission_matrix(reg: &Reg) {
     let refusals = log.as_array().expect("events").iter().filter(|e| e["action"] == "refused").count();
     assert!(refusals >= 25, "refusals logged: {refusals}");
     reg.audit_intact(&admin);
+}
+
+/// A prosecutor's verdicts on a run's clues: stored, replaced, shown with the clues, exported,
+/// audited, refused to another city, summed into the model's field precision.
+fn clue_review_and_field_precision(reg: &Reg) {
+    let admin = reg.init();
+    two_cities(reg, &admin);
+    let alice = reg.user(&admin, "alice", "city-a", &["author"]);
+    let mallory = reg.user(&admin, "mallory", "city-b", &["author"]);
+    dataset_for_all(reg, &admin, "lending", "private-lending-fraud");
+    let digest = publish(reg, &admin, "private-lending-fraud");
+    approve_as_second_admin(reg, &admin, &digest);
+    reg.ok(&alice, &["run", &digest, "--dataset", "lending"]);
+    let id = reg.json(&alice, &["runs", "list"])[0]["id"].as_i64().expect("id").to_string();
+    let clues = reg.json(&alice, &["runs", "clues", &id, "--per-page", "3"]);
+    let subject = |i: usize| clues[i]["subject"].as_str().expect("subject").to_string();
+    let (first, second, third) = (subject(0), subject(1), subject(2));
+
+    let review = |token: &str, subject: &str, extra: &[&str]| {
+        let mut args = vec!["runs", "review", &id, subject];
+        args.extend_from_slice(extra);
+        reg.cmd(Some(token), &args)
+    };
+    let confirmed =
+        reg.json(&alice, &["runs", "review", &id, &first, "--verdict", "confirmed", "--note", "opened"]);
+    assert_eq!(
+        (confirmed["verdict"].as_str(), confirmed["reviewer"].as_str()),
+        (Some("confirmed"), Some("alice"))
+    );
+    let o = review(&alice, &second, &["--verdict", "dismissed"]);
+    assert!(!o.status.success() && stderr(&o).contains("needs a reason"), "{}", stderr(&o));
+    reg.ok(
+        &alice,
+        &["runs", "review", &id, &second, "--verdict", "dismissed", "--reason", "loans were repaid"],
+    );
+    reg.ok(&alice, &["runs", "review", &id, &third, "--verdict", "needs-more-data"]);
+    assert_eq!(review(&alice, "no-such-case", &["--verdict", "confirmed"]).status.code(), Some(4));
+    assert_eq!(review(&mallory, &first, &["--verdict", "dismissed", "--reason", "x"]).status.code(), Some(3));
+    let o = review(&alice, &first, &["--verdict", "confirmed", "--note", "a\u{1b}[31m"]);
+    assert!(!o.status.success() && stderr(&o).contains("control characters"), "{}", stderr(&o));
+    // An admin above alice's procuratorate may correct a verdict; the log keeps both.
+    reg.ok(&admin, &["runs", "review", &id, &third, "--verdict", "confirmed"]);
+
+    let reviews = reg.json(&alice, &["runs", "reviews", &id]);
+    let verdicts: Vec<(&str, &str)> = reviews
+        .as_array()
+        .expect("reviews")
+        .iter()
+        .map(|r| (r["subject"].as_str().expect("subject"), r["verdict"].as_str().expect("verdict")))
+        .collect();
+    let mut expected =
+        vec![(first.as_str(), "confirmed"), (second.as_str(), "dismissed"), (third.as_str(), "confirmed")];
+    expected.sort();
+    assert_eq!(verdicts, expected);
+    let shown = reg.json(&alice, &["runs", "clues", &id, "--per-page", "3"]);
+    assert_eq!(shown[1]["verdict"]["reason"], "loans were repaid", "{shown}");
+    let csv = reg.ok(&alice, &["runs", "export", &id, "--format", "csv"]);
+    assert!(csv.lines().next().expect("header").ends_with("verdict,verdict_reason"), "{csv}");
+    assert!(csv.contains("dismissed,loans were repaid"), "{csv}");
+    let log = reg.json(&admin, &["audit", "log", "--limit", "500"]);
+    let review_events =
+        log.as_array().expect("events").iter().filter(|e| e["action"] == "clue.review").count();
+    assert_eq!(review_events, 4, "every verdict, replaced ones too");
+
+    // Two confirmed, one dismissed: 2/3. Alice sees her city's row; mallory only the total.
+    let precision = reg.json(&alice, &["plugin", "precision", &digest]);
+    assert_eq!(precision["total"]["confirmed"], 2, "{precision}");
+    assert_eq!(precision["total"]["dismissed"], 1);
+    assert!((precision["total"]["precision"].as_f64().expect("precision") - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(precision["by_org"][0]["org"], "city-a");
+    let theirs = reg.json(&mallory, &["plugin", "precision", &digest]);
+    assert_eq!(theirs["by_org"].as_array().map(Vec::len), Some(0), "{theirs}");
+    assert_eq!(theirs["total"]["confirmed"], 2);
 }
 
 /// Every task's bundled model, run on a registered dataset (its key domains read from the

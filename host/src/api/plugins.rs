@@ -1,4 +1,4 @@
-//! `/api/plugins`: publish by upload, list, show, vet, approve, reject, revoke.
+//! `/api/plugins`: publish by upload, list, show, vet, approve, reject, revoke; field precision.
 
 use axum::Json;
 use axum::body::Body;
@@ -14,11 +14,13 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authed};
 use super::upload::{PLUGIN_LIMIT, spool};
 use crate::registry::plugins::{Decision, PluginRecord};
+use crate::runs::reviews::FieldPrecision;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, publish))
         .routes(routes!(show))
+        .routes(routes!(field_precision))
         .routes(routes!(vet))
         .routes(routes!(approve))
         .routes(routes!(reject))
@@ -42,6 +44,19 @@ async fn show(
     ApiPath(digest): ApiPath<String>,
 ) -> ApiResult<Json<PluginRecord>> {
     s.act(&actor, "plugin show", s.registry.plugin_visible_to(&actor, &digest)).await.map(Json)
+}
+
+/// A model's field precision: confirmed / reviewed over its stored runs, in total and per
+/// procuratorate within the caller's subtree.
+#[utoipa::path(get, path = "/api/plugins/{digest}/field-precision", tag = "plugins",
+    params(("digest" = String, Path, description = "digest or a prefix of at least 4 hex digits")),
+    responses((status = 200, body = FieldPrecision), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn field_precision(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath(digest): ApiPath<String>,
+) -> ApiResult<Json<FieldPrecision>> {
+    s.act(&actor, "plugin precision", s.registry.field_precision(&actor, &digest)).await.map(Json)
 }
 
 /// Publishing options.

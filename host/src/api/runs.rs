@@ -1,5 +1,6 @@
 //! `/api/runs`: queue a run (202 at once), its status with queue position and progress (polled,
-//! or as server-sent events), clues paged and sorted, export as CSV or JSON lines, release.
+//! or as server-sent events), clues paged and sorted, export as CSV or JSON lines, release, and
+//! the prosecutors' verdicts on clues.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authed};
 use crate::runs::RunSummary;
+use crate::runs::reviews::{Review, Verdict};
 use crate::runs::store::{ClueOrder, RunRecord, RunRequest, StoredClue};
 use crate::sandbox::limits::Overrides;
 
@@ -29,6 +31,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(clues))
         .routes(routes!(export))
         .routes(routes!(release))
+        .routes(routes!(reviews))
+        .routes(routes!(review))
 }
 
 /// A run to queue.
@@ -281,4 +285,44 @@ async fn release(
     ApiJson(b): ApiJson<ReleaseNote>,
 ) -> ApiResult<Json<RunRecord>> {
     s.act(&actor, "runs release", s.registry.release_run(&actor, id, &b.note)).await.map(Json)
+}
+
+/// A verdict on a clue.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewReview {
+    /// `confirmed`, `dismissed` or `needs-more-data`.
+    verdict: Verdict,
+    /// Why (required for `dismissed`).
+    #[serde(default)]
+    reason: String,
+    /// A note for colleagues.
+    #[serde(default)]
+    note: String,
+}
+
+/// The verdicts on a run's clues, by subject.
+#[utoipa::path(get, path = "/api/runs/{id}/reviews", tag = "runs", params(("id" = i64, Path, description = "run id")),
+    responses((status = 200, body = [Review]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn reviews(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Review>>> {
+    s.act(&actor, "runs reviews", s.registry.run_reviews(&actor, id)).await.map(Json)
+}
+
+/// Record a verdict on the clue(s) about `subject` in run `id`, replacing an earlier one (the
+/// audit log keeps every verdict).
+#[utoipa::path(put, path = "/api/runs/{id}/reviews/{subject}", tag = "runs", request_body = NewReview,
+    params(("id" = i64, Path, description = "run id"), ("subject" = String, Path, description = "the clue's subject")),
+    responses((status = 200, body = Review), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn review(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath((id, subject)): ApiPath<(i64, String)>,
+    ApiJson(b): ApiJson<NewReview>,
+) -> ApiResult<Json<Review>> {
+    let stored = s.registry.review_clue(&actor, id, &subject, b.verdict, &b.reason, &b.note);
+    s.act(&actor, "runs review", stored).await.map(Json)
 }

@@ -1,5 +1,6 @@
 //! `sieve plugin ...`: publish, vet, approve / reject / revoke, list, show.
 
+use crate::runs::reviews::FieldPrecision;
 use crate::text::escape;
 use std::path::Path;
 
@@ -69,6 +70,38 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Field precision: of the clues prosecutors reviewed (sieve runs review), the share they
+    /// confirmed, over all the plugin's runs and per procuratorate in your subtree.
+    Precision {
+        /// Digest or unambiguous prefix.
+        digest: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_precision(p: &FieldPrecision, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(p)?);
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:>9} {:>9} {:>15} {:>9}",
+        "procuratorate", "confirmed", "dismissed", "needs more data", "precision"
+    );
+    for t in p.by_org.iter().chain([&p.total]) {
+        let precision = t.precision.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
+        println!(
+            "{:<24} {:>9} {:>9} {:>15} {:>9}",
+            t.org.as_deref().unwrap_or("all runs"),
+            t.confirmed,
+            t.dismissed,
+            t.needs_more_data,
+            precision
+        );
+    }
+    Ok(())
 }
 
 fn print_plugin(p: &PluginRecord) {
@@ -161,6 +194,12 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
             let record = session
                 .act("plugin show", |a| async move { registry.plugin_visible_to(&a, digest).await })?;
             show(&record, json)?;
+        }
+        PluginCommand::Precision { digest, json } => {
+            let digest = &digest;
+            let p = session
+                .act("plugin precision", |a| async move { registry.field_precision(&a, digest).await })?;
+            print_precision(&p, json)?;
         }
     }
     Ok(0)
@@ -263,6 +302,11 @@ fn remote_plugin(remote: &super::remote::Remote, command: PluginCommand) -> anyh
             let record: PluginRecord =
                 remote.json("GET", &format!("/api/plugins/{}", encode(&digest)), None)?;
             show(&record, json)?;
+        }
+        PluginCommand::Precision { digest, json } => {
+            let p: FieldPrecision =
+                remote.json("GET", &format!("/api/plugins/{}/field-precision", encode(&digest)), None)?;
+            print_precision(&p, json)?;
         }
     }
     Ok(0)

@@ -1,4 +1,5 @@
-//! `sieve runs ...`: list, show, clues (paged), export, release.
+//! `sieve runs ...`: list, show, clues (paged), export, release, and review (a prosecutor's
+//! verdict on each clue).
 
 use crate::text::escape;
 use std::path::{Path, PathBuf};
@@ -7,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 
 use super::session::{RegistryArgs, Session};
+use crate::runs::reviews::{Review, Verdict};
 use crate::runs::store::{ClueOrder, RunRecord, StoredClue};
 
 /// Export formats.
@@ -74,6 +76,64 @@ pub enum RunsCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Record your verdict on a clue, after verifying it: confirmed (supervision opened),
+    /// dismissed (give --reason) or needs-more-data. A later verdict replaces it; the audit log
+    /// keeps them all.
+    Review {
+        /// Run id.
+        run: i64,
+        /// The clue's subject (a case number, item id, ...), as `runs clues` shows it.
+        subject: String,
+        /// The verdict.
+        #[arg(long, value_enum)]
+        verdict: Verdict,
+        /// Why (required for dismissed).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// A note for colleagues.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The verdicts given on a run's clues.
+    Reviews {
+        /// Run id.
+        run: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Print verdicts.
+fn print_reviews(reviews: &[Review], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reviews)?);
+        return Ok(());
+    }
+    if reviews.is_empty() {
+        println!("no verdicts yet (sieve runs review RUN SUBJECT --verdict ...)");
+    }
+    for r in reviews {
+        println!("{:<28} {:<16} {} at {}", escape(&r.subject), r.verdict.name(), r.reviewer, r.reviewed_at);
+        for (label, text) in [("reason", &r.reason), ("note", &r.note)] {
+            if !text.is_empty() {
+                println!("    {label}: {}", escape(text));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_review(r: &Review, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        println!("run {} {}: {} by {}", r.run, escape(&r.subject), r.verdict.name(), r.reviewer);
+    }
+    Ok(())
 }
 
 /// Print a run record.
@@ -117,6 +177,10 @@ pub fn print_clues(clues: &[StoredClue]) {
         println!("#{:<5} {:.2}  {:<24} {}", c.seq, c.score, escape(&c.subject), escape(&c.rule));
         println!("       {}", escape(&c.reason));
         println!("       evidence: {}", crate::clues::evidence_text(&c.evidence));
+        if let Some(v) = &c.verdict {
+            let why = if v.reason.is_empty() { String::new() } else { format!(": {}", escape(&v.reason)) };
+            println!("       verdict: {} by {}{why}", v.verdict.name(), v.reviewer);
+        }
     }
 }
 
@@ -161,6 +225,18 @@ pub fn runs(home: &Path, reg: &RegistryArgs, command: RunsCommand) -> anyhow::Re
             let r =
                 session.act("runs release", |a| async move { registry.release_run(&a, run, &note).await })?;
             println!("run {} released by {}", r.id, r.released_by.unwrap_or_default());
+        }
+        RunsCommand::Review { run, subject, verdict, reason, note, json } => {
+            let (subject, reason, note) = (&subject, &reason, &note);
+            let r = session.act("runs review", |a| async move {
+                registry.review_clue(&a, run, subject, verdict, reason, note).await
+            })?;
+            print_review(&r, json)?;
+        }
+        RunsCommand::Reviews { run, json } => {
+            let reviews =
+                session.act("runs reviews", |a| async move { registry.run_reviews(&a, run).await })?;
+            print_reviews(&reviews, json)?;
         }
     }
     Ok(0)
@@ -253,6 +329,16 @@ fn remote_runs(remote: &super::remote::Remote, command: RunsCommand) -> anyhow::
                 Some(serde_json::json!({ "note": note })),
             )?;
             println!("run {} released by {}", r.id, r.released_by.unwrap_or_default());
+        }
+        RunsCommand::Review { run, subject, verdict, reason, note, json } => {
+            let path = format!("/api/runs/{run}/reviews/{}", super::remote::encode(&subject));
+            let body = serde_json::json!({ "verdict": verdict, "reason": reason, "note": note });
+            let r: Review = remote.json("PUT", &path, Some(body))?;
+            print_review(&r, json)?;
+        }
+        RunsCommand::Reviews { run, json } => {
+            let reviews: Vec<Review> = remote.json("GET", &format!("/api/runs/{run}/reviews"), None)?;
+            print_reviews(&reviews, json)?;
         }
     }
     Ok(0)

@@ -88,6 +88,20 @@ pub struct StoredClue {
     /// Evidence rows, `[{"table": .., "row": ..}]`.
     #[schema(value_type = Object)]
     pub evidence: serde_json::Value,
+    /// The current verdict on the clue's subject, once a prosecutor gave one.
+    #[serde(default)]
+    pub verdict: Option<ClueVerdict>,
+}
+
+/// A verdict as shown with a clue.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
+pub struct ClueVerdict {
+    /// `confirmed`, `dismissed` or `needs-more-data`.
+    pub verdict: super::reviews::Verdict,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub reviewer: String,
 }
 
 /// What to run.
@@ -680,7 +694,10 @@ impl Registry {
             ClueOrder::Seq => "seq",
         };
         let rows = sqlx::query(&format!(
-            "SELECT * FROM clues WHERE run_id = $1 ORDER BY {order_by} LIMIT $2 OFFSET $3"
+            "SELECT c.*, v.verdict, v.reason AS verdict_reason, u.name AS reviewer FROM clues c \
+             LEFT JOIN clue_reviews v ON v.run_id = c.run_id AND v.subject = c.subject \
+             LEFT JOIN users u ON u.id = v.user_id \
+             WHERE c.run_id = $1 ORDER BY {order_by} LIMIT $2 OFFSET $3"
         ))
         .bind(id)
         .bind(per_page)
@@ -697,6 +714,16 @@ impl Registry {
                     rule: r.try_get("rule")?,
                     reason: r.try_get("reason")?,
                     evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+                    verdict: match r.try_get::<Option<String>, _>("verdict")? {
+                        Some(name) => Some(ClueVerdict {
+                            verdict: super::reviews::Verdict::parse(&name).ok_or_else(|| {
+                                RegistryError::Invalid(format!("stored verdict {name:?} is unknown"))
+                            })?,
+                            reason: r.try_get::<Option<String>, _>("verdict_reason")?.unwrap_or_default(),
+                            reviewer: r.try_get::<Option<String>, _>("reviewer")?.unwrap_or_default(),
+                        }),
+                        None => None,
+                    },
                 })
             })
             .collect()

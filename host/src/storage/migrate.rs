@@ -75,6 +75,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0010_dataset_encoding.sql"),
         postgres: include_str!("../../migrations/postgres/0010_dataset_encoding.sql"),
     },
+    Migration {
+        version: 11,
+        name: "clue_reviews",
+        sqlite: include_str!("../../migrations/sqlite/0011_clue_reviews.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_clue_reviews.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
