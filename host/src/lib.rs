@@ -15,3 +15,4 @@ pub mod sandbox;
 pub mod scoring;
 pub mod storage;
 pub mod text;
+pub mod web;

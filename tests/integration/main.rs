@@ -11,3 +11,4 @@ mod fixtures;
 mod registry;
 mod sandbox;
 mod security;
+mod web;

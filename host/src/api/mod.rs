@@ -47,6 +47,9 @@ pub struct AppState {
     pub openapi: Arc<OnceLock<String>>,
     /// The registry's audit signing key, loaded on first use.
     pub audit_key: Arc<OnceLock<crate::audit::signing::AuditKey>>,
+    /// This process's key for the web UI's CSRF tokens (random at start: a restart only asks
+    /// open forms to be sent again).
+    pub web_key: Arc<[u8; 32]>,
 }
 
 /// Sign the audit log's head with the registry's key (loaded once into `key`): the server does
@@ -83,8 +86,18 @@ impl AppState {
         let metrics = Arc::new(observe::Metrics::default());
         let audit_key: Arc<OnceLock<crate::audit::signing::AuditKey>> = Default::default();
         let handles = queue.start(registry.clone(), sandbox.clone(), metrics.clone(), audit_key.clone());
-        let state =
-            AppState { registry, sandbox, queue, metrics, spool, openapi: Default::default(), audit_key };
+        let mut web_key = [0u8; 32];
+        getrandom::fill(&mut web_key).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let state = AppState {
+            registry,
+            sandbox,
+            queue,
+            metrics,
+            spool,
+            openapi: Default::default(),
+            audit_key,
+            web_key: Arc::new(web_key),
+        };
         Ok((state, handles))
     }
 
@@ -215,6 +228,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     utoipa::Modify::modify(&ErrorResponses, &mut doc);
     let _ = state.openapi.set(doc.to_json().unwrap_or_default());
     let router = router
+        .merge(crate::web::routes())
         .fallback(|| async {
             ApiError {
                 status: axum::http::StatusCode::NOT_FOUND,

@@ -1,0 +1,138 @@
+//! The UI's one message catalogue: every label in Simplified Chinese (the default) and English,
+//! so a page never mixes languages.
+
+/// A UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Simplified Chinese.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From the `lang` cookie's value; Chinese unless it says English.
+    pub fn from_cookie(value: Option<&str>) -> Lang {
+        if value == Some("en") { Lang::En } else { Lang::Zh }
+    }
+
+    /// The `lang` attribute and cookie value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+}
+
+macro_rules! catalogue {
+    ($($key:ident => $zh:literal, $en:literal;)*) => {
+        /// A label of the UI.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Msg { $($key,)* }
+
+        impl Msg {
+            /// The label in `lang`.
+            pub fn text(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((Msg::$key, Lang::Zh) => $zh, (Msg::$key, Lang::En) => $en,)*
+                }
+            }
+        }
+
+        #[cfg(test)]
+        const ALL: &[Msg] = &[$(Msg::$key,)*];
+    };
+}
+
+catalogue! {
+    AppName => "Sieve 法律监督模型平台", "Sieve supervision models";
+    LanguageName => "English", "中文";
+    SignIn => "登录", "Sign in";
+    SignOut => "退出", "Sign out";
+    Token => "访问令牌", "Access token";
+    TokenHelp => "由管理员签发（sieve user token）", "Issued by an admin (sieve user token)";
+    BadToken => "令牌无效或已撤销", "The token is unknown or revoked";
+    SignedInAs => "当前用户", "Signed in as";
+    Models => "模型", "Models";
+    Runs => "运行", "Runs";
+    Model => "模型", "Model";
+    Task => "任务", "Task";
+    State => "状态", "State";
+    Digest => "摘要", "Digest";
+    Author => "发布单位", "Published by";
+    Summary => "说明", "Summary";
+    Inputs => "输入数据", "Inputs";
+    Parameters => "参数", "Parameters";
+    Default => "默认值", "Default";
+    Description => "说明", "Description";
+    Search => "搜索", "Search";
+    AllTasks => "全部任务", "All tasks";
+    AllStates => "全部状态", "All states";
+    Filter => "筛选", "Filter";
+    NoModels => "没有符合条件的模型", "No model matches";
+    FieldPrecision => "实战准确率", "Field precision";
+    FieldPrecisionHelp => "已核查线索中经确认（立案监督）的比例", "Share of reviewed clues that were confirmed (supervision opened)";
+    Procuratorate => "检察院", "Procuratorate";
+    AllRuns => "全部运行", "All runs";
+    Confirmed => "确认", "Confirmed";
+    Dismissed => "排除", "Dismissed";
+    NeedsMoreData => "待补充数据", "Needs more data";
+    Precision => "准确率", "Precision";
+    Run => "运行", "Run";
+    Dataset => "数据集", "Dataset";
+    Outcome => "结果", "Outcome";
+    Clues => "线索", "Clues";
+    Score => "分值", "Score";
+    Subject => "对象", "Subject";
+    Rule => "规则", "Rule";
+    Reason => "理由", "Reason";
+    Evidence => "证据行", "Evidence rows";
+    Verdict => "核查结论", "Verdict";
+    Note => "备注", "Note";
+    Save => "保存", "Save";
+    NotReviewed => "未核查", "Not reviewed";
+    Previous => "上一页", "Previous";
+    Next => "下一页", "Next";
+    Page => "页", "Page";
+    RunBy => "运行人", "Run by";
+    Started => "开始时间", "Started";
+    NoRuns => "还没有运行", "No runs yet";
+    Held => "受限数据集：线索须经管理员放行后方可查看", "Restricted dataset: the clues are held until an admin releases them";
+    Forbidden => "无权访问", "Not allowed";
+    NotFound => "未找到", "Not found";
+    BadRequest => "输入有误", "Bad input";
+    Error => "出错了", "Something went wrong";
+    Saved => "已保存", "Saved";
+    Back => "返回", "Back";
+    Notes => "发布说明", "Publisher's notes";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_has_both_languages_and_they_differ_where_they_should() {
+        for m in ALL {
+            let (zh, en) = (m.text(Lang::Zh), m.text(Lang::En));
+            assert!(!zh.is_empty() && !en.is_empty(), "{m:?}");
+            assert!(
+                !en.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) || *m == Msg::LanguageName,
+                "{m:?}: {en}"
+            );
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) || *m == Msg::LanguageName,
+                "{m:?}: {zh}"
+            );
+        }
+    }
+}

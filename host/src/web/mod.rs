@@ -1,0 +1,27 @@
+//! The web UI, served by `sieve serve` next to the API: server-rendered pages in Simplified
+//! Chinese (English on a switch) for the people who never open a terminal. Every page goes
+//! through the registry's own checks, as the API does; nothing is loaded from elsewhere.
+
+pub mod i18n;
+pub mod layout;
+pub mod pages;
+pub mod session;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::api::AppState;
+
+/// The UI's routes (outside `/api`, left out of the OpenAPI document).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/signin", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/signout", post(pages::sign_out))
+        .route("/lang/{code}", get(pages::switch_language))
+        .route("/models", get(pages::models))
+        .route("/models/{digest}", get(pages::model))
+        .route("/runs", get(pages::runs))
+        .route("/runs/{id}", get(pages::run))
+        .route("/runs/{id}/reviews", post(pages::review))
+}

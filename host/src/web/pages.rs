@@ -1,0 +1,480 @@
+//! The pages: sign-in, the model registry and a model's page (with its field precision), runs,
+//! and a run's clues with their evidence and the review form. Each page reads through the same
+//! registry functions, with the same checks and audited refusals, as the API and the CLI.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::i18n::{Lang, Msg};
+use super::layout::{error_page, page};
+use super::session::{self, Viewer, lang_of};
+use crate::api::AppState;
+use crate::api::error::ApiError;
+use crate::registry::plugins::PluginRecord;
+use crate::runs::reviews::{FieldTally, Verdict};
+use crate::runs::store::{ClueOrder, StoredClue};
+
+/// Clues per page of a run.
+const CLUES_PER_PAGE: i64 = 50;
+
+/// A refusal or failure as a page (the registry already audited a refusal).
+fn failed(viewer: &Viewer, e: ApiError) -> Response {
+    error_page(viewer.lang, Some(viewer), e.status, &e.message)
+}
+
+/// `/`: the registry.
+pub async fn home() -> Redirect {
+    Redirect::to("/models")
+}
+
+/// The sign-in form.
+pub async fn sign_in_form(headers: HeaderMap) -> Response {
+    sign_in_page(lang_of(&headers), None).into_response()
+}
+
+fn sign_in_page(lang: Lang, problem: Option<Msg>) -> impl IntoResponse {
+    let body = html! {
+        div.card {
+            @if let Some(p) = problem { p.error role="alert" { (p.text(lang)) } }
+            form method="post" action="/signin" {
+                p {
+                    label for="token" { (Msg::Token.text(lang)) }
+                    br;
+                    input #token name="token" type="password" autocomplete="off" required size="48" aria-describedby="token-help";
+                    br;
+                    small #token-help .muted { (Msg::TokenHelp.text(lang)) }
+                }
+                button type="submit" { (Msg::SignIn.text(lang)) }
+            }
+        }
+    };
+    page(lang, None, Msg::SignIn.text(lang), body)
+}
+
+/// The sign-in form's fields.
+#[derive(Deserialize)]
+pub struct SignIn {
+    token: String,
+}
+
+/// Check the token as the API would; keep it in the session cookie.
+pub async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<SignIn>) -> Response {
+    let lang = lang_of(&headers);
+    let token = form.token.trim();
+    // A token is printable ASCII; anything else cannot be one and must not reach a header.
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) || token.contains(';') {
+        return (StatusCode::UNAUTHORIZED, sign_in_page(lang, Some(Msg::BadToken))).into_response();
+    }
+    match s.registry.authenticate(Some(token)).await {
+        Ok(_) => {
+            let mut response = Redirect::to("/models").into_response();
+            if let Ok(v) = session::session_cookie(Some(token)).parse() {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            response
+        }
+        Err(e) => {
+            let _ = s.registry.refused(None, "POST /signin", e).await;
+            (StatusCode::UNAUTHORIZED, sign_in_page(lang, Some(Msg::BadToken))).into_response()
+        }
+    }
+}
+
+/// A form that only carries its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+/// Sign out: clear the cookie.
+pub async fn sign_out(viewer: Viewer, Form(form): Form<CsrfOnly>) -> Response {
+    if !viewer.csrf_ok(&form.csrf) {
+        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
+    }
+    let mut response = Redirect::to("/signin").into_response();
+    if let Ok(v) = session::session_cookie(None).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// Switch the language, back to where the user was.
+pub async fn switch_language(Path(code): Path<String>, headers: HeaderMap) -> Response {
+    let value = if code == "en" { "en" } else { "zh" };
+    // Only a path on this site: never an open redirect.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/".into());
+    let mut response = Redirect::to(&back).into_response();
+    let cookie = format!("{}={value}; Path=/; SameSite=Strict; Max-Age=31536000", session::LANG_COOKIE);
+    if let Ok(v) = cookie.parse() {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// The registry's filters.
+#[derive(Deserialize, Default)]
+pub struct ModelFilter {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    task: String,
+    #[serde(default)]
+    state: String,
+}
+
+fn state_class(state: &str) -> String {
+    format!("state-{state}")
+}
+
+/// `/models`: the models the viewer may see, searchable and filtered by task and state.
+pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<ModelFilter>) -> Response {
+    let lang = viewer.lang;
+    let plugins =
+        match s.act(&viewer.actor, "GET /models", s.registry.plugins_visible_to(&viewer.actor)).await {
+            Ok(p) => p,
+            Err(e) => return failed(&viewer, e),
+        };
+    let needle = f.q.trim().to_lowercase();
+    let shown: Vec<&PluginRecord> = plugins
+        .iter()
+        .filter(|p| f.task.is_empty() || p.task == f.task)
+        .filter(|p| f.state.is_empty() || p.state == f.state)
+        .filter(|p| {
+            needle.is_empty()
+                || [&p.name, &p.task, &p.org, &p.digest, &p.notes]
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(&needle))
+                || p.info["summary"].as_str().is_some_and(|t| t.to_lowercase().contains(&needle))
+        })
+        .collect();
+    let body = html! {
+        form.inline method="get" action="/models" role="search" {
+            label for="q" { (Msg::Search.text(lang)) }
+            input #q name="q" type="search" value=(f.q);
+            label for="task" { (Msg::Task.text(lang)) }
+            select #task name="task" {
+                option value="" { (Msg::AllTasks.text(lang)) }
+                @for t in crate::datasets::contract::TASKS {
+                    option value=(t) selected[f.task == t] { (t) }
+                }
+            }
+            label for="state" { (Msg::State.text(lang)) }
+            select #state name="state" {
+                option value="" { (Msg::AllStates.text(lang)) }
+                @for st in ["submitted", "approved", "rejected", "revoked"] {
+                    option value=(st) selected[f.state == st] { (st) }
+                }
+            }
+            button type="submit" { (Msg::Filter.text(lang)) }
+        }
+        @if shown.is_empty() {
+            p.muted { (Msg::NoModels.text(lang)) }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::Model.text(lang)) }
+                    th scope="col" { (Msg::Task.text(lang)) }
+                    th scope="col" { (Msg::State.text(lang)) }
+                    th scope="col" { (Msg::Author.text(lang)) }
+                    th scope="col" { (Msg::Runs.text(lang)) }
+                    th scope="col" { (Msg::Digest.text(lang)) }
+                } }
+                tbody {
+                    @for p in &shown {
+                        tr {
+                            td { a href={ "/models/" (p.digest) } { (p.name) " " (p.version) } br; small.muted { (p.info["summary"].as_str().unwrap_or("")) } }
+                            td { (p.task) }
+                            td class=(state_class(&p.state)) { (p.state) }
+                            td { (p.org) }
+                            td.num { (p.runs) }
+                            td { code { (&p.digest[..p.digest.len().min(19)]) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, Some(&viewer), Msg::Models.text(lang), body).into_response()
+}
+
+fn tally_row(lang: Lang, t: &FieldTally) -> Markup {
+    html! {
+        tr {
+            td { (t.org.as_deref().unwrap_or(Msg::AllRuns.text(lang))) }
+            td.num { (t.confirmed) }
+            td.num { (t.dismissed) }
+            td.num { (t.needs_more_data) }
+            td.num { (t.precision.map_or_else(|| "-".to_string(), |p| format!("{p:.3}"))) }
+        }
+    }
+}
+
+/// `/models/{digest}`: a model's description, inputs, parameters, vetting, and field precision.
+pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path<String>) -> Response {
+    let lang = viewer.lang;
+    let actor = &viewer.actor;
+    let p = match s.act(actor, "GET /models/{digest}", s.registry.plugin_visible_to(actor, &digest)).await {
+        Ok(p) => p,
+        Err(e) => return failed(&viewer, e),
+    };
+    let precision =
+        match s.act(actor, "GET /models/{digest}", s.registry.field_precision(actor, &p.digest)).await {
+            Ok(f) => f,
+            Err(e) => return failed(&viewer, e),
+        };
+    let empty = Vec::new();
+    let inputs = p.info["inputs"].as_array().unwrap_or(&empty);
+    let params = p.info["params"].as_array().unwrap_or(&empty);
+    let body = html! {
+        div.card {
+            p { (p.info["summary"].as_str().unwrap_or("")) }
+            dl.facts {
+                dt { (Msg::Task.text(lang)) } dd { (p.task) }
+                dt { (Msg::State.text(lang)) } dd class=(state_class(&p.state)) { (p.state) }
+                dt { (Msg::Author.text(lang)) } dd { (p.author) " · " (p.org) }
+                dt { (Msg::Digest.text(lang)) } dd { code { (p.digest) } }
+                dt { (Msg::Runs.text(lang)) } dd { (p.runs) " (" (p.orgs_using) " " (Msg::Procuratorate.text(lang)) ")" }
+                @if !p.notes.is_empty() { dt { (Msg::Notes.text(lang)) } dd { (p.notes) } }
+            }
+        }
+        h2 { (Msg::FieldPrecision.text(lang)) }
+        p.muted { (Msg::FieldPrecisionHelp.text(lang)) }
+        table {
+            thead { tr {
+                th scope="col" { (Msg::Procuratorate.text(lang)) }
+                th scope="col" { (Msg::Confirmed.text(lang)) }
+                th scope="col" { (Msg::Dismissed.text(lang)) }
+                th scope="col" { (Msg::NeedsMoreData.text(lang)) }
+                th scope="col" { (Msg::Precision.text(lang)) }
+            } }
+            tbody {
+                @for t in &precision.by_org { (tally_row(lang, t)) }
+                (tally_row(lang, &precision.total))
+            }
+        }
+        h2 { (Msg::Inputs.text(lang)) }
+        ul {
+            @for t in inputs {
+                li {
+                    code { (t["table"].as_str().unwrap_or("")) } ": "
+                    @for (i, c) in t["columns"].as_array().unwrap_or(&empty).iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (c["name"].as_str().unwrap_or("")) " " span.muted { (c["type"].as_str().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+        h2 { (Msg::Parameters.text(lang)) }
+        table {
+            thead { tr {
+                th scope="col" { (Msg::Parameters.text(lang)) }
+                th scope="col" { (Msg::Default.text(lang)) }
+                th scope="col" { (Msg::Description.text(lang)) }
+            } }
+            tbody {
+                @for param in params {
+                    tr {
+                        td { code { (param["name"].as_str().unwrap_or("")) } }
+                        td { (param["default"].as_str().unwrap_or("")) }
+                        td { (param["description"].as_str().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, Some(&viewer), &format!("{} {}", p.name, p.version), body).into_response()
+}
+
+/// `/runs`: the viewer's runs (and, for an admin, their subtree's).
+pub async fn runs(State(s): State<AppState>, viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let runs = match s.act(&viewer.actor, "GET /runs", s.registry.runs(&viewer.actor, 200)).await {
+        Ok(r) => r,
+        Err(e) => return failed(&viewer, e),
+    };
+    let body = html! {
+        @if runs.is_empty() { p.muted { (Msg::NoRuns.text(lang)) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::Run.text(lang)) }
+                    th scope="col" { (Msg::Model.text(lang)) }
+                    th scope="col" { (Msg::Dataset.text(lang)) }
+                    th scope="col" { (Msg::Outcome.text(lang)) }
+                    th scope="col" { (Msg::Clues.text(lang)) }
+                    th scope="col" { (Msg::RunBy.text(lang)) }
+                    th scope="col" { (Msg::Started.text(lang)) }
+                } }
+                tbody {
+                    @for r in &runs {
+                        tr {
+                            td { a href={ "/runs/" (r.id) } { "#" (r.id) } }
+                            td { (r.model) }
+                            td { (r.dataset) }
+                            td { (r.outcome.as_deref().unwrap_or(&r.state)) }
+                            td.num { (r.clues) }
+                            td { (r.user) " · " (r.org) }
+                            td { (r.started_at) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, Some(&viewer), Msg::Runs.text(lang), body).into_response()
+}
+
+/// Which page of a run's clues.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+fn verdict_label(lang: Lang, v: Verdict) -> &'static str {
+    match v {
+        Verdict::Confirmed => Msg::Confirmed,
+        Verdict::Dismissed => Msg::Dismissed,
+        Verdict::NeedsMoreData => Msg::NeedsMoreData,
+    }
+    .text(lang)
+}
+
+fn clue_row(lang: Lang, viewer: &Viewer, run: i64, page_no: i64, c: &StoredClue) -> Markup {
+    let evidence = crate::clues::evidence_text(&c.evidence);
+    let form_id = format!("review-{}", c.seq);
+    html! {
+        tr id={ "clue-" (c.seq) } {
+            td.num { (format!("{:.2}", c.score)) }
+            td { (c.subject) }
+            td { code { (c.rule) } }
+            td { (c.reason) br; small.muted { (Msg::Evidence.text(lang)) ": " (evidence) } }
+            td {
+                @if let Some(v) = &c.verdict {
+                    strong { (verdict_label(lang, v.verdict)) } " · " (v.reviewer)
+                    @if !v.reason.is_empty() { br; small { (v.reason) } }
+                } @else {
+                    span.muted { (Msg::NotReviewed.text(lang)) }
+                }
+                form method="post" action={ "/runs/" (run) "/reviews" } id=(form_id) {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    input type="hidden" name="subject" value=(c.subject);
+                    input type="hidden" name="page" value=(page_no);
+                    label for={ (form_id) "-verdict" } { (Msg::Verdict.text(lang)) }
+                    select id={ (form_id) "-verdict" } name="verdict" {
+                        @for v in [Verdict::Confirmed, Verdict::Dismissed, Verdict::NeedsMoreData] {
+                            option value=(v.name()) { (verdict_label(lang, v)) }
+                        }
+                    }
+                    label for={ (form_id) "-reason" } { (Msg::Reason.text(lang)) }
+                    input id={ (form_id) "-reason" } name="reason" type="text" maxlength="2000";
+                    label for={ (form_id) "-note" } { (Msg::Note.text(lang)) }
+                    input id={ (form_id) "-note" } name="note" type="text" maxlength="2000";
+                    button type="submit" { (Msg::Save.text(lang)) }
+                }
+            }
+        }
+    }
+}
+
+/// `/runs/{id}`: the run's record and a page of its clues, strongest first, each with its
+/// evidence rows and the review form.
+pub async fn run(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let lang = viewer.lang;
+    let actor = &viewer.actor;
+    let record = match s.act(actor, "GET /runs/{id}", s.registry.visible_run(actor, id)).await {
+        Ok(r) => r,
+        Err(e) => return failed(&viewer, e),
+    };
+    let page_no = q.page.unwrap_or(1).clamp(1, 10_000_000);
+    let held = record.restricted && record.released_by.is_none();
+    let clues = if held || record.state != "completed" {
+        Vec::new()
+    } else {
+        let listing = s.registry.run_clues(actor, id, ClueOrder::Score, page_no, CLUES_PER_PAGE);
+        match s.act(actor, "GET /runs/{id}", listing).await {
+            Ok(c) => c,
+            Err(e) => return failed(&viewer, e),
+        }
+    };
+    let pages = (record.clues + CLUES_PER_PAGE - 1) / CLUES_PER_PAGE;
+    let body = html! {
+        div.card {
+            dl.facts {
+                dt { (Msg::Model.text(lang)) } dd { a href={ "/models/" (record.plugin) } { (record.model) } }
+                dt { (Msg::Dataset.text(lang)) } dd { (record.dataset) }
+                dt { (Msg::Outcome.text(lang)) } dd { (record.outcome.as_deref().unwrap_or(&record.state)) }
+                dt { (Msg::Clues.text(lang)) } dd { (record.clues) }
+                dt { (Msg::RunBy.text(lang)) } dd { (record.user) " · " (record.org) }
+                dt { (Msg::Started.text(lang)) } dd { (record.started_at) }
+            }
+        }
+        @if held { p.error role="status" { (Msg::Held.text(lang)) } }
+        @if !clues.is_empty() {
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::Score.text(lang)) }
+                    th scope="col" { (Msg::Subject.text(lang)) }
+                    th scope="col" { (Msg::Rule.text(lang)) }
+                    th scope="col" { (Msg::Reason.text(lang)) }
+                    th scope="col" { (Msg::Verdict.text(lang)) }
+                } }
+                tbody { @for c in &clues { (clue_row(lang, &viewer, id, page_no, c)) } }
+            }
+            nav.pager aria-label="pages" {
+                @if page_no > 1 { a href={ "/runs/" (id) "?page=" (page_no - 1) } { (Msg::Previous.text(lang)) } }
+                span { (Msg::Page.text(lang)) " " (page_no) " / " (pages.max(1)) }
+                @if page_no < pages { a href={ "/runs/" (id) "?page=" (page_no + 1) } { (Msg::Next.text(lang)) } }
+            }
+        }
+    };
+    page(lang, Some(&viewer), &format!("{} #{id}", Msg::Run.text(lang)), body).into_response()
+}
+
+/// The review form's fields.
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    subject: String,
+    verdict: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+/// Store a verdict from the run page, then back to the clue.
+pub async fn review(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<ReviewForm>,
+) -> Response {
+    if !viewer.csrf_ok(&form.csrf) {
+        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
+    }
+    let Some(verdict) = Verdict::parse(&form.verdict) else {
+        return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, &form.verdict);
+    };
+    let actor = &viewer.actor;
+    let stored = s.registry.review_clue(actor, id, &form.subject, verdict, &form.reason, &form.note);
+    match s.act(actor, "POST /runs/{id}/reviews", stored).await {
+        Ok(_) => Redirect::to(&format!("/runs/{id}?page={}", form.page.unwrap_or(1).max(1))).into_response(),
+        Err(e) => failed(&viewer, e),
+    }
+}

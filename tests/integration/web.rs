@@ -1,0 +1,177 @@
+//! The web UI through the real router on a real registry: sign-in and its cookie, pages as each
+//! role sees them, CSRF on every form, hostile text rendered inert, the language switch.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt as _;
+
+use crate::registry::{Reg, data, import_args};
+use sieve_host::api::{self, AppState};
+use sieve_host::registry::Registry;
+
+crate::on_both_databases!(web_pages_sign_in_review_and_escape);
+
+/// A page as the browser gets it.
+struct Page {
+    status: StatusCode,
+    location: String,
+    cookie: String,
+    body: String,
+}
+
+struct Web {
+    runtime: tokio::runtime::Runtime,
+    router: axum::Router,
+}
+
+impl Web {
+    fn new(reg: &Reg) -> Web {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        let home = reg.home().to_path_buf();
+        let router = runtime.block_on(async {
+            let registry = Registry::open(&home, reg.db()).await.expect("registry");
+            let sandbox = sieve_host::sandbox::Sandbox::new(None).expect("sandbox");
+            let (state, _) = AppState::start(registry, sandbox, 1).expect("state");
+            api::router(state).0
+        });
+        Web { runtime, router }
+    }
+
+    /// `method path` with `cookies` and, for a POST, the form `fields`.
+    fn call(&self, method: &str, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Page {
+        let mut request = Request::builder().method(method).uri(path);
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies);
+        }
+        let body =
+            fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect::<Vec<_>>().join("&");
+        let request = if method == "POST" {
+            request.header("content-type", "application/x-www-form-urlencoded").body(Body::from(body))
+        } else {
+            request.body(Body::empty())
+        }
+        .expect("request");
+        self.runtime.block_on(async {
+            let response = self.router.clone().oneshot(request).await.expect("router answers");
+            let header = |name: &str| {
+                response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+            };
+            let (status, location, cookie) = (response.status(), header("location"), header("set-cookie"));
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+            Page { status, location, cookie, body: String::from_utf8_lossy(&bytes).into_owned() }
+        })
+    }
+}
+
+/// `application/x-www-form-urlencoded` value encoding.
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    page[at..].split('"').next().expect("token").to_string()
+}
+
+fn web_pages_sign_in_review_and_escape(reg: &Reg) {
+    let admin = reg.init();
+    reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
+    reg.ok(&admin, &["org", "add", "city-b", "--parent", "province"]);
+    let alice = reg.user(&admin, "alice", "city-a", &["author"]);
+    let mallory = reg.user(&admin, "mallory", "city-b", &["author"]);
+    let approver = reg.user(&admin, "approver", "province", &["admin"]);
+    let dir = data("private-lending-fraud");
+    reg.ok(&admin, &import_args("lending", dir.to_str().expect("utf-8"), "private-lending-fraud", "court"));
+    reg.ok(&admin, &["dataset", "approve", "lending"]);
+    reg.ok(&admin, &["dataset", "grant", "lending", "province"]);
+    let hostile = "<script>alert('notes')</script>";
+    let published = reg.json(&alice, &["plugin", "publish", "private-lending-fraud", "--notes", hostile]);
+    let digest = published["digest"].as_str().expect("digest").to_string();
+    reg.ok(&approver, &["plugin", "approve", &digest]);
+    reg.ok(&alice, &["run", &digest, "--dataset", "lending"]);
+    let run = reg.json(&alice, &["runs", "list"])[0]["id"].as_i64().expect("run id");
+
+    let web = Web::new(reg);
+    // Not signed in: every page sends the browser to the sign-in form.
+    let p = web.call("GET", "/models", "", &[]);
+    assert_eq!((p.status, p.location.as_str()), (StatusCode::SEE_OTHER, "/signin"));
+    let p = web.call("GET", "/signin", "", &[]);
+    assert!(p.body.contains("<label for=\"token\">"), "a labelled field: {}", p.body);
+    let p = web.call("POST", "/signin", "", &[("token", "sv_not_a_token")]);
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.cookie.is_empty(), "no cookie for a bad token");
+    let p = web.call("POST", "/signin", "", &[("token", &alice)]);
+    assert_eq!((p.status, p.location.as_str()), (StatusCode::SEE_OTHER, "/models"));
+    assert!(p.cookie.contains("HttpOnly") && p.cookie.contains("SameSite=Strict"), "{}", p.cookie);
+    let session = p.cookie.split(';').next().expect("cookie").to_string();
+
+    // The registry, in Chinese by default; the notes are text, not markup.
+    let p = web.call("GET", "/models", &session, &[]);
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("lang=\"zh-CN\"") && p.body.contains("模型"), "{}", p.body);
+    assert!(p.body.contains(&digest[..19]));
+    let model = web.call("GET", &format!("/models/{digest}"), &session, &[]);
+    assert!(model.body.contains("&lt;script&gt;alert('notes')&lt;/script&gt;"), "{}", model.body);
+    assert!(!model.body.contains(hostile), "the notes were rendered as markup");
+    let p = web.call("GET", "/models?task=copyright-harvesting", &session, &[]);
+    assert!(!p.body.contains(&digest[..19]), "the task filter");
+
+    // The run page: clues with evidence, and a review form that needs its CSRF token.
+    let page = web.call("GET", &format!("/runs/{run}"), &session, &[]);
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let clues = reg.json(&alice, &["runs", "clues", &run.to_string(), "--per-page", "1"]);
+    let subject = clues[0]["subject"].as_str().expect("subject").to_string();
+    assert!(page.body.contains(&subject));
+    let csrf = csrf_of(&page.body);
+    let review = |csrf: &str, verdict: &str, reason: &str| {
+        let fields =
+            [("csrf", csrf), ("subject", subject.as_str()), ("verdict", verdict), ("reason", reason)];
+        web.call("POST", &format!("/runs/{run}/reviews"), &session, &fields)
+    };
+    assert_eq!(review("forged", "confirmed", "").status, StatusCode::FORBIDDEN);
+    assert_eq!(reg.json(&alice, &["runs", "reviews", &run.to_string()]).as_array().map(Vec::len), Some(0));
+    let hostile_reason = "<img src=x onerror=alert(1)>";
+    let p = review(&csrf, "dismissed", hostile_reason);
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = web.call("GET", &format!("/runs/{run}"), &session, &[]);
+    assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", page.body);
+    assert!(!page.body.contains(hostile_reason));
+    assert_eq!(reg.json(&alice, &["runs", "reviews", &run.to_string()])[0]["verdict"], "dismissed");
+    let p = review(&csrf, "dismissed", "");
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "a dismissal needs a reason: {}", p.body);
+    let model = web.call("GET", &format!("/models/{digest}"), &session, &[]);
+    assert!(model.body.contains("city-a"), "field precision per procuratorate: {}", model.body);
+
+    // Another city's author cannot open the run, and the refusal is audited.
+    let theirs = web.call("POST", "/signin", "", &[("token", &mallory)]);
+    let theirs = theirs.cookie.split(';').next().expect("cookie").to_string();
+    assert_eq!(web.call("GET", &format!("/runs/{run}"), &theirs, &[]).status, StatusCode::FORBIDDEN);
+    let log = reg.json(&admin, &["audit", "log", "--limit", "300"]);
+    assert!(
+        log.as_array().expect("events").iter().any(|e| e["actor"] == "mallory" && e["action"] == "refused"),
+        "{log}"
+    );
+
+    // English on the switch, for this browser only.
+    let p = web.call("GET", "/lang/en", &session, &[]);
+    assert!(p.cookie.starts_with("sieve_lang=en"), "{}", p.cookie);
+    let p = web.call("GET", "/models", &format!("{session}; sieve_lang=en"), &[]);
+    assert!(p.body.contains("lang=\"en\"") && p.body.contains("<h1>Models</h1>"), "{}", p.body);
+
+    // Signing out needs the token too, and clears the cookie.
+    let p = web.call("POST", "/signout", &session, &[("csrf", "forged")]);
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = web.call("POST", "/signout", &session, &[("csrf", &csrf)]);
+    assert!(p.cookie.contains("Max-Age=0"), "{}", p.cookie);
+}
