@@ -134,6 +134,18 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     let subject = clues[0]["subject"].as_str().expect("subject").to_string();
     assert!(page.body.contains(&subject));
     let csrf = csrf_of(&page.body);
+    // A clue's own page: its evidence as the rows of the dataset's tables, every column.
+    let seq = clues[0]["seq"].as_i64().expect("seq");
+    assert!(page.body.contains(&format!("/runs/{run}/clues/{seq}")), "the subject links to its evidence");
+    let evidence = web.call("GET", &format!("/runs/{run}/clues/{seq}"), &session, &[]);
+    assert_eq!(evidence.status, StatusCode::OK, "{}", evidence.body);
+    assert!(evidence.body.contains("<code>lending_cases</code>"), "{}", evidence.body);
+    assert!(evidence.body.contains("<th scope=\"col\">plaintiff_id</th>"), "{}", evidence.body);
+    let row = clues[0]["evidence"][0]["row"].as_u64().expect("row");
+    assert!(evidence.body.contains(&format!("<td class=\"num\">{row}</td>")), "the evidence row's number");
+    assert!(evidence.body.contains(&subject), "the case number is in its own row");
+    let missing = web.call("GET", &format!("/runs/{run}/clues/999999"), &session, &[]);
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let review = |csrf: &str, verdict: &str, reason: &str| {
         let fields =
             [("csrf", csrf), ("subject", subject.as_str()), ("verdict", verdict), ("reason", reason)];

@@ -19,6 +19,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authed};
 use crate::runs::RunSummary;
+use crate::runs::evidence::ClueEvidence;
 use crate::runs::reviews::{Review, Verdict};
 use crate::runs::store::{ClueOrder, RunRecord, RunRequest, StoredClue};
 use crate::sandbox::limits::Overrides;
@@ -33,6 +34,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(release))
         .routes(routes!(reviews))
         .routes(routes!(review))
+        .routes(routes!(evidence))
 }
 
 /// A run to queue.
@@ -325,4 +327,16 @@ async fn review(
 ) -> ApiResult<Json<Review>> {
     let stored = s.registry.review_clue(&actor, id, &subject, b.verdict, &b.reason, &b.note);
     s.act(&actor, "runs review", stored).await.map(Json)
+}
+
+/// One clue with its evidence as the dataset's own rows (all contract columns of each table).
+#[utoipa::path(get, path = "/api/runs/{id}/clues/{seq}", tag = "runs",
+    params(("id" = i64, Path, description = "run id"), ("seq" = i64, Path, description = "the clue's place in emission order, from 1")),
+    responses((status = 200, body = ClueEvidence), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn evidence(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath((id, seq)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<ClueEvidence>> {
+    s.act(&actor, "runs evidence", s.registry.clue_evidence(&actor, id, seq)).await.map(Json)
 }

@@ -16,7 +16,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::ChunkReader;
@@ -30,7 +30,7 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataEr
     let name = file.display().to_string();
     let handle =
         File::open(file).map_err(|e| DataError::Unreadable { file: name.clone(), message: e.to_string() })?;
-    read_columns_from(handle, &name, spec)
+    read_columns_from(handle, &name, spec, None)
 }
 
 /// Read the declared columns of `spec` from Parquet bytes already in memory (and already checked
@@ -40,13 +40,37 @@ pub fn read_columns_from_bytes(
     name: &str,
     spec: &TableSpec,
 ) -> Result<Vec<Column>, DataError> {
-    read_columns_from(bytes::Bytes::from(bytes), name, spec)
+    read_columns_from(bytes::Bytes::from(bytes), name, spec, None)
+}
+
+/// Only rows `rows` (ascending, distinct) of a Parquet file held in memory: the row groups and
+/// pages that hold none of them are skipped, not decoded (the evidence rows of one clue).
+pub fn read_rows_from_bytes(
+    bytes: Vec<u8>,
+    name: &str,
+    spec: &TableSpec,
+    rows: &[usize],
+) -> Result<Vec<Column>, DataError> {
+    let mut selectors = Vec::new();
+    let mut next = 0usize;
+    for &row in rows {
+        if row < next {
+            continue;
+        }
+        if row > next {
+            selectors.push(RowSelector::skip(row - next));
+        }
+        selectors.push(RowSelector::select(1));
+        next = row + 1;
+    }
+    read_columns_from(bytes::Bytes::from(bytes), name, spec, Some(RowSelection::from(selectors)))
 }
 
 fn read_columns_from<R: ChunkReader + 'static>(
     source: R,
     name: &str,
     spec: &TableSpec,
+    selection: Option<RowSelection>,
 ) -> Result<Vec<Column>, DataError> {
     let name = name.to_string();
     let unreadable =
@@ -63,7 +87,11 @@ fn read_columns_from<R: ChunkReader + 'static>(
         indices.push(idx);
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
-    let reader = builder.with_projection(mask).with_batch_size(65_536).build().map_err(|e| unreadable(&e))?;
+    let mut builder = builder.with_projection(mask).with_batch_size(65_536);
+    if let Some(selection) = selection {
+        builder = builder.with_row_selection(selection);
+    }
+    let reader = builder.build().map_err(|e| unreadable(&e))?;
     let mut columns: Vec<Column> =
         spec.columns.iter().map(|c| ColumnBuilder::new(&c.name, c.ty).finish()).collect();
     let mut row_base = 0u64;

@@ -2,6 +2,7 @@
 //! the declared inputs (from a directory, or from a registered dataset), execute, and report.
 //! `store` keeps runs made through the registry, with their clues.
 
+pub mod evidence;
 pub mod reviews;
 pub mod store;
 

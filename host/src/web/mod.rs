@@ -24,4 +24,5 @@ pub fn routes() -> Router<AppState> {
         .route("/runs", get(pages::runs))
         .route("/runs/{id}", get(pages::run))
         .route("/runs/{id}/reviews", post(pages::review))
+        .route("/runs/{id}/clues/{seq}", get(pages::clue))
 }

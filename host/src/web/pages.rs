@@ -354,7 +354,7 @@ fn clue_row(lang: Lang, viewer: &Viewer, run: i64, page_no: i64, c: &StoredClue)
     html! {
         tr id={ "clue-" (c.seq) } {
             td.num { (format!("{:.2}", c.score)) }
-            td { (c.subject) }
+            td { a href={ "/runs/" (run) "/clues/" (c.seq) } { (c.subject) } }
             td { code { (c.rule) } }
             td { (c.reason) br; small.muted { (Msg::Evidence.text(lang)) ": " (evidence) } }
             td {
@@ -477,4 +477,52 @@ pub async fn review(
         Ok(_) => Redirect::to(&format!("/runs/{id}?page={}", form.page.unwrap_or(1).max(1))).into_response(),
         Err(e) => failed(&viewer, e),
     }
+}
+
+/// `/runs/{id}/clues/{seq}`: one clue, its evidence as the dataset's own rows, and the review form.
+pub async fn clue(State(s): State<AppState>, viewer: Viewer, Path((id, seq)): Path<(i64, i64)>) -> Response {
+    let lang = viewer.lang;
+    let actor = &viewer.actor;
+    let found =
+        match s.act(actor, "GET /runs/{id}/clues/{seq}", s.registry.clue_evidence(actor, id, seq)).await {
+            Ok(f) => f,
+            Err(e) => return failed(&viewer, e),
+        };
+    let c = &found.clue;
+    let body = html! {
+        p { a href={ "/runs/" (id) } { (Msg::Back.text(lang)) " #" (id) } }
+        table {
+            thead { tr {
+                th scope="col" { (Msg::Score.text(lang)) }
+                th scope="col" { (Msg::Subject.text(lang)) }
+                th scope="col" { (Msg::Rule.text(lang)) }
+                th scope="col" { (Msg::Reason.text(lang)) }
+                th scope="col" { (Msg::Verdict.text(lang)) }
+            } }
+            tbody { (clue_row(lang, &viewer, id, 1, c)) }
+        }
+        @for t in &found.tables {
+            h2 { (Msg::Evidence.text(lang)) ": " code { (t.table) } }
+            div style="overflow-x:auto" {
+                table {
+                    thead { tr {
+                        th scope="col" { "#" }
+                        @for col in &t.columns { th scope="col" { (col) } }
+                    } }
+                    tbody {
+                        @for (row, cells) in &t.rows {
+                            tr {
+                                td.num { (row) }
+                                @for cell in cells {
+                                    @match cell { Some(v) => td { (v) }, None => td.muted { "—" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if t.more > 0 { p.muted { "+" (t.more) } }
+        }
+    };
+    page(lang, Some(&viewer), &format!("{} · {}", Msg::Clues.text(lang), c.subject), body).into_response()
 }
