@@ -165,6 +165,63 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     let model = web.call("GET", &format!("/models/{digest}"), &session, &[]);
     assert!(model.body.contains("city-a"), "field precision per procuratorate: {}", model.body);
 
+    // Start a run from the form, then follow it: the page reloads itself until the run ends.
+    let form = web.call("GET", &format!("/runs/new?plugin={digest}"), &session, &[]);
+    assert!(form.body.contains("name=\"param.min-suits\""), "parameters with defaults: {}", form.body);
+    let started = web.call(
+        "POST",
+        "/runs",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("plugin", &digest),
+            ("dataset", "lending@1"),
+            ("param.min-suits", "5"),
+            ("deadline", "30"),
+        ],
+    );
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let followed = started.location.clone();
+    let begun = std::time::Instant::now();
+    let finished = loop {
+        let p = web.call("GET", &followed, &session, &[]);
+        if !p.body.contains("http-equiv=\"refresh\"") {
+            break p;
+        }
+        assert!(begun.elapsed() < std::time::Duration::from_secs(120), "the run never finished");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(finished.body.contains("completed"), "{}", finished.body);
+    let bad = web.call(
+        "POST",
+        "/runs",
+        &session,
+        &[("csrf", &csrf), ("plugin", &digest), ("dataset", "lending@1"), ("fuel", "lots")],
+    );
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
+    // The vetting queue: an admin approves a submitted model with a note; its author cannot.
+    let second = reg.json(&alice, &["plugin", "publish", "vehicle-enforcement"])["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    let p = web.call("POST", "/signin", "", &[("token", &approver)]);
+    let admin_session = p.cookie.split(';').next().expect("cookie").to_string();
+    let queue = web.call("GET", "/vetting", &admin_session, &[]);
+    assert!(queue.body.contains(&second) && queue.body.contains("待审核"), "{}", queue.body);
+    let decision = |session: &str, csrf: &str| {
+        web.call(
+            "POST",
+            &format!("/vetting/{second}"),
+            session,
+            &[("csrf", csrf), ("decision", "approve"), ("note", "checked")],
+        )
+    };
+    assert_eq!(decision(&session, &csrf).status, StatusCode::FORBIDDEN, "an author decides nothing");
+    let admin_csrf = csrf_of(&queue.body);
+    assert_eq!(decision(&admin_session, &admin_csrf).status, StatusCode::SEE_OTHER);
+    assert_eq!(reg.json(&alice, &["plugin", "show", &second])["state"], "approved");
+
     // Another city's author cannot open the run, and the refusal is audited.
     let theirs = web.call("POST", "/signin", "", &[("token", &mallory)]);
     let theirs = theirs.cookie.split(';').next().expect("cookie").to_string();

@@ -114,6 +114,18 @@ catalogue! {
     Saved => "已保存", "Saved";
     Back => "返回", "Back";
     Notes => "发布说明", "Publisher's notes";
+    StartRun => "运行模型", "Run a model";
+    Fuel => "燃料上限", "Fuel";
+    Deadline => "时限（秒）", "Deadline (s)";
+    Queued => "排队中", "Queued";
+    Running => "运行中", "Running";
+    QueuePosition => "队列位置", "Place in queue";
+    Vetting => "模型审核", "Vetting";
+    AwaitingDecision => "待审核", "Awaiting a decision";
+    ApprovedModels => "已批准的模型", "Approved models";
+    Approve => "批准", "Approve";
+    Reject => "驳回", "Reject";
+    Revoke => "撤销", "Revoke";
 }
 
 #[cfg(test)]

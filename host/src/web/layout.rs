@@ -18,6 +18,7 @@ header { background:#fff; border-bottom:3px solid var(--accent); padding:.6rem 1
 header .brand { font-weight:700; color:var(--accent); text-decoration:none; }
 nav a { margin-right:1rem; color:var(--ink); text-decoration:none; }
 nav a:hover, nav a:focus { text-decoration:underline; }
+progress { width:24rem; height:1.2rem; }
 header .who { margin-left:auto; color:var(--muted); display:flex; gap:.8rem; align-items:center; }
 main { max-width:1200px; margin:1.5rem auto; padding:0 1.5rem; }
 h1 { font-size:1.4rem; margin:.2rem 0 1rem; }
@@ -44,22 +45,35 @@ dl.facts dt { color:var(--muted); }
 
 /// A whole page for `viewer` (`None` on the sign-in page) titled `title`.
 pub fn page(lang: Lang, viewer: Option<&Viewer>, title: &str, body: Markup) -> Html<String> {
+    page_refreshing(lang, viewer, title, body, None)
+}
+
+/// A page that reloads itself every `refresh` seconds (a run being followed), with no script.
+pub fn page_refreshing(
+    lang: Lang,
+    viewer: Option<&Viewer>,
+    title: &str,
+    body: Markup,
+    refresh: Option<u32>,
+) -> Html<String> {
     let markup = html! {
         (DOCTYPE)
         html lang=(lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(seconds) = refresh { meta http-equiv="refresh" content=(seconds); }
                 title { (title) " · " (Msg::AppName.text(lang)) }
                 style { (PreEscaped(STYLE)) }
             }
             body {
                 header {
                     a.brand href="/" { (Msg::AppName.text(lang)) }
-                    @if viewer.is_some() {
+                    @if let Some(v) = viewer {
                         nav aria-label="main" {
                             a href="/models" { (Msg::Models.text(lang)) }
                             a href="/runs" { (Msg::Runs.text(lang)) }
+                            @if v.actor.has(crate::registry::Role::Admin) { a href="/vetting" { (Msg::Vetting.text(lang)) } }
                         }
                     }
                     div.who {

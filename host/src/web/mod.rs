@@ -21,8 +21,11 @@ pub fn routes() -> Router<AppState> {
         .route("/lang/{code}", get(pages::switch_language))
         .route("/models", get(pages::models))
         .route("/models/{digest}", get(pages::model))
-        .route("/runs", get(pages::runs))
+        .route("/runs", get(pages::runs).post(pages::start_run))
+        .route("/runs/new", get(pages::new_run))
         .route("/runs/{id}", get(pages::run))
         .route("/runs/{id}/reviews", post(pages::review))
         .route("/runs/{id}/clues/{seq}", get(pages::clue))
+        .route("/vetting", get(pages::vetting))
+        .route("/vetting/{digest}", post(pages::decide))
 }

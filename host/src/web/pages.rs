@@ -236,6 +236,7 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
     let inputs = p.info["inputs"].as_array().unwrap_or(&empty);
     let params = p.info["params"].as_array().unwrap_or(&empty);
     let body = html! {
+        @if p.state == "approved" { p { a href={ "/runs/new?plugin=" (p.digest) } { (Msg::StartRun.text(lang)) } } }
         div.card {
             p { (p.info["summary"].as_str().unwrap_or("")) }
             dl.facts {
@@ -303,6 +304,7 @@ pub async fn runs(State(s): State<AppState>, viewer: Viewer) -> Response {
         Err(e) => return failed(&viewer, e),
     };
     let body = html! {
+        p { a href="/runs/new" { (Msg::StartRun.text(lang)) } }
         @if runs.is_empty() { p.muted { (Msg::NoRuns.text(lang)) } } @else {
             table {
                 thead { tr {
@@ -411,7 +413,27 @@ pub async fn run(
         }
     };
     let pages = (record.clues + CLUES_PER_PAGE - 1) / CLUES_PER_PAGE;
+    let waiting = record.state == "queued" || record.state == "running";
+    let position = if record.state == "queued" { s.registry.queue_position(id).await.ok() } else { None };
+    let progress = s.queue.progress(id);
     let body = html! {
+        @if waiting {
+            div.card role="status" {
+                @if let Some(place) = position {
+                    p { (Msg::Queued.text(lang)) " · " (Msg::QueuePosition.text(lang)) " " (place) }
+                    progress aria-label=(Msg::Queued.text(lang)) {}
+                } @else {
+                    p { (Msg::Running.text(lang)) }
+                    @match progress {
+                        Some((done, total)) if total > 0 => {
+                            progress value=(done) max=(total) aria-label=(Msg::Running.text(lang)) { (done) "/" (total) }
+                            " " (done) " / " (total)
+                        }
+                        _ => { progress aria-label=(Msg::Running.text(lang)) {} }
+                    }
+                }
+            }
+        }
         div.card {
             dl.facts {
                 dt { (Msg::Model.text(lang)) } dd { a href={ "/models/" (record.plugin) } { (record.model) } }
@@ -441,7 +463,8 @@ pub async fn run(
             }
         }
     };
-    page(lang, Some(&viewer), &format!("{} #{id}", Msg::Run.text(lang)), body).into_response()
+    let title = format!("{} #{id}", Msg::Run.text(lang));
+    super::layout::page_refreshing(lang, Some(&viewer), &title, body, waiting.then_some(1)).into_response()
 }
 
 /// The review form's fields.
@@ -525,4 +548,222 @@ pub async fn clue(State(s): State<AppState>, viewer: Viewer, Path((id, seq)): Pa
         }
     };
     page(lang, Some(&viewer), &format!("{} · {}", Msg::Clues.text(lang), c.subject), body).into_response()
+}
+
+/// Which model to start a run of, if chosen already.
+#[derive(Deserialize, Default)]
+pub struct NewRunQuery {
+    #[serde(default)]
+    plugin: String,
+}
+
+/// `/runs/new`: start a run: an approved model, an approved dataset, its parameters with their
+/// defaults and descriptions, and the two limits people change (fuel, deadline).
+pub async fn new_run(State(s): State<AppState>, viewer: Viewer, Query(q): Query<NewRunQuery>) -> Response {
+    let lang = viewer.lang;
+    let actor = &viewer.actor;
+    let plugins = match s.act(actor, "GET /runs/new", s.registry.plugins_visible_to(actor)).await {
+        Ok(p) => p.into_iter().filter(|p| p.state == "approved").collect::<Vec<_>>(),
+        Err(e) => return failed(&viewer, e),
+    };
+    let datasets = match s.act(actor, "GET /runs/new", s.registry.datasets_visible_to(actor)).await {
+        Ok(d) => d.into_iter().filter(|d| d.state == "approved").collect::<Vec<_>>(),
+        Err(e) => return failed(&viewer, e),
+    };
+    let chosen = plugins.iter().find(|p| p.digest == q.plugin).or(plugins.first());
+    let empty = Vec::new();
+    let params = chosen.and_then(|p| p.info["params"].as_array()).unwrap_or(&empty);
+    let body = html! {
+        form.inline method="get" action="/runs/new" {
+            label for="plugin-pick" { (Msg::Model.text(lang)) }
+            select #plugin-pick name="plugin" {
+                @for p in &plugins {
+                    option value=(p.digest) selected[chosen.is_some_and(|c| c.digest == p.digest)] {
+                        (p.name) " " (p.version) " (" (p.task) ")"
+                    }
+                }
+            }
+            button.plain type="submit" { (Msg::Filter.text(lang)) }
+        }
+        @if let Some(p) = chosen {
+            form.card method="post" action="/runs" {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                input type="hidden" name="plugin" value=(p.digest);
+                p {
+                    label for="dataset" { (Msg::Dataset.text(lang)) } " "
+                    select #dataset name="dataset" required {
+                        @for d in datasets.iter().filter(|d| d.task == p.task) {
+                            option value={ (d.name) "@" (d.version) } { (d.name) "@" (d.version) " · " (d.source) }
+                        }
+                    }
+                }
+                @if !params.is_empty() {
+                    table {
+                        thead { tr {
+                            th scope="col" { (Msg::Parameters.text(lang)) }
+                            th scope="col" { (Msg::Default.text(lang)) }
+                            th scope="col" { (Msg::Description.text(lang)) }
+                        } }
+                        tbody {
+                            @for param in params {
+                                @let name = param["name"].as_str().unwrap_or("");
+                                tr {
+                                    td { label for={ "param-" (name) } { code { (name) } } }
+                                    td { input id={ "param-" (name) } name={ "param." (name) } type="text" value=(param["default"].as_str().unwrap_or("")); }
+                                    td { (param["description"].as_str().unwrap_or("")) }
+                                }
+                            }
+                        }
+                    }
+                }
+                p.inline {
+                    label for="fuel" { (Msg::Fuel.text(lang)) } " "
+                    input #fuel name="fuel" type="text" placeholder="1e10" size="8";
+                    " "
+                    label for="deadline" { (Msg::Deadline.text(lang)) } " "
+                    input #deadline name="deadline" type="text" placeholder="60" size="6";
+                }
+                button type="submit" { (Msg::StartRun.text(lang)) }
+            }
+        } @else {
+            p.muted { (Msg::NoModels.text(lang)) }
+        }
+    };
+    page(lang, Some(&viewer), Msg::StartRun.text(lang), body).into_response()
+}
+
+/// Queue the run the form describes; then its page, which follows it.
+pub async fn start_run(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("");
+    if !viewer.csrf_ok(field("csrf")) {
+        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
+    }
+    let number = |name: &str| -> Result<Option<f64>, String> {
+        match field(name) {
+            "" => Ok(None),
+            text => text.parse::<f64>().map(Some).map_err(|_| format!("{name}: {text:?} is not a number")),
+        }
+    };
+    let overrides = match (number("fuel"), number("deadline")) {
+        (Ok(fuel), Ok(deadline)) => {
+            crate::sandbox::limits::Overrides { fuel, deadline, ..Default::default() }
+        }
+        (Err(m), _) | (_, Err(m)) => {
+            return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, &m);
+        }
+    };
+    let settings: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("param.")?.to_string(), v.trim().to_string())))
+        .collect();
+    let actor = &viewer.actor;
+    let policy = match s.act(actor, "POST /runs", s.registry.run_policy()).await {
+        Ok(p) => p,
+        Err(e) => return failed(&viewer, e),
+    };
+    let limits = match overrides.apply(&policy) {
+        Ok(l) => l,
+        Err(e) => return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let request = crate::runs::store::RunRequest {
+        plugin: field("plugin"),
+        dataset: field("dataset"),
+        settings: &settings,
+        limits: &limits,
+    };
+    match s.act(actor, "POST /runs", s.registry.enqueue_run(actor, &request)).await {
+        Ok(run) => {
+            s.queue.notify();
+            Redirect::to(&format!("/runs/{}", run.id)).into_response()
+        }
+        Err(e) => failed(&viewer, e),
+    }
+}
+
+/// `/vetting`: the admins' queue: plugins waiting for a decision, each with its automated
+/// findings and the approve / reject form; approved ones with the revoke form.
+pub async fn vetting(State(s): State<AppState>, viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let actor = &viewer.actor;
+    let plugins = match s.act(actor, "GET /vetting", s.registry.plugins_visible_to(actor)).await {
+        Ok(p) => p,
+        Err(e) => return failed(&viewer, e),
+    };
+    let decide_form = |p: &PluginRecord, decisions: &[(&str, Msg)]| {
+        html! {
+            form.inline method="post" action={ "/vetting/" (p.digest) } {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                label for={ "note-" (p.digest) } { (Msg::Note.text(lang)) }
+                input id={ "note-" (p.digest) } name="note" type="text" maxlength="2000";
+                @for (decision, label) in decisions {
+                    button type="submit" name="decision" value=(decision) { (label.text(lang)) }
+                }
+            }
+        }
+    };
+    let waiting: Vec<&PluginRecord> = plugins.iter().filter(|p| p.state == "submitted").collect();
+    let approved: Vec<&PluginRecord> = plugins.iter().filter(|p| p.state == "approved").collect();
+    let body = html! {
+        h2 { (Msg::AwaitingDecision.text(lang)) " (" (waiting.len()) ")" }
+        @for p in &waiting {
+            div.card {
+                p { a href={ "/models/" (p.digest) } { strong { (p.name) " " (p.version) } } " · " (p.task) " · " (p.author) " · " (p.org) }
+                p { code { (p.digest) } }
+                @if let Some(v) = &p.vetting {
+                    ul {
+                        @for f in &v.findings {
+                            li { (if f.passed { "✓ " } else { "✗ " }) code { (f.check) } " " (f.detail) }
+                        }
+                    }
+                }
+                (decide_form(p, &[("approve", Msg::Approve), ("reject", Msg::Reject)]))
+            }
+        }
+        h2 { (Msg::ApprovedModels.text(lang)) }
+        @for p in &approved {
+            div.card {
+                p { a href={ "/models/" (p.digest) } { (p.name) " " (p.version) } " · " (p.org) }
+                (decide_form(p, &[("revoke", Msg::Revoke)]))
+            }
+        }
+    };
+    page(lang, Some(&viewer), Msg::Vetting.text(lang), body).into_response()
+}
+
+/// The decision form's fields.
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    csrf: String,
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Approve, reject or revoke a plugin (the registry decides who may: admins, never their own).
+pub async fn decide(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Path(digest): Path<String>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    use crate::registry::plugins::Decision;
+    if !viewer.csrf_ok(&form.csrf) {
+        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
+    }
+    let decision = match form.decision.as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject,
+        "revoke" => Decision::Revoke,
+        other => return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, other),
+    };
+    let actor = &viewer.actor;
+    let decided = s.registry.decide(actor, &digest, decision, &form.note);
+    match s.act(actor, "POST /vetting/{digest}", decided).await {
+        Ok(_) => Redirect::to("/vetting").into_response(),
+        Err(e) => failed(&viewer, e),
+    }
 }
