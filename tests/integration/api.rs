@@ -411,7 +411,7 @@ fn openapi_lists_every_route(reg: &Reg) {
 
 /// `sieve serve` as a process on a free port; its base URL.
 /// (`workers`: how many runs it executes at once.)
-fn spawn_server(home: &Path, workers: &str) -> (Child, String) {
+pub fn spawn_server(home: &Path, workers: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sieve"))
         .args(["serve", "--addr", "127.0.0.1:0", "--workers", workers, "--grace", "30"])
         .env("SIEVE_HOME", home)

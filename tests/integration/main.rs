@@ -3,6 +3,7 @@
 
 mod api;
 mod attacks;
+mod browser;
 mod cli;
 mod common;
 mod competitions;

@@ -67,7 +67,7 @@ catalogue! {
     Model => "模型", "Model";
     Task => "任务", "Task";
     State => "状态", "State";
-    Digest => "摘要", "Digest";
+    Digest => "哈希值", "Digest";
     Author => "发布单位", "Published by";
     Summary => "说明", "Summary";
     Inputs => "输入数据", "Inputs";
@@ -113,6 +113,10 @@ catalogue! {
     Error => "出错了", "Something went wrong";
     Saved => "已保存", "Saved";
     Back => "返回", "Back";
+    StateSubmitted => "待审核", "submitted";
+    StateApproved => "已批准", "approved";
+    StateRejected => "已驳回", "rejected";
+    StateRevoked => "已撤销", "revoked";
     Notes => "发布说明", "Publisher's notes";
     StartRun => "运行模型", "Run a model";
     Fuel => "燃料上限", "Fuel";

@@ -13,7 +13,7 @@ use super::session::Viewer;
 const STYLE: &str = r#"
 :root { --ink:#1d2430; --muted:#5b6575; --line:#d8dde6; --accent:#9b1c1c; --bg:#f6f7f9; --ok:#1c6b3a; --warn:#8a5a00; }
 * { box-sizing: border-box; }
-body { margin:0; font-family: "PingFang SC","Noto Sans CJK SC","Microsoft YaHei",system-ui,sans-serif; color:var(--ink); background:var(--bg); line-height:1.5; }
+body { margin:0; font-family: "PingFang SC","Noto Sans CJK SC","Microsoft YaHei","WenQuanYi Micro Hei",system-ui,sans-serif; color:var(--ink); background:var(--bg); line-height:1.5; }
 header { background:#fff; border-bottom:3px solid var(--accent); padding:.6rem 1.5rem; display:flex; gap:1.5rem; align-items:center; flex-wrap:wrap; }
 header .brand { font-weight:700; color:var(--accent); text-decoration:none; }
 nav a { margin-right:1rem; color:var(--ink); text-decoration:none; }

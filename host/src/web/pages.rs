@@ -136,6 +136,17 @@ fn state_class(state: &str) -> String {
     format!("state-{state}")
 }
 
+/// A plugin state in the page's language.
+fn state_label(lang: Lang, state: &str) -> &str {
+    match state {
+        "submitted" => Msg::StateSubmitted.text(lang),
+        "approved" => Msg::StateApproved.text(lang),
+        "rejected" => Msg::StateRejected.text(lang),
+        "revoked" => Msg::StateRevoked.text(lang),
+        other => other,
+    }
+}
+
 /// `/models`: the models the viewer may see, searchable and filtered by task and state.
 pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<ModelFilter>) -> Response {
     let lang = viewer.lang;
@@ -172,7 +183,7 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
             select #state name="state" {
                 option value="" { (Msg::AllStates.text(lang)) }
                 @for st in ["submitted", "approved", "rejected", "revoked"] {
-                    option value=(st) selected[f.state == st] { (st) }
+                    option value=(st) selected[f.state == st] { (state_label(lang, st)) }
                 }
             }
             button type="submit" { (Msg::Filter.text(lang)) }
@@ -194,7 +205,7 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
                         tr {
                             td { a href={ "/models/" (p.digest) } { (p.name) " " (p.version) } br; small.muted { (p.info["summary"].as_str().unwrap_or("")) } }
                             td { (p.task) }
-                            td class=(state_class(&p.state)) { (p.state) }
+                            td class=(state_class(&p.state)) { (state_label(lang, &p.state)) }
                             td { (p.org) }
                             td.num { (p.runs) }
                             td { code { (&p.digest[..p.digest.len().min(19)]) } }
@@ -241,7 +252,7 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
             p { (p.info["summary"].as_str().unwrap_or("")) }
             dl.facts {
                 dt { (Msg::Task.text(lang)) } dd { (p.task) }
-                dt { (Msg::State.text(lang)) } dd class=(state_class(&p.state)) { (p.state) }
+                dt { (Msg::State.text(lang)) } dd class=(state_class(&p.state)) { (state_label(lang, &p.state)) }
                 dt { (Msg::Author.text(lang)) } dd { (p.author) " · " (p.org) }
                 dt { (Msg::Digest.text(lang)) } dd { code { (p.digest) } }
                 dt { (Msg::Runs.text(lang)) } dd { (p.runs) " (" (p.orgs_using) " " (Msg::Procuratorate.text(lang)) ")" }
