@@ -164,6 +164,14 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     assert_eq!(p.status, StatusCode::BAD_REQUEST, "a dismissal needs a reason: {}", p.body);
     let model = web.call("GET", &format!("/models/{digest}"), &session, &[]);
     assert!(model.body.contains("city-a"), "field precision per procuratorate: {}", model.body);
+    // Filtered by rule, and exported with the verdicts.
+    let rule = clues[0]["rule"].as_str().expect("rule");
+    let filtered = web.call("GET", &format!("/runs/{run}?rule={rule}"), &session, &[]);
+    assert!(filtered.body.contains(&format!("<option value=\"{rule}\" selected>")), "{}", filtered.body);
+    let none = web.call("GET", &format!("/runs/{run}?rule=no-such-rule"), &session, &[]);
+    assert!(!none.body.contains(&format!("/runs/{run}/clues/")), "no clue of an unknown rule");
+    let csv = web.call("GET", &format!("/runs/{run}/export?format=csv"), &session, &[]);
+    assert!(csv.body.starts_with("seq,subject,score") && csv.body.contains("dismissed"), "{}", csv.body);
 
     // Start a run from the form, then follow it: the page reloads itself until the run ends.
     let form = web.call("GET", &format!("/runs/new?plugin={digest}"), &session, &[]);

@@ -205,6 +205,8 @@ struct CluesQuery {
     per_page: Option<i64>,
     /// `score` (highest first, the default) or `seq` (emission order).
     sort: Option<String>,
+    /// Only the clues of this rule.
+    rule: Option<String>,
 }
 
 /// A page of a run's clues with their evidence (held clues of a restricted dataset are refused).
@@ -231,7 +233,8 @@ async fn clues(
             return Err(ApiError::bad_request(format!("sort must be score or seq, got {other:?}")));
         }
     };
-    s.act(&actor, "runs clues", s.registry.run_clues(&actor, id, order, page, per_page)).await.map(Json)
+    let listing = s.registry.run_clues_of_rule(&actor, id, order, page, per_page, q.rule.as_deref());
+    s.act(&actor, "runs clues", listing).await.map(Json)
 }
 
 /// Export format.

@@ -688,6 +688,31 @@ impl Registry {
         page: i64,
         per_page: i64,
     ) -> Result<Vec<StoredClue>> {
+        self.run_clues_of_rule(actor, id, order, page, per_page, None).await
+    }
+
+    /// The rules run `id`'s clues came from, with how many each (for filtering a listing).
+    pub async fn run_rules(&self, actor: &Actor, id: i64) -> Result<Vec<(String, i64)>> {
+        self.readable_run(actor, id).await?;
+        let rows = sqlx::query(
+            "SELECT rule, COUNT(*) AS n FROM clues WHERE run_id = $1 GROUP BY rule ORDER BY rule",
+        )
+        .bind(id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("rule")?, r.try_get("n")?))).collect()
+    }
+
+    /// One page of run `id`'s clues, only those of `rule` when given.
+    pub async fn run_clues_of_rule(
+        &self,
+        actor: &Actor,
+        id: i64,
+        order: ClueOrder,
+        page: i64,
+        per_page: i64,
+        rule: Option<&str>,
+    ) -> Result<Vec<StoredClue>> {
         self.readable_run(actor, id).await?;
         let order_by = match order {
             ClueOrder::Score => "score DESC, seq",
@@ -697,11 +722,12 @@ impl Registry {
             "SELECT c.*, v.verdict, v.reason AS verdict_reason, u.name AS reviewer FROM clues c \
              LEFT JOIN clue_reviews v ON v.run_id = c.run_id AND v.subject = c.subject \
              LEFT JOIN users u ON u.id = v.user_id \
-             WHERE c.run_id = $1 ORDER BY {order_by} LIMIT $2 OFFSET $3"
+             WHERE c.run_id = $1 AND ($4 = '' OR c.rule = $4) ORDER BY {order_by} LIMIT $2 OFFSET $3"
         ))
         .bind(id)
         .bind(per_page)
         .bind((page.max(1) - 1) * per_page)
+        .bind(rule.unwrap_or(""))
         .fetch_all(self.db.pool())
         .await?;
         rows.iter()

@@ -113,6 +113,10 @@ catalogue! {
     Error => "出错了", "Something went wrong";
     Saved => "已保存", "Saved";
     Back => "返回", "Back";
+    Cost => "开销", "Cost";
+    Release => "放行线索", "Release the clues";
+    AllRules => "全部规则", "All rules";
+    Export => "导出", "Export";
     StateSubmitted => "待审核", "submitted";
     StateApproved => "已批准", "approved";
     StateRejected => "已驳回", "rejected";

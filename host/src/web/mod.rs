@@ -26,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}", get(pages::run))
         .route("/runs/{id}/reviews", post(pages::review))
         .route("/runs/{id}/clues/{seq}", get(pages::clue))
+        .route("/runs/{id}/export", get(pages::export))
+        .route("/runs/{id}/release", post(pages::release))
         .route("/vetting", get(pages::vetting))
         .route("/vetting/{digest}", post(pages::decide))
 }

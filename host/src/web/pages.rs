@@ -346,10 +346,12 @@ pub async fn runs(State(s): State<AppState>, viewer: Viewer) -> Response {
     page(lang, Some(&viewer), Msg::Runs.text(lang), body).into_response()
 }
 
-/// Which page of a run's clues.
+/// Which page of a run's clues, of which rule.
 #[derive(Deserialize, Default)]
 pub struct PageQuery {
     page: Option<i64>,
+    #[serde(default)]
+    rule: String,
 }
 
 fn verdict_label(lang: Lang, v: Verdict) -> &'static str {
@@ -414,16 +416,28 @@ pub async fn run(
     };
     let page_no = q.page.unwrap_or(1).clamp(1, 10_000_000);
     let held = record.restricted && record.released_by.is_none();
-    let clues = if held || record.state != "completed" {
-        Vec::new()
+    let rule = Some(q.rule.as_str()).filter(|r| !r.is_empty());
+    let (clues, rules) = if held || record.state != "completed" {
+        (Vec::new(), Vec::new())
     } else {
-        let listing = s.registry.run_clues(actor, id, ClueOrder::Score, page_no, CLUES_PER_PAGE);
-        match s.act(actor, "GET /runs/{id}", listing).await {
-            Ok(c) => c,
-            Err(e) => return failed(&viewer, e),
+        let listing =
+            s.registry.run_clues_of_rule(actor, id, ClueOrder::Score, page_no, CLUES_PER_PAGE, rule);
+        let rules = s.registry.run_rules(actor, id);
+        match (s.act(actor, "GET /runs/{id}", listing).await, s.act(actor, "GET /runs/{id}", rules).await) {
+            (Ok(c), Ok(r)) => (c, r),
+            (Err(e), _) | (_, Err(e)) => return failed(&viewer, e),
         }
     };
-    let pages = (record.clues + CLUES_PER_PAGE - 1) / CLUES_PER_PAGE;
+    let summary = if record.state == "completed" || record.state == "failed" {
+        s.registry.run_summary(actor, id).await.ok()
+    } else {
+        None
+    };
+    let shown = rule.map_or(record.clues, |r| rules.iter().find(|(k, _)| k == r).map_or(0, |(_, n)| *n));
+    let pages = (shown + CLUES_PER_PAGE - 1) / CLUES_PER_PAGE;
+    let may_release =
+        held && viewer.actor.has(crate::registry::Role::Admin) && record.user != viewer.actor.user.name;
+    let rule_query = rule.map(|r| format!("&rule={}", form_value(r))).unwrap_or_default();
     let waiting = record.state == "queued" || record.state == "running";
     let position = if record.state == "queued" { s.registry.queue_position(id).await.ok() } else { None };
     let progress = s.queue.progress(id);
@@ -453,9 +467,36 @@ pub async fn run(
                 dt { (Msg::Clues.text(lang)) } dd { (record.clues) }
                 dt { (Msg::RunBy.text(lang)) } dd { (record.user) " · " (record.org) }
                 dt { (Msg::Started.text(lang)) } dd { (record.started_at) }
+                @if let Some(sm) = &summary {
+                    dt { (Msg::Cost.text(lang)) }
+                    dd { (Msg::Fuel.text(lang)) " " (sm.fuel) " · " (format!("{:.1}", sm.peak_memory_bytes as f64 / 1048576.0)) " MiB · " (format!("{:.0}", sm.wall_ms)) " ms" }
+                    @if !sm.detail.is_empty() { dt { (Msg::Outcome.text(lang)) } dd { (sm.detail) } }
+                }
             }
         }
-        @if held { p.error role="status" { (Msg::Held.text(lang)) } }
+        @if held {
+            p.error role="status" { (Msg::Held.text(lang)) }
+            @if may_release {
+                form.inline method="post" action={ "/runs/" (id) "/release" } {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    label for="release-note" { (Msg::Note.text(lang)) }
+                    input #release-note name="note" type="text" maxlength="2000";
+                    button type="submit" { (Msg::Release.text(lang)) }
+                }
+            }
+        }
+        @if record.state == "completed" && !held {
+            form.inline method="get" action={ "/runs/" (id) } {
+                label for="rule" { (Msg::Rule.text(lang)) }
+                select #rule name="rule" {
+                    option value="" { (Msg::AllRules.text(lang)) " (" (record.clues) ")" }
+                    @for (r, n) in &rules { option value=(r) selected[rule == Some(r.as_str())] { (r) " (" (n) ")" } }
+                }
+                button.plain type="submit" { (Msg::Filter.text(lang)) }
+                a href={ "/runs/" (id) "/export?format=csv" } { (Msg::Export.text(lang)) " CSV" }
+                a href={ "/runs/" (id) "/export?format=jsonl" } { (Msg::Export.text(lang)) " JSONL" }
+            }
+        }
         @if !clues.is_empty() {
             table {
                 thead { tr {
@@ -468,9 +509,9 @@ pub async fn run(
                 tbody { @for c in &clues { (clue_row(lang, &viewer, id, page_no, c)) } }
             }
             nav.pager aria-label="pages" {
-                @if page_no > 1 { a href={ "/runs/" (id) "?page=" (page_no - 1) } { (Msg::Previous.text(lang)) } }
+                @if page_no > 1 { a href={ "/runs/" (id) "?page=" (page_no - 1) (rule_query) } { (Msg::Previous.text(lang)) } }
                 span { (Msg::Page.text(lang)) " " (page_no) " / " (pages.max(1)) }
-                @if page_no < pages { a href={ "/runs/" (id) "?page=" (page_no + 1) } { (Msg::Next.text(lang)) } }
+                @if page_no < pages { a href={ "/runs/" (id) "?page=" (page_no + 1) (rule_query) } { (Msg::Next.text(lang)) } }
             }
         }
     };
@@ -775,6 +816,82 @@ pub async fn decide(
     let decided = s.registry.decide(actor, &digest, decision, &form.note);
     match s.act(actor, "POST /vetting/{digest}", decided).await {
         Ok(_) => Redirect::to("/vetting").into_response(),
+        Err(e) => failed(&viewer, e),
+    }
+}
+
+/// `value` encoded for a query string.
+fn form_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Export format.
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: String,
+}
+
+/// Every clue of a completed run as a file (CSV, formulas neutralised, or JSON lines), with the
+/// verdicts; audited as the API's export is.
+pub async fn export(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> Response {
+    let actor = &viewer.actor;
+    let clues = match s.act(actor, "GET /runs/{id}/export", s.registry.export_clues(actor, id)).await {
+        Ok(c) => c,
+        Err(e) => return failed(&viewer, e),
+    };
+    let (kind, extension, body) = if q.format == "jsonl" {
+        let lines: Result<String, _> =
+            clues.iter().map(|c| serde_json::to_string(c).map(|l| l + "\n")).collect();
+        ("application/x-ndjson", "jsonl", lines.map_err(|e| e.to_string()))
+    } else {
+        ("text/csv; charset=utf-8", "csv", crate::clues::stored_to_csv(&clues))
+    };
+    match body {
+        Ok(body) => {
+            let disposition = format!("attachment; filename=\"run-{id}-clues.{extension}\"");
+            ([(header::CONTENT_TYPE, kind.to_string()), (header::CONTENT_DISPOSITION, disposition)], body)
+                .into_response()
+        }
+        Err(e) => error_page(viewer.lang, Some(&viewer), StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+/// The release form's fields.
+#[derive(Deserialize)]
+pub struct ReleaseForm {
+    csrf: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Release a restricted run's clues (an admin above the data's owner, never its runner).
+pub async fn release(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<ReleaseForm>,
+) -> Response {
+    if !viewer.csrf_ok(&form.csrf) {
+        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
+    }
+    let actor = &viewer.actor;
+    match s.act(actor, "POST /runs/{id}/release", s.registry.release_run(actor, id, &form.note)).await {
+        Ok(_) => Redirect::to(&format!("/runs/{id}")).into_response(),
         Err(e) => failed(&viewer, e),
     }
 }
