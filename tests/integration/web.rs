@@ -230,6 +230,39 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     assert_eq!(decision(&admin_session, &admin_csrf).status, StatusCode::SEE_OTHER);
     assert_eq!(reg.json(&alice, &["plugin", "show", &second])["state"], "approved");
 
+    // The audit log with its verification (admins), and the datasets with their forms.
+    let log = web.call("GET", "/audit?action=clue.review", &admin_session, &[]);
+    assert!(
+        log.body.contains("<code>clue.review</code>") && !log.body.contains("<code>run.finish</code>"),
+        "{}",
+        log.body
+    );
+    let verified = web.call("GET", "/audit?verify=1", &admin_session, &[]);
+    assert!(verified.body.contains("✓"), "{}", verified.body);
+    assert_eq!(
+        web.call("GET", "/audit", &session, &[]).status,
+        StatusCode::FORBIDDEN,
+        "an author reads no audit log"
+    );
+    let listed = web.call("GET", "/datasets", &session, &[]);
+    assert!(
+        listed.body.contains("lending@1") && listed.body.contains("<code>lending_cases</code>"),
+        "{}",
+        listed.body
+    );
+    let grant = |session: &str, csrf: &str| {
+        web.call(
+            "POST",
+            "/datasets/lending@1",
+            session,
+            &[("csrf", csrf), ("action", "grant"), ("org", "city-b")],
+        )
+    };
+    assert_eq!(grant(&session, &csrf).status, StatusCode::FORBIDDEN);
+    assert_eq!(grant(&admin_session, &admin_csrf).status, StatusCode::SEE_OTHER);
+    let grants = reg.json(&admin, &["dataset", "show", "lending"])["grants"].clone();
+    assert!(grants.as_array().expect("grants").iter().any(|g| g == "city-b"), "{grants}");
+
     // Another city's author cannot open the run, and the refusal is audited.
     let theirs = web.call("POST", "/signin", "", &[("token", &mallory)]);
     let theirs = theirs.cookie.split(';').next().expect("cookie").to_string();

@@ -86,23 +86,31 @@ async fn verify_against(
     verified(&s, &actor, Some(&kept.checkpoint)).await
 }
 
+/// The verdict on the chain and its signed checkpoints (and `kept`, when given), for an admin:
+/// the one check behind the API, the web page and the CLI's remote form.
+pub(crate) async fn chain_verdict(
+    s: &AppState,
+    actor: &crate::registry::Actor,
+    kept: Option<&audit::signing::Checkpoint>,
+) -> ApiResult<Verdict> {
+    let registry = s.registry.clone();
+    s.act(actor, "audit verify", async {
+        actor.require(Role::Admin, "verifying the audit log")?;
+        let key = audit::signing::AuditKey::load_or_create(&registry.home)
+            .map_err(|e| crate::registry::RegistryError::Invalid(e.to_string()))?;
+        let public =
+            audit::signing::public_key(&key.public_hex()).map_err(crate::registry::RegistryError::Invalid)?;
+        Ok(audit::verify(&registry.db, &public, kept).await?)
+    })
+    .await
+}
+
 async fn verified(
     s: &AppState,
     actor: &crate::registry::Actor,
     kept: Option<&audit::signing::Checkpoint>,
 ) -> ApiResult<Json<VerifyReport>> {
-    let registry = s.registry.clone();
-    let verdict = s
-        .act(actor, "audit verify", async {
-            actor.require(Role::Admin, "verifying the audit log")?;
-            let key = audit::signing::AuditKey::load_or_create(&registry.home)
-                .map_err(|e| crate::registry::RegistryError::Invalid(e.to_string()))?;
-            let public = audit::signing::public_key(&key.public_hex())
-                .map_err(crate::registry::RegistryError::Invalid)?;
-            Ok(audit::verify(&registry.db, &public, kept).await?)
-        })
-        .await?;
-    Ok(Json(match verdict {
+    Ok(Json(match chain_verdict(s, actor, kept).await? {
         Verdict::Intact { events, .. } => {
             VerifyReport { status: "intact".into(), events: Some(events), seq: None, reason: None }
         }

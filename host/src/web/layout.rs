@@ -73,7 +73,11 @@ pub fn page_refreshing(
                         nav aria-label="main" {
                             a href="/models" { (Msg::Models.text(lang)) }
                             a href="/runs" { (Msg::Runs.text(lang)) }
-                            @if v.actor.has(crate::registry::Role::Admin) { a href="/vetting" { (Msg::Vetting.text(lang)) } }
+                            a href="/datasets" { (Msg::Datasets.text(lang)) }
+                            @if v.actor.has(crate::registry::Role::Admin) {
+                                a href="/vetting" { (Msg::Vetting.text(lang)) }
+                                a href="/audit" { (Msg::Audit.text(lang)) }
+                            }
                         }
                     }
                     div.who {

@@ -29,5 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/export", get(pages::export))
         .route("/runs/{id}/release", post(pages::release))
         .route("/vetting", get(pages::vetting))
+        .route("/audit", get(pages::audit))
+        .route("/datasets", get(pages::datasets))
+        .route("/datasets/{name}", post(pages::dataset_action))
         .route("/vetting/{digest}", post(pages::decide))
 }

@@ -895,3 +895,166 @@ pub async fn release(
         Err(e) => failed(&viewer, e),
     }
 }
+
+/// Which audit events, and whether to verify the chain.
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    verify: Option<String>,
+}
+
+/// `/audit`: the newest events the admin may read, filtered by target and action, and the
+/// chain's verification on request.
+pub async fn audit(State(s): State<AppState>, viewer: Viewer, Query(q): Query<AuditQuery>) -> Response {
+    use crate::audit::Verdict;
+    let lang = viewer.lang;
+    let actor = &viewer.actor;
+    let target = Some(q.target.trim()).filter(|t| !t.is_empty());
+    let events = match s.act(actor, "GET /audit", s.registry.audit_visible_to(actor, 500, target)).await {
+        Ok(e) => e,
+        Err(e) => return failed(&viewer, e),
+    };
+    let action = q.action.trim();
+    let events: Vec<_> =
+        events.into_iter().filter(|e| action.is_empty() || e.action.contains(action)).collect();
+    let verdict = match q.verify {
+        Some(_) => match crate::api::audit::chain_verdict(&s, actor, None).await {
+            Ok(v) => Some(v),
+            Err(e) => return failed(&viewer, e),
+        },
+        None => None,
+    };
+    let body = html! {
+        form.inline method="get" action="/audit" {
+            label for="target" { (Msg::Target.text(lang)) }
+            input #target name="target" type="text" value=(q.target);
+            label for="action" { (Msg::Action.text(lang)) }
+            input #action name="action" type="text" value=(q.action);
+            button.plain type="submit" { (Msg::Filter.text(lang)) }
+            button type="submit" name="verify" value="1" { (Msg::VerifyChain.text(lang)) }
+        }
+        @match &verdict {
+            Some(Verdict::Intact { events, .. }) => p.card role="status" { "✓ " (Msg::ChainIntact.text(lang)) " (" (events) ")" },
+            Some(Verdict::Broken { seq, reason }) => p.error role="alert" { "✗ " (Msg::ChainBroken.text(lang)) " #" (seq) ": " (reason) },
+            None => {},
+        }
+        table {
+            thead { tr {
+                th scope="col" { "#" }
+                th scope="col" { (Msg::Time.text(lang)) }
+                th scope="col" { (Msg::Actor.text(lang)) }
+                th scope="col" { (Msg::Action.text(lang)) }
+                th scope="col" { (Msg::Target.text(lang)) }
+                th scope="col" { (Msg::Description.text(lang)) }
+            } }
+            tbody {
+                @for e in &events {
+                    tr {
+                        td.num { (e.seq) }
+                        td { (e.at) }
+                        td { (e.actor) }
+                        td { code { (e.action) } }
+                        td { (e.target) }
+                        td { small { code { (crate::text::prefix(&e.detail, 300)) } } }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, Some(&viewer), Msg::Audit.text(lang), body).into_response()
+}
+
+/// `/datasets`: the dataset versions the viewer may see, with their tables, rows, source,
+/// restriction, state and grants; an admin's approve, retire and grant forms.
+pub async fn datasets(State(s): State<AppState>, viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let actor = &viewer.actor;
+    let datasets = match s.act(actor, "GET /datasets", s.registry.datasets_visible_to(actor)).await {
+        Ok(d) => d,
+        Err(e) => return failed(&viewer, e),
+    };
+    let admin = actor.has(crate::registry::Role::Admin);
+    let body = html! {
+        @for d in &datasets {
+            @let name = format!("{}@{}", d.name, d.version);
+            div.card {
+                h2 { (name) " " small.muted { (d.task) } }
+                dl.facts {
+                    dt { (Msg::Source.text(lang)) } dd { (d.source) }
+                    dt { (Msg::State.text(lang)) } dd class=(state_class(&d.state)) { (d.state) }
+                    dt { (Msg::Restricted.text(lang)) } dd { (if d.restricted { "✓" } else { "—" }) }
+                    dt { (Msg::Grants.text(lang)) } dd { (d.grants.join(", ")) }
+                    dt { (Msg::Digest.text(lang)) } dd { code { (d.digest) } }
+                }
+                table {
+                    thead { tr {
+                        th scope="col" { (Msg::Table.text(lang)) }
+                        th scope="col" { (Msg::Rows.text(lang)) }
+                        th scope="col" { (Msg::Columns.text(lang)) }
+                    } }
+                    tbody {
+                        @for t in &d.tables {
+                            tr { td { code { (t.name) } } td.num { (t.rows) } td { small { (t.columns.join(", ")) } } }
+                        }
+                    }
+                }
+                @if admin {
+                    form.inline method="post" action={ "/datasets/" (name) } {
+                        input type="hidden" name="csrf" value=(viewer.csrf);
+                        @if d.state == "pending" { button type="submit" name="action" value="approve" { (Msg::Approve.text(lang)) } }
+                        @if d.state != "retired" { button.plain type="submit" name="action" value="retire" { (Msg::Retire.text(lang)) } }
+                        label for={ "grant-" (name) } { (Msg::GrantTo.text(lang)) }
+                        input id={ "grant-" (name) } name="org" type="text" size="14";
+                        button.plain type="submit" name="action" value="grant" { (Msg::Grant.text(lang)) }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, Some(&viewer), Msg::Datasets.text(lang), body).into_response()
+}
+
+/// A dataset form's fields.
+#[derive(Deserialize)]
+pub struct DatasetForm {
+    csrf: String,
+    action: String,
+    #[serde(default)]
+    org: String,
+}
+
+/// Approve, retire or grant a dataset version (the registry checks the admin's scope).
+pub async fn dataset_action(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    Form(form): Form<DatasetForm>,
+) -> Response {
+    if !viewer.csrf_ok(&form.csrf) {
+        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
+    }
+    let actor = &viewer.actor;
+    let done = match form.action.as_str() {
+        "approve" => s
+            .act(actor, "POST /datasets/{name}", s.registry.set_dataset_state(actor, &name, true))
+            .await
+            .map(|_| ()),
+        "retire" => s
+            .act(actor, "POST /datasets/{name}", s.registry.set_dataset_state(actor, &name, false))
+            .await
+            .map(|_| ()),
+        "grant" => s
+            .act(actor, "POST /datasets/{name}", s.registry.grant_dataset(actor, &name, form.org.trim()))
+            .await
+            .map(|_| ()),
+        other => return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, other),
+    };
+    match done {
+        Ok(()) => Redirect::to("/datasets").into_response(),
+        Err(e) => failed(&viewer, e),
+    }
+}
