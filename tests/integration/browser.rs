@@ -1,7 +1,7 @@
 //! The web UI in a real browser: headless Chromium (Debian's package) driven through
-//! chromedriver's WebDriver protocol against a real `sieve serve`. An admin approves a model in
-//! the vetting queue; an author runs it from the form, follows the run, opens a clue's evidence
-//! rows, confirms it, and sees the model's field precision change. Each step leaves a screenshot
+//! chromedriver's WebDriver protocol against a real `sieve serve`. An author uploads a model; an
+//! admin approves it in the vetting queue; the author runs it from the form, follows the run,
+//! opens a clue's evidence rows, confirms it, and sees the model's field precision change. Each step leaves a screenshot
 //! under `target/browser-screenshots/` (look at them).
 //!
 //! Runs where chromedriver is installed; `.ci/run` installs it and sets `SIEVE_TEST_BROWSER=1`,
@@ -175,10 +175,15 @@ fn a_prosecutor_runs_a_model_and_confirms_a_clue_in_a_real_browser() {
     reg.ok(&admin, &import_args("lending", dir.to_str().expect("utf-8"), "private-lending-fraud", "court"));
     reg.ok(&admin, &["dataset", "approve", "lending"]);
     reg.ok(&admin, &["dataset", "grant", "lending", "province"]);
-    let digest = reg.json(&author, &["plugin", "publish", "private-lending-fraud"])["digest"]
-        .as_str()
-        .expect("digest")
-        .to_string();
+    let component = crate::common::fresh_dir("browser-component").join("lending.wasm");
+    let o = crate::common::run(&[
+        "bundled",
+        "export",
+        "private-lending-fraud",
+        "--out",
+        component.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success());
     let (mut server, url) = crate::api::spawn_server(reg.home(), "1");
 
     let sign_in = |browser: &mut Browser, token: &str, who: &str| {
@@ -188,6 +193,23 @@ fn a_prosecutor_runs_a_model_and_confirms_a_clue_in_a_real_browser() {
         browser.click("button[type=submit]");
         browser.wait_for("the registry after signing in", |_, url| url.ends_with("/models"));
     };
+    let sign_out = |browser: &mut Browser| {
+        browser.click("header form button");
+        browser.wait_for("signing out", |_, url| url.ends_with("/signin"));
+    };
+
+    // The author publishes the model by uploading it (the progress bar's script sends it).
+    sign_in(&mut browser, &author, "author");
+    browser.go(&format!("{url}/models/upload"));
+    browser.type_into("#component", component.to_str().expect("utf-8"));
+    browser.type_into("#notes", "民间借贷虚假诉讼模型");
+    browser.shot("upload-model");
+    browser.click("form.card button[type=submit]");
+    let page = browser.wait_for("the published model's page", |_, url| url.contains("/models/sha256:"));
+    let digest = browser.url().rsplit('/').next().expect("digest").to_string();
+    assert!(page.contains("民间借贷虚假诉讼模型") && page.contains("待审核"), "{page}");
+    browser.shot("published");
+    sign_out(&mut browser);
 
     // The admin approves the model in the vetting queue.
     sign_in(&mut browser, &approver, "admin");
@@ -199,11 +221,10 @@ fn a_prosecutor_runs_a_model_and_confirms_a_clue_in_a_real_browser() {
     browser.wait_for("the approval", |source, _| {
         source.contains("button type=\"submit\" name=\"decision\" value=\"revoke\"")
     });
-    browser.click("header form button");
-    browser.wait_for("signing out", |_, url| url.ends_with("/signin"));
+    sign_out(&mut browser);
 
     // The author runs it from the form and follows the run to its end.
-    sign_in(&mut browser, &author, "author");
+    sign_in(&mut browser, &author, "author-again");
     browser.shot("models");
     browser.go(&format!("{url}/runs/new?plugin={digest}"));
     browser.shot("run-form");

@@ -263,6 +263,29 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     let grants = reg.json(&admin, &["dataset", "show", "lending"])["grants"].clone();
     assert!(grants.as_array().expect("grants").iter().any(|g| g == "city-b"), "{grants}");
 
+    // An upload whose form does not start with this session's CSRF token stores nothing.
+    let boundary = "sieve-web-test";
+    let forged = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nforged\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"component\"; filename=\"m.wasm\"\r\n\r\nnot wasm\r\n--{boundary}--\r\n"
+    );
+    let before = reg.json(&admin, &["plugin", "list"]).as_array().map(Vec::len);
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/models/upload")
+        .header("cookie", &session)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(forged))
+        .expect("request");
+    let status =
+        web.runtime.block_on(async { web.router.clone().oneshot(request).await.expect("answer").status() });
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(reg.json(&admin, &["plugin", "list"]).as_array().map(Vec::len), before);
+    assert_eq!(
+        std::fs::read_dir(reg.home().join("spool")).expect("spool").count(),
+        0,
+        "nothing left in the spool"
+    );
+
     // Another city's author cannot open the run, and the refusal is audited.
     let theirs = web.call("POST", "/signin", "", &[("token", &mallory)]);
     let theirs = theirs.cookie.split(';').next().expect("cookie").to_string();

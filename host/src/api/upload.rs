@@ -99,7 +99,7 @@ pub fn unpack_dataset(archive: &Path, dir: &Path) -> Result<tempfile::TempDir, A
 
 /// Whether `name` may name an uploaded table: a plain `.csv` or `.parquet` file name, no
 /// directory part, not hidden.
-fn is_table_file_name(name: &str) -> bool {
+pub(crate) fn is_table_file_name(name: &str) -> bool {
     !name.contains(['/', '\\'])
         && !name.starts_with('.')
         && (name.ends_with(".csv") || name.ends_with(".parquet"))

@@ -114,6 +114,12 @@ catalogue! {
     Saved => "已保存", "Saved";
     Back => "返回", "Back";
     Cost => "开销", "Cost";
+    VettingFindings => "自动审核结果", "Vetting findings";
+    ComponentFile => "模型组件文件（.wasm）", "Component file (.wasm)";
+    Upload => "上传", "Upload";
+    PublishModel => "发布模型", "Publish a model";
+    ImportDataset => "导入数据集", "Import a dataset";
+    TableFiles => "数据表文件（每表一个 CSV 或 Parquet，可含 labels.csv）", "Table files (one CSV or Parquet per table, labels.csv optional)";
     Audit => "审计日志", "Audit log";
     Target => "对象", "Target";
     Action => "操作", "Action";

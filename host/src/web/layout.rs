@@ -92,6 +92,7 @@ pub fn page_refreshing(
                     }
                 }
                 main { h1 { (title) } (body) }
+                script { (PreEscaped(super::upload::PROGRESS_SCRIPT)) }
             }
         }
     };

@@ -6,8 +6,10 @@ pub mod i18n;
 pub mod layout;
 pub mod pages;
 pub mod session;
+pub mod upload;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::api::AppState;
@@ -20,6 +22,15 @@ pub fn routes() -> Router<AppState> {
         .route("/signout", post(pages::sign_out))
         .route("/lang/{code}", get(pages::switch_language))
         .route("/models", get(pages::models))
+        // Uploads count against their own limits as they stream (web::upload).
+        .route(
+            "/models/upload",
+            get(pages::upload_model_form).post(pages::upload_model).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/datasets/upload",
+            get(pages::upload_dataset_form).post(pages::upload_dataset).layer(DefaultBodyLimit::disable()),
+        )
         .route("/models/{digest}", get(pages::model))
         .route("/runs", get(pages::runs).post(pages::start_run))
         .route("/runs/new", get(pages::new_run))

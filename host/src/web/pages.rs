@@ -169,6 +169,7 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
         })
         .collect();
     let body = html! {
+        p { a href="/models/upload" { (Msg::PublishModel.text(lang)) } }
         form.inline method="get" action="/models" role="search" {
             label for="q" { (Msg::Search.text(lang)) }
             input #q name="q" type="search" value=(f.q);
@@ -257,6 +258,14 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
                 dt { (Msg::Digest.text(lang)) } dd { code { (p.digest) } }
                 dt { (Msg::Runs.text(lang)) } dd { (p.runs) " (" (p.orgs_using) " " (Msg::Procuratorate.text(lang)) ")" }
                 @if !p.notes.is_empty() { dt { (Msg::Notes.text(lang)) } dd { (p.notes) } }
+            }
+        }
+        @if let Some(v) = &p.vetting {
+            h2 { (Msg::VettingFindings.text(lang)) " " small.muted { (v.at) } }
+            ul {
+                @for f in &v.findings {
+                    li { (if f.passed { "✓ " } else { "✗ " }) code { (f.check) } " " (f.detail) }
+                }
             }
         }
         h2 { (Msg::FieldPrecision.text(lang)) }
@@ -979,6 +988,7 @@ pub async fn datasets(State(s): State<AppState>, viewer: Viewer) -> Response {
     };
     let admin = actor.has(crate::registry::Role::Admin);
     let body = html! {
+        p { a href="/datasets/upload" { (Msg::ImportDataset.text(lang)) } }
         @for d in &datasets {
             @let name = format!("{}@{}", d.name, d.version);
             div.card {
@@ -1055,6 +1065,137 @@ pub async fn dataset_action(
     };
     match done {
         Ok(()) => Redirect::to("/datasets").into_response(),
+        Err(e) => failed(&viewer, e),
+    }
+}
+
+/// `/models/upload`: publish a model component (vetted on upload, as `sieve plugin publish`).
+pub async fn upload_model_form(viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let body = html! {
+        form.card method="post" action="/models/upload" enctype="multipart/form-data" data-progress="upload-progress" {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            p {
+                label for="component" { (Msg::ComponentFile.text(lang)) } br;
+                input #component name="component" type="file" accept=".wasm" required;
+            }
+            p {
+                label for="notes" { (Msg::Notes.text(lang)) } br;
+                textarea #notes name="notes" rows="3" cols="60" maxlength="4000" {}
+            }
+            progress #upload-progress hidden value="0" max="1" aria-label=(Msg::Upload.text(lang)) {}
+            p { button type="submit" { (Msg::Upload.text(lang)) } }
+        }
+    };
+    page(lang, Some(&viewer), Msg::PublishModel.text(lang), body).into_response()
+}
+
+/// Publish the uploaded component; then its page.
+pub async fn upload_model(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    form: axum::extract::Multipart,
+) -> Response {
+    let received = super::upload::receive(
+        form,
+        &s.spool,
+        crate::api::upload::PLUGIN_LIMIT,
+        |token| viewer.csrf_ok(token),
+        |_| true,
+    )
+    .await;
+    let received = match received {
+        Ok(r) if r.files.len() == 1 => r,
+        Ok(_) => {
+            return error_page(
+                viewer.lang,
+                Some(&viewer),
+                StatusCode::BAD_REQUEST,
+                "send one component file",
+            );
+        }
+        Err(e) if e == "CSRF" => return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, &e),
+        Err(e) => return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, &e),
+    };
+    let bytes = match std::fs::read(received.dir.path().join(&received.files[0])) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_page(viewer.lang, Some(&viewer), StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+        }
+    };
+    let actor = &viewer.actor;
+    let notes = received.field("notes").to_string();
+    match s.act(actor, "POST /models/upload", s.registry.publish(&s.sandbox, actor, &bytes, &notes)).await {
+        Ok((plugin, _)) => Redirect::to(&format!("/models/{}", plugin.digest)).into_response(),
+        Err(e) => failed(&viewer, e),
+    }
+}
+
+/// `/datasets/upload`: import a dataset from its table files (checked against the task's
+/// contract; nothing is recorded unless every table is good).
+pub async fn upload_dataset_form(viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let body = html! {
+        form.card method="post" action="/datasets/upload" enctype="multipart/form-data" data-progress="upload-progress" {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            p {
+                label for="name" { (Msg::Dataset.text(lang)) } " "
+                input #name name="name" type="text" required pattern="[a-z0-9_-]{1,64}";
+                " "
+                label for="task" { (Msg::Task.text(lang)) } " "
+                select #task name="task" { @for t in crate::datasets::contract::TASKS { option value=(t) { (t) } } }
+            }
+            p {
+                label for="source" { (Msg::Source.text(lang)) } " "
+                input #source name="source" type="text" required;
+                " "
+                input #restricted name="restricted" type="checkbox" value="1";
+                label for="restricted" { (Msg::Restricted.text(lang)) }
+            }
+            p {
+                label for="tables" { (Msg::TableFiles.text(lang)) } br;
+                input #tables name="tables" type="file" accept=".csv,.parquet" multiple required;
+            }
+            progress #upload-progress hidden value="0" max="1" aria-label=(Msg::Upload.text(lang)) {}
+            p { button type="submit" { (Msg::Upload.text(lang)) } }
+        }
+    };
+    page(lang, Some(&viewer), Msg::ImportDataset.text(lang), body).into_response()
+}
+
+/// Import the uploaded tables; then the datasets page.
+pub async fn upload_dataset(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    form: axum::extract::Multipart,
+) -> Response {
+    let received = super::upload::receive(
+        form,
+        &s.spool,
+        crate::api::upload::DATASET_LIMIT,
+        |token| viewer.csrf_ok(token),
+        crate::api::upload::is_table_file_name,
+    )
+    .await;
+    let received = match received {
+        Ok(r) if !r.files.is_empty() => r,
+        Ok(_) => {
+            return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, "send the table files");
+        }
+        Err(e) if e == "CSRF" => return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, &e),
+        Err(e) => return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, &e),
+    };
+    let request = crate::registry::catalog::ImportRequest {
+        name: received.field("name"),
+        dir: received.dir.path(),
+        task: received.field("task"),
+        source: received.field("source"),
+        restricted: received.field("restricted") == "1",
+    };
+    let actor = &viewer.actor;
+    let imported = s.registry.import_dataset(actor, &request, &|_, _, _| {});
+    match s.act(actor, "POST /datasets/upload", imported).await {
+        Ok(_) => Redirect::to("/datasets").into_response(),
         Err(e) => failed(&viewer, e),
     }
 }

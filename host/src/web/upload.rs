@@ -1,0 +1,100 @@
+//! Uploads from the browser: a model component or a dataset's tables, sent as a multipart form
+//! whose first field is the CSRF token (checked before a byte of the files is stored). Files
+//! stream into a temporary directory under the spool, within the kind's size limit, and vanish
+//! with it whatever happens; a small inline script shows the upload's progress where scripts run.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use axum::extract::Multipart;
+
+/// What the form held: its text fields and the directory its files were written to.
+pub struct Received {
+    /// Text fields, in order.
+    pub fields: Vec<(String, String)>,
+    /// The files, under their checked names (deleted on drop).
+    pub dir: tempfile::TempDir,
+    /// File names, in order.
+    pub files: Vec<String>,
+}
+
+impl Received {
+    /// The text field `name`, or empty.
+    pub fn field(&self, name: &str) -> &str {
+        self.fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.trim())
+    }
+}
+
+/// Longest text field kept, in bytes.
+const MAX_FIELD: usize = 4096;
+
+/// Read `form`: the first field must be `csrf` and pass `csrf_ok`; each file's name must pass
+/// `file_name_ok`; all files together at most `limit` bytes. The error says what was wrong.
+pub async fn receive(
+    mut form: Multipart,
+    spool: &Path,
+    limit: u64,
+    csrf_ok: impl Fn(&str) -> bool,
+    file_name_ok: impl Fn(&str) -> bool,
+) -> Result<Received, String> {
+    let dir = tempfile::tempdir_in(spool).map_err(|e| format!("receiving: {e}"))?;
+    let mut received = Received { fields: Vec::new(), dir, files: Vec::new() };
+    let mut total = 0u64;
+    let mut first = true;
+    while let Some(mut field) = form.next_field().await.map_err(|e| format!("the form is damaged: {e}"))? {
+        let name = field.name().unwrap_or("").to_string();
+        if first {
+            first = false;
+            let token = if name == "csrf" { field.text().await.unwrap_or_default() } else { String::new() };
+            if !csrf_ok(&token) {
+                return Err("CSRF".into());
+            }
+            continue;
+        }
+        match field.file_name().map(str::to_string) {
+            None => {
+                let text = field.text().await.map_err(|e| format!("field {name}: {e}"))?;
+                if text.len() > MAX_FIELD {
+                    return Err(format!("field {name} is longer than {MAX_FIELD} bytes"));
+                }
+                received.fields.push((name, text));
+            }
+            Some(file) if file.is_empty() => continue,
+            Some(file) => {
+                if !file_name_ok(&file) || received.files.contains(&file) {
+                    return Err(format!("file {file:?} is not accepted here (or sent twice)"));
+                }
+                let mut out = std::fs::File::create(received.dir.path().join(&file))
+                    .map_err(|e| format!("receiving {file}: {e}"))?;
+                while let Some(chunk) = field.chunk().await.map_err(|e| format!("receiving {file}: {e}"))? {
+                    total += chunk.len() as u64;
+                    if total > limit {
+                        return Err(format!("the upload is larger than the {} MiB allowed", limit >> 20));
+                    }
+                    out.write_all(&chunk).map_err(|e| format!("receiving {file}: {e}"))?;
+                }
+                received.files.push(file);
+            }
+        }
+    }
+    Ok(received)
+}
+
+/// The script that sends an upload form with a progress bar (the form works without it).
+pub const PROGRESS_SCRIPT: &str = r#"
+document.querySelectorAll('form[data-progress]').forEach(function (form) {
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var bar = document.getElementById(form.dataset.progress);
+    bar.hidden = false;
+    var xhr = new XMLHttpRequest();
+    xhr.open('POST', form.action);
+    xhr.upload.onprogress = function (e) { if (e.lengthComputable) { bar.max = e.total; bar.value = e.loaded; } };
+    xhr.onload = function () {
+      if (xhr.responseURL && xhr.responseURL !== form.action) { window.location = xhr.responseURL; }
+      else { document.open(); document.write(xhr.responseText); document.close(); }
+    };
+    xhr.send(new FormData(form));
+  });
+});
+"#;
