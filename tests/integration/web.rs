@@ -302,6 +302,42 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     let p = web.call("GET", "/models", &format!("{session}; sieve_lang=en"), &[]);
     assert!(p.body.contains("lang=\"en\"") && p.body.contains("<h1>Models</h1>"), "{}", p.body);
 
+    // A competition: listed with its phase, entered from its page, ranked on the public board
+    // with a chart of each entry's interval.
+    let olga = reg.user(&admin, "olga", "province", &["organizer"]);
+    let practice = crate::common::fresh_dir(&format!("web-practice-{}", reg.db().is_some()));
+    let p_dir = practice.to_str().expect("utf-8");
+    assert!(
+        crate::common::run(&["gen", "private-lending-fraud", "--seed", "5", "--out", p_dir]).status.success()
+    );
+    reg.ok(&admin, &import_args("practice", p_dir, "private-lending-fraud", "court"));
+    reg.ok(&admin, &["dataset", "approve", "practice"]);
+    reg.ok(&olga, &["benchmark", "create", "bench", "--dataset", "lending", "--practice", "practice"]);
+    reg.ok(&olga, &["competition", "create", "cup", "--benchmark", "bench", "--daily-limit", "3"]);
+    reg.ok(&olga, &["competition", "open", "cup"]);
+    let listed = web.call("GET", "/competitions", &session, &[]);
+    assert!(
+        listed.body.contains("href=\"/competitions/cup\"") && listed.body.contains("进行中"),
+        "{}",
+        listed.body
+    );
+    let cup = web.call("GET", "/competitions/cup", &session, &[]);
+    assert!(cup.body.contains("3 / 3"), "quota left: {}", cup.body);
+    let entered =
+        web.call("POST", "/competitions/cup/submit", &session, &[("csrf", &csrf), ("plugin", &digest)]);
+    assert_eq!(entered.status, StatusCode::SEE_OTHER, "{}", entered.body);
+    let begun = std::time::Instant::now();
+    let board = loop {
+        let p = web.call("GET", "/competitions/cup", &session, &[]);
+        if p.body.contains("<circle") {
+            break p;
+        }
+        assert!(begun.elapsed() < std::time::Duration::from_secs(120), "never scored: {}", p.body);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(board.body.contains("<svg") && board.body.contains("city-a"), "{}", board.body);
+    assert!(board.body.contains("2 / 3"), "one submission used: {}", board.body);
+
     // Signing out needs the token too, and clears the cookie.
     let p = web.call("POST", "/signout", &session, &[("csrf", "forged")]);
     assert_eq!(p.status, StatusCode::FORBIDDEN);

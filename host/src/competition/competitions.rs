@@ -140,6 +140,11 @@ impl CompetitionRecord {
         }
     }
 
+    /// Its closing time in epoch ms, if it has one.
+    pub fn closes_ms(&self) -> Option<i64> {
+        ms_of(&self.closes_at)
+    }
+
     /// The run limits of its submissions.
     pub fn run_limits(&self) -> Limits {
         limits_from_json(&self.limits)

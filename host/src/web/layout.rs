@@ -74,6 +74,7 @@ pub fn page_refreshing(
                             a href="/models" { (Msg::Models.text(lang)) }
                             a href="/runs" { (Msg::Runs.text(lang)) }
                             a href="/datasets" { (Msg::Datasets.text(lang)) }
+                            a href="/competitions" { (Msg::Competitions.text(lang)) }
                             @if v.actor.has(crate::registry::Role::Admin) {
                                 a href="/vetting" { (Msg::Vetting.text(lang)) }
                                 a href="/audit" { (Msg::Audit.text(lang)) }

@@ -2,6 +2,7 @@
 //! Chinese (English on a switch) for the people who never open a terminal. Every page goes
 //! through the registry's own checks, as the API does; nothing is loaded from elsewhere.
 
+pub mod competitions;
 pub mod i18n;
 pub mod layout;
 pub mod pages;
@@ -41,6 +42,9 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/release", post(pages::release))
         .route("/vetting", get(pages::vetting))
         .route("/audit", get(pages::audit))
+        .route("/competitions", get(competitions::list))
+        .route("/competitions/{name}", get(competitions::show))
+        .route("/competitions/{name}/submit", post(competitions::submit))
         .route("/datasets", get(pages::datasets))
         .route("/datasets/{name}", post(pages::dataset_action))
         .route("/vetting/{digest}", post(pages::decide))
