@@ -31,6 +31,17 @@ pub struct DemoArgs {
     /// (then explore it: SIEVE_HOME=DIR/home SIEVE_TOKEN=... sieve runs list).
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// End the tour by serving the web UI on this loopback address (default 127.0.0.1:8080) with
+    /// the demo's registry, and print tokens for an author, an admin and an organizer.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
+    serve: Option<std::net::SocketAddr>,
+}
+
+/// Who can sign in to the served demo.
+struct DemoTokens {
+    admin: String,
+    author: String,
+    organizer: String,
 }
 
 /// Run the demo; exit 0 only if every model completed.
@@ -42,10 +53,23 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
         anyhow::bail!("{} already holds a demo registry: --keep a new directory", home.display());
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(run_demo(&args, &root, &home))
+    let (exit, tokens) = runtime.block_on(run_demo(&args, &root, &home))?;
+    drop(runtime);
+    let Some(addr) = args.serve.filter(|_| exit == 0) else { return Ok(exit) };
+    println!("
+The web UI: http://{addr}/ (sign in with a token; Ctrl-C stops it)");
+    println!("  author (prosecutor of demo-city)  {}", tokens.author);
+    println!("  admin (province)                  {}", tokens.admin);
+    println!("  organizer (province)              {}", tokens.organizer);
+    let registry = super::session::RegistryArgs::default();
+    super::serve::serve(&home, &registry, super::serve::ServeArgs::on(addr))
 }
 
-async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Path) -> anyhow::Result<i32> {
+async fn run_demo(
+    args: &DemoArgs,
+    root: &std::path::Path,
+    home: &std::path::Path,
+) -> anyhow::Result<(i32, DemoTokens)> {
     let registry = Registry::open(home, None).await?;
     let sandbox = super::sandbox(home)?;
     println!(
@@ -143,7 +167,7 @@ async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Pat
             s.precision, s.recall, s.f0_5, s.average_precision
         );
     }
-    competition(&registry, &sandbox, &admin, args, root).await?;
+    let organizer_token = competition(&registry, &sandbox, &admin, args, root).await?;
     let key = audit::signing::AuditKey::load_or_create(home)?;
     audit::signing::seal(&registry.db, &key).await?;
     let public = audit::signing::public_key(&key.public_hex()).map_err(anyhow::Error::msg)?;
@@ -164,7 +188,7 @@ async fn run_demo(args: &DemoArgs, root: &std::path::Path, home: &std::path::Pat
         );
     }
     registry.db.close().await;
-    Ok(exit)
+    Ok((exit, DemoTokens { admin: admin_token, author: prosecutor_token, organizer: organizer_token }))
 }
 
 /// The demo's last act: a competition on T2 between the bundled model and a deliberately weak
@@ -176,11 +200,11 @@ async fn competition(
     admin: &Actor,
     args: &DemoArgs,
     root: &std::path::Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     const TASK: &str = "private-lending-fraud";
     println!("\ncompetition  {TASK}: the bundled model against a weak and an over-broad entry");
-    let (_, organizer) = registry.add_user(admin, "organizer", "province", &[Role::Organizer]).await?;
-    let organizer = registry.authenticate(Some(&organizer)).await?;
+    let (_, organizer_token) = registry.add_user(admin, "organizer", "province", &[Role::Organizer]).await?;
+    let organizer = registry.authenticate(Some(&organizer_token)).await?;
     let data = root.join("lending-benchmark");
     generate::task(TASK)?.write(args.scale, args.seed + 1, &data, Format::Parquet, &|_, _| {})?;
     let request = ImportRequest {
@@ -237,5 +261,5 @@ async fn competition(
     let board = registry.finalize(&organizer, "lending-cup", crate::storage::now_ms()).await?;
     println!();
     super::competitions::print_board(&board);
-    Ok(())
+    Ok(organizer_token)
 }

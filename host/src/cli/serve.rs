@@ -25,6 +25,13 @@ pub struct ServeArgs {
     grace: f64,
 }
 
+impl ServeArgs {
+    /// Serving on `addr` with the defaults (a worker per core, 30 s of grace).
+    pub fn on(addr: SocketAddr) -> ServeArgs {
+        ServeArgs { addr, workers: None, grace: 30.0 }
+    }
+}
+
 /// Database connections of a server: enough that concurrent reads do not queue behind the
 /// workers' writes.
 pub(super) const SERVER_CONNECTIONS: u32 = 16;

@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::registry::{Actor, Registry, RegistryError};
 
 /// Where the registry is and who is acting (global flags of every registry command).
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone, Debug, Default)]
 pub struct RegistryArgs {
     /// Database URL: postgres://user@host/db for a shared registry (the password from a
     /// PGPASSFILE, not the URL). Default: the embedded SQLite file in the home directory.
