@@ -256,9 +256,41 @@ fn a_prosecutor_runs_a_model_and_confirms_a_clue_in_a_real_browser() {
     assert!(page.contains("hangzhou") && page.contains("1.000"), "{page}");
     browser.shot("field-precision");
 
+    // Enter it in a competition and read the leaderboard, with its chart.
+    let organizer = reg.user(&admin, "zhao", "province", &["organizer"]);
+    let practice = crate::common::fresh_dir("browser-practice");
+    let p_dir = practice.to_str().expect("utf-8");
+    assert!(
+        crate::common::run(&["gen", "private-lending-fraud", "--seed", "5", "--out", p_dir]).status.success()
+    );
+    reg.ok(&admin, &import_args("practice", p_dir, "private-lending-fraud", "court"));
+    reg.ok(&admin, &["dataset", "approve", "practice"]);
+    reg.ok(
+        &organizer,
+        &["benchmark", "create", "lending-bench", "--dataset", "lending", "--practice", "practice"],
+    );
+    reg.ok(&organizer, &["competition", "create", "lending-cup", "--benchmark", "lending-bench"]);
+    reg.ok(&organizer, &["competition", "open", "lending-cup"]);
+    browser.go(&format!("{url}/competitions"));
+    browser.shot("competitions");
+    browser.click("a[href='/competitions/lending-cup']");
+    browser.wait_for("the competition page", |source, _| source.contains("提交参赛"));
+    browser.click("form.card button[type=submit]");
+    let started = Instant::now();
+    loop {
+        browser.go(&format!("{url}/competitions/lending-cup"));
+        if browser.source().contains("<circle") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the entry was never scored");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(browser.source().contains("hangzhou"));
+    browser.shot("leaderboard");
+
     // English on the switch.
     browser.click("header .who a");
-    browser.wait_for("the English page", |source, _| source.contains("Field precision"));
+    browser.wait_for("the English page", |source, _| source.contains("Public leaderboard"));
     browser.shot("english");
     let _ = server.kill();
     let _ = server.wait();

@@ -56,8 +56,10 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     let (exit, tokens) = runtime.block_on(run_demo(&args, &root, &home))?;
     drop(runtime);
     let Some(addr) = args.serve.filter(|_| exit == 0) else { return Ok(exit) };
-    println!("
-The web UI: http://{addr}/ (sign in with a token; Ctrl-C stops it)");
+    println!(
+        "
+The web UI: http://{addr}/ (sign in with a token; Ctrl-C stops it)"
+    );
     println!("  author (prosecutor of demo-city)  {}", tokens.author);
     println!("  admin (province)                  {}", tokens.admin);
     println!("  organizer (province)              {}", tokens.organizer);

@@ -68,10 +68,18 @@ pub async fn list(State(s): State<AppState>, viewer: Viewer) -> Response {
     page(lang, Some(&viewer), Msg::Competitions.text(lang), body).into_response()
 }
 
+/// `text` cut to `chars` characters, with an ellipsis when cut.
+fn short(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// Each entry's score as a dot and its 95% interval as a bar, on a 0-1 scale.
 fn chart(board: &Board) -> Markup {
     let rows: Vec<_> = board.entries.iter().filter(|e| e.primary.is_some()).take(30).collect();
-    let (left, width, row_h) = (220.0, 460.0, 22.0);
+    let (left, width, row_h) = (280.0, 400.0, 22.0);
     let height = 30.0 + row_h * rows.len() as f64;
     let x = |v: f64| left + width * v.clamp(0.0, 1.0);
     html! {
@@ -84,7 +92,7 @@ fn chart(board: &Board) -> Markup {
             @for (i, e) in rows.iter().enumerate() {
                 @let y = 15.0 + row_h * i as f64;
                 text x="0" y=(y + 4.0) font-size="12" fill="#1d2430" {
-                    (e.rank.map_or_else(|| "-".to_string(), |r| r.to_string())) ". " (e.org) " · " (crate::text::prefix(&e.model, 18))
+                    (e.rank.map_or_else(|| "-".to_string(), |r| r.to_string())) ". " (e.org) " · " (short(&e.model, 22))
                 }
                 @if let Some(iv) = &e.interval {
                     line x1=(x(iv.low)) x2=(x(iv.high)) y1=(y) y2=(y) stroke="#9b1c1c" stroke-width="3" stroke-opacity="0.35" {}
