@@ -124,6 +124,23 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     let model = web.call("GET", &format!("/models/{digest}"), &session, &[]);
     assert!(model.body.contains("&lt;script&gt;alert('notes')&lt;/script&gt;"), "{}", model.body);
     assert!(!model.body.contains(hostile), "the notes were rendered as markup");
+    // A star keeps the model at hand: listed first, and on its own with the filter.
+    let csrf_here = csrf_of(&model.body);
+    let starred = web.call(
+        "POST",
+        &format!("/models/{digest}/favourite"),
+        &session,
+        &[("csrf", &csrf_here), ("favourite", "true")],
+    );
+    assert_eq!(starred.status, StatusCode::SEE_OTHER, "{}", starred.body);
+    let mine = web.call("GET", "/models?starred=true", &session, &[]);
+    assert!(mine.body.contains("★") && mine.body.contains(&digest[..19]), "{}", mine.body);
+    let theirs = web.call("POST", "/signin", "", &[("token", &mallory)]);
+    let theirs = theirs.cookie.split(';').next().expect("cookie").to_string();
+    assert!(
+        !web.call("GET", "/models?starred=true", &theirs, &[]).body.contains(&digest[..19]),
+        "stars are per user"
+    );
     let p = web.call("GET", "/models?task=copyright-harvesting", &session, &[]);
     assert!(!p.body.contains(&digest[..19]), "the task filter");
 

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod encodings;
+pub mod favourites;
 pub mod names;
 pub mod plugins;
 pub mod policy;

@@ -81,6 +81,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0011_clue_reviews.sql"),
         postgres: include_str!("../../migrations/postgres/0011_clue_reviews.sql"),
     },
+    Migration {
+        version: 12,
+        name: "favourites",
+        sqlite: include_str!("../../migrations/sqlite/0012_favourites.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_favourites.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.

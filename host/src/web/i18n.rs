@@ -114,6 +114,7 @@ catalogue! {
     Saved => "已保存", "Saved";
     Back => "返回", "Back";
     Cost => "开销", "Cost";
+    Favourites => "收藏", "Favourites";
     Competitions => "模型竞赛", "Competitions";
     Competition => "竞赛", "Competition";
     Metric => "主指标", "Metric";

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
             get(pages::upload_dataset_form).post(pages::upload_dataset).layer(DefaultBodyLimit::disable()),
         )
         .route("/models/{digest}", get(pages::model))
+        .route("/models/{digest}/favourite", post(pages::favourite))
         .route("/runs", get(pages::runs).post(pages::start_run))
         .route("/runs/new", get(pages::new_run))
         .route("/runs/{id}", get(pages::run))

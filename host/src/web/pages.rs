@@ -130,6 +130,8 @@ pub struct ModelFilter {
     task: String,
     #[serde(default)]
     state: String,
+    #[serde(default)]
+    starred: bool,
 }
 
 fn state_class(state: &str) -> String {
@@ -155,9 +157,11 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
             Ok(p) => p,
             Err(e) => return failed(&viewer, e),
         };
+    let starred = s.registry.favourites(&viewer.actor).await.unwrap_or_default();
     let needle = f.q.trim().to_lowercase();
-    let shown: Vec<&PluginRecord> = plugins
+    let mut shown: Vec<&PluginRecord> = plugins
         .iter()
+        .filter(|p| !f.starred || starred.contains(&p.digest))
         .filter(|p| f.task.is_empty() || p.task == f.task)
         .filter(|p| f.state.is_empty() || p.state == f.state)
         .filter(|p| {
@@ -168,6 +172,8 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
                 || p.info["summary"].as_str().is_some_and(|t| t.to_lowercase().contains(&needle))
         })
         .collect();
+    // Favourites first, the rest as the registry lists them.
+    shown.sort_by_key(|p| !starred.contains(&p.digest));
     let body = html! {
         p { a href="/models/upload" { (Msg::PublishModel.text(lang)) } }
         form.inline method="get" action="/models" role="search" {
@@ -187,6 +193,8 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
                     option value=(st) selected[f.state == st] { (state_label(lang, st)) }
                 }
             }
+            input #starred name="starred" type="checkbox" value="true" checked[f.starred];
+            label for="starred" { (Msg::Favourites.text(lang)) }
             button type="submit" { (Msg::Filter.text(lang)) }
         }
         @if shown.is_empty() {
@@ -204,7 +212,11 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
                 tbody {
                     @for p in &shown {
                         tr {
-                            td { a href={ "/models/" (p.digest) } { (p.name) " " (p.version) } br; small.muted { (p.info["summary"].as_str().unwrap_or("")) } }
+                            td {
+                                @if starred.contains(&p.digest) { span aria-label=(Msg::Favourites.text(lang)) { "★ " } }
+                                a href={ "/models/" (p.digest) } { (p.name) " " (p.version) }
+                                br; small.muted { (p.info["summary"].as_str().unwrap_or("")) }
+                            }
                             td { (p.task) }
                             td class=(state_class(&p.state)) { (state_label(lang, &p.state)) }
                             td { (p.org) }
@@ -244,11 +256,21 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
             Ok(f) => f,
             Err(e) => return failed(&viewer, e),
         };
+    let starred = s.registry.favourites(actor).await.unwrap_or_default().contains(&p.digest);
     let empty = Vec::new();
     let inputs = p.info["inputs"].as_array().unwrap_or(&empty);
     let params = p.info["params"].as_array().unwrap_or(&empty);
     let body = html! {
-        @if p.state == "approved" { p { a href={ "/runs/new?plugin=" (p.digest) } { (Msg::StartRun.text(lang)) } } }
+        div.inline {
+            form.inline method="post" action={ "/models/" (p.digest) "/favourite" } {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                input type="hidden" name="favourite" value=(if starred { "false" } else { "true" });
+                button.plain type="submit" aria-pressed=(starred) {
+                    (if starred { "★ " } else { "☆ " }) (Msg::Favourites.text(lang))
+                }
+                @if p.state == "approved" { a href={ "/runs/new?plugin=" (p.digest) } { (Msg::StartRun.text(lang)) } }
+            }
+        }
         div.card {
             p { (p.info["summary"].as_str().unwrap_or("")) }
             dl.facts {
@@ -1196,6 +1218,31 @@ pub async fn upload_dataset(
     let imported = s.registry.import_dataset(actor, &request, &|_, _, _| {});
     match s.act(actor, "POST /datasets/upload", imported).await {
         Ok(_) => Redirect::to("/datasets").into_response(),
+        Err(e) => failed(&viewer, e),
+    }
+}
+
+/// The star form's fields.
+#[derive(Deserialize)]
+pub struct FavouriteForm {
+    csrf: String,
+    favourite: bool,
+}
+
+/// Star or unstar a model, then back to its page.
+pub async fn favourite(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Path(digest): Path<String>,
+    Form(form): Form<FavouriteForm>,
+) -> Response {
+    if !viewer.csrf_ok(&form.csrf) {
+        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
+    }
+    let actor = &viewer.actor;
+    let done = s.registry.set_favourite(actor, &digest, form.favourite);
+    match s.act(actor, "POST /models/{digest}/favourite", done).await {
+        Ok(()) => Redirect::to(&format!("/models/{digest}")).into_response(),
         Err(e) => failed(&viewer, e),
     }
 }
