@@ -714,22 +714,25 @@ impl Registry {
         rule: Option<&str>,
     ) -> Result<Vec<StoredClue>> {
         self.readable_run(actor, id).await?;
-        let order_by = match order {
-            ClueOrder::Score => "score DESC, seq",
-            ClueOrder::Seq => "seq",
+        let (order_by, outer_order) = match order {
+            ClueOrder::Score => ("score DESC, seq", "c.score DESC, c.seq"),
+            ClueOrder::Seq => ("seq", "c.seq"),
         };
-        let rows = sqlx::query(&format!(
-            "SELECT c.*, v.verdict, v.reason AS verdict_reason, u.name AS reviewer FROM clues c \
+        // The page's clues are picked from an index alone (migration 0013), then joined: a deep
+        // page skips index entries, not whole rows with their verdicts.
+        let of_rule = if rule.is_some() { "AND rule = $4" } else { "" };
+        let sql = format!(
+            "SELECT c.*, v.verdict, v.reason AS verdict_reason, u.name AS reviewer \
+             FROM (SELECT seq FROM clues WHERE run_id = $1 {of_rule} ORDER BY {order_by} LIMIT $2 OFFSET $3) page \
+             JOIN clues c ON c.run_id = $1 AND c.seq = page.seq \
              LEFT JOIN clue_reviews v ON v.run_id = c.run_id AND v.subject = c.subject \
-             LEFT JOIN users u ON u.id = v.user_id \
-             WHERE c.run_id = $1 AND ($4 = '' OR c.rule = $4) ORDER BY {order_by} LIMIT $2 OFFSET $3"
-        ))
-        .bind(id)
-        .bind(per_page)
-        .bind((page.max(1) - 1) * per_page)
-        .bind(rule.unwrap_or(""))
-        .fetch_all(self.db.pool())
-        .await?;
+             LEFT JOIN users u ON u.id = v.user_id ORDER BY {outer_order}"
+        );
+        let mut query = sqlx::query(&sql).bind(id).bind(per_page).bind((page.max(1) - 1) * per_page);
+        if let Some(rule) = rule {
+            query = query.bind(rule);
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
         rows.iter()
             .map(|r| {
                 let evidence: String = r.try_get("evidence")?;

@@ -87,6 +87,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0012_favourites.sql"),
         postgres: include_str!("../../migrations/postgres/0012_favourites.sql"),
     },
+    Migration {
+        version: 13,
+        name: "clue_pages",
+        sqlite: include_str!("../../migrations/sqlite/0013_clue_pages.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_clue_pages.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
