@@ -205,7 +205,9 @@ fn a_prosecutor_runs_a_model_and_confirms_a_clue_in_a_real_browser() {
     browser.type_into("#notes", "民间借贷虚假诉讼模型");
     browser.shot("upload-model");
     browser.click("form.card button[type=submit]");
-    let page = browser.wait_for("the published model's page", |_, url| url.contains("/models/sha256:"));
+    let page = browser.wait_for("the published model's page", |source, url| {
+        url.contains("/models/sha256:") && source.contains("<h2>")
+    });
     let digest = browser.url().rsplit('/').next().expect("digest").to_string();
     assert!(page.contains("民间借贷虚假诉讼模型") && page.contains("待审核"), "{page}");
     browser.shot("published");

@@ -40,7 +40,22 @@ impl Web {
 
     /// `method path` with `cookies` and, for a POST, the form `fields`.
     fn call(&self, method: &str, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Page {
+        self.call_with(method, path, cookies, fields, &[])
+    }
+
+    /// As `call`, with extra request `headers`.
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        cookies: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if !cookies.is_empty() {
             request = request.header("cookie", cookies);
         }
@@ -354,6 +369,23 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     };
     assert!(board.body.contains("<svg") && board.body.contains("city-a"), "{}", board.body);
     assert!(board.body.contains("2 / 3"), "one submission used: {}", board.body);
+    let model = web.call("GET", &format!("/models/{digest}"), &session, &[]);
+    assert!(
+        model.body.contains("基准测试准确率") && model.body.contains("href=\"/competitions/cup\""),
+        "{}",
+        model.body
+    );
+    assert!(web.call("GET", "/competitions", &session, &[]).body.contains("<td>bench</td>"));
+    // A sign-in form posted from another site is refused (login CSRF).
+    let mut foreign = web.call_with(
+        "POST",
+        "/signin",
+        "",
+        &[("token", &alice)],
+        &[("origin", "https://evil.example"), ("host", "localhost")],
+    );
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", std::mem::take(&mut foreign.body));
+    assert!(foreign.cookie.is_empty());
 
     // Signing out needs the token too, and clears the cookie.
     let p = web.call("POST", "/signout", &session, &[("csrf", "forged")]);

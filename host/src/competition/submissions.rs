@@ -728,3 +728,58 @@ mod tests {
         assert!(pa.scores.f0_5 < p.scores.f0_5);
     }
 }
+
+/// A plugin's precision on a benchmark, as its scored competition submissions show it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BenchmarkPrecision {
+    /// The competition.
+    pub competition: String,
+    /// Its benchmark.
+    pub benchmark: String,
+    /// Precision on the public side (best of the plugin's scored submissions).
+    pub public: Option<f64>,
+    /// Precision on the private side, once the competition is finalized.
+    pub private: Option<f64>,
+}
+
+impl Registry {
+    /// Plugin `digest`'s precision on each benchmark it was entered on: what the public
+    /// leaderboard shows, and the private side once finalized (shown next to field precision).
+    pub async fn benchmark_precision(&self, digest: &str) -> Result<Vec<BenchmarkPrecision>> {
+        let rows = sqlx::query(
+            "SELECT c.name AS competition, b.name AS benchmark, c.state, s.public_scores, s.private_scores \
+             FROM submissions s JOIN competitions c ON c.id = s.competition_id JOIN benchmarks b ON b.id = c.benchmark_id \
+             WHERE s.plugin_digest = $1 AND s.state = 'scored' ORDER BY c.name",
+        )
+        .bind(digest)
+        .fetch_all(self.db.pool())
+        .await?;
+        let precision = |text: Option<String>| -> Option<f64> {
+            serde_json::from_str::<serde_json::Value>(&text?).ok()?["precision"].as_f64()
+        };
+        let mut out: Vec<BenchmarkPrecision> = Vec::new();
+        for row in &rows {
+            let competition: String = row.try_get("competition")?;
+            let finalized = row.try_get::<String, _>("state")? == "finalized";
+            let public = precision(row.try_get("public_scores")?);
+            let private = if finalized { precision(row.try_get("private_scores")?) } else { None };
+            let best = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            };
+            match out.iter_mut().find(|p| p.competition == competition) {
+                Some(p) => {
+                    p.public = best(p.public, public);
+                    p.private = best(p.private, private);
+                }
+                None => out.push(BenchmarkPrecision {
+                    competition,
+                    benchmark: row.try_get("benchmark")?,
+                    public,
+                    private,
+                }),
+            }
+        }
+        Ok(out)
+    }
+}

@@ -207,6 +207,28 @@ impl Registry {
         rows.iter().map(review_from).collect()
     }
 
+    /// Field precision of every plugin with a reviewed clue, over all its stored runs (the
+    /// registry's list shows it; the per-procuratorate split is on each model's page).
+    pub async fn field_precision_totals(&self) -> Result<std::collections::HashMap<String, f64>> {
+        let rows = sqlx::query(
+            "SELECT runs.plugin_digest AS digest, \
+             SUM(CASE WHEN r.verdict = 'confirmed' THEN 1 ELSE 0 END) AS confirmed, \
+             SUM(CASE WHEN r.verdict = 'dismissed' THEN 1 ELSE 0 END) AS dismissed \
+             FROM clue_reviews r JOIN runs ON runs.id = r.run_id WHERE runs.competition_id IS NULL \
+             GROUP BY runs.plugin_digest",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut out = std::collections::HashMap::new();
+        for row in &rows {
+            let (c, d): (i64, i64) = (row.try_get("confirmed")?, row.try_get("dismissed")?);
+            if let Some(p) = tally(None, c, d, 0).precision {
+                out.insert(row.try_get("digest")?, p);
+            }
+        }
+        Ok(out)
+    }
+
     /// Field precision of plugin `given` (for whoever may see the plugin): the total over every
     /// stored run, and per procuratorate within the caller's own subtree.
     pub async fn field_precision(&self, actor: &Actor, given: &str) -> Result<FieldPrecision> {

@@ -40,6 +40,7 @@ pub async fn list(State(s): State<AppState>, viewer: Viewer) -> Response {
         Ok(c) => c,
         Err(e) => return error_page(lang, Some(&viewer), e.status, &e.message),
     };
+    let benchmarks = s.registry.benchmarks().await.unwrap_or_default();
     let now = now_ms();
     let body = html! {
         table {
@@ -60,6 +61,29 @@ pub async fn list(State(s): State<AppState>, viewer: Viewer) -> Response {
                         td { (phase_label(lang, c.phase(now).as_str())) }
                         td { (time_left(c.closes_ms(), now).unwrap_or_else(|| "—".into())) }
                         td { (c.org) }
+                    }
+                }
+            }
+        }
+        h2 { (Msg::Benchmarks.text(lang)) }
+        table {
+            thead { tr {
+                th scope="col" { (Msg::Benchmark.text(lang)) }
+                th scope="col" { (Msg::Task.text(lang)) }
+                th scope="col" { (Msg::Metric.text(lang)) }
+                th scope="col" { (Msg::ReviewBudget.text(lang)) }
+                th scope="col" { (Msg::Subjects.text(lang)) }
+                th scope="col" { (Msg::Dataset.text(lang)) }
+            } }
+            tbody {
+                @for b in &benchmarks {
+                    tr {
+                        td { (b.name) }
+                        td { (b.task) }
+                        td { (b.metric) }
+                        td.num { (b.review_budget) }
+                        td.num { (b.public_subjects) " / " (b.private_subjects) }
+                        td { (b.practice.as_deref().unwrap_or("—")) }
                     }
                 }
             }

@@ -114,6 +114,11 @@ catalogue! {
     Saved => "已保存", "Saved";
     Back => "返回", "Back";
     Cost => "开销", "Cost";
+    BenchmarkPrecision => "基准测试准确率", "Benchmark precision";
+    Benchmark => "基准测试", "Benchmark";
+    Benchmarks => "基准测试集", "Benchmarks";
+    ReviewBudget => "核查预算", "Review budget";
+    Subjects => "对象数（公开 / 私有）", "Subjects (public / private)";
     Favourites => "收藏", "Favourites";
     Competitions => "模型竞赛", "Competitions";
     Competition => "竞赛", "Competition";

@@ -64,6 +64,11 @@ pub struct SignIn {
 /// Check the token as the API would; keep it in the session cookie.
 pub async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<SignIn>) -> Response {
     let lang = lang_of(&headers);
+    // No session yet to tie a CSRF token to: a form posted from another site is told apart by
+    // its Origin, which browsers send with every cross-site POST (login CSRF).
+    if !same_origin(&headers) {
+        return error_page(lang, None, StatusCode::FORBIDDEN, "sign in from this site's own page");
+    }
     let token = form.token.trim();
     // A token is printable ASCII; anything else cannot be one and must not reach a header.
     if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) || token.contains(';') {
@@ -82,6 +87,13 @@ pub async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(form): 
             (StatusCode::UNAUTHORIZED, sign_in_page(lang, Some(Msg::BadToken))).into_response()
         }
     }
+}
+
+/// Whether the request's `Origin`, if it sent one, names the host it was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin.split_once("://").is_some_and(|(_, rest)| rest == host)
 }
 
 /// A form that only carries its CSRF token.
@@ -158,6 +170,7 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
             Err(e) => return failed(&viewer, e),
         };
     let starred = s.registry.favourites(&viewer.actor).await.unwrap_or_default();
+    let field = s.registry.field_precision_totals().await.unwrap_or_default();
     let needle = f.q.trim().to_lowercase();
     let mut shown: Vec<&PluginRecord> = plugins
         .iter()
@@ -206,7 +219,9 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
                     th scope="col" { (Msg::Task.text(lang)) }
                     th scope="col" { (Msg::State.text(lang)) }
                     th scope="col" { (Msg::Author.text(lang)) }
+                    th scope="col" { (Msg::VettingFindings.text(lang)) }
                     th scope="col" { (Msg::Runs.text(lang)) }
+                    th scope="col" { (Msg::FieldPrecision.text(lang)) }
                     th scope="col" { (Msg::Digest.text(lang)) }
                 } }
                 tbody {
@@ -220,7 +235,9 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
                             td { (p.task) }
                             td class=(state_class(&p.state)) { (state_label(lang, &p.state)) }
                             td { (p.org) }
-                            td.num { (p.runs) }
+                            td { (p.vetting.as_ref().map_or("—", |v| if v.passed { "✓" } else { "✗" })) }
+                            td.num { (p.runs) " · " (p.orgs_using) " " (Msg::Procuratorate.text(lang)) }
+                            td.num { (field.get(&p.digest).map_or_else(|| "—".to_string(), |x| format!("{x:.3}"))) }
                             td { code { (&p.digest[..p.digest.len().min(19)]) } }
                         }
                     }
@@ -257,6 +274,7 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
             Err(e) => return failed(&viewer, e),
         };
     let starred = s.registry.favourites(actor).await.unwrap_or_default().contains(&p.digest);
+    let benchmarks = s.registry.benchmark_precision(&p.digest).await.unwrap_or_default();
     let empty = Vec::new();
     let inputs = p.info["inputs"].as_array().unwrap_or(&empty);
     let params = p.info["params"].as_array().unwrap_or(&empty);
@@ -303,6 +321,27 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
             tbody {
                 @for t in &precision.by_org { (tally_row(lang, t)) }
                 (tally_row(lang, &precision.total))
+            }
+        }
+        @if !benchmarks.is_empty() {
+            h2 { (Msg::BenchmarkPrecision.text(lang)) }
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::Competition.text(lang)) }
+                    th scope="col" { (Msg::Benchmark.text(lang)) }
+                    th scope="col" { (Msg::PublicBoard.text(lang)) }
+                    th scope="col" { (Msg::PrivateBoard.text(lang)) }
+                } }
+                tbody {
+                    @for b in &benchmarks {
+                        tr {
+                            td { a href={ "/competitions/" (b.competition) } { (b.competition) } }
+                            td { (b.benchmark) }
+                            td.num { (b.public.map_or_else(|| "—".to_string(), |x| format!("{x:.3}"))) }
+                            td.num { (b.private.map_or_else(|| "—".to_string(), |x| format!("{x:.3}"))) }
+                        }
+                    }
+                }
             }
         }
         h2 { (Msg::Inputs.text(lang)) }
