@@ -276,6 +276,12 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
         StatusCode::FORBIDDEN,
         "an author reads no audit log"
     );
+    let early = web.call("GET", "/audit?before=5", &admin_session, &[]);
+    assert!(
+        early.body.contains("<td class=\"num\">4</td>") && !early.body.contains("<td class=\"num\">5</td>"),
+        "{}",
+        early.body
+    );
     let listed = web.call("GET", "/datasets", &session, &[]);
     assert!(
         listed.body.contains("lending@1") && listed.body.contains("<code>lending_cases</code>"),
@@ -294,6 +300,40 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     assert_eq!(grant(&admin_session, &admin_csrf).status, StatusCode::SEE_OTHER);
     let grants = reg.json(&admin, &["dataset", "show", "lending"])["grants"].clone();
     assert!(grants.as_array().expect("grants").iter().any(|g| g == "city-b"), "{grants}");
+
+    // A dataset imported from the browser's form: the CSRF token first, then the fields and files.
+    let mut form =
+        format!("--webform\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n").into_bytes();
+    for (name, value) in [("name", "lending_web"), ("task", "private-lending-fraud"), ("source", "网页上传")]
+    {
+        form.extend(
+            format!("--webform\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .bytes(),
+        );
+    }
+    for entry in std::fs::read_dir(&dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        let file = path.file_name().expect("name").to_string_lossy().into_owned();
+        form.extend(
+            format!(
+                "--webform\r\nContent-Disposition: form-data; name=\"tables\"; filename=\"{file}\"\r\n\r\n"
+            )
+            .bytes(),
+        );
+        form.extend(std::fs::read(&path).expect("read"));
+        form.extend(b"\r\n");
+    }
+    form.extend(b"--webform--\r\n");
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/datasets/upload")
+        .header("cookie", &session)
+        .header("content-type", "multipart/form-data; boundary=webform")
+        .body(Body::from(form))
+        .expect("request");
+    let answer = web.runtime.block_on(async { web.router.clone().oneshot(request).await.expect("answer") });
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(reg.json(&admin, &["dataset", "show", "lending_web"])["source"], "网页上传");
 
     // An upload whose form does not start with this session's CSRF token stores nothing.
     let boundary = "sieve-web-test";

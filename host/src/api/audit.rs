@@ -28,6 +28,8 @@ struct LogQuery {
     limit: Option<i64>,
     /// Only events about this target.
     target: Option<String>,
+    /// Only events before this one (the next page back).
+    before: Option<i64>,
 }
 
 /// The newest audit events the caller may read (admins: the root's see all, others their subtree's users').
@@ -42,7 +44,7 @@ async fn log(
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::bad_request(format!("limit must be between 1 and 10000, got {limit}")));
     }
-    s.act(&actor, "audit log", s.registry.audit_visible_to(&actor, limit, q.target.as_deref()))
+    s.act(&actor, "audit log", s.registry.audit_visible_to(&actor, limit, q.target.as_deref(), q.before))
         .await
         .map(Json)
 }

@@ -109,19 +109,24 @@ fn event(row: &sqlx::any::AnyRow) -> Result<Event, sqlx::Error> {
     })
 }
 
-/// The newest `limit` events (oldest first), optionally only those about `target` and only those
-/// whose actor is one of `actors`.
+/// The newest `limit` events (oldest first), optionally only those about `target`, only those
+/// whose actor is one of `actors`, and only those before event `before` (the next page back).
 pub async fn list(
     db: &Db,
     limit: i64,
     target: Option<&str>,
     actors: Option<&[String]>,
+    before: Option<i64>,
 ) -> Result<Vec<Event>, StorageError> {
     let mut sql = String::from("SELECT * FROM audit_events WHERE 1 = 1");
     let mut next = 1;
     if target.is_some() {
         sql.push_str(" AND target = $1");
         next = 2;
+    }
+    if before.is_some() {
+        sql.push_str(&format!(" AND seq < ${next}"));
+        next += 1;
     }
     if let Some(actors) = actors {
         if actors.is_empty() {
@@ -135,6 +140,9 @@ pub async fn list(
     let mut query = sqlx::query(&sql);
     if let Some(t) = target {
         query = query.bind(t);
+    }
+    if let Some(b) = before {
+        query = query.bind(b);
     }
     for a in actors.unwrap_or_default() {
         query = query.bind(a);

@@ -317,7 +317,7 @@ pub fn audit(home: &Path, reg: &RegistryArgs, command: AuditCommand) -> anyhow::
         AuditCommand::Log { limit, target, json } => {
             let registry = &session.registry;
             let events = session.act("audit log", |a| async move {
-                registry.audit_visible_to(&a, limit, target.as_deref()).await
+                registry.audit_visible_to(&a, limit, target.as_deref(), None).await
             })?;
             print_events(&events, json)?;
             Ok(0)

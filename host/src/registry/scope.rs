@@ -87,12 +87,13 @@ impl Registry {
         actor: &Actor,
         limit: i64,
         target: Option<&str>,
+        before: Option<i64>,
     ) -> Result<Vec<Event>> {
         actor.require(Role::Admin, "reading the audit log")?;
         if actor.org_chain.len() <= 1 {
-            return Ok(audit::list(&self.db, limit, target, None).await?);
+            return Ok(audit::list(&self.db, limit, target, None, before).await?);
         }
         let names: Vec<String> = self.users_visible_to(actor).await?.into_iter().map(|u| u.name).collect();
-        Ok(audit::list(&self.db, limit, target, Some(&names)).await?)
+        Ok(audit::list(&self.db, limit, target, Some(&names), before).await?)
     }
 }

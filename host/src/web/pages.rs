@@ -975,7 +975,11 @@ pub struct AuditQuery {
     action: String,
     #[serde(default)]
     verify: Option<String>,
+    before: Option<i64>,
 }
+
+/// Audit events per page.
+const AUDIT_PAGE: i64 = 200;
 
 /// `/audit`: the newest events the admin may read, filtered by target and action, and the
 /// chain's verification on request.
@@ -984,10 +988,15 @@ pub async fn audit(State(s): State<AppState>, viewer: Viewer, Query(q): Query<Au
     let lang = viewer.lang;
     let actor = &viewer.actor;
     let target = Some(q.target.trim()).filter(|t| !t.is_empty());
-    let events = match s.act(actor, "GET /audit", s.registry.audit_visible_to(actor, 500, target)).await {
+    let events = match s
+        .act(actor, "GET /audit", s.registry.audit_visible_to(actor, AUDIT_PAGE, target, q.before))
+        .await
+    {
         Ok(e) => e,
         Err(e) => return failed(&viewer, e),
     };
+    // The page back starts below the oldest event read, whatever the action filter kept.
+    let older = events.first().map(|e| e.seq).filter(|_| events.len() as i64 == AUDIT_PAGE);
     let action = q.action.trim();
     let events: Vec<_> =
         events.into_iter().filter(|e| action.is_empty() || e.action.contains(action)).collect();
@@ -1032,6 +1041,11 @@ pub async fn audit(State(s): State<AppState>, viewer: Viewer, Query(q): Query<Au
                         td { small { code { (crate::text::prefix(&e.detail, 300)) } } }
                     }
                 }
+            }
+        }
+        @if let Some(oldest) = older {
+            nav.pager aria-label="pages" {
+                a href={ "/audit?before=" (oldest) "&target=" (form_value(&q.target)) "&action=" (form_value(&q.action)) } { (Msg::Older.text(lang)) }
             }
         }
     };
