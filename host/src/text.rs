@@ -65,6 +65,19 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
+/// Percent-encode a URL path segment or query value (every byte but `A-Z a-z 0-9 - _ . ~ @`).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1063,15 +1063,7 @@ fn clue_review_and_field_precision(reg: &Reg) {
 fn encoded_runs_give_the_clues_of_ad_hoc_runs(reg: &Reg) {
     let admin = reg.init();
     let approver = reg.user(&admin, "approver", "province", &["admin"]);
-    for task in [
-        "vehicle-insurance-fraud",
-        "private-lending-fraud",
-        "false-mediation-confirmation",
-        "judicial-auction-violations",
-        "restricted-debtor-travel",
-        "vehicle-enforcement",
-        "copyright-harvesting",
-    ] {
+    for task in sieve_host::datasets::contract::TASKS {
         let dir = data(task);
         let dir_text = dir.to_str().expect("utf-8");
         let name = task.replace('-', "_");

@@ -59,8 +59,11 @@ impl Web {
         if !cookies.is_empty() {
             request = request.header("cookie", cookies);
         }
-        let body =
-            fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect::<Vec<_>>().join("&");
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sieve_host::text::percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
         let request = if method == "POST" {
             request.header("content-type", "application/x-www-form-urlencoded").body(Body::from(body))
         } else {
@@ -77,20 +80,6 @@ impl Web {
             Page { status, location, cookie, body: String::from_utf8_lossy(&bytes).into_owned() }
         })
     }
-}
-
-/// `application/x-www-form-urlencoded` value encoding.
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The CSRF token a page's forms carry.

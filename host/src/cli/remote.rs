@@ -134,18 +134,7 @@ fn check(status: u16, bytes: &[u8]) -> Result<(), RemoteError> {
     })
 }
 
-/// Percent-encode a path segment or query value.
-pub fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::text::percent_encode as encode;
 
 /// A command that runs only next to the registry.
 pub fn local_only(command: &str) -> anyhow::Error {

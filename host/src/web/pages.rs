@@ -507,7 +507,7 @@ pub async fn run(
     let pages = (shown + CLUES_PER_PAGE - 1) / CLUES_PER_PAGE;
     let may_release =
         held && viewer.actor.has(crate::registry::Role::Admin) && record.user != viewer.actor.user.name;
-    let rule_query = rule.map(|r| format!("&rule={}", form_value(r))).unwrap_or_default();
+    let rule_query = rule.map(|r| format!("&rule={}", crate::text::percent_encode(r))).unwrap_or_default();
     let waiting = record.state == "queued" || record.state == "running";
     let position = if record.state == "queued" { s.registry.queue_position(id).await.ok() } else { None };
     let progress = s.queue.progress(id);
@@ -890,20 +890,6 @@ pub async fn decide(
     }
 }
 
-/// `value` encoded for a query string.
-fn form_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// Export format.
 #[derive(Deserialize)]
 pub struct ExportQuery {
@@ -1045,7 +1031,7 @@ pub async fn audit(State(s): State<AppState>, viewer: Viewer, Query(q): Query<Au
         }
         @if let Some(oldest) = older {
             nav.pager aria-label="pages" {
-                a href={ "/audit?before=" (oldest) "&target=" (form_value(&q.target)) "&action=" (form_value(&q.action)) } { (Msg::Older.text(lang)) }
+                a href={ "/audit?before=" (oldest) "&target=" (crate::text::percent_encode(&q.target)) "&action=" (crate::text::percent_encode(&q.action)) } { (Msg::Older.text(lang)) }
             }
         }
     };
@@ -1144,6 +1130,27 @@ pub async fn dataset_action(
     }
 }
 
+/// Receive an upload form for `viewer` (see [`super::upload::receive`]); a refusal, or a form
+/// without the files `enough` wants, becomes the page that says so.
+async fn receive_upload(
+    s: &AppState,
+    viewer: &Viewer,
+    form: axum::extract::Multipart,
+    limit: u64,
+    file_name_ok: impl Fn(&str) -> bool,
+    enough: impl Fn(&super::upload::Received) -> bool,
+) -> Result<super::upload::Received, Box<Response>> {
+    use super::upload::Refused;
+    let refused =
+        |status, message: &str| Err(Box::new(error_page(viewer.lang, Some(viewer), status, message)));
+    match super::upload::receive(form, &s.spool, limit, |token| viewer.csrf_ok(token), file_name_ok).await {
+        Ok(r) if enough(&r) => Ok(r),
+        Ok(_) => refused(StatusCode::BAD_REQUEST, "the form lacks its files"),
+        Err(Refused::Csrf) => refused(StatusCode::FORBIDDEN, "CSRF"),
+        Err(Refused::Bad(message)) => refused(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
 /// `/models/upload`: publish a model component (vetted on upload, as `sieve plugin publish`).
 pub async fn upload_model_form(viewer: Viewer) -> Response {
     let lang = viewer.lang;
@@ -1171,26 +1178,10 @@ pub async fn upload_model(
     viewer: Viewer,
     form: axum::extract::Multipart,
 ) -> Response {
-    let received = super::upload::receive(
-        form,
-        &s.spool,
-        crate::api::upload::PLUGIN_LIMIT,
-        |token| viewer.csrf_ok(token),
-        |_| true,
-    )
-    .await;
-    let received = match received {
-        Ok(r) if r.files.len() == 1 => r,
-        Ok(_) => {
-            return error_page(
-                viewer.lang,
-                Some(&viewer),
-                StatusCode::BAD_REQUEST,
-                "send one component file",
-            );
-        }
-        Err(e) if e == "CSRF" => return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, &e),
-        Err(e) => return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, &e),
+    let limit = crate::api::upload::PLUGIN_LIMIT;
+    let received = match receive_upload(&s, &viewer, form, limit, |_| true, |r| r.files.len() == 1).await {
+        Ok(r) => r,
+        Err(page) => return *page,
     };
     let bytes = match std::fs::read(received.dir.path().join(&received.files[0])) {
         Ok(b) => b,
@@ -1244,21 +1235,10 @@ pub async fn upload_dataset(
     viewer: Viewer,
     form: axum::extract::Multipart,
 ) -> Response {
-    let received = super::upload::receive(
-        form,
-        &s.spool,
-        crate::api::upload::DATASET_LIMIT,
-        |token| viewer.csrf_ok(token),
-        crate::api::upload::is_table_file_name,
-    )
-    .await;
-    let received = match received {
-        Ok(r) if !r.files.is_empty() => r,
-        Ok(_) => {
-            return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, "send the table files");
-        }
-        Err(e) if e == "CSRF" => return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, &e),
-        Err(e) => return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, &e),
+    let (limit, name_ok) = (crate::api::upload::DATASET_LIMIT, crate::api::upload::is_table_file_name);
+    let received = match receive_upload(&s, &viewer, form, limit, name_ok, |r| !r.files.is_empty()).await {
+        Ok(r) => r,
+        Err(page) => return *page,
     };
     let request = crate::registry::catalog::ImportRequest {
         name: received.field("name"),

@@ -25,6 +25,15 @@ impl Received {
     }
 }
 
+/// Why an upload was refused.
+#[derive(Debug)]
+pub enum Refused {
+    /// The form did not start with this session's CSRF token.
+    Csrf,
+    /// The form or a file in it is unacceptable; the text says which.
+    Bad(String),
+}
+
 /// Longest text field kept, in bytes.
 const MAX_FIELD: usize = 4096;
 
@@ -36,42 +45,50 @@ pub async fn receive(
     limit: u64,
     csrf_ok: impl Fn(&str) -> bool,
     file_name_ok: impl Fn(&str) -> bool,
-) -> Result<Received, String> {
-    let dir = tempfile::tempdir_in(spool).map_err(|e| format!("receiving: {e}"))?;
+) -> Result<Received, Refused> {
+    let bad = Refused::Bad;
+    let dir = tempfile::tempdir_in(spool).map_err(|e| bad(format!("receiving: {e}")))?;
     let mut received = Received { fields: Vec::new(), dir, files: Vec::new() };
     let mut total = 0u64;
     let mut first = true;
-    while let Some(mut field) = form.next_field().await.map_err(|e| format!("the form is damaged: {e}"))? {
+    while let Some(mut field) =
+        form.next_field().await.map_err(|e| bad(format!("the form is damaged: {e}")))?
+    {
         let name = field.name().unwrap_or("").to_string();
         if first {
             first = false;
             let token = if name == "csrf" { field.text().await.unwrap_or_default() } else { String::new() };
             if !csrf_ok(&token) {
-                return Err("CSRF".into());
+                return Err(Refused::Csrf);
             }
             continue;
         }
         match field.file_name().map(str::to_string) {
             None => {
-                let text = field.text().await.map_err(|e| format!("field {name}: {e}"))?;
+                let text = field.text().await.map_err(|e| bad(format!("field {name}: {e}")))?;
                 if text.len() > MAX_FIELD {
-                    return Err(format!("field {name} is longer than {MAX_FIELD} bytes"));
+                    return Err(bad(format!("field {name} is longer than {MAX_FIELD} bytes")));
                 }
                 received.fields.push((name, text));
             }
             Some(file) if file.is_empty() => continue,
             Some(file) => {
                 if !file_name_ok(&file) || received.files.contains(&file) {
-                    return Err(format!("file {file:?} is not accepted here (or sent twice)"));
+                    return Err(bad(format!("file {file:?} is not accepted here (or sent twice)")));
                 }
                 let mut out = std::fs::File::create(received.dir.path().join(&file))
-                    .map_err(|e| format!("receiving {file}: {e}"))?;
-                while let Some(chunk) = field.chunk().await.map_err(|e| format!("receiving {file}: {e}"))? {
+                    .map_err(|e| bad(format!("receiving {file}: {e}")))?;
+                while let Some(chunk) =
+                    field.chunk().await.map_err(|e| bad(format!("receiving {file}: {e}")))?
+                {
                     total += chunk.len() as u64;
                     if total > limit {
-                        return Err(format!("the upload is larger than the {} MiB allowed", limit >> 20));
+                        return Err(bad(format!(
+                            "the upload is larger than the {} MiB allowed",
+                            limit >> 20
+                        )));
                     }
-                    out.write_all(&chunk).map_err(|e| format!("receiving {file}: {e}"))?;
+                    out.write_all(&chunk).map_err(|e| bad(format!("receiving {file}: {e}")))?;
                 }
                 received.files.push(file);
             }
