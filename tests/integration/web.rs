@@ -324,6 +324,23 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     assert_eq!(reg.json(&admin, &["dataset", "show", "lending_web"])["source"], "网页上传");
 
+    // A form of many small fields is refused before it costs the server memory.
+    let mut many = format!("--webform\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n");
+    for i in 0..100 {
+        many.push_str(&format!("--webform\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\nx\r\n"));
+    }
+    many.push_str("--webform--\r\n");
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/datasets/upload")
+        .header("cookie", &session)
+        .header("content-type", "multipart/form-data; boundary=webform")
+        .body(Body::from(many))
+        .expect("request");
+    let status =
+        web.runtime.block_on(async { web.router.clone().oneshot(request).await.expect("answer").status() });
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // An upload whose form does not start with this session's CSRF token stores nothing.
     let boundary = "sieve-web-test";
     let forged = format!(

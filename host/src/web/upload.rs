@@ -36,6 +36,8 @@ pub enum Refused {
 
 /// Longest text field kept, in bytes.
 const MAX_FIELD: usize = 4096;
+/// Most text fields a form may carry (the upload forms have a handful).
+const MAX_FIELDS: usize = 64;
 
 /// Read `form`: the first field must be `csrf` and pass `csrf_ok`; each file's name must pass
 /// `file_name_ok`; all files together at most `limit` bytes. The error says what was wrong.
@@ -68,6 +70,14 @@ pub async fn receive(
                 let text = field.text().await.map_err(|e| bad(format!("field {name}: {e}")))?;
                 if text.len() > MAX_FIELD {
                     return Err(bad(format!("field {name} is longer than {MAX_FIELD} bytes")));
+                }
+                // Fields count against the limit too: a form of a million small fields is refused.
+                total += text.len() as u64;
+                if total > limit || received.fields.len() >= MAX_FIELDS {
+                    return Err(bad(format!(
+                        "the form has more than {MAX_FIELDS} fields or {} MiB",
+                        limit >> 20
+                    )));
                 }
                 received.fields.push((name, text));
             }
