@@ -1081,6 +1081,29 @@ fn encoded_runs_give_the_clues_of_ad_hoc_runs(reg: &Reg) {
         assert_eq!(stored["output_digest"], ad_hoc["output_digest"], "{task}");
         assert!(stored["clues"].as_u64().expect("clues") > 0, "{task}");
     }
+    // A version imported before encodings existed: runs still give the same clues, and an admin
+    // encodes it afterwards (an author may not).
+    reg.sql("UPDATE datasets SET encoding = NULL WHERE name = 'vehicle_enforcement'");
+    let digest = reg
+        .json(&admin, &["plugin", "list"])
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .find(|p| p["task"] == "vehicle-enforcement")
+        .expect("T6")["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    let before =
+        reg.json(&admin, &["run", &digest, "--dataset", "vehicle_enforcement"])["output_digest"].clone();
+    let author = reg.user(&admin, "author", "province", &["author"]);
+    reg.refused(&author, &["dataset", "encode", "vehicle_enforcement"], "admin");
+    reg.ok(&admin, &["dataset", "encode", "vehicle_enforcement"]);
+    let shown = reg.json(&admin, &["dataset", "show", "vehicle_enforcement"]);
+    assert_eq!(shown["encoding"]["domains"].as_array().map(Vec::len), Some(3), "{shown}");
+    let after =
+        reg.json(&admin, &["run", &digest, "--dataset", "vehicle_enforcement"])["output_digest"].clone();
+    assert_eq!(before, after);
 }
 
 /// A plugin blob altered on disk, a dataset table altered on disk, a corrupted compiled-cache

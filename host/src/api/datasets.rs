@@ -26,6 +26,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(retire))
         .routes(routes!(grant))
         .routes(routes!(unrestrict))
+        .routes(routes!(encode))
 }
 
 /// The dataset versions the caller may see.
@@ -167,4 +168,17 @@ async fn unrestrict(
     ApiJson(b): ApiJson<Unrestrict>,
 ) -> ApiResult<Json<DatasetRecord>> {
     s.act(&actor, "dataset unrestrict", s.registry.unrestrict_dataset(&actor, &name, &b.note)).await.map(Json)
+}
+
+/// Encode the key domains of a version imported before encodings existed (admins above its
+/// owner); a version already encoded is returned as it is.
+#[utoipa::path(post, path = "/api/datasets/{name}/encode", tag = "datasets",
+    params(("name" = String, Path, description = "NAME or NAME@VERSION")),
+    responses((status = 200, body = DatasetRecord), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn encode(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<DatasetRecord>> {
+    s.act(&actor, "dataset encode", s.registry.encode_dataset(&actor, &name)).await.map(Json)
 }

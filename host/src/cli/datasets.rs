@@ -37,6 +37,12 @@ pub enum DatasetCommand {
         /// NAME or NAME@version (default: the newest version).
         dataset: String,
     },
+    /// Encode the key domains of a version imported before encodings existed (admin above its
+    /// owner), so that runs read its keys as codes (new imports are encoded as they are stored).
+    Encode {
+        /// NAME@VERSION (or NAME for the newest version).
+        dataset: String,
+    },
     /// Lift a version's restriction (admin above its owner), with the reason: a logged decision.
     Unrestrict {
         /// NAME@VERSION (or NAME for the newest version).
@@ -140,6 +146,12 @@ pub fn dataset(home: &Path, reg: &RegistryArgs, command: DatasetCommand) -> anyh
             for change in session.block_on(registry.changes_since_previous(&d))? {
                 println!("changed      {}", crate::text::escape(&change));
             }
+        }
+        DatasetCommand::Encode { dataset } => {
+            let dataset = &dataset;
+            let d = session
+                .act("dataset encode", |a| async move { registry.encode_dataset(&a, dataset).await })?;
+            print_encoded(&d);
         }
         DatasetCommand::Unrestrict { dataset, note } => {
             let (dataset, note) = (&dataset, &note);
@@ -269,6 +281,11 @@ fn remote_dataset(remote: &super::remote::Remote, command: DatasetCommand) -> an
                 print_dataset(&d);
             }
         }
+        DatasetCommand::Encode { dataset } => {
+            let path = format!("/api/datasets/{}/encode", super::remote::encode(&dataset));
+            let d: DatasetRecord = remote.json("POST", &path, None)?;
+            print_encoded(&d);
+        }
         DatasetCommand::Unrestrict { dataset, note } => {
             let d: DatasetRecord = remote.json(
                 "POST",
@@ -279,4 +296,17 @@ fn remote_dataset(remote: &super::remote::Remote, command: DatasetCommand) -> an
         }
     }
     Ok(0)
+}
+
+fn print_encoded(d: &DatasetRecord) {
+    match &d.encoding {
+        Some(e) => println!(
+            "{}@{}: {} key domains encoded ({})",
+            d.name,
+            d.version,
+            e.domains.len(),
+            e.domains.iter().map(|dm| dm.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        None => println!("{}@{}: its task has no key domains to encode", d.name, d.version),
+    }
 }

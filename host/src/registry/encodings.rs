@@ -146,3 +146,64 @@ pub fn load_domains(
     }
     Ok(served)
 }
+
+impl Registry {
+    /// Encode the key domains of a dataset version imported before encodings existed (an admin
+    /// above its owner): its stored tables are read (digest-checked), encoded, and the manifest
+    /// recorded; a version already encoded is left as it is. Runs then read its keys as codes.
+    pub async fn encode_dataset(&self, actor: &super::Actor, given: &str) -> Result<DatasetRecord> {
+        let d = self.dataset(given, false).await?;
+        self.require_admin_over(actor, d.owner_org_id, "encoding a dataset's key domains").await?;
+        if d.encoding.is_some() {
+            return Ok(d);
+        }
+        let specs = crate::datasets::contract::tables(&d.task).unwrap_or_default();
+        let registry = self.clone();
+        let dataset = d.clone();
+        let stored = super::off_runtime(move || -> Result<Option<StoredEncoding>> {
+            let domains = crate::datasets::contract::domains(&dataset.task);
+            let mut keys: Vec<(String, Column)> = Vec::new();
+            for spec in &specs {
+                let mut wanted = TableSpec::new(&spec.name);
+                wanted.columns = spec
+                    .columns
+                    .iter()
+                    .filter(|c| {
+                        domains.iter().any(|(_, m)| m.contains(&(spec.name.as_str(), c.name.as_str())))
+                    })
+                    .cloned()
+                    .collect();
+                let Some(table) = dataset.tables.iter().find(|t| t.name == spec.name) else { continue };
+                if wanted.columns.is_empty() {
+                    continue;
+                }
+                let bytes = registry.blobs.get(&table.digest)?;
+                let label = format!("{}@{}/{}", dataset.name, dataset.version, spec.name);
+                let columns = parquet_io::read_columns_from_bytes(bytes, &label, &wanted)
+                    .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+                keys.extend(columns.into_iter().map(|c| (spec.name.clone(), c)));
+            }
+            let scratch = registry.blobs.scratch()?;
+            store(&registry.blobs, scratch.path(), &dataset.task, &keys)
+        })
+        .await??;
+        let Some(stored) = stored else { return Ok(d) };
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE datasets SET encoding = $1 WHERE id = $2 AND encoding IS NULL")
+            .bind(serde_json::to_string(&stored).map_err(|e| RegistryError::Invalid(e.to_string()))?)
+            .bind(d.id)
+            .execute(&mut *tx)
+            .await?;
+        let target = format!("{}@{}", d.name, d.version);
+        crate::audit::append(
+            &mut tx,
+            &actor.user.name,
+            "dataset.encode",
+            &target,
+            serde_json::json!({ "encoding": stored }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.dataset(&target, false).await
+    }
+}
