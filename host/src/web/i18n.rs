@@ -114,6 +114,7 @@ catalogue! {
     Saved => "已保存", "Saved";
     Back => "返回", "Back";
     Cost => "开销", "Cost";
+    FuelUsed => "燃料消耗", "fuel";
     Older => "更早的记录", "Older events";
     BenchmarkPrecision => "基准测试准确率", "Benchmark precision";
     Benchmark => "基准测试", "Benchmark";

@@ -19,6 +19,8 @@ header .brand { font-weight:700; color:var(--accent); text-decoration:none; }
 nav a { margin-right:1rem; color:var(--ink); text-decoration:none; }
 nav a:hover, nav a:focus { text-decoration:underline; }
 progress { width:24rem; height:1.2rem; }
+td form { display:grid; grid-template-columns:max-content minmax(8rem,1fr); gap:.3rem .5rem; align-items:center; margin-top:.4rem; }
+td form button { grid-column:2; justify-self:start; }
 header .who { margin-left:auto; color:var(--muted); display:flex; gap:.8rem; align-items:center; }
 main { max-width:1200px; margin:1.5rem auto; padding:0 1.5rem; }
 h1 { font-size:1.4rem; margin:.2rem 0 1rem; }

@@ -539,7 +539,7 @@ pub async fn run(
                 dt { (Msg::Started.text(lang)) } dd { (record.started_at) }
                 @if let Some(sm) = &summary {
                     dt { (Msg::Cost.text(lang)) }
-                    dd { (Msg::Fuel.text(lang)) " " (sm.fuel) " · " (format!("{:.1}", sm.peak_memory_bytes as f64 / 1048576.0)) " MiB · " (format!("{:.0}", sm.wall_ms)) " ms" }
+                    dd { (Msg::FuelUsed.text(lang)) " " (sm.fuel) " · " (format!("{:.1}", sm.peak_memory_bytes as f64 / 1048576.0)) " MiB · " (format!("{:.0}", sm.wall_ms)) " ms" }
                     @if !sm.detail.is_empty() { dt { (Msg::Outcome.text(lang)) } dd { (sm.detail) } }
                 }
             }
