@@ -37,6 +37,9 @@ pub struct StoredDomain {
 
 const VALUE: &str = "value";
 
+/// A domain column as served: `(table, column)` and its codes into the domain's dictionary.
+type ServedColumn = ((String, String), Column);
+
 /// Encode `columns` (the dataset's domain columns, `(table, column)`) for `task` and store the
 /// blobs, with work files under `scratch`. `None` when the task has no domain to encode.
 pub fn store(
@@ -112,6 +115,8 @@ pub fn load_domains(
             .map_err(|e| Outcome::BadInput(e.to_string()))?;
         codes.insert(table.clone(), columns);
     }
+    // Each domain's code columns, taken out of their tables' reads.
+    let mut work: Vec<(&StoredDomain, Vec<(String, Column)>)> = Vec::new();
     for domain in &stored.domains {
         let mut members = Vec::new();
         for (table, column) in domain.columns.iter().filter(|(t, c)| declared(t, c)) {
@@ -124,25 +129,46 @@ pub fn load_domains(
             })?;
             members.push((format!("{table}.{column}"), code_column));
         }
-        if members.is_empty() {
-            continue;
+        if !members.is_empty() {
+            work.push((domain, members));
         }
-        let spec = TableSpec::new("dictionary").text(&[VALUE]);
-        let label = format!("{}@{} domain {}", d.name, d.version, domain.name);
-        let mut read =
-            parquet_io::read_columns_from_bytes(blob(registry, &domain.dictionary)?, &label, &spec)
-                .map_err(|e| Outcome::BadInput(e.to_string()))?;
-        let dictionary = match read.pop().map(|c| c.values) {
-            Some(Values::Text(text)) => text,
-            Some(Values::Dictionary { indices, dictionary }) => {
-                indices.iter().map(|&k| dictionary.get(k as usize)).collect()
-            }
-            _ => Text::new(),
-        };
-        let names: Vec<(String, String)> =
-            domain.columns.iter().filter(|(t, c)| declared(t, c)).cloned().collect();
-        let columns = encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
-        served.extend(names.into_iter().zip(columns));
+    }
+    // The dictionaries are read and cut down in parallel, a thread per domain.
+    let results: Vec<std::result::Result<Vec<ServedColumn>, Outcome>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .into_iter()
+            .map(|(domain, members)| {
+                scope.spawn(move || {
+                    let spec = TableSpec::new("dictionary").text(&[VALUE]);
+                    let label = format!("{}@{} domain {}", d.name, d.version, domain.name);
+                    let mut read = parquet_io::read_columns_from_bytes(
+                        blob(registry, &domain.dictionary)?,
+                        &label,
+                        &spec,
+                    )
+                    .map_err(|e| Outcome::BadInput(e.to_string()))?;
+                    let dictionary = match read.pop().map(|c| c.values) {
+                        Some(Values::Text(text)) => text,
+                        Some(Values::Dictionary { indices, dictionary }) => {
+                            indices.iter().map(|&k| dictionary.get(k as usize)).collect()
+                        }
+                        _ => Text::new(),
+                    };
+                    let names: Vec<(String, String)> =
+                        domain.columns.iter().filter(|(t, c)| declared(t, c)).cloned().collect();
+                    let columns =
+                        encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
+                    Ok(names.into_iter().zip(columns).collect())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    for result in results {
+        served.extend(result?);
     }
     Ok(served)
 }
