@@ -368,6 +368,34 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     let theirs = web.call("POST", "/signin", "", &[("token", &mallory)]);
     let theirs = theirs.cookie.split(';').next().expect("cookie").to_string();
     assert_eq!(web.call("GET", &format!("/runs/{run}"), &theirs, &[]).status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        web.call("GET", &format!("/runs/{run}/clues/{seq}"), &theirs, &[]).status,
+        StatusCode::FORBIDDEN
+    );
+    let theirs_csrf = csrf_of(&web.call("GET", "/models", &theirs, &[]).body);
+    let forged = [("subject", subject.as_str()), ("verdict", "confirmed"), ("csrf", theirs_csrf.as_str())];
+    assert_eq!(
+        web.call("POST", &format!("/runs/{run}/reviews"), &theirs, &forged).status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Every form that changes something refuses a token that is not this session's.
+    for path in [
+        "/signout".to_string(),
+        "/runs".to_string(),
+        format!("/runs/{run}/reviews"),
+        format!("/runs/{run}/release"),
+        format!("/vetting/{digest}"),
+        "/datasets/lending@1".to_string(),
+        format!("/models/{digest}/favourite"),
+        "/competitions/cup/submit".to_string(),
+    ] {
+        let fields =
+            [("csrf", theirs_csrf.as_str()), ("favourite", "true"), ("action", "grant"), ("org", "city-b")];
+        let p = web.call("POST", &path, &session, &fields);
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}: {}", p.body);
+        assert!(p.body.contains("CSRF"), "{path}");
+    }
     let log = reg.json(&admin, &["audit", "log", "--limit", "300"]);
     assert!(
         log.as_array().expect("events").iter().any(|e| e["actor"] == "mallory" && e["action"] == "refused"),

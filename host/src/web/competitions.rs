@@ -2,16 +2,15 @@
 //! quota, submission form, public leaderboard (the private one once finalized) and a chart of
 //! each entry's score with its bootstrap interval, drawn here as SVG.
 
-use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::i18n::{Lang, Msg};
-use super::layout::{error_page, page};
-use super::session::Viewer;
+use super::layout::page;
+use super::pages::failed;
+use super::session::{Posted, Viewer};
 use crate::api::AppState;
 use crate::competition::leaderboard::Board;
 use crate::storage::now_ms;
@@ -38,7 +37,7 @@ pub async fn list(State(s): State<AppState>, viewer: Viewer) -> Response {
     let lang = viewer.lang;
     let all = match s.act(&viewer.actor, "GET /competitions", s.registry.competitions()).await {
         Ok(c) => c,
-        Err(e) => return error_page(lang, Some(&viewer), e.status, &e.message),
+        Err(e) => return failed(&viewer, e),
     };
     let benchmarks = s.registry.benchmarks().await.unwrap_or_default();
     let now = now_ms();
@@ -137,7 +136,7 @@ pub async fn show(State(s): State<AppState>, viewer: Viewer, Path(name): Path<St
         .await
     {
         Ok(st) => st,
-        Err(e) => return error_page(lang, Some(&viewer), e.status, &e.message),
+        Err(e) => return failed(&viewer, e),
     };
     let finalized = status.phase == "finalized";
     let board = match s
@@ -145,7 +144,7 @@ pub async fn show(State(s): State<AppState>, viewer: Viewer, Path(name): Path<St
         .await
     {
         Ok(b) => b,
-        Err(e) => return error_page(lang, Some(&viewer), e.status, &e.message),
+        Err(e) => return failed(&viewer, e),
     };
     let plugins = s.registry.plugins_visible_to(actor).await.unwrap_or_default();
     let entries: Vec<_> =
@@ -203,20 +202,15 @@ pub async fn show(State(s): State<AppState>, viewer: Viewer, Path(name): Path<St
 /// The submission form's fields.
 #[derive(Deserialize)]
 pub struct SubmitForm {
-    csrf: String,
     plugin: String,
 }
 
 /// Enter a model (the registry checks phase, quota, approval and scope).
 pub async fn submit(
     State(s): State<AppState>,
-    viewer: Viewer,
     Path(name): Path<String>,
-    Form(form): Form<SubmitForm>,
+    Posted { viewer, form }: Posted<SubmitForm>,
 ) -> Response {
-    if !viewer.csrf_ok(&form.csrf) {
-        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
-    }
     let actor = &viewer.actor;
     match s
         .act(
@@ -230,6 +224,6 @@ pub async fn submit(
             s.queue.notify();
             Redirect::to(&format!("/competitions/{name}")).into_response()
         }
-        Err(e) => error_page(viewer.lang, Some(&viewer), e.status, &e.message),
+        Err(e) => failed(&viewer, e),
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::i18n::{Lang, Msg};
 use super::layout::{error_page, page};
-use super::session::{self, Viewer, lang_of};
+use super::session::{self, NoFields, Posted, Viewer, lang_of};
 use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::registry::plugins::PluginRecord;
@@ -22,7 +22,7 @@ use crate::runs::store::{ClueOrder, StoredClue};
 const CLUES_PER_PAGE: i64 = 50;
 
 /// A refusal or failure as a page (the registry already audited a refusal).
-fn failed(viewer: &Viewer, e: ApiError) -> Response {
+pub(super) fn failed(viewer: &Viewer, e: ApiError) -> Response {
     error_page(viewer.lang, Some(viewer), e.status, &e.message)
 }
 
@@ -96,17 +96,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
     origin.split_once("://").is_some_and(|(_, rest)| rest == host)
 }
 
-/// A form that only carries its CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf: String,
-}
-
 /// Sign out: clear the cookie.
-pub async fn sign_out(viewer: Viewer, Form(form): Form<CsrfOnly>) -> Response {
-    if !viewer.csrf_ok(&form.csrf) {
-        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
-    }
+pub async fn sign_out(_: Posted<NoFields>) -> Response {
     let mut response = Redirect::to("/signin").into_response();
     if let Ok(v) = session::session_cookie(None).parse() {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -592,7 +583,6 @@ pub async fn run(
 /// The review form's fields.
 #[derive(Deserialize)]
 pub struct ReviewForm {
-    csrf: String,
     subject: String,
     verdict: String,
     #[serde(default)]
@@ -606,13 +596,9 @@ pub struct ReviewForm {
 /// Store a verdict from the run page, then back to the clue.
 pub async fn review(
     State(s): State<AppState>,
-    viewer: Viewer,
     Path(id): Path<i64>,
-    Form(form): Form<ReviewForm>,
+    Posted { viewer, form }: Posted<ReviewForm>,
 ) -> Response {
-    if !viewer.csrf_ok(&form.csrf) {
-        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
-    }
     let Some(verdict) = Verdict::parse(&form.verdict) else {
         return error_page(viewer.lang, Some(&viewer), StatusCode::BAD_REQUEST, &form.verdict);
     };
@@ -757,13 +743,9 @@ pub async fn new_run(State(s): State<AppState>, viewer: Viewer, Query(q): Query<
 /// Queue the run the form describes; then its page, which follows it.
 pub async fn start_run(
     State(s): State<AppState>,
-    viewer: Viewer,
-    Form(fields): Form<Vec<(String, String)>>,
+    Posted { viewer, form: fields }: Posted<Vec<(String, String)>>,
 ) -> Response {
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("");
-    if !viewer.csrf_ok(field("csrf")) {
-        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
-    }
     let number = |name: &str| -> Result<Option<f64>, String> {
         match field(name) {
             "" => Ok(None),
@@ -859,7 +841,6 @@ pub async fn vetting(State(s): State<AppState>, viewer: Viewer) -> Response {
 /// The decision form's fields.
 #[derive(Deserialize)]
 pub struct DecisionForm {
-    csrf: String,
     decision: String,
     #[serde(default)]
     note: String,
@@ -868,14 +849,10 @@ pub struct DecisionForm {
 /// Approve, reject or revoke a plugin (the registry decides who may: admins, never their own).
 pub async fn decide(
     State(s): State<AppState>,
-    viewer: Viewer,
     Path(digest): Path<String>,
-    Form(form): Form<DecisionForm>,
+    Posted { viewer, form }: Posted<DecisionForm>,
 ) -> Response {
     use crate::registry::plugins::Decision;
-    if !viewer.csrf_ok(&form.csrf) {
-        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
-    }
     let decision = match form.decision.as_str() {
         "approve" => Decision::Approve,
         "reject" => Decision::Reject,
@@ -930,7 +907,6 @@ pub async fn export(
 /// The release form's fields.
 #[derive(Deserialize)]
 pub struct ReleaseForm {
-    csrf: String,
     #[serde(default)]
     note: String,
 }
@@ -938,13 +914,9 @@ pub struct ReleaseForm {
 /// Release a restricted run's clues (an admin above the data's owner, never its runner).
 pub async fn release(
     State(s): State<AppState>,
-    viewer: Viewer,
     Path(id): Path<i64>,
-    Form(form): Form<ReleaseForm>,
+    Posted { viewer, form }: Posted<ReleaseForm>,
 ) -> Response {
-    if !viewer.csrf_ok(&form.csrf) {
-        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
-    }
     let actor = &viewer.actor;
     match s.act(actor, "POST /runs/{id}/release", s.registry.release_run(actor, id, &form.note)).await {
         Ok(_) => Redirect::to(&format!("/runs/{id}")).into_response(),
@@ -1092,7 +1064,6 @@ pub async fn datasets(State(s): State<AppState>, viewer: Viewer) -> Response {
 /// A dataset form's fields.
 #[derive(Deserialize)]
 pub struct DatasetForm {
-    csrf: String,
     action: String,
     #[serde(default)]
     org: String,
@@ -1101,13 +1072,9 @@ pub struct DatasetForm {
 /// Approve, retire or grant a dataset version (the registry checks the admin's scope).
 pub async fn dataset_action(
     State(s): State<AppState>,
-    viewer: Viewer,
     Path(name): Path<String>,
-    Form(form): Form<DatasetForm>,
+    Posted { viewer, form }: Posted<DatasetForm>,
 ) -> Response {
-    if !viewer.csrf_ok(&form.csrf) {
-        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
-    }
     let actor = &viewer.actor;
     let done = match form.action.as_str() {
         "approve" => s
@@ -1258,20 +1225,15 @@ pub async fn upload_dataset(
 /// The star form's fields.
 #[derive(Deserialize)]
 pub struct FavouriteForm {
-    csrf: String,
     favourite: bool,
 }
 
 /// Star or unstar a model, then back to its page.
 pub async fn favourite(
     State(s): State<AppState>,
-    viewer: Viewer,
     Path(digest): Path<String>,
-    Form(form): Form<FavouriteForm>,
+    Posted { viewer, form }: Posted<FavouriteForm>,
 ) -> Response {
-    if !viewer.csrf_ok(&form.csrf) {
-        return error_page(viewer.lang, Some(&viewer), StatusCode::FORBIDDEN, "CSRF");
-    }
     let actor = &viewer.actor;
     let done = s.registry.set_favourite(actor, &digest, form.favourite);
     match s.act(actor, "POST /models/{digest}/favourite", done).await {

@@ -2,10 +2,11 @@
 //! every request, exactly as the API checks a bearer token), the language cookie, and the CSRF
 //! token every form carries, an HMAC of the session token under a key only this process holds.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::de::DeserializeOwned;
 
 use super::i18n::Lang;
 use crate::api::AppState;
@@ -84,5 +85,46 @@ impl FromRequestParts<AppState> for Viewer {
         let token = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()).ok_or(SignInFirst)?;
         let actor = state.registry.authenticate(Some(token)).await.map_err(|_| SignInFirst)?;
         Ok(Viewer { csrf: csrf_token(state, token), lang: lang_of(&parts.headers), actor })
+    }
+}
+
+/// A form with no fields but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+/// Largest form body accepted (the upload forms are multipart and read elsewhere).
+const FORM_LIMIT: usize = 2 << 20;
+
+/// A form posted by a signed-in viewer, whose `csrf` field matched the session: every POST
+/// handler but the uploads takes its form this way, so none can forget the check.
+pub struct Posted<T> {
+    /// Who posted it.
+    pub viewer: Viewer,
+    /// The form's other fields.
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let viewer =
+            Viewer::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
+        let refuse =
+            |status, message: &str| super::layout::error_page(viewer.lang, Some(&viewer), status, message);
+        let bytes = match axum::body::to_bytes(body, FORM_LIMIT).await {
+            Ok(b) => b,
+            Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, &format!("the form: {e}"))),
+        };
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let token = fields.iter().find(|(k, _)| k == "csrf").map_or("", |(_, v)| v.as_str());
+        if !viewer.csrf_ok(token) {
+            return Err(refuse(StatusCode::FORBIDDEN, "CSRF"));
+        }
+        match serde_urlencoded::from_bytes(&bytes) {
+            Ok(form) => Ok(Posted { viewer, form }),
+            Err(e) => Err(refuse(StatusCode::BAD_REQUEST, &format!("the form: {e}"))),
+        }
     }
 }
