@@ -14,7 +14,6 @@ use crate::audit;
 use crate::datasets::{self, DataError, LABELS_FILE, ServedTable, contract, parquet_io};
 use crate::digest::digest_of;
 use crate::sandbox::Outcome;
-use crate::storage::blobs::BlobError;
 use crate::storage::now;
 
 /// One stored table of a dataset.
@@ -630,32 +629,15 @@ pub fn load_stored(
         wanted.push((spec, stored, rest, format!("{}@{}/{}", d.name, d.version, spec.name)));
     }
     // Tables are read and decoded in parallel, one thread each (a task has at most five).
-    let reads: Vec<std::result::Result<Vec<sieve_sdk::data::Column>, Outcome>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = wanted
-                .iter()
-                .map(|(_, stored, rest, label)| {
-                    scope.spawn(move || {
-                        if rest.columns.is_empty() {
-                            return Ok(Vec::new());
-                        }
-                        let bytes = registry.blobs.get(&stored.digest).map_err(|e| match e {
-                            BlobError::Mismatch { expected, actual } => {
-                                Outcome::HashMismatch { expected, actual }
-                            }
-                            other => Outcome::BadInput(other.to_string()),
-                        })?;
-                        let read = parquet_io::read_columns_from_bytes(bytes, label, rest)
-                            .map_err(|e| Outcome::BadInput(e.to_string()))?;
-                        Ok(read.into_iter().map(datasets::dictionary_encode).collect())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        });
+    let reads = super::in_parallel(&wanted, |(_, stored, rest, label)| {
+        if rest.columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bytes = super::blob_for_run(registry, &stored.digest)?;
+        let read = parquet_io::read_columns_from_bytes(bytes, label, rest)
+            .map_err(|e| Outcome::BadInput(e.to_string()))?;
+        Ok(read.into_iter().map(datasets::dictionary_encode).collect::<Vec<_>>())
+    });
     let mut tables = Vec::with_capacity(wanted.len());
     for ((spec, stored, _, label), read) in wanted.into_iter().zip(reads) {
         let mut read = read?;

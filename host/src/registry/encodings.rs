@@ -13,7 +13,7 @@ use super::catalog::DatasetRecord;
 use super::{Registry, RegistryError, Result};
 use crate::datasets::{encoding, parquet_io};
 use crate::sandbox::Outcome;
-use crate::storage::blobs::{BlobError, BlobStore};
+use crate::storage::blobs::BlobStore;
 
 /// Where a dataset version's encoding is stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -76,13 +76,6 @@ pub fn store(
     Ok(Some(stored))
 }
 
-fn blob(registry: &Registry, digest: &str) -> std::result::Result<Vec<u8>, Outcome> {
-    registry.blobs.get(digest).map_err(|e| match e {
-        BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
-        other => Outcome::BadInput(other.to_string()),
-    })
-}
-
 /// The domain columns `info` declares from stored dataset `d`, each domain's served to the model
 /// with one dictionary (cut down to the values its declared columns hold), keyed by `(table,
 /// column)`. Empty when `d` has no stored encoding.
@@ -111,8 +104,9 @@ pub fn load_domains(
         }
         let spec = TableSpec::new(table).int64(&wanted);
         let label = format!("{}@{}/{table} codes", d.name, d.version);
-        let columns = parquet_io::read_columns_from_bytes(blob(registry, digest)?, &label, &spec)
-            .map_err(|e| Outcome::BadInput(e.to_string()))?;
+        let columns =
+            parquet_io::read_columns_from_bytes(super::blob_for_run(registry, digest)?, &label, &spec)
+                .map_err(|e| Outcome::BadInput(e.to_string()))?;
         codes.insert(table.clone(), columns);
     }
     // Each domain's code columns, taken out of their tables' reads.
@@ -134,39 +128,26 @@ pub fn load_domains(
         }
     }
     // The dictionaries are read and cut down in parallel, a thread per domain.
-    let results: Vec<std::result::Result<Vec<ServedColumn>, Outcome>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = work
-            .into_iter()
-            .map(|(domain, members)| {
-                scope.spawn(move || {
-                    let spec = TableSpec::new("dictionary").text(&[VALUE]);
-                    let label = format!("{}@{} domain {}", d.name, d.version, domain.name);
-                    let mut read = parquet_io::read_columns_from_bytes(
-                        blob(registry, &domain.dictionary)?,
-                        &label,
-                        &spec,
-                    )
-                    .map_err(|e| Outcome::BadInput(e.to_string()))?;
-                    let dictionary = match read.pop().map(|c| c.values) {
-                        Some(Values::Text(text)) => text,
-                        Some(Values::Dictionary { indices, dictionary }) => {
-                            indices.iter().map(|&k| dictionary.get(k as usize)).collect()
-                        }
-                        _ => Text::new(),
-                    };
-                    let names: Vec<(String, String)> =
-                        domain.columns.iter().filter(|(t, c)| declared(t, c)).cloned().collect();
-                    let columns =
-                        encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
-                    Ok(names.into_iter().zip(columns).collect())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    });
+    let results =
+        super::in_parallel(work, |(domain, members)| -> std::result::Result<Vec<ServedColumn>, Outcome> {
+            let spec = TableSpec::new("dictionary").text(&[VALUE]);
+            let label = format!("{}@{} domain {}", d.name, d.version, domain.name);
+            let bytes = super::blob_for_run(registry, &domain.dictionary)?;
+            let mut read = parquet_io::read_columns_from_bytes(bytes, &label, &spec)
+                .map_err(|e| Outcome::BadInput(e.to_string()))?;
+            let dictionary = match read.pop().map(|c| c.values) {
+                Some(Values::Text(text)) => text,
+                Some(Values::Dictionary { indices, dictionary }) => {
+                    indices.iter().map(|&k| dictionary.get(k as usize)).collect()
+                }
+                _ => Text::new(),
+            };
+            let names: Vec<(String, String)> =
+                domain.columns.iter().filter(|(t, c)| declared(t, c)).cloned().collect();
+            let columns =
+                encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
+            Ok(names.into_iter().zip(columns).collect())
+        });
     for result in results {
         served.extend(result?);
     }

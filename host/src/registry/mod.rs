@@ -174,6 +174,35 @@ pub async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 's
     .map_err(|e| RegistryError::Worker(e.to_string()))
 }
 
+/// `work` of each of `items`, each on a scoped thread of its own (the handful of tables or
+/// domains of one run), results in `items`' order; a panic in one is raised here.
+pub(crate) fn in_parallel<I: Send, T: Send>(
+    items: impl IntoIterator<Item = I>,
+    work: impl Fn(I) -> T + Sync,
+) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items.into_iter().map(|item| scope.spawn(move || work(item))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+/// A stored blob for a run: its bytes once they hash to `digest`; altered bytes are the run's
+/// `hash-mismatch`, anything else (a missing blob) `bad-input`.
+pub(crate) fn blob_for_run(
+    registry: &Registry,
+    digest: &str,
+) -> std::result::Result<Vec<u8>, crate::sandbox::Outcome> {
+    use crate::sandbox::Outcome;
+    registry.blobs.get(digest).map_err(|e| match e {
+        BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
+        other => Outcome::BadInput(other.to_string()),
+    })
+}
+
 /// Set by `sieve serve`: sandbox work runs at a lower CPU priority than request handling, so a
 /// busy pool of runs cannot starve the handlers of CPU on a small machine.
 pub static LOWER_SANDBOX_PRIORITY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
