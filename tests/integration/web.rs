@@ -461,6 +461,18 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", std::mem::take(&mut foreign.body));
     assert!(foreign.cookie.is_empty());
 
+    // Evidence rows come from the model (checked when it emitted them) and then from the
+    // database: a row naming the labels or lying past its table is never read, even if the
+    // stored clue was altered afterwards.
+    reg.sql(&format!(
+        "UPDATE clues SET evidence = '[{{\"table\":\"labels\",\"row\":0}},{{\"table\":\"lending_cases\",\"row\":99999999}}]' WHERE run_id = {run} AND seq = {seq}"
+    ));
+    let altered = web.call("GET", &format!("/runs/{run}/clues/{seq}"), &session, &[]);
+    assert_eq!(altered.status, StatusCode::OK, "{}", altered.body);
+    assert!(
+        !altered.body.contains("<code>labels</code>") && !altered.body.contains("<code>lending_cases</code>")
+    );
+
     // Signing out needs the token too, and clears the cookie.
     let p = web.call("POST", "/signout", &session, &[("csrf", "forged")]);
     assert_eq!(p.status, StatusCode::FORBIDDEN);
