@@ -14,6 +14,8 @@ use crate::generate::{self, Format};
 use crate::sandbox::{Limits, Outcome, Sandbox};
 use crate::scoring::{self, Scores};
 
+mod duckdb;
+
 /// Arguments of `sieve bench`.
 #[derive(Args)]
 pub struct BenchArgs {
@@ -299,6 +301,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
         }
     }
 
+    duckdb_figures(&mut md, &sandbox, &args, &tasks)?;
     start_up_and_boundary(&mut md, &sandbox, &args)?;
     sandbox_figures(&mut md, &sandbox, &args)?;
     registry_figures(&mut md, &sandbox, &args)?;
@@ -313,6 +316,121 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
     print!("{md}");
     Ok(0)
+}
+
+/// Each task's stored run (the dataset imported into the registry, the bundled model approved;
+/// loading, running and storing the clues) against DuckDB running the same rule as SQL over the
+/// same Parquet files, alternating, with the import's throughput. Both must find the same
+/// (subject, rule) pairs on every run.
+fn duckdb_figures(
+    md: &mut String,
+    sandbox: &Sandbox,
+    args: &BenchArgs,
+    tasks: &[&str],
+) -> anyhow::Result<()> {
+    use crate::registry::catalog::ImportRequest;
+    use crate::registry::plugins::Decision;
+    use crate::registry::{Registry, Role};
+    use crate::runs::store::RunRequest;
+
+    writeln!(md, "\n## Sieve against DuckDB (scale {})\n", args.scale)?;
+    let mut peer = match duckdb::Peer::start() {
+        Ok(peer) => peer,
+        Err(why) => {
+            eprintln!("DuckDB peer skipped: {why}");
+            writeln!(md, "Not measured: {why}.")?;
+            return Ok(());
+        }
+    };
+    writeln!(
+        md,
+        "Sieve: a stored run on the imported dataset, end to end (authorization, reading the stored tables and \
+         dictionaries, compiled code from the cache, the model in its sandbox, the clues stored in SQLite). \
+         DuckDB {}: the task's rule as SQL (`scripts/duckdb/`), a fresh in-memory connection reading the \
+         same Parquet files with its default threads. Runs alternate which goes first; medians; every \
+         run of both finds the same (subject, rule) pairs. Import: Parquet into the registry, typed, \
+         checked and encoded.\n",
+        peer.version
+    )?;
+    writeln!(
+        md,
+        "| task | rows | import M rows/s | Sieve ms (of it loading) | DuckDB ms | **Sieve / DuckDB** | clues |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|---|")?;
+    let home = tempfile::tempdir()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let limits = Limits::default();
+    runtime.block_on(async {
+        let registry = Registry::open(home.path(), None).await?;
+        let token = registry.init("province", "admin").await?;
+        let admin = registry.authenticate(Some(&token)).await?;
+        // Four eyes: a second admin approves each model.
+        let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?;
+        let approver = registry.authenticate(Some(&approver.1)).await?;
+        for task in tasks {
+            let data = dataset(&args.data_root, task, args.scale, 1)?;
+            let bytes = crate::bundled::get(task).with_context(|| format!("no bundled model {task}"))?;
+            let request = ImportRequest { name: task, dir: &data, task, source: "bench", restricted: false };
+            let started = Instant::now();
+            let imported = registry.import_dataset(&admin, &request, &|_, _, _| {}).await?;
+            let import = started.elapsed();
+            let rows: i64 = imported.dataset.tables.iter().map(|t| t.rows).sum();
+            registry.set_dataset_state(&admin, task, true).await?;
+            let (plugin, _) = registry.publish(sandbox, &admin, bytes, "").await?;
+            registry.decide(&approver, &plugin.digest, Decision::Approve, "").await?;
+
+            let (mut sieve, mut load, mut peer_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut clues = 0;
+            // One uncounted pair first (page cache, compiled code, the peer's imports).
+            for i in 0..=args.runs {
+                eprintln!("{task} against DuckDB: run {i}/{}{}", args.runs, if i == 0 { " (warm-up)" } else { "" });
+                let request = RunRequest { plugin: &plugin.digest, dataset: task, settings: &[], limits: &limits };
+                let run_sieve = async || {
+                    let started = Instant::now();
+                    let (_, report) = registry.run(sandbox, &admin, &request, None).await?;
+                    anyhow::Ok((started.elapsed(), report))
+                };
+                let ((wall, report), (peer_wall, found)) = if i % 2 == 0 {
+                    let s = run_sieve().await?;
+                    (s, peer.run(&data, task)?)
+                } else {
+                    let p = peer.run(&data, task)?;
+                    (run_sieve().await?, p)
+                };
+                if report.outcome != Outcome::Completed {
+                    bail!("{task}: the stored run ended {}", report.outcome);
+                }
+                let ours: duckdb::Found = report.clues.iter().map(|c| (c.subject.clone(), c.rule.clone())).collect();
+                if ours != found {
+                    let only_ours = ours.difference(&found).next();
+                    let only_theirs = found.difference(&ours).next();
+                    bail!(
+                        "{task}: Sieve and DuckDB disagree ({} against {} pairs; only Sieve: {only_ours:?}, only DuckDB: {only_theirs:?})",
+                        ours.len(),
+                        found.len()
+                    );
+                }
+                if i > 0 {
+                    ratios.push(wall.as_secs_f64() / peer_wall.as_secs_f64());
+                    sieve.push(wall);
+                    load.push(report.load);
+                    peer_times.push(peer_wall);
+                }
+                clues = ours.len();
+            }
+            writeln!(
+                md,
+                "| {task} | {rows} | {:.1} | {:.0} ({:.0}) | {:.0} | **{:.2}x** | {clues} |",
+                rows as f64 / import.as_secs_f64() / 1e6,
+                ms(median(sieve)),
+                ms(median(load)),
+                ms(median(peer_times)),
+                median_f64(ratios)
+            )?;
+        }
+        registry.db.close().await;
+        anyhow::Ok(())
+    })
 }
 
 /// Cold vs warm start of the T1 component, boundary throughput, sha256 throughput.
