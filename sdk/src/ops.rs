@@ -124,7 +124,8 @@ pub struct Index<'a> {
     dictionary: Option<&'a Text>,
     group_of_code: Vec<u32>,
     group_of: OnceCell<FastMap<&'a str, u32>>,
-    keys: Vec<&'a str>,
+    /// Each group's key; a coded key keeps its code, its text is only read when asked for.
+    keys: Vec<Key<'a>>,
     starts: Vec<u32>,
     rows: Vec<u32>,
 }
@@ -158,7 +159,7 @@ impl<'a> Index<'a> {
     /// pages are zero already).
     fn build_coded(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Text) -> Self {
         let mut group_of_code = vec![0u32; dictionary.len()];
-        let (mut keys, mut counts): (Vec<&'a str>, Vec<u32>) = (Vec::new(), Vec::new());
+        let (mut keys, mut counts): (Vec<Key<'a>>, Vec<u32>) = (Vec::new(), Vec::new());
         let valid = |i: usize| col.is_valid(i);
         for (i, &code) in codes.iter().enumerate() {
             let Some(slot) = group_of_code.get_mut(code as usize) else { continue };
@@ -166,7 +167,7 @@ impl<'a> Index<'a> {
                 continue;
             }
             if *slot == 0 {
-                keys.push(dictionary.get(code as usize));
+                keys.push(Key::Code(code, dictionary));
                 counts.push(0);
                 *slot = keys.len() as u32;
             }
@@ -197,12 +198,12 @@ impl<'a> Index<'a> {
         // times over (a third of a guest's time spent building an index of unique ids went there).
         let mut group_of: FastMap<&'a str, u32> =
             FastMap::with_capacity_and_hasher(col.len(), Default::default());
-        let (mut keys, mut counts): (Vec<&'a str>, Vec<u32>) = (Vec::new(), Vec::new());
+        let (mut keys, mut counts): (Vec<Key<'a>>, Vec<u32>) = (Vec::new(), Vec::new());
         let mut row_group: Vec<u32> = Vec::with_capacity(col.len());
         for i in 0..col.len() {
             row_group.push(col.get(i).map_or(NONE, |k| {
                 let g = *group_of.entry(k).or_insert_with(|| {
-                    keys.push(k);
+                    keys.push(Key::Text(k));
                     counts.push(0);
                     (keys.len() - 1) as u32
                 });
@@ -241,7 +242,7 @@ impl<'a> Index<'a> {
             return self.group_of_code.get(code as usize).filter(|&&g| g != NONE).map(|&g| g as usize);
         }
         let group_of = self.group_of.get_or_init(|| {
-            self.keys.iter().enumerate().map(|(g, &k)| (k, g as u32)).collect::<FastMap<_, _>>()
+            self.keys.iter().enumerate().map(|(g, k)| (k.as_str(), g as u32)).collect::<FastMap<_, _>>()
         });
         group_of.get(key.as_str()).map(|&g| g as usize)
     }
@@ -258,7 +259,7 @@ impl<'a> Index<'a> {
 
     /// Distinct keys with their rows, in order of first appearance.
     pub fn groups(&self) -> impl Iterator<Item = (&'a str, &[u32])> {
-        self.keys.iter().enumerate().map(|(g, k)| (*k, self.group(g)))
+        self.keys.iter().enumerate().map(|(g, k)| (k.as_str(), self.group(g)))
     }
 
     /// Number of distinct keys.
@@ -285,7 +286,8 @@ pub struct KeyMap<'a, V> {
     /// Entry of each text, for keys not coded in `dictionary`; made on the first such key, it
     /// covers every entry from then on.
     entry_of_text: OnceCell<FastMap<&'a str, u32>>,
-    keys: Vec<&'a str>,
+    /// Each entry's key; a coded key keeps its code, its text is only read when asked for.
+    keys: Vec<Key<'a>>,
     values: Vec<V>,
 }
 
@@ -306,7 +308,8 @@ impl<'a, V> KeyMap<'a, V> {
     }
 
     fn text_entries(&self) -> &FastMap<&'a str, u32> {
-        self.entry_of_text.get_or_init(|| self.keys.iter().enumerate().map(|(e, &k)| (k, e as u32)).collect())
+        self.entry_of_text
+            .get_or_init(|| self.keys.iter().enumerate().map(|(e, k)| (k.as_str(), e as u32)).collect())
     }
 
     fn find(&self, key: Key<'_>) -> Option<usize> {
@@ -327,7 +330,7 @@ impl<'a, V> KeyMap<'a, V> {
             Some(e) => e,
             None => {
                 let e = self.keys.len();
-                self.keys.push(key.as_str());
+                self.keys.push(key);
                 self.values.push(make());
                 let code = self.dictionary.and_then(|d| key.code_in(d));
                 match code.and_then(|c| self.entry_of_code.get_mut(c as usize)) {
@@ -365,7 +368,7 @@ impl<'a, V> KeyMap<'a, V> {
 
     /// Entries, in order of first insertion.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &V)> {
-        self.keys.iter().copied().zip(&self.values)
+        self.keys.iter().map(|k| k.as_str()).zip(&self.values)
     }
 
     /// Number of entries.

@@ -13,8 +13,8 @@
 //! An unknown date never makes a mark. The score ranks clues by how often the pair came back:
 //! 0.6 for two confirmations, +0.1 per further one, at most 1.0.
 
-use sieve_sdk::ops::{self, Index};
-use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::ops::Index;
+use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, TextCol, export_model};
 
 /// The T3 model.
 pub struct FalseMediationConfirmation;
@@ -71,12 +71,20 @@ impl Model for FalseMediationConfirmation {
         let enforced_on = e.date("filed_on")?;
         let subsidised = Index::build(&sub.text("case_no")?);
 
-        // Parties in either order are the same pair.
-        let pair = |row: usize| {
-            let (a, b) = (party_a.get(row)?, party_b.get(row)?);
-            Some((mediator.get(row)?, a.min(b), a.max(b)))
+        // How often the parties of `row`, in either order, came before its mediator. A party's
+        // confirmations are few: counting among them needs no table of every pair, and parties
+        // sharing the run's dictionary compare by code.
+        let (as_a, as_b) = (Index::build(&party_a), Index::build(&party_b));
+        let repeats_of = |row: usize| -> Option<(Key<'_>, usize)> {
+            let (m, a, b) = (mediator.key(row)?, party_a.key(row)?, party_b.key(row)?);
+            let with = |rows: &[u32], other: &TextCol<'_>| {
+                let same = |x: usize| mediator.key(x) == Some(m) && other.key(x) == Some(b);
+                rows.iter().filter(|&&x| same(x as usize)).count()
+            };
+            // (a, b) rows, then (b, a) rows; a pair of one party is only counted once.
+            let swapped = if a == b { 0 } else { with(as_b.get(a), &party_a) };
+            Some((m, with(as_a.get(a), &party_b) + swapped))
         };
-        let pair_counts = ops::count_by((0..c.len()).filter_map(pair));
 
         for row in 0..c.len() {
             let Some(case) = case_no.key(row) else { continue };
@@ -86,8 +94,7 @@ impl Model for FalseMediationConfirmation {
             if applied_on - agreement > quick_days || due_on >= agreement {
                 continue;
             }
-            let Some(key) = pair(row) else { continue };
-            let repeats = pair_counts.get(&key).copied().unwrap_or(0);
+            let Some((mediator_id, repeats)) = repeats_of(row) else { continue };
             let subsidy_rows = subsidised.get(case);
             if repeats < 2 || subsidy_rows.is_empty() {
                 continue;
@@ -115,7 +122,7 @@ impl Model for FalseMediationConfirmation {
                      the same parties came before mediator {} {repeats} times, a subsidy was paid, and {enforcement}.",
                     applied_on - agreement,
                     agreement - due_on,
-                    key.0
+                    mediator_id
                 ),
             )
             .evidence("confirmations", [row])

@@ -18,7 +18,7 @@
 //! and busy honest shops (many assessors) miss several. The score ranks clues by how
 //! concentrated the pair is: 0.75 at half the shop's cases, 1.0 when the shop uses no other assessor.
 
-use sieve_sdk::ops::{self, KeyMap};
+use sieve_sdk::ops::{self, Index, KeyMap};
 use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T1 model.
@@ -85,25 +85,15 @@ impl Model for VehicleInsuranceFraud {
         ctx.progress(1, 3);
 
         // Plates and parties (people, shops, assessors, employers) arrive coded against one
-        // dictionary per key domain: the tallies below are arrays over those codes.
-        // Every owner of each plate (a plate may have several rows); rows are evidence.
+        // dictionary per key domain: the indexes below are counting sorts over those codes.
+        // The registrations of each plate (a plate may have several rows); rows are evidence.
         let (plate_col, owner_col) = (vehicles.text("plate")?, vehicles.text("owner_id")?);
-        let mut owners_of: KeyMap<Vec<(Key<'_>, usize)>> = KeyMap::for_column(&plate_col);
-        for row in 0..vehicles.len() {
-            if let (Some(plate), Some(owner)) = (plate_col.key(row), owner_col.key(row)) {
-                owners_of.entry(plate).push((owner, row));
-            }
-        }
+        let rows_of_plate = Index::build(&plate_col);
 
-        // Employment months per person: (employer, month, row), in table order.
+        // Employment months of each person, in table order.
         let (person, employer, month) =
             (employment.text("person_id")?, employment.text("employer_id")?, employment.date("month")?);
-        let mut employed: KeyMap<Vec<(Key<'_>, i32, usize)>> = KeyMap::for_column(&person);
-        for row in 0..employment.len() {
-            if let (Some(p), Some(e), Some(m)) = (person.key(row), employer.key(row), month.get(row)) {
-                employed.entry(p).push((e, m, row));
-            }
-        }
+        let months_of = Index::build(&person);
 
         let case_no = judgments.text("case_no")?;
         let filed_on = judgments.date("filed_on")?;
@@ -154,23 +144,23 @@ impl Model for VehicleInsuranceFraud {
             }
             // Mark 2: the plaintiff owns no registration of the plate.
             let Some(plate_no) = plate.key(row) else { continue };
-            let owners = owners_of.get(plate_no).map_or(&[][..], Vec::as_slice);
-            if owners.iter().any(|(owner, _)| *owner == who) {
+            let mut owners = rows_of_plate
+                .get(plate_no)
+                .iter()
+                .filter_map(|&r| Some((owner_col.key(r as usize)?, r as usize)));
+            if owners.clone().any(|(owner, _)| owner == who) {
                 continue;
             }
             // Mark 1: employed by the shop from `window` days before the accident up to the filing.
             let start = accident_on.get(row).unwrap_or(filed) - window;
-            let Some(employment_row) = employed
-                .get(who)
-                .and_then(|months| {
-                    months.iter().find(|(e, m, _)| *e == repair_shop && ops::within(*m, start, Some(filed)))
-                })
-                .map(|&(_, _, erow)| erow)
-            else {
+            let Some(employment_row) = months_of.get(who).iter().map(|&r| r as usize).find(|&r| {
+                employer.key(r) == Some(repair_shop)
+                    && month.get(r).is_some_and(|m| ops::within(m, start, Some(filed)))
+            }) else {
                 continue;
             };
             let score = 0.5 + share / 2.0;
-            let other_owner = owners.first().copied();
+            let other_owner = owners.next();
             // Only clues get their sentence built: most cases never reach this point.
             let mut clue = Clue::new(subject, score, "repair-shop-ring", "")
                 .evidence("judgments", [row])

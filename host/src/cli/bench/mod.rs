@@ -34,9 +34,32 @@ pub struct BenchArgs {
     /// Where generated benchmark data is kept between invocations.
     #[arg(long, default_value = "bench-data")]
     data_root: PathBuf,
-    /// Markdown file to write the figures to.
-    #[arg(long, default_value = "BENCHMARKS.md")]
-    out: PathBuf,
+    /// Only these sections (repeatable; default: all of them). A partial report is printed, and
+    /// written only where `--out` says.
+    #[arg(long = "section", value_enum)]
+    sections: Vec<Section>,
+    /// Markdown file to write the figures to (default: BENCHMARKS.md for a full report).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// A section of the report.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Section {
+    /// WASM against native, per task, with quality at the benchmark scale.
+    Speed,
+    /// Quality at scale 1 over the quality seeds.
+    Quality,
+    /// Stored runs against DuckDB, with import throughput.
+    Duckdb,
+    /// Cold and warm start, boundary and hashing throughput.
+    Startup,
+    /// What the limits cost a hostile model.
+    Sandbox,
+    /// Registry costs: import, publish, stored against ad hoc runs.
+    Registry,
+    /// Scoring and competition throughput.
+    Competition,
 }
 
 /// CPU time this thread has used so far (the guest runs on the calling thread, as the native
@@ -213,6 +236,12 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     } else {
         args.tasks.iter().map(|t| generate::task(t).map(|t| t.id)).collect::<anyhow::Result<_>>()?
     };
+    let wants = |section: Section| args.sections.is_empty() || args.sections.contains(&section);
+    let out = match (&args.out, args.sections.is_empty()) {
+        (Some(out), _) => Some(out.clone()),
+        (None, true) => Some(PathBuf::from("BENCHMARKS.md")),
+        (None, false) => None,
+    };
     let cache_dir = tempfile::tempdir()?;
     // A throwaway cache with a throwaway key.
     let mut key = vec![0u8; crate::sandbox::cache::KEY_BYTES];
@@ -240,6 +269,43 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         args.runs
     )?;
+    if wants(Section::Speed) {
+        speed_figures(&mut md, &sandbox, &args, &tasks)?;
+    }
+    if wants(Section::Quality) {
+        quality_figures(&mut md, &sandbox, &args, &tasks)?;
+    }
+    if wants(Section::Duckdb) {
+        duckdb_figures(&mut md, &sandbox, &args, &tasks)?;
+    }
+    if wants(Section::Startup) {
+        start_up_and_boundary(&mut md, &sandbox, &args)?;
+    }
+    if wants(Section::Sandbox) {
+        sandbox_figures(&mut md, &sandbox, &args)?;
+    }
+    if wants(Section::Registry) {
+        registry_figures(&mut md, &sandbox, &args)?;
+    }
+    if wants(Section::Competition) {
+        competition_figures(&mut md, &sandbox, &args)?;
+    }
+    if let Some(out) = out {
+        // Figures measured by other commands (a comparison of two builds, say) live below a
+        // fixed heading and are kept.
+        if let Ok(old) = std::fs::read_to_string(&out)
+            && let Some(at) = old.find(KEPT_HEADING)
+        {
+            write!(md, "\n{}", &old[at..])?;
+        }
+        std::fs::write(&out, &md).with_context(|| format!("writing {}", out.display()))?;
+    }
+    print!("{md}");
+    Ok(0)
+}
+
+/// Every task's WASM and native runs side by side, with quality at the benchmark scale.
+fn speed_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs, tasks: &[&str]) -> anyhow::Result<()> {
     writeln!(md, "## Every task at scale {}: speed and quality\n", args.scale)?;
     writeln!(
         md,
@@ -247,9 +313,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     let mut per_pattern = Vec::new();
-    for task in &tasks {
+    for task in tasks {
         let data = dataset(&args.data_root, task, args.scale, 1)?;
-        let s = speed(&sandbox, task, &data, args.runs)?;
+        let s = speed(sandbox, task, &data, args.runs)?;
         let patterns: Vec<String> = s.scores.per_pattern.iter().map(|(p, r)| format!("{p} {r:.3}")).collect();
         per_pattern.push(format!("| {task} | {} | {} |", s.scores.labelled, patterns.join(", ")));
         writeln!(
@@ -279,15 +345,24 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     for line in per_pattern {
         writeln!(md, "{line}")?;
     }
+    Ok(())
+}
 
+/// Quality of every task's bundled model at scale 1, a fresh dataset per seed.
+fn quality_figures(
+    md: &mut String,
+    sandbox: &Sandbox,
+    args: &BenchArgs,
+    tasks: &[&str],
+) -> anyhow::Result<()> {
     writeln!(md, "\n## Quality at scale 1 (fresh data per seed)\n")?;
     writeln!(
         md,
         "| task | seed | precision | recall | F0.5 | AP | recall per pattern |\n|---|---|---|---|---|---|---|"
     )?;
-    for task in &tasks {
+    for task in tasks {
         for &seed in &args.quality_seeds {
-            let s = quality(&sandbox, &args.data_root, task, seed)?;
+            let s = quality(sandbox, &args.data_root, task, seed)?;
             let patterns: Vec<String> = s.per_pattern.iter().map(|(p, r)| format!("{p} {r:.3}")).collect();
             writeln!(
                 md,
@@ -301,21 +376,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
         }
     }
 
-    duckdb_figures(&mut md, &sandbox, &args, &tasks)?;
-    start_up_and_boundary(&mut md, &sandbox, &args)?;
-    sandbox_figures(&mut md, &sandbox, &args)?;
-    registry_figures(&mut md, &sandbox, &args)?;
-    competition_figures(&mut md, &sandbox, &args)?;
-    // Figures measured by other commands (a comparison of two builds, say) live below a fixed
-    // heading and are kept.
-    if let Ok(old) = std::fs::read_to_string(&args.out)
-        && let Some(at) = old.find(KEPT_HEADING)
-    {
-        write!(md, "\n{}", &old[at..])?;
-    }
-    std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
-    print!("{md}");
-    Ok(0)
+    Ok(())
 }
 
 /// Each task's stored run (the dataset imported into the registry, the bundled model approved;
