@@ -204,14 +204,15 @@ pub fn share_dictionaries(tables: &mut [ServedTable], domains: &[contract::Domai
                 matches!(tables[t].columns[c].values, Values::Text(_) | Values::Dictionary { .. })
             })
             .collect();
-        // Fewer than two columns join nothing; columns that already share one dictionary (read
-        // from an import-time encoding) are served as they are.
+        // A lone column is coded too (a model groups it on codes), as a stored run serves it;
+        // columns that already share one dictionary (read from an import-time encoding) are
+        // served as they are.
         let dictionary_of = |&(t, c): &(usize, usize)| match &tables[t].columns[c].values {
             Values::Dictionary { dictionary, .. } => Some(Arc::as_ptr(dictionary)),
             _ => None,
         };
         let first = positions.first().and_then(dictionary_of);
-        if positions.len() < 2 || (first.is_some() && positions.iter().all(|p| dictionary_of(p) == first)) {
+        if positions.is_empty() || (first.is_some() && positions.iter().all(|p| dictionary_of(p) == first)) {
             continue;
         }
         let values: Vec<&Values> = positions.iter().map(|&(t, c)| &tables[t].columns[c].values).collect();
