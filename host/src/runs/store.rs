@@ -188,35 +188,42 @@ fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
     })
 }
 
-/// Rows per multi-row clue INSERT. Measured on 15k clues: SQLite takes 1.6 s one row per
-/// statement, 0.17 s at 20-50 rows, 0.73 s at 500 (its binding cost grows faster than linearly
-/// with a statement's parameters); PostgreSQL pays a round trip per statement, so it gets more.
+/// Rows per multi-row clue INSERT. SQLite binds anonymous `?` parameters in one pass (numbered
+/// ones cost a name lookup each, which grows with the statement: 15k clues took 0.73 s at 500
+/// rows a statement that way); PostgreSQL pays a round trip per statement. Both get large batches.
 fn clue_batch(backend: Backend) -> usize {
     match backend {
-        Backend::Sqlite => 32,
+        Backend::Sqlite => 1000,
         Backend::Postgres => 500,
     }
 }
 
-async fn insert_clues(tx: &mut WriteTx, batch: usize, run_id: i64, clues: &[Clue]) -> Result<()> {
+async fn insert_clues(tx: &mut WriteTx, backend: Backend, run_id: i64, clues: &[Clue]) -> Result<()> {
+    let batch = clue_batch(backend);
     for (chunk_index, chunk) in clues.chunks(batch).enumerate() {
         let mut sql =
             String::from("INSERT INTO clues (run_id, seq, subject, score, rule, reason, evidence) VALUES ");
         for i in 0..chunk.len() {
-            let b = i * 7;
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7
-            ));
+            match backend {
+                Backend::Sqlite => sql.push_str("(?,?,?,?,?,?,?)"),
+                Backend::Postgres => {
+                    let b = i * 7;
+                    let row = format!(
+                        "(${},${},${},${},${},${},${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7
+                    );
+                    sql.push_str(&row);
+                }
+            }
         }
         let mut q = sqlx::query(&sql);
         for (i, c) in chunk.iter().enumerate() {
@@ -575,7 +582,7 @@ impl Registry {
         let completed = report.outcome == Outcome::Completed;
         let mut tx = self.db.begin_write().await?;
         if completed {
-            insert_clues(&mut tx, clue_batch(self.db.backend()), run_id, &report.clues).await?;
+            insert_clues(&mut tx, self.db.backend(), run_id, &report.clues).await?;
         }
         sqlx::query(
             "UPDATE runs SET state = $1, outcome = $2, detail = $3, fuel = $4, peak_memory = $5, wall_ms = $6, \

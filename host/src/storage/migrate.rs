@@ -93,6 +93,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0013_clue_pages.sql"),
         postgres: include_str!("../../migrations/postgres/0013_clue_pages.sql"),
     },
+    Migration {
+        version: 14,
+        name: "one_score_index",
+        sqlite: include_str!("../../migrations/sqlite/0014_one_score_index.sql"),
+        postgres: include_str!("../../migrations/postgres/0014_one_score_index.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.

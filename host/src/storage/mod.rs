@@ -120,12 +120,13 @@ impl Db {
         let options = AnyPoolOptions::new().max_connections(pool_size());
         let options = if backend == Backend::Sqlite {
             // WAL lets readers run beside the one writer; several `sieve` processes share the file,
-            // so a writer waits for the lock rather than failing.
+            // so a writer waits for the lock rather than failing. A multi-row INSERT's statement
+            // journal stays in memory instead of a temporary file.
             options.after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 60000; \
-                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
                     )
                     .await?;
                     Ok(())
