@@ -1134,8 +1134,10 @@ fn tampering(reg: &Reg) {
     let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
     assert_eq!(report["compiled_code"], "rebuilt");
 
-    // A dataset table altered on disk: the run fails with hash-mismatch and nothing is kept.
+    // A version without column files (imported before them) reads its Parquet tables: one altered
+    // on disk fails the run with hash-mismatch and nothing is kept.
     let shown = reg.json(&admin, &["dataset", "show", "auctions"]);
+    reg.sql("UPDATE datasets SET encoding = NULL WHERE name = 'auctions'");
     let table_digest =
         shown["tables"][0]["digest"].as_str().expect("digest").trim_start_matches("sha256:").to_string();
     let table_blob = reg.home().join("blobs").join("sha256").join(&table_digest);
@@ -1150,11 +1152,17 @@ fn tampering(reg: &Reg) {
     assert_ne!(o.status.code(), Some(0));
     assert_eq!(reg.json(&admin, &["runs", "list"])[0]["state"], "failed");
     std::fs::write(&table_blob, &original).expect("restore table");
+    reg.ok(&admin, &["dataset", "encode", "auctions"]);
+    assert_eq!(reg.json(&admin, &["dataset", "show", "auctions"])["encoding"], shown["encoding"]);
 
-    // A stored domain dictionary or code column altered on disk: hash-mismatch too.
+    // A column file, a domain dictionary or a domain column's codes altered on disk: hash-mismatch
+    // too. (The model reads every domain, through `auctions`, and not `bids`.)
     let encoding = &shown["encoding"];
-    // (The model reads every domain, through `auctions`, and not `bids`.)
-    let blobs = [&encoding["domains"][0]["dictionary"], &encoding["codes"]["auctions"]];
+    let blobs = [
+        &encoding["columns"]["auctions"]["starts_on"],
+        &encoding["domains"][0]["dictionary"],
+        &encoding["columns"]["auctions"]["item_id"],
+    ];
     for blob in blobs {
         let path = reg
             .home()

@@ -21,9 +21,21 @@ pub struct EncodedDomain {
     pub name: &'static str,
     /// Every distinct value of the domain's columns, in order of first appearance.
     pub dictionary: Text,
-    /// `(table, column, codes)`: each column as codes into `dictionary` (a null row holds code 0
-    /// and keeps its validity bit off).
-    pub codes: Vec<(String, String, Column)>,
+    /// Each column as codes into `dictionary`.
+    pub codes: Vec<DomainCodes>,
+}
+
+/// One domain column as codes into its domain's dictionary.
+#[derive(Debug, Clone)]
+pub struct DomainCodes {
+    /// Its table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// A code per row (a null row holds code 0 and keeps its validity bit off).
+    pub codes: Vec<u32>,
+    /// Which rows are not null (`None`: all of them).
+    pub validity: Option<Bitmap>,
 }
 
 /// Code `values` (text, or text coded against a dictionary of its own) into `pool`.
@@ -73,7 +85,7 @@ pub fn encode(task: &str, columns: &[(String, Column)]) -> Vec<EncodedDomain> {
                 .iter()
                 .filter(|(table, c)| members.contains(&(table.as_str(), c.name.as_str())))
                 .collect();
-            if present.len() < 2 {
+            if present.is_empty() {
                 return None;
             }
             let values: Vec<&Values> = present.iter().map(|(_, c)| &c.values).collect();
@@ -81,11 +93,11 @@ pub fn encode(task: &str, columns: &[(String, Column)]) -> Vec<EncodedDomain> {
             let codes = present
                 .iter()
                 .zip(codes)
-                .map(|((table, c), codes)| {
-                    let mut column =
-                        Column::new(&c.name, Values::Int64(codes.into_iter().map(i64::from).collect()));
-                    column.validity = c.validity.clone();
-                    (table.clone(), c.name.clone(), column)
+                .map(|((table, c), codes)| DomainCodes {
+                    table: table.clone(),
+                    column: c.name.clone(),
+                    codes,
+                    validity: c.validity.clone(),
                 })
                 .collect();
             Some(EncodedDomain { name, dictionary, codes })
@@ -104,25 +116,20 @@ pub struct CodeError {
 }
 
 /// Serve one domain to a model from its stored `dictionary` and the stored codes of the columns
-/// the model declared (`(label, codes column)`): the dictionary cut down to the values those
-/// columns hold, when they do not hold them all, and each column as `Values::Dictionary` sharing
-/// it. Codes outside the dictionary are refused, not served.
-pub fn serve(dictionary: Text, declared: Vec<(String, Column)>) -> Result<Vec<Column>, CodeError> {
+/// the model declared: the dictionary cut down to the values those columns hold, when they do not
+/// hold them all, and each column as `Values::Dictionary` sharing it. Codes outside the
+/// dictionary are refused, not served.
+pub fn serve(dictionary: Text, declared: Vec<DomainCodes>) -> Result<Vec<Column>, CodeError> {
     let size = dictionary.len();
     let mut columns: Vec<(Vec<u32>, Option<Bitmap>, String)> = Vec::with_capacity(declared.len());
-    for (label, column) in declared {
-        let Values::Int64(stored) = column.values else {
-            return Err(CodeError { column: label, message: "not an integer column".into() });
-        };
-        let codes: Vec<u32> = stored
-            .iter()
-            .map(|&c| u32::try_from(c).ok().filter(|&c| (c as usize) < size.max(1)))
-            .collect::<Option<_>>()
-            .ok_or_else(|| CodeError {
-                column: label.clone(),
+    for d in declared {
+        if d.codes.iter().any(|&c| c as usize >= size.max(1)) {
+            return Err(CodeError {
+                column: format!("{}.{}", d.table, d.column),
                 message: format!("a code outside 0..{size}"),
-            })?;
-        columns.push((codes, column.validity, column.name));
+            });
+        }
+        columns.push((d.codes, d.validity, d.column));
     }
     // Which entries the declared columns use; if not all, keep only those, in their order.
     let mut used = vec![false; size];
@@ -195,12 +202,8 @@ mod tests {
         assert_eq!(party.codes.len(), 4);
 
         // A model that declared owners and relations, not debtors: "secret" is not served.
-        let declared: Vec<(String, Column)> = party
-            .codes
-            .iter()
-            .filter(|(table, _, _)| table != "enforcement_cases")
-            .map(|(t, c, col)| (format!("{t}.{c}"), col.clone()))
-            .collect();
+        let declared: Vec<DomainCodes> =
+            party.codes.iter().filter(|d| d.table != "enforcement_cases").cloned().collect();
         let served = serve(party.dictionary.clone(), declared).expect("serves");
         let Values::Dictionary { dictionary, .. } = &served[0].values else { panic!("coded") };
         let entries: Vec<&str> = (0..dictionary.len()).map(|k| dictionary.get(k)).collect();
@@ -214,7 +217,8 @@ mod tests {
         assert!(served.iter().all(|c| Arc::ptr_eq(&shared(c), &shared(&served[0]))), "one dictionary");
 
         // Codes outside the dictionary (a damaged store) are refused.
-        let bad = vec![("x.y".to_string(), Column::new("y", Values::Int64(vec![0, 99])))];
-        assert!(serve(party.dictionary.clone(), bad).is_err());
+        let bad = DomainCodes { table: "x".into(), column: "y".into(), codes: vec![0, 99], validity: None };
+        let refused = serve(party.dictionary.clone(), vec![bad]).expect_err("refused");
+        assert!(refused.to_string().contains("x.y"), "{refused}");
     }
 }

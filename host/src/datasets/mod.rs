@@ -1,5 +1,6 @@
 //! Datasets on disk: a directory with one CSV or Parquet file per table, read into typed columns.
 
+pub mod column_file;
 pub mod contract;
 pub mod csv_io;
 pub mod encoding;

@@ -170,7 +170,7 @@ impl Registry {
             grants,
             encoding: row
                 .try_get::<Option<String>, _>("encoding")?
-                .and_then(|text| serde_json::from_str(&text).ok()),
+                .and_then(|text| super::encodings::StoredEncoding::parse(&text)),
         })
     }
 
@@ -281,20 +281,16 @@ impl Registry {
         let scratch = self.blobs.scratch()?;
         let mut tables = Vec::with_capacity(specs.len());
         // The columns of the task's key domains, kept to encode once every table is read.
-        let domain_columns = contract::domains(task);
+        // Besides its Parquet file, each table gets run-time column files; its key-domain columns
+        // are kept to encode once every table is read.
         let mut keys: Vec<(String, sieve_sdk::data::Column)> = Vec::new();
+        let mut column_files = std::collections::BTreeMap::new();
         for (i, spec) in specs.iter().enumerate() {
             progress(&spec.name, i, specs.len());
             let columns =
                 datasets::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
-            for c in &columns {
-                if domain_columns
-                    .iter()
-                    .any(|(_, members)| members.contains(&(spec.name.as_str(), c.name.as_str())))
-                {
-                    keys.push((spec.name.clone(), c.clone()));
-                }
-            }
+            let files = super::encodings::store_table(&self.blobs, task, &spec.name, &columns, &mut keys)?;
+            column_files.insert(spec.name.clone(), files);
             let file = scratch.path().join(format!("{}.parquet", spec.name));
             parquet_io::write_table(&file, &columns).map_err(|e| RegistryError::Invalid(e.to_string()))?;
             let (digest, size) = self.blobs.put_file(&file)?;
@@ -306,7 +302,7 @@ impl Registry {
                 columns: spec.columns.iter().map(|c| format!("{}:{}", c.name, c.ty.name())).collect(),
             });
         }
-        let encoding = super::encodings::store(&self.blobs, scratch.path(), task, &keys)?;
+        let encoding = Some(super::encodings::store(&self.blobs, task, &keys, column_files)?);
         drop(keys);
         progress("", specs.len(), specs.len());
         let labels_digest = match dir.join(LABELS_FILE) {
@@ -593,22 +589,20 @@ impl Registry {
     }
 }
 
-/// Load the tables `info` declares from stored dataset `d`, checking each table's bytes against its
-/// digest before parsing those same bytes. A mismatch is the run's `hash-mismatch` outcome.
-/// For a model that reads shared dictionaries (`shares`), the columns of the dataset's key
-/// domains come from their import-time encoding, read as numbers rather than hashed again.
+/// Load the tables `info` declares from stored dataset `d`: from its column files when it is
+/// encoded (see [`super::encodings::load_tables`]), else from its Parquet tables, checking each
+/// table's bytes against its digest before parsing those same bytes. A mismatch is the run's
+/// `hash-mismatch` outcome.
 pub fn load_stored(
     registry: &Registry,
     d: &DatasetRecord,
     info: &ModelInfo,
     shares: bool,
 ) -> std::result::Result<Vec<ServedTable>, Outcome> {
-    let mut coded =
-        if shares { super::encodings::load_domains(registry, d, info)? } else { Default::default() };
-    // Which stored table each declared table is, and which of its columns come from the table
-    // itself (the rest were read from the encoding).
-    let mut wanted: Vec<(&TableSpec, &StoredTable, TableSpec, String)> =
-        Vec::with_capacity(info.inputs.len());
+    if let Some(tables) = super::encodings::load_tables(registry, d, info, shares)? {
+        return Ok(tables);
+    }
+    let mut wanted: Vec<(&TableSpec, &StoredTable, String)> = Vec::with_capacity(info.inputs.len());
     for spec in &info.inputs {
         let stored = d.tables.iter().find(|t| t.name == spec.name).ok_or_else(|| {
             Outcome::BadInput(
@@ -619,39 +613,16 @@ pub fn load_stored(
                 .to_string(),
             )
         })?;
-        let mut rest = TableSpec::new(&spec.name);
-        rest.columns = spec
-            .columns
-            .iter()
-            .filter(|c| !coded.contains_key(&(spec.name.clone(), c.name.clone())))
-            .cloned()
-            .collect();
-        wanted.push((spec, stored, rest, format!("{}@{}/{}", d.name, d.version, spec.name)));
+        wanted.push((spec, stored, format!("{}@{}/{}", d.name, d.version, spec.name)));
     }
     // Tables are read and decoded in parallel, one thread each (a task has at most five).
-    let reads = super::in_parallel(&wanted, |(_, stored, rest, label)| {
-        if rest.columns.is_empty() {
-            return Ok(Vec::new());
-        }
+    let reads = super::in_parallel(&wanted, |(spec, stored, label)| {
         let bytes = super::blob_for_run(registry, &stored.digest)?;
-        let read = parquet_io::read_columns_from_bytes(bytes, label, rest)
-            .map_err(|e| Outcome::BadInput(e.to_string()))?;
-        Ok(read.into_iter().map(datasets::dictionary_encode).collect::<Vec<_>>())
+        parquet_io::read_columns_from_bytes(bytes, label, spec).map_err(|e| Outcome::BadInput(e.to_string()))
     });
     let mut tables = Vec::with_capacity(wanted.len());
-    for ((spec, stored, _, label), read) in wanted.into_iter().zip(reads) {
-        let mut read = read?;
-        let mut columns: Vec<sieve_sdk::data::Column> = Vec::with_capacity(spec.columns.len());
-        for c in &spec.columns {
-            let column = match coded.remove(&(spec.name.clone(), c.name.clone())) {
-                Some(column) => column,
-                None => match read.iter().position(|r| r.name == c.name) {
-                    Some(at) => read.swap_remove(at),
-                    None => return Err(Outcome::BadInput(format!("{label}: no column {}", c.name))),
-                },
-            };
-            columns.push(column);
-        }
+    for ((spec, stored, label), read) in wanted.into_iter().zip(reads) {
+        let columns = read?;
         if columns.iter().any(|c| c.len() != stored.rows as usize) {
             return Err(Outcome::BadInput(format!(
                 "{label}: a stored column does not have {} rows",

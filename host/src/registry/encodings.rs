@@ -1,27 +1,46 @@
-//! The stored side of import-time encoding (`datasets::encoding`): a dataset version's domain
-//! dictionaries and code columns as content-addressed blobs, named in a manifest kept with the
-//! version, and read back for a run with each blob's digest checked, as its tables are.
+//! The stored side of import-time encoding: a dataset version's columns as run-time column files
+//! (`datasets::column_file`), its key domains' dictionaries, and their columns as codes into them,
+//! all content-addressed blobs named in a manifest kept with the version. A run reads the column
+//! files of the columns its model declared, each digest-checked as a table is, and copies their
+//! bytes instead of decoding Parquet; the Parquet tables stay the dataset's canonical form.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sieve_sdk::data::{Column, Text, Values};
-use sieve_sdk::{ModelInfo, TableSpec};
+use sieve_sdk::ModelInfo;
+use sieve_sdk::data::{Bitmap, Column};
 
 use super::catalog::DatasetRecord;
 use super::{Registry, RegistryError, Result};
-use crate::datasets::{encoding, parquet_io};
+use crate::datasets::column_file::{self, Stored};
+use crate::datasets::encoding::{self, DomainCodes};
+use crate::datasets::{self, ServedTable, contract, parquet_io};
 use crate::sandbox::Outcome;
 use crate::storage::blobs::BlobStore;
+
+/// The manifest layout this host writes and reads. A version encoded in an older layout is read
+/// as not encoded (its runs read the Parquet tables) until `sieve dataset encode` redoes it.
+pub const FORMAT: u32 = 2;
 
 /// Where a dataset version's encoding is stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StoredEncoding {
+    /// Manifest layout ([`FORMAT`]).
+    #[serde(default)]
+    pub format: u32,
     /// Each key domain's dictionary.
     pub domains: Vec<StoredDomain>,
-    /// Per table, the digest of its code columns (one per domain column of the table).
-    pub codes: BTreeMap<String, String>,
+    /// Per table, per column: the digest of its column file (for a key domain's column, its codes
+    /// into the domain's dictionary).
+    #[serde(default)]
+    pub columns: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl StoredEncoding {
+    /// The manifest stored as `text`, if it is of the current layout.
+    pub fn parse(text: &str) -> Option<StoredEncoding> {
+        serde_json::from_str::<StoredEncoding>(text).ok().filter(|e| e.format == FORMAT)
+    }
 }
 
 /// One domain's stored dictionary.
@@ -29,135 +48,205 @@ pub struct StoredEncoding {
 pub struct StoredDomain {
     /// The domain's name in the contract.
     pub name: String,
-    /// Digest of the dictionary (a Parquet file of one text column, `value`).
+    /// Digest of the dictionary (a column file of text).
     pub dictionary: String,
     /// Its columns, `(table, column)`.
     pub columns: Vec<(String, String)>,
 }
 
-const VALUE: &str = "value";
+/// Whether `column` of `table` belongs to one of `task`'s key domains.
+fn in_domain(task: &str, table: &str, column: &str) -> bool {
+    contract::domains(task).iter().any(|(_, members)| members.contains(&(table, column)))
+}
 
-/// A domain column as served: `(table, column)` and its codes into the domain's dictionary.
-type ServedColumn = ((String, String), Column);
+/// Store the column files of `table`'s columns outside `task`'s key domains (text worth a
+/// dictionary gets one, as a run would serve it), and hand its key-domain columns to `keys` for
+/// [`store`]. Returns each stored column's digest.
+pub fn store_table(
+    blobs: &BlobStore,
+    task: &str,
+    table: &str,
+    columns: &[Column],
+    keys: &mut Vec<(String, Column)>,
+) -> Result<BTreeMap<String, String>> {
+    let mut stored = BTreeMap::new();
+    for column in columns {
+        if in_domain(task, table, &column.name) {
+            keys.push((table.to_string(), column.clone()));
+            continue;
+        }
+        let served = datasets::dictionary_encode(column.clone());
+        let digest = blobs.put(&column_file::write(&served.values, served.validity.as_ref()))?;
+        stored.insert(column.name.clone(), digest);
+    }
+    Ok(stored)
+}
 
-/// Encode `columns` (the dataset's domain columns, `(table, column)`) for `task` and store the
-/// blobs, with work files under `scratch`. `None` when the task has no domain to encode.
+/// Encode the key domains of `task` over `keys` (every domain column of the dataset, `(table,
+/// column)`), store their dictionaries and code files, and record them with `columns` (the other
+/// columns' files, from [`store_table`]) in a manifest.
 pub fn store(
     blobs: &BlobStore,
-    scratch: &Path,
     task: &str,
-    columns: &[(String, Column)],
-) -> Result<Option<StoredEncoding>> {
-    let encoded = encoding::encode(task, columns);
-    if encoded.is_empty() {
-        return Ok(None);
-    }
-    let invalid = |e: crate::datasets::DataError| RegistryError::Invalid(e.to_string());
-    let mut stored = StoredEncoding { domains: Vec::new(), codes: BTreeMap::new() };
-    let mut per_table: BTreeMap<String, Vec<Column>> = BTreeMap::new();
-    for domain in encoded {
-        let file = scratch.join(format!("domain-{}.parquet", domain.name));
-        parquet_io::write_table(&file, &[Column::new(VALUE, Values::Text(domain.dictionary))])
-            .map_err(invalid)?;
-        let (dictionary, _) = blobs.put_file(&file)?;
+    keys: &[(String, Column)],
+    mut columns: BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<StoredEncoding> {
+    let mut stored = StoredEncoding { format: FORMAT, domains: Vec::new(), columns: BTreeMap::new() };
+    for domain in encoding::encode(task, keys) {
+        let dictionary = blobs.put(&column_file::write_text(&domain.dictionary))?;
         let mut members = Vec::new();
-        for (table, column, codes) in domain.codes {
-            members.push((table.clone(), column));
-            per_table.entry(table).or_default().push(codes);
+        for coded in domain.codes {
+            let digest = blobs.put(&column_file::write_codes(&coded.codes, coded.validity.as_ref()))?;
+            columns.entry(coded.table.clone()).or_default().insert(coded.column.clone(), digest);
+            members.push((coded.table, coded.column));
         }
         stored.domains.push(StoredDomain { name: domain.name.to_string(), dictionary, columns: members });
     }
-    for (table, columns) in per_table {
-        let file = scratch.join(format!("codes-{table}.parquet"));
-        parquet_io::write_table(&file, &columns).map_err(invalid)?;
-        let (digest, _) = blobs.put_file(&file)?;
-        stored.codes.insert(table, digest);
-    }
-    Ok(Some(stored))
+    stored.columns = columns;
+    Ok(stored)
 }
 
-/// The domain columns `info` declares from stored dataset `d`, each domain's served to the model
-/// with one dictionary (cut down to the values its declared columns hold), keyed by `(table,
-/// column)`. Empty when `d` has no stored encoding.
-pub fn load_domains(
+/// One blob a run reads.
+enum Read<'a> {
+    /// A declared column: (table, column, digest, rows).
+    Column(&'a str, &'a str, &'a str, usize),
+    /// A domain's dictionary.
+    Dictionary(&'a StoredDomain),
+}
+
+/// What reading a blob gave.
+enum Got {
+    Column(Stored, Option<Bitmap>),
+    Dictionary(sieve_sdk::data::Text),
+}
+
+/// The tables `info` declares from stored dataset `d`, read from its column files: `None` when
+/// the version has no encoding of the current layout. Each blob is digest-checked (an altered
+/// one is the run's `hash-mismatch`) and the files are read in parallel. A model that reads
+/// shared dictionaries (`shares`) gets each key domain's declared columns coded against one
+/// dictionary cut down to the values they hold; an older model gets a dictionary per column, cut
+/// down the same way. Either way a model never sees a value of a column it did not declare.
+pub fn load_tables(
     registry: &Registry,
     d: &DatasetRecord,
     info: &ModelInfo,
-) -> std::result::Result<HashMap<(String, String), Column>, Outcome> {
-    let mut served = HashMap::new();
-    let Some(stored) = &d.encoding else { return Ok(served) };
+    shares: bool,
+) -> std::result::Result<Option<Vec<ServedTable>>, Outcome> {
+    let Some(stored) = &d.encoding else { return Ok(None) };
+    let missing = |what: String| Outcome::BadInput(format!("{}@{}: {what}", d.name, d.version));
+    let mut reads: Vec<Read<'_>> = Vec::new();
+    for spec in &info.inputs {
+        let table = d
+            .tables
+            .iter()
+            .find(|t| t.name == spec.name)
+            .ok_or_else(|| missing(format!("no table {}", spec.name)))?;
+        for c in &spec.columns {
+            let digest = stored
+                .columns
+                .get(&spec.name)
+                .and_then(|files| files.get(&c.name))
+                .ok_or_else(|| missing(format!("no stored column {}.{}", spec.name, c.name)))?;
+            reads.push(Read::Column(&spec.name, &c.name, digest, table.rows as usize));
+        }
+    }
     let declared = |table: &str, column: &str| {
         info.inputs.iter().any(|t| t.name == table && t.columns.iter().any(|c| c.name == column))
     };
-    // Each table's code columns the model declared, read once per table.
-    let mut codes: HashMap<String, Vec<Column>> = HashMap::new();
-    for (table, digest) in &stored.codes {
-        let wanted: Vec<&str> = stored
-            .domains
-            .iter()
-            .flat_map(|dm| &dm.columns)
-            .filter(|(t, c)| t == table && declared(t, c))
-            .map(|(_, c)| c.as_str())
-            .collect();
-        if wanted.is_empty() {
-            continue;
+    let domains: Vec<&StoredDomain> =
+        stored.domains.iter().filter(|dm| dm.columns.iter().any(|(t, c)| declared(t, c))).collect();
+    reads.extend(domains.iter().map(|dm| Read::Dictionary(dm)));
+
+    let label = |table: &str, column: &str| format!("{}@{}/{table}.{column}", d.name, d.version);
+    let got = super::in_parallel(&reads, |read| -> std::result::Result<Got, Outcome> {
+        let bad = |e: column_file::ColumnFileError| Outcome::BadInput(e.to_string());
+        match *read {
+            Read::Column(table, column, digest, rows) => {
+                let bytes = super::blob_for_run(registry, digest)?;
+                let (values, validity) =
+                    column_file::read(&bytes, rows, &label(table, column)).map_err(bad)?;
+                Ok(Got::Column(values, validity))
+            }
+            Read::Dictionary(domain) => {
+                let bytes = super::blob_for_run(registry, &domain.dictionary)?;
+                let name = format!("{}@{} domain {}", d.name, d.version, domain.name);
+                Ok(Got::Dictionary(column_file::read_text(&bytes, &name).map_err(bad)?))
+            }
         }
-        let spec = TableSpec::new(table).int64(&wanted);
-        let label = format!("{}@{}/{table} codes", d.name, d.version);
-        let columns =
-            parquet_io::read_columns_from_bytes(super::blob_for_run(registry, digest)?, &label, &spec)
-                .map_err(|e| Outcome::BadInput(e.to_string()))?;
-        codes.insert(table.clone(), columns);
+    });
+
+    // Plain columns go straight to their tables; codes wait for their domain's dictionary.
+    let mut plain: HashMap<(&str, &str), Column> = HashMap::new();
+    let mut codes: HashMap<(&str, &str), DomainCodes> = HashMap::new();
+    let mut dictionaries: HashMap<&str, sieve_sdk::data::Text> = HashMap::new();
+    for (read, got) in reads.iter().zip(got) {
+        match (read, got?) {
+            (Read::Column(table, column, _, _), Got::Column(Stored::Values(values), validity)) => {
+                let column_name = column.to_string();
+                plain.insert((table, column), Column { name: column_name, values, validity });
+            }
+            (Read::Column(table, column, _, _), Got::Column(Stored::Codes(c), validity)) => {
+                let coded =
+                    DomainCodes { table: table.to_string(), column: column.to_string(), codes: c, validity };
+                codes.insert((table, column), coded);
+            }
+            (Read::Dictionary(domain), Got::Dictionary(text)) => {
+                dictionaries.insert(&domain.name, text);
+            }
+            _ => return Err(missing("a stored blob of the wrong kind".into())),
+        }
     }
-    // Each domain's code columns, taken out of their tables' reads.
-    let mut work: Vec<(&StoredDomain, Vec<(String, Column)>)> = Vec::new();
-    for domain in &stored.domains {
-        let mut members = Vec::new();
-        for (table, column) in domain.columns.iter().filter(|(t, c)| declared(t, c)) {
-            let found = codes.get_mut(table).and_then(|cols| {
-                let at = cols.iter().position(|c| c.name == *column)?;
-                Some(cols.swap_remove(at))
-            });
-            let code_column = found.ok_or_else(|| {
-                Outcome::BadInput(format!("{}@{}: no stored codes for {table}.{column}", d.name, d.version))
-            })?;
-            members.push((format!("{table}.{column}"), code_column));
-        }
-        if !members.is_empty() {
-            work.push((domain, members));
+    // Each domain's declared columns served against their dictionary, a thread per domain.
+    let mut work: Vec<(sieve_sdk::data::Text, Vec<DomainCodes>)> = Vec::new();
+    for domain in &domains {
+        let members: Vec<DomainCodes> =
+            domain.columns.iter().filter_map(|(t, c)| codes.remove(&(t.as_str(), c.as_str()))).collect();
+        let dictionary = dictionaries.remove(domain.name.as_str()).unwrap_or_default();
+        if shares {
+            work.push((dictionary, members));
+        } else {
+            work.extend(members.into_iter().map(|m| (dictionary.clone(), vec![m])));
         }
     }
-    // The dictionaries are read and cut down in parallel, a thread per domain.
-    let results =
-        super::in_parallel(work, |(domain, members)| -> std::result::Result<Vec<ServedColumn>, Outcome> {
-            let spec = TableSpec::new("dictionary").text(&[VALUE]);
-            let label = format!("{}@{} domain {}", d.name, d.version, domain.name);
-            let bytes = super::blob_for_run(registry, &domain.dictionary)?;
-            let mut read = parquet_io::read_columns_from_bytes(bytes, &label, &spec)
-                .map_err(|e| Outcome::BadInput(e.to_string()))?;
-            let dictionary = match read.pop().map(|c| c.values) {
-                Some(Values::Text(text)) => text,
-                Some(Values::Dictionary { indices, dictionary }) => {
-                    indices.iter().map(|&k| dictionary.get(k as usize)).collect()
-                }
-                _ => Text::new(),
+    if let Some(((table, column), _)) = codes.iter().next() {
+        return Err(missing(format!("{table}.{column} is stored as codes of no domain")));
+    }
+    let served = super::in_parallel(work, |(dictionary, members)| {
+        let names: Vec<(String, String)> =
+            members.iter().map(|m| (m.table.clone(), m.column.clone())).collect();
+        let columns = encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
+        Ok::<_, Outcome>(names.into_iter().zip(columns).collect::<Vec<_>>())
+    });
+    let mut coded: HashMap<(String, String), Column> = HashMap::new();
+    for result in served {
+        coded.extend(result?);
+    }
+    let mut tables = Vec::with_capacity(info.inputs.len());
+    for spec in &info.inputs {
+        let mut columns = Vec::with_capacity(spec.columns.len());
+        for c in &spec.columns {
+            let column = match plain.remove(&(spec.name.as_str(), c.name.as_str())) {
+                Some(column) => column,
+                None => coded
+                    .remove(&(spec.name.clone(), c.name.clone()))
+                    .ok_or_else(|| missing(format!("no column {}.{}", spec.name, c.name)))?,
             };
-            let names: Vec<(String, String)> =
-                domain.columns.iter().filter(|(t, c)| declared(t, c)).cloned().collect();
-            let columns =
-                encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
-            Ok(names.into_iter().zip(columns).collect())
-        });
-    for result in results {
-        served.extend(result?);
+            if column.values.column_type() != c.ty {
+                return Err(missing(format!("{}.{} is not stored as {}", spec.name, c.name, c.ty.name())));
+            }
+            columns.push(column);
+        }
+        let rows = columns.first().map_or(0, Column::len);
+        tables.push(ServedTable { spec: spec.clone(), rows, columns });
     }
-    Ok(served)
+    Ok(Some(tables))
 }
 
 impl Registry {
-    /// Encode the key domains of a dataset version imported before encodings existed (an admin
-    /// above its owner): its stored tables are read (digest-checked), encoded, and the manifest
-    /// recorded; a version already encoded is left as it is. Runs then read its keys as codes.
+    /// Encode a dataset version imported before encodings existed, or in an older layout (an
+    /// admin above its owner): its stored tables are read (digest-checked), their column files,
+    /// dictionaries and codes stored, and the manifest recorded; a version already encoded in the
+    /// current layout is left as it is. Its runs then read column files instead of Parquet.
     pub async fn encode_dataset(&self, actor: &super::Actor, given: &str) -> Result<DatasetRecord> {
         let d = self.dataset(given, false).await?;
         self.require_admin_over(actor, d.owner_org_id, "encoding a dataset's key domains").await?;
@@ -167,37 +256,34 @@ impl Registry {
         let specs = crate::datasets::contract::tables(&d.task).unwrap_or_default();
         let registry = self.clone();
         let dataset = d.clone();
-        let stored = super::off_runtime(move || -> Result<Option<StoredEncoding>> {
-            let domains = crate::datasets::contract::domains(&dataset.task);
+        let stored = super::off_runtime(move || -> Result<StoredEncoding> {
             let mut keys: Vec<(String, Column)> = Vec::new();
+            let mut columns = BTreeMap::new();
             for spec in &specs {
-                let mut wanted = TableSpec::new(&spec.name);
-                wanted.columns = spec
-                    .columns
-                    .iter()
-                    .filter(|c| {
-                        domains.iter().any(|(_, m)| m.contains(&(spec.name.as_str(), c.name.as_str())))
-                    })
-                    .cloned()
-                    .collect();
                 let Some(table) = dataset.tables.iter().find(|t| t.name == spec.name) else { continue };
-                if wanted.columns.is_empty() {
-                    continue;
-                }
                 let bytes = registry.blobs.get(&table.digest)?;
                 let label = format!("{}@{}/{}", dataset.name, dataset.version, spec.name);
-                let columns = parquet_io::read_columns_from_bytes(bytes, &label, &wanted)
+                let read = parquet_io::read_columns_from_bytes(bytes, &label, spec)
                     .map_err(|e| RegistryError::Invalid(e.to_string()))?;
-                keys.extend(columns.into_iter().map(|c| (spec.name.clone(), c)));
+                let files = store_table(&registry.blobs, &dataset.task, &spec.name, &read, &mut keys)?;
+                columns.insert(spec.name.clone(), files);
             }
-            let scratch = registry.blobs.scratch()?;
-            store(&registry.blobs, scratch.path(), &dataset.task, &keys)
+            store(&registry.blobs, &dataset.task, &keys, columns)
         })
         .await??;
-        let Some(stored) = stored else { return Ok(d) };
+        let manifest = serde_json::to_string(&stored).map_err(|e| RegistryError::Invalid(e.to_string()))?;
         let mut tx = self.db.begin_write().await?;
-        sqlx::query("UPDATE datasets SET encoding = $1 WHERE id = $2 AND encoding IS NULL")
-            .bind(serde_json::to_string(&stored).map_err(|e| RegistryError::Invalid(e.to_string()))?)
+        // Under the write lock, again: another admin may have encoded it meanwhile.
+        let current: Option<String> = sqlx::query_scalar("SELECT encoding FROM datasets WHERE id = $1")
+            .bind(d.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if current.as_deref().and_then(StoredEncoding::parse).is_some() {
+            drop(tx);
+            return self.dataset(&format!("{}@{}", d.name, d.version), false).await;
+        }
+        sqlx::query("UPDATE datasets SET encoding = $1 WHERE id = $2")
+            .bind(manifest)
             .bind(d.id)
             .execute(&mut *tx)
             .await?;

@@ -1,0 +1,293 @@
+//! The run-time column format: one column per blob, laid out as the host serves it (little-endian
+//! arrays, text as offsets and bytes), so that a run copies a declared column's bytes instead of
+//! decoding a whole Parquet table. Written at import beside the canonical Parquet tables.
+//!
+//! Layout: the magic `SVCOL01\n`, a kind byte, a validity flag byte, six zero bytes, the row count
+//! (u64), the validity bitmap when flagged (`ceil(rows / 8)` bytes), then the values:
+//! 8 bytes a row for integers, floats and timestamps, 4 for dates and codes, 1 for booleans;
+//! text as `rows + 1` u32 offsets, a u64 byte length and the UTF-8 bytes; a dictionary column as its
+//! codes followed by its dictionary as text. Every size is checked against the blob's length
+//! before anything is allocated, so a malformed blob is an error, never a panic.
+
+use std::sync::Arc;
+
+use sieve_sdk::data::{Bitmap, Text, Values};
+
+const MAGIC: &[u8; 8] = b"SVCOL01\n";
+const HEADER: usize = 24;
+
+/// What a column blob holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    Int64 = 1,
+    Float64 = 2,
+    Boolean = 3,
+    Date = 4,
+    Timestamp = 5,
+    Text = 6,
+    Dictionary = 7,
+    /// Codes into a dictionary stored elsewhere (a key domain's).
+    Codes = 8,
+}
+
+/// A column blob's values.
+#[derive(Debug)]
+pub enum Stored {
+    /// Values of one of the contract's types.
+    Values(Values),
+    /// Codes into a key domain's dictionary.
+    Codes(Vec<u32>),
+}
+
+/// Why a column blob could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("column file {label}: {message}")]
+pub struct ColumnFileError {
+    label: String,
+    message: String,
+}
+
+/// The blob of `values` with `validity`.
+pub fn write(values: &Values, validity: Option<&Bitmap>) -> Vec<u8> {
+    let (kind, rows) = match values {
+        Values::Int64(v) => (Kind::Int64, v.len()),
+        Values::Float64(v) => (Kind::Float64, v.len()),
+        Values::Boolean(v) => (Kind::Boolean, v.len()),
+        Values::Date(v) => (Kind::Date, v.len()),
+        Values::Timestamp(v) => (Kind::Timestamp, v.len()),
+        Values::Text(t) => (Kind::Text, t.len()),
+        Values::Dictionary { indices, .. } => (Kind::Dictionary, indices.len()),
+    };
+    let mut out = header(kind, rows, validity);
+    match values {
+        Values::Int64(v) | Values::Timestamp(v) => {
+            v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
+        }
+        Values::Float64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Values::Boolean(v) => out.extend(v.iter().map(|&b| b as u8)),
+        Values::Date(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Values::Text(t) => put_text(&mut out, t),
+        Values::Dictionary { indices, dictionary } => {
+            indices.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+            out.extend_from_slice(&(dictionary.len() as u64).to_le_bytes());
+            put_text(&mut out, dictionary);
+        }
+    }
+    out
+}
+
+/// The blob of codes into a key domain's dictionary, with `validity`.
+pub fn write_codes(codes: &[u32], validity: Option<&Bitmap>) -> Vec<u8> {
+    let mut out = header(Kind::Codes, codes.len(), validity);
+    codes.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+    out
+}
+
+/// The blob of a dictionary: its values as a text column without nulls.
+pub fn write_text(text: &Text) -> Vec<u8> {
+    write(&Values::Text(text.clone()), None)
+}
+
+fn header(kind: Kind, rows: usize, validity: Option<&Bitmap>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + rows * 8);
+    out.extend_from_slice(MAGIC);
+    out.push(kind as u8);
+    out.push(validity.is_some() as u8);
+    out.extend_from_slice(&[0; 6]);
+    out.extend_from_slice(&(rows as u64).to_le_bytes());
+    if let Some(v) = validity {
+        let bytes = v.as_bytes();
+        let wanted = rows.div_ceil(8);
+        out.extend_from_slice(&bytes[..wanted.min(bytes.len())]);
+        out.resize(out.len() + wanted.saturating_sub(bytes.len()), 0);
+    }
+    out
+}
+
+fn put_text(out: &mut Vec<u8>, text: &Text) {
+    let (bytes, offsets) = text.raw();
+    offsets.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(bytes.as_bytes());
+}
+
+/// Reads a blob front to back, every length checked against what is left.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    label: &'a str,
+}
+
+impl<'a> Reader<'a> {
+    fn fail(&self, message: impl Into<String>) -> ColumnFileError {
+        ColumnFileError { label: self.label.to_string(), message: message.into() }
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], ColumnFileError> {
+        if n > self.bytes.len() {
+            return Err(self.fail(format!("{what} needs {n} bytes, {} are left", self.bytes.len())));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u64(&mut self, what: &str) -> Result<usize, ColumnFileError> {
+        let raw = self.take(8, what)?;
+        let n = u64::from_le_bytes(raw.try_into().map_err(|_| self.fail(what))?);
+        usize::try_from(n).map_err(|_| self.fail(format!("{what} {n} is too large")))
+    }
+
+    /// `count` little-endian values of `N` bytes each.
+    fn array<const N: usize, T>(
+        &mut self,
+        count: usize,
+        what: &str,
+        from: fn([u8; N]) -> T,
+    ) -> Result<Vec<T>, ColumnFileError> {
+        let size = count.checked_mul(N).ok_or_else(|| self.fail(format!("{what}: {count} values")))?;
+        let raw = self.take(size, what)?;
+        Ok(raw.chunks_exact(N).map(|c| from(c.try_into().unwrap_or([0; N]))).collect())
+    }
+
+    fn text(&mut self, count: usize, what: &str) -> Result<Text, ColumnFileError> {
+        let entries = count.checked_add(1).ok_or_else(|| self.fail(what))?;
+        let offsets = self.array(entries, what, u32::from_le_bytes)?;
+        let length = self.u64(what)?;
+        let bytes = self.take(length, what)?.to_vec();
+        Text::from_parts(bytes, offsets).map_err(|e| self.fail(format!("{what}: {e}")))
+    }
+}
+
+/// Read a dictionary: a text column without nulls, of however many values it holds.
+pub fn read_text(bytes: &[u8], label: &str) -> Result<Text, ColumnFileError> {
+    let rows = stored_rows(bytes).unwrap_or(0);
+    match read(bytes, rows, label)? {
+        (Stored::Values(Values::Text(text)), None) => Ok(text),
+        _ => Err(ColumnFileError { label: label.to_string(), message: "not a dictionary".into() }),
+    }
+}
+
+/// The row count a blob's header states, if it has a header.
+fn stored_rows(bytes: &[u8]) -> Option<usize> {
+    let raw: [u8; 8] = bytes.get(16..HEADER)?.try_into().ok()?;
+    usize::try_from(u64::from_le_bytes(raw)).ok()
+}
+
+/// Read a column blob of `rows` rows (`label` names it in errors).
+pub fn read(bytes: &[u8], rows: usize, label: &str) -> Result<(Stored, Option<Bitmap>), ColumnFileError> {
+    let mut r = Reader { bytes, label };
+    let head = r.take(HEADER, "the header")?;
+    if &head[..8] != MAGIC {
+        return Err(r.fail("not a Sieve column file"));
+    }
+    let (kind, flagged) = (head[8], head[9]);
+    if stored_rows(bytes) != Some(rows) {
+        return Err(r.fail(format!("does not hold the table's {rows} rows")));
+    }
+    let validity = match flagged {
+        0 => None,
+        1 => Some(Bitmap::from_bytes(r.take(rows.div_ceil(8), "the validity bitmap")?.to_vec(), rows)),
+        other => return Err(r.fail(format!("validity flag {other}"))),
+    };
+    let stored = match kind {
+        k if k == Kind::Int64 as u8 => {
+            Stored::Values(Values::Int64(r.array(rows, "integers", i64::from_le_bytes)?))
+        }
+        k if k == Kind::Float64 as u8 => {
+            Stored::Values(Values::Float64(r.array(rows, "floats", f64::from_le_bytes)?))
+        }
+        k if k == Kind::Boolean as u8 => {
+            Stored::Values(Values::Boolean(r.array(rows, "booleans", |[b]: [u8; 1]| b != 0)?))
+        }
+        k if k == Kind::Date as u8 => {
+            Stored::Values(Values::Date(r.array(rows, "dates", i32::from_le_bytes)?))
+        }
+        k if k == Kind::Timestamp as u8 => {
+            Stored::Values(Values::Timestamp(r.array(rows, "timestamps", i64::from_le_bytes)?))
+        }
+        k if k == Kind::Text as u8 => Stored::Values(Values::Text(r.text(rows, "text")?)),
+        k if k == Kind::Dictionary as u8 => {
+            let indices = r.array(rows, "codes", u32::from_le_bytes)?;
+            let size = r.u64("the dictionary's size")?;
+            let dictionary = r.text(size, "the dictionary")?;
+            if indices.iter().any(|&c| c as usize >= size.max(1)) {
+                return Err(r.fail(format!("a code outside its dictionary of {size}")));
+            }
+            Stored::Values(Values::Dictionary { indices, dictionary: Arc::new(dictionary) })
+        }
+        k if k == Kind::Codes as u8 => Stored::Codes(r.array(rows, "codes", u32::from_le_bytes)?),
+        other => return Err(r.fail(format!("unknown kind {other}"))),
+    };
+    if !r.bytes.is_empty() {
+        return Err(r.fail(format!("{} bytes after the values", r.bytes.len())));
+    }
+    Ok((stored, validity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(values: Values, validity: Option<Bitmap>) {
+        let rows = values.len();
+        let blob = write(&values, validity.as_ref());
+        let (back, valid) = read(&blob, rows, "t.c").expect("reads");
+        match back {
+            Stored::Values(v) => assert_eq!(format!("{v:?}"), format!("{values:?}")),
+            Stored::Codes(_) => panic!("values came back as codes"),
+        }
+        assert_eq!(
+            valid.map(|v| (0..rows).map(|i| v.is_valid(i)).collect::<Vec<_>>()),
+            validity.map(|v| (0..rows).map(|i| v.is_valid(i)).collect::<Vec<_>>())
+        );
+    }
+
+    #[test]
+    fn every_kind_reads_back_as_written() {
+        let nulls = Some(Bitmap::from_flags([true, false, true]));
+        round_trip(Values::Int64(vec![1, -2, i64::MAX]), nulls.clone());
+        round_trip(Values::Float64(vec![0.5, -0.0, 1e300]), None);
+        round_trip(Values::Boolean(vec![true, false, true]), nulls.clone());
+        round_trip(Values::Date(vec![-719_162, 0, 20_000]), None);
+        round_trip(Values::Timestamp(vec![0, 1_700_000_000_000, -1]), nulls.clone());
+        round_trip(
+            Values::Text(["(2017)浙0102民初49号", "", "浙A·K3P9Q"].into_iter().collect()),
+            nulls.clone(),
+        );
+        let dictionary = Arc::new(["a", "bb"].into_iter().collect::<Text>());
+        round_trip(Values::Dictionary { indices: vec![1, 0, 1], dictionary }, None);
+        let codes = write_codes(&[3, 0, 7], nulls.as_ref());
+        match read(&codes, 3, "t.c").expect("reads").0 {
+            Stored::Codes(c) => assert_eq!(c, [3, 0, 7]),
+            Stored::Values(v) => panic!("codes came back as {v:?}"),
+        }
+    }
+
+    #[test]
+    fn a_malformed_blob_is_an_error_naming_it_never_a_panic() {
+        let good = write(&Values::Text(["x", "yz"].into_iter().collect()), None);
+        // Every truncation, a wrong row count, trailing bytes, a bad magic, and each byte flipped.
+        for cut in 0..good.len() {
+            assert!(read(&good[..cut], 2, "t.c").is_err(), "cut at {cut}");
+        }
+        assert!(read(&good, 3, "t.c").expect_err("wrong rows").to_string().contains("t.c"));
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(read(&longer, 2, "t.c").is_err());
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0xff;
+            let _ = read(&bad, 2, "t.c");
+        }
+        // A huge stored length is refused before anything is allocated for it.
+        let mut huge = good.clone();
+        let at = HEADER + 3 * 4;
+        huge[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(read(&huge, 2, "t.c").is_err());
+        let dictionary = Arc::new(["a"].into_iter().collect::<Text>());
+        let mut outside = write(&Values::Dictionary { indices: vec![0, 0], dictionary }, None);
+        outside[HEADER] = 5;
+        assert!(read(&outside, 2, "t.c").expect_err("outside").to_string().contains("outside"));
+    }
+}
