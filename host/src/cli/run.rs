@@ -175,6 +175,7 @@ fn print_report(summary: &RunSummary, top: &[TopClue<'_>], shown: usize) {
     let compiled = match summary.compiled_code.as_deref() {
         Some("compiled") => ", compiled now",
         Some("hit") => ", from the code cache",
+        Some("loaded") => ", already loaded",
         Some("rebuilt") => ", recompiled: the cached code failed its check",
         _ => "",
     };

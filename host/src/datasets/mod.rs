@@ -170,16 +170,12 @@ pub fn dictionary_encode(column: Column) -> Column {
     }
 }
 
-/// `tables` as `plugin` reads them best: for a model built against `sieve:model@0.1.1` or later,
-/// the columns of each key domain of `task` coded against one dictionary per domain; for an
-/// older one, as loaded. Every run goes through here, so a model sees the same data whichever
-/// path started it.
-pub fn served_to(
-    plugin: &crate::sandbox::Plugin,
-    task: &str,
-    mut tables: Vec<ServedTable>,
-) -> Vec<ServedTable> {
-    if plugin.shares_dictionaries() {
+/// `tables` as a model reads them best: for one that reads shared dictionaries (built against
+/// `sieve:model@0.1.1` or later, see `Plugin::shares_dictionaries`), the columns of each key
+/// domain of `task` coded against one dictionary per domain; for an older one, as loaded. Every
+/// run goes through here, so a model sees the same data whichever path started it.
+pub fn served_to(shares: bool, task: &str, mut tables: Vec<ServedTable>) -> Vec<ServedTable> {
+    if shares {
         share_dictionaries(&mut tables, contract::domains(task));
     }
     tables

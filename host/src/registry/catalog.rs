@@ -3,6 +3,7 @@
 //! dataset's tables for a run with every table's digest checked.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
@@ -598,10 +599,26 @@ pub fn load_stored(
     d: &DatasetRecord,
     info: &ModelInfo,
     shares: bool,
-) -> std::result::Result<Vec<ServedTable>, Outcome> {
-    if let Some(tables) = super::encodings::load_tables(registry, d, info, shares)? {
+) -> std::result::Result<Arc<[ServedTable]>, Outcome> {
+    let key = super::decoded::Key::new(d.id, &d.digest, info, shares);
+    if let Some(tables) = registry.decoded.get(&key) {
         return Ok(tables);
     }
+    let tables: Arc<[ServedTable]> = match super::encodings::load_tables(registry, d, info, shares)? {
+        Some(tables) => Arc::from(tables),
+        None => Arc::from(datasets::served_to(shares, &d.task, read_parquet_tables(registry, d, info)?)),
+    };
+    registry.decoded.keep(key, &tables);
+    Ok(tables)
+}
+
+/// The tables `info` declares from stored dataset `d`'s Parquet files, for a version without
+/// column files.
+fn read_parquet_tables(
+    registry: &Registry,
+    d: &DatasetRecord,
+    info: &ModelInfo,
+) -> std::result::Result<Vec<ServedTable>, Outcome> {
     let mut wanted: Vec<(&TableSpec, &StoredTable, String)> = Vec::with_capacity(info.inputs.len());
     for spec in &info.inputs {
         let stored = d.tables.iter().find(|t| t.name == spec.name).ok_or_else(|| {

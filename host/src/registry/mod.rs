@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod decoded;
 pub mod encodings;
 pub mod favourites;
 pub mod names;
@@ -11,6 +12,7 @@ pub mod policy;
 pub mod scope;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::audit;
 use crate::storage::blobs::{BlobError, BlobStore};
@@ -91,13 +93,15 @@ pub struct Registry {
     pub blobs: BlobStore,
     /// The home directory (compiled-code cache, canary datasets, scratch space).
     pub home: PathBuf,
+    /// Tables recently served to runs, kept decoded for the next run (shared by clones).
+    pub decoded: Arc<decoded::Decoded>,
 }
 
 impl Registry {
     /// Open the registry under `home`, in the database at `url` (embedded SQLite if `None`).
     pub async fn open(home: &Path, url: Option<&str>) -> Result<Registry> {
         let db = Db::open(home, url).await?;
-        Ok(Registry { db, blobs: BlobStore::new(home), home: home.to_path_buf() })
+        Ok(Registry { db, blobs: BlobStore::new(home), home: home.to_path_buf(), decoded: Arc::default() })
     }
 
     /// Record a refusal in the audit log and hand the error back: a denied request leaves a trace

@@ -260,8 +260,9 @@ pub fn run_on_dir(
     on_progress: Option<ProgressFn>,
 ) -> RunReport {
     let label = dir.display().to_string();
-    run_component(sandbox, bytes, expected_digest, settings, limits, on_progress, &label, |info, _| {
-        datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))
+    run_component(sandbox, bytes, expected_digest, settings, limits, on_progress, &label, |info, shares| {
+        let tables = datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))?;
+        Ok(Arc::from(datasets::served_to(shares, &info.task, tables)))
     })
 }
 
@@ -279,7 +280,7 @@ pub fn run_component(
     limits: &Limits,
     on_progress: Option<ProgressFn>,
     data_label: &str,
-    load: impl FnOnce(&ModelInfo, bool) -> Result<Vec<datasets::ServedTable>, Outcome>,
+    load: impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome>,
 ) -> RunReport {
     let digest = crate::digest::digest_of(bytes);
     let plugin = match sandbox.load(bytes, expected_digest) {
@@ -314,7 +315,7 @@ pub fn run_component(
     };
     let started = Instant::now();
     let tables = match load(&info, plugin.shares_dictionaries()) {
-        Ok(t) => datasets::served_to(&plugin, &info.task, t),
+        Ok(t) => t,
         Err(outcome) => {
             report.outcome = outcome;
             report.info = Some(info);
@@ -322,7 +323,7 @@ pub fn run_component(
         }
     };
     report.load = started.elapsed();
-    let exec = instance.run(Arc::from(tables), &params, on_progress);
+    let exec = instance.run(tables, &params, on_progress);
     report.outcome = exec.outcome;
     report.output_digest = output_digest(&exec.clues);
     report.clues = exec.clues;

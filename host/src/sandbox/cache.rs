@@ -34,6 +34,8 @@ pub enum CacheUse {
     Hit,
     /// An artifact was present but its MAC did not match: discarded and recompiled.
     Rebuilt,
+    /// Already loaded in this process (a long-lived server or worker running it again).
+    Loaded,
 }
 
 impl CompiledCache {

@@ -147,7 +147,8 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
     let params = info.resolve_params(&[]).map_err(anyhow::Error::msg)?;
     let plugin = sandbox.load(bytes, None).map_err(fail)?;
     // The native build reads the very tables the guest is served, shared dictionaries included.
-    let tables = datasets::served_to(&plugin, &info.task, datasets::load_for_model(data, &info)?);
+    let tables =
+        datasets::served_to(plugin.shares_dictionaries(), &info.task, datasets::load_for_model(data, &info)?);
     let rows = tables.iter().map(|t| t.rows).sum();
     let largest = tables.iter().map(|t| t.rows).max().unwrap_or(0);
     let native_data =
@@ -405,8 +406,10 @@ fn duckdb_figures(
     };
     writeln!(
         md,
-        "Sieve: a stored run on the imported dataset, end to end (authorization, reading the stored tables and \
-         dictionaries, compiled code from the cache, the model in its sandbox, the clues stored in SQLite). \
+        "Sieve: a stored run on the imported dataset, end to end (authorization, reading the declared columns' \
+         files and dictionaries, the model in its sandbox, the clues stored in SQLite), in a long-lived process \
+         (the component already loaded), each run a first one: the tables it read are forgotten before it. \
+         A second run of the same model keeps them decoded, and is shown beside it. \
          DuckDB {}: the task's rule as SQL (`scripts/duckdb/`), a fresh in-memory connection reading the \
          same Parquet files with its default threads. Runs alternate which goes first; medians; every \
          run of both finds the same (subject, rule) pairs. Import: Parquet into the registry, typed, \
@@ -415,9 +418,9 @@ fn duckdb_figures(
     )?;
     writeln!(
         md,
-        "| task | rows | import M rows/s | Sieve ms (of it loading) | DuckDB ms | **Sieve / DuckDB** | clues |"
+        "| task | rows | import M rows/s | Sieve ms (of it loading) | DuckDB ms | **Sieve / DuckDB** | second run ms | second / first | clues |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
     let home = tempfile::tempdir()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let limits = Limits::default();
@@ -447,6 +450,7 @@ fn duckdb_figures(
                 eprintln!("{task} against DuckDB: run {i}/{}{}", args.runs, if i == 0 { " (warm-up)" } else { "" });
                 let request = RunRequest { plugin: &plugin.digest, dataset: task, settings: &[], limits: &limits };
                 let run_sieve = async || {
+                    registry.decoded.clear();
                     let started = Instant::now();
                     let (_, report) = registry.run(sandbox, &admin, &request, None).await?;
                     anyhow::Ok((started.elapsed(), report))
@@ -479,14 +483,25 @@ fn duckdb_figures(
                 }
                 clues = ours.len();
             }
+            // Second runs: the tables the previous run read are still decoded.
+            let mut second = Vec::new();
+            for _ in 0..args.runs {
+                let request = RunRequest { plugin: &plugin.digest, dataset: task, settings: &[], limits: &limits };
+                let started = Instant::now();
+                registry.run(sandbox, &admin, &request, None).await?;
+                second.push(started.elapsed());
+            }
+            let (first, second) = (median(sieve), median(second));
             writeln!(
                 md,
-                "| {task} | {rows} | {:.1} | {:.0} ({:.0}) | {:.0} | **{:.2}x** | {clues} |",
+                "| {task} | {rows} | {:.1} | {:.0} ({:.0}) | {:.0} | **{:.2}x** | {:.0} | {:.2}x | {clues} |",
                 rows as f64 / import.as_secs_f64() / 1e6,
-                ms(median(sieve)),
+                ms(first),
                 ms(median(load)),
                 ms(median(peer_times)),
-                median_f64(ratios)
+                median_f64(ratios),
+                ms(second),
+                second.as_secs_f64() / first.as_secs_f64()
             )?;
         }
         registry.db.close().await;
@@ -554,8 +569,11 @@ fn sandbox_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> anyh
     let plugin = sandbox.load(&bytes, None).map_err(fail)?;
     let info = sandbox.describe(&plugin).map_err(fail)?;
     let data = dataset(&args.data_root, "vehicle-insurance-fraud", 1, 1)?;
-    let tables: Arc<[ServedTable]> =
-        Arc::from(datasets::served_to(&plugin, &info.task, datasets::load_for_model(&data, &info)?));
+    let tables: Arc<[ServedTable]> = Arc::from(datasets::served_to(
+        plugin.shares_dictionaries(),
+        &info.task,
+        datasets::load_for_model(&data, &info)?,
+    ));
     let run = |mode: &str, limits: &Limits| -> anyhow::Result<(Duration, u64)> {
         let params = info.resolve_params(&[("mode".into(), mode.into())]).map_err(anyhow::Error::msg)?;
         let exec = sandbox.execute(&plugin, tables.clone(), &params, limits, [0; 32], None);
@@ -621,8 +639,11 @@ fn scan_throughput(
     let Ok(bytes) = std::fs::read(path) else { return Ok(None) };
     let plugin = sandbox.load(&bytes, None).map_err(fail)?;
     let info = sandbox.describe(&plugin).map_err(fail)?;
-    let tables: Arc<[ServedTable]> =
-        Arc::from(datasets::served_to(&plugin, &info.task, datasets::load_for_model(data, &info)?));
+    let tables: Arc<[ServedTable]> = Arc::from(datasets::served_to(
+        plugin.shares_dictionaries(),
+        &info.task,
+        datasets::load_for_model(data, &info)?,
+    ));
     let rows = tables.iter().map(|t| t.rows).sum();
     let params = info.resolve_params(&[]).map_err(anyhow::Error::msg)?;
     let mut times = Vec::new();
