@@ -1,6 +1,7 @@
 -- T5: a restricted trip (a flight, a G train, first class on a D train) while a restriction was in
 -- force, under the debtor's id (`direct`) or, with no person id, under a passport number issued to
--- the debtor (`passport`, only when every such trip was).
+-- the debtor (`passport`, only when every such trip was; a number issued to several debtors counts
+-- for each of them).
 WITH debtors AS (
     SELECT DISTINCT debtor_id FROM restrictions WHERE debtor_id IS NOT NULL
 ), restricted_trips AS (
@@ -9,11 +10,10 @@ WITH debtors AS (
     WHERE departed_at IS NOT NULL
       AND (mode IN ('flight', 'rail_g') OR (mode = 'rail_d' AND seat_class = 'first'))
 ), holders AS (
-    -- The first holder (in table order) of each passport number who is a restricted debtor.
-    SELECT passport_no, arg_min(p.person_id, p.file_row_number) AS debtor_id
+    -- Every restricted debtor each passport number was issued to.
+    SELECT DISTINCT p.passport_no, p.person_id AS debtor_id
     FROM passports p JOIN debtors d ON d.debtor_id = p.person_id
-    WHERE passport_no IS NOT NULL
-    GROUP BY passport_no
+    WHERE p.passport_no IS NOT NULL
 ), attributed AS (
     SELECT t.trip, t.day, t.person_id AS debtor_id, false AS via_passport
     FROM restricted_trips t JOIN debtors d ON d.debtor_id = t.person_id

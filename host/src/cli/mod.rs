@@ -159,6 +159,10 @@ struct GenArgs {
     /// Table file format.
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     format: Format,
+    /// Data shape: `plain` as the generator makes it, or `skewed`: 20-digit numeric ids, keys
+    /// redrawn with Zipf weights (s = 1.2) and a tenth of key cells null (labels still exact).
+    #[arg(long, value_enum, default_value_t = generate::Shape::Plain)]
+    shape: generate::Shape,
 }
 
 #[derive(Args)]
@@ -375,10 +379,11 @@ fn gen_command(args: GenArgs) -> anyhow::Result<i32> {
     let bar = progress_bar("{spinner} {msg} [{bar:30}] {pos}/{len} files");
     bar.set_message(format!("generating {} at scale {}", task.id, args.scale));
     bar.enable_steady_tick(Duration::from_millis(120));
-    let counts = task.write(args.scale, args.seed, &out, args.format, &|done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
+    let counts =
+        task.write_shaped(args.scale, args.seed, args.shape, &out, args.format, &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })?;
     bar.finish_and_clear();
     println!("wrote {} (task {}, scale {}, seed {}):", out.display(), task.id, args.scale, args.seed);
     for (table, rows) in counts {

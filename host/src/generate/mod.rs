@@ -9,6 +9,7 @@ pub mod judicial_auction;
 pub mod private_lending;
 pub mod restricted_travel;
 pub mod rng;
+pub mod shape;
 pub mod table;
 pub mod truth;
 pub mod vehicle_enforcement;
@@ -21,6 +22,7 @@ use sieve_sdk::data::{civil_from_days, days_from_civil};
 
 use crate::datasets::LABELS_FILE;
 use rng::Rng;
+pub use shape::Shape;
 pub use table::Format;
 use table::TableOut;
 
@@ -125,10 +127,24 @@ impl TaskInfo {
         format: Format,
         progress: &dyn Fn(usize, usize),
     ) -> anyhow::Result<Vec<(String, usize)>> {
+        self.write_shaped(scale, seed, Shape::Plain, out, format, progress)
+    }
+
+    /// [`TaskInfo::write`], with the tables reshaped as `shape` says before they are labelled.
+    pub fn write_shaped(
+        &self,
+        scale: u32,
+        seed: u64,
+        shape: Shape,
+        out: &Path,
+        format: Format,
+        progress: &dyn Fn(usize, usize),
+    ) -> anyhow::Result<Vec<(String, usize)>> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let generated = (self.generate)(scale, seed);
         let total = generated.tables.len() + 1;
-        let finished = generated.finish();
+        let mut finished = generated.finish();
+        shape::apply(self.id, shape, seed, &mut finished);
         let mut labels = (self.truth)(&finished);
         labels.sort();
         labels.dedup();

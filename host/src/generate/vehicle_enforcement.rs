@@ -476,11 +476,10 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
 
     let mut found: Vec<(String, String)> = Vec::new();
     for i in 0..rows(c) {
-        let (Some(case_no), Some(debtor), Some(filed)) =
-            (text(case_col, i), text(debtor_col, i), int(filed_col, i))
-        else {
-            continue;
-        };
+        // Each pattern needs only what its definition reads: a case with no debtor or no filing
+        // date can still have a seized car driven, or a stale seizure.
+        let Some(case_no) = text(case_col, i) else { continue };
+        let (debtor, filed) = (text(debtor_col, i), int(filed_col, i));
         let (closed, closure) = (int(closed_col, i), text(closure_col, i));
         let seizures = seizures_of.get(case_no).map_or(&[][..], Vec::as_slice);
         let mut patterns: Vec<&str> = Vec::new();
@@ -507,7 +506,7 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
         }
 
         let seized_here = |plate: &str| seizures.iter().any(|&z| text(plate_s, z) == Some(plate));
-        let owned = owned_by.get(debtor).map_or(&[][..], Vec::as_slice);
+        let owned = debtor.and_then(|d| owned_by.get(d)).map_or(&[][..], Vec::as_slice);
         if let (Some("no_assets"), Some(closed)) = (closure, closed)
             && owned.iter().any(|&o| valid_on(o, closed) && text(plate_r, o).is_some_and(|p| !seized_here(p)))
         {
@@ -515,7 +514,11 @@ pub fn truth(tables: &Tables<'_>) -> Vec<(String, String)> {
         }
 
         let transferred_to_related = owned.iter().any(|&o| {
-            let (Some(plate), Some(t)) = (text(plate_r, o), int(to_r, o)) else { return false };
+            let (Some(plate), Some(t), Some(debtor), Some(filed)) =
+                (text(plate_r, o), int(to_r, o), debtor, filed)
+            else {
+                return false;
+            };
             if !(filed < t && closed.is_none_or(|c| t <= c)) {
                 return false;
             }

@@ -8,7 +8,7 @@
 
 use sieve_sdk::data::MS_PER_DAY;
 use sieve_sdk::ops::{FastMap, Index, fast_map};
-use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T5 model.
 pub struct RestrictedDebtorTravel;
@@ -68,28 +68,29 @@ impl Model for RestrictedDebtorTravel {
                 continue;
             }
             // A trip counts under the person id when there is one; only a trip with no person id
-            // counts through its passport number, for the restricted debtor it was issued to.
+            // counts through its passport number, for each restricted debtor it was issued to.
             // People and passports share a dictionary across the tables: lookups are by code.
-            let (who, via) = match person.key(row) {
-                Some(id) if restricted.contains(id) => (id, None),
+            let mut candidates: Vec<(Key<'_>, Option<usize>)> = Vec::new();
+            match person.key(row) {
+                Some(id) if restricted.contains(id) => candidates.push((id, None)),
                 Some(_) => continue,
                 None => {
                     let holders = passport.key(row).map_or(&[][..], |n| passport_rows.get(n));
-                    let Some((id, prow)) = holders
-                        .iter()
-                        .filter_map(|&r| Some((holder.key(r as usize)?, r as usize)))
-                        .find(|(id, _)| restricted.contains(*id))
-                    else {
-                        continue;
-                    };
-                    (id, Some(prow))
+                    for &r in holders {
+                        let Some(id) = holder.key(r as usize) else { continue };
+                        if restricted.contains(id) && !candidates.iter().any(|(c, _)| *c == id) {
+                            candidates.push((id, Some(r as usize)));
+                        }
+                    }
                 }
-            };
-            let active = restricted.get(who).iter().map(|&r| r as usize).find(|&rr| {
-                imposed.get(rr).is_some_and(|start| sieve_sdk::ops::within(day, start, lifted.get(rr)))
-            });
-            if let Some(rr) = active {
-                found.entry(who.as_str()).or_default().push((row, rr, via));
+            }
+            for (who, via) in candidates {
+                let active = restricted.get(who).iter().map(|&r| r as usize).find(|&rr| {
+                    imposed.get(rr).is_some_and(|start| sieve_sdk::ops::within(day, start, lifted.get(rr)))
+                });
+                if let Some(rr) = active {
+                    found.entry(who.as_str()).or_default().push((row, rr, via));
+                }
             }
         }
 
@@ -151,10 +152,14 @@ mod tests {
             out.clues.iter().map(|c| (c.subject.as_str(), c.rule.as_str(), c.evidence.len())).collect();
         // D1: two trips (the one before imposition does not count); D4 through passport E2; D5
         // in a D train's first class. D2 travelled after lifting, D3 only on allowed trains, X is
-        // not a debtor.
+        // not a debtor. Passport E7 was issued to D6 and then D7: the flight under it alone came
+        // while only D7 was restricted.
         let mut found = found;
         found.sort();
-        assert_eq!(found, [("D1", "direct", 3), ("D4", "passport", 3), ("D5", "direct", 2)]);
+        assert_eq!(
+            found,
+            [("D1", "direct", 3), ("D4", "passport", 3), ("D5", "direct", 2), ("D7", "passport", 3)]
+        );
         let d1 = out.clues.iter().find(|c| c.subject == "D1").expect("D1");
         assert!((d1.score - 0.7).abs() < 1e-9);
     }

@@ -96,7 +96,10 @@ impl Model for VehicleEnforcement {
         let (case_no, debtor, closure) = (c.text("case_no")?, c.text("debtor_id")?, c.text("closure")?);
         let (filed_on, closed_on) = (c.date("filed_on")?, c.date("closed_on")?);
         for row in 0..c.len() {
-            let (Some(case_key), Some(filed)) = (case_no.key(row), filed_on.get(row)) else { continue };
+            // Each rule reads only what its definition needs: a case with no debtor or no filing
+            // date can still have a seized car driven, or a stale seizure.
+            let Some(case_key) = case_no.key(row) else { continue };
+            let filed = filed_on.get(row);
             let case = case_key.as_str();
             let closed = closed_on.get(row);
             let seizures = seizures_of.get(case_key);
@@ -128,45 +131,46 @@ impl Model for VehicleEnforcement {
                 }
             }
 
-            let Some(who) = debtor.key(row) else { continue };
-            if let (Some("no_assets"), Some(closed)) = (closure.get(row), closed) {
-                let unseized = owned_by
-                    .on(who, closed)
-                    .find(|&o| plate.get(o).is_some_and(|p| !seizure_of_plate.contains(case, p)));
-                if let Some(o) = unseized {
-                    let p = plate.get(o).unwrap_or_default();
-                    ctx.emit(
+            // The two rules about the debtor's cars need a debtor.
+            if let Some(who) = debtor.key(row) {
+                if let (Some("no_assets"), Some(closed)) = (closure.get(row), closed) {
+                    let unseized = owned_by
+                        .on(who, closed)
+                        .find(|&o| plate.get(o).is_some_and(|p| !seizure_of_plate.contains(case, p)));
+                    if let Some(o) = unseized {
+                        let p = plate.get(o).unwrap_or_default();
+                        ctx.emit(
                         Clue::new(case, 0.85, "no_assets_with_vehicle", format!(
                             "Case {case} was closed for lack of assets while debtor {who} owned plate {p}, which the case never seized."
                         ))
                         .evidence("enforcement_cases", [row])
                         .evidence("registrations", [o]),
                     );
+                    }
                 }
-            }
 
-            // A transfer on `t`: the debtor's period ends on `t` and the plate's next one starts
-            // that day with another owner.
-            let transfer = owned_by.of(who).iter().map(|&o| o as usize).find_map(|o| {
-                let (p, t) = (plate.key(o)?, to_on.get(o)?);
-                if t <= filed || closed.is_some_and(|c| t > c) {
-                    return None;
-                }
-                let seized_first = seizure_of_plate
-                    .get(case, p)
-                    .iter()
-                    .any(|&z| seized_on.get(z as usize).is_some_and(|d| d <= t));
-                if seized_first {
-                    return None;
-                }
-                periods_of.get(p).iter().map(|&n| n as usize).find_map(|n| {
-                    let buyer = owner.key(n).filter(|b| *b != who && from_on.get(n) == Some(t))?;
-                    Some((o, n, buyer, relations.between(who, buyer)?))
-                })
-            });
-            if let Some((sold, bought, buyer, link)) = transfer {
-                let p = plate.get(sold).unwrap_or_default();
-                ctx.emit(
+                // A transfer on `t`: the debtor's period ends on `t` and the plate's next one starts
+                // that day with another owner.
+                let transfer = owned_by.of(who).iter().map(|&o| o as usize).find_map(|o| {
+                    let (p, t) = (plate.key(o)?, to_on.get(o)?);
+                    if filed.is_none_or(|f| t <= f) || closed.is_some_and(|c| t > c) {
+                        return None;
+                    }
+                    let seized_first = seizure_of_plate
+                        .get(case, p)
+                        .iter()
+                        .any(|&z| seized_on.get(z as usize).is_some_and(|d| d <= t));
+                    if seized_first {
+                        return None;
+                    }
+                    periods_of.get(p).iter().map(|&n| n as usize).find_map(|n| {
+                        let buyer = owner.key(n).filter(|b| *b != who && from_on.get(n) == Some(t))?;
+                        Some((o, n, buyer, relations.between(who, buyer)?))
+                    })
+                });
+                if let Some((sold, bought, buyer, link)) = transfer {
+                    let p = plate.get(sold).unwrap_or_default();
+                    ctx.emit(
                     Clue::new(case, 0.9, "transfer_to_related", format!(
                         "During case {case}, debtor {who} transferred plate {p} to {buyer}, who is related to the debtor."
                     ))
@@ -174,6 +178,7 @@ impl Model for VehicleEnforcement {
                     .evidence("registrations", [sold, bought])
                     .evidence("relations", [link]),
                 );
+                }
             }
 
             if let (Some("paid" | "settled"), Some(closed)) = (closure.get(row), closed) {
@@ -250,6 +255,8 @@ mod tests {
             ("C24", "stale_seizure"),
             ("C27", "driven_while_seized"),
             ("C27", "stale_seizure"),
+            ("C29", "driven_while_seized"),
+            ("C29", "stale_seizure"),
         ];
         let expected: Vec<(String, String)> =
             expected.iter().map(|(s, r)| (s.to_string(), r.to_string())).collect();
@@ -262,11 +269,11 @@ mod tests {
         let found = run_fixture(&[("driven-min-dates", "2")]);
         let driven: Vec<&str> =
             found.iter().filter(|(_, r)| r == "driven_while_seized").map(|(s, _)| s.as_str()).collect();
-        assert_eq!(driven, ["C01", "C02", "C03", "C05", "C27"]);
+        assert_eq!(driven, ["C01", "C02", "C03", "C05", "C27", "C29"]);
         // With a grace of 89 days, C23's release exactly 90 days after closing is stale too.
         let found = run_fixture(&[("release-grace-days", "89")]);
         let stale: Vec<&str> =
             found.iter().filter(|(_, r)| r == "stale_seizure").map(|(s, _)| s.as_str()).collect();
-        assert_eq!(stale, ["C22", "C23", "C24", "C27"]);
+        assert_eq!(stale, ["C22", "C23", "C24", "C27", "C29"]);
     }
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use sieve_sdk::native;
 
 use crate::datasets::{self, ServedTable};
-use crate::generate::{self, Format};
+use crate::generate::{self, Format, Shape};
 use crate::sandbox::{Limits, Outcome, Sandbox};
 use crate::scoring::{self, Scores};
 
@@ -91,12 +91,18 @@ fn fail(o: Outcome) -> anyhow::Error {
 
 /// The dataset of `task` at `scale` and `seed`, generated on first use.
 fn dataset(root: &Path, task: &str, scale: u32, seed: u64) -> anyhow::Result<PathBuf> {
+    shaped_dataset(root, task, scale, seed, Shape::Plain)
+}
+
+/// [`dataset`], in data shape `shape`.
+fn shaped_dataset(root: &Path, task: &str, scale: u32, seed: u64, shape: Shape) -> anyhow::Result<PathBuf> {
     // Kept data is named by what this build's generator makes, so a changed generator never
     // leaves figures measured on the old one's data.
-    let dir = root.join(format!("{task}-s{scale}-seed{seed}-{}", generator_fingerprint(task)?));
+    let suffix = if shape == Shape::Skewed { "-skewed" } else { "" };
+    let dir = root.join(format!("{task}-s{scale}-seed{seed}-{}{suffix}", generator_fingerprint(task)?));
     if !dir.join(datasets::LABELS_FILE).exists() {
-        eprintln!("generating {task} at scale {scale}, seed {seed} ...");
-        generate::task(task)?.write(scale, seed, &dir, Format::Parquet, &|_, _| {})?;
+        eprintln!("generating {task} at scale {scale}, seed {seed}{suffix} ...");
+        generate::task(task)?.write_shaped(scale, seed, shape, &dir, Format::Parquet, &|_, _| {})?;
     }
     Ok(dir)
 }
@@ -413,14 +419,16 @@ fn duckdb_figures(
          DuckDB {}: the task's rule as SQL (`scripts/duckdb/`), a fresh in-memory connection reading the \
          same Parquet files with its default threads. Runs alternate which goes first; medians; every \
          run of both finds the same (subject, rule) pairs. Import: Parquet into the registry, typed, \
-         checked and encoded.\n",
+         checked and encoded. Two data shapes: `plain` as the generator makes it, and `skewed` \
+         (`sieve gen --shape skewed`: 20-digit numeric ids, keys redrawn with Zipf weights, s = 1.2, \
+         a tenth of key cells null), with the precision and recall of the clues against its labels.\n",
         peer.version
     )?;
     writeln!(
         md,
-        "| task | rows | import M rows/s | Sieve ms (of it loading) | DuckDB ms | **Sieve / DuckDB** | second run ms | second / first | clues |"
+        "| task | shape | rows | import M rows/s | Sieve ms (of it loading) | DuckDB ms | **Sieve / DuckDB** | second run ms | second / first | clues | precision | recall |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     let home = tempfile::tempdir()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let limits = Limits::default();
@@ -431,24 +439,28 @@ fn duckdb_figures(
         // Four eyes: a second admin approves each model.
         let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?;
         let approver = registry.authenticate(Some(&approver.1)).await?;
-        for task in tasks {
-            let data = dataset(&args.data_root, task, args.scale, 1)?;
+        for (task, shape) in tasks.iter().flat_map(|t| [(*t, Shape::Plain), (*t, Shape::Skewed)]) {
+            let data = shaped_dataset(&args.data_root, task, args.scale, 1, shape)?;
             let bytes = crate::bundled::get(task).with_context(|| format!("no bundled model {task}"))?;
-            let request = ImportRequest { name: task, dir: &data, task, source: "bench", restricted: false };
+            let shape_name = if shape == Shape::Plain { "plain" } else { "skewed" };
+            let name = format!("{task}-{shape_name}");
+            let name = name.as_str();
+            let request = ImportRequest { name, dir: &data, task, source: "bench", restricted: false };
             let started = Instant::now();
             let imported = registry.import_dataset(&admin, &request, &|_, _, _| {}).await?;
             let import = started.elapsed();
             let rows: i64 = imported.dataset.tables.iter().map(|t| t.rows).sum();
-            registry.set_dataset_state(&admin, task, true).await?;
+            registry.set_dataset_state(&admin, name, true).await?;
             let (plugin, _) = registry.publish(sandbox, &admin, bytes, "").await?;
             registry.decide(&approver, &plugin.digest, Decision::Approve, "").await?;
 
             let (mut sieve, mut load, mut peer_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            let mut clues = 0;
+            let (mut clues, mut scores) = (0, None);
+            let labels = scoring::read_labels(&data.join(datasets::LABELS_FILE)).map_err(anyhow::Error::msg)?;
             // One uncounted pair first (page cache, compiled code, the peer's imports).
             for i in 0..=args.runs {
-                eprintln!("{task} against DuckDB: run {i}/{}{}", args.runs, if i == 0 { " (warm-up)" } else { "" });
-                let request = RunRequest { plugin: &plugin.digest, dataset: task, settings: &[], limits: &limits };
+                eprintln!("{name} against DuckDB: run {i}/{}{}", args.runs, if i == 0 { " (warm-up)" } else { "" });
+                let request = RunRequest { plugin: &plugin.digest, dataset: name, settings: &[], limits: &limits };
                 let run_sieve = async || {
                     registry.decoded.clear();
                     let started = Instant::now();
@@ -482,26 +494,30 @@ fn duckdb_figures(
                     peer_times.push(peer_wall);
                 }
                 clues = ours.len();
+                scores = Some(scoring::score(&labels, &report.clues, None));
             }
             // Second runs: the tables the previous run read are still decoded.
             let mut second = Vec::new();
             for _ in 0..args.runs {
-                let request = RunRequest { plugin: &plugin.digest, dataset: task, settings: &[], limits: &limits };
+                let request = RunRequest { plugin: &plugin.digest, dataset: name, settings: &[], limits: &limits };
                 let started = Instant::now();
                 registry.run(sandbox, &admin, &request, None).await?;
                 second.push(started.elapsed());
             }
             let (first, second) = (median(sieve), median(second));
+            let scores = scores.context("no run")?;
             writeln!(
                 md,
-                "| {task} | {rows} | {:.1} | {:.0} ({:.0}) | {:.0} | **{:.2}x** | {:.0} | {:.2}x | {clues} |",
+                "| {task} | {shape_name} | {rows} | {:.1} | {:.0} ({:.0}) | {:.0} | **{:.2}x** | {:.0} | {:.2}x | {clues} | {:.3} | {:.3} |",
                 rows as f64 / import.as_secs_f64() / 1e6,
                 ms(first),
                 ms(median(load)),
                 ms(median(peer_times)),
                 median_f64(ratios),
                 ms(second),
-                second.as_secs_f64() / first.as_secs_f64()
+                second.as_secs_f64() / first.as_secs_f64(),
+                scores.precision,
+                scores.recall
             )?;
         }
         registry.db.close().await;
