@@ -454,10 +454,15 @@ impl Clue {
         Ok(())
     }
 
-    /// Add rows of `table` as evidence.
+    /// Add rows of `table` as evidence. A clue holds at most the host's limit of rows
+    /// ([`clue_limits::MAX_EVIDENCE_ROWS`]); rows past it are left out rather than failing the run
+    /// (a key that thousands of rows share is what skewed data holds), so list the telling rows
+    /// first.
     pub fn evidence(mut self, table: &str, rows: impl IntoIterator<Item = usize>) -> Self {
-        self.evidence
-            .extend(rows.into_iter().map(|row| Evidence { table: table.to_string(), row: row as u64 }));
+        let room = clue_limits::MAX_EVIDENCE_ROWS.saturating_sub(self.evidence.len());
+        self.evidence.extend(
+            rows.into_iter().take(room).map(|row| Evidence { table: table.to_string(), row: row as u64 }),
+        );
         self
     }
 }
@@ -543,4 +548,21 @@ pub trait Model {
     fn describe() -> ModelInfo;
     /// Read the declared tables through `ctx`, emit clues.
     fn run(ctx: &mut crate::Context) -> Result<(), ModelError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_past_the_hosts_limit_is_left_out_not_a_failed_run() {
+        let clue = Clue::new("c1", 0.5, "r", "why")
+            .evidence("cases", [7])
+            .evidence("enforcement", 0..1000)
+            .evidence("subsidies", [3]);
+        assert_eq!(clue.evidence.len(), clue_limits::MAX_EVIDENCE_ROWS);
+        assert_eq!((clue.evidence[0].table.as_str(), clue.evidence[0].row), ("cases", 7));
+        assert!(clue.evidence.iter().all(|e| e.table != "subsidies"), "no room was left");
+        assert!(clue.check().is_ok());
+    }
 }
