@@ -271,6 +271,14 @@ impl Sandbox {
         Ok(plugin)
     }
 
+    /// Forget the components kept loaded: the next load of each compiles it or reads its compiled
+    /// code again (what a fresh process does; the benchmarks measure it).
+    pub fn forget_loaded(&self) {
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.plugins.clear();
+        }
+    }
+
     fn store(&self, limits: &Limits, seed: [u8; 32]) -> Store<RunState> {
         let mut store = Store::new(&self.engine, RunState::new(limits.clone(), seed));
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
