@@ -86,7 +86,9 @@ pub fn write_codes(codes: &[u32], validity: Option<&Bitmap>) -> Vec<u8> {
 
 /// The blob of a dictionary: its values as a text column without nulls.
 pub fn write_text(text: &Text) -> Vec<u8> {
-    write(&Values::Text(text.clone()), None)
+    let mut out = header(Kind::Text, text.len(), None);
+    put_text(&mut out, text);
+    out
 }
 
 fn header(kind: Kind, rows: usize, validity: Option<&Bitmap>) -> Vec<u8> {
@@ -257,6 +259,13 @@ mod tests {
         );
         let dictionary = Arc::new(["a", "bb"].into_iter().collect::<Text>());
         round_trip(Values::Dictionary { indices: vec![1, 0, 1], dictionary }, None);
+        let dictionary: Text = ["p1", "", "张三"].into_iter().collect();
+        let back = read_text(&write_text(&dictionary), "domain party").expect("reads");
+        assert_eq!((0..3).map(|i| back.get(i)).collect::<Vec<_>>(), ["p1", "", "张三"]);
+        assert!(
+            read_text(&write(&Values::Date(vec![1]), None), "d").is_err(),
+            "a date column is no dictionary"
+        );
         let codes = write_codes(&[3, 0, 7], nulls.as_ref());
         match read(&codes, 3, "t.c").expect("reads").0 {
             Stored::Codes(c) => assert_eq!(c, [3, 0, 7]),
