@@ -14,14 +14,46 @@ pub fn to_json(clue: &Clue) -> Value {
     })
 }
 
-/// Clues as JSON lines, each line ending in `\n`.
+/// A clue as a JSON line writes it: the fields of [`to_json`] in the same (sorted) order, borrowed
+/// rather than built as a `Value` (an output digest serializes every clue of a run).
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    evidence: Vec<EvidenceLine<'a>>,
+    reason: &'a str,
+    rule: &'a str,
+    score: f64,
+    subject: &'a str,
+}
+
+/// One evidence row as stored and written: `{"row":..,"table":..}`.
+#[derive(serde::Serialize)]
+pub struct EvidenceLine<'a> {
+    row: u64,
+    table: &'a str,
+}
+
+/// A clue's evidence in its stored and written form.
+pub fn evidence_lines(evidence: &[Evidence]) -> Vec<EvidenceLine<'_>> {
+    evidence.iter().map(|e| EvidenceLine { row: e.row, table: &e.table }).collect()
+}
+
+/// Clues as JSON lines, each line ending in `\n`: byte for byte what [`to_json`] gives.
 pub fn to_jsonl(clues: &[Clue]) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(clues.len() * 256);
     for c in clues {
-        out.push_str(&to_json(c).to_string());
-        out.push('\n');
+        let line = Line {
+            evidence: evidence_lines(&c.evidence),
+            reason: &c.reason,
+            rule: &c.rule,
+            score: c.score,
+            subject: &c.subject,
+        };
+        // Writing into a Vec cannot fail, and a clue holds nothing serde_json refuses.
+        if serde_json::to_writer(&mut out, &line).is_ok() {
+            out.push(b'\n');
+        }
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Parse JSON lines of clues; errors name the line.
@@ -97,4 +129,27 @@ pub fn stored_to_csv(clues: &[crate::runs::store::StoredClue]) -> Result<String,
     }
     let bytes = w.into_inner().map_err(|e| e.to_string())?;
     String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_are_byte_for_byte_the_value_form() {
+        let clues = [
+            Clue::new("(2017)浙0102民初49号", 1.0, "r-1", "a \"quoted\" reason\twith\na newline")
+                .evidence("judgments", [0, 7])
+                .evidence("vehicles", [3]),
+            Clue::new("c2", 0.123456789012345, "rule", "").evidence("t", [u32::MAX as usize]),
+            Clue::new("c3", 0.0, "x", "\u{202e}bidi"),
+        ];
+        let by_value: String = clues.iter().map(|c| format!("{}\n", to_json(c))).collect();
+        assert_eq!(to_jsonl(&clues), by_value);
+        let stored = serde_json::to_string(&evidence_lines(&clues[0].evidence)).expect("serializes");
+        assert_eq!(
+            stored,
+            r#"[{"row":0,"table":"judgments"},{"row":7,"table":"judgments"},{"row":3,"table":"vehicles"}]"#
+        );
+    }
 }

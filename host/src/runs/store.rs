@@ -227,8 +227,8 @@ async fn insert_clues(tx: &mut WriteTx, backend: Backend, run_id: i64, clues: &[
         }
         let mut q = sqlx::query(&sql);
         for (i, c) in chunk.iter().enumerate() {
-            let evidence: Vec<serde_json::Value> =
-                c.evidence.iter().map(|e| json!({ "table": e.table, "row": e.row })).collect();
+            let evidence = serde_json::to_string(&crate::clues::evidence_lines(&c.evidence))
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
             q = q
                 .bind(run_id)
                 .bind((chunk_index * batch + i + 1) as i64)
@@ -236,7 +236,7 @@ async fn insert_clues(tx: &mut WriteTx, backend: Backend, run_id: i64, clues: &[
                 .bind(c.score)
                 .bind(c.rule.clone())
                 .bind(c.reason.clone())
-                .bind(serde_json::Value::Array(evidence).to_string());
+                .bind(evidence);
         }
         q.execute(&mut **tx).await?;
     }
