@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::i18n::{Lang, Msg};
-use super::layout::page;
+use super::layout::{head_row, page};
 use super::pages::failed;
 use super::session::{Posted, Viewer};
 use crate::api::AppState;
@@ -43,14 +43,7 @@ pub async fn list(State(s): State<AppState>, viewer: Viewer) -> Response {
     let now = now_ms();
     let body = html! {
         table {
-            thead { tr {
-                th scope="col" { (Msg::Competition.text(lang)) }
-                th scope="col" { (Msg::Task.text(lang)) }
-                th scope="col" { (Msg::Metric.text(lang)) }
-                th scope="col" { (Msg::Phase.text(lang)) }
-                th scope="col" { (Msg::TimeLeft.text(lang)) }
-                th scope="col" { (Msg::Organizer.text(lang)) }
-            } }
+            (head_row(lang, &[Msg::Competition, Msg::Task, Msg::Metric, Msg::Phase, Msg::TimeLeft, Msg::Organizer]))
             tbody {
                 @for c in &all {
                     tr {
@@ -66,14 +59,7 @@ pub async fn list(State(s): State<AppState>, viewer: Viewer) -> Response {
         }
         h2 { (Msg::Benchmarks.text(lang)) }
         table {
-            thead { tr {
-                th scope="col" { (Msg::Benchmark.text(lang)) }
-                th scope="col" { (Msg::Task.text(lang)) }
-                th scope="col" { (Msg::Metric.text(lang)) }
-                th scope="col" { (Msg::ReviewBudget.text(lang)) }
-                th scope="col" { (Msg::Subjects.text(lang)) }
-                th scope="col" { (Msg::Dataset.text(lang)) }
-            } }
+            (head_row(lang, &[Msg::Benchmark, Msg::Task, Msg::Metric, Msg::ReviewBudget, Msg::Subjects, Msg::Dataset]))
             tbody {
                 @for b in &benchmarks {
                     tr {

@@ -50,6 +50,11 @@ pub fn page(lang: Lang, viewer: Option<&Viewer>, title: &str, body: Markup) -> H
     page_refreshing(lang, viewer, title, body, None)
 }
 
+/// A table's header row: a column header for each label, in order.
+pub fn head_row(lang: Lang, columns: &[Msg]) -> Markup {
+    html! { thead { tr { @for column in columns { th scope="col" { (column.text(lang)) } } } } }
+}
+
 /// A page that reloads itself every `refresh` seconds (a run being followed), with no script.
 pub fn page_refreshing(
     lang: Lang,

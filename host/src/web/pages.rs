@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::i18n::{Lang, Msg};
-use super::layout::{error_page, page};
+use super::layout::{error_page, head_row, page};
 use super::session::{self, NoFields, Posted, Viewer, lang_of};
 use crate::api::AppState;
 use crate::api::error::ApiError;
@@ -205,16 +205,7 @@ pub async fn models(State(s): State<AppState>, viewer: Viewer, Query(f): Query<M
             p.muted { (Msg::NoModels.text(lang)) }
         } @else {
             table {
-                thead { tr {
-                    th scope="col" { (Msg::Model.text(lang)) }
-                    th scope="col" { (Msg::Task.text(lang)) }
-                    th scope="col" { (Msg::State.text(lang)) }
-                    th scope="col" { (Msg::Author.text(lang)) }
-                    th scope="col" { (Msg::VettingFindings.text(lang)) }
-                    th scope="col" { (Msg::Runs.text(lang)) }
-                    th scope="col" { (Msg::FieldPrecision.text(lang)) }
-                    th scope="col" { (Msg::Digest.text(lang)) }
-                } }
+                (head_row(lang, &[Msg::Model, Msg::Task, Msg::State, Msg::Author, Msg::VettingFindings, Msg::Runs, Msg::FieldPrecision, Msg::Digest]))
                 tbody {
                     @for p in &shown {
                         tr {
@@ -302,13 +293,7 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
         h2 { (Msg::FieldPrecision.text(lang)) }
         p.muted { (Msg::FieldPrecisionHelp.text(lang)) }
         table {
-            thead { tr {
-                th scope="col" { (Msg::Procuratorate.text(lang)) }
-                th scope="col" { (Msg::Confirmed.text(lang)) }
-                th scope="col" { (Msg::Dismissed.text(lang)) }
-                th scope="col" { (Msg::NeedsMoreData.text(lang)) }
-                th scope="col" { (Msg::Precision.text(lang)) }
-            } }
+            (head_row(lang, &[Msg::Procuratorate, Msg::Confirmed, Msg::Dismissed, Msg::NeedsMoreData, Msg::Precision]))
             tbody {
                 @for t in &precision.by_org { (tally_row(lang, t)) }
                 (tally_row(lang, &precision.total))
@@ -317,12 +302,7 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
         @if !benchmarks.is_empty() {
             h2 { (Msg::BenchmarkPrecision.text(lang)) }
             table {
-                thead { tr {
-                    th scope="col" { (Msg::Competition.text(lang)) }
-                    th scope="col" { (Msg::Benchmark.text(lang)) }
-                    th scope="col" { (Msg::PublicBoard.text(lang)) }
-                    th scope="col" { (Msg::PrivateBoard.text(lang)) }
-                } }
+                (head_row(lang, &[Msg::Competition, Msg::Benchmark, Msg::PublicBoard, Msg::PrivateBoard]))
                 tbody {
                     @for b in &benchmarks {
                         tr {
@@ -349,11 +329,7 @@ pub async fn model(State(s): State<AppState>, viewer: Viewer, Path(digest): Path
         }
         h2 { (Msg::Parameters.text(lang)) }
         table {
-            thead { tr {
-                th scope="col" { (Msg::Parameters.text(lang)) }
-                th scope="col" { (Msg::Default.text(lang)) }
-                th scope="col" { (Msg::Description.text(lang)) }
-            } }
+            (head_row(lang, &[Msg::Parameters, Msg::Default, Msg::Description]))
             tbody {
                 @for param in params {
                     tr {
@@ -379,15 +355,7 @@ pub async fn runs(State(s): State<AppState>, viewer: Viewer) -> Response {
         p { a href="/runs/new" { (Msg::StartRun.text(lang)) } }
         @if runs.is_empty() { p.muted { (Msg::NoRuns.text(lang)) } } @else {
             table {
-                thead { tr {
-                    th scope="col" { (Msg::Run.text(lang)) }
-                    th scope="col" { (Msg::Model.text(lang)) }
-                    th scope="col" { (Msg::Dataset.text(lang)) }
-                    th scope="col" { (Msg::Outcome.text(lang)) }
-                    th scope="col" { (Msg::Clues.text(lang)) }
-                    th scope="col" { (Msg::RunBy.text(lang)) }
-                    th scope="col" { (Msg::Started.text(lang)) }
-                } }
+                (head_row(lang, &[Msg::Run, Msg::Model, Msg::Dataset, Msg::Outcome, Msg::Clues, Msg::RunBy, Msg::Started]))
                 tbody {
                     @for r in &runs {
                         tr {
@@ -560,13 +528,7 @@ pub async fn run(
         }
         @if !clues.is_empty() {
             table {
-                thead { tr {
-                    th scope="col" { (Msg::Score.text(lang)) }
-                    th scope="col" { (Msg::Subject.text(lang)) }
-                    th scope="col" { (Msg::Rule.text(lang)) }
-                    th scope="col" { (Msg::Reason.text(lang)) }
-                    th scope="col" { (Msg::Verdict.text(lang)) }
-                } }
+                (head_row(lang, &[Msg::Score, Msg::Subject, Msg::Rule, Msg::Reason, Msg::Verdict]))
                 tbody { @for c in &clues { (clue_row(lang, &viewer, id, page_no, c)) } }
             }
             nav.pager aria-label="pages" {
@@ -623,13 +585,7 @@ pub async fn clue(State(s): State<AppState>, viewer: Viewer, Path((id, seq)): Pa
     let body = html! {
         p { a href={ "/runs/" (id) } { (Msg::Back.text(lang)) " #" (id) } }
         table {
-            thead { tr {
-                th scope="col" { (Msg::Score.text(lang)) }
-                th scope="col" { (Msg::Subject.text(lang)) }
-                th scope="col" { (Msg::Rule.text(lang)) }
-                th scope="col" { (Msg::Reason.text(lang)) }
-                th scope="col" { (Msg::Verdict.text(lang)) }
-            } }
+            (head_row(lang, &[Msg::Score, Msg::Subject, Msg::Rule, Msg::Reason, Msg::Verdict]))
             tbody { (clue_row(lang, &viewer, id, 1, c)) }
         }
         @for t in &found.tables {
@@ -707,11 +663,7 @@ pub async fn new_run(State(s): State<AppState>, viewer: Viewer, Query(q): Query<
                 }
                 @if !params.is_empty() {
                     table {
-                        thead { tr {
-                            th scope="col" { (Msg::Parameters.text(lang)) }
-                            th scope="col" { (Msg::Default.text(lang)) }
-                            th scope="col" { (Msg::Description.text(lang)) }
-                        } }
+                        (head_row(lang, &[Msg::Parameters, Msg::Default, Msg::Description]))
                         tbody {
                             @for param in params {
                                 @let name = param["name"].as_str().unwrap_or("");
@@ -1034,11 +986,7 @@ pub async fn datasets(State(s): State<AppState>, viewer: Viewer) -> Response {
                     dt { (Msg::Digest.text(lang)) } dd { code { (d.digest) } }
                 }
                 table {
-                    thead { tr {
-                        th scope="col" { (Msg::Table.text(lang)) }
-                        th scope="col" { (Msg::Rows.text(lang)) }
-                        th scope="col" { (Msg::Columns.text(lang)) }
-                    } }
+                    (head_row(lang, &[Msg::Table, Msg::Rows, Msg::Columns]))
                     tbody {
                         @for t in &d.tables {
                             tr { td { code { (t.name) } } td.num { (t.rows) } td { small { (t.columns.join(", ")) } } }
