@@ -170,8 +170,9 @@ async fn unrestrict(
     s.act(&actor, "dataset unrestrict", s.registry.unrestrict_dataset(&actor, &name, &b.note)).await.map(Json)
 }
 
-/// Encode the key domains of a version imported before encodings existed (admins above its
-/// owner); a version already encoded is returned as it is.
+/// Encode a version imported before column files, or in an older layout (admins above its
+/// owner): its column files, key-domain dictionaries and codes; a version already encoded is
+/// returned as it is.
 #[utoipa::path(post, path = "/api/datasets/{name}/encode", tag = "datasets",
     params(("name" = String, Path, description = "NAME or NAME@VERSION")),
     responses((status = 200, body = DatasetRecord), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]

@@ -37,8 +37,9 @@ pub enum DatasetCommand {
         /// NAME or NAME@version (default: the newest version).
         dataset: String,
     },
-    /// Encode the key domains of a version imported before encodings existed (admin above its
-    /// owner), so that runs read its keys as codes (new imports are encoded as they are stored).
+    /// Encode a version imported before column files, or in an older layout (admin above its
+    /// owner), so that runs read column files and keys as codes (new imports are encoded as they
+    /// are stored).
     Encode {
         /// NAME@VERSION (or NAME for the newest version).
         dataset: String,

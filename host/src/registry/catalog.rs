@@ -66,8 +66,8 @@ pub struct DatasetRecord {
     pub tables: Vec<StoredTable>,
     /// Procuratorates granted access (with their subtrees).
     pub grants: Vec<String>,
-    /// Its key domains, encoded at import: each domain's dictionary and each table's code
-    /// columns, by digest (none for versions imported before encodings).
+    /// Its encoding, made at import: each column's file and each key domain's dictionary, by
+    /// digest (none for versions imported before column files, until `dataset encode`).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub encoding: Option<super::encodings::StoredEncoding>,

@@ -386,6 +386,20 @@ fn quality_figures(
     Ok(())
 }
 
+/// A fresh registry in `home` for a measurement: its admin, and a second admin who approves
+/// models (four eyes).
+async fn bench_registry(
+    home: &Path,
+) -> anyhow::Result<(crate::registry::Registry, crate::registry::Actor, crate::registry::Actor)> {
+    use crate::registry::{Registry, Role};
+    let registry = Registry::open(home, None).await?;
+    let token = registry.init("province", "admin").await?;
+    let admin = registry.authenticate(Some(&token)).await?;
+    let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?.1;
+    let approver = registry.authenticate(Some(&approver)).await?;
+    Ok((registry, admin, approver))
+}
+
 /// Each task's stored run (the dataset imported into the registry, the bundled model approved;
 /// loading, running and storing the clues) against DuckDB running the same rule as SQL over the
 /// same Parquet files, alternating, with the import's throughput. Both must find the same
@@ -398,7 +412,6 @@ fn duckdb_figures(
 ) -> anyhow::Result<()> {
     use crate::registry::catalog::ImportRequest;
     use crate::registry::plugins::Decision;
-    use crate::registry::{Registry, Role};
     use crate::runs::store::RunRequest;
 
     writeln!(md, "\n## Sieve against DuckDB (scale {})\n", args.scale)?;
@@ -433,12 +446,7 @@ fn duckdb_figures(
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let limits = Limits::default();
     runtime.block_on(async {
-        let registry = Registry::open(home.path(), None).await?;
-        let token = registry.init("province", "admin").await?;
-        let admin = registry.authenticate(Some(&token)).await?;
-        // Four eyes: a second admin approves each model.
-        let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?;
-        let approver = registry.authenticate(Some(&approver.1)).await?;
+        let (registry, admin, approver) = bench_registry(home.path()).await?;
         for (task, shape) in tasks.iter().flat_map(|t| [(*t, Shape::Plain), (*t, Shape::Skewed)]) {
             let data = shaped_dataset(&args.data_root, task, args.scale, 1, shape)?;
             let bytes = crate::bundled::get(task).with_context(|| format!("no bundled model {task}"))?;
@@ -688,7 +696,6 @@ fn scan_throughput(
 fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> anyhow::Result<()> {
     use crate::registry::catalog::ImportRequest;
     use crate::registry::plugins::Decision;
-    use crate::registry::{Registry, Role};
     use crate::runs::store::RunRequest;
 
     let task = "vehicle-insurance-fraud";
@@ -698,9 +705,7 @@ fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> any
     let bytes = crate::bundled::get(task).context("the T1 model is not bundled")?;
     let limits = Limits::default();
     runtime.block_on(async {
-        let registry = Registry::open(home.path(), None).await?;
-        let token = registry.init("province", "admin").await?;
-        let admin = registry.authenticate(Some(&token)).await?;
+        let (registry, admin, approver) = bench_registry(home.path()).await?;
         let request = ImportRequest { name: "t1", dir: &data, task, source: "bench", restricted: false };
         let started = Instant::now();
         let imported = registry.import_dataset(&admin, &request, &|_, _, _| {}).await?;
@@ -710,9 +715,6 @@ fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> any
         let started = Instant::now();
         let (plugin, _) = registry.publish(sandbox, &admin, bytes, "").await?;
         let publish = started.elapsed();
-        // Four eyes: a second admin approves.
-        let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?;
-        let approver = registry.authenticate(Some(&approver.1)).await?;
         registry.decide(&approver, &plugin.digest, Decision::Approve, "").await?;
 
         let (mut stored, mut adhoc) = (Vec::new(), Vec::new());
@@ -763,9 +765,9 @@ fn competition_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> 
     use crate::competition::split::Split;
     use crate::competition::submissions::score_sides;
     use crate::competition::{BenchmarkRequest, CompetitionRequest};
+    use crate::registry::Role;
     use crate::registry::catalog::ImportRequest;
     use crate::registry::plugins::Decision;
-    use crate::registry::{Registry, Role};
     use crate::scoring::{Label, Metric};
 
     // A million subjects, one clue each with a pseudo-random score; one in twenty labelled.
@@ -818,11 +820,7 @@ fn competition_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     runtime.block_on(async {
-        let registry = Registry::open(home.path(), None).await?;
-        let token = registry.init("province", "admin").await?;
-        let admin = registry.authenticate(Some(&token)).await?;
-        let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?.1;
-        let approver = registry.authenticate(Some(&approver)).await?;
+        let (registry, admin, approver) = bench_registry(home.path()).await?;
         let organizer = registry.add_user(&admin, "organizer", "province", &[Role::Organizer]).await?.1;
         let organizer = registry.authenticate(Some(&organizer)).await?;
         let request = ImportRequest { name: "lending", dir: &data, task, source: "bench", restricted: false };
