@@ -175,15 +175,16 @@ pub fn load_tables(
         }
     });
 
-    // Plain columns go straight to their tables; codes wait for their domain's dictionary.
-    let mut plain: HashMap<(&str, &str), Column> = HashMap::new();
+    // Every served column by (table, column): plain ones as read, codes once their domain's
+    // dictionary is there.
+    let mut served: HashMap<(String, String), Column> = HashMap::new();
     let mut codes: HashMap<(&str, &str), DomainCodes> = HashMap::new();
     let mut dictionaries: HashMap<&str, sieve_sdk::data::Text> = HashMap::new();
     for (read, got) in reads.iter().zip(got) {
         match (read, got?) {
             (Read::Column(table, column, _, _), Got::Column(Stored::Values(values), validity)) => {
-                let column_name = column.to_string();
-                plain.insert((table, column), Column { name: column_name, values, validity });
+                let column = Column { name: column.to_string(), values, validity };
+                served.insert((table.to_string(), column.name.clone()), column);
             }
             (Read::Column(table, column, _, _), Got::Column(Stored::Codes(c), validity)) => {
                 let coded =
@@ -211,26 +212,23 @@ pub fn load_tables(
     if let Some(((table, column), _)) = codes.iter().next() {
         return Err(missing(format!("{table}.{column} is stored as codes of no domain")));
     }
-    let served = super::in_parallel(work, |(dictionary, members)| {
-        let names: Vec<(String, String)> =
-            members.iter().map(|m| (m.table.clone(), m.column.clone())).collect();
+    let coded = super::in_parallel(work, |(dictionary, members)| {
+        let tables: Vec<String> = members.iter().map(|m| m.table.clone()).collect();
         let columns = encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
-        Ok::<_, Outcome>(names.into_iter().zip(columns).collect::<Vec<_>>())
+        Ok::<_, Outcome>(
+            tables.into_iter().zip(columns).map(|(t, c)| ((t, c.name.clone()), c)).collect::<Vec<_>>(),
+        )
     });
-    let mut coded: HashMap<(String, String), Column> = HashMap::new();
-    for result in served {
-        coded.extend(result?);
+    for result in coded {
+        served.extend(result?);
     }
     let mut tables = Vec::with_capacity(info.inputs.len());
     for spec in &info.inputs {
         let mut columns = Vec::with_capacity(spec.columns.len());
         for c in &spec.columns {
-            let column = match plain.remove(&(spec.name.as_str(), c.name.as_str())) {
-                Some(column) => column,
-                None => coded
-                    .remove(&(spec.name.clone(), c.name.clone()))
-                    .ok_or_else(|| missing(format!("no column {}.{}", spec.name, c.name)))?,
-            };
+            let column = served
+                .remove(&(spec.name.clone(), c.name.clone()))
+                .ok_or_else(|| missing(format!("no column {}.{}", spec.name, c.name)))?;
             if column.values.column_type() != c.ty {
                 return Err(missing(format!("{}.{} is not stored as {}", spec.name, c.name, c.ty.name())));
             }
