@@ -1081,6 +1081,15 @@ fn encoded_runs_give_the_clues_of_ad_hoc_runs(reg: &Reg) {
         assert_eq!(stored["output_digest"], ad_hoc["output_digest"], "{task}");
         assert!(stored["clues"].as_u64().expect("clues") > 0, "{task}");
     }
+    // A model declaring one column of a key domain (the hostile guest's `repair_shop`) finds in
+    // the stored dictionary it is served that column's values and no other column's: the guest
+    // fails its run otherwise.
+    let hostile = publish(reg, &admin, &guest("guest-hostile"));
+    reg.ok(&approver, &["plugin", "approve", &hostile]);
+    let args = ["run", &hostile, "--dataset", "vehicle_insurance_fraud", "--param", "mode=dictionary-scope"];
+    let scoped = reg.json(&admin, &args);
+    assert_eq!(scoped["outcome"], "completed", "{scoped}");
+
     // A version imported before encodings existed: runs still give the same clues, and an admin
     // encodes it afterwards (an author may not).
     reg.sql("UPDATE datasets SET encoding = NULL WHERE name = 'vehicle_enforcement'");

@@ -74,6 +74,14 @@ fn labels_and_undeclared_columns_are_out_of_reach() {
 }
 
 #[test]
+fn a_dictionary_holds_only_the_declared_columns_values() {
+    // The hostile guest fails the run if `repair_shop`'s dictionary holds a value of another
+    // column of its key domain (plaintiffs, owners, employers), or if it is not coded at all.
+    let (code, v) = hostile("dictionary-scope", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (0, Some("completed")), "{v}");
+}
+
+#[test]
 fn evidence_past_the_table_is_an_invalid_clue() {
     let (code, v) = hostile("bad-evidence", &[]);
     assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");

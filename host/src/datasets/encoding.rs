@@ -38,8 +38,10 @@ pub struct DomainCodes {
     pub validity: Option<Bitmap>,
 }
 
-/// Code `values` (text, or text coded against a dictionary of its own) into `pool`.
-fn code_into<'v>(values: &'v Values, code_of: &mut FastMap<&'v str, u32>, pool: &mut Text) -> Vec<u32> {
+/// Code `column` (text, or text coded against a dictionary of its own) into `pool`. Only the
+/// values of rows that are not null enter the pool: a null row's placeholder is no value, and a
+/// model must not find it in a dictionary. A null row gets code 0.
+fn code_into<'v>(column: &'v Column, code_of: &mut FastMap<&'v str, u32>, pool: &mut Text) -> Vec<u32> {
     let mut code = |value: &'v str| {
         let next = pool.len() as u32;
         *code_of.entry(value).or_insert_with(|| {
@@ -47,22 +49,36 @@ fn code_into<'v>(values: &'v Values, code_of: &mut FastMap<&'v str, u32>, pool: 
             next
         })
     };
-    match values {
-        Values::Text(text) => (0..text.len()).map(|i| code(text.get(i))).collect(),
+    match &column.values {
+        Values::Text(text) => {
+            (0..text.len()).map(|i| if column.is_valid(i) { code(text.get(i)) } else { 0 }).collect()
+        }
         Values::Dictionary { indices, dictionary } => {
-            let through: Vec<u32> = (0..dictionary.len()).map(|k| code(dictionary.get(k))).collect();
-            indices.iter().map(|&k| through.get(k as usize).copied().unwrap_or(0)).collect()
+            // Each entry coded once, when a valid row first refers to it.
+            let mut through: Vec<Option<u32>> = vec![None; dictionary.len()];
+            (0..indices.len())
+                .map(|i| {
+                    let k = indices[i] as usize;
+                    match through.get_mut(k) {
+                        Some(slot) if column.is_valid(i) => {
+                            *slot.get_or_insert_with(|| code(dictionary.get(k)))
+                        }
+                        _ => 0,
+                    }
+                })
+                .collect()
         }
         _ => Vec::new(),
     }
 }
 
-/// One dictionary for `columns` (text columns), and each one's codes into it.
-pub fn pool(columns: &[&Values]) -> (Text, Vec<Vec<u32>>) {
+/// One dictionary for `columns` (text columns), and each one's codes into it. When every row is
+/// null the dictionary holds one empty entry, so that code 0 still indexes something.
+pub fn pool(columns: &[&Column]) -> (Text, Vec<Vec<u32>>) {
     // Sized for the most values there can be, so the table never rehashes as it grows.
     let most: usize = columns
         .iter()
-        .map(|v| match v {
+        .map(|c| match &c.values {
             Values::Text(text) => text.len(),
             Values::Dictionary { dictionary, .. } => dictionary.len(),
             _ => 0,
@@ -70,7 +86,10 @@ pub fn pool(columns: &[&Values]) -> (Text, Vec<Vec<u32>>) {
         .sum();
     let mut code_of: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(most, Default::default());
     let mut dictionary = Text::new();
-    let codes = columns.iter().map(|v| code_into(v, &mut code_of, &mut dictionary)).collect();
+    let codes = columns.iter().map(|c| code_into(c, &mut code_of, &mut dictionary)).collect();
+    if dictionary.is_empty() {
+        dictionary.push("");
+    }
     (dictionary, codes)
 }
 
@@ -88,7 +107,7 @@ pub fn encode(task: &str, columns: &[(String, Column)]) -> Vec<EncodedDomain> {
             if present.is_empty() {
                 return None;
             }
-            let values: Vec<&Values> = present.iter().map(|(_, c)| &c.values).collect();
+            let values: Vec<&Column> = present.iter().map(|(_, c)| c).collect();
             let (dictionary, codes) = pool(&values);
             let codes = present
                 .iter()
@@ -198,7 +217,7 @@ mod tests {
         ];
         let encoded = encode("vehicle-enforcement", &columns);
         let party = encoded.iter().find(|d| d.name == "party").expect("party domain");
-        assert_eq!(party.dictionary.len(), 6, "p1, secret, p2, (null's placeholder), p3, p4");
+        assert_eq!(party.dictionary.len(), 5, "p1, secret, p2, p3, p4: a null row's placeholder is no value");
         assert_eq!(party.codes.len(), 4);
 
         // A model that declared owners and relations, not debtors: "secret" is not served.

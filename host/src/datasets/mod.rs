@@ -148,6 +148,11 @@ pub fn dictionary_encode(column: Column) -> Column {
     let mut dictionary = Text::new();
     let mut indices = Vec::with_capacity(rows);
     for i in 0..rows {
+        // A null row's placeholder is no value: it gets code 0 and stays out of the dictionary.
+        if !column.is_valid(i) {
+            indices.push(0);
+            continue;
+        }
         let value = text.get(i);
         let next = codes.len() as u32;
         let code = *codes.entry(value).or_insert_with(|| {
@@ -162,6 +167,10 @@ pub fn dictionary_encode(column: Column) -> Column {
     }
     if codes.len() > rows / 2 {
         return column;
+    }
+    if dictionary.is_empty() {
+        // Every row is null: code 0 must still index something.
+        dictionary.push("");
     }
     Column {
         name: column.name,
@@ -212,8 +221,8 @@ pub fn share_dictionaries(tables: &mut [ServedTable], domains: &[contract::Domai
         if positions.is_empty() || (first.is_some() && positions.iter().all(|p| dictionary_of(p) == first)) {
             continue;
         }
-        let values: Vec<&Values> = positions.iter().map(|&(t, c)| &tables[t].columns[c].values).collect();
-        let (pool, recoded) = encoding::pool(&values);
+        let columns: Vec<&Column> = positions.iter().map(|&(t, c)| &tables[t].columns[c]).collect();
+        let (pool, recoded) = encoding::pool(&columns);
         let pool = Arc::new(pool);
         for ((t, c), indices) in positions.into_iter().zip(recoded) {
             tables[t].columns[c].values = Values::Dictionary { indices, dictionary: pool.clone() };

@@ -1,6 +1,6 @@
 //! A hostile model for the sandbox tests: its `mode` parameter picks the misbehaviour.
 
-use sieve_sdk::{Clue, Context, LogLevel, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::{Clue, Context, Key, LogLevel, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The hostile model.
 pub struct Hostile;
@@ -17,12 +17,12 @@ impl Model for Hostile {
         ModelInfo::new("hostile", "0.1.0")
             .summary("Misbehaves on purpose, as its `mode` parameter says.")
             .task("vehicle-insurance-fraud", "case")
-            .input(TableSpec::new("judgments").text(&["case_no"]))
+            .input(TableSpec::new("judgments").text(&["case_no", "repair_shop"]))
             .param_text(
                 "mode",
                 "ok",
                 "ok | loop | memory | recursion | emit-flood | log-flood | stdout-flood | panic | \
-                 labels | undeclared-column | bad-evidence | model-error",
+                 labels | undeclared-column | dictionary-scope | bad-evidence | model-error",
             )
     }
 
@@ -67,6 +67,33 @@ impl Model for Hostile {
             }
             "undeclared-column" => {
                 ctx.table("judgments")?.load(&["plaintiff_id"])?;
+            }
+            "dictionary-scope" => {
+                // `repair_shop` belongs to a key domain with many undeclared columns (plaintiffs,
+                // owners, employers): its dictionary must hold this column's values and no other.
+                let cases = ctx.table("judgments")?.load(&["repair_shop"])?;
+                let shop = cases.text("repair_shop")?;
+                let (mut dictionary, mut used) = (None, Vec::new());
+                for row in 0..cases.len() {
+                    match shop.key(row) {
+                        Some(Key::Code(code, dict)) => {
+                            let dict = *dictionary.get_or_insert(dict);
+                            used.resize(dict.len(), false);
+                            used[code as usize] = true;
+                        }
+                        Some(Key::Text(_)) => {
+                            return Err(ModelError::Failed("repair_shop is not coded".into()));
+                        }
+                        None => {}
+                    }
+                }
+                let unused = used.iter().filter(|u| !**u).count();
+                if unused > 0 {
+                    return Err(ModelError::Failed(format!(
+                        "the dictionary holds {unused} values no declared row holds"
+                    )));
+                }
+                ctx.log(LogLevel::Info, &format!("a dictionary of {} values, all of them used", used.len()));
             }
             "bad-evidence" => {
                 ctx.emit(
