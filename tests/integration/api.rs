@@ -919,6 +919,15 @@ fn api_permission_matrix(reg: &Reg) {
         Some(json!({"note": "x"})),
         [401, 403, 403, 403, 403, 200],
     );
+    // The server ran it on this dataset above, so it holds the component loaded and the tables
+    // decoded: a run of the revoked plugin is refused all the same, for everyone.
+    expect(
+        "queue a run of the revoked plugin",
+        "POST",
+        "/api/runs",
+        Some(json!({"plugin": digest, "dataset": "lending"})),
+        [401, 403, 403, 403, 403, 403],
+    );
     expect("sign an audit checkpoint", "POST", "/api/audit/checkpoint", None, [401, 403, 403, 200, 403, 200]);
     expect("verify the audit log", "GET", "/api/audit/verify", None, [401, 403, 403, 200, 403, 200]);
     expect(
