@@ -819,10 +819,7 @@ fn api_permission_matrix(reg: &Reg) {
     let run = queued.json()["id"].as_i64().expect("id");
     api.wait(run, &author_a);
     // A second labelled dataset, for a benchmark's practice data.
-    let practice = crate::common::fresh_dir(&format!(
-        "{}-practice",
-        reg.home().file_name().expect("name").to_string_lossy()
-    ));
+    let practice = reg.fresh_dir("practice");
     let p = practice.to_str().expect("utf-8");
     assert!(
         crate::common::run(&["gen", "private-lending-fraud", "--seed", "9", "--out", p]).status.success()

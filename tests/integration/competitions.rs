@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::common::{fresh_dir, guest, stderr, stdout};
+use crate::common::{guest, stderr, stdout};
 use crate::registry::{Reg, data, import_args, publish};
 
 crate::on_both_databases!(competition_end_to_end, quotas_reset_at_utc_midnight);
@@ -33,8 +33,7 @@ fn setup(reg: &Reg) -> Setup {
     let dir = data("private-lending-fraud");
     reg.ok(&admin, &import_args("lend-eval", dir.to_str().expect("utf-8"), "private-lending-fraud", "court"));
     reg.ok(&admin, &["dataset", "approve", "lend-eval"]);
-    let scratch = reg.home().file_name().expect("home name").to_string_lossy().into_owned();
-    let exported = fresh_dir(&format!("{scratch}-t2")).join("t2.wasm");
+    let exported = reg.fresh_dir("t2").join("t2.wasm");
     let exported = exported.to_str().expect("utf-8");
     assert!(
         crate::common::run(&["bundled", "export", "private-lending-fraud", "--out", exported])
@@ -59,7 +58,7 @@ fn competition_end_to_end(reg: &Reg) {
     let s = setup(reg);
     // Only organizers create benchmarks; labels are required.
     reg.refused(&s.alice, &["benchmark", "create", "b", "--dataset", "lend-eval"], "organizer");
-    let unlabelled = fresh_dir("lend-unlabelled");
+    let unlabelled = reg.fresh_dir("lend-unlabelled");
     for f in ["lending_cases.parquet", "enforcement.parquet"] {
         std::fs::copy(data("private-lending-fraud").join(f), unlabelled.join(f)).expect("copy");
     }
@@ -70,7 +69,7 @@ fn competition_end_to_end(reg: &Reg) {
     assert!(!o.status.success() && stderr(&o).contains("no labels"), "{}", stderr(&o));
     // Labels naming a case the dataset does not hold are refused, and so are duplicate rows.
     for (name, extra) in [("lend-ghost", "ghost-case,professional_lender\n"), ("lend-dup", "")] {
-        let dir = fresh_dir(name);
+        let dir = reg.fresh_dir(name);
         for f in ["lending_cases.parquet", "enforcement.parquet", "labels.csv"] {
             std::fs::copy(data("private-lending-fraud").join(f), dir.join(f)).expect("copy");
         }
@@ -87,7 +86,7 @@ fn competition_end_to_end(reg: &Reg) {
     }
 
     // A practice dataset is handed out with its labels, so it may not be the evaluation data.
-    let practice = fresh_dir("lend-practice-gen");
+    let practice = reg.fresh_dir("lend-practice-gen");
     let p = practice.to_str().expect("utf-8");
     assert!(
         crate::common::run(&["gen", "private-lending-fraud", "--seed", "11", "--out", p]).status.success()
@@ -117,7 +116,7 @@ fn competition_end_to_end(reg: &Reg) {
             "lend-practice",
         ],
     );
-    let out = fresh_dir(&format!("{}-practice-out", reg.home().file_name().expect("name").to_string_lossy()));
+    let out = reg.fresh_dir("practice-out");
     let _ = std::fs::remove_dir(&out);
     reg.ok(&s.bob, &["benchmark", "practice", "lend-bench", "--out", out.to_str().expect("utf-8")]);
     assert_eq!(

@@ -135,6 +135,13 @@ impl Reg {
         &self.home
     }
 
+    /// An empty scratch directory for this registry's test: named after its home, because the
+    /// SQLite and PostgreSQL variants of one test run at once and must not share scratch files.
+    pub fn fresh_dir(&self, name: &str) -> PathBuf {
+        let owner = self.home.file_name().and_then(|n| n.to_str()).expect("utf-8 home name");
+        fresh_dir(&format!("{owner}-{name}"))
+    }
+
     /// The PostgreSQL URL, or `None` for the embedded SQLite.
     pub fn db(&self) -> Option<&str> {
         self.db.as_deref()
@@ -236,8 +243,8 @@ pub fn import_args<'a>(name: &'a str, dir: &'a str, task: &'a str, source: &'a s
 }
 
 /// A copy of dataset directory `dir` in which the `relations` table is the CSV text `relations`.
-fn copy_with_relations(dir: &Path, name: &str, relations: &str) -> PathBuf {
-    let copy = fresh_dir(name);
+fn copy_with_relations(reg: &Reg, dir: &Path, name: &str, relations: &str) -> PathBuf {
+    let copy = reg.fresh_dir(name);
     for entry in std::fs::read_dir(dir).expect("dir") {
         let path = entry.expect("entry").path();
         std::fs::copy(&path, copy.join(path.file_name().expect("name"))).expect("copy");
@@ -485,11 +492,7 @@ fn dataset_names_keep_their_owner(reg: &Reg) {
     let dir_text = dir.to_str().expect("utf-8");
     let task = "judicial-auction-violations";
     reg.ok(&ann, &[import_args("sealed", dir_text, task, "court"), vec!["--restricted"]].concat());
-    let changed = copy_with_relations(
-        &dir,
-        &format!("owner-changed-{}", reg.db.is_some()),
-        "person_a,person_b,kind\np1,p2,kin\n",
-    );
+    let changed = copy_with_relations(reg, &dir, "owner-changed", "person_a,person_b,kind\np1,p2,kin\n");
     let v2 = reg.json(&admin, &import_args("sealed", changed.to_str().expect("utf-8"), task, "court"));
     assert_eq!(v2["dataset"]["version"], 2);
     assert_eq!(v2["dataset"]["restricted"], true, "a new version inherits restricted: {v2}");
@@ -759,7 +762,7 @@ fn lifecycle(reg: &Reg) {
     assert_eq!(again["dataset"]["version"], 1);
 
     // A bad cell fails the whole import, names file, line and column, and leaves nothing behind.
-    let bad = copy_with_relations(&dir, "lifecycle-bad", "person_a,person_b,kind\np1,p2,kin\n");
+    let bad = copy_with_relations(reg, &dir, "lifecycle-bad", "person_a,person_b,kind\np1,p2,kin\n");
     std::fs::remove_file(bad.join("auctions.parquet")).expect("remove");
     std::fs::write(
         bad.join("auctions.csv"),
@@ -861,7 +864,7 @@ fn lifecycle(reg: &Reg) {
     assert_eq!(reg.ok(&alice, &["runs", "export", &sealed]).lines().count() as u64, clue_count);
 
     // Changed content under the same name is the next version; runs default to the newest approved.
-    let changed = copy_with_relations(&dir, "lifecycle-changed", "person_a,person_b,kind\np1,p2,kin\n");
+    let changed = copy_with_relations(reg, &dir, "lifecycle-changed", "person_a,person_b,kind\np1,p2,kin\n");
     let changed = changed.to_str().expect("utf-8");
     let v2 = reg.json(&admin, &import_args("auctions", changed, "judicial-auction-violations", "court"));
     assert_eq!(v2["dataset"]["version"], 2);
@@ -1225,7 +1228,7 @@ fn tampering(reg: &Reg) {
 /// failed, and the audit log verifies.
 fn crash_safety(reg: &Reg) {
     let admin = reg.init();
-    let big = fresh_dir(&format!("crash-big-{}", reg.db.is_some()));
+    let big = reg.fresh_dir("crash-big");
     let o = crate::common::run(&[
         "gen",
         "vehicle-insurance-fraud",

@@ -411,7 +411,7 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     // A competition: listed with its phase, entered from its page, ranked on the public board
     // with a chart of each entry's interval.
     let olga = reg.user(&admin, "olga", "province", &["organizer"]);
-    let practice = crate::common::fresh_dir(&format!("web-practice-{}", reg.db().is_some()));
+    let practice = reg.fresh_dir("web-practice");
     let p_dir = practice.to_str().expect("utf-8");
     assert!(
         crate::common::run(&["gen", "private-lending-fraud", "--seed", "5", "--out", p_dir]).status.success()
