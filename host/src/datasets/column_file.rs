@@ -9,6 +9,7 @@
 //! codes followed by its dictionary as text. Every size is checked against the blob's length
 //! before anything is allocated, so a malformed blob is an error, never a panic.
 
+use std::io::Read;
 use std::sync::Arc;
 
 use sieve_sdk::data::{Bitmap, Text, Values};
@@ -114,103 +115,153 @@ fn put_text(out: &mut Vec<u8>, text: &Text) {
     out.extend_from_slice(bytes.as_bytes());
 }
 
-/// Reads a blob front to back, every length checked against what is left.
-struct Reader<'a> {
-    bytes: &'a [u8],
+/// A value stored as little-endian bytes that any bit pattern makes valid, so a column of them
+/// is read straight into its vector.
+trait LittleEndian: bytemuck::Pod {
+    /// The value whose little-endian bytes `self`'s memory held.
+    fn from_le(self) -> Self;
+}
+
+impl LittleEndian for u32 {
+    fn from_le(self) -> Self {
+        u32::from_le(self)
+    }
+}
+impl LittleEndian for i32 {
+    fn from_le(self) -> Self {
+        i32::from_le(self)
+    }
+}
+impl LittleEndian for i64 {
+    fn from_le(self) -> Self {
+        i64::from_le(self)
+    }
+}
+impl LittleEndian for f64 {
+    fn from_le(self) -> Self {
+        f64::from_bits(u64::from_le(self.to_bits()))
+    }
+}
+
+/// Reads a blob front to back into the buffers it returns, every length checked against what is
+/// left before anything is allocated for it.
+struct Reader<'a, R> {
+    source: R,
+    left: usize,
     label: &'a str,
 }
 
-impl<'a> Reader<'a> {
+impl<R: Read> Reader<'_, R> {
     fn fail(&self, message: impl Into<String>) -> ColumnFileError {
         ColumnFileError { label: self.label.to_string(), message: message.into() }
     }
 
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], ColumnFileError> {
-        if n > self.bytes.len() {
-            return Err(self.fail(format!("{what} needs {n} bytes, {} are left", self.bytes.len())));
+    /// Fill `buf` with the next bytes.
+    fn fill(&mut self, buf: &mut [u8], what: &str) -> Result<(), ColumnFileError> {
+        if buf.len() > self.left {
+            return Err(self.fail(format!("{what} needs {} bytes, {} are left", buf.len(), self.left)));
         }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Ok(head)
+        self.source.read_exact(buf).map_err(|e| self.fail(format!("{what}: {e}")))?;
+        self.left -= buf.len();
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<Vec<u8>, ColumnFileError> {
+        if n > self.left {
+            return Err(self.fail(format!("{what} needs {n} bytes, {} are left", self.left)));
+        }
+        let mut out = vec![0; n];
+        self.fill(&mut out, what)?;
+        Ok(out)
     }
 
     fn u64(&mut self, what: &str) -> Result<usize, ColumnFileError> {
-        let raw = self.take(8, what)?;
-        let n = u64::from_le_bytes(raw.try_into().map_err(|_| self.fail(what))?);
+        let mut raw = [0; 8];
+        self.fill(&mut raw, what)?;
+        let n = u64::from_le_bytes(raw);
         usize::try_from(n).map_err(|_| self.fail(format!("{what} {n} is too large")))
     }
 
-    /// `count` little-endian values of `N` bytes each.
-    fn array<const N: usize, T>(
-        &mut self,
-        count: usize,
-        what: &str,
-        from: fn([u8; N]) -> T,
-    ) -> Result<Vec<T>, ColumnFileError> {
-        let size = count.checked_mul(N).ok_or_else(|| self.fail(format!("{what}: {count} values")))?;
-        let raw = self.take(size, what)?;
-        Ok(raw.chunks_exact(N).map(|c| from(c.try_into().unwrap_or([0; N]))).collect())
+    /// `count` little-endian values, read into their vector in place.
+    fn array<T: LittleEndian>(&mut self, count: usize, what: &str) -> Result<Vec<T>, ColumnFileError> {
+        let size = count
+            .checked_mul(std::mem::size_of::<T>())
+            .filter(|&size| size <= self.left)
+            .ok_or_else(|| self.fail(format!("{what}: {count} values, {} bytes are left", self.left)))?;
+        let mut values = vec![T::zeroed(); count];
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut values);
+        debug_assert_eq!(bytes.len(), size);
+        self.fill(bytes, what)?;
+        // A no-op on little-endian machines, which the compiler drops.
+        values.iter_mut().for_each(|v| *v = v.from_le());
+        Ok(values)
     }
 
     fn text(&mut self, count: usize, what: &str) -> Result<Text, ColumnFileError> {
         let entries = count.checked_add(1).ok_or_else(|| self.fail(what))?;
-        let offsets = self.array(entries, what, u32::from_le_bytes)?;
+        let offsets = self.array(entries, what)?;
         let length = self.u64(what)?;
-        let bytes = self.take(length, what)?.to_vec();
+        let bytes = self.take(length, what)?;
         Text::from_parts(bytes, offsets).map_err(|e| self.fail(format!("{what}: {e}")))
     }
 }
 
 /// Read a dictionary: a text column without nulls, of however many values it holds.
 pub fn read_text(bytes: &[u8], label: &str) -> Result<Text, ColumnFileError> {
-    let rows = stored_rows(bytes).unwrap_or(0);
-    match read(bytes, rows, label)? {
+    read_text_from(bytes, bytes.len(), label)
+}
+
+/// [`read_text`] from `source`, which holds `len` bytes.
+pub fn read_text_from(source: impl Read, len: usize, label: &str) -> Result<Text, ColumnFileError> {
+    match read_from(source, len, None, label)? {
         (Stored::Values(Values::Text(text)), None) => Ok(text),
         _ => Err(ColumnFileError { label: label.to_string(), message: "not a dictionary".into() }),
     }
 }
 
-/// The row count a blob's header states, if it has a header.
-fn stored_rows(bytes: &[u8]) -> Option<usize> {
-    let raw: [u8; 8] = bytes.get(16..HEADER)?.try_into().ok()?;
-    usize::try_from(u64::from_le_bytes(raw)).ok()
-}
-
 /// Read a column blob of `rows` rows (`label` names it in errors).
 pub fn read(bytes: &[u8], rows: usize, label: &str) -> Result<(Stored, Option<Bitmap>), ColumnFileError> {
-    let mut r = Reader { bytes, label };
-    let head = r.take(HEADER, "the header")?;
+    read_from(bytes, bytes.len(), Some(rows), label)
+}
+
+/// [`read`] from `source`, which holds `len` bytes: each section is read straight into the vector
+/// that keeps it. `rows` is what the blob must hold (`None`: whatever its header says).
+pub fn read_from(
+    source: impl Read,
+    len: usize,
+    rows: Option<usize>,
+    label: &str,
+) -> Result<(Stored, Option<Bitmap>), ColumnFileError> {
+    let mut r = Reader { source, left: len, label };
+    let mut head = [0u8; HEADER];
+    r.fill(&mut head, "the header")?;
     if &head[..8] != MAGIC {
         return Err(r.fail("not a Sieve column file"));
     }
     let (kind, flagged) = (head[8], head[9]);
-    if stored_rows(bytes) != Some(rows) {
+    let stored_rows = u64::from_le_bytes(head[16..HEADER].try_into().unwrap_or([0xff; 8]));
+    let stored_rows = usize::try_from(stored_rows).map_err(|_| r.fail("too many rows"))?;
+    let rows = rows.unwrap_or(stored_rows);
+    if stored_rows != rows {
         return Err(r.fail(format!("does not hold the table's {rows} rows")));
     }
     let validity = match flagged {
         0 => None,
-        1 => Some(Bitmap::from_bytes(r.take(rows.div_ceil(8), "the validity bitmap")?.to_vec(), rows)),
+        1 => Some(Bitmap::from_bytes(r.take(rows.div_ceil(8), "the validity bitmap")?, rows)),
         other => return Err(r.fail(format!("validity flag {other}"))),
     };
     let stored = match kind {
-        k if k == Kind::Int64 as u8 => {
-            Stored::Values(Values::Int64(r.array(rows, "integers", i64::from_le_bytes)?))
-        }
-        k if k == Kind::Float64 as u8 => {
-            Stored::Values(Values::Float64(r.array(rows, "floats", f64::from_le_bytes)?))
-        }
+        k if k == Kind::Int64 as u8 => Stored::Values(Values::Int64(r.array(rows, "integers")?)),
+        k if k == Kind::Float64 as u8 => Stored::Values(Values::Float64(r.array(rows, "floats")?)),
         k if k == Kind::Boolean as u8 => {
-            Stored::Values(Values::Boolean(r.array(rows, "booleans", |[b]: [u8; 1]| b != 0)?))
+            let bytes = r.take(rows, "booleans")?;
+            Stored::Values(Values::Boolean(bytes.into_iter().map(|b| b != 0).collect()))
         }
-        k if k == Kind::Date as u8 => {
-            Stored::Values(Values::Date(r.array(rows, "dates", i32::from_le_bytes)?))
-        }
-        k if k == Kind::Timestamp as u8 => {
-            Stored::Values(Values::Timestamp(r.array(rows, "timestamps", i64::from_le_bytes)?))
-        }
+        k if k == Kind::Date as u8 => Stored::Values(Values::Date(r.array(rows, "dates")?)),
+        k if k == Kind::Timestamp as u8 => Stored::Values(Values::Timestamp(r.array(rows, "timestamps")?)),
         k if k == Kind::Text as u8 => Stored::Values(Values::Text(r.text(rows, "text")?)),
         k if k == Kind::Dictionary as u8 => {
-            let indices = r.array(rows, "codes", u32::from_le_bytes)?;
+            let indices: Vec<u32> = r.array(rows, "codes")?;
             let size = r.u64("the dictionary's size")?;
             let dictionary = r.text(size, "the dictionary")?;
             if indices.iter().any(|&c| c as usize >= size.max(1)) {
@@ -218,11 +269,11 @@ pub fn read(bytes: &[u8], rows: usize, label: &str) -> Result<(Stored, Option<Bi
             }
             Stored::Values(Values::Dictionary { indices, dictionary: Arc::new(dictionary) })
         }
-        k if k == Kind::Codes as u8 => Stored::Codes(r.array(rows, "codes", u32::from_le_bytes)?),
+        k if k == Kind::Codes as u8 => Stored::Codes(r.array(rows, "codes")?),
         other => return Err(r.fail(format!("unknown kind {other}"))),
     };
-    if !r.bytes.is_empty() {
-        return Err(r.fail(format!("{} bytes after the values", r.bytes.len())));
+    if r.left != 0 {
+        return Err(r.fail(format!("{} bytes after the values", r.left)));
     }
     Ok((stored, validity))
 }

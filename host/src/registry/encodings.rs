@@ -159,18 +159,20 @@ pub fn load_tables(
 
     let label = |table: &str, column: &str| format!("{}@{}/{table}.{column}", d.name, d.version);
     let got = super::in_parallel(&reads, |read| -> std::result::Result<Got, Outcome> {
-        let bad = |e: column_file::ColumnFileError| Outcome::BadInput(e.to_string());
         match *read {
             Read::Column(table, column, digest, rows) => {
-                let bytes = super::blob_for_run(registry, digest)?;
-                let (values, validity) =
-                    column_file::read(&bytes, rows, &label(table, column)).map_err(bad)?;
+                let label = label(table, column);
+                let (values, validity) = super::parsed_blob_for_run(registry, digest, |blob, len| {
+                    column_file::read_from(blob, len, Some(rows), &label)
+                })?;
                 Ok(Got::Column(values, validity))
             }
             Read::Dictionary(domain) => {
-                let bytes = super::blob_for_run(registry, &domain.dictionary)?;
                 let name = format!("{}@{} domain {}", d.name, d.version, domain.name);
-                Ok(Got::Dictionary(column_file::read_text(&bytes, &name).map_err(bad)?))
+                let text = super::parsed_blob_for_run(registry, &domain.dictionary, |blob, len| {
+                    column_file::read_text_from(blob, len, &name)
+                })?;
+                Ok(Got::Dictionary(text))
             }
         }
     });

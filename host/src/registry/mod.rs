@@ -207,6 +207,22 @@ pub(crate) fn blob_for_run(
     })
 }
 
+/// A stored blob for a run, read through `parse` as it is hashed ([`BlobStore::read_with`]): an
+/// altered blob is the run's `hash-mismatch`, a missing one or one `parse` refuses `bad-input`.
+pub(crate) fn parsed_blob_for_run<T, E: std::fmt::Display>(
+    registry: &Registry,
+    digest: &str,
+    parse: impl FnOnce(&mut crate::storage::blobs::HashingReader, usize) -> std::result::Result<T, E>,
+) -> std::result::Result<T, crate::sandbox::Outcome> {
+    use crate::sandbox::Outcome;
+    match registry.blobs.read_with(digest, parse) {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(e)) => Err(Outcome::BadInput(e.to_string())),
+        Err(BlobError::Mismatch { expected, actual }) => Err(Outcome::HashMismatch { expected, actual }),
+        Err(other) => Err(Outcome::BadInput(other.to_string())),
+    }
+}
+
 /// Set by `sieve serve`: sandbox work runs at a lower CPU priority than request handling, so a
 /// busy pool of runs cannot starve the handlers of CPU on a small machine.
 pub static LOWER_SANDBOX_PRIORITY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

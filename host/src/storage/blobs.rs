@@ -5,6 +5,8 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use crate::digest::digest_of;
 
 /// Why a blob could not be stored or read back intact.
@@ -29,6 +31,20 @@ pub enum BlobError {
         /// What failed.
         message: String,
     },
+}
+
+/// A blob's bytes as [`BlobStore::read_with`] hands them out, hashed on the way.
+pub struct HashingReader {
+    file: fs::File,
+    hasher: Sha256,
+}
+
+impl std::io::Read for HashingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// The blob store rooted at a home directory.
@@ -111,6 +127,34 @@ impl BlobStore {
         Ok(bytes)
     }
 
+    /// Read blob `digest` through `parse`, which gets a reader of its bytes and their count and
+    /// reads them straight into the buffers it keeps (no copy of the whole blob first). Each byte
+    /// is hashed as it lands in the caller's buffer, so what is checked is what is kept, whatever
+    /// happens to the file meanwhile. `parse`'s result is returned only once the whole blob hashed
+    /// to its name; an altered blob is [`BlobError::Mismatch`] even where `parse` failed on it.
+    pub fn read_with<T, E>(
+        &self,
+        digest: &str,
+        parse: impl FnOnce(&mut HashingReader, usize) -> Result<T, E>,
+    ) -> Result<Result<T, E>, BlobError> {
+        let path = self.path(digest);
+        let file = fs::File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
+            _ => io(&path, e),
+        })?;
+        let len = file.metadata().map_err(|e| io(&path, e))?.len();
+        let len = usize::try_from(len).map_err(|_| io(&path, std::io::Error::other("too large")))?;
+        let mut reader = HashingReader { file, hasher: Sha256::new() };
+        let parsed = parse(&mut reader, len);
+        // Whatever `parse` left unread is hashed too: the digest covers the whole file.
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| io(&path, e))?;
+        let actual = format!("sha256:{}", hex::encode(reader.hasher.finalize()));
+        if actual != digest {
+            return Err(BlobError::Mismatch { expected: digest.to_string(), actual });
+        }
+        Ok(parsed)
+    }
+
     /// A scratch directory under the home's `tmp/` (removed when dropped): work files of an
     /// import live here until their content is stored. Its name carries this process's id, so
     /// [`BlobStore::sweep`] can tell a killed import's leftovers from a running one's.
@@ -156,6 +200,29 @@ mod tests {
         fs::write(store.path(&digest), b"evil bytes").expect("tamper");
         assert!(matches!(store.get(&digest), Err(BlobError::Mismatch { .. })));
         assert!(matches!(store.get(&digest_of(b"other")), Err(BlobError::Missing(_))));
+    }
+
+    #[test]
+    fn a_blob_read_in_place_is_checked_whole_whatever_the_parser_read() {
+        use std::io::Read;
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::new(home.path());
+        let digest = store.put(b"head and tail").expect("put");
+        let head = |blob: &mut HashingReader, len: usize| -> Result<Vec<u8>, String> {
+            assert!(len >= 4, "{len} bytes");
+            let mut out = vec![0; 4];
+            blob.read_exact(&mut out).map_err(|e| e.to_string())?;
+            Ok(out)
+        };
+        assert_eq!(store.read_with(&digest, head).expect("intact").expect("parsed"), b"head");
+        // Altered past what the parser read, and altered so that the parser fails: both mismatches.
+        fs::write(store.path(&digest), b"head and TAIL").expect("tamper");
+        assert!(matches!(store.read_with(&digest, head), Err(BlobError::Mismatch { .. })));
+        fs::write(store.path(&digest), b"heap").expect("swap");
+        assert!(matches!(store.read_with(&digest, head), Err(BlobError::Mismatch { .. })));
+        let fails = |_: &mut HashingReader, _: usize| -> Result<(), String> { Err("unparsable".into()) };
+        assert!(matches!(store.read_with(&digest, fails), Err(BlobError::Mismatch { .. })));
+        assert!(matches!(store.read_with(&digest_of(b"none"), head), Err(BlobError::Missing(_))));
     }
 
     #[test]
