@@ -118,28 +118,28 @@ fn put_text(out: &mut Vec<u8>, text: &Text) {
 /// A value stored as little-endian bytes that any bit pattern makes valid, so a column of them
 /// is read straight into its vector.
 trait LittleEndian: bytemuck::Pod {
-    /// The value whose little-endian bytes `self`'s memory held.
-    fn from_le(self) -> Self;
+    /// The value whose little-endian bytes `stored`'s memory held.
+    fn from_le(stored: Self) -> Self;
 }
 
 impl LittleEndian for u32 {
-    fn from_le(self) -> Self {
-        u32::from_le(self)
+    fn from_le(stored: Self) -> Self {
+        u32::from_le(stored)
     }
 }
 impl LittleEndian for i32 {
-    fn from_le(self) -> Self {
-        i32::from_le(self)
+    fn from_le(stored: Self) -> Self {
+        i32::from_le(stored)
     }
 }
 impl LittleEndian for i64 {
-    fn from_le(self) -> Self {
-        i64::from_le(self)
+    fn from_le(stored: Self) -> Self {
+        i64::from_le(stored)
     }
 }
 impl LittleEndian for f64 {
-    fn from_le(self) -> Self {
-        f64::from_bits(u64::from_le(self.to_bits()))
+    fn from_le(stored: Self) -> Self {
+        f64::from_bits(u64::from_le(stored.to_bits()))
     }
 }
 
@@ -193,7 +193,7 @@ impl<R: Read> Reader<'_, R> {
         debug_assert_eq!(bytes.len(), size);
         self.fill(bytes, what)?;
         // A no-op on little-endian machines, which the compiler drops.
-        values.iter_mut().for_each(|v| *v = v.from_le());
+        values.iter_mut().for_each(|v| *v = T::from_le(*v));
         Ok(values)
     }
 
