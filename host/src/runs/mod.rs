@@ -50,6 +50,9 @@ pub struct RunReport {
     pub cache_use: Option<CacheUse>,
     /// Time to read the dataset.
     pub load: Duration,
+    /// Time to store the run's outcome and clues in the registry (zero for an ad hoc run; not
+    /// in the stored summary, which is written as part of it).
+    pub store: Duration,
     /// Digest of the clues (JSON lines).
     pub output_digest: String,
     /// Log lines.
@@ -83,6 +86,7 @@ impl RunReport {
             compile: Duration::ZERO,
             cache_use: None,
             load: Duration::ZERO,
+            store: Duration::ZERO,
             output_digest: output_digest(&[]),
             logs: Vec::new(),
             stderr: String::new(),

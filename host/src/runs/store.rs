@@ -555,7 +555,10 @@ impl Registry {
                 }
             }
         };
+        let storing = std::time::Instant::now();
         self.finish_run(actor, run_id, &report).await?;
+        let mut report = report;
+        report.store = storing.elapsed();
         if let Outcome::HashMismatch { expected, actual } = &report.outcome {
             let e = BlobError::Mismatch { expected: expected.clone(), actual: actual.clone() };
             audit::record(
@@ -568,7 +571,6 @@ impl Registry {
             .await?;
         }
         let record = self.run_record(run_id).await?;
-        let mut report = report;
         // A submission's clues go to scoring only (its runner never sees them), so they are kept.
         if let Some(why) = clues_held(&record).filter(|_| competition.is_none()) {
             // Stored, counted, and not handed to the runner: the same rule as `readable_run`.

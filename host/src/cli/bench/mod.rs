@@ -426,7 +426,8 @@ fn duckdb_figures(
     writeln!(
         md,
         "Sieve: a stored run on the imported dataset, end to end (authorization, reading the declared columns' \
-         files and dictionaries, the model in its sandbox, the clues stored in SQLite), in a long-lived process \
+         files and dictionaries, the model in its sandbox, the run and its clues stored in SQLite in one \
+         transaction; the parts are shown in brackets), in a long-lived process \
          (the component already loaded), each run a first one: the tables it read are forgotten before it. \
          A second run of the same model keeps them decoded, and is shown beside it. \
          DuckDB {}: the task's rule as SQL (`scripts/duckdb/`), a fresh in-memory connection reading the \
@@ -439,7 +440,7 @@ fn duckdb_figures(
     )?;
     writeln!(
         md,
-        "| task | shape | rows | import M rows/s | Sieve ms (of it loading) | DuckDB ms | **Sieve / DuckDB** | second run ms | second / first | clues | precision | recall |"
+        "| task | shape | rows | import M rows/s | Sieve ms (of it loading / model / storing) | DuckDB ms | **Sieve / DuckDB** | second run ms | second / first | clues | precision | recall |"
     )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     let home = tempfile::tempdir()?;
@@ -464,7 +465,8 @@ fn duckdb_figures(
                 registry.decide(&approver, &plugin.digest, Decision::Approve, "").await?;
             }
 
-            let (mut sieve, mut load, mut peer_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut sieve, mut peer_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut load, mut model, mut store) = (Vec::new(), Vec::new(), Vec::new());
             let (mut clues, mut scores) = (0, None);
             let labels = scoring::read_labels(&data.join(datasets::LABELS_FILE)).map_err(anyhow::Error::msg)?;
             // One uncounted pair first (page cache, compiled code, the peer's imports).
@@ -501,6 +503,8 @@ fn duckdb_figures(
                     ratios.push(wall.as_secs_f64() / peer_wall.as_secs_f64());
                     sieve.push(wall);
                     load.push(report.load);
+                    model.push(report.wall);
+                    store.push(report.store);
                     peer_times.push(peer_wall);
                 }
                 clues = ours.len();
@@ -518,10 +522,12 @@ fn duckdb_figures(
             let scores = scores.context("no run")?;
             writeln!(
                 md,
-                "| {task} | {shape_name} | {rows} | {:.1} | {:.0} ({:.0}) | {:.0} | **{:.2}x** | {:.0} | {:.2}x | {clues} | {:.3} | {:.3} |",
+                "| {task} | {shape_name} | {rows} | {:.1} | {:.0} ({:.0} / {:.0} / {:.0}) | {:.0} | **{:.2}x** | {:.0} | {:.2}x | {clues} | {:.3} | {:.3} |",
                 rows as f64 / import.as_secs_f64() / 1e6,
                 ms(first),
                 ms(median(load)),
+                ms(median(model)),
+                ms(median(store)),
                 ms(median(peer_times)),
                 median_f64(ratios),
                 ms(second),
