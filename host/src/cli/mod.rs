@@ -119,6 +119,14 @@ enum Command {
     /// under a timeout and a memory cap).
     #[command(name = "compile-worker", hide = true)]
     CompileWorker,
+    /// Internal: run `sieve ARGS` as a child and print its peak resident memory in bytes (the
+    /// bench's memory figure; see `bench::peak_rss_of`).
+    #[command(name = "peak-rss", hide = true)]
+    PeakRss {
+        /// The arguments of the `sieve` command to measure.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -364,6 +372,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::serve(&home_dir(cli.home)?, &cli.registry, args),
         Command::Loadtest(args) => loadtest::loadtest(args),
         Command::CompileWorker => Ok(crate::sandbox::compile::worker_main()),
+        Command::PeakRss { args } => bench::peak_rss_of(&args).map(|bytes| {
+            println!("{bytes}");
+            0
+        }),
     }
 }
 

@@ -84,6 +84,11 @@ impl Decoded {
         entries.push((key, tables.clone(), size));
     }
 
+    /// The bytes of the tables kept now.
+    pub fn held_bytes(&self) -> usize {
+        self.entries.lock().map_or(0, |entries| entries.iter().map(|(_, _, size)| size).sum())
+    }
+
     /// Drop everything kept.
     pub fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {

@@ -390,14 +390,14 @@ fn quality_figures(
 /// models (four eyes).
 async fn bench_registry(
     home: &Path,
-) -> anyhow::Result<(crate::registry::Registry, crate::registry::Actor, crate::registry::Actor)> {
+) -> anyhow::Result<(crate::registry::Registry, crate::registry::Actor, crate::registry::Actor, String)> {
     use crate::registry::{Registry, Role};
     let registry = Registry::open(home, None).await?;
     let token = registry.init("province", "admin").await?;
     let admin = registry.authenticate(Some(&token)).await?;
     let approver = registry.add_user(&admin, "approver", "province", &[Role::Admin]).await?.1;
     let approver = registry.authenticate(Some(&approver)).await?;
-    Ok((registry, admin, approver))
+    Ok((registry, admin, approver, token))
 }
 
 /// Each task's stored run (the dataset imported into the registry, the bundled model approved;
@@ -440,14 +440,14 @@ fn duckdb_figures(
     )?;
     writeln!(
         md,
-        "| task | shape | rows | import M rows/s | Sieve ms (of it loading / model / storing) | DuckDB ms | **Sieve / DuckDB** | second run ms | second / first | clues | precision | recall |"
+        "| task | shape | rows | import M rows/s | Sieve ms (of it loading / model / storing) | DuckDB ms | **Sieve / DuckDB** | second run ms | second / first | peak RSS MiB (decoded MiB) | **RSS / decoded** | clues | precision | recall |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     let home = tempfile::tempdir()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let limits = Limits::default();
     runtime.block_on(async {
-        let (registry, admin, approver) = bench_registry(home.path()).await?;
+        let (registry, admin, approver, token) = bench_registry(home.path()).await?;
         for (task, shape) in tasks.iter().flat_map(|t| [(*t, Shape::Plain), (*t, Shape::Skewed)]) {
             let data = shaped_dataset(&args.data_root, task, args.scale, 1, shape)?;
             let bytes = crate::bundled::get(task).with_context(|| format!("no bundled model {task}"))?;
@@ -518,11 +518,22 @@ fn duckdb_figures(
                 registry.run(sandbox, &admin, &request, None).await?;
                 second.push(started.elapsed());
             }
+            // Memory: the decoded size of what the model declared, and the peak resident memory
+            // of a whole `sieve run` process doing the same stored run (its second, so that the
+            // compiled code is cached and compiling is not what is measured).
+            registry.decoded.clear();
+            let request = RunRequest { plugin: &plugin.digest, dataset: name, settings: &[], limits: &limits };
+            registry.run(sandbox, &admin, &request, None).await?;
+            let decoded = registry.decoded.held_bytes();
+            let run_args = ["run", plugin.digest.as_str(), "--dataset", name, "--json"];
+            child_peak_rss(home.path(), &token, &run_args)?;
+            let peak_rss = child_peak_rss(home.path(), &token, &run_args)?;
+
             let (first, second) = (median(sieve), median(second));
             let scores = scores.context("no run")?;
             writeln!(
                 md,
-                "| {task} | {shape_name} | {rows} | {:.1} | {:.0} ({:.0} / {:.0} / {:.0}) | {:.0} | **{:.2}x** | {:.0} | {:.2}x | {clues} | {:.3} | {:.3} |",
+                "| {task} | {shape_name} | {rows} | {:.1} | {:.0} ({:.0} / {:.0} / {:.0}) | {:.0} | **{:.2}x** | {:.0} | {:.2}x | {:.0} ({:.0}) | **{:.2}x** | {clues} | {:.3} | {:.3} |",
                 rows as f64 / import.as_secs_f64() / 1e6,
                 ms(first),
                 ms(median(load)),
@@ -532,6 +543,9 @@ fn duckdb_figures(
                 median_f64(ratios),
                 ms(second),
                 second.as_secs_f64() / first.as_secs_f64(),
+                peak_rss as f64 / MIB,
+                decoded as f64 / MIB,
+                peak_rss as f64 / decoded.max(1) as f64,
                 scores.precision,
                 scores.recall
             )?;
@@ -539,6 +553,52 @@ fn duckdb_figures(
         registry.db.close().await;
         anyhow::Ok(())
     })
+}
+
+const MIB: f64 = (1 << 20) as f64;
+
+/// Peak resident memory, in bytes, of `sieve ARGS` run as a child process on registry `home`
+/// as the holder of `token`. Measured through `sieve peak-rss`: Linux carries the peak of the
+/// process that spawns a program over into the program's own figure, and this bench process is
+/// far larger than the run it measures; a fresh small process in between keeps it out.
+fn child_peak_rss(home: &Path, token: &str, args: &[&str]) -> anyhow::Result<u64> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .arg("peak-rss")
+        .args(args)
+        .env("SIEVE_HOME", home)
+        .env("SIEVE_TOKEN", token)
+        .env_remove("SIEVE_DATABASE_URL")
+        .env_remove("SIEVE_SERVER")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .context("starting `sieve peak-rss`")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("`sieve peak-rss {}` failed: {text}", args.join(" "));
+    }
+    text.trim().parse().with_context(|| format!("`sieve peak-rss` printed {text:?}"))
+}
+
+/// Run `sieve ARGS` as a child, wait for it, and return its peak resident memory in bytes.
+pub fn peak_rss_of(args: &[String]) -> anyhow::Result<u64> {
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting `sieve {}`", args.join(" ")))?;
+    let mut status = 0;
+    // SAFETY: rusage is plain old data, for which all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing only into the two locals passed.
+    let waited = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    if waited < 0 {
+        bail!("waiting for `sieve {}`: {}", args.join(" "), std::io::Error::last_os_error());
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        bail!("`sieve {}` failed (wait status {status})", args.join(" "));
+    }
+    // Linux reports kibibytes.
+    Ok(usage.ru_maxrss as u64 * 1024)
 }
 
 /// Cold vs warm start of the T1 component, boundary throughput, sha256 throughput.
@@ -711,7 +771,7 @@ fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> any
     let bytes = crate::bundled::get(task).context("the T1 model is not bundled")?;
     let limits = Limits::default();
     runtime.block_on(async {
-        let (registry, admin, approver) = bench_registry(home.path()).await?;
+        let (registry, admin, approver, _) = bench_registry(home.path()).await?;
         let request = ImportRequest { name: "t1", dir: &data, task, source: "bench", restricted: false };
         let started = Instant::now();
         let imported = registry.import_dataset(&admin, &request, &|_, _, _| {}).await?;
@@ -826,7 +886,7 @@ fn competition_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     runtime.block_on(async {
-        let (registry, admin, approver) = bench_registry(home.path()).await?;
+        let (registry, admin, approver, _) = bench_registry(home.path()).await?;
         let organizer = registry.add_user(&admin, "organizer", "province", &[Role::Organizer]).await?.1;
         let organizer = registry.authenticate(Some(&organizer)).await?;
         let request = ImportRequest { name: "lending", dir: &data, task, source: "bench", restricted: false };
