@@ -90,22 +90,43 @@ fn evidence_past_the_table_is_an_invalid_clue() {
 }
 
 #[test]
-fn sockets_import_is_refused_before_instantiation() {
+fn sockets_are_linked_but_every_attempt_is_denied() {
+    // The guest's standard library imports wasi:sockets: it loads, and a connection, a name
+    // lookup and a UDP bind each fail as a refused permission, reported by the model itself.
     let (code, v) = run_json(&guest("guest-sockets"), &t1_data("parquet", 1), &[]);
-    assert_eq!((code, v["outcome"].as_str()), (16, Some("link-error")), "{v}");
-    assert!(v["detail"].as_str().expect("detail").contains("wasi:sockets/"), "{v}");
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    let detail = v["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("connect: Some(PermissionDenied)")
+            && detail.contains("udp bind: Some(PermissionDenied)"),
+        "{detail}"
+    );
+    assert!(detail.contains("lookup: Some("), "the lookup failed too: {detail}");
+    let inspected = crate::common::run(&["inspect", &guest("guest-sockets")]);
+    let text = crate::common::stdout(&inspected);
+    assert!(text.contains("wasi:sockets/tcp") && text.contains("linked, denied"), "{text}");
 }
 
 #[test]
 fn http_import_is_refused_naming_it() {
     let dir = fresh_dir("http-guest");
-    let wasm =
-        wat::parse_str(r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#).expect("wat");
+    let wasm = wat::parse_str(
+        r#"(component
+            (import "wasi:http/types@0.2.0" (instance))
+            (import "wasi:sockets/tcp@0.2.0" (instance))
+            (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#,
+    )
+    .expect("wat");
     let path = dir.join("http.wasm");
     std::fs::write(&path, wasm).expect("write");
     let (code, v) = run_json(path.to_str().expect("path"), &t1_data("parquet", 1), &[]);
     assert_eq!((code, v["outcome"].as_str()), (16, Some("link-error")), "{v}");
-    assert!(v["detail"].as_str().expect("detail").contains("wasi:http/outgoing-handler@0.2.0"), "{v}");
+    // Every refused import is named, with the usual toolchain's fix; the socket one is allowed.
+    let detail = v["detail"].as_str().expect("detail");
+    for named in ["wasi:http/types@0.2.0", "wasi:http/outgoing-handler@0.2.0", "-d http fetch-event"] {
+        assert!(detail.contains(named), "{named}: {detail}");
+    }
+    assert!(!detail.contains("wasi:sockets/tcp"), "{detail}");
 }
 
 #[test]

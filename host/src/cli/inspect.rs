@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
+use crate::sandbox::imports::{how_linked, imports_sockets};
+
 use super::{component_bytes, sandbox};
 
 /// Arguments of `sieve inspect`.
@@ -42,6 +44,8 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
             "size": plugin.size,
             "api_version": plugin.api_version,
             "imports": plugin.imports,
+            "import_links": plugin.imports.iter().map(|i| json!({"import": i, "linked": how_linked(i)})).collect::<Vec<_>>(),
+            "sockets": if imports_sockets(&plugin.imports) { "linked, denied" } else { "not imported" },
             "exports": plugin.exports,
             "model": crate::registry::plugins::info_json(&info),
         });
@@ -52,8 +56,12 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
     println!("size         {} bytes", plugin.size);
     println!("api version  sieve:model@{}", plugin.api_version);
     println!("imports");
+    let width = plugin.imports.iter().map(String::len).max().unwrap_or(0);
     for i in &plugin.imports {
-        println!("  {i}");
+        println!("  {i:<width$}  {}", how_linked(i));
+    }
+    if imports_sockets(&plugin.imports) {
+        println!("sockets      linked, denied (the runtime imports them; no socket can be opened)");
     }
     println!("model        {} {}", escape(&info.name), escape(&info.version));
     println!("task         {} (subject: {})", escape(&info.task), escape(&info.subject_kind));

@@ -534,9 +534,14 @@ fn vet_checks(
             check: "valid-component".into(),
             passed: true,
             detail: format!(
-                "{} bytes, imports within the allow-list: {}",
+                "{} bytes, imports within the allow-list: {}{}",
                 bytes.len(),
-                plugin.imports.join(", ")
+                plugin.imports.join(", "),
+                if crate::sandbox::imports::imports_sockets(&plugin.imports) {
+                    "; sockets: linked, denied (its runtime imports them; no socket can be opened)"
+                } else {
+                    ""
+                }
             ),
         },
         Finding {

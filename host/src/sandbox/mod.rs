@@ -10,6 +10,7 @@ pub mod limits;
 pub mod lowering;
 pub mod names;
 pub mod outcome;
+pub mod sockets;
 pub mod state;
 pub mod wasi;
 
@@ -229,9 +230,7 @@ impl Sandbox {
         }
         let shape = compile::scan(bytes, &self.compile_limits).map_err(Outcome::InvalidComponent)?;
         let compile::Shape { imports, exports, .. } = shape;
-        for name in &imports {
-            imports::check_import(name).map_err(Outcome::LinkError)?;
-        }
+        imports::check_imports(&imports).map_err(Outcome::LinkError)?;
         let api_version = imports::api_version(exports.iter().map(String::as_str)).ok_or_else(|| {
             Outcome::LinkError(format!(
                 "the component does not export sieve:model/model (it exports: {})",

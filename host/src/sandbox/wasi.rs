@@ -31,6 +31,7 @@ const MAX_BLOCKING_WRITE: usize = 4096;
 pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     linker.allow_shadowing(true);
+    super::sockets::add_to_linker(linker)?;
 
     let mut clock = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
     // Time is frozen for the guest: every wait is already over.

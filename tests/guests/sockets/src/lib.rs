@@ -1,5 +1,8 @@
-//! A model that reaches for the network: its component imports `wasi:sockets`, which the host
-//! must refuse before instantiation.
+//! A model that reaches for the network. Its component imports `wasi:sockets`, which the host
+//! links as always denied: it loads, and each attempt fails with the error its language gives
+//! for a refused permission. The run fails naming what each attempt got, so a test reads it.
+
+use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 
 use sieve_sdk::{Context, Model, ModelError, ModelInfo, TableSpec, export_model};
 
@@ -15,8 +18,10 @@ impl Model for Sockets {
     }
 
     fn run(_ctx: &mut Context) -> Result<(), ModelError> {
-        std::net::TcpStream::connect("127.0.0.1:9").map_err(|e| ModelError::Failed(e.to_string()))?;
-        Ok(())
+        let connect = TcpStream::connect("127.0.0.1:9").err().map(|e| e.kind());
+        let lookup = "example.org:80".to_socket_addrs().err().map(|e| e.kind());
+        let bind = UdpSocket::bind("0.0.0.0:0").err().map(|e| e.kind());
+        Err(ModelError::Failed(format!("connect: {connect:?}; lookup: {lookup:?}; udp bind: {bind:?}")))
     }
 }
 
