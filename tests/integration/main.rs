@@ -9,6 +9,7 @@ mod common;
 mod competitions;
 mod datasets;
 mod fixtures;
+mod languages;
 mod registry;
 mod sandbox;
 mod security;

@@ -168,6 +168,7 @@ fn one_sandbox_survives_every_hostile_mode() {
         Arc::from(datasets::load_for_model(&t1_data("parquet", 1), &info).expect("data"));
     let limits = Limits {
         fuel: Some(200_000_000),
+        fuel_per_row: 0,
         memory_bytes: 64 << 20,
         max_clues: 100,
         max_log_bytes: 10_000,
@@ -193,6 +194,33 @@ fn one_sandbox_survives_every_hostile_mode() {
     let ok = run("ok");
     assert_eq!(ok.outcome, Outcome::Completed);
     assert_eq!(ok.clues.len(), 5);
+}
+
+#[test]
+fn the_fuel_budget_grows_with_the_rows_the_model_declared() {
+    // An interpreted model needs far more fuel per row than a compiled one: the default budget
+    // is the larger of a fixed amount and a grant per row of the declared tables.
+    let sandbox = Sandbox::new(None).expect("sandbox");
+    let bytes = std::fs::read(guest("guest-hostile")).expect("guest");
+    let plugin = sandbox.load(&bytes, None).expect("loads");
+    let info = sandbox.describe(&plugin).expect("describes");
+    let tables: Arc<[datasets::ServedTable]> =
+        Arc::from(datasets::load_for_model(&t1_data("parquet", 1), &info).expect("data"));
+    let rows: u64 = tables.iter().map(|t| t.rows as u64).sum();
+    let params = info.resolve_params(&[("mode".into(), "loop".into())]).expect("params");
+    let spin = |limits: &Limits| sandbox.execute(&plugin, tables.clone(), &params, limits, [7; 32], None);
+    let fixed = 50_000_000;
+    let grown = spin(&Limits { fuel: Some(fixed), fuel_per_row: 10_000, ..Limits::default() });
+    assert_eq!(grown.outcome.code(), "out-of-fuel");
+    assert!(10_000 * rows > fixed, "the data is large enough for the grant to matter");
+    assert!(grown.fuel_consumed >= 10_000 * rows - 10_000, "{} of {}", grown.fuel_consumed, 10_000 * rows);
+    assert!(
+        grown.outcome.detail().contains(&format!("{:e}", (10_000 * rows) as f64)),
+        "{}",
+        grown.outcome.detail()
+    );
+    let exact = spin(&Limits { fuel: Some(fixed), fuel_per_row: 0, ..Limits::default() });
+    assert!(exact.fuel_consumed < fixed + 10_000, "an explicit budget is exact: {}", exact.fuel_consumed);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod bench;
+mod build;
 mod competitions;
 mod datasets;
 mod demo;
@@ -40,6 +41,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build a model's source directory into a component (Python: app.py, with componentize-py).
+    Build(build::BuildArgs),
     /// Generate a synthetic dataset for a supervision task (tables + labels.csv).
     Gen(GenArgs),
     /// Run a model: a component on a directory (ad hoc), or a registered plugin on a registered dataset (stored).
@@ -348,6 +351,7 @@ fn component_bytes(component: &str) -> anyhow::Result<Vec<u8>> {
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Gen(args) => gen_command(args),
+        Command::Build(args) => build::build(args),
         Command::Run(args) => run::run(home_dir(cli.home)?, &cli.registry, args),
         Command::Init(args) => accounts::init(&home_dir(cli.home)?, &cli.registry, args),
         Command::Whoami { json } => accounts::whoami(&home_dir(cli.home)?, &cli.registry, json),

@@ -13,6 +13,12 @@ pub struct Limits {
     /// Fuel (about one unit per WebAssembly instruction, plus the host's work on the guest's
     /// behalf); `None` turns the budget off, leaving the deadline as the only bound on time.
     pub fuel: Option<u64>,
+    /// Fuel granted per row of the tables the model declared: a run's budget is the larger of
+    /// `fuel` and this times those rows. An interpreted model burns far more fuel per row than a
+    /// compiled one (Python about 40x Rust's on T2, JavaScript more), so a fixed budget sized
+    /// for Rust would stop it on a large dataset where its deadline and memory let it finish.
+    /// 0 when the budget was set explicitly (`--fuel`): then it is exactly that.
+    pub fuel_per_row: u64,
     /// Wall-clock deadline for the guest, enforced with epochs.
     pub deadline: Duration,
     /// Linear memory the guest may grow to, in bytes.
@@ -42,12 +48,17 @@ pub mod measured {
     pub const WALL_SECONDS: u64 = 3;
     /// Clues emitted (private-lending-fraud, 20,074).
     pub const CLUES: usize = 20_074;
+    /// Fuel per row of the hungriest interpreted model: T2 in Python, 2.58e10 over 1,223,566
+    /// rows at scale 100 (componentize-py 0.25).
+    pub const INTERPRETED_FUEL_PER_ROW: u64 = 21_000;
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             fuel: Some(measured::FUEL * 3),
+            // Ten times Python's need leaves room for JavaScript (3-4x Python's fuel) and margin.
+            fuel_per_row: measured::INTERPRETED_FUEL_PER_ROW * 10,
             // Time is the backstop for what fuel does not count; generous for slower machines.
             deadline: Duration::from_secs(measured::WALL_SECONDS * 20),
             memory_bytes: 1 << 30,
@@ -69,10 +80,16 @@ pub const DESCRIBE_DEADLINE: Duration = Duration::from_secs(1);
 pub const DESCRIBE_MEMORY_BYTES: usize = 128 << 20;
 
 impl Limits {
+    /// The fuel budget of a run over `rows` rows of declared tables (see [`Limits::fuel_per_row`]).
+    pub fn fuel_for_rows(&self, rows: u64) -> Option<u64> {
+        self.fuel.map(|fuel| fuel.max(self.fuel_per_row.saturating_mul(rows)))
+    }
+
     /// The limits for a `describe()` call alone.
     pub fn describe() -> Limits {
         Limits {
             fuel: Some(DESCRIBE_FUEL),
+            fuel_per_row: 0,
             deadline: DESCRIBE_DEADLINE,
             memory_bytes: DESCRIBE_MEMORY_BYTES,
             ..Limits::default()
@@ -184,10 +201,10 @@ impl Overrides {
                 None => base,
             })
         };
-        let fuel = match self.fuel {
-            None => base.fuel,
-            Some(0.0) => None,
-            Some(f) => Some(whole(FUEL_RANGE, f)? as u64),
+        let (fuel, fuel_per_row) = match self.fuel {
+            None => (base.fuel, base.fuel_per_row),
+            Some(0.0) => (None, 0),
+            Some(f) => (Some(whole(FUEL_RANGE, f)? as u64), 0),
         };
         let deadline = match self.deadline {
             None => base.deadline,
@@ -195,6 +212,7 @@ impl Overrides {
         };
         Ok(Limits {
             fuel,
+            fuel_per_row,
             deadline,
             memory_bytes: size(MEMORY_RANGE, self.memory_mib, base.memory_bytes, 20)?,
             host_memory_bytes: size(HOST_MEMORY_RANGE, self.max_host_mib, base.host_memory_bytes, 20)?,
@@ -203,5 +221,25 @@ impl Overrides {
             max_log_bytes: size(LOG_RANGE, self.max_log_bytes, base.max_log_bytes, 0)?,
             ..base.clone()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_budget_grows_with_the_rows_and_an_explicit_one_does_not() {
+        let base = Limits::default();
+        let fixed = base.fuel.expect("a default budget");
+        assert_eq!(base.fuel_for_rows(1_000), Some(fixed), "small data: the fixed budget");
+        let rows = 2 * fixed / base.fuel_per_row;
+        assert_eq!(base.fuel_for_rows(rows), Some(base.fuel_per_row * rows), "large data: per row");
+        let explicit = Overrides { fuel: Some(1e9), ..Overrides::default() }.apply(&base).expect("valid");
+        assert_eq!(explicit.fuel_for_rows(rows), Some(1_000_000_000), "--fuel is exact");
+        let off = Overrides { fuel: Some(0.0), ..Overrides::default() }.apply(&base).expect("valid");
+        assert_eq!(off.fuel_for_rows(rows), None);
+        let other = Overrides { deadline: Some(5.0), ..Overrides::default() }.apply(&base).expect("valid");
+        assert_eq!(other.fuel_per_row, base.fuel_per_row, "other flags keep the per-row grant");
     }
 }

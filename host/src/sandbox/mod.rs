@@ -405,6 +405,15 @@ impl Instance {
         params: &Params,
         on_progress: Option<state::ProgressFn>,
     ) -> Execution {
+        // The budget grows with the data the model declared (`Limits::fuel_per_row`).
+        let rows: u64 = tables.iter().map(|t| t.rows as u64).sum();
+        if let (Some(budget), Some(grown)) = (self.limits.fuel, self.limits.fuel_for_rows(rows))
+            && grown > budget
+        {
+            let left = self.store.get_fuel().unwrap_or(0);
+            let _ = self.store.set_fuel(left.saturating_add(grown - budget));
+            self.limits.fuel = Some(grown);
+        }
         let state = self.store.data_mut();
         state.tables = tables;
         state.on_progress = on_progress;

@@ -1,0 +1,192 @@
+"""The component side: the `sieve:model` export for componentize-py, and the host backend.
+
+In the model's `app.py`:
+
+    from sieve_sdk.guest import export
+    Model = export(MyModel)
+
+componentize-py looks for the class `Model` in the app module; `export` builds it around the SDK
+model. The `wit_world` bindings exist only inside the component build (`sieve build`), so they are
+imported here, not at the package's top level: the same model runs locally with `sieve_sdk.local`.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from .columns import Strings
+from .context import Context, RawColumn, model_error
+from .model import ModelError
+
+_COLUMN_TYPES = {
+    "text": "TEXT",
+    "int64": "INT64",
+    "float64": "FLOAT64",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+_PARAM_TYPES = {"int": "INT", "float": "FLOAT", "boolean": "BOOLEAN", "text": "TEXT"}
+_LOG_LEVELS = {"debug": "DEBUG", "info": "INFO", "warn": "WARN", "error": "ERROR"}
+
+
+class HostBackend:
+    """Tables and the clue sink through the host's imports."""
+
+    def __init__(self, host, types):
+        self._host = host
+        self._t = types
+        self._tables: List[object] = []
+
+    def open_table(self, name: str) -> int:
+        try:
+            self._tables.append(self._host.open_table(name))
+        except Exception as e:  # componentize-py raises Err(access-error)
+            raise model_error_from_access(e) from None
+        return len(self._tables) - 1
+
+    def row_count(self, handle: int) -> int:
+        return self._tables[handle].row_count()
+
+    def read(self, handle: int, columns: List[str], start: int, max_rows: int):
+        t = self._t
+        try:
+            batch = self._tables[handle].read(columns, start, max_rows)
+        except Exception as e:
+            raise model_error_from_access(e) from None
+        out = []
+        for c in batch.columns:
+            data = c.data
+            if isinstance(data, t.ColumnData_Dictionary):
+                raw = RawColumn(c.name, "dictionary", data.value, c.validity)
+            elif isinstance(data, t.ColumnData_Text):
+                raw = RawColumn(c.name, "text", Strings(data.value.bytes, data.value.offsets), c.validity)
+            elif isinstance(data, t.ColumnData_Int64):
+                raw = RawColumn(c.name, "int64", data.value, c.validity)
+            elif isinstance(data, t.ColumnData_Float64):
+                raw = RawColumn(c.name, "float64", data.value, c.validity)
+            elif isinstance(data, t.ColumnData_Boolean):
+                raw = RawColumn(c.name, "boolean", data.value, c.validity)
+            elif isinstance(data, t.ColumnData_Date):
+                raw = RawColumn(c.name, "date", data.value, c.validity)
+            else:
+                raw = RawColumn(c.name, "timestamp", data.value, c.validity)
+            out.append(raw)
+        return batch.start, batch.len, out
+
+    def dictionary(self, handle: int, column: str):
+        try:
+            text = self._tables[handle].dictionary(column)
+        except Exception as e:
+            raise model_error_from_access(e) from None
+        return text.bytes, text.offsets
+
+    def dictionary_id(self, handle: int, column: str) -> int:
+        try:
+            return self._tables[handle].dictionary_id(column)
+        except Exception as e:
+            raise model_error_from_access(e) from None
+
+    def emit(self, clues) -> None:
+        t = self._t
+        self._host.emit(
+            [
+                t.Clue(
+                    subject=c.subject,
+                    score=float(c.score),
+                    rule=c.rule,
+                    reason=c.reason,
+                    evidence=[t.Evidence(table=e.table, row=e.row) for e in c.evidence_rows],
+                )
+                for c in clues
+            ]
+        )
+
+    def log(self, level: str, message: str) -> None:
+        self._host.log(getattr(self._t.LogLevel, _LOG_LEVELS[level]), message)
+
+    def progress(self, done: int, total: int) -> None:
+        self._host.progress(done, total)
+
+
+def model_error_from_access(e: Exception) -> ModelError:
+    """An `access-error` from the host as the model error the run ends with."""
+    from .model import BadData
+
+    value = getattr(e, "value", e)
+    detail = getattr(value, "value", value)
+    return BadData(f"{type(value).__name__.replace('AccessError_', '')}: {detail}")
+
+
+def _param_value(types, ty: str, value):
+    if ty == "int":
+        return types.ParamValue_Int(int(value))
+    if ty == "float":
+        return types.ParamValue_Float(float(value))
+    if ty == "boolean":
+        return types.ParamValue_Boolean(bool(value))
+    return types.ParamValue_Text(str(value))
+
+
+def export(model_class):
+    """The componentize-py `Model` class that serves `model_class` (an SDK `Model`). Outside a
+    component build (no `wit_world` bindings: plain CPython, `sieve_sdk.local`, a test) it
+    returns `model_class` itself, so the same app module imports anywhere."""
+    try:
+        from componentize_py_types import Err
+        from wit_world import exports
+        from wit_world.imports import host
+        from wit_world.imports import types as t
+    except ImportError:
+        return model_class
+
+    class Model(exports.Model):
+        def describe(self):
+            info = model_class.describe()
+            return t.ModelInfo(
+                name=info.name,
+                version=info.version,
+                summary=info.summary_text,
+                task=info.task_id,
+                subject_kind=info.subject_kind,
+                inputs=[
+                    t.TableSpec(
+                        name=table.name,
+                        columns=[
+                            t.ColumnSpec(name=c.name, type=getattr(t.ColumnType, _COLUMN_TYPES[c.type]))
+                            for c in table.columns
+                        ],
+                    )
+                    for table in info.inputs
+                ],
+                params=[
+                    t.ParamSpec(
+                        name=p.name,
+                        type=getattr(t.ParamType, _PARAM_TYPES[p.type]),
+                        default=_param_value(t, p.type, p.default),
+                        description=p.description,
+                    )
+                    for p in info.params
+                ],
+            )
+
+        def run(self, params):
+            values = {p.name: p.value.value for p in params}
+            ctx = Context(HostBackend(host, t), values)
+            try:
+                model_class.run(ctx)
+                ctx.flush()
+            except BaseException as e:  # noqa: BLE001 - every failure becomes the run's model-error
+                error = model_error(e)
+                if error is not e:
+                    # Not one of the SDK's errors: keep the traceback on stderr for the run report.
+                    import traceback
+
+                    traceback.print_exc()
+                variant = {
+                    "bad-param": t.ModelError_BadParam,
+                    "bad-data": t.ModelError_BadData,
+                }.get(error.kind, t.ModelError_Failed)
+                raise Err(variant(str(error)))
+
+    return Model
