@@ -34,6 +34,8 @@ class Context:
         self._params = params
         self._pending: List[Clue] = []
         self._dictionaries: Dict[int, Dictionary] = {}
+        # Every frame loaded, kept for as long as the context: see `guest.py` on why.
+        self.frames: List[Frame] = []
 
     def param(self, name: str):
         """The value of declared parameter `name` (its default unless the caller set it)."""
@@ -104,7 +106,9 @@ class TableReader:
             for column in raw:
                 parts[column.name].append((0, column))
         loaded = {name: self._join(name, pieces, start) for name, pieces in parts.items()}
-        return Frame(self.name, start, loaded)
+        frame = Frame(self.name, start, loaded)
+        self._ctx.frames.append(frame)
+        return frame
 
     def _join(self, name: str, pieces, rows: int) -> Column:
         if not pieces:

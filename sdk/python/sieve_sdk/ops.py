@@ -30,14 +30,22 @@ class Index:
         else:
             keys = [column.strings.value(i) for i in range(len(column))]
         get = groups.get
-        for i, key in enumerate(keys):
-            if valid is not None and not valid(i):
-                continue
-            rows = get(key)
-            if rows is None:
-                groups[key] = [i]
-            else:
-                rows.append(i)
+        # Two loops rather than one test per row: most key columns have no nulls.
+        if valid is None:
+            for i, key in enumerate(keys):
+                rows = get(key)
+                if rows is None:
+                    groups[key] = [i]
+                else:
+                    rows.append(i)
+        else:
+            for i, key in enumerate(keys):
+                if valid(i):
+                    rows = get(key)
+                    if rows is None:
+                        groups[key] = [i]
+                    else:
+                        rows.append(i)
         return Index(column, groups)
 
     def __len__(self) -> int:

@@ -15,6 +15,7 @@ use crate::sandbox::{Limits, Outcome, Sandbox};
 use crate::scoring::{self, Scores};
 
 mod duckdb;
+mod languages;
 
 /// Arguments of `sieve bench`.
 #[derive(Args)]
@@ -60,6 +61,8 @@ enum Section {
     Registry,
     /// Scoring and competition throughput.
     Competition,
+    /// T2 in Python against the Rust T2: speed, fuel, compiling, memory.
+    Languages,
 }
 
 /// CPU time this thread has used so far (the guest runs on the calling thread, as the native
@@ -297,6 +300,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     if wants(Section::Competition) {
         competition_figures(&mut md, &sandbox, &args)?;
     }
+    if wants(Section::Languages) {
+        languages::figures(&mut md, &sandbox, &args)?;
+    }
     if let Some(out) = out {
         // Figures measured by other commands (a comparison of two builds, say) live below a
         // fixed heading and are kept.
@@ -526,8 +532,8 @@ fn duckdb_figures(
             registry.run(sandbox, &admin, &request, None).await?;
             let decoded = registry.decoded.held_bytes();
             let run_args = ["run", plugin.digest.as_str(), "--dataset", name, "--json"];
-            child_peak_rss(home.path(), &token, &run_args)?;
-            let peak_rss = child_peak_rss(home.path(), &token, &run_args)?;
+            child_peak_rss(home.path(), Some(&token), &run_args)?;
+            let peak_rss = child_peak_rss(home.path(), Some(&token), &run_args)?;
 
             let (first, second) = (median(sieve), median(second));
             let scores = scores.context("no run")?;
@@ -557,16 +563,19 @@ fn duckdb_figures(
 
 const MIB: f64 = (1 << 20) as f64;
 
-/// Peak resident memory, in bytes, of `sieve ARGS` run as a child process on registry `home`
-/// as the holder of `token`. Measured through `sieve peak-rss`: Linux carries the peak of the
+/// Peak resident memory, in bytes, of `sieve ARGS` run as a child process with home `home`
+/// (as the holder of `token`, for registry commands). Measured through `sieve peak-rss`: Linux carries the peak of the
 /// process that spawns a program over into the program's own figure, and this bench process is
 /// far larger than the run it measures; a fresh small process in between keeps it out.
-fn child_peak_rss(home: &Path, token: &str, args: &[&str]) -> anyhow::Result<u64> {
-    let output = std::process::Command::new(std::env::current_exe()?)
+fn child_peak_rss(home: &Path, token: Option<&str>, args: &[&str]) -> anyhow::Result<u64> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    if let Some(token) = token {
+        command.env("SIEVE_TOKEN", token);
+    }
+    let output = command
         .arg("peak-rss")
         .args(args)
         .env("SIEVE_HOME", home)
-        .env("SIEVE_TOKEN", token)
         .env_remove("SIEVE_DATABASE_URL")
         .env_remove("SIEVE_SERVER")
         .stderr(std::process::Stdio::null())
