@@ -216,7 +216,7 @@ fn a_prosecutor_runs_a_model_and_confirms_a_clue_in_a_real_browser() {
     // The admin approves the model in the vetting queue.
     sign_in(&mut browser, &approver, "admin");
     browser.go(&format!("{url}/vetting"));
-    assert!(browser.source().contains(&digest));
+    browser.wait_for("the vetting queue", |source, _| source.contains(&digest));
     browser.shot("vetting-queue");
     browser.type_into(&format!("input[id='note-{digest}']"), "已审核");
     browser.click(&format!("form[action='/vetting/{digest}'] button[value=approve]"));
@@ -253,9 +253,10 @@ fn a_prosecutor_runs_a_model_and_confirms_a_clue_in_a_real_browser() {
     browser.shot("clue-confirmed");
 
     // The model's field precision now counts it.
+    // Waited for, not read at once: on a busy machine the page may not have loaded yet.
     browser.go(&format!("{url}/models/{digest}"));
-    let page = browser.source();
-    assert!(page.contains("hangzhou") && page.contains("1.000"), "{page}");
+    let page = browser.wait_for("the model's page", |source, _| source.contains("hangzhou"));
+    assert!(page.contains("1.000"), "{page}");
     browser.shot("field-precision");
 
     // Enter it in a competition and read the leaderboard, with its chart.

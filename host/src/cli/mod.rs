@@ -324,6 +324,11 @@ fn compile_limits() -> anyhow::Result<crate::sandbox::compile::CompileLimits> {
     if let Some(mib) = setting("SIEVE_COMPILE_MEMORY_MIB", memory)? {
         limits.memory_bytes = (mib as u64) << 20;
     }
+    // The default (128 MiB) fits a CPython or SpiderMonkey component several times over.
+    let size = Range { flag: "the component size limit", min: 1.0, max: 1024.0, unit: "MiB" };
+    if let Some(mib) = setting("SIEVE_MAX_COMPONENT_MIB", size)? {
+        limits.max_component_bytes = (mib as usize) << 20;
+    }
     Ok(limits)
 }
 
