@@ -324,8 +324,65 @@ on_both_databases!(
     stored_runs_stay_within_policy,
     unauthenticated_floods_are_aggregated,
     look_alike_names_are_refused,
-    vetting_sweeps_parameters_on_fresh_canaries
+    vetting_sweeps_parameters_on_fresh_canaries,
+    a_plugins_source_is_kept_for_its_reviewers
 );
+
+/// `plugin publish --source DIR` keeps the model's source (a tar of its files, build output left
+/// out) and the toolchain with the digest; its author and the admins read it back, another author
+/// cannot, and a second, different source for the same digest is refused.
+fn a_plugins_source_is_kept_for_its_reviewers(reg: &Reg) {
+    let admin = reg.init();
+    two_cities(reg, &admin);
+    let alice = reg.user(&admin, "alice", "city-a", &["author"]);
+    let bob = reg.user(&admin, "bob", "city-b", &["author"]);
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("repository").to_path_buf();
+    let source = repo.join("plugins/private-lending-fraud");
+    let source = source.to_str().expect("utf-8");
+    let published = reg.json(
+        &alice,
+        &["plugin", "publish", "private-lending-fraud", "--source", source, "--toolchain", "rustc 1.90.0"],
+    );
+    let digest = published["digest"].as_str().expect("digest").to_string();
+    assert_eq!(published["source"]["toolchain"], "rustc 1.90.0", "{published}");
+    let shown = reg.ok(&alice, &["plugin", "show", &digest]);
+    assert!(shown.contains("built with rustc 1.90.0"), "{shown}");
+
+    let out = reg.fresh_dir("source").join("source.tar");
+    let out_text = out.to_str().expect("utf-8");
+    reg.ok(&alice, &["plugin", "source", &digest, "--out", out_text]);
+    let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(&out).expect("archive"))
+        .entries()
+        .expect("a tar")
+        .map(|e| e.expect("entry").path().expect("path").to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(
+        names.contains(&"Cargo.toml".to_string()) && names.contains(&"src/lib.rs".to_string()),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.starts_with("target")), "{names:?}");
+    reg.ok(&admin, &["plugin", "source", &digest, "--out", out_text]);
+    reg.refused(&bob, &["plugin", "source", &digest, "--out", out_text], "admin");
+
+    let other = repo.join("plugins/vehicle-insurance-fraud");
+    let o = reg.cmd(
+        Some(&alice),
+        &[
+            "plugin",
+            "publish",
+            "private-lending-fraud",
+            "--source",
+            other.to_str().expect("utf-8"),
+            "--toolchain",
+            "rustc",
+        ],
+    );
+    assert!(!o.status.success() && stderr(&o).contains("already has its source archive"), "{}", stderr(&o));
+    let log = reg.json(&admin, &["audit", "log", "--limit", "1000"]);
+    let sources = log.as_array().expect("log").iter().filter(|e| e["action"] == "plugin.source").count();
+    assert_eq!(sources, 1, "one source attached, audited once");
+}
 
 /// Vetting tries each parameter at its edges on a canary generated fresh for that vetting: a model
 /// that loops for ever at `window=0` fails vetting (and so cannot be approved), and two vettings

@@ -20,6 +20,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, publish))
         .routes(routes!(show))
+        .routes(routes!(attach_source, source))
         .routes(routes!(field_precision))
         .routes(routes!(vet))
         .routes(routes!(approve))
@@ -99,6 +100,57 @@ async fn publish(
     let (plugin, created) =
         s.act(&actor, "plugin publish", s.registry.publish(&s.sandbox, &actor, &bytes, &notes)).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(Published { plugin, created })))
+}
+
+/// Source-archive options.
+#[derive(Deserialize, IntoParams)]
+struct SourceQuery {
+    /// The toolchain that built the component (`componentize-py 0.25.1`).
+    toolchain: String,
+}
+
+/// Attach the plugin's source archive (its author, once): the body is a tar of the model's
+/// source (`application/x-tar`, at most 64 MiB), kept for the reviewers with the toolchain named.
+#[utoipa::path(put, path = "/api/plugins/{digest}/source", tag = "plugins", params(
+        ("digest" = String, Path, description = "digest or prefix"), SourceQuery),
+    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    responses((status = 200, body = PluginRecord), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+async fn attach_source(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath(digest): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SourceQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<PluginRecord>> {
+    let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if kind != "application/x-tar" && kind != "application/octet-stream" {
+        return Err(ApiError::unsupported(format!("send the source as application/x-tar, not {kind:?}")));
+    }
+    let spooled = spool(body, &s.spool, PLUGIN_LIMIT, "source archive").await?;
+    let archive = std::fs::read(spooled.file.path())
+        .map_err(|e| ApiError::internal(format!("reading the upload: {e}")))?;
+    let attach = s.registry.attach_source(&actor, &digest, &archive, &q.toolchain);
+    s.act(&actor, "plugin source", attach).await.map(Json)
+}
+
+/// The plugin's source archive (a tar), for its author or an admin; the toolchain that built the
+/// component is in the `x-sieve-toolchain` header.
+#[utoipa::path(get, path = "/api/plugins/{digest}/source", tag = "plugins",
+    params(("digest" = String, Path, description = "digest or prefix")),
+    responses((status = 200, body = Vec<u8>, content_type = "application/x-tar"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn source(
+    State(s): State<AppState>,
+    Authed(actor): Authed,
+    ApiPath(digest): ApiPath<String>,
+) -> ApiResult<([(&'static str, String); 2], Vec<u8>)> {
+    let (record, archive) = s.act(&actor, "plugin source", s.registry.plugin_source(&actor, &digest)).await?;
+    let toolchain = record.source.map(|src| src.toolchain).unwrap_or_default();
+    // The header carries printable ASCII only; a toolchain named in other characters is in the record.
+    let toolchain: String = toolchain.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').collect();
+    Ok(([("content-type", "application/x-tar".to_string()), ("x-sieve-toolchain", toolchain)], archive))
 }
 
 /// Vet a plugin again (admins).

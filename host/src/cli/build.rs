@@ -126,3 +126,70 @@ fn build_python(dir: &Path, out: &Path) -> anyhow::Result<Built> {
     }
     Ok(Built { path: out_abs, toolchain })
 }
+
+/// Directories and files a source archive leaves out: build output, caches, version control.
+const NOT_SOURCE: &[&str] = &[".git", "target", "node_modules", "__pycache__", ".venv", "venv"];
+
+/// The model source in `dir` as a tar archive for `plugin publish --source`: its regular files
+/// under relative paths, in name order, with fixed times and modes (the same directory gives the
+/// same archive), leaving out build output, caches and built components.
+pub fn source_archive(dir: &Path) -> anyhow::Result<Vec<u8>> {
+    fn walk(root: &Path, at: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(at)
+            .with_context(|| format!("reading {}", at.display()))?
+            .collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let kind = entry.file_type()?;
+            if NOT_SOURCE.contains(&name.as_str()) || name.ends_with(".wasm") || kind.is_symlink() {
+                continue;
+            }
+            if kind.is_dir() {
+                walk(root, &entry.path(), files)?;
+            } else if kind.is_file() {
+                files.push(entry.path().strip_prefix(root)?.to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    if files.is_empty() {
+        bail!("{}: no source files to archive", dir.display());
+    }
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut total = 0usize;
+    for file in &files {
+        let bytes = std::fs::read(dir.join(file)).with_context(|| format!("reading {}", file.display()))?;
+        total += bytes.len();
+        if total > crate::registry::plugins::MAX_SOURCE_BYTES {
+            bail!(
+                "{}: the source is over {} MiB; leave build output and data out of the directory",
+                dir.display(),
+                crate::registry::plugins::MAX_SOURCE_BYTES >> 20
+            );
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        archive.append_data(&mut header, file, bytes.as_slice())?;
+    }
+    Ok(archive.into_inner()?)
+}
+
+/// The toolchain that builds the model in `dir`, as its own `--version` says: componentize-py for
+/// `app.py`, rustc for a crate; `None` when there is none here to ask.
+pub fn toolchain_of(dir: &Path) -> Option<String> {
+    let (tool, arg) = if dir.join("app.py").is_file() {
+        ("componentize-py", "--version")
+    } else if dir.join("Cargo.toml").is_file() {
+        ("rustc", "--version")
+    } else {
+        return None;
+    };
+    let out = Command::new(tool).arg(arg).output().ok().filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|t| !t.is_empty())
+}

@@ -20,6 +20,15 @@ pub enum PluginCommand {
         /// Notes for the admins who vet it.
         #[arg(long, default_value = "")]
         notes: String,
+        /// The model's source directory: archived and kept with the digest for the reviewers
+        /// (a Python or JavaScript build does not give the same bytes twice, so the source and
+        /// the toolchain are what can be checked).
+        #[arg(long, value_name = "DIR")]
+        source: Option<std::path::PathBuf>,
+        /// The toolchain that built it (default: what `--source`'s language tool reports, e.g.
+        /// `componentize-py --version`).
+        #[arg(long, requires = "source")]
+        toolchain: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -61,6 +70,14 @@ pub enum PluginCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a plugin's source archive (a tar) to a file: its author, or an admin reviewing it.
+    Source {
+        /// Digest or unambiguous prefix.
+        digest: String,
+        /// Where to write the archive.
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
     /// Show one plugin: description, state, vetting findings, usage.
     Show {
@@ -121,6 +138,15 @@ fn print_plugin(p: &PluginRecord) {
         );
     }
     println!("size         {} bytes, sieve:model@{}", p.size, p.api_version);
+    match &p.source {
+        Some(src) => println!(
+            "source       {} ({} bytes, built with {}; sieve plugin source to read it)",
+            src.digest,
+            src.size,
+            escape(&src.toolchain)
+        ),
+        None => println!("source       none attached (publish with --source DIR)"),
+    }
     println!("usage        {} runs by {} procuratorates", p.runs, p.orgs_using);
     match &p.vetting {
         None => println!("vetting      not yet"),
@@ -147,6 +173,35 @@ fn show(p: &PluginRecord, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--source DIR`'s archive and toolchain (named, or asked of the language's tool).
+fn source_of(
+    dir: Option<&std::path::Path>,
+    toolchain: Option<String>,
+) -> anyhow::Result<Option<(Vec<u8>, String)>> {
+    let Some(dir) = dir else { return Ok(None) };
+    let archive = super::build::source_archive(dir)?;
+    let toolchain = toolchain.or_else(|| super::build::toolchain_of(dir)).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: cannot tell which toolchain built it; name it with --toolchain \"componentize-py 0.25.1\"",
+            dir.display()
+        )
+    })?;
+    Ok(Some((archive, toolchain)))
+}
+
+/// Write `record`'s source `archive` to `out`, saying what it is.
+fn write_source(record: &PluginRecord, archive: &[u8], out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::write(out, archive).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+    let toolchain = record.source.as_ref().map_or("", |s| s.toolchain.as_str());
+    println!(
+        "{}: source of {} ({} bytes, built with {toolchain})",
+        out.display(),
+        record.digest,
+        archive.len()
+    );
+    Ok(())
+}
+
 /// Run a `sieve plugin` subcommand.
 pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow::Result<i32> {
     if let Some(remote) = reg.remote()? {
@@ -155,14 +210,21 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
     let session = Session::open(home, reg)?;
     let registry = &session.registry;
     match command {
-        PluginCommand::Publish { file, notes, json } => {
+        PluginCommand::Publish { file, notes, source, toolchain, json } => {
             let bytes = super::component_bytes(&file)?;
+            let source = source_of(source.as_deref(), toolchain)?;
             let sandbox = sandbox(home)?;
             let sandbox = &sandbox;
             let bytes = &bytes;
-            let (record, created) = session.act("plugin publish", |a| async move {
+            let (mut record, created) = session.act("plugin publish", |a| async move {
                 registry.publish(sandbox, &a, bytes, &notes).await
             })?;
+            if let Some((archive, toolchain)) = &source {
+                let digest = &record.digest;
+                record = session.act("plugin publish --source", |a| async move {
+                    registry.attach_source(&a, digest, archive, toolchain).await
+                })?;
+            }
             if !created && !json {
                 println!("already published (nothing changed):");
             }
@@ -188,6 +250,12 @@ pub fn plugin(home: &Path, reg: &RegistryArgs, command: PluginCommand) -> anyhow
             let plugins =
                 session.act("plugin list", |a| async move { registry.plugins_visible_to(&a).await })?;
             print_list(&plugins, json)?;
+        }
+        PluginCommand::Source { digest, out } => {
+            let digest = &digest;
+            let (record, archive) =
+                session.act("plugin source", |a| async move { registry.plugin_source(&a, digest).await })?;
+            write_source(&record, &archive, &out)?;
         }
         PluginCommand::Show { digest, json } => {
             let digest = &digest;
@@ -258,14 +326,26 @@ fn remote_plugin(remote: &super::remote::Remote, command: PluginCommand) -> anyh
     use super::remote::encode;
     let note_body = |note: &str| Some(serde_json::json!({ "note": note }));
     match command {
-        PluginCommand::Publish { file, notes, json } => {
+        PluginCommand::Publish { file, notes, source, toolchain, json } => {
             let bytes = super::component_bytes(&file)?;
+            let source = source_of(source.as_deref(), toolchain)?;
             let answer: serde_json::Value = remote.typed(
                 "POST",
                 &format!("/api/plugins?notes={}", encode(&notes)),
                 Some(("application/wasm", bytes)),
             )?;
-            let record: PluginRecord = serde_json::from_value(answer["plugin"].clone())?;
+            let mut record: PluginRecord = serde_json::from_value(answer["plugin"].clone())?;
+            if let Some((archive, toolchain)) = source {
+                record = remote.typed(
+                    "PUT",
+                    &format!(
+                        "/api/plugins/{}/source?toolchain={}",
+                        encode(&record.digest),
+                        encode(&toolchain)
+                    ),
+                    Some(("application/x-tar", archive)),
+                )?;
+            }
             if answer["created"] == false && !json {
                 println!("already published (nothing changed):");
             }
@@ -275,6 +355,12 @@ fn remote_plugin(remote: &super::remote::Remote, command: PluginCommand) -> anyh
             let record: PluginRecord =
                 remote.json("POST", &format!("/api/plugins/{}/vet", encode(&digest)), None)?;
             show(&record, json)?;
+        }
+        PluginCommand::Source { digest, out } => {
+            let record: PluginRecord =
+                remote.json("GET", &format!("/api/plugins/{}", encode(&digest)), None)?;
+            let archive = remote.bytes(&format!("/api/plugins/{}/source", encode(&record.digest)))?;
+            write_source(&record, &archive, &out)?;
         }
         PluginCommand::Approve { digest, note } => {
             let r: PluginRecord = remote.json(

@@ -95,7 +95,26 @@ pub struct PluginRecord {
     pub info: serde_json::Value,
     /// The latest vetting.
     pub vetting: Option<Vetting>,
+    /// Its source archive, when the author attached one: digest, size and the toolchain named.
+    pub source: Option<SourceArchive>,
 }
+
+/// A plugin's source, as stored: a tar archive in the blob store and the toolchain that built the
+/// component from it (`plugin publish --source`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SourceArchive {
+    /// `sha256:<hex>` of the archive.
+    pub digest: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// The toolchain and version, as the author's `sieve` found or was told it.
+    pub toolchain: String,
+}
+
+/// The largest source archive a plugin may carry.
+pub const MAX_SOURCE_BYTES: usize = 64 << 20;
+/// The longest toolchain description.
+const MAX_TOOLCHAIN_CHARS: usize = 200;
 
 const PLUGIN_SELECT: &str = "SELECT p.*, u.name AS author_name, o.name AS org_name, d.name AS decider, \
      (SELECT COUNT(*) FROM runs r WHERE r.plugin_digest = p.digest) AS run_count, \
@@ -123,6 +142,14 @@ impl Registry {
             approved_for: row.try_get("approved_for_name")?,
             approved_org_id: row.try_get("approved_org_id")?,
             tampered: row.try_get::<i64, _>("tampered")? != 0,
+            source: match row.try_get::<Option<String>, _>("source_digest")? {
+                Some(digest) => Some(SourceArchive {
+                    digest,
+                    size: row.try_get::<Option<i64>, _>("source_size")?.unwrap_or(0),
+                    toolchain: row.try_get::<Option<String>, _>("toolchain")?.unwrap_or_default(),
+                }),
+                None => None,
+            },
             published_at: row.try_get("published_at")?,
             decision: match decider {
                 Some(by) => Some(json!({
@@ -263,6 +290,77 @@ impl Registry {
         tx.commit().await?;
         self.run_vetting(sandbox, &actor.user.name, &digest, bytes, &plugin, &info).await?;
         Ok((self.plugin(&digest).await?, true))
+    }
+
+    /// Attach the source archive `archive` (a tar) and the `toolchain` that built the component to
+    /// plugin `given` (its author only, once: the same archive again changes nothing, another is
+    /// refused). The archive must be a plain tar of regular files and directories with relative
+    /// paths, so that a reviewer can unpack it safely.
+    pub async fn attach_source(
+        &self,
+        actor: &Actor,
+        given: &str,
+        archive: &[u8],
+        toolchain: &str,
+    ) -> Result<PluginRecord> {
+        let record = self.plugin(given).await?;
+        if record.author != actor.user.name {
+            return Err(RegistryError::Denied(format!(
+                "attaching a source archive: only the plugin's author ({}) may",
+                record.author
+            )));
+        }
+        check_source_archive(archive)?;
+        let toolchain = toolchain.trim();
+        if toolchain.is_empty()
+            || toolchain.chars().count() > MAX_TOOLCHAIN_CHARS
+            || toolchain.chars().any(char::is_control)
+        {
+            return Err(RegistryError::Invalid(format!(
+                "the toolchain must be 1-{MAX_TOOLCHAIN_CHARS} characters on one line (\"componentize-py 0.25.1\")"
+            )));
+        }
+        let digest = crate::digest::digest_of(archive);
+        if let Some(existing) = &record.source {
+            if existing.digest == digest {
+                return Ok(record);
+            }
+            return Err(RegistryError::Invalid(format!(
+                "{} already has its source archive ({}); a changed source is a new build, so publish that",
+                record.digest, existing.digest
+            )));
+        }
+        self.blobs.put(archive)?;
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "UPDATE plugins SET source_digest = $1, source_size = $2, toolchain = $3 WHERE digest = $4",
+        )
+        .bind(&digest)
+        .bind(archive.len() as i64)
+        .bind(toolchain)
+        .bind(&record.digest)
+        .execute(&mut *tx)
+        .await?;
+        let detail = json!({ "source": digest, "size": archive.len(), "toolchain": toolchain });
+        audit::append(&mut tx, &actor.user.name, "plugin.source", &record.digest, detail).await?;
+        tx.commit().await?;
+        self.plugin(&record.digest).await
+    }
+
+    /// Plugin `given`'s source archive and its record, for its author or an admin (the reviewers).
+    pub async fn plugin_source(&self, actor: &Actor, given: &str) -> Result<(PluginRecord, Vec<u8>)> {
+        let record = self.plugin(given).await?;
+        if record.author != actor.user.name {
+            actor.require(Role::Admin, "reading another author's plugin source")?;
+        }
+        let Some(source) = &record.source else {
+            return Err(RegistryError::NotFound {
+                kind: "source archive of plugin",
+                id: record.digest.clone(),
+            });
+        };
+        let bytes = self.blobs.get(&source.digest)?;
+        Ok((record, bytes))
     }
 
     /// Whether `record`'s approval covers procuratorate `org_id`.
@@ -657,5 +755,78 @@ fn parameter_sweep(
         } else {
             failures.join("; ")
         },
+    }
+}
+
+/// Refuse a source archive a reviewer could not unpack safely: not a tar, too large, or holding
+/// anything but regular files and directories under relative paths without `..`.
+fn check_source_archive(archive: &[u8]) -> Result<()> {
+    let bad = |why: String| RegistryError::Invalid(format!("the source archive {why}"));
+    if archive.len() > MAX_SOURCE_BYTES {
+        return Err(bad(format!("is {} bytes; at most {MAX_SOURCE_BYTES} are kept", archive.len())));
+    }
+    let mut files = 0usize;
+    let mut entries = tar::Archive::new(archive);
+    for entry in entries.entries().map_err(|e| bad(format!("is not a tar archive: {e}")))? {
+        let entry = entry.map_err(|e| bad(format!("is not a tar archive: {e}")))?;
+        let path = entry.path().map_err(|e| bad(format!("names a bad path: {e}")))?.into_owned();
+        let safe = path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        if !safe {
+            return Err(bad(format!("holds {}, outside the archive's own directory", path.display())));
+        }
+        match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Directory => {}
+            other => {
+                return Err(bad(format!(
+                    "holds {} of type {other:?}: only files and directories",
+                    path.display()
+                )));
+            }
+        }
+        files += 1;
+    }
+    if files == 0 {
+        return Err(bad("is empty".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, tar::EntryType)]) -> Vec<u8> {
+        let mut archive = tar::Builder::new(Vec::new());
+        for (path, kind) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_size(if *kind == tar::EntryType::Regular { 2 } else { 0 });
+            header.set_mode(0o644);
+            // `set_path` refuses `..`; a hostile archive writes the name bytes itself.
+            let name = &mut header.as_old_mut().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            header.set_cksum();
+            let body: &[u8] = if *kind == tar::EntryType::Regular { b"hi" } else { b"" };
+            archive.append(&header, body).expect("append");
+        }
+        archive.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn a_source_archive_a_reviewer_could_not_unpack_safely_is_refused() {
+        let ok = tar_of(&[("app.py", tar::EntryType::Regular), ("lib", tar::EntryType::Directory)]);
+        assert!(check_source_archive(&ok).is_ok());
+        for (bad, why) in [
+            (tar_of(&[("../escape.py", tar::EntryType::Regular)]), "outside"),
+            (tar_of(&[("/etc/cron.d/x", tar::EntryType::Regular)]), "outside"),
+            (tar_of(&[("link", tar::EntryType::Symlink)]), "only files and directories"),
+            (tar_of(&[]), "empty"),
+            (b"not a tar at all, just text that is long enough to be read as a header".repeat(10), "tar"),
+        ] {
+            let e = check_source_archive(&bad).expect_err(why).to_string();
+            assert!(e.contains(why), "{why}: {e}");
+        }
     }
 }

@@ -99,6 +99,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_one_score_index.sql"),
         postgres: include_str!("../../migrations/postgres/0014_one_score_index.sql"),
     },
+    Migration {
+        version: 15,
+        name: "plugin_source",
+        sqlite: include_str!("../../migrations/sqlite/0015_plugin_source.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_plugin_source.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
