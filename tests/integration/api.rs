@@ -631,11 +631,32 @@ fn the_cli_works_the_same_through_a_server() {
             .status
             .success()
         );
-        let published: Value =
-            serde_json::from_str(&ok(&alice, &["plugin", "publish", t2.to_str().expect("utf-8"), "--json"]))
-                .expect("json");
+        let source =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/private-lending-fraud");
+        let published: Value = serde_json::from_str(&ok(
+            &alice,
+            &[
+                "plugin",
+                "publish",
+                t2.to_str().expect("utf-8"),
+                "--source",
+                source.to_str().expect("utf-8"),
+                "--toolchain",
+                "rustc 1.90.0",
+                "--json",
+            ],
+        ))
+        .expect("json");
         let digest = published["digest"].as_str().expect("digest").to_string();
         assert_eq!(published["vetting"]["passed"], true);
+        assert_eq!(published["source"]["toolchain"], "rustc 1.90.0", "{published}");
+        // Its source, for its author (and admins); another procuratorate's author does not even
+        // see the plugin before it is approved.
+        let archive = t2.with_file_name("source.tar");
+        let archive_text = archive.to_str().expect("utf-8");
+        assert!(ok(&alice, &["plugin", "source", &digest, "--out", archive_text]).contains("rustc 1.90.0"));
+        assert!(std::fs::metadata(&archive).expect("archive").len() > 1024);
+        assert_eq!(status(&mallory, &["plugin", "source", &digest, "--out", archive_text]), Some(4));
         assert_eq!(status(&alice, &["plugin", "approve", &digest]), Some(3), "nobody approves their own");
         assert!(ok(&approver, &["plugin", "approve", &digest, "--note", "ok"]).contains("is now approved"));
         assert_eq!(status(&alice, &["plugin", "show", "ffff"]), Some(4));

@@ -363,6 +363,11 @@ fn a_plugins_source_is_kept_for_its_reviewers(reg: &Reg) {
     );
     assert!(!names.iter().any(|n| n.starts_with("target")), "{names:?}");
     reg.ok(&admin, &["plugin", "source", &digest, "--out", out_text]);
+    // Another procuratorate's author: the plugin is not found until approved, then its source
+    // stays the reviewers'.
+    let o = reg.cmd(Some(&bob), &["plugin", "source", &digest, "--out", out_text]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    reg.ok(&admin, &["plugin", "approve", &digest]);
     reg.refused(&bob, &["plugin", "source", &digest, "--out", out_text], "admin");
 
     let other = repo.join("plugins/vehicle-insurance-fraud");

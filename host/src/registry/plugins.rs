@@ -303,7 +303,7 @@ impl Registry {
         archive: &[u8],
         toolchain: &str,
     ) -> Result<PluginRecord> {
-        let record = self.plugin(given).await?;
+        let record = self.plugin_visible_to(actor, given).await?;
         if record.author != actor.user.name {
             return Err(RegistryError::Denied(format!(
                 "attaching a source archive: only the plugin's author ({}) may",
@@ -348,8 +348,9 @@ impl Registry {
     }
 
     /// Plugin `given`'s source archive and its record, for its author or an admin (the reviewers).
+    /// A plugin the actor may not see is not found, as everywhere else.
     pub async fn plugin_source(&self, actor: &Actor, given: &str) -> Result<(PluginRecord, Vec<u8>)> {
-        let record = self.plugin(given).await?;
+        let record = self.plugin_visible_to(actor, given).await?;
         if record.author != actor.user.name {
             actor.require(Role::Admin, "reading another author's plugin source")?;
         }
