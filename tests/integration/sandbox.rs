@@ -158,14 +158,20 @@ fn wrong_digest_is_refused_before_compiling() {
     assert!(v["detail"].as_str().expect("detail").contains(&pinned), "{v}");
 }
 
-#[test]
-fn one_sandbox_survives_every_hostile_mode() {
+/// The hostile guest loaded in a sandbox of this process, with the T1 tables it declares.
+fn hostile_in_process()
+-> (Sandbox, sieve_host::sandbox::Plugin, sieve_sdk::ModelInfo, Arc<[datasets::ServedTable]>) {
     let sandbox = Sandbox::new(None).expect("sandbox");
     let bytes = std::fs::read(guest("guest-hostile")).expect("guest");
     let plugin = sandbox.load(&bytes, None).expect("loads");
     let info = sandbox.describe(&plugin).expect("describes");
-    let tables: Arc<[datasets::ServedTable]> =
-        Arc::from(datasets::load_for_model(&t1_data("parquet", 1), &info).expect("data"));
+    let tables = Arc::from(datasets::load_for_model(&t1_data("parquet", 1), &info).expect("data"));
+    (sandbox, plugin, info, tables)
+}
+
+#[test]
+fn one_sandbox_survives_every_hostile_mode() {
+    let (sandbox, plugin, info, tables) = hostile_in_process();
     let limits = Limits {
         fuel: Some(200_000_000),
         fuel_per_row: 0,
@@ -200,12 +206,7 @@ fn one_sandbox_survives_every_hostile_mode() {
 fn the_fuel_budget_grows_with_the_rows_the_model_declared() {
     // An interpreted model needs far more fuel per row than a compiled one: the default budget
     // is the larger of a fixed amount and a grant per row of the declared tables.
-    let sandbox = Sandbox::new(None).expect("sandbox");
-    let bytes = std::fs::read(guest("guest-hostile")).expect("guest");
-    let plugin = sandbox.load(&bytes, None).expect("loads");
-    let info = sandbox.describe(&plugin).expect("describes");
-    let tables: Arc<[datasets::ServedTable]> =
-        Arc::from(datasets::load_for_model(&t1_data("parquet", 1), &info).expect("data"));
+    let (sandbox, plugin, info, tables) = hostile_in_process();
     let rows: u64 = tables.iter().map(|t| t.rows as u64).sum();
     let params = info.resolve_params(&[("mode".into(), "loop".into())]).expect("params");
     let spin = |limits: &Limits| sandbox.execute(&plugin, tables.clone(), &params, limits, [7; 32], None);
