@@ -264,6 +264,9 @@ fn every_record_counts_against_the_output_limits() {
 
     let (code, v) = raw("stdout-flood", &[]);
     assert_eq!((code, v["outcome"].as_str()), (14, Some("output-limit")), "{v}");
+    // What was printed before the limit is in the report, and no more than the limit.
+    let printed = v["stdout"].as_str().expect("stdout in the report");
+    assert!(printed.starts_with("zzz") && printed.len() <= 64 << 10, "{} bytes", printed.len());
 
     let (code, v) = raw("random-huge", &[]);
     assert_eq!((code, v["outcome"].as_str()), (15, Some("trap")), "{v}");

@@ -187,6 +187,11 @@ fn print_report(summary: &RunSummary, top: &[TopClue<'_>], shown: usize) {
     for l in &summary.logs {
         println!("log {:<5}    {}", l.level, escape(&l.message));
     }
+    for (stream, text) in [("stdout", &summary.stdout), ("stderr", &summary.stderr)] {
+        for line in text.lines() {
+            println!("{stream}       {}", escape(line));
+        }
+    }
 }
 
 /// A local run's report: its clues highest score first, then the summary.

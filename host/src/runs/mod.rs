@@ -57,6 +57,8 @@ pub struct RunReport {
     pub output_digest: String,
     /// Log lines.
     pub logs: Vec<LogLine>,
+    /// Captured stdout (Python's `print`, JavaScript's `console.log`), capped.
+    pub stdout: String,
     /// Captured stderr.
     pub stderr: String,
     /// Cells handed to the guest.
@@ -89,6 +91,7 @@ impl RunReport {
             store: Duration::ZERO,
             output_digest: output_digest(&[]),
             logs: Vec::new(),
+            stdout: String::new(),
             stderr: String::new(),
             cells_read: 0,
         }
@@ -136,6 +139,9 @@ pub struct RunSummary {
     pub output_digest: String,
     /// The model's log lines.
     pub logs: Vec<LogView>,
+    /// Captured stdout (Python's `print`, JavaScript's `console.log`), capped.
+    #[serde(default)]
+    pub stdout: String,
     /// Captured stderr.
     pub stderr: String,
     /// The guest's stack at a trap.
@@ -186,6 +192,7 @@ impl RunSummary {
             cells_read: 0,
             output_digest: run.output_digest.clone().unwrap_or_else(|| output_digest(&[])),
             logs: Vec::new(),
+            stdout: String::new(),
             stderr: String::new(),
             backtrace: None,
         }
@@ -222,6 +229,7 @@ impl RunReport {
                 .iter()
                 .map(|l| LogView { level: l.level.name().to_string(), message: l.message.clone() })
                 .collect(),
+            stdout: self.stdout.clone(),
             stderr: self.stderr.clone(),
             backtrace: match &self.outcome {
                 Outcome::Trap { backtrace, .. } => Some(backtrace.clone()),
@@ -337,6 +345,7 @@ pub fn run_component(
     report.host_memory_peak_bytes = exec.host_memory_peak_bytes;
     report.wall = exec.wall;
     report.logs = exec.logs;
+    report.stdout = exec.stdout;
     report.stderr = exec.stderr;
     report.cells_read = exec.cells_read;
     report.info = Some(info);
