@@ -1,6 +1,7 @@
 //! Models in other languages: the Python T2 in `plugins/private-lending-fraud-py`, built with
 //! `sieve build` (componentize-py) and run by the same host, gives the Rust model's clues byte for
-//! byte; its SDK's local runner gives the fixture's clues in plain CPython.
+//! byte; its SDK's local runner gives the fixture's clues in plain CPython, and its own unit tests
+//! (`sdk/python/tests`) pass.
 //!
 //! They need the toolchains: without them the tests say so and pass, unless
 //! `SIEVE_TEST_LANGUAGES` is set (`.ci/run` sets it after installing them), where a missing
@@ -112,4 +113,12 @@ fn the_python_sdk_runs_a_model_locally_on_csv_fixtures() {
         .output()
         .expect("start python3");
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("min-cases"));
+
+    // The SDK's own tests: batched reads, nulls, UTF-8 offsets, grouping order, bad cells.
+    let o = Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(repo().join("sdk/python/tests"))
+        .output()
+        .expect("start python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
