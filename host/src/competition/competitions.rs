@@ -228,8 +228,7 @@ impl Registry {
                 return Err(RegistryError::Invalid(format!("{flag} must be at least 1")));
             }
         }
-        self.check_within_policy(&request.limits).await?;
-        let limits = limits_json(&request.limits);
+        let limits = limits_json(&self.within_policy(&request.limits).await?);
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO competitions (name, benchmark_id, state, opens_at, closes_at, daily_limit, failure_limit, \

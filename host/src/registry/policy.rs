@@ -63,6 +63,18 @@ impl Registry {
         self.run_policy().await
     }
 
+    /// `limits` as a stored run gets them: refused above the policy (naming each limit and its
+    /// ceiling), and, where an admin set the policy's fuel, with the per-row growth of the budget
+    /// capped by it (`Limits::fuel_ceiling`).
+    pub async fn within_policy(&self, limits: &Limits) -> Result<Limits> {
+        self.check_within_policy(limits).await?;
+        let stored = sqlx::query_scalar::<_, i64>("SELECT fuel FROM run_policy WHERE id = 1")
+            .fetch_optional(self.db.pool())
+            .await?;
+        let ceiling = stored.filter(|&fuel| fuel > 0).map(|fuel| fuel as u64);
+        Ok(Limits { fuel_ceiling: ceiling.or(limits.fuel_ceiling), ..limits.clone() })
+    }
+
     /// Refuse `limits` above the policy, naming each limit and the ceiling.
     pub async fn check_within_policy(&self, limits: &Limits) -> Result<()> {
         let policy = self.run_policy().await?;
@@ -112,4 +124,33 @@ pub fn policy_json(l: &Limits) -> serde_json::Value {
         "max_host_mib": l.host_memory_bytes >> 20, "max_clues": l.max_clues,
         "max_output_bytes": l.max_output_bytes, "max_log_bytes": l.max_log_bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a policy the budget grows with the rows as the defaults say; once an admin sets
+    /// the policy's fuel, that is also the most the growth may reach.
+    #[test]
+    fn a_policy_fuel_caps_the_per_row_growth() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let registry = Registry::open(home.path(), None).await.expect("open");
+            let token = registry.init("province", "admin").await.expect("init");
+            let admin = registry.authenticate(Some(&token)).await.expect("admin");
+            let asked = Limits { fuel: Some(100_000_000), ..Limits::default() };
+            let free = registry.within_policy(&asked).await.expect("within");
+            assert_eq!(free.fuel_ceiling, None);
+            let rows = 1_000_000;
+            assert!(free.fuel_for_rows(rows) > Some(500_000_000), "no policy: the rows decide");
+            let policy = Limits { fuel: Some(500_000_000), ..Limits::default() };
+            registry.set_run_policy(&admin, &policy).await.expect("set");
+            let capped = registry.within_policy(&asked).await.expect("within");
+            assert_eq!(capped.fuel_ceiling, Some(500_000_000));
+            assert_eq!(capped.fuel_for_rows(rows), Some(500_000_000), "the policy caps the growth");
+            registry.db.close().await;
+        });
+    }
 }

@@ -358,6 +358,7 @@ pub fn limits_json(limits: &Limits) -> serde_json::Value {
     json!({
         "fuel": limits.fuel,
         "fuel_per_row": limits.fuel_per_row,
+        "fuel_ceiling": limits.fuel_ceiling,
         "deadline_ms": limits.deadline.as_millis() as u64,
         "memory_bytes": limits.memory_bytes,
         "host_memory_bytes": limits.host_memory_bytes,
@@ -374,6 +375,7 @@ pub fn limits_from_json(v: &serde_json::Value) -> Limits {
     Limits {
         fuel: if v["fuel"].is_null() { None } else { v["fuel"].as_u64().or(base.fuel) },
         fuel_per_row: v["fuel_per_row"].as_u64().unwrap_or(base.fuel_per_row),
+        fuel_ceiling: v["fuel_ceiling"].as_u64(),
         deadline: v["deadline_ms"].as_u64().map_or(base.deadline, Duration::from_millis),
         memory_bytes: size("memory_bytes", base.memory_bytes),
         host_memory_bytes: size("host_memory_bytes", base.host_memory_bytes),

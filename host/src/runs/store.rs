@@ -294,9 +294,8 @@ impl Registry {
         request: &RunRequest<'_>,
         on_progress: Option<ProgressFn>,
     ) -> Result<(RunRecord, RunReport)> {
-        let (record, d) = self.authorize_run(actor, request).await?;
-        self.execute_run(sandbox, actor, &record, &d, request.settings, request.limits, on_progress, None)
-            .await
+        let (record, d, limits) = self.authorize_run(actor, request).await?;
+        self.execute_run(sandbox, actor, &record, &d, request.settings, &limits, on_progress, None).await
     }
 
     /// Every check a stored run needs before anything is recorded: the author role, limits within
@@ -305,10 +304,10 @@ impl Registry {
         &self,
         actor: &Actor,
         request: &RunRequest<'_>,
-    ) -> Result<(PluginRecord, DatasetRecord)> {
+    ) -> Result<(PluginRecord, DatasetRecord, Limits)> {
         let RunRequest { plugin, dataset, limits, .. } = *request;
         actor.require(Role::Author, "running a model")?;
-        self.check_within_policy(limits).await?;
+        let limits = self.within_policy(limits).await?;
         let record = self.runnable_plugin(actor, plugin).await?;
         let d: DatasetRecord = self.dataset(dataset, true).await?;
         self.require_dataset_use(actor, &d).await?;
@@ -318,16 +317,15 @@ impl Registry {
                 record.name, record.task, d.name, d.version, d.task
             )));
         }
-        Ok((record, d))
+        Ok((record, d, limits))
     }
 
     /// Check `request` as [`Registry::run`] does and queue it: the run is recorded `queued` and a
     /// worker ([`Registry::claim_run`], [`Registry::run_claimed`]) runs it later, in this process
     /// or another one on the same registry.
     pub async fn enqueue_run(&self, actor: &Actor, request: &RunRequest<'_>) -> Result<RunRecord> {
-        let (record, d) = self.authorize_run(actor, request).await?;
-        let id =
-            self.insert_run(actor, &record, &d, request.settings, request.limits, None, "queued").await?;
+        let (record, d, limits) = self.authorize_run(actor, request).await?;
+        let id = self.insert_run(actor, &record, &d, request.settings, &limits, None, "queued").await?;
         self.run_record(id).await
     }
 

@@ -19,6 +19,9 @@ pub struct Limits {
     /// for Rust would stop it on a large dataset where its deadline and memory let it finish.
     /// 0 when the budget was set explicitly (`--fuel`): then it is exactly that.
     pub fuel_per_row: u64,
+    /// The most a budget grown per row may reach: the registry's run policy, when an admin set
+    /// one (`sieve policy set --fuel`); `None`: no ceiling beyond the rows.
+    pub fuel_ceiling: Option<u64>,
     /// Wall-clock deadline for the guest, enforced with epochs.
     pub deadline: Duration,
     /// Linear memory the guest may grow to, in bytes.
@@ -59,6 +62,7 @@ impl Default for Limits {
             fuel: Some(measured::FUEL * 3),
             // Ten times Python's need leaves room for JavaScript (3-4x Python's fuel) and margin.
             fuel_per_row: measured::INTERPRETED_FUEL_PER_ROW * 10,
+            fuel_ceiling: None,
             // Time is the backstop for what fuel does not count; generous for slower machines.
             deadline: Duration::from_secs(measured::WALL_SECONDS * 20),
             memory_bytes: 1 << 30,
@@ -80,9 +84,13 @@ pub const DESCRIBE_DEADLINE: Duration = Duration::from_secs(1);
 pub const DESCRIBE_MEMORY_BYTES: usize = 128 << 20;
 
 impl Limits {
-    /// The fuel budget of a run over `rows` rows of declared tables (see [`Limits::fuel_per_row`]).
+    /// The fuel budget of a run over `rows` rows of declared tables (see [`Limits::fuel_per_row`]),
+    /// grown no further than [`Limits::fuel_ceiling`].
     pub fn fuel_for_rows(&self, rows: u64) -> Option<u64> {
-        self.fuel.map(|fuel| fuel.max(self.fuel_per_row.saturating_mul(rows)))
+        self.fuel.map(|fuel| {
+            let grown = fuel.max(self.fuel_per_row.saturating_mul(rows));
+            self.fuel_ceiling.map_or(grown, |ceiling| grown.min(ceiling.max(fuel)))
+        })
     }
 
     /// The limits for a `describe()` call alone.
@@ -90,6 +98,7 @@ impl Limits {
         Limits {
             fuel: Some(DESCRIBE_FUEL),
             fuel_per_row: 0,
+            fuel_ceiling: None,
             deadline: DESCRIBE_DEADLINE,
             memory_bytes: DESCRIBE_MEMORY_BYTES,
             ..Limits::default()
@@ -241,5 +250,8 @@ mod tests {
         assert_eq!(off.fuel_for_rows(rows), None);
         let other = Overrides { deadline: Some(5.0), ..Overrides::default() }.apply(&base).expect("valid");
         assert_eq!(other.fuel_per_row, base.fuel_per_row, "other flags keep the per-row grant");
+        let capped = Limits { fuel_ceiling: Some(fixed * 2), ..base.clone() };
+        assert_eq!(capped.fuel_for_rows(rows * 10), Some(fixed * 2), "a policy's ceiling caps the growth");
+        assert_eq!(capped.fuel_for_rows(1_000), Some(fixed), "and lowers nothing");
     }
 }
