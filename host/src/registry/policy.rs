@@ -15,12 +15,17 @@ use crate::storage::now;
 impl Registry {
     /// The ceiling on stored runs' limits.
     pub async fn run_policy(&self) -> Result<Limits> {
+        Ok(self.stored_policy().await?.unwrap_or_default())
+    }
+
+    /// The policy an admin set, if one did.
+    async fn stored_policy(&self) -> Result<Option<Limits>> {
         let row = sqlx::query("SELECT * FROM run_policy WHERE id = 1").fetch_optional(self.db.pool()).await?;
-        let Some(r) = row else { return Ok(Limits::default()) };
+        let Some(r) = row else { return Ok(None) };
         let fuel: i64 = r.try_get("fuel")?;
         let bytes =
             |name: &str| -> Result<usize> { Ok(usize::try_from(r.try_get::<i64, _>(name)?).unwrap_or(0)) };
-        Ok(Limits {
+        Ok(Some(Limits {
             fuel: (fuel > 0).then_some(fuel as u64),
             deadline: Duration::from_millis(u64::try_from(r.try_get::<i64, _>("deadline_ms")?).unwrap_or(0)),
             memory_bytes: bytes("memory_bytes")?,
@@ -29,7 +34,7 @@ impl Registry {
             max_output_bytes: bytes("max_output_bytes")?,
             max_log_bytes: bytes("max_log_bytes")?,
             ..Limits::default()
-        })
+        }))
     }
 
     /// Set the ceiling (an admin of the root procuratorate).
@@ -67,53 +72,46 @@ impl Registry {
     /// ceiling), and, where an admin set the policy's fuel, with the per-row growth of the budget
     /// capped by it (`Limits::fuel_ceiling`).
     pub async fn within_policy(&self, limits: &Limits) -> Result<Limits> {
-        self.check_within_policy(limits).await?;
-        let stored = sqlx::query_scalar::<_, i64>("SELECT fuel FROM run_policy WHERE id = 1")
-            .fetch_optional(self.db.pool())
-            .await?;
-        let ceiling = stored.filter(|&fuel| fuel > 0).map(|fuel| fuel as u64);
+        let stored = self.stored_policy().await?;
+        let ceiling = stored.as_ref().and_then(|policy| policy.fuel);
+        check_within(limits, &stored.unwrap_or_default())?;
         Ok(Limits { fuel_ceiling: ceiling.or(limits.fuel_ceiling), ..limits.clone() })
     }
+}
 
-    /// Refuse `limits` above the policy, naming each limit and the ceiling.
-    pub async fn check_within_policy(&self, limits: &Limits) -> Result<()> {
-        let policy = self.run_policy().await?;
-        let mut over = Vec::new();
-        let fuel_over = match (limits.fuel, policy.fuel) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(asked), Some(max)) => asked > max,
-        };
-        if fuel_over {
-            over.push(format!(
-                "--fuel (at most {:e}; 0, no limit, is not allowed)",
-                policy.fuel.unwrap_or(0) as f64
-            ));
+/// Refuse `limits` above `policy`, naming each limit and the ceiling.
+fn check_within(limits: &Limits, policy: &Limits) -> Result<()> {
+    let mut over = Vec::new();
+    let fuel_over = match (limits.fuel, policy.fuel) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(asked), Some(max)) => asked > max,
+    };
+    if fuel_over {
+        over.push(format!(
+            "--fuel (at most {:e}; 0, no limit, is not allowed)",
+            policy.fuel.unwrap_or(0) as f64
+        ));
+    }
+    for (flag, asked, max) in [
+        ("--deadline", limits.deadline.as_secs_f64(), policy.deadline.as_secs_f64()),
+        ("--memory-mib", (limits.memory_bytes >> 20) as f64, (policy.memory_bytes >> 20) as f64),
+        ("--max-host-mib", (limits.host_memory_bytes >> 20) as f64, (policy.host_memory_bytes >> 20) as f64),
+        ("--max-clues", limits.max_clues as f64, policy.max_clues as f64),
+        ("--max-output-bytes", limits.max_output_bytes as f64, policy.max_output_bytes as f64),
+        ("--max-log-bytes", limits.max_log_bytes as f64, policy.max_log_bytes as f64),
+    ] {
+        if asked > max {
+            over.push(format!("{flag} (at most {max})"));
         }
-        for (flag, asked, max) in [
-            ("--deadline", limits.deadline.as_secs_f64(), policy.deadline.as_secs_f64()),
-            ("--memory-mib", (limits.memory_bytes >> 20) as f64, (policy.memory_bytes >> 20) as f64),
-            (
-                "--max-host-mib",
-                (limits.host_memory_bytes >> 20) as f64,
-                (policy.host_memory_bytes >> 20) as f64,
-            ),
-            ("--max-clues", limits.max_clues as f64, policy.max_clues as f64),
-            ("--max-output-bytes", limits.max_output_bytes as f64, policy.max_output_bytes as f64),
-            ("--max-log-bytes", limits.max_log_bytes as f64, policy.max_log_bytes as f64),
-        ] {
-            if asked > max {
-                over.push(format!("{flag} (at most {max})"));
-            }
-        }
-        if over.is_empty() {
-            Ok(())
-        } else {
-            Err(RegistryError::Denied(format!(
-                "stored runs stay within the registry's run policy; over it: {} (see sieve policy show)",
-                over.join(", ")
-            )))
-        }
+    }
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(RegistryError::Denied(format!(
+            "stored runs stay within the registry's run policy; over it: {} (see sieve policy show)",
+            over.join(", ")
+        )))
     }
 }
 
