@@ -12,6 +12,11 @@ pub fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", sha256_hex(bytes))
 }
 
+/// `sha256:<hex>` of what `hasher` was fed (bytes hashed as they streamed past).
+pub fn digest_of_hasher(hasher: Sha256) -> String {
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
 /// Normalise a user-given digest (`sha256:<hex>` or bare hex) to `sha256:<hex>`; errors name the problem.
 pub fn parse_digest(text: &str) -> Result<String, String> {
     let hex_part = text.strip_prefix("sha256:").unwrap_or(text).to_ascii_lowercase();

@@ -10,9 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authed};
-use super::upload::{PLUGIN_LIMIT, spool};
+use super::upload::{PLUGIN_LIMIT, upload_bytes};
 use crate::registry::plugins::{Decision, PluginRecord};
 use crate::runs::reviews::FieldPrecision;
 
@@ -89,13 +89,7 @@ async fn publish(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
-    let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if kind != "application/wasm" && kind != "application/octet-stream" {
-        return Err(ApiError::unsupported(format!("send the component as application/wasm, not {kind:?}")));
-    }
-    let spooled = spool(body, &s.spool, PLUGIN_LIMIT, "component").await?;
-    let bytes = std::fs::read(spooled.file.path())
-        .map_err(|e| ApiError::internal(format!("reading the upload: {e}")))?;
+    let bytes = upload_bytes(&headers, body, &s.spool, "application/wasm", PLUGIN_LIMIT, "component").await?;
     let notes = q.notes.unwrap_or_default();
     let (plugin, created) =
         s.act(&actor, "plugin publish", s.registry.publish(&s.sandbox, &actor, &bytes, &notes)).await?;
@@ -124,13 +118,8 @@ async fn attach_source(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<PluginRecord>> {
-    let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if kind != "application/x-tar" && kind != "application/octet-stream" {
-        return Err(ApiError::unsupported(format!("send the source as application/x-tar, not {kind:?}")));
-    }
-    let spooled = spool(body, &s.spool, PLUGIN_LIMIT, "source archive").await?;
-    let archive = std::fs::read(spooled.file.path())
-        .map_err(|e| ApiError::internal(format!("reading the upload: {e}")))?;
+    let archive =
+        upload_bytes(&headers, body, &s.spool, "application/x-tar", PLUGIN_LIMIT, "source archive").await?;
     let attach = s.registry.attach_source(&actor, &digest, &archive, &q.toolchain);
     s.act(&actor, "plugin source", attach).await.map(Json)
 }

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
+use axum::http::HeaderMap;
 use http_body_util::BodyExt as _;
 use sha2::{Digest, Sha256};
 
@@ -51,7 +52,25 @@ pub async fn spool(body: Body, dir: &Path, limit: u64, what: &str) -> Result<Spo
     if size == 0 {
         return Err(ApiError::bad_request(format!("the {what} is empty")));
     }
-    Ok(Spooled { file, digest: format!("sha256:{}", hex::encode(hasher.finalize())), size })
+    Ok(Spooled { file, digest: crate::digest::digest_of_hasher(hasher), size })
+}
+
+/// The whole body of an upload sent as `kind` (or as `application/octet-stream`), spooled under
+/// `dir` within `limit` bytes and read back (`what` names it in errors).
+pub async fn upload_bytes(
+    headers: &HeaderMap,
+    body: Body,
+    dir: &Path,
+    kind: &str,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let sent = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if sent != kind && sent != "application/octet-stream" {
+        return Err(ApiError::unsupported(format!("send the {what} as {kind}, not {sent:?}")));
+    }
+    let spooled = spool(body, dir, limit, what).await?;
+    std::fs::read(spooled.file.path()).map_err(|e| ApiError::internal(format!("reading the upload: {e}")))
 }
 
 /// Unpack a dataset archive (tar) into a new directory under `dir`: only plain files at the top

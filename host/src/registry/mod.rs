@@ -200,11 +200,16 @@ pub(crate) fn blob_for_run(
     registry: &Registry,
     digest: &str,
 ) -> std::result::Result<Vec<u8>, crate::sandbox::Outcome> {
+    registry.blobs.get(digest).map_err(run_outcome)
+}
+
+/// A blob a run could not read, as the run's outcome.
+fn run_outcome(e: BlobError) -> crate::sandbox::Outcome {
     use crate::sandbox::Outcome;
-    registry.blobs.get(digest).map_err(|e| match e {
+    match e {
         BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
         other => Outcome::BadInput(other.to_string()),
-    })
+    }
 }
 
 /// A stored blob for a run, read through `parse` as it is hashed ([`BlobStore::read_with`]): an
@@ -214,13 +219,8 @@ pub(crate) fn parsed_blob_for_run<T, E: std::fmt::Display>(
     digest: &str,
     parse: impl FnOnce(&mut crate::storage::blobs::HashingReader, usize) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, crate::sandbox::Outcome> {
-    use crate::sandbox::Outcome;
-    match registry.blobs.read_with(digest, parse) {
-        Ok(Ok(parsed)) => Ok(parsed),
-        Ok(Err(e)) => Err(Outcome::BadInput(e.to_string())),
-        Err(BlobError::Mismatch { expected, actual }) => Err(Outcome::HashMismatch { expected, actual }),
-        Err(other) => Err(Outcome::BadInput(other.to_string())),
-    }
+    let parsed = registry.blobs.read_with(digest, parse).map_err(run_outcome)?;
+    parsed.map_err(|e| crate::sandbox::Outcome::BadInput(e.to_string()))
 }
 
 /// Set by `sieve serve`: sandbox work runs at a lower CPU priority than request handling, so a

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::digest::digest_of;
+use crate::digest::{digest_of, digest_of_hasher};
 
 /// Why a blob could not be stored or read back intact.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +148,7 @@ impl BlobStore {
         let parsed = parse(&mut reader, len);
         // Whatever `parse` left unread is hashed too: the digest covers the whole file.
         std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| io(&path, e))?;
-        let actual = format!("sha256:{}", hex::encode(reader.hasher.finalize()));
+        let actual = digest_of_hasher(reader.hasher);
         if actual != digest {
             return Err(BlobError::Mismatch { expected: digest.to_string(), actual });
         }
