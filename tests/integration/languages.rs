@@ -103,6 +103,22 @@ fn the_python_sdk_runs_a_model_locally_on_csv_fixtures() {
     let expected = std::fs::read_to_string(fixtures.join("expected.txt")).expect("expected.txt");
     assert_eq!(subjects, expected.lines().collect::<Vec<_>>());
 
+    // The fixture's near misses move across the boundaries as the parameters do, as in the Rust
+    // model's tests: 14 suits at min-suits=14, defendants absent in exactly half at 0.49.
+    for (param, lender, suits) in [("min-suits=14", "FOURTEEN-", 14), ("absent-share=0.49", "HALF-", 16)] {
+        let o = Command::new("python3")
+            .args(["-m", "sieve_sdk.local", "app.py"])
+            .arg(&fixtures)
+            .args(["--param", param])
+            .current_dir(repo().join("plugins/private-lending-fraud-py"))
+            .env("PYTHONPATH", repo().join("sdk/python"))
+            .output()
+            .expect("start python3");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let found = String::from_utf8_lossy(&o.stdout).matches(&format!("\"subject\":\"{lender}")).count();
+        assert_eq!(found, suits, "{param}");
+    }
+
     // An undeclared parameter is refused, naming it.
     let o = Command::new("python3")
         .args(["-m", "sieve_sdk.local", "app.py"])

@@ -369,6 +369,12 @@ fn a_plugins_source_is_kept_for_its_reviewers(reg: &Reg) {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     reg.ok(&admin, &["plugin", "approve", &digest]);
     reg.refused(&bob, &["plugin", "source", &digest, "--out", out_text], "admin");
+    // Nor may another author put a source of their own on it.
+    reg.refused(
+        &bob,
+        &["plugin", "publish", "private-lending-fraud", "--source", source, "--toolchain", "rustc 1.90.0"],
+        "only the plugin's author (alice)",
+    );
 
     let other = repo.join("plugins/vehicle-insurance-fraud");
     let o = reg.cmd(
