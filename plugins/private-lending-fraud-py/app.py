@@ -57,9 +57,10 @@ class PrivateLendingFraud(Model):
         )
         enforced = ops.Index.build(enforcement.text("basis_case_no"))
 
-        for who, rows in ops.Index.build(plaintiff).groups():
+        # Only the plaintiffs with enough suits: the host groups the column and keeps those groups.
+        for who, rows in ops.Index.build(plaintiff, min_rows=min_suits).groups():
             n = len(rows)
-            if n < max(min_suits, 1) or any(licensed.get(r) is True for r in rows):
+            if any(licensed.get(r) is True for r in rows):
                 continue
             absent = ops.share(rows, lambda r: None if appeared.get(r) is None else not appeared.get(r))
             if absent <= absent_share:

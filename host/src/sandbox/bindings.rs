@@ -1,4 +1,4 @@
-//! Host bindings generated from `wit/` (`sieve:model@0.1.1`; wasmtime matches a 0.1.0 component's
+//! Host bindings generated from `wit/` (`sieve:model@0.1.2`; wasmtime matches a 0.1.0 or 0.1.1 component's
 //! imports and exports to these by semver).
 
 wasmtime::component::bindgen!({

@@ -6,13 +6,16 @@
 //! log lines) or hands it (batches, lowered straight from the served columns by `lowering`)
 //! counts against the run's host memory budget.
 
-use sieve_sdk::data::{Column, Values};
+use std::sync::Arc;
+
+use sieve_sdk::data::{Column, Text, Values};
 use sieve_sdk::{Clue, Evidence, LogLevel};
 use wasmtime::component::{ComponentType, Lift, Linker, Resource, ResourceType, WasmList, WasmStr};
 use wasmtime::{StoreContextMut, Trap};
 
 use super::bindings::sieve::model::types as w;
-use super::lowering::{self, BatchOut, ColumnOut, TextOut};
+use super::grouping;
+use super::lowering::{self, BatchOut, ByteList, ColumnOut, GroupingOut, RawBatchOut, RawColumnOut, RawTextOut, TextOut};
 use super::state::{HostStop, LogLine, RunState, TableHandle};
 use crate::text::{prefix, quote};
 use sieve_sdk::model::clue_limits::{
@@ -20,14 +23,17 @@ use sieve_sdk::model::clue_limits::{
 };
 
 /// The interfaces this module implements, as guests import them.
-const HOST_INTERFACE: &str = "sieve:model/host@0.1.1";
-const TYPES_INTERFACE: &str = "sieve:model/types@0.1.1";
+const HOST_INTERFACE: &str = "sieve:model/host@0.1.2";
+const TYPES_INTERFACE: &str = "sieve:model/types@0.1.2";
 
 /// Fuel charged for any host call, on top of its work: about what the guest would burn doing a
 /// small amount of work itself, so a loop of cheap host calls cannot outrun the budget.
 pub const CALL_FUEL: u64 = 5_000;
 /// Bytes the host copies per unit of fuel charged.
 pub const BYTES_PER_FUEL: u64 = 1;
+/// Fuel charged per row grouped by `table.group`: about what the host's counting sort costs, in
+/// the units a guest would burn for the same work.
+pub const GROUP_FUEL_PER_ROW: u64 = 24;
 /// Fuel charged per clue for validating it.
 pub const CLUE_FUEL: u64 = 1_000;
 /// Bytes each log line counts against `--max-log-bytes` besides its text.
@@ -79,6 +85,9 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     host.func_wrap("[method]table.read", read)?;
     host.func_wrap("[method]table.dictionary", dictionary)?;
     host.func_wrap("[method]table.dictionary-id", dictionary_id)?;
+    host.func_wrap("[method]table.read-raw", read_raw)?;
+    host.func_wrap("[method]table.dictionary-raw", dictionary_raw)?;
+    host.func_wrap("[method]table.group", group)?;
     Ok(())
 }
 
@@ -136,13 +145,27 @@ fn schema(mut store: Store<'_>, (handle,): (Resource<TableHandle>,)) -> Answer<V
         .collect(),))
 }
 
-fn read(
-    mut store: Store<'_>,
-    (handle, names, start, max_rows): (Resource<TableHandle>, WasmList<WasmStr>, u64, u32),
-) -> Answer<Result<BatchOut, w::AccessError>> {
-    charge(&mut store, CALL_FUEL)?;
+/// The batch `read` and `read-raw` serve: which table, which of its columns (each declared column
+/// at most once), and which rows; or the access error the guest gets. The host memory and fuel for
+/// the batch's bytes are taken here, before anything is lowered.
+struct Picked {
+    tables: Arc<[super::state::ServedTable]>,
+    index: usize,
+    columns: Vec<usize>,
+    begin: usize,
+    end: usize,
+}
+
+fn pick_batch(
+    store: &mut Store<'_>,
+    handle: &Resource<TableHandle>,
+    names: &WasmList<WasmStr>,
+    start: u64,
+    max_rows: u32,
+) -> wasmtime::Result<Result<Picked, w::AccessError>> {
+    charge(store, CALL_FUEL)?;
     let tables = store.data().tables.clone();
-    let index = store.data().tables_handle(&handle)?;
+    let index = store.data().tables_handle(handle)?;
     let table = &tables[index];
     // Each declared column at most once: the batch can never be larger than the table.
     if names.len() > table.columns.len() {
@@ -155,13 +178,13 @@ fn read(
     }
     let mut picked: Vec<usize> = Vec::with_capacity(names.len());
     for i in 0..names.len() {
-        let Some(name) = names.get(&mut store, i) else { break };
+        let Some(name) = names.get(&mut *store, i) else { break };
         let name = name?;
-        let name = name.to_str(&store)?;
+        let name = name.to_str(&*store)?;
         match table.columns.iter().position(|c| c.name == *name) {
             None => {
                 let column = format!("{}.{}", table.spec.name, prefix(&name, 64));
-                return Ok((Err(w::AccessError::UndeclaredColumn(column)),));
+                return Ok(Err(w::AccessError::UndeclaredColumn(column)));
             }
             Some(c) if picked.contains(&c) => {
                 return Err(stop(HostStop::Misuse(format!(
@@ -177,22 +200,59 @@ fn read(
     let end = begin.saturating_add(max_rows as usize).min(table.rows);
     let bytes: usize = picked.iter().map(|&c| batch_bytes(&table.columns[c], begin, end)).sum();
     store.data_mut().reserve_host("a table.read batch", bytes, false).map_err(stop)?;
-    charge(&mut store, bytes as u64 / BYTES_PER_FUEL)?;
-    let columns = picked
+    charge(store, bytes as u64 / BYTES_PER_FUEL)?;
+    store.data_mut().cells_read += ((end - begin) * picked.len()) as u64;
+    Ok(Ok(Picked { tables, index, columns: picked, begin, end }))
+}
+
+impl Picked {
+    /// Rows `begin..end` of column `c`'s validity, when any of them is null.
+    fn validity(&self, c: usize) -> Option<Vec<u8>> {
+        let column = &self.tables[self.index].columns[c];
+        let validity = column.validity.as_ref().map(|v| v.slice(self.begin, self.end));
+        validity.filter(|v| v.null_count() > 0).map(|v| v.as_bytes().to_vec())
+    }
+}
+
+fn read(
+    mut store: Store<'_>,
+    (handle, names, start, max_rows): (Resource<TableHandle>, WasmList<WasmStr>, u64, u32),
+) -> Answer<Result<BatchOut, w::AccessError>> {
+    let p = match pick_batch(&mut store, &handle, &names, start, max_rows)? {
+        Ok(p) => p,
+        Err(e) => return Ok((Err(e),)),
+    };
+    let columns = p
+        .columns
         .iter()
-        .map(|&c| {
-            let column = &table.columns[c];
-            let validity =
-                column.validity.as_ref().map(|v| v.slice(begin, end)).filter(|v| v.null_count() > 0);
-            ColumnOut {
-                name: column.name.clone(),
-                data: lowering::column_data(&tables, index, c, begin, end),
-                validity: validity.map(|v| v.as_bytes().to_vec()),
-            }
+        .map(|&c| ColumnOut {
+            name: p.tables[p.index].columns[c].name.clone(),
+            data: lowering::column_data(&p.tables, p.index, c, p.begin, p.end),
+            validity: p.validity(c),
         })
         .collect();
-    store.data_mut().cells_read += ((end - begin) * picked.len()) as u64;
-    Ok((Ok(BatchOut { start: begin as u64, len: (end - begin) as u32, columns }),))
+    Ok((Ok(BatchOut { start: p.begin as u64, len: (p.end - p.begin) as u32, columns }),))
+}
+
+/// `read` with each column as little-endian bytes (0.1.2): the same checks, the same charges.
+fn read_raw(
+    mut store: Store<'_>,
+    (handle, names, start, max_rows): (Resource<TableHandle>, WasmList<WasmStr>, u64, u32),
+) -> Answer<Result<RawBatchOut, w::AccessError>> {
+    let p = match pick_batch(&mut store, &handle, &names, start, max_rows)? {
+        Ok(p) => p,
+        Err(e) => return Ok((Err(e),)),
+    };
+    let columns = p
+        .columns
+        .iter()
+        .map(|&c| {
+            let (layout, values, offsets) = lowering::raw_column(&p.tables, p.index, c, p.begin, p.end);
+            let name = p.tables[p.index].columns[c].name.clone();
+            RawColumnOut { name, layout, values, offsets, validity: p.validity(c) }
+        })
+        .collect();
+    Ok((Ok(RawBatchOut { start: p.begin as u64, len: (p.end - p.begin) as u32, columns }),))
 }
 
 /// The served table behind `handle` and the position of its column `name`, or the access
@@ -210,27 +270,82 @@ fn column_of(
     })
 }
 
+/// The served dictionary of a column, charged and reserved for, or the access error.
+fn served_dictionary(
+    store: &mut Store<'_>,
+    handle: &Resource<TableHandle>,
+    name: WasmStr,
+) -> wasmtime::Result<Result<(usize, usize, Arc<Text>), w::AccessError>> {
+    charge(store, CALL_FUEL)?;
+    let name = name.to_str(&*store)?.into_owned();
+    let (index, position) = match column_of(store, handle, &name)? {
+        Ok(found) => found,
+        Err(e) => return Ok(Err(e)),
+    };
+    let table = &store.data().tables[index];
+    let column = &table.columns[position];
+    let Values::Dictionary { dictionary, .. } = &column.values else {
+        return Ok(Err(w::AccessError::NotDictionary(format!("{}.{}", table.spec.name, column.name))));
+    };
+    let dictionary = dictionary.clone();
+    let (text, offsets) = dictionary.raw();
+    let bytes = text.len() + offsets.len() * 4;
+    store.data_mut().reserve_host("a column dictionary", bytes, false).map_err(stop)?;
+    charge(store, bytes as u64 / BYTES_PER_FUEL)?;
+    Ok(Ok((index, position, dictionary)))
+}
+
 fn dictionary(
     mut store: Store<'_>,
     (handle, name): (Resource<TableHandle>, WasmStr),
 ) -> Answer<Result<TextOut, w::AccessError>> {
-    charge(&mut store, CALL_FUEL)?;
+    let (index, position, dictionary) = match served_dictionary(&mut store, &handle, name)? {
+        Ok(found) => found,
+        Err(e) => return Ok((Err(e),)),
+    };
     let tables = store.data().tables.clone();
+    Ok((Ok(lowering::dictionary(&tables, index, position, &dictionary)),))
+}
+
+/// `dictionary` as bytes (0.1.2).
+fn dictionary_raw(
+    mut store: Store<'_>,
+    (handle, name): (Resource<TableHandle>, WasmStr),
+) -> Answer<Result<RawTextOut, w::AccessError>> {
+    let (index, position, dictionary) = match served_dictionary(&mut store, &handle, name)? {
+        Ok(found) => found,
+        Err(e) => return Ok((Err(e),)),
+    };
+    let tables = store.data().tables.clone();
+    Ok((Ok(lowering::dictionary_raw(&tables, index, position, &dictionary)),))
+}
+
+/// The rows of a table grouped by one declared column (0.1.2). The host's working memory and the
+/// result are reserved before any of it is allocated, and the work is charged per row.
+fn group(
+    mut store: Store<'_>,
+    (handle, name, min_rows): (Resource<TableHandle>, WasmStr, u32),
+) -> Answer<Result<GroupingOut, w::AccessError>> {
+    charge(&mut store, CALL_FUEL)?;
     let name = name.to_str(&store)?.into_owned();
     let (index, position) = match column_of(&store, &handle, &name)? {
         Ok(found) => found,
         Err(e) => return Ok((Err(e),)),
     };
+    let tables = store.data().tables.clone();
     let column = &tables[index].columns[position];
-    let Values::Dictionary { dictionary, .. } = &column.values else {
-        let column = format!("{}.{}", tables[index].spec.name, column.name);
-        return Ok((Err(w::AccessError::NotDictionary(column)),));
-    };
-    let (text, offsets) = dictionary.raw();
-    let bytes = text.len() + offsets.len() * 4;
-    store.data_mut().reserve_host("a column dictionary", bytes, false).map_err(stop)?;
-    charge(&mut store, bytes as u64 / BYTES_PER_FUEL)?;
-    Ok((Ok(lowering::dictionary(&tables, index, position, dictionary)),))
+    let bytes = grouping::working_bytes(column) + grouping::result_bytes(column);
+    store.data_mut().reserve_host("a table.group", bytes, false).map_err(stop)?;
+    charge(&mut store, (column.len() as u64).saturating_mul(GROUP_FUEL_PER_ROW))?;
+    let groups = grouping::group(column, min_rows);
+    charge(&mut store, groups.bytes() as u64 / BYTES_PER_FUEL)?;
+    store.data_mut().cells_read += column.len() as u64;
+    let list = |words: Vec<u32>| if words.is_empty() { ByteList::Empty } else { ByteList::Words(words) };
+    Ok((Ok(GroupingOut {
+        rows: list(groups.rows),
+        starts: ByteList::Words(groups.starts),
+        group_of_code: list(groups.group_of_code),
+    }),))
 }
 
 /// The id of a dictionary-encoded column's dictionary: its place among the distinct
@@ -254,15 +369,15 @@ fn dictionary_id(
             tables[index].spec.name, column.name
         ))),));
     };
-    let mut seen: Vec<&std::sync::Arc<sieve_sdk::data::Text>> = Vec::new();
+    let mut seen: Vec<&Arc<Text>> = Vec::new();
     for c in tables.iter().flat_map(|t| &t.columns) {
         if let Values::Dictionary { dictionary, .. } = &c.values
-            && !seen.iter().any(|d| std::sync::Arc::ptr_eq(d, dictionary))
+            && !seen.iter().any(|d| Arc::ptr_eq(d, dictionary))
         {
             seen.push(dictionary);
         }
     }
-    let id = seen.iter().position(|d| std::sync::Arc::ptr_eq(d, wanted)).unwrap_or(0);
+    let id = seen.iter().position(|d| Arc::ptr_eq(d, wanted)).unwrap_or(0);
     Ok((Ok(id as u32),))
 }
 

@@ -16,6 +16,7 @@ use sieve_sdk::data::{Text, Values};
 use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext};
 use wasmtime::component::{ComponentType, Lower};
 
+use super::bindings::sieve::model::types::RawLayout;
 use super::state::ServedTable;
 
 /// Where a borrowed slice lives: a column of a served table.
@@ -120,9 +121,32 @@ macro_rules! lower_as {
     };
 }
 
+/// A `list<u8>` of little-endian bytes (`sieve:model@0.1.2`'s raw reads and groupings): a
+/// served column's bytes borrowed in place, or u32s the host computed. Wasm is little-endian, and
+/// so is every target the host builds for (checked below), so the in-memory bytes are the wire's.
+pub enum ByteList {
+    Shared(Shared<u8>),
+    Words(Vec<u32>),
+    Empty,
+}
+
+#[cfg(target_endian = "big")]
+compile_error!("raw reads lower the host's in-memory bytes as little-endian lists");
+
+impl ByteList {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            ByteList::Shared(s) => s.slice(),
+            ByteList::Words(w) => bytemuck::cast_slice(w),
+            ByteList::Empty => &[],
+        }
+    }
+}
+
 lower_as!([T: Lower + Send + Sync + 'static] Shared<T> => [T], slice);
 lower_as!([] SharedStr => str, text);
 lower_as!([] Offsets => [u32], slice);
+lower_as!([] ByteList => [u8], bytes);
 
 /// `column-data`.
 #[derive(ComponentType, Lower)]
@@ -162,6 +186,44 @@ pub struct BatchOut {
     pub columns: Vec<ColumnOut>,
 }
 
+/// `raw-column` (0.1.2).
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct RawColumnOut {
+    pub name: String,
+    pub layout: RawLayout,
+    pub values: ByteList,
+    pub offsets: ByteList,
+    pub validity: Option<Vec<u8>>,
+}
+
+/// `raw-batch` (0.1.2).
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct RawBatchOut {
+    pub start: u64,
+    pub len: u32,
+    pub columns: Vec<RawColumnOut>,
+}
+
+/// `raw-text` (0.1.2).
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct RawTextOut {
+    pub bytes: ByteList,
+    pub offsets: ByteList,
+}
+
+/// `grouping` (0.1.2).
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct GroupingOut {
+    pub rows: ByteList,
+    pub starts: ByteList,
+    #[component(name = "group-of-code")]
+    pub group_of_code: ByteList,
+}
+
 fn text_of(values: &Values) -> Option<&Text> {
     match values {
         Values::Text(t) => Some(t),
@@ -176,6 +238,27 @@ fn text_bytes(values: &Values) -> &str {
 
 fn text_offsets(values: &Values) -> &[u32] {
     text_of(values).map_or(&[], |t| t.raw().1)
+}
+
+/// Every value of a column as the bytes `read-raw` serves (text: its UTF-8 bytes).
+fn value_bytes(values: &Values) -> &[u8] {
+    match values {
+        Values::Text(t) => t.raw().0.as_bytes(),
+        Values::Dictionary { indices, .. } => bytemuck::cast_slice(indices),
+        Values::Int64(v) | Values::Timestamp(v) => bytemuck::cast_slice(v),
+        Values::Float64(v) => bytemuck::cast_slice(v),
+        // A bool is one byte, 0 or 1: exactly the `boolean` layout.
+        Values::Boolean(v) => bytemuck::checked::try_cast_slice(v).unwrap_or(&[]),
+        Values::Date(v) => bytemuck::cast_slice(v),
+    }
+}
+
+fn text_bytes_raw(values: &Values) -> &[u8] {
+    text_bytes(values).as_bytes()
+}
+
+fn text_offsets_raw(values: &Values) -> &[u8] {
+    bytemuck::cast_slice(text_offsets(values))
 }
 
 /// Rows `start..end` of `text`, the text served at `place`.
@@ -235,4 +318,47 @@ pub fn column_data(
 /// The whole dictionary `text` of column `column` of served table `table`, as a `text-column`.
 pub fn dictionary(tables: &Arc<[ServedTable]>, table: usize, column: usize, text: &Text) -> TextOut {
     text_out(Place { tables: tables.clone(), table, column }, text, 0, text.len())
+}
+
+/// Rows `start..end` of column `column` of served table `table`, as `read-raw` serves them.
+pub fn raw_column(
+    tables: &Arc<[ServedTable]>,
+    table: usize,
+    column: usize,
+    start: usize,
+    end: usize,
+) -> (RawLayout, ByteList, ByteList) {
+    let place = Place { tables: tables.clone(), table, column };
+    let values: &Values = &tables[table].columns[column].values;
+    let (layout, width) = match values {
+        Values::Text(text) => {
+            let (_, offsets) = text.raw();
+            let (from, to) = (offsets[start] as usize, offsets[end] as usize);
+            let offsets = if start == 0 {
+                ByteList::Shared(Shared { place: place.clone(), range: 0..4 * (end + 1), view: text_offsets_raw })
+            } else {
+                ByteList::Words(offsets[start..=end].iter().map(|o| o - offsets[start]).collect())
+            };
+            let bytes = ByteList::Shared(Shared { place, range: from..to, view: value_bytes });
+            return (RawLayout::Text, bytes, offsets);
+        }
+        Values::Dictionary { .. } => (RawLayout::Dictionary, 4),
+        Values::Int64(_) => (RawLayout::Int64, 8),
+        Values::Float64(_) => (RawLayout::Float64, 8),
+        Values::Boolean(_) => (RawLayout::Boolean, 1),
+        Values::Date(_) => (RawLayout::Date, 4),
+        Values::Timestamp(_) => (RawLayout::Timestamp, 8),
+    };
+    let values = ByteList::Shared(Shared { place, range: start * width..end * width, view: value_bytes });
+    (layout, values, ByteList::Empty)
+}
+
+/// The whole dictionary `text` of column `column` of served table `table`, as a `raw-text`.
+pub fn dictionary_raw(tables: &Arc<[ServedTable]>, table: usize, column: usize, text: &Text) -> RawTextOut {
+    let place = Place { tables: tables.clone(), table, column };
+    let (bytes, offsets) = text.raw();
+    RawTextOut {
+        bytes: ByteList::Shared(Shared { place: place.clone(), range: 0..bytes.len(), view: text_bytes_raw }),
+        offsets: ByteList::Shared(Shared { place, range: 0..4 * offsets.len(), view: text_offsets_raw }),
+    }
 }

@@ -4,6 +4,7 @@
 pub mod bindings;
 pub mod cache;
 pub mod compile;
+pub mod grouping;
 pub mod host;
 pub mod imports;
 pub mod limits;

@@ -1,9 +1,11 @@
 """Columns as the host serves them, decoded lazily.
 
-- Text comes as one string of every value back to back and `len + 1` offsets that count UTF-8
-  *bytes*, not characters (`(2017)浙0102民初49号` is 25 bytes, 15 characters). A column slices
-  the string directly when it is ASCII, and its UTF-8 bytes otherwise; no value is decoded
-  before it is asked for.
+- Text comes as the UTF-8 bytes of every value back to back and `len + 1` offsets that count
+  *bytes*, not characters (`(2017)浙0102民初49号` is 25 bytes, 15 characters); no value is
+  decoded before it is asked for.
+- Numbers, dates, booleans and codes arrive as little-endian bytes viewed in place (`memoryview`
+  cast to the value's type): indexing gives a Python number or bool, and no object exists for a
+  cell that is never read.
 - A dictionary-encoded text column holds one code per row; the codes index a dictionary that
   every column of the same key domain shares (same `dictionary_id`), so equal codes are equal
   values: group and join on `codes`, and decode only what becomes a clue.
@@ -29,39 +31,32 @@ class Validity:
 
 
 class Strings:
-    """Values back to back in one string, with UTF-8 byte offsets: value i is bytes
-    `offsets[i]:offsets[i + 1]` of the string's UTF-8 encoding."""
+    """Values back to back as UTF-8 bytes, with byte offsets: value i is
+    `utf8[offsets[i]:offsets[i + 1]]`, decoded only when asked for."""
 
-    __slots__ = ("_text", "_utf8", "offsets")
+    __slots__ = ("utf8", "offsets")
 
-    def __init__(self, text: str, offsets: Sequence[int]):
-        # ASCII text: byte offsets are character offsets, so the string is sliced as it is.
-        self._text = text if text.isascii() else None
-        self._utf8 = None if self._text is not None else text.encode("utf-8")
+    def __init__(self, utf8: bytes, offsets: Sequence[int]):
+        self.utf8 = utf8
         self.offsets = offsets
 
     def __len__(self) -> int:
         return max(len(self.offsets) - 1, 0)
 
     def value(self, i: int) -> str:
-        a, b = self.offsets[i], self.offsets[i + 1]
-        if self._text is not None:
-            return self._text[a:b]
-        return self._utf8[a:b].decode("utf-8")
+        offsets = self.offsets
+        return self.utf8[offsets[i] : offsets[i + 1]].decode("utf-8")
 
     @staticmethod
     def join(parts: List["Strings"]) -> "Strings":
         """Several batches' strings as one."""
         if len(parts) == 1:
             return parts[0]
-        texts, offsets, base = [], [0], 0
+        offsets, base = [0], 0
         for p in parts:
-            raw = p._utf8 if p._utf8 is not None else p._text.encode("utf-8")
-            texts.append(raw)
             offsets.extend(base + o for o in p.offsets[1:])
-            base += len(raw)
-        joined = b"".join(texts).decode("utf-8")
-        return Strings(joined, offsets)
+            base += len(p.utf8)
+        return Strings(b"".join(p.utf8 for p in parts), offsets)
 
 
 class Dictionary:
@@ -89,16 +84,18 @@ class Dictionary:
 
 
 class Column:
-    """One column of a loaded table: `values` (a list, a placeholder where null), `validity`
-    (None when the column has no nulls), `get(i)` (None where null)."""
+    """One column of a loaded table: `values` (indexable, a placeholder where null), `validity`
+    (None when the column has no nulls), `get(i)` (None where null). `source` is where the
+    whole column came from (backend, table handle), so `ops.Index` can ask the host to group it."""
 
-    __slots__ = ("name", "type", "values", "validity")
+    __slots__ = ("name", "type", "values", "validity", "source")
 
-    def __init__(self, name: str, type_: str, values: list, validity: Optional[Validity]):
+    def __init__(self, name: str, type_: str, values: Sequence, validity: Optional[Validity]):
         self.name = name
         self.type = type_
         self.values = values
         self.validity = validity
+        self.source = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -118,7 +115,7 @@ class TextColumn(Column):
     __slots__ = ("strings", "codes", "dictionary")
 
     def __init__(self, name: str, validity: Optional[Validity], strings: Optional[Strings] = None,
-                 codes: Optional[list] = None, dictionary: Optional[Dictionary] = None):
+                 codes: Optional[Sequence[int]] = None, dictionary: Optional[Dictionary] = None):
         super().__init__(name, "text", codes if codes is not None else [], validity)
         self.strings = strings
         self.codes = codes

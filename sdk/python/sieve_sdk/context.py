@@ -20,7 +20,8 @@ LOG_LEVELS = ("debug", "info", "warn", "error")
 
 class RawColumn:
     """One column of one batch as a backend hands it over: `kind` is a column type, or
-    `dictionary` (then `payload` is the codes), or `text` (then `payload` is Strings)."""
+    `dictionary` (then `payload` is the codes), or `text` (then `payload` is Strings). Other
+    payloads are indexable values: a memoryview over the host's bytes, or a list."""
 
     __slots__ = ("name", "kind", "payload", "validity")
 
@@ -106,6 +107,8 @@ class TableReader:
             for column in raw:
                 parts[column.name].append((0, column))
         loaded = {name: self._join(name, pieces, start) for name, pieces in parts.items()}
+        for column in loaded.values():
+            column.source = (backend, self._handle)
         frame = Frame(self.name, start, loaded)
         self._ctx.frames.append(frame)
         return frame
@@ -117,14 +120,23 @@ class TableReader:
         if any(p.kind != kind for _, p in pieces):
             raise BadData(f"{self.name}.{name}: batches disagree on the column's type")
         validity = _join_validity(pieces, rows)
-        if kind == "dictionary":
-            codes = pieces[0][1].payload if len(pieces) == 1 else [c for _, p in pieces for c in p.payload]
-            dictionary = self._ctx._dictionary(self._handle, name)
-            return TextColumn(name, validity, codes=codes, dictionary=dictionary)
         if kind == "text":
             return TextColumn(name, validity, strings=Strings.join([p.payload for _, p in pieces]))
-        values = pieces[0][1].payload if len(pieces) == 1 else [v for _, p in pieces for v in p.payload]
+        values = _join_values([p.payload for _, p in pieces])
+        if kind == "dictionary":
+            dictionary = self._ctx._dictionary(self._handle, name)
+            return TextColumn(name, validity, codes=values, dictionary=dictionary)
         return Column(name, kind, values, validity)
+
+
+def _join_values(parts: list):
+    """Several batches' values as one sequence: memoryviews (the host's raw bytes) are joined as
+    bytes and viewed again, lists are concatenated."""
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, memoryview) for p in parts):
+        return memoryview(b"".join(parts)).cast(parts[0].format)
+    return [v for p in parts for v in p]
 
 
 def _join_validity(pieces, rows: int) -> Optional[Validity]:

@@ -13,6 +13,9 @@ imported here, not at the package's top level: the same model runs locally with 
 from __future__ import annotations
 
 import gc
+# Imported here, not where it is used: componentize-py bundles the modules a component's code
+# imports at the top, and one imported only inside a function would be missing at run time.
+import traceback
 from typing import List
 
 from .columns import Strings
@@ -27,6 +30,17 @@ _COLUMN_TYPES = {
     "date": "DATE",
     "timestamp": "TIMESTAMP",
 }
+# `raw-layout` by number: the column kind, and the memoryview format of its little-endian values
+# (None: text, bytes and u32 offsets).
+_RAW_LAYOUTS = (
+    ("text", None),
+    ("dictionary", "I"),
+    ("int64", "q"),
+    ("float64", "d"),
+    ("boolean", "?"),
+    ("date", "i"),
+    ("timestamp", "q"),
+)
 _PARAM_TYPES = {"int": "INT", "float": "FLOAT", "boolean": "BOOLEAN", "text": "TEXT"}
 # Contexts of runs, never freed (see `export`).
 _KEPT: List[object] = []
@@ -52,37 +66,33 @@ class HostBackend:
         return self._tables[handle].row_count()
 
     def read(self, handle: int, columns: List[str], start: int, max_rows: int):
-        t = self._t
         try:
-            batch = self._tables[handle].read(columns, start, max_rows)
+            batch = self._tables[handle].read_raw(columns, start, max_rows)
         except Exception as e:
             raise model_error_from_access(e) from None
         out = []
         for c in batch.columns:
-            data = c.data
-            if isinstance(data, t.ColumnData_Dictionary):
-                raw = RawColumn(c.name, "dictionary", data.value, c.validity)
-            elif isinstance(data, t.ColumnData_Text):
-                raw = RawColumn(c.name, "text", Strings(data.value.bytes, data.value.offsets), c.validity)
-            elif isinstance(data, t.ColumnData_Int64):
-                raw = RawColumn(c.name, "int64", data.value, c.validity)
-            elif isinstance(data, t.ColumnData_Float64):
-                raw = RawColumn(c.name, "float64", data.value, c.validity)
-            elif isinstance(data, t.ColumnData_Boolean):
-                raw = RawColumn(c.name, "boolean", data.value, c.validity)
-            elif isinstance(data, t.ColumnData_Date):
-                raw = RawColumn(c.name, "date", data.value, c.validity)
+            kind, view = _RAW_LAYOUTS[c.layout.value]
+            if view is None:
+                payload = Strings(c.values, memoryview(c.offsets).cast("I"))
             else:
-                raw = RawColumn(c.name, "timestamp", data.value, c.validity)
-            out.append(raw)
+                payload = memoryview(c.values).cast(view)
+            out.append(RawColumn(c.name, kind, payload, c.validity))
         return batch.start, batch.len, out
 
     def dictionary(self, handle: int, column: str):
         try:
-            text = self._tables[handle].dictionary(column)
+            text = self._tables[handle].dictionary_raw(column)
         except Exception as e:
             raise model_error_from_access(e) from None
-        return text.bytes, text.offsets
+        return text.bytes, memoryview(text.offsets).cast("I")
+
+    def group(self, handle: int, column: str, min_rows: int):
+        try:
+            g = self._tables[handle].group(column, min_rows)
+        except Exception as e:
+            raise model_error_from_access(e) from None
+        return memoryview(g.rows).cast("I"), memoryview(g.starts).cast("I"), memoryview(g.group_of_code).cast("I")
 
     def dictionary_id(self, handle: int, column: str) -> int:
         try:
@@ -190,8 +200,6 @@ def export(model_class):
                 error = model_error(e)
                 if error is not e:
                     # Not one of the SDK's errors: keep the traceback on stderr for the run report.
-                    import traceback
-
                     traceback.print_exc()
                 variant = {
                     "bad-param": t.ModelError_BadParam,

@@ -144,7 +144,7 @@ class LocalBackend:
                 offsets = [0]
                 for b in encoded:
                     offsets.append(offsets[-1] + len(b))
-                payload = Strings(b"".join(encoded).decode("utf-8"), offsets)
+                payload = Strings(b"".join(encoded), offsets)
             else:
                 payload = values
             out.append(RawColumn(name, spec.type, payload, table.validity(name, start, end)))
@@ -155,6 +155,10 @@ class LocalBackend:
 
     def dictionary_id(self, handle: int, column: str) -> int:
         raise LocalError(f"{column} is not dictionary-encoded in a local run")
+
+    def group(self, handle: int, column: str, min_rows: int):
+        """None: `ops.Index` groups in Python (the host groups in the component)."""
+        return None
 
     def emit(self, clues: List[Clue]) -> None:
         counts = {name: t.rows for name, t in self._tables.items()}

@@ -5,7 +5,7 @@ clue needs it.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .columns import TextColumn
 
@@ -14,15 +14,33 @@ EMPTY: List[int] = []
 
 class Index:
     """The rows of each distinct non-null value of a text column, in row order; groups iterate in
-    order of first appearance (as the Rust SDK's `Index`)."""
+    order of first appearance (as the Rust SDK's `Index`). `min_rows` keeps only the groups with at
+    least that many rows (a rule's "at least 15 suits"), so a walk over the groups never visits the
+    rest. Inside a component the host groups the column (`table.group`, a counting sort over
+    dictionary codes) and the index is three arrays viewed in place; elsewhere it is built here."""
 
-    def __init__(self, column: TextColumn, groups: Dict[object, List[int]]):
+    def __init__(self, column: TextColumn, rows: Sequence[int], starts: Sequence[int],
+                 group_of_code: Optional[Sequence[int]], group_of_key: Optional[Dict[object, int]]):
         self._column = column
-        self._groups = groups
-        self._by_text: Optional[Dict[str, List[int]]] = None
+        self._rows = rows
+        self._starts = starts
+        # Dictionary columns: 1 + the group of each code (0: none). Others: key -> group.
+        self._group_of_code = group_of_code
+        self._group_of_key = group_of_key
+        self._by_text: Optional[Dict[str, int]] = None
 
     @staticmethod
-    def build(column: TextColumn) -> "Index":
+    def build(column: TextColumn, min_rows: int = 1) -> "Index":
+        if column.source is not None:
+            backend, handle = column.source
+            grouped = backend.group(handle, column.name, max(min_rows, 0))
+            if grouped is not None:
+                rows, starts, group_of_code = grouped
+                return Index(column, rows, starts, group_of_code if column.codes is not None else None, None)
+        return Index._build_here(column, min_rows)
+
+    @staticmethod
+    def _build_here(column: TextColumn, min_rows: int) -> "Index":
         groups: Dict[object, List[int]] = {}
         valid = column.validity
         if column.codes is not None:
@@ -46,35 +64,61 @@ class Index:
                         groups[key] = [i]
                     else:
                         rows.append(i)
-        return Index(column, groups)
+        flat: List[int] = []
+        starts = [0]
+        group_of_key: Dict[object, int] = {}
+        for key, rows in groups.items():
+            if len(rows) >= min_rows:
+                group_of_key[key] = len(starts) - 1
+                flat.extend(rows)
+                starts.append(len(flat))
+        return Index(column, flat, starts, None, group_of_key)
 
     def __len__(self) -> int:
-        return len(self._groups)
+        """Number of groups kept."""
+        return len(self._starts) - 1
 
-    def _text(self, key) -> str:
-        return self._column.dictionary.value(key) if self._column.codes is not None else key
+    def group(self, g: int) -> Sequence[int]:
+        """The rows of group `g` (0-based, in order of first appearance)."""
+        return self._rows[self._starts[g] : self._starts[g + 1]]
 
-    def groups(self) -> Iterator[Tuple[str, List[int]]]:
-        """(value, rows) for each distinct value, in order of first appearance."""
-        for key, rows in self._groups.items():
-            yield self._text(key), rows
+    def groups(self) -> Iterator[Tuple[str, Sequence[int]]]:
+        """(value, rows) for each group kept, in order of first appearance."""
+        rows, starts, column = self._rows, self._starts, self._column
+        for g in range(len(starts) - 1):
+            group = rows[starts[g] : starts[g + 1]]
+            yield column.get(group[0]), group
 
-    def get(self, value: str) -> List[int]:
-        """The rows holding `value` (text)."""
-        if self._column.codes is None:
-            return self._groups.get(value, EMPTY)
+    def _group_of_text(self, value: str) -> int:
+        """The group of a text value, or -1."""
+        if self._group_of_key is not None and self._column.codes is None:
+            return self._group_of_key.get(value, -1)
+        if self._group_of_code is not None:
+            code = self._column.dictionary.code_of(value)
+            return -1 if code is None else self._group_of_code[code] - 1
         if self._by_text is None:
-            self._by_text = {self._text(k): rows for k, rows in self._groups.items()}
-        return self._by_text.get(value, EMPTY)
+            column = self._column
+            self._by_text = {column.get(self.group(g)[0]): g for g in range(len(self))}
+        return self._by_text.get(value, -1)
 
-    def rows_of(self, column: TextColumn, i: int) -> List[int]:
+    def get(self, value: str) -> Sequence[int]:
+        """The rows holding `value` (text); [] if none, or if its group had fewer than min_rows."""
+        g = self._group_of_text(value)
+        return EMPTY if g < 0 else self.group(g)
+
+    def rows_of(self, column: TextColumn, i: int) -> Sequence[int]:
         """The rows holding the value that row `i` of `column` holds: by code when `column` shares
         this index's dictionary (no text decoded), by text otherwise; [] where it is null."""
-        if self._column.codes is not None and column.codes is not None and (
-            column.dictionary_id == self._column.dictionary_id
-        ):
+        mine = self._column
+        if mine.codes is not None and column.codes is not None and column.dictionary_id == mine.dictionary_id:
             code = column.code(i)
-            return EMPTY if code is None else self._groups.get(code, EMPTY)
+            if code is None:
+                return EMPTY
+            if self._group_of_code is not None:
+                g = self._group_of_code[code] - 1
+            else:
+                g = self._group_of_key.get(code, -1)
+            return EMPTY if g < 0 else self.group(g)
         value = column.get(i)
         return EMPTY if value is None else self.get(value)
 

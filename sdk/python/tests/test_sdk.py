@@ -47,6 +47,19 @@ def clues(batch_rows):
         context.LOAD_BATCH_ROWS = saved
 
 
+def run_frame():
+    """The lending_cases frame as a model sees it in a local run."""
+    seen = []
+
+    class Keep(Everything):
+        @staticmethod
+        def run(ctx):
+            seen.append(ctx.table("lending_cases").load(["case_no", "plaintiff_id", "filed_on", "amount"]))
+
+    run(Keep, {"lending_cases": CASES})
+    return seen[0]
+
+
 class ColumnsTest(unittest.TestCase):
     def test_batches_give_what_one_read_gives(self):
         whole = clues(1 << 20)
@@ -65,10 +78,26 @@ class ColumnsTest(unittest.TestCase):
         offsets = [0]
         for b in encoded:
             offsets.append(offsets[-1] + len(b))
-        strings = Strings(b"".join(encoded).decode(), offsets)
+        strings = Strings(b"".join(encoded), memoryview(bytes(b"".join(o.to_bytes(4, "little") for o in offsets))).cast("I"))
         self.assertEqual([strings.value(i) for i in range(3)], values)
-        joined = Strings.join([strings, Strings("xy", [0, 1, 2])])
+        joined = Strings.join([strings, Strings(b"xy", [0, 1, 2])])
         self.assertEqual([joined.value(i) for i in range(5)], values + ["x", "y"])
+
+    def test_min_rows_keeps_only_large_groups(self):
+        frame = run_frame()
+        plaintiff = frame.text("plaintiff_id")
+        every = ops.Index.build(plaintiff)
+        self.assertEqual([who for who, _ in every.groups()], ["p1", "p2", "p0"])
+        self.assertEqual(len(every.get("p2")), 5)
+        big = ops.Index.build(plaintiff, min_rows=6)
+        # Every fourth row is null: p1 (rows 1, 7, 10, 13, 19, 22) and p0 have six rows, p2 five.
+        groups = [(who, list(rows)) for who, rows in big.groups()]
+        self.assertEqual(groups[0], ("p1", [1, 7, 10, 13, 19, 22]))
+        self.assertEqual([who for who, _ in groups], ["p1", "p0"])
+        self.assertEqual(list(big.get("p2")), [], "a group under min_rows is not in the index")
+        self.assertEqual(list(big.rows_of(plaintiff, 2)), [], "row 2 holds p2")
+        self.assertEqual(list(big.rows_of(plaintiff, 21)), [3, 6, 9, 15, 18, 21])
+        self.assertEqual(list(big.rows_of(plaintiff, 0)), [], "row 0 is null")
 
     def test_a_bad_cell_names_file_line_and_column(self):
         with self.assertRaises(LocalError) as caught:
