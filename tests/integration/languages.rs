@@ -1,7 +1,8 @@
 //! Models in other languages: the Python T2 in `plugins/private-lending-fraud-py`, built with
 //! `sieve build` (componentize-py) and run by the same host, gives the Rust model's clues byte for
 //! byte; its SDK's local runner gives the fixture's clues in plain CPython, and its own unit tests
-//! (`sdk/python/tests`) pass.
+//! (`sdk/python/tests`) pass. A probe model (`tests/guests/python-probe`) checks what a Python
+//! model sees (every type read raw, host grouping) and how the host's limits meet it.
 //!
 //! They need the toolchains: without them the tests say so and pass, unless
 //! `SIEVE_TEST_LANGUAGES` is set (`.ci/run` sets it after installing them), where a missing
@@ -76,6 +77,84 @@ fn the_python_t2_gives_the_rust_models_clues() {
         text.contains("private-lending-fraud-py") && text.contains("sockets      linked, denied"),
         "{text}"
     );
+}
+
+/// Builds `tests/guests/python-probe` and runs it with `--param mode=MODE` on its data: the run's
+/// report, and its clues as JSON lines.
+fn probe(component: &str, mode: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let data = repo().join("tests/guests/python-probe/data");
+    let clues = fresh_dir(&format!("python-probe-{mode}")).join("clues.jsonl");
+    let mode = format!("mode={mode}");
+    let mut args = vec!["--param", &mode, "--out", clues.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    let (code, v) = run_json(component, &data, &args);
+    (code, v, std::fs::read_to_string(&clues).unwrap_or_default())
+}
+
+#[test]
+fn python_models_see_every_value_as_written_and_meet_the_hosts_limits() {
+    if !have("componentize-py") {
+        return;
+    }
+    let model = repo().join("tests/guests/python-probe");
+    let out = fresh_dir("python-probe").join("probe.wasm");
+    let built = run(&["build", model.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert!(built.status.success(), "sieve build: {}", stderr(&built));
+    let component = out.to_str().expect("utf-8");
+
+    // Every type, nulls, extremes and non-ASCII text, read raw (memoryviews over the host's
+    // bytes): the clues spell out each value, and the local runner (plain lists) agrees.
+    let (code, v, clues) = probe(component, "values", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (0, Some("completed")), "{v}");
+    let local = Command::new("python3")
+        .args(["-m", "sieve_sdk.local", "app.py", "data", "--param", "mode=values"])
+        .current_dir(&model)
+        .env("PYTHONPATH", repo().join("sdk/python"))
+        .output()
+        .expect("start python3");
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    assert_eq!(clues, String::from_utf8_lossy(&local.stdout));
+    for seen in [
+        "who='(2017)浙0102民初49号' | amount=-9223372036854775808 | score=0.1 | flag=True | day=0 | at=0",
+        "amount=9223372036854775807 | score=-0.0 | flag=False | day=19782 | at=1709251199000",
+        "who=None | amount=None | score=None | flag=None | day=None | at=None",
+        "score=1e+300 | flag=True | day=-1 | at=-1000",
+    ] {
+        assert!(clues.contains(seen), "{seen} not in {clues}");
+    }
+
+    // Grouped by the host: groups in order of first row, rows ascending, nulls in none, and
+    // min-rows leaves out the small ones.
+    let (_, _, clues) = probe(component, "group", &["--param", "min-rows=2"]);
+    let groups: Vec<(String, String)> = clues
+        .lines()
+        .map(|l| {
+            let c: serde_json::Value = serde_json::from_str(l).expect("a clue");
+            (c["subject"].as_str().expect("subject").into(), c["reason"].as_str().expect("reason").into())
+        })
+        .collect();
+    let expected = [("(2017)浙0102民初49号", "0 5"), ("alice", "1 3 6")];
+    assert_eq!(groups, expected.map(|(a, b)| (a.to_string(), b.to_string())));
+
+    // A Python exception is the model's error, its traceback in the report; print reaches it too.
+    let (code, v, _) = probe(component, "raise", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert!(v["detail"].as_str().expect("detail").contains("KeyError"), "{v}");
+    let trace = v["stderr"].as_str().expect("stderr");
+    assert!(trace.contains("Traceback") && trace.contains("app.py"), "{v}");
+    let (_, v, _) = probe(component, "print", &[]);
+    assert_eq!(v["stdout"], "hello from python\n", "{v}");
+
+    // A socket is denied as Python knows it; an undeclared column is refused by name; a model
+    // that groups forever runs out of the fuel its host calls are charged.
+    let (_, _, clues) = probe(component, "socket", &[]);
+    assert!(clues.contains("\"reason\":\"PermissionError\""), "{clues}");
+    let (code, v, _) = probe(component, "undeclared", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert!(v["detail"].as_str().expect("detail").contains("events.secret"), "{v}");
+    let (_, v, _) = probe(component, "group-forever", &["--fuel", "2000000000"]);
+    assert_eq!(v["outcome"], "out-of-fuel", "{v}");
+    assert!(v["host_fuel"].as_u64().expect("host fuel") > 0, "{v}");
 }
 
 #[test]

@@ -123,7 +123,9 @@ pub fn group(column: &Column, min_rows: u32) -> Groups {
     }
     let group_of_code = code_ids
         .map(|ids| {
-            ids.iter().map(|&id| if id == NONE || kept[id as usize] == NONE { 0 } else { kept[id as usize] + 1 }).collect()
+            ids.iter()
+                .map(|&id| if id == NONE || kept[id as usize] == NONE { 0 } else { kept[id as usize] + 1 })
+                .collect()
         })
         .unwrap_or_default();
     Groups { rows, starts, group_of_code }

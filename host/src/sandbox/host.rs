@@ -15,7 +15,9 @@ use wasmtime::{StoreContextMut, Trap};
 
 use super::bindings::sieve::model::types as w;
 use super::grouping;
-use super::lowering::{self, BatchOut, ByteList, ColumnOut, GroupingOut, RawBatchOut, RawColumnOut, RawTextOut, TextOut};
+use super::lowering::{
+    self, BatchOut, ByteList, ColumnOut, GroupingOut, RawBatchOut, RawColumnOut, RawTextOut, TextOut,
+};
 use super::state::{HostStop, LogLine, RunState, TableHandle};
 use crate::text::{prefix, quote};
 use sieve_sdk::model::clue_limits::{

@@ -335,7 +335,11 @@ pub fn raw_column(
             let (_, offsets) = text.raw();
             let (from, to) = (offsets[start] as usize, offsets[end] as usize);
             let offsets = if start == 0 {
-                ByteList::Shared(Shared { place: place.clone(), range: 0..4 * (end + 1), view: text_offsets_raw })
+                ByteList::Shared(Shared {
+                    place: place.clone(),
+                    range: 0..4 * (end + 1),
+                    view: text_offsets_raw,
+                })
             } else {
                 ByteList::Words(offsets[start..=end].iter().map(|o| o - offsets[start]).collect())
             };

@@ -1,0 +1,81 @@
+"""A Python model that probes the host, for the integration tests (not a supervision model).
+
+`mode` picks the probe:
+- `values`: reads a table of every column type, with nulls and non-ASCII text, and emits one clue
+  per row whose reason spells out every value as the model saw it; the same model run by the SDK's
+  local runner on the same CSV must give the same clues.
+- `group`: emits one clue per group of `events.who` with at least `min-rows` rows.
+- `raise`: an ordinary Python exception (its traceback must reach the run report).
+- `print`: prints a line to stdout, then emits a clue.
+- `socket`: tries to connect to a loopback port and reports the exception it gets.
+- `undeclared`: asks the host to group a column the model did not declare.
+- `group-forever`: groups a column again and again (fuel must end it).
+"""
+
+import socket
+
+from sieve_sdk import Clue, Model, ModelInfo, TableSpec, ops
+from sieve_sdk.guest import export
+
+COLUMNS = ["who", "amount", "score", "flag", "day", "at"]
+
+
+class Probe(Model):
+    @staticmethod
+    def describe():
+        return (
+            ModelInfo("python-probe", "0.1.0")
+            .summary("Probes the host for the integration tests.")
+            .task("probe", "row")
+            .input(
+                TableSpec("events")
+                .text(["who"])
+                .int64(["amount"])
+                .float64(["score"])
+                .boolean(["flag"])
+                .date(["day"])
+                .timestamp(["at"])
+            )
+            .param_text("mode", "values", "Which probe to run.")
+            .param_int("min-rows", 1, "The group probe's min-rows.")
+        )
+
+    @staticmethod
+    def run(ctx):
+        mode = ctx.param("mode")
+        if mode == "raise":
+            return {}["no such key"]
+        if mode == "print":
+            print("hello from python")
+            ctx.emit(Clue("printed", 0.5, "print", "printed a line"))
+            return
+        if mode == "socket":
+            try:
+                # An address, not a name: no lookup (and no codec) before the connect itself.
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(("127.0.0.1", 9))
+                outcome = "connected"
+            except Exception as e:  # noqa: BLE001 - the probe reports whatever it gets
+                outcome = type(e).__name__
+            ctx.emit(Clue("socket", 0.5, "socket", outcome))
+            return
+        events = ctx.table("events")
+        if mode == "undeclared":
+            ops.Index.build(events.load(["who"]).text("who"))
+            events._ctx._backend.group(events._handle, "secret", 1)
+            return
+        frame = events.load(COLUMNS)
+        if mode == "group-forever":
+            who = frame.text("who")
+            while True:
+                ops.Index.build(who)
+        if mode == "group":
+            for value, rows in ops.Index.build(frame.text("who"), min_rows=ctx.param("min-rows")).groups():
+                ctx.emit(Clue(value, 0.5, "group", " ".join(str(r) for r in rows)).evidence("events", rows))
+            return
+        columns = [frame.column(c) for c in COLUMNS]
+        for row in range(len(frame)):
+            reason = " | ".join(f"{c.name}={c.get(row)!r}" for c in columns)
+            ctx.emit(Clue(f"row-{row}", 0.5, "values", reason).evidence("events", [row]))
+
+
+Model = export(Probe)
