@@ -1,6 +1,9 @@
 //! `sieve build DIR`: a model's source directory to a component, through its language's toolchain.
-//! A Python model (`app.py`) is built with componentize-py against the `sieve:model` WIT and the
-//! Python SDK, both carried inside this binary, so the build works from any directory.
+//! A Python model (`app.py`) is built with componentize-py, a JavaScript model (`app.js`) with
+//! componentize-js (`javascript`), against the `sieve:model` WIT and the language's SDK, both carried
+//! inside this binary, so the build works from any directory.
+
+mod javascript;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +17,8 @@ use crate::digest::digest_of;
 /// Arguments of `sieve build`.
 #[derive(Args)]
 pub struct BuildArgs {
-    /// The model's directory: `app.py` (Python, componentize-py).
+    /// The model's directory: `app.py` (Python, componentize-py) or `app.js` (JavaScript,
+    /// componentize-js).
     pub dir: PathBuf,
     /// Where to write the component (default: `<directory name>.wasm` here).
     #[arg(long)]
@@ -78,11 +82,35 @@ pub fn build_dir(dir: &Path, out: &Path) -> anyhow::Result<Built> {
     if dir.join("app.py").is_file() {
         return build_python(dir, out);
     }
+    if dir.join("app.js").is_file() {
+        return javascript::build(dir, out);
+    }
     bail!(
-        "{}: no model found to build (a Python model has app.py; Rust models build with \
-         `cargo build --release --target wasm32-wasip2`)",
+        "{}: no model found to build (a Python model has app.py, a JavaScript model app.js; Rust \
+         models build with `cargo build --release --target wasm32-wasip2`)",
         dir.display()
     )
+}
+
+/// `out` made absolute (toolchains run in other directories), its directory created.
+fn absolute_out(out: &Path) -> anyhow::Result<PathBuf> {
+    let out_abs = if out.is_absolute() { out.to_path_buf() } else { std::env::current_dir()?.join(out) };
+    if let Some(parent) = out_abs.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Ok(out_abs)
+}
+
+/// A toolchain's error output without the backtrace its own runtime ends with: the author needs
+/// the error in their code.
+fn useful_stderr(stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    let useful: Vec<&str> = stderr
+        .lines()
+        .take_while(|l| !l.starts_with("Stack backtrace"))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    useful.join("\n")
 }
 
 fn build_python(dir: &Path, out: &Path) -> anyhow::Result<Built> {
@@ -99,10 +127,7 @@ fn build_python(dir: &Path, out: &Path) -> anyhow::Result<Built> {
     for (file, text) in PYTHON_SDK {
         std::fs::write(sdk.join("sieve_sdk").join(file), text)?;
     }
-    let out_abs = if out.is_absolute() { out.to_path_buf() } else { std::env::current_dir()?.join(out) };
-    if let Some(parent) = out_abs.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
+    let out_abs = absolute_out(out)?;
     let output = Command::new("componentize-py")
         .arg("-d")
         .arg(&wit)
@@ -115,14 +140,7 @@ fn build_python(dir: &Path, out: &Path) -> anyhow::Result<Built> {
         .output()
         .context("starting componentize-py")?;
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        // componentize-py ends with a Rust backtrace; the Python error is what the author needs.
-        let useful: Vec<&str> = stderr
-            .lines()
-            .take_while(|l| !l.starts_with("Stack backtrace"))
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        bail!("componentize-py failed on {}:\n{}", dir.display(), useful.join("\n"));
+        bail!("componentize-py failed on {}:\n{}", dir.display(), useful_stderr(&output.stderr));
     }
     Ok(Built { path: out_abs, toolchain })
 }
@@ -181,10 +199,14 @@ pub fn source_archive(dir: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The toolchain that builds the model in `dir`, as its own `--version` says: componentize-py for
-/// `app.py`, rustc for a crate; `None` when there is none here to ask.
+/// `app.py`, componentize-js for `app.js`, rustc for a crate; `None` when there is none here to ask.
 pub fn toolchain_of(dir: &Path) -> Option<String> {
     let (tool, arg) = if dir.join("app.py").is_file() {
         ("componentize-py", "--version")
+    } else if dir.join("app.js").is_file() {
+        let out =
+            Command::new("componentize-js").arg("--version").output().ok().filter(|o| o.status.success())?;
+        return Some(format!("componentize-js {}", String::from_utf8_lossy(&out.stdout).trim()));
     } else if dir.join("Cargo.toml").is_file() {
         ("rustc", "--version")
     } else {
