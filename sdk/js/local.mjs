@@ -245,8 +245,9 @@ export function resolveParams(info, given) {
   return out;
 }
 
-/** Run `modelClass` on CSV `tables` (name -> file path, or CSV text when it contains a newline). */
-export function run(modelClass, tables, params = {}) {
+/** Run `modelClass` on CSV `tables` (name -> file path, or CSV text when it contains a newline).
+ * `options.batchRows` sets the rows per read (the host's batches can be as small as one row). */
+export function run(modelClass, tables, params = {}, options = {}) {
   const info = modelClass.describe();
   const loaded = new Map();
   for (const spec of info.inputs) {
@@ -258,6 +259,7 @@ export function run(modelClass, tables, params = {}) {
   const out = { clues: [], logs: [], progress: null };
   const backend = new LocalBackend(loaded, out);
   const ctx = new Context(backend, resolveParams(info, params));
+  if (options.batchRows !== undefined) ctx.loadBatchRows = options.batchRows;
   modelClass.run(ctx);
   ctx.flush();
   if (backend.invalid !== null) throw new ModelError(`invalid clue: ${backend.invalid}`);

@@ -293,6 +293,12 @@ export class Column {
     // host to group it.
     this.source = null;
   }
+  /** A column of `type` over `values`: booleans and timestamps read through their own `get`. */
+  static of(name, type, values, validity) {
+    if (type === "boolean") return new BooleanColumn(name, type, values, validity);
+    if (type === "timestamp") return new TimestampColumn(name, type, values, validity);
+    return new Column(name, type, values, validity);
+  }
   get length() {
     return this.values.length;
   }
@@ -300,16 +306,7 @@ export class Column {
     return this.validity === null || ((this.validity[i >> 3] >> (i & 7)) & 1) === 1;
   }
   get(i) {
-    if (!this.isValid(i)) return null;
-    const v = this.values[i];
-    switch (this.type) {
-      case "boolean":
-        return v === 1;
-      case "timestamp":
-        return Number(v);
-      default:
-        return v;
-    }
+    return this.validity === null || ((this.validity[i >> 3] >> (i & 7)) & 1) === 1 ? this.values[i] : null;
   }
   /** An int64 or timestamp value as a Number (null where null); a BadData error if it does not
    * fit a double exactly. */
@@ -322,9 +319,23 @@ export class Column {
     }
     return Number(v);
   }
-  /** A timestamp's UTC day (days since 1970-01-01), or null where null. */
+}
+
+/** Booleans: one byte per row, read as true or false. */
+class BooleanColumn extends Column {
+  get(i) {
+    return this.validity === null || ((this.validity[i >> 3] >> (i & 7)) & 1) === 1 ? this.values[i] === 1 : null;
+  }
+}
+
+/** Timestamps: milliseconds since the epoch, read as Numbers (exact to the year 287396). */
+class TimestampColumn extends Column {
+  get(i) {
+    return this.validity === null || ((this.validity[i >> 3] >> (i & 7)) & 1) === 1 ? Number(this.values[i]) : null;
+  }
+  /** The UTC day of row i (days since 1970-01-01), or null where null. */
   day(i) {
-    const ms = this.number(i);
+    const ms = this.get(i);
     return ms === null ? null : Math.floor(ms / MS_PER_DAY);
   }
 }
@@ -355,6 +366,24 @@ export class TextColumn extends Column {
    * codes, not strings, in a loop over rows. */
   codeOf(text) {
     return this.dictionary === null ? null : this.dictionary.codeOf(text);
+  }
+  /** A test `(row) => boolean`: whether the row holds one of `texts` (false where null). On a
+   * dictionary-encoded column it reads a flag per code, so a loop over a million rows decodes
+   * nothing and hashes nothing. */
+  oneOf(texts) {
+    if (this.codes !== null) {
+      const flags = new Uint8Array(this.dictionary.length);
+      for (const t of texts) {
+        const code = this.codeOf(t);
+        if (code !== null) flags[code] = 1;
+      }
+      const codes = this.codes;
+      const validity = this.validity;
+      if (validity === null) return (row) => flags[codes[row]] === 1;
+      return (row) => flags[codes[row]] === 1 && ((validity[row >> 3] >> (row & 7)) & 1) === 1;
+    }
+    const wanted = new Set(texts);
+    return (row) => wanted.has(this.get(row));
   }
 }
 
@@ -496,18 +525,39 @@ export class Index {
     return g === undefined ? -1 : g;
   }
 
-  /** The rows holding the value that row `i` of `column` holds: by code when `column` shares this
-   * index's dictionary (no text decoded), by value otherwise; empty where it is null. */
-  rowsOf(column, i) {
+  /** The group holding the value that row `i` of `column` holds, or -1 (none, or null): by code
+   * when `column` shares this index's dictionary (no text decoded), by value otherwise. */
+  groupOfRow(column, i) {
     const mine = this._column;
     if (mine.codes != null && column.codes != null && column.dictionaryId === mine.dictionaryId) {
       const code = column.code(i);
-      if (code === null) return EMPTY;
-      const g = this.groupOfCode(code);
-      return g < 0 ? EMPTY : this.group(g);
+      return code === null ? -1 : this.groupOfCode(code);
     }
     const value = column.get(i);
-    return value === null ? EMPTY : this.get(value);
+    return value === null ? -1 : this._groupOf(value);
+  }
+
+  /** `groupOfRow` for one column, as a function of the row: over a shared dictionary it reads two
+   * arrays and nothing else, the form a loop over a million rows wants. */
+  lookup(column) {
+    const mine = this._column;
+    if (this._groupOfCode !== null && column.codes != null && column.dictionaryId === mine.dictionaryId) {
+      const [codes, groups, validity] = [column.codes, this._groupOfCode, column.validity];
+      if (validity === null) return (row) => groups[codes[row]] - 1;
+      return (row) => (((validity[row >> 3] >> (row & 7)) & 1) === 1 ? groups[codes[row]] - 1 : -1);
+    }
+    return (row) => this.groupOfRow(column, row);
+  }
+
+  /** The rows holding the value that row `i` of `column` holds (see `groupOfRow`); empty if none. */
+  rowsOf(column, i) {
+    const g = this.groupOfRow(column, i);
+    return g < 0 ? EMPTY : this.group(g);
+  }
+
+  /** The value of group `g`. */
+  key(g) {
+    return this._column.get(this.group(g)[0]);
   }
 }
 
@@ -536,8 +586,37 @@ function daysBetween(start, end) {
   return end - start;
 }
 
+/** Texts in Unicode code point order (the order of their UTF-8 bytes, as Rust and Python sort
+ * strings), not JavaScript's default UTF-16 order, which differs past U+FFFF. */
+const ABOVE_SURROGATES = /[\uD800-\uFFFF]/;
+
+function compareText(a, b) {
+  if (a === b) return 0;
+  // JavaScript's own order agrees unless a surrogate pair meets U+E000..U+FFFF.
+  if (!ABOVE_SURROGATES.test(a) || !ABOVE_SURROGATES.test(b)) return a < b ? -1 : 1;
+  const x = a[Symbol.iterator]();
+  const y = b[Symbol.iterator]();
+  for (;;) {
+    const p = x.next();
+    const q = y.next();
+    if (p.done || q.done) return p.done && q.done ? 0 : p.done ? -1 : 1;
+    const d = p.value.codePointAt(0) - q.value.codePointAt(0);
+    if (d !== 0) return d;
+  }
+}
+
+/** `items` sorted by the text `key(item)` gives, in code point order (see `compareText`): each key
+ * is computed once, and when no key holds a character past U+D7FF the engine's own string
+ * comparison gives that order, with no per-comparison work in JavaScript. */
+function sortByText(items, key) {
+  const keyed = items.map((item) => [key(item), item]);
+  const plain = keyed.every(([k]) => !ABOVE_SURROGATES.test(k));
+  keyed.sort(plain ? ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0) : ([a], [b]) => compareText(a, b));
+  return keyed.map(([, item]) => item);
+}
+
 /** The operators a rule is made of. */
-export const ops = { Index, share, within, daysBetween };
+export const ops = { Index, share, within, daysBetween, compareText, sortByText };
 
 /** One column of one batch as a backend hands it over: `kind` is a column type, or `dictionary`
  * (then `payload` is the codes), or `text` (then `payload` is Strings). */
@@ -557,6 +636,8 @@ export class Context {
     this._params = params;
     this._pending = [];
     this._dictionaries = new Map();
+    // Rows per read when a table is loaded whole (the SDK's tests make it small).
+    this.loadBatchRows = LOAD_BATCH_ROWS;
   }
   /** The value of declared parameter `name` (its default unless the caller set it). */
   param(name) {
@@ -606,14 +687,14 @@ class TableReader {
   rowCount() {
     return this._ctx._backend.rowCount(this._handle);
   }
-  /** The named (declared) columns, whole, read in batches of LOAD_BATCH_ROWS rows. */
+  /** The named (declared) columns, whole, read in batches of `ctx.loadBatchRows` rows. */
   load(columns) {
     const backend = this._ctx._backend;
     const total = this.rowCount();
     const parts = new Map(columns.map((c) => [c, []]));
     let start = 0;
     for (;;) {
-      const batch = backend.read(this._handle, columns, start, LOAD_BATCH_ROWS);
+      const batch = backend.read(this._handle, columns, start, this._ctx.loadBatchRows);
       if (batch.len === 0) break;
       for (const column of batch.columns) parts.get(column.name).push([batch.len, column]);
       start = batch.start + batch.len;
@@ -642,7 +723,7 @@ class TableReader {
     if (kind === "dictionary") {
       return new TextColumn(name, validity, { codes: values, dictionary: this._ctx._dictionary(this._handle, name) });
     }
-    return new Column(name, kind, values, validity);
+    return Column.of(name, kind, values, validity);
   }
 }
 

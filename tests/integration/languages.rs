@@ -4,6 +4,9 @@
 //! (`sdk/python/tests`) pass. A probe model (`tests/guests/python-probe`) checks what a Python
 //! model sees (every type read raw, host grouping) and how the host's limits meet it.
 //!
+//! The JavaScript T5 in `plugins/restricted-debtor-travel-js` (componentize-js) does the same against
+//! the Rust T5, with its probe (`tests/guests/js-probe`), local runner and SDK tests.
+//!
 //! They need the toolchains: without them the tests say so and pass, unless
 //! `SIEVE_TEST_LANGUAGES` is set (`.ci/run` sets it after installing them), where a missing
 //! toolchain fails.
@@ -26,7 +29,7 @@ fn have(tool: &str) -> bool {
         std::env::var_os("SIEVE_TEST_LANGUAGES").is_none(),
         "{tool} is not installed, and SIEVE_TEST_LANGUAGES says it must be (.ci/run installs it)"
     );
-    eprintln!("note: {tool} is not installed; skipping (pip install componentize-py to run this test)");
+    eprintln!("note: {tool} is not installed; skipping (see .ci/run for how it is installed)");
     false
 }
 
@@ -79,11 +82,12 @@ fn the_python_t2_gives_the_rust_models_clues() {
     );
 }
 
-/// Builds `tests/guests/python-probe` and runs it with `--param mode=MODE` on its data: the run's
-/// report, and its clues as JSON lines.
+/// Runs a probe component (`tests/guests/*-probe`) with `--param mode=MODE` on the probes' data:
+/// the run's report, and its clues as JSON lines.
 fn probe(component: &str, mode: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
     let data = repo().join("tests/guests/python-probe/data");
-    let clues = fresh_dir(&format!("python-probe-{mode}")).join("clues.jsonl");
+    let name = std::path::Path::new(component).file_stem().expect("a file").to_string_lossy().into_owned();
+    let clues = fresh_dir(&format!("{name}-{mode}")).join("clues.jsonl");
     let mode = format!("mode={mode}");
     let mut args = vec!["--param", &mode, "--out", clues.to_str().expect("utf-8")];
     args.extend_from_slice(extra);
@@ -97,10 +101,8 @@ fn python_models_see_every_value_as_written_and_meet_the_hosts_limits() {
         return;
     }
     let model = repo().join("tests/guests/python-probe");
-    let out = fresh_dir("python-probe").join("probe.wasm");
-    let built = run(&["build", model.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
-    assert!(built.status.success(), "sieve build: {}", stderr(&built));
-    let component = out.to_str().expect("utf-8");
+    let component = build("tests/guests/python-probe", "python-probe");
+    let component = component.as_str();
 
     // Every type, nulls, extremes and non-ASCII text, read raw (memoryviews over the host's
     // bytes): the clues spell out each value, and the local runner (plain lists) agrees.
@@ -155,6 +157,19 @@ fn python_models_see_every_value_as_written_and_meet_the_hosts_limits() {
     let (_, v, _) = probe(component, "group-forever", &["--fuel", "2000000000"]);
     assert_eq!(v["outcome"], "out-of-fuel", "{v}");
     assert!(v["host_fuel"].as_u64().expect("host fuel") > 0, "{v}");
+
+    // Packed evidence the host must refuse, each named, and no clue kept.
+    for (mode, says) in [
+        ("packed-index", "packed evidence names table 1; emit-packed was given 1"),
+        ("packed-odd", "packed evidence is 7 bytes, not a whole number"),
+        ("packed-undeclared", "evidence names table \"labels\", which the model did not declare"),
+        ("packed-row", "evidence row 7 of events is past its 7 rows"),
+    ] {
+        let (code, v, clues) = probe(component, mode, &[]);
+        assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{mode}: {v}");
+        assert!(v["detail"].as_str().expect("detail").contains(says), "{mode}: {v}");
+        assert_eq!((v["clues"].as_u64(), clues.as_str()), (Some(0), ""), "{mode}");
+    }
 }
 
 #[test]
@@ -216,4 +231,152 @@ fn the_python_sdk_runs_a_model_locally_on_csv_fixtures() {
         .output()
         .expect("start python3");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Builds the model in `dir` with `sieve build` to `name.wasm` in a fresh directory.
+fn build(dir: &str, name: &str) -> String {
+    let model = repo().join(dir);
+    let out = fresh_dir(name).join(format!("{name}.wasm"));
+    let built =
+        run(&["build", model.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--json"]);
+    assert!(built.status.success(), "sieve build {dir}: {}", stderr(&built));
+    let built: serde_json::Value = serde_json::from_slice(&built.stdout).expect("build JSON");
+    assert!(built["toolchain"].as_str().expect("toolchain").starts_with("componentize-"), "{built}");
+    out.to_str().expect("utf-8").to_string()
+}
+
+#[test]
+fn the_javascript_t5_gives_the_rust_models_clues() {
+    if !have("componentize-js") {
+        return;
+    }
+    let component = build("plugins/restricted-debtor-travel-js", "t5-js");
+    for (scale, seed) in [("1", "1"), ("10", "2")] {
+        let data = fresh_dir(&format!("js-t5-data-{scale}"));
+        let made = run(&[
+            "gen",
+            "restricted-debtor-travel",
+            "--scale",
+            scale,
+            "--seed",
+            seed,
+            "--out",
+            data.to_str().expect("utf-8"),
+        ]);
+        assert!(made.status.success(), "gen: {}", stderr(&made));
+        let (code, js) = run_json(&component, &data, &[]);
+        assert_eq!((code, js["outcome"].as_str()), (0, Some("completed")), "{js}");
+        let (_, rust) = run_json("restricted-debtor-travel", &data, &[]);
+        assert!(js["clues"].as_u64().expect("clues") > 0, "{js}");
+        assert_eq!(js["clues"], rust["clues"], "scale {scale}");
+        assert_eq!(js["output_digest"], rust["output_digest"], "scale {scale}: clues differ");
+    }
+    // The hand-written fixture's boundaries, and a bad parameter as the model's error.
+    let fixtures = repo().join("tests/fixtures/restricted-debtor-travel");
+    let (_, js) = run_json(&component, &fixtures, &[]);
+    let (_, rust) = run_json("restricted-debtor-travel", &fixtures, &[]);
+    assert_eq!(js["output_digest"], rust["output_digest"], "{js}");
+    let (code, v) = run_json(&component, &fixtures, &["--param", "min-trips=-1"]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert!(v["detail"].as_str().expect("detail").contains("min-trips must not be negative"), "{v}");
+}
+
+#[test]
+fn javascript_models_see_every_value_as_written_and_meet_the_hosts_limits() {
+    if !have("componentize-js") {
+        return;
+    }
+    let component = build("tests/guests/js-probe", "js-probe");
+    let component = component.as_str();
+
+    // Every type read raw into typed arrays: the local runner (Node, typed arrays it makes itself)
+    // agrees clue for clue, and int64 values keep all 64 bits as BigInts.
+    let (code, v, clues) = probe(component, "values", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (0, Some("completed")), "{v}");
+    let local = Command::new("node")
+        .arg(repo().join("sdk/js/local.mjs"))
+        .args(["app.js", "data", "--param", "mode=values"])
+        .current_dir(repo().join("tests/guests/js-probe"))
+        .output()
+        .expect("start node");
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    assert_eq!(clues, String::from_utf8_lossy(&local.stdout));
+    for seen in [
+        r#"who=\"(2017)浙0102民初49号\" | amount=-9223372036854775808n | score=0.1 | flag=true | day=0 | at=0"#,
+        "amount=9223372036854775807n | score=-0 | flag=false | day=19782 | at=1709251199000",
+        "who=null | amount=null | score=null | flag=null | day=null | at=null",
+    ] {
+        assert!(clues.contains(seen), "{seen} not in {clues}");
+    }
+
+    let (_, _, clues) = probe(component, "group", &["--param", "min-rows=2"]);
+    assert_eq!(clues.lines().count(), 2, "{clues}");
+    assert!(clues.contains(r#""reason":"1 3 6","rule":"group","score":0.5,"subject":"alice""#), "{clues}");
+
+    let (code, v, _) = probe(component, "raise", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert_eq!(v["detail"], "TypeError: no such thing", "{v}");
+    assert!(v["stderr"].as_str().expect("stderr").contains("bundle.js"), "the stack reaches the report: {v}");
+    let (_, v, _) = probe(component, "print", &[]);
+    assert_eq!(v["stdout"], "hello from javascript\n", "{v}");
+    let (code, v, _) = probe(component, "undeclared", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert!(v["detail"].as_str().expect("detail").contains("events.secret"), "{v}");
+    let (_, v, _) = probe(component, "group-forever", &["--fuel", "2000000000"]);
+    assert_eq!(v["outcome"], "out-of-fuel", "{v}");
+}
+
+#[test]
+fn the_javascript_sdk_runs_a_model_locally_and_passes_its_own_tests() {
+    if !have("node") {
+        return;
+    }
+    let fixtures = repo().join("tests/fixtures/restricted-debtor-travel");
+    let o = Command::new("node")
+        .arg(repo().join("sdk/js/local.mjs"))
+        .arg("app.js")
+        .arg(&fixtures)
+        .current_dir(repo().join("plugins/restricted-debtor-travel-js"))
+        .output()
+        .expect("start node");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let subjects: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v["subject"].as_str().expect("subject").to_string()
+        })
+        .collect();
+    let expected = std::fs::read_to_string(fixtures.join("expected.txt")).expect("expected.txt");
+    assert_eq!(subjects, expected.lines().collect::<Vec<_>>());
+
+    // min-trips=2 leaves only D1 (two trips); an undeclared parameter is refused by name.
+    let o = Command::new("node")
+        .arg(repo().join("sdk/js/local.mjs"))
+        .arg("app.js")
+        .arg(&fixtures)
+        .args(["--param", "min-trips=2"])
+        .current_dir(repo().join("plugins/restricted-debtor-travel-js"))
+        .output()
+        .expect("start node");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("\"subject\":").count(), 1);
+    let o = Command::new("node")
+        .arg(repo().join("sdk/js/local.mjs"))
+        .arg("app.js")
+        .arg(&fixtures)
+        .args(["--param", "min-cases=3"])
+        .current_dir(repo().join("plugins/restricted-debtor-travel-js"))
+        .output()
+        .expect("start node");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("min-cases"));
+
+    // The SDK's own tests: batched reads, nulls, grouping, code point order, clue checks.
+    let o = Command::new("node").arg("--test").arg(repo().join("sdk/js/tests")).output().expect("start node");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

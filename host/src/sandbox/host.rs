@@ -57,6 +57,20 @@ struct ClueArg {
     evidence: WasmList<EvidenceArg>,
 }
 
+/// A packed clue (0.1.2) as the guest hands it over: evidence as (u32 table, u32 row) pairs.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct PackedClueArg {
+    subject: WasmStr,
+    score: f64,
+    rule: WasmStr,
+    reason: WasmStr,
+    evidence: WasmList<u8>,
+}
+
+/// Bytes of one packed evidence row.
+const PACKED_EVIDENCE_BYTES: usize = 8;
+
 /// An evidence row as the guest hands it over.
 #[derive(ComponentType, Lift)]
 #[component(record)]
@@ -80,6 +94,7 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     })?;
     host.func_wrap("open-table", open_table)?;
     host.func_wrap("emit", emit)?;
+    host.func_wrap("emit-packed", emit_packed)?;
     host.func_wrap("log", log)?;
     host.func_wrap("progress", progress)?;
     host.func_wrap("[method]table.row-count", row_count)?;
@@ -383,22 +398,102 @@ fn dictionary_id(
     Ok((Ok(id as u32),))
 }
 
+/// The fields of one clue as the guest handed them over, from either form of `emit`.
+struct ClueFields<'a> {
+    subject: &'a WasmStr,
+    score: f64,
+    rule: &'a WasmStr,
+    reason: &'a WasmStr,
+    evidence: EvidenceArgs<'a>,
+}
+
+/// Where a clue's evidence rows are: records with a table name each, or packed pairs indexing
+/// the tables `emit-packed` named (resolved once per call).
+enum EvidenceArgs<'a> {
+    Records(&'a WasmList<EvidenceArg>),
+    Packed(&'a WasmList<u8>),
+}
+
+impl EvidenceArgs<'_> {
+    fn len(&self) -> usize {
+        match self {
+            EvidenceArgs::Records(list) => list.len(),
+            EvidenceArgs::Packed(bytes) => bytes.len() / PACKED_EVIDENCE_BYTES,
+        }
+    }
+}
+
 fn emit(mut store: Store<'_>, (clues,): (WasmList<ClueArg>,)) -> wasmtime::Result<()> {
+    accept_clues(&mut store, &clues, &[], |a: &ClueArg| ClueFields {
+        subject: &a.subject,
+        score: a.score,
+        rule: &a.rule,
+        reason: &a.reason,
+        evidence: EvidenceArgs::Records(&a.evidence),
+    })
+}
+
+/// `emit` with packed evidence (0.1.2): the tables are named once per call, each checked to be a
+/// table of the run before any clue is read.
+fn emit_packed(
+    mut store: Store<'_>,
+    (tables, clues): (WasmList<WasmStr>, WasmList<PackedClueArg>),
+) -> wasmtime::Result<()> {
+    let served = store.data().tables.clone();
+    if tables.len() > served.len() {
+        return Err(stop(HostStop::InvalidClue(format!(
+            "emit-packed named {} tables; the run has {}",
+            tables.len(),
+            served.len()
+        ))));
+    }
+    let mut resolved = Vec::with_capacity(tables.len());
+    for i in 0..tables.len() {
+        let Some(name) = tables.get(&mut store, i) else { break };
+        let name = name?;
+        let name = name.to_str(&store)?;
+        let Some(index) = served.iter().position(|t| t.spec.name == *name) else {
+            return Err(stop(HostStop::InvalidClue(format!(
+                "evidence names table {}, which the model did not declare",
+                quote(&name)
+            ))));
+        };
+        resolved.push(index);
+    }
+    accept_clues(&mut store, &clues, &resolved, |a: &PackedClueArg| ClueFields {
+        subject: &a.subject,
+        score: a.score,
+        rule: &a.rule,
+        reason: &a.reason,
+        evidence: EvidenceArgs::Packed(&a.evidence),
+    })
+}
+
+/// Check and keep a batch of clues: limits on their count first, then each clue's fields, the
+/// output and host memory budgets, and fuel for the work. `packed_tables` are the served tables
+/// packed evidence indexes.
+fn accept_clues<A: Lift + 'static>(
+    store: &mut Store<'_>,
+    clues: &WasmList<A>,
+    packed_tables: &[usize],
+    fields: impl Fn(&A) -> ClueFields<'_>,
+) -> wasmtime::Result<()> {
     let max = store.data().limits.max_clues;
     if clues.len() > max - store.data().clues.len() {
         return Err(stop(HostStop::Output(format!("the model emitted more than {max} clues (--max-clues)"))));
     }
-    charge(&mut store, CALL_FUEL.saturating_add(clues.len() as u64 * CLUE_FUEL))?;
+    charge(store, CALL_FUEL.saturating_add(clues.len() as u64 * CLUE_FUEL))?;
     // The records themselves (pointers and lengths, no text yet) in one pass: one lifting context
     // for the batch rather than one per clue. Their count was checked above.
     store
         .data_mut()
-        .reserve_host("a batch of clue records", clues.len() * std::mem::size_of::<ClueArg>(), false)
+        .reserve_host("a batch of clue records", clues.len() * std::mem::size_of::<A>(), false)
         .map_err(stop)?;
-    let args: Vec<wasmtime::Result<ClueArg>> = clues.iter(&mut store)?.collect();
+    let args: Vec<wasmtime::Result<A>> = clues.iter(&mut *store)?.collect();
     for (i, arg) in args.into_iter().enumerate() {
         let arg = arg.map_err(|e| stop(HostStop::InvalidClue(format!("clue {i} cannot be read: {e}"))))?;
-        let clue = check_clue(&mut store, &arg).map_err(|m| stop(HostStop::InvalidClue(m)))?;
+        let clue =
+            check_clue(store, fields(&arg), packed_tables).map_err(|m| stop(HostStop::InvalidClue(m)))?;
         let text = clue.subject.len() + clue.rule.len() + clue.reason.len();
         let held = CLUE_OVERHEAD + text + clue.evidence.len() * EVIDENCE_OVERHEAD;
         let state = store.data_mut();
@@ -410,20 +505,20 @@ fn emit(mut store: Store<'_>, (clues,): (WasmList<ClueArg>,)) -> wasmtime::Resul
             ))));
         }
         state.reserve_host("the clues emitted", held, true).map_err(stop)?;
-        charge(&mut store, held as u64 / BYTES_PER_FUEL)?;
+        charge(store, held as u64 / BYTES_PER_FUEL)?;
         store.data_mut().clues.push(clue);
     }
     Ok(())
 }
 
 /// Check a clue against the contract, reading each field's size before copying it.
-fn check_clue(store: &mut Store<'_>, arg: &ClueArg) -> Result<Clue, String> {
-    let subject = text(store, &arg.subject, "subject", MAX_SUBJECT_BYTES)?;
+fn check_clue(store: &mut Store<'_>, arg: ClueFields<'_>, packed_tables: &[usize]) -> Result<Clue, String> {
+    let subject = text(store, arg.subject, "subject", MAX_SUBJECT_BYTES)?;
     if subject.trim().is_empty() || subject.chars().any(is_control) {
         return Err(format!("subject {} must be non-blank, without control characters", quote(&subject)));
     }
     let rule =
-        text(store, &arg.rule, "rule", MAX_RULE_BYTES).map_err(|m| format!("{}: {m}", quote(&subject)))?;
+        text(store, arg.rule, "rule", MAX_RULE_BYTES).map_err(|m| format!("{}: {m}", quote(&subject)))?;
     if rule.is_empty() || rule.chars().any(is_control) {
         return Err(format!(
             "{}: rule {} must be non-empty, without control characters",
@@ -434,7 +529,7 @@ fn check_clue(store: &mut Store<'_>, arg: &ClueArg) -> Result<Clue, String> {
     if !(arg.score.is_finite() && (0.0..=1.0).contains(&arg.score)) {
         return Err(format!("{}: score {} is not in [0, 1]", quote(&subject), arg.score));
     }
-    let reason = text(store, &arg.reason, "reason", MAX_REASON_BYTES)
+    let reason = text(store, arg.reason, "reason", MAX_REASON_BYTES)
         .map_err(|m| format!("{}: {m}", quote(&subject)))?;
     if arg.evidence.len() > MAX_EVIDENCE_ROWS {
         return Err(format!(
@@ -444,33 +539,64 @@ fn check_clue(store: &mut Store<'_>, arg: &ClueArg) -> Result<Clue, String> {
         ));
     }
     let tables = store.data().tables.clone();
-    let mut evidence = Vec::with_capacity(arg.evidence.len());
-    let rows: Vec<wasmtime::Result<EvidenceArg>> = arg
-        .evidence
-        .iter(&mut *store)
-        .map_err(|e| format!("{}: evidence cannot be read: {e}", quote(&subject)))?
-        .collect();
-    for (i, e) in rows.into_iter().enumerate() {
-        let e = e.map_err(|e| format!("{}: evidence {i} cannot be read: {e}", quote(&subject)))?;
-        let name =
-            e.table.to_str(&*store).map_err(|e| format!("{}: evidence table: {e}", quote(&subject)))?;
-        let table = tables.iter().find(|t| t.spec.name == *name).ok_or_else(|| {
-            format!(
-                "{}: evidence names table {}, which the model did not declare",
-                quote(&subject),
-                quote(&name)
-            )
-        })?;
-        if e.row >= table.rows as u64 {
+    let row_in = |index: usize, row: u64| -> Result<Evidence, String> {
+        let table = &tables[index];
+        if row >= table.rows as u64 {
             return Err(format!(
-                "{}: evidence row {} of {} is past its {} rows",
+                "{}: evidence row {row} of {} is past its {} rows",
                 quote(&subject),
-                e.row,
                 table.spec.name,
                 table.rows
             ));
         }
-        evidence.push(Evidence { table: table.spec.name.clone(), row: e.row });
+        Ok(Evidence { table: table.spec.name.clone(), row })
+    };
+    let mut evidence = Vec::with_capacity(arg.evidence.len());
+    match arg.evidence {
+        EvidenceArgs::Records(list) => {
+            let rows: Vec<wasmtime::Result<EvidenceArg>> = list
+                .iter(&mut *store)
+                .map_err(|e| format!("{}: evidence cannot be read: {e}", quote(&subject)))?
+                .collect();
+            for (i, e) in rows.into_iter().enumerate() {
+                let e = e.map_err(|e| format!("{}: evidence {i} cannot be read: {e}", quote(&subject)))?;
+                let name = e
+                    .table
+                    .to_str(&*store)
+                    .map_err(|e| format!("{}: evidence table: {e}", quote(&subject)))?;
+                let index = tables.iter().position(|t| t.spec.name == *name).ok_or_else(|| {
+                    format!(
+                        "{}: evidence names table {}, which the model did not declare",
+                        quote(&subject),
+                        quote(&name)
+                    )
+                })?;
+                evidence.push(row_in(index, e.row)?);
+            }
+        }
+        EvidenceArgs::Packed(bytes) => {
+            if bytes.len() % PACKED_EVIDENCE_BYTES != 0 {
+                return Err(format!(
+                    "{}: packed evidence is {} bytes, not a whole number of 8-byte (table, row) pairs",
+                    quote(&subject),
+                    bytes.len()
+                ));
+            }
+            // The length was checked above (at most MAX_EVIDENCE_ROWS pairs): the slice is small.
+            let packed = bytes.as_le_slice(&*store);
+            for pair in packed.chunks_exact(PACKED_EVIDENCE_BYTES) {
+                let table = u32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]) as usize;
+                let row = u32::from_le_bytes([pair[4], pair[5], pair[6], pair[7]]);
+                let index = *packed_tables.get(table).ok_or_else(|| {
+                    format!(
+                        "{}: packed evidence names table {table}; emit-packed was given {}",
+                        quote(&subject),
+                        packed_tables.len()
+                    )
+                })?;
+                evidence.push(row_in(index, u64::from(row))?);
+            }
+        }
     }
     Ok(Clue { subject, score: arg.score, rule, reason, evidence })
 }

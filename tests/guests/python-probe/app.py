@@ -10,7 +10,12 @@
 - `socket`: tries to connect to a loopback port and reports the exception it gets.
 - `undeclared`: asks the host to group a column the model did not declare.
 - `group-forever`: groups a column again and again (fuel must end it).
+- `packed-*`: hands the host packed evidence it must refuse: a table index past the tables named
+  (`packed-index`), a length that is not whole (table, row) pairs (`packed-odd`), an undeclared
+  table (`packed-undeclared`), a row past the table (`packed-row`).
 """
+
+from array import array
 
 import socket
 
@@ -58,6 +63,9 @@ class Probe(Model):
                 outcome = type(e).__name__
             ctx.emit(Clue("socket", 0.5, "socket", outcome))
             return
+        if mode.startswith("packed-"):
+            emit_packed(ctx, mode)
+            return
         events = ctx.table("events")
         if mode == "undeclared":
             ops.Index.build(events.load(["who"]).text("who"))
@@ -76,6 +84,24 @@ class Probe(Model):
         for row in range(len(frame)):
             reason = " | ".join(f"{c.name}={c.get(row)!r}" for c in columns)
             ctx.emit(Clue(f"row-{row}", 0.5, "values", reason).evidence("events", [row]))
+
+
+def emit_packed(ctx, mode):
+    """Calls `emit-packed` itself, past the SDK, with what `mode` says is wrong."""
+    from wit_world.imports import types
+
+    host = ctx._backend._host
+    tables, pairs = ["events"], [0, 1]
+    if mode == "packed-index":
+        pairs = [1, 1]
+    elif mode == "packed-undeclared":
+        tables = ["labels"]
+    elif mode == "packed-row":
+        pairs = [0, 7]
+    evidence = array("I", pairs).tobytes()
+    if mode == "packed-odd":
+        evidence = evidence[:7]
+    host.emit_packed(tables, [types.PackedClue(subject="s", score=0.5, rule="packed", reason="", evidence=evidence)])
 
 
 Model = export(Probe)
