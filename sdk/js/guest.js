@@ -73,6 +73,9 @@ class HostBackend {
   /** The clues with their evidence packed (`emit-packed`): (table, row) u32 pairs, the table
    * names sent once per batch. A record and a string per evidence row cost more to lower than
    * the rest of the clue. */
+  matches(handle, column, texts) {
+    return hostCall(() => this._tables[handle].matches(column, texts));
+  }
   emit(clues) {
     const tables = [];
     const tableIndex = new Map();

@@ -367,6 +367,21 @@ export class TextColumn extends Column {
   codeOf(text) {
     return this.dictionary === null ? null : this.dictionary.codeOf(text);
   }
+  /** One byte per row (a Uint8Array): 1 where the row holds one of `texts`, 0 where it does not
+   * or is null. Inside a component the host computes it (`table.matches`), so a filter over a
+   * million rows costs the model one array read per row. */
+  matches(texts) {
+    if (this.source !== null) {
+      const [backend, handle] = this.source;
+      const flags = backend.matches(handle, this.name, texts);
+      if (flags !== null) return flags;
+    }
+    const test = this.oneOf(texts);
+    const out = new Uint8Array(this.length);
+    for (let row = 0; row < out.length; row++) out[row] = test(row) ? 1 : 0;
+    return out;
+  }
+
   /** A test `(row) => boolean`: whether the row holds one of `texts` (false where null). On a
    * dictionary-encoded column it reads a flag per code, so a loop over a million rows decodes
    * nothing and hashes nothing. */

@@ -138,6 +138,13 @@ fn python_models_see_every_value_as_written_and_meet_the_hosts_limits() {
     let expected = [("(2017)浙0102民初49号", "0 5"), ("alice", "1 3 6")];
     assert_eq!(groups, expected.map(|(a, b)| (a.to_string(), b.to_string())));
 
+    // Flagged by the host: rows 0, 1, 3, 5 and 6 hold alice or the case number, row 2 is null.
+    let (_, _, clues) = probe(component, "matches", &[]);
+    assert!(clues.contains(r#""reason":"1 1 0 1 0 1 1""#), "{clues}");
+    let (code, v, _) = probe(component, "matches-int", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert!(v["detail"].as_str().expect("detail").contains("works on text columns; events.amount"), "{v}");
+
     // A Python exception is the model's error, its traceback in the report; print reaches it too.
     let (code, v, _) = probe(component, "raise", &[]);
     assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");

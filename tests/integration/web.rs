@@ -154,6 +154,7 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     let clues = reg.json(&alice, &["runs", "clues", &run.to_string(), "--per-page", "1"]);
     let subject = clues[0]["subject"].as_str().expect("subject").to_string();
     assert!(page.body.contains(&subject));
+    assert!(!page.body.contains("id=\"model-output\""), "the model printed nothing: no output card");
     let csrf = csrf_of(&page.body);
     // A clue's own page: its evidence as the rows of the dataset's tables, every column.
     let seq = clues[0]["seq"].as_i64().expect("seq");
@@ -193,6 +194,24 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     assert!(!none.body.contains(&format!("/runs/{run}/clues/")), "no clue of an unknown rule");
     let csv = web.call("GET", &format!("/runs/{run}/export?format=csv"), &session, &[]);
     assert!(csv.body.starts_with("seq,subject,score") && csv.body.contains("dismissed"), "{}", csv.body);
+
+    // What a model logged and printed while it ran is on its run page, as text.
+    let weak = reg.json(&alice, &["plugin", "publish", &crate::common::guest("demo-lending-weak")]);
+    let weak = weak["digest"].as_str().expect("digest").to_string();
+    reg.ok(&approver, &["plugin", "approve", &weak]);
+    reg.ok(&alice, &["run", &weak, "--dataset", "lending"]);
+    let runs = reg.json(&alice, &["runs", "list"]);
+    let weak_run =
+        runs.as_array().expect("runs").iter().filter_map(|r| r["id"].as_i64()).max().expect("a run");
+    let p = web.call("GET", &format!("/runs/{weak_run}"), &session, &[]);
+    assert!(p.body.contains("id=\"model-output\""), "{}", p.body);
+    assert!(
+        p.body.contains("info ") && p.body.contains("unlicensed plaintiffs with 30 or more suits"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("weak model: &lt;done counting&gt;"), "stderr, escaped: {}", p.body);
+    assert!(!p.body.contains("<done counting>"));
 
     // Start a run from the form, then follow it: the page reloads itself until the run ends.
     let form = web.call("GET", &format!("/runs/new?plugin={digest}"), &session, &[]);

@@ -1,6 +1,7 @@
-//! `table.group` (`sieve:model@0.1.2`): a served column's rows grouped by value, computed by the
-//! host so that an interpreted guest (Python, JavaScript) walks groups instead of hashing a
-//! million keys itself.
+//! `table.group` and `table.matches` (`sieve:model@0.1.2`): a served column's rows grouped by
+//! value, or flagged where they hold one of a few values, computed by the host so that an
+//! interpreted guest (Python, JavaScript) walks groups and reads flags instead of hashing or
+//! comparing a million keys itself.
 //!
 //! Group order is the order of each value's first row, and rows ascend within a group, so the
 //! result is the same as the SDKs' own `Index` and does not depend on any hasher. Over dictionary
@@ -131,6 +132,35 @@ pub fn group(column: &Column, min_rows: u32) -> Groups {
     Groups { rows, starts, group_of_code }
 }
 
+/// One byte per row of a text column: 1 where the row holds one of `wanted`, 0 where it does not
+/// or is null; `None` for a column that is not text. Over a dictionary the values are looked up
+/// once per code, not once per row.
+pub fn matches(column: &Column, wanted: &[&str]) -> Option<Vec<u8>> {
+    let wanted: std::collections::HashSet<&str> = wanted.iter().copied().collect();
+    let valid = |i: usize| column.is_valid(i);
+    match &column.values {
+        Values::Dictionary { indices, dictionary } => {
+            let flags: Vec<u8> =
+                (0..dictionary.len()).map(|c| u8::from(wanted.contains(dictionary.get(c)))).collect();
+            Some(
+                indices
+                    .iter()
+                    .enumerate()
+                    .map(
+                        |(i, &code)| {
+                            if valid(i) { flags.get(code as usize).copied().unwrap_or(0) } else { 0 }
+                        },
+                    )
+                    .collect(),
+            )
+        }
+        Values::Text(text) => {
+            Some((0..text.len()).map(|i| u8::from(valid(i) && wanted.contains(text.get(i)))).collect())
+        }
+        _ => None,
+    }
+}
+
 /// Key ids by first appearance for a column keyed through a hash map.
 fn hashed<K: Hash + Eq>(
     len: usize,
@@ -206,6 +236,21 @@ mod tests {
         assert_eq!(groups(&group(&floats, 1)), vec![vec![0, 1, 3], vec![2]]);
         let flags = Column::new("b", Values::Boolean(vec![true, false, true]));
         assert_eq!(groups(&group(&flags, 2)), vec![vec![0, 2]]);
+    }
+
+    #[test]
+    fn matches_flags_the_rows_holding_a_wanted_value() {
+        let mut column = dictionary(&[0, 1, 2, 1, 3], &["flight", "rail_g", "rail_d", "rail_other"]);
+        column.validity = Some(Bitmap::from_flags([true, true, true, false, true]));
+        assert_eq!(
+            matches(&column, &["rail_g", "flight", "bus"]),
+            Some(vec![1, 1, 0, 0, 0]),
+            "row 3 is null"
+        );
+        let plain = Column::new("t", Values::Text(Text::from_iter(["a", "b", "a"])));
+        assert_eq!(matches(&plain, &["a"]), Some(vec![1, 0, 1]));
+        assert_eq!(matches(&plain, &[]), Some(vec![0, 0, 0]));
+        assert_eq!(matches(&Column::new("n", Values::Int64(vec![1])), &["1"]), None, "text columns only");
     }
 
     #[test]

@@ -36,6 +36,11 @@ pub const BYTES_PER_FUEL: u64 = 1;
 /// Fuel charged per row grouped by `table.group`: about what the host's counting sort costs, in
 /// the units a guest would burn for the same work.
 pub const GROUP_FUEL_PER_ROW: u64 = 24;
+/// `table.matches`: the most values one call may name, and the longest value.
+pub const MAX_MATCH_VALUES: usize = 4096;
+pub const MAX_MATCH_VALUE_BYTES: usize = 1024;
+/// Fuel charged per row flagged by `table.matches` (and per dictionary code looked up).
+pub const MATCH_FUEL_PER_ROW: u64 = 8;
 /// Fuel charged per clue for validating it.
 pub const CLUE_FUEL: u64 = 1_000;
 /// Bytes each log line counts against `--max-log-bytes` besides its text.
@@ -105,6 +110,7 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     host.func_wrap("[method]table.read-raw", read_raw)?;
     host.func_wrap("[method]table.dictionary-raw", dictionary_raw)?;
     host.func_wrap("[method]table.group", group)?;
+    host.func_wrap("[method]table.matches", matches)?;
     Ok(())
 }
 
@@ -396,6 +402,51 @@ fn dictionary_id(
     }
     let id = seen.iter().position(|d| Arc::ptr_eq(d, wanted)).unwrap_or(0);
     Ok((Ok(id as u32),))
+}
+
+/// Which rows of a text column hold one of the given values (0.1.2). The values' count and sizes
+/// are checked before any is copied; the host's work is charged per row and per dictionary code.
+fn matches(
+    mut store: Store<'_>,
+    (handle, name, values): (Resource<TableHandle>, WasmStr, WasmList<WasmStr>),
+) -> Answer<Result<Vec<u8>, w::AccessError>> {
+    charge(&mut store, CALL_FUEL)?;
+    let name = name.to_str(&store)?.into_owned();
+    let (index, position) = match column_of(&store, &handle, &name)? {
+        Ok(found) => found,
+        Err(e) => return Ok((Err(e),)),
+    };
+    if values.len() > MAX_MATCH_VALUES {
+        return Err(stop(HostStop::Misuse(format!(
+            "table.matches was given {} values; at most {MAX_MATCH_VALUES}",
+            values.len()
+        ))));
+    }
+    let mut wanted = Vec::with_capacity(values.len());
+    for i in 0..values.len() {
+        let Some(value) = values.get(&mut store, i) else { break };
+        let value = text(&store, &value?, "a table.matches value", MAX_MATCH_VALUE_BYTES)
+            .map_err(|m| stop(HostStop::Misuse(m)))?;
+        wanted.push(value);
+    }
+    let tables = store.data().tables.clone();
+    let column = &tables[index].columns[position];
+    let codes = match &column.values {
+        Values::Dictionary { dictionary, .. } => dictionary.len(),
+        _ => 0,
+    };
+    let work = column.len() + codes + wanted.iter().map(|w| w.len() + 64).sum::<usize>();
+    store.data_mut().reserve_host("a table.matches", work, false).map_err(stop)?;
+    charge(&mut store, ((column.len() + codes) as u64).saturating_mul(MATCH_FUEL_PER_ROW))?;
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let Some(flags) = grouping::matches(column, &wanted) else {
+        return Err(stop(HostStop::Misuse(format!(
+            "table.matches works on text columns; {}.{} is not text",
+            tables[index].spec.name, column.name
+        ))));
+    };
+    store.data_mut().cells_read += column.len() as u64;
+    Ok((Ok(flags),))
 }
 
 /// The fields of one clue as the guest handed them over, from either form of `emit`.

@@ -115,6 +115,10 @@ catalogue! {
     Back => "返回", "Back";
     Cost => "开销", "Cost";
     FuelUsed => "燃料消耗", "fuel";
+    ModelOutput => "模型输出", "Model output";
+    ModelLog => "日志", "Log";
+    Stdout => "标准输出", "Standard output";
+    Stderr => "标准错误", "Standard error";
     Older => "更早的记录", "Older events";
     BenchmarkPrecision => "基准测试准确率", "Benchmark precision";
     Benchmark => "基准测试", "Benchmark";

@@ -39,6 +39,7 @@ button { background:var(--accent); color:#fff; border-color:var(--accent); curso
 button.plain { background:#fff; color:var(--ink); border-color:var(--line); }
 :focus-visible { outline:3px solid #2f6fde; outline-offset:2px; }
 .card { background:#fff; border:1px solid var(--line); padding:1rem 1.2rem; margin-bottom:1rem; }
+pre.output { white-space:pre-wrap; overflow-wrap:anywhere; max-height:24rem; overflow:auto; background:#f6f6f4; padding:.6rem; font-size:.85rem; }
 .error { background:#fdecec; border:1px solid #f1b5b5; padding:.8rem 1rem; }
 .pager { margin:.8rem 0; display:flex; gap:1rem; align-items:center; }
 dl.facts { display:grid; grid-template-columns: max-content 1fr; gap:.2rem 1rem; margin:0; }

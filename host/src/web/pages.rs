@@ -503,6 +503,19 @@ pub async fn run(
                 }
             }
         }
+        @if let Some(sm) = summary.as_ref().filter(|sm| !sm.logs.is_empty() || !sm.stdout.is_empty() || !sm.stderr.is_empty()) {
+            // What the model said while it ran: its log lines, and what it printed (a Python
+            // traceback, console.log), each already capped by the run's limits.
+            details.card #model-output open[record.state == "failed"] {
+                summary { (Msg::ModelOutput.text(lang)) }
+                @if !sm.logs.is_empty() {
+                    h3 { (Msg::ModelLog.text(lang)) }
+                    pre.output { @for l in &sm.logs { (l.level) " " (l.message) "\n" } }
+                }
+                @if !sm.stdout.is_empty() { h3 { (Msg::Stdout.text(lang)) } pre.output #model-stdout { (sm.stdout) } }
+                @if !sm.stderr.is_empty() { h3 { (Msg::Stderr.text(lang)) } pre.output #model-stderr { (sm.stderr) } }
+            }
+        }
         @if held {
             p.error role="status" { (Msg::Held.text(lang)) }
             @if may_release {

@@ -135,6 +135,18 @@ class TextColumn(Column):
             return self.dictionary.value(self.codes[i])
         return self.strings.value(i)
 
+    def matches(self, texts: Sequence[str]):
+        """One flag per row (indexable: 1 where the row holds one of `texts`, 0 where it does not or
+        is null). Inside a component the host computes it (`table.matches`), so a filter over a
+        million rows costs the model one index per row."""
+        if self.source is not None:
+            backend, handle = self.source
+            flags = backend.matches(handle, self.name, list(texts))
+            if flags is not None:
+                return flags
+        wanted = set(texts)
+        return bytes(1 if self.get(i) in wanted else 0 for i in range(len(self)))
+
     def code(self, i: int) -> Optional[int]:
         """Row i's dictionary code (None where null or when the column is not encoded)."""
         if self.codes is None or (self.validity is not None and not self.validity(i)):

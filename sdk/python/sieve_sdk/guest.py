@@ -102,6 +102,12 @@ class HostBackend:
         except Exception as e:
             raise model_error_from_access(e) from None
 
+    def matches(self, handle: int, column: str, texts: List[str]):
+        try:
+            return self._tables[handle].matches(column, texts)
+        except Exception as e:
+            raise model_error_from_access(e) from None
+
     def emit(self, clues) -> None:
         """The clues with their evidence packed (`emit-packed`): (table, row) u32 pairs, the table
         names sent once per batch. A record and a string per evidence row cost more to lower than

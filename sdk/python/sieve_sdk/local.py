@@ -160,6 +160,10 @@ class LocalBackend:
         """None: `ops.Index` groups in Python (the host groups in the component)."""
         return None
 
+    def matches(self, handle: int, column: str, texts: List[str]):
+        """None: `TextColumn.matches` compares in Python (the host does in the component)."""
+        return None
+
     def emit(self, clues: List[Clue]) -> None:
         counts = {name: t.rows for name, t in self._tables.items()}
         for clue in clues:

@@ -10,6 +10,8 @@
 - `socket`: tries to connect to a loopback port and reports the exception it gets.
 - `undeclared`: asks the host to group a column the model did not declare.
 - `group-forever`: groups a column again and again (fuel must end it).
+- `matches`: one clue whose reason lists the rows of `events.who` holding `alice` or the case
+  number, flagged by the host; `matches-int` asks for flags on an int64 column (refused).
 - `packed-*`: hands the host packed evidence it must refuse: a table index past the tables named
   (`packed-index`), a length that is not whole (table, row) pairs (`packed-odd`), an undeclared
   table (`packed-undeclared`), a row past the table (`packed-row`).
@@ -72,6 +74,13 @@ class Probe(Model):
             events._ctx._backend.group(events._handle, "secret", 1)
             return
         frame = events.load(COLUMNS)
+        if mode == "matches":
+            flags = frame.text("who").matches(["alice", "(2017)浙0102民初49号", "nobody"])
+            ctx.emit(Clue("matches", 0.5, "matches", " ".join(str(f) for f in flags)))
+            return
+        if mode == "matches-int":
+            events._ctx._backend.matches(events._handle, "amount", ["1"])
+            return
         if mode == "group-forever":
             who = frame.text("who")
             while True:

@@ -1,9 +1,10 @@
 //! A deliberately weak private-lending model for competitions: it flags only unlicensed
 //! plaintiffs with at least 30 suits, so it misses most professional lenders (low recall) while
-//! what it flags is mostly right.
+//! what it flags is mostly right. It also logs a line and writes one to stderr, which the web
+//! UI's run page shows (escaped: the line holds markup).
 
 use sieve_sdk::ops::{FastMap, fast_map};
-use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::{Clue, Context, LogLevel, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// Only the biggest lenders.
 pub struct WeakLending;
@@ -32,6 +33,9 @@ impl Model for WeakLending {
                 e.1 |= licensed.get(row).unwrap_or(false);
             }
         }
+        let big = suits.values().filter(|&&(n, licensed)| n >= 30 && !licensed).count();
+        ctx.log(LogLevel::Info, &format!("{big} unlicensed plaintiffs with 30 or more suits"));
+        eprintln!("weak model: <done counting>");
         for row in 0..cases.len() {
             let (Some(case), Some(p)) = (case_no.get(row), plaintiff.get(row)) else { continue };
             if let Some(&(n, false)) = suits.get(p)
