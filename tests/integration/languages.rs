@@ -38,39 +38,13 @@ fn the_python_t2_gives_the_rust_models_clues() {
     if !have("componentize-py") {
         return;
     }
-    let model = repo().join("plugins/private-lending-fraud-py");
-    let out = fresh_dir("python-t2").join("t2.wasm");
-    let built =
-        run(&["build", model.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--json"]);
-    assert!(built.status.success(), "sieve build: {}", stderr(&built));
-    let built: serde_json::Value = serde_json::from_slice(&built.stdout).expect("build JSON");
-    assert!(built["toolchain"].as_str().expect("toolchain").starts_with("componentize-py"), "{built}");
-    let component = out.to_str().expect("utf-8");
-
-    for (scale, seed) in [("1", "1"), ("10", "2")] {
-        let data = fresh_dir(&format!("python-t2-data-{scale}"));
-        let made = run(&[
-            "gen",
-            "private-lending-fraud",
-            "--scale",
-            scale,
-            "--seed",
-            seed,
-            "--out",
-            data.to_str().expect("utf-8"),
-        ]);
-        assert!(made.status.success(), "gen: {}", stderr(&made));
-        let (code, python) = run_json(component, &data, &[]);
-        assert_eq!((code, python["outcome"].as_str()), (0, Some("completed")), "{python}");
-        let (_, rust) = run_json("private-lending-fraud", &data, &[]);
-        assert!(python["clues"].as_u64().expect("clues") > 0, "{python}");
-        assert_eq!(python["clues"], rust["clues"], "scale {scale}");
-        assert_eq!(python["output_digest"], rust["output_digest"], "scale {scale}: clues differ");
-    }
+    let component = build("plugins/private-lending-fraud-py", "t2-python");
+    let component = component.as_str();
+    same_clues_as_rust(component, "private-lending-fraud");
 
     // A bad parameter is the model's error, with its Python message; the runtime's socket
     // imports are linked and denied, and `inspect` says so.
-    let data = crate::common::fresh_dir_path("python-t2-data-1");
+    let data = crate::common::fresh_dir_path("private-lending-fraud-data-1");
     let (code, v) = run_json(component, &data, &["--param", "min-suits=-1"]);
     assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
     assert!(v["detail"].as_str().expect("detail").contains("min-suits must not be negative"), "{v}");
@@ -240,6 +214,23 @@ fn the_python_sdk_runs_a_model_locally_on_csv_fixtures() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Generates `task`'s data at scales 1 and 10 and checks that `component` gives the bundled Rust
+/// model's clues on it, byte for byte (the same output digest).
+fn same_clues_as_rust(component: &str, task: &str) {
+    for (scale, seed) in [("1", "1"), ("10", "2")] {
+        let data = fresh_dir(&format!("{task}-data-{scale}"));
+        let made =
+            run(&["gen", task, "--scale", scale, "--seed", seed, "--out", data.to_str().expect("utf-8")]);
+        assert!(made.status.success(), "gen: {}", stderr(&made));
+        let (code, port) = run_json(component, &data, &[]);
+        assert_eq!((code, port["outcome"].as_str()), (0, Some("completed")), "{port}");
+        let (_, rust) = run_json(task, &data, &[]);
+        assert!(port["clues"].as_u64().expect("clues") > 0, "{port}");
+        assert_eq!(port["clues"], rust["clues"], "scale {scale}");
+        assert_eq!(port["output_digest"], rust["output_digest"], "{task} at scale {scale}: clues differ");
+    }
+}
+
 /// Builds the model in `dir` with `sieve build` to `name.wasm` in a fresh directory.
 fn build(dir: &str, name: &str) -> String {
     let model = repo().join(dir);
@@ -258,26 +249,7 @@ fn the_javascript_t5_gives_the_rust_models_clues() {
         return;
     }
     let component = build("plugins/restricted-debtor-travel-js", "t5-js");
-    for (scale, seed) in [("1", "1"), ("10", "2")] {
-        let data = fresh_dir(&format!("js-t5-data-{scale}"));
-        let made = run(&[
-            "gen",
-            "restricted-debtor-travel",
-            "--scale",
-            scale,
-            "--seed",
-            seed,
-            "--out",
-            data.to_str().expect("utf-8"),
-        ]);
-        assert!(made.status.success(), "gen: {}", stderr(&made));
-        let (code, js) = run_json(&component, &data, &[]);
-        assert_eq!((code, js["outcome"].as_str()), (0, Some("completed")), "{js}");
-        let (_, rust) = run_json("restricted-debtor-travel", &data, &[]);
-        assert!(js["clues"].as_u64().expect("clues") > 0, "{js}");
-        assert_eq!(js["clues"], rust["clues"], "scale {scale}");
-        assert_eq!(js["output_digest"], rust["output_digest"], "scale {scale}: clues differ");
-    }
+    same_clues_as_rust(&component, "restricted-debtor-travel");
     // The hand-written fixture's boundaries, and a bad parameter as the model's error.
     let fixtures = repo().join("tests/fixtures/restricted-debtor-travel");
     let (_, js) = run_json(&component, &fixtures, &[]);

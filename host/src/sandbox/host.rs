@@ -293,12 +293,15 @@ fn column_of(
     })
 }
 
+/// A served dictionary: the table, the column, and the dictionary itself.
+type ServedDictionary = (usize, usize, Arc<Text>);
+
 /// The served dictionary of a column, charged and reserved for, or the access error.
 fn served_dictionary(
     store: &mut Store<'_>,
     handle: &Resource<TableHandle>,
     name: WasmStr,
-) -> wasmtime::Result<Result<(usize, usize, Arc<Text>), w::AccessError>> {
+) -> wasmtime::Result<Result<ServedDictionary, w::AccessError>> {
     charge(store, CALL_FUEL)?;
     let name = name.to_str(&*store)?.into_owned();
     let (index, position) = match column_of(store, handle, &name)? {

@@ -36,12 +36,12 @@ fn imports(source: &str) -> Vec<Import<'_>> {
     let mut at = 0;
     while at < source.len() {
         let line_end = source[at..].find('\n').map_or(source.len(), |i| at + i + 1);
-        if source[at..].starts_with("import ") || source[at..].starts_with("import{") {
-            if let Some(import) = import_at(source, at) {
-                at = import.range.end;
-                found.push(import);
-                continue;
-            }
+        if (source[at..].starts_with("import ") || source[at..].starts_with("import{"))
+            && let Some(import) = import_at(source, at)
+        {
+            at = import.range.end;
+            found.push(import);
+            continue;
         }
         at = line_end;
     }
@@ -93,7 +93,7 @@ pub fn bundle(app: &str, app_name: &str) -> anyhow::Result<String> {
     let app_imports = imports(app);
     for import in app_imports.iter().rev() {
         let replacement = if import.module == SDK_MODULE {
-            bind_names(import.clause).with_context(|| format!("{app_name}"))?
+            bind_names(import.clause).with_context(|| app_name.to_string())?
         } else if import.module.starts_with("sieve:model/") {
             head.push_str(&app[import.range.clone()]);
             head.push('\n');
