@@ -4,10 +4,38 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// A directory that lives as long as the test process.
+/// A directory that lives as long as the test process: `sieve-tests-PID` in the temp directory.
+/// Statics are never dropped, so nothing removes it when the process ends; the next test process
+/// removes those whose process is gone (hundreds of MiB each: datasets, homes, components).
 fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir")).path()
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let temp = std::env::temp_dir();
+        remove_scratch_of_ended_processes(&temp);
+        let dir = temp.join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the scratch directory");
+        dir
+    })
+}
+
+const SCRATCH_PREFIX: &str = "sieve-tests-";
+
+/// Remove the scratch directories of test processes that have ended (where `/proc` tells).
+fn remove_scratch_of_ended_processes(temp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(temp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(SCRATCH_PREFIX).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A fresh directory under the scratch area.
