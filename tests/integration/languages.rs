@@ -268,6 +268,22 @@ fn javascript_models_see_every_value_as_written_and_meet_the_hosts_limits() {
     let component = build("tests/guests/js-probe", "js-probe");
     let component = component.as_str();
 
+    // A syntax error is named by its line in app.js, before componentize-js runs.
+    let broken = fresh_dir("js-broken");
+    std::fs::write(
+        broken.join("app.js"),
+        "import { Model, exportModel } from \"sieve-sdk\";\nclass M extends Model {\n  static run(ctx) { let x = ; }\n}\nexport const model = exportModel(M);\n",
+    )
+    .expect("write app.js");
+    let o = run(&[
+        "build",
+        broken.to_str().expect("utf-8"),
+        "--out",
+        broken.join("m.wasm").to_str().expect("utf-8"),
+    ]);
+    let why = stderr(&o);
+    assert!(!o.status.success() && why.contains("app.js:3") && why.contains("Unexpected token"), "{why}");
+
     // Every type read raw into typed arrays: the local runner (Node, typed arrays it makes itself)
     // agrees clue for clue, and int64 values keep all 64 bits as BigInts.
     let (code, v, clues) = probe(component, "values", &[]);

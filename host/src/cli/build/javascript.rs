@@ -137,8 +137,9 @@ pub fn build(dir: &Path, out: &Path) -> anyhow::Result<Built> {
     let app_path = dir.join("app.js");
     let app =
         std::fs::read_to_string(&app_path).with_context(|| format!("reading {}", app_path.display()))?;
-    let bundled = bundle(&app, "app.js")?;
     let work = tempfile::tempdir().context("creating a build directory")?;
+    check_syntax(&app, &app_path, work.path())?;
+    let bundled = bundle(&app, "app.js")?;
     let wit = work.path().join("wit");
     std::fs::create_dir_all(&wit)?;
     std::fs::write(wit.join("sieve-model.wit"), WIT)?;
@@ -157,6 +158,28 @@ pub fn build(dir: &Path, out: &Path) -> anyhow::Result<Built> {
         bail!("componentize-js failed on {}:\n{}", app_path.display(), useful_stderr(&output.stderr));
     }
     Ok(Built { path: out_abs, toolchain })
+}
+
+/// A syntax error in the app, named by its line in `app.js`: componentize-js only says that
+/// parsing failed. Node checks a copy named `.mjs` (so that it parses it as a module) and points at
+/// the line; the copy's name is put back to the app's in the message.
+fn check_syntax(app: &str, app_path: &Path, work: &Path) -> anyhow::Result<()> {
+    let copy = work.join("app.mjs");
+    std::fs::write(&copy, app)?;
+    let Ok(output) = Command::new("node").arg("--check").arg(&copy).output() else {
+        return Ok(()); // No Node here: componentize-js will say what it can.
+    };
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr)
+        .replace(&copy.display().to_string(), &app_path.display().to_string());
+    let useful: Vec<&str> = stderr
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with("at "))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    bail!("{} does not parse:\n{}", app_path.display(), useful.join("\n"))
 }
 
 #[cfg(test)]
