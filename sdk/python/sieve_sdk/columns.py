@@ -147,6 +147,22 @@ class TextColumn(Column):
         wanted = set(texts)
         return bytes(1 if self.get(i) in wanted else 0 for i in range(len(self)))
 
+    def one_of(self, texts: Sequence[str]):
+        """A test `row -> bool`: whether the row holds one of `texts` (False where null). On a
+        dictionary-encoded column it reads a flag per code, with nothing decoded or hashed."""
+        if self.codes is not None:
+            flags = bytearray(len(self.dictionary))
+            for t in texts:
+                code = self.dictionary.code_of(t)
+                if code is not None:
+                    flags[code] = 1
+            codes, valid = self.codes, self.validity
+            if valid is None:
+                return lambda row: flags[codes[row]] == 1
+            return lambda row: flags[codes[row]] == 1 and valid(row)
+        wanted = set(texts)
+        return lambda row: self.get(row) in wanted
+
     def code(self, i: int) -> Optional[int]:
         """Row i's dictionary code (None where null or when the column is not encoded)."""
         if self.codes is None or (self.validity is not None and not self.validity(i)):

@@ -106,21 +106,41 @@ class Index:
         g = self._group_of_text(value)
         return EMPTY if g < 0 else self.group(g)
 
-    def rows_of(self, column: TextColumn, i: int) -> Sequence[int]:
-        """The rows holding the value that row `i` of `column` holds: by code when `column` shares
-        this index's dictionary (no text decoded), by text otherwise; [] where it is null."""
+    def group_of_row(self, column: TextColumn, i: int) -> int:
+        """The group holding the value that row `i` of `column` holds, or -1 (none, or null): by
+        code when `column` shares this index's dictionary (no text decoded), by text otherwise."""
         mine = self._column
         if mine.codes is not None and column.codes is not None and column.dictionary_id == mine.dictionary_id:
             code = column.code(i)
             if code is None:
-                return EMPTY
+                return -1
             if self._group_of_code is not None:
-                g = self._group_of_code[code] - 1
-            else:
-                g = self._group_of_key.get(code, -1)
-            return EMPTY if g < 0 else self.group(g)
+                return self._group_of_code[code] - 1
+            return self._group_of_key.get(code, -1)
         value = column.get(i)
-        return EMPTY if value is None else self.get(value)
+        return -1 if value is None else self._group_of_text(value)
+
+    def lookup(self, column: TextColumn) -> Callable[[int], int]:
+        """`group_of_row` for one column, as a function of the row: over a shared dictionary it
+        indexes two arrays and nothing else, the form a loop over a million rows wants."""
+        mine = self._column
+        groups = self._group_of_code
+        if groups is not None and column.codes is not None and column.dictionary_id == mine.dictionary_id:
+            codes, valid = column.codes, column.validity
+            if valid is None:
+                return lambda row: groups[codes[row]] - 1
+            return lambda row: groups[codes[row]] - 1 if valid(row) else -1
+        return lambda row: self.group_of_row(column, row)
+
+    def rows_of(self, column: TextColumn, i: int) -> Sequence[int]:
+        """The rows holding the value that row `i` of `column` holds (see `group_of_row`); [] if
+        none."""
+        g = self.group_of_row(column, i)
+        return EMPTY if g < 0 else self.group(g)
+
+    def key(self, g: int) -> str:
+        """The value of group `g`."""
+        return self._column.get(self.group(g)[0])
 
 
 def share(items: Iterable, test: Callable[[object], Optional[bool]]) -> float:

@@ -98,6 +98,10 @@ class ColumnsTest(unittest.TestCase):
         self.assertEqual(list(big.rows_of(plaintiff, 2)), [], "row 2 holds p2")
         self.assertEqual(list(big.rows_of(plaintiff, 21)), [3, 6, 9, 15, 18, 21])
         self.assertEqual(list(big.rows_of(plaintiff, 0)), [], "row 0 is null")
+        self.assertEqual((big.group_of_row(plaintiff, 2), big.lookup(plaintiff)(21), big.key(1)), (-1, 1, "p0"))
+        p1 = plaintiff.one_of(["p1"])
+        self.assertEqual([p1(1), p1(2), p1(4)], [True, False, False])
+        self.assertEqual(list(plaintiff.matches(["p1", "p0"]))[:5], [0, 1, 0, 1, 0])
 
     def test_a_bad_cell_names_file_line_and_column(self):
         with self.assertRaises(LocalError) as caught:
