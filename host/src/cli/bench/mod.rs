@@ -61,7 +61,8 @@ enum Section {
     Registry,
     /// Scoring and competition throughput.
     Competition,
-    /// T2 in Python against the Rust T2: speed, fuel, compiling, memory.
+    /// Models in other languages (Python T2, JavaScript T5) against the Rust models: speed, fuel,
+    /// compiling, memory.
     Languages,
 }
 
