@@ -70,12 +70,12 @@ class HostBackend {
     const g = hostCall(() => this._tables[handle].group(column, minRows));
     return [view(g.rows, Uint32Array), view(g.starts, Uint32Array), view(g.groupOfCode, Uint32Array)];
   }
-  /** The clues with their evidence packed (`emit-packed`): (table, row) u32 pairs, the table
-   * names sent once per batch. A record and a string per evidence row cost more to lower than
-   * the rest of the clue. */
   matches(handle, column, texts) {
     return hostCall(() => this._tables[handle].matches(column, texts));
   }
+  /** The clues with their evidence packed (`emit-packed`): (table, row) u32 pairs, the table
+   * names sent once per batch. A record and a string per evidence row cost more to lower than
+   * the rest of the clue. */
   emit(clues) {
     const tables = [];
     const tableIndex = new Map();
