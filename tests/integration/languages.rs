@@ -139,12 +139,14 @@ fn python_models_see_every_value_as_written_and_meet_the_hosts_limits() {
     assert_eq!(v["outcome"], "out-of-fuel", "{v}");
     assert!(v["host_fuel"].as_u64().expect("host fuel") > 0, "{v}");
 
-    // Packed evidence the host must refuse, each named, and no clue kept.
+    // Clue columns the host must refuse, each named, and no clue kept.
     for (mode, says) in [
-        ("packed-index", "packed evidence names table 1; emit-packed was given 1"),
-        ("packed-odd", "packed evidence is 7 bytes, not a whole number"),
-        ("packed-undeclared", "evidence names table \"labels\", which the model did not declare"),
-        ("packed-row", "evidence row 7 of events is past its 7 rows"),
+        ("columns-index", "evidence names table 1; emit-columns was given 1"),
+        ("columns-odd", "not whole pairs"),
+        ("columns-undeclared", "evidence names table \"labels\", which the model did not declare"),
+        ("columns-row", "evidence row 7 of events is past its 7 rows"),
+        ("columns-offsets", "clue 0: subject offsets 0..99 are out of order or past 1 bytes"),
+        ("columns-utf8", "clue 0: subject is not UTF-8"),
     ] {
         let (code, v, clues) = probe(component, mode, &[]);
         assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{mode}: {v}");

@@ -62,19 +62,27 @@ struct ClueArg {
     evidence: WasmList<EvidenceArg>,
 }
 
-/// A packed clue (0.1.2) as the guest hands it over: evidence as (u32 table, u32 row) pairs.
+/// A batch of clues as columns (0.1.2), as the guest hands it over: nothing copied yet.
 #[derive(ComponentType, Lift)]
 #[component(record)]
-struct PackedClueArg {
-    subject: WasmStr,
-    score: f64,
-    rule: WasmStr,
-    reason: WasmStr,
+struct ClueColumnsArg {
+    subjects: WasmList<u8>,
+    #[component(name = "subject-offsets")]
+    subject_offsets: WasmList<u8>,
+    rules: WasmList<u8>,
+    #[component(name = "rule-offsets")]
+    rule_offsets: WasmList<u8>,
+    reasons: WasmList<u8>,
+    #[component(name = "reason-offsets")]
+    reason_offsets: WasmList<u8>,
+    scores: WasmList<u8>,
     evidence: WasmList<u8>,
+    #[component(name = "evidence-offsets")]
+    evidence_offsets: WasmList<u8>,
 }
 
-/// Bytes of one packed evidence row.
-const PACKED_EVIDENCE_BYTES: usize = 8;
+/// Bytes of one (u32 table, u32 row) evidence pair.
+const PAIR_BYTES: usize = 8;
 
 /// An evidence row as the guest hands it over.
 #[derive(ComponentType, Lift)]
@@ -99,7 +107,7 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     })?;
     host.func_wrap("open-table", open_table)?;
     host.func_wrap("emit", emit)?;
-    host.func_wrap("emit-packed", emit_packed)?;
+    host.func_wrap("emit-columns", emit_columns)?;
     host.func_wrap("log", log)?;
     host.func_wrap("progress", progress)?;
     host.func_wrap("[method]table.row-count", row_count)?;
@@ -452,138 +460,170 @@ fn matches(
     Ok((Ok(flags),))
 }
 
-/// The fields of one clue as the guest handed them over, from either form of `emit`.
-struct ClueFields<'a> {
-    subject: &'a WasmStr,
-    score: f64,
-    rule: &'a WasmStr,
-    reason: &'a WasmStr,
-    evidence: EvidenceArgs<'a>,
-}
-
-/// Where a clue's evidence rows are: records with a table name each, or packed pairs indexing
-/// the tables `emit-packed` named (resolved once per call).
-enum EvidenceArgs<'a> {
-    Records(&'a WasmList<EvidenceArg>),
-    Packed(&'a WasmList<u8>),
-}
-
-impl EvidenceArgs<'_> {
-    fn len(&self) -> usize {
-        match self {
-            EvidenceArgs::Records(list) => list.len(),
-            EvidenceArgs::Packed(bytes) => bytes.len() / PACKED_EVIDENCE_BYTES,
-        }
-    }
-}
-
 fn emit(mut store: Store<'_>, (clues,): (WasmList<ClueArg>,)) -> wasmtime::Result<()> {
-    accept_clues(&mut store, &clues, &[], |a: &ClueArg| ClueFields {
-        subject: &a.subject,
-        score: a.score,
-        rule: &a.rule,
-        reason: &a.reason,
-        evidence: EvidenceArgs::Records(&a.evidence),
-    })
+    make_room_for(&mut store, clues.len())?;
+    // The records themselves (pointers and lengths, no text yet) in one pass: one lifting context
+    // for the batch rather than one per clue. Their count was checked above.
+    store
+        .data_mut()
+        .reserve_host("a batch of clue records", clues.len() * std::mem::size_of::<ClueArg>(), false)
+        .map_err(stop)?;
+    let args: Vec<wasmtime::Result<ClueArg>> = clues.iter(&mut store)?.collect();
+    for (i, arg) in args.into_iter().enumerate() {
+        let arg = arg.map_err(|e| stop(HostStop::InvalidClue(format!("clue {i} cannot be read: {e}"))))?;
+        let clue = check_record(&mut store, &arg).map_err(|m| stop(HostStop::InvalidClue(m)))?;
+        keep_clue(&mut store, clue)?;
+    }
+    Ok(())
 }
 
-/// `emit` with packed evidence (0.1.2): the tables are named once per call, each checked to be a
-/// table of the run before any clue is read.
-fn emit_packed(
+/// `emit` with the clues as columns (0.1.2). Every list's size is checked against the clue
+/// count and the run's output limit before any of it is copied; then each clue goes through the
+/// same checks as a record.
+fn emit_columns(
     mut store: Store<'_>,
-    (tables, clues): (WasmList<WasmStr>, WasmList<PackedClueArg>),
+    (tables, columns): (WasmList<WasmStr>, ClueColumnsArg),
 ) -> wasmtime::Result<()> {
+    let invalid = |m: String| stop(HostStop::InvalidClue(m));
     let served = store.data().tables.clone();
     if tables.len() > served.len() {
-        return Err(stop(HostStop::InvalidClue(format!(
-            "emit-packed named {} tables; the run has {}",
+        return Err(invalid(format!(
+            "emit-columns named {} tables; the run has {}",
             tables.len(),
             served.len()
-        ))));
+        )));
     }
-    let mut resolved = Vec::with_capacity(tables.len());
+    let mut named = Vec::with_capacity(tables.len());
     for i in 0..tables.len() {
         let Some(name) = tables.get(&mut store, i) else { break };
         let name = name?;
         let name = name.to_str(&store)?;
         let Some(index) = served.iter().position(|t| t.spec.name == *name) else {
-            return Err(stop(HostStop::InvalidClue(format!(
+            return Err(invalid(format!(
                 "evidence names table {}, which the model did not declare",
                 quote(&name)
-            ))));
+            )));
         };
-        resolved.push(index);
+        named.push(index);
     }
-    accept_clues(&mut store, &clues, &resolved, |a: &PackedClueArg| ClueFields {
-        subject: &a.subject,
-        score: a.score,
-        rule: &a.rule,
-        reason: &a.reason,
-        evidence: EvidenceArgs::Packed(&a.evidence),
-    })
-}
-
-/// Check and keep a batch of clues: limits on their count first, then each clue's fields, the
-/// output and host memory budgets, and fuel for the work. `packed_tables` are the served tables
-/// packed evidence indexes.
-fn accept_clues<A: Lift + 'static>(
-    store: &mut Store<'_>,
-    clues: &WasmList<A>,
-    packed_tables: &[usize],
-    fields: impl Fn(&A) -> ClueFields<'_>,
-) -> wasmtime::Result<()> {
-    let max = store.data().limits.max_clues;
-    if clues.len() > max - store.data().clues.len() {
-        return Err(stop(HostStop::Output(format!("the model emitted more than {max} clues (--max-clues)"))));
+    let c = &columns;
+    if c.scores.len() % 8 != 0 {
+        return Err(invalid(format!("emit-columns: scores are {} bytes, not whole f64s", c.scores.len())));
     }
-    charge(store, CALL_FUEL.saturating_add(clues.len() as u64 * CLUE_FUEL))?;
-    // The records themselves (pointers and lengths, no text yet) in one pass: one lifting context
-    // for the batch rather than one per clue. Their count was checked above.
-    store
-        .data_mut()
-        .reserve_host("a batch of clue records", clues.len() * std::mem::size_of::<A>(), false)
-        .map_err(stop)?;
-    let args: Vec<wasmtime::Result<A>> = clues.iter(&mut *store)?.collect();
-    for (i, arg) in args.into_iter().enumerate() {
-        let arg = arg.map_err(|e| stop(HostStop::InvalidClue(format!("clue {i} cannot be read: {e}"))))?;
-        let clue =
-            check_clue(store, fields(&arg), packed_tables).map_err(|m| stop(HostStop::InvalidClue(m)))?;
-        let text = clue.subject.len() + clue.rule.len() + clue.reason.len();
-        let held = CLUE_OVERHEAD + text + clue.evidence.len() * EVIDENCE_OVERHEAD;
-        let state = store.data_mut();
-        state.output_bytes += text + clue.evidence.len() * 8;
-        if state.output_bytes > state.limits.max_output_bytes {
-            return Err(stop(HostStop::Output(format!(
-                "the model emitted more than {} bytes of clues (--max-output-bytes)",
-                state.limits.max_output_bytes
-            ))));
+    let n = c.scores.len() / 8;
+    make_room_for(&mut store, n)?;
+    for (name, list) in [
+        ("subject-offsets", &c.subject_offsets),
+        ("rule-offsets", &c.rule_offsets),
+        ("reason-offsets", &c.reason_offsets),
+        ("evidence-offsets", &c.evidence_offsets),
+    ] {
+        if list.len() != 4 * (n + 1) {
+            return Err(invalid(format!(
+                "emit-columns: {name} is {} bytes; {n} clues need {}",
+                list.len(),
+                4 * (n + 1)
+            )));
         }
-        state.reserve_host("the clues emitted", held, true).map_err(stop)?;
-        charge(store, held as u64 / BYTES_PER_FUEL)?;
-        store.data_mut().clues.push(clue);
+    }
+    let text = c.subjects.len() + c.rules.len() + c.reasons.len();
+    let (max_text, max_pairs) =
+        (n * (MAX_SUBJECT_BYTES + MAX_RULE_BYTES + MAX_REASON_BYTES), n * MAX_EVIDENCE_ROWS);
+    if text > max_text || c.evidence.len() > max_pairs * PAIR_BYTES || c.evidence.len() % PAIR_BYTES != 0 {
+        return Err(invalid(format!(
+            "emit-columns: {text} bytes of text and {} of evidence are more than {n} clues may hold, or not whole pairs",
+            c.evidence.len()
+        )));
+    }
+    let state = store.data();
+    if state.output_bytes.saturating_add(text) > state.limits.max_output_bytes {
+        return Err(stop(HostStop::Output(format!(
+            "the model emitted more than {} bytes of clues (--max-output-bytes)",
+            state.limits.max_output_bytes
+        ))));
+    }
+    let copied = text + c.scores.len() + c.evidence.len() + 16 * (n + 1);
+    store.data_mut().reserve_host("a batch of clue columns", copied, false).map_err(stop)?;
+    let bytes = |list: &WasmList<u8>, store: &Store<'_>| list.as_le_slice(store).to_vec();
+    let words = |list: &WasmList<u8>, store: &Store<'_>| -> Vec<u32> {
+        list.as_le_slice(store)
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect()
+    };
+    let (subjects, rules, reasons) =
+        (bytes(&c.subjects, &store), bytes(&c.rules, &store), bytes(&c.reasons, &store));
+    let (scores, evidence) = (bytes(&c.scores, &store), bytes(&c.evidence, &store));
+    let offsets = [&c.subject_offsets, &c.rule_offsets, &c.reason_offsets, &c.evidence_offsets]
+        .map(|l| words(l, &store));
+    let field = |data: &'_ [u8], at: &[u32], i: usize, what: &str| -> Result<String, String> {
+        let (from, to) = (at[i] as usize, at[i + 1] as usize);
+        let slice = data.get(from..to).ok_or_else(|| {
+            format!("clue {i}: {what} offsets {from}..{to} are out of order or past {} bytes", data.len())
+        })?;
+        std::str::from_utf8(slice).map(str::to_string).map_err(|_| format!("clue {i}: {what} is not UTF-8"))
+    };
+    for i in 0..n {
+        let subject = field(&subjects, &offsets[0], i, "subject").map_err(invalid)?;
+        let rule = field(&rules, &offsets[1], i, "rule").map_err(invalid)?;
+        let reason = field(&reasons, &offsets[2], i, "reason").map_err(invalid)?;
+        let score = f64::from_le_bytes(scores[8 * i..8 * i + 8].try_into().unwrap_or([0; 8]));
+        let (from, to) = (offsets[3][i] as usize, offsets[3][i + 1] as usize);
+        let pairs = evidence.get(from * PAIR_BYTES..to * PAIR_BYTES).ok_or_else(|| {
+            invalid(format!("clue {i}: evidence offsets {from}..{to} are out of order or past the pairs"))
+        })?;
+        let mut rows = Vec::with_capacity(pairs.len() / PAIR_BYTES);
+        for pair in pairs.chunks_exact(PAIR_BYTES) {
+            let table = u32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]) as usize;
+            let row = u32::from_le_bytes([pair[4], pair[5], pair[6], pair[7]]);
+            let index = *named.get(table).ok_or_else(|| {
+                invalid(format!(
+                    "{}: evidence names table {table}; emit-columns was given {}",
+                    quote(&subject),
+                    named.len()
+                ))
+            })?;
+            rows.push((index, u64::from(row)));
+        }
+        let clue = check_clue(&served, subject, score, rule, reason, rows).map_err(invalid)?;
+        keep_clue(&mut store, clue)?;
     }
     Ok(())
 }
 
-/// Check a clue against the contract, reading each field's size before copying it.
-fn check_clue(store: &mut Store<'_>, arg: ClueFields<'_>, packed_tables: &[usize]) -> Result<Clue, String> {
-    let subject = text(store, arg.subject, "subject", MAX_SUBJECT_BYTES)?;
-    if subject.trim().is_empty() || subject.chars().any(is_control) {
-        return Err(format!("subject {} must be non-blank, without control characters", quote(&subject)));
+/// Refuse a batch of `n` more clues past `--max-clues`, and charge for checking them.
+fn make_room_for(store: &mut Store<'_>, n: usize) -> wasmtime::Result<()> {
+    let max = store.data().limits.max_clues;
+    if n > max - store.data().clues.len() {
+        return Err(stop(HostStop::Output(format!("the model emitted more than {max} clues (--max-clues)"))));
     }
+    charge(store, CALL_FUEL.saturating_add(n as u64 * CLUE_FUEL))
+}
+
+/// Keep a checked clue: within the output and host memory budgets, charged for what it holds.
+fn keep_clue(store: &mut Store<'_>, clue: Clue) -> wasmtime::Result<()> {
+    let text = clue.subject.len() + clue.rule.len() + clue.reason.len();
+    let held = CLUE_OVERHEAD + text + clue.evidence.len() * EVIDENCE_OVERHEAD;
+    let state = store.data_mut();
+    state.output_bytes += text + clue.evidence.len() * 8;
+    if state.output_bytes > state.limits.max_output_bytes {
+        return Err(stop(HostStop::Output(format!(
+            "the model emitted more than {} bytes of clues (--max-output-bytes)",
+            state.limits.max_output_bytes
+        ))));
+    }
+    state.reserve_host("the clues emitted", held, true).map_err(stop)?;
+    charge(store, held as u64 / BYTES_PER_FUEL)?;
+    store.data_mut().clues.push(clue);
+    Ok(())
+}
+
+/// A clue record's fields, each size checked before it is copied, then `check_clue`.
+fn check_record(store: &mut Store<'_>, arg: &ClueArg) -> Result<Clue, String> {
+    let subject = text(store, &arg.subject, "subject", MAX_SUBJECT_BYTES)?;
     let rule =
-        text(store, arg.rule, "rule", MAX_RULE_BYTES).map_err(|m| format!("{}: {m}", quote(&subject)))?;
-    if rule.is_empty() || rule.chars().any(is_control) {
-        return Err(format!(
-            "{}: rule {} must be non-empty, without control characters",
-            quote(&subject),
-            quote(&rule)
-        ));
-    }
-    if !(arg.score.is_finite() && (0.0..=1.0).contains(&arg.score)) {
-        return Err(format!("{}: score {} is not in [0, 1]", quote(&subject), arg.score));
-    }
-    let reason = text(store, arg.reason, "reason", MAX_REASON_BYTES)
+        text(store, &arg.rule, "rule", MAX_RULE_BYTES).map_err(|m| format!("{}: {m}", quote(&subject)))?;
+    let reason = text(store, &arg.reason, "reason", MAX_REASON_BYTES)
         .map_err(|m| format!("{}: {m}", quote(&subject)))?;
     if arg.evidence.len() > MAX_EVIDENCE_ROWS {
         return Err(format!(
@@ -593,7 +633,66 @@ fn check_clue(store: &mut Store<'_>, arg: ClueFields<'_>, packed_tables: &[usize
         ));
     }
     let tables = store.data().tables.clone();
-    let row_in = |index: usize, row: u64| -> Result<Evidence, String> {
+    let records: Vec<wasmtime::Result<EvidenceArg>> = arg
+        .evidence
+        .iter(&mut *store)
+        .map_err(|e| format!("{}: evidence cannot be read: {e}", quote(&subject)))?
+        .collect();
+    let mut rows = Vec::with_capacity(records.len());
+    for (i, e) in records.into_iter().enumerate() {
+        let e = e.map_err(|e| format!("{}: evidence {i} cannot be read: {e}", quote(&subject)))?;
+        let name =
+            e.table.to_str(&*store).map_err(|e| format!("{}: evidence table: {e}", quote(&subject)))?;
+        let index = tables.iter().position(|t| t.spec.name == *name).ok_or_else(|| {
+            format!(
+                "{}: evidence names table {}, which the model did not declare",
+                quote(&subject),
+                quote(&name)
+            )
+        })?;
+        rows.push((index, e.row));
+    }
+    check_clue(&tables, subject, arg.score, rule, reason, rows)
+}
+
+/// Check a clue against the contract, whichever form it came in: text sizes and characters, the
+/// score's range, and evidence rows (served table, row) inside their tables.
+fn check_clue(
+    tables: &[super::state::ServedTable],
+    subject: String,
+    score: f64,
+    rule: String,
+    reason: String,
+    rows: Vec<(usize, u64)>,
+) -> Result<Clue, String> {
+    if subject.len() > MAX_SUBJECT_BYTES || subject.trim().is_empty() || subject.chars().any(is_control) {
+        return Err(format!(
+            "subject {} must be 1-{MAX_SUBJECT_BYTES} bytes, non-blank, without control characters",
+            quote(&subject)
+        ));
+    }
+    if rule.len() > MAX_RULE_BYTES || rule.is_empty() || rule.chars().any(is_control) {
+        return Err(format!(
+            "{}: rule {} must be 1-{MAX_RULE_BYTES} bytes, without control characters",
+            quote(&subject),
+            quote(&rule)
+        ));
+    }
+    if !(score.is_finite() && (0.0..=1.0).contains(&score)) {
+        return Err(format!("{}: score {score} is not in [0, 1]", quote(&subject)));
+    }
+    if reason.len() > MAX_REASON_BYTES {
+        return Err(format!(
+            "{}: reason is {} bytes, over {MAX_REASON_BYTES}",
+            quote(&subject),
+            reason.len()
+        ));
+    }
+    if rows.len() > MAX_EVIDENCE_ROWS {
+        return Err(format!("{}: {} evidence rows, over {MAX_EVIDENCE_ROWS}", quote(&subject), rows.len()));
+    }
+    let mut evidence = Vec::with_capacity(rows.len());
+    for (index, row) in rows {
         let table = &tables[index];
         if row >= table.rows as u64 {
             return Err(format!(
@@ -603,56 +702,9 @@ fn check_clue(store: &mut Store<'_>, arg: ClueFields<'_>, packed_tables: &[usize
                 table.rows
             ));
         }
-        Ok(Evidence { table: table.spec.name.clone(), row })
-    };
-    let mut evidence = Vec::with_capacity(arg.evidence.len());
-    match arg.evidence {
-        EvidenceArgs::Records(list) => {
-            let rows: Vec<wasmtime::Result<EvidenceArg>> = list
-                .iter(&mut *store)
-                .map_err(|e| format!("{}: evidence cannot be read: {e}", quote(&subject)))?
-                .collect();
-            for (i, e) in rows.into_iter().enumerate() {
-                let e = e.map_err(|e| format!("{}: evidence {i} cannot be read: {e}", quote(&subject)))?;
-                let name = e
-                    .table
-                    .to_str(&*store)
-                    .map_err(|e| format!("{}: evidence table: {e}", quote(&subject)))?;
-                let index = tables.iter().position(|t| t.spec.name == *name).ok_or_else(|| {
-                    format!(
-                        "{}: evidence names table {}, which the model did not declare",
-                        quote(&subject),
-                        quote(&name)
-                    )
-                })?;
-                evidence.push(row_in(index, e.row)?);
-            }
-        }
-        EvidenceArgs::Packed(bytes) => {
-            if bytes.len() % PACKED_EVIDENCE_BYTES != 0 {
-                return Err(format!(
-                    "{}: packed evidence is {} bytes, not a whole number of 8-byte (table, row) pairs",
-                    quote(&subject),
-                    bytes.len()
-                ));
-            }
-            // The length was checked above (at most MAX_EVIDENCE_ROWS pairs): the slice is small.
-            let packed = bytes.as_le_slice(&*store);
-            for pair in packed.chunks_exact(PACKED_EVIDENCE_BYTES) {
-                let table = u32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]) as usize;
-                let row = u32::from_le_bytes([pair[4], pair[5], pair[6], pair[7]]);
-                let index = *packed_tables.get(table).ok_or_else(|| {
-                    format!(
-                        "{}: packed evidence names table {table}; emit-packed was given {}",
-                        quote(&subject),
-                        packed_tables.len()
-                    )
-                })?;
-                evidence.push(row_in(index, u64::from(row))?);
-            }
-        }
+        evidence.push(Evidence { table: table.spec.name.clone(), row });
     }
-    Ok(Clue { subject, score: arg.score, rule, reason, evidence })
+    Ok(Clue { subject, score, rule, reason, evidence })
 }
 
 /// A guest string of at most `max` bytes, copied only once its size is known to fit.

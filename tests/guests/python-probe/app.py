@@ -12,9 +12,10 @@
 - `group-forever`: groups a column again and again (fuel must end it).
 - `matches`: one clue whose reason lists the rows of `events.who` holding `alice` or the case
   number, flagged by the host; `matches-int` asks for flags on an int64 column (refused).
-- `packed-*`: hands the host packed evidence it must refuse: a table index past the tables named
-  (`packed-index`), a length that is not whole (table, row) pairs (`packed-odd`), an undeclared
-  table (`packed-undeclared`), a row past the table (`packed-row`).
+- `columns-*`: hands the host a batch of clue columns it must refuse: a table index past the
+  tables named (`columns-index`), evidence that is not whole (table, row) pairs (`columns-odd`), an
+  undeclared table (`columns-undeclared`), a row past the table (`columns-row`), offsets past the
+  bytes (`columns-offsets`), a subject that is not UTF-8 (`columns-utf8`).
 """
 
 from array import array
@@ -65,8 +66,8 @@ class Probe(Model):
                 outcome = type(e).__name__
             ctx.emit(Clue("socket", 0.5, "socket", outcome))
             return
-        if mode.startswith("packed-"):
-            emit_packed(ctx, mode)
+        if mode.startswith("columns-"):
+            emit_columns(ctx, mode)
             return
         events = ctx.table("events")
         if mode == "undeclared":
@@ -95,22 +96,39 @@ class Probe(Model):
             ctx.emit(Clue(f"row-{row}", 0.5, "values", reason).evidence("events", [row]))
 
 
-def emit_packed(ctx, mode):
-    """Calls `emit-packed` itself, past the SDK, with what `mode` says is wrong."""
+def emit_columns(ctx, mode):
+    """Calls `emit-columns` itself, past the SDK, with one clue and what `mode` says is wrong."""
     from wit_world.imports import types
 
-    host = ctx._backend._host
-    tables, pairs = ["events"], [0, 1]
-    if mode == "packed-index":
+    def words(*values):
+        return array("I", values).tobytes()
+
+    tables, pairs, subject, subject_end = ["events"], [0, 1], b"s", 1
+    if mode == "columns-index":
         pairs = [1, 1]
-    elif mode == "packed-undeclared":
+    elif mode == "columns-undeclared":
         tables = ["labels"]
-    elif mode == "packed-row":
+    elif mode == "columns-row":
         pairs = [0, 7]
+    elif mode == "columns-offsets":
+        subject_end = 99
+    elif mode == "columns-utf8":
+        subject = b"\xff"
     evidence = array("I", pairs).tobytes()
-    if mode == "packed-odd":
+    if mode == "columns-odd":
         evidence = evidence[:7]
-    host.emit_packed(tables, [types.PackedClue(subject="s", score=0.5, rule="packed", reason="", evidence=evidence)])
+    columns = types.ClueColumns(
+        subjects=subject,
+        subject_offsets=words(0, subject_end),
+        rules=b"r",
+        rule_offsets=words(0, 1),
+        reasons=b"",
+        reason_offsets=words(0, 0),
+        scores=array("d", [0.5]).tobytes(),
+        evidence=evidence,
+        evidence_offsets=words(0, len(pairs) // 2),
+    )
+    ctx._backend._host.emit_columns(tables, columns)
 
 
 Model = export(Probe)
