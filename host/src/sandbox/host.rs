@@ -286,18 +286,21 @@ fn read_raw(
     Ok((Ok(RawBatchOut { start: p.begin as u64, len: (p.end - p.begin) as u32, columns }),))
 }
 
-/// The served table behind `handle` and the position of its column `name`, or the access
-/// error the guest gets for an undeclared one.
-fn column_of(
-    store: &Store<'_>,
+/// The call on one column of a table: charged, then the served table behind `handle` and the
+/// position of its column `name`, or the access error the guest gets for an undeclared one.
+/// Every method that names a single column comes through here.
+fn declared_column(
+    store: &mut Store<'_>,
     handle: &Resource<TableHandle>,
-    name: &str,
+    name: WasmStr,
 ) -> wasmtime::Result<Result<(usize, usize), w::AccessError>> {
+    charge(store, CALL_FUEL)?;
+    let name = name.to_str(&*store)?;
     let index = store.data().tables_handle(handle)?;
     let table = &store.data().tables[index];
     Ok(match table.columns.iter().position(|c| c.name == *name) {
         Some(position) => Ok((index, position)),
-        None => Err(w::AccessError::UndeclaredColumn(format!("{}.{}", table.spec.name, prefix(name, 64)))),
+        None => Err(w::AccessError::UndeclaredColumn(format!("{}.{}", table.spec.name, prefix(&name, 64)))),
     })
 }
 
@@ -310,9 +313,7 @@ fn served_dictionary(
     handle: &Resource<TableHandle>,
     name: WasmStr,
 ) -> wasmtime::Result<Result<ServedDictionary, w::AccessError>> {
-    charge(store, CALL_FUEL)?;
-    let name = name.to_str(&*store)?.into_owned();
-    let (index, position) = match column_of(store, handle, &name)? {
+    let (index, position) = match declared_column(store, handle, name)? {
         Ok(found) => found,
         Err(e) => return Ok(Err(e)),
     };
@@ -360,9 +361,7 @@ fn group(
     mut store: Store<'_>,
     (handle, name, min_rows): (Resource<TableHandle>, WasmStr, u32),
 ) -> Answer<Result<GroupingOut, w::AccessError>> {
-    charge(&mut store, CALL_FUEL)?;
-    let name = name.to_str(&store)?.into_owned();
-    let (index, position) = match column_of(&store, &handle, &name)? {
+    let (index, position) = match declared_column(&mut store, &handle, name)? {
         Ok(found) => found,
         Err(e) => return Ok((Err(e),)),
     };
@@ -389,9 +388,7 @@ fn dictionary_id(
     mut store: Store<'_>,
     (handle, name): (Resource<TableHandle>, WasmStr),
 ) -> Answer<Result<u32, w::AccessError>> {
-    charge(&mut store, CALL_FUEL)?;
-    let name = name.to_str(&store)?.into_owned();
-    let (index, position) = match column_of(&store, &handle, &name)? {
+    let (index, position) = match declared_column(&mut store, &handle, name)? {
         Ok(found) => found,
         Err(e) => return Ok((Err(e),)),
     };
@@ -421,9 +418,7 @@ fn matches(
     mut store: Store<'_>,
     (handle, name, values): (Resource<TableHandle>, WasmStr, WasmList<WasmStr>),
 ) -> Answer<Result<Vec<u8>, w::AccessError>> {
-    charge(&mut store, CALL_FUEL)?;
-    let name = name.to_str(&store)?.into_owned();
-    let (index, position) = match column_of(&store, &handle, &name)? {
+    let (index, position) = match declared_column(&mut store, &handle, name)? {
         Ok(found) => found,
         Err(e) => return Ok((Err(e),)),
     };
