@@ -20,6 +20,46 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ sits in the repository").to_path_buf()
 }
 
+/// The ports' directories.
+const T2_PY: &str = "plugins/private-lending-fraud-py";
+const T5_JS: &str = "plugins/restricted-debtor-travel-js";
+
+/// The Python SDK's local runner on the `app.py` in `dir` (relative to the repository), with
+/// the CSV files in `data` and `extra` arguments.
+fn python_local(dir: &str, data: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new("python3")
+        .args(["-m", "sieve_sdk.local", "app.py"])
+        .arg(data)
+        .args(extra)
+        .current_dir(repo().join(dir))
+        .env("PYTHONPATH", repo().join("sdk/python"))
+        .output()
+        .expect("start python3")
+}
+
+/// The JavaScript SDK's local runner (Node) on the `app.js` in `dir`, as `python_local`.
+fn js_local(dir: &str, data: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new("node")
+        .arg(repo().join("sdk/js/local.mjs"))
+        .arg("app.js")
+        .arg(data)
+        .args(extra)
+        .current_dir(repo().join(dir))
+        .output()
+        .expect("start node")
+}
+
+/// The subjects of a local run's clues (JSON lines), in the order printed.
+fn subjects_of(o: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v["subject"].as_str().expect("subject").to_string()
+        })
+        .collect()
+}
+
 /// Whether `tool` runs here; a missing one fails the test only where it must be installed.
 fn have(tool: &str) -> bool {
     if Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success()) {
@@ -38,7 +78,7 @@ fn the_python_t2_gives_the_rust_models_clues() {
     if !have("componentize-py") {
         return;
     }
-    let component = build("plugins/private-lending-fraud-py", "t2-python");
+    let component = build(T2_PY, "t2-python");
     let component = component.as_str();
     same_clues_as_rust(component, "private-lending-fraud");
 
@@ -82,12 +122,7 @@ fn python_models_see_every_value_as_written_and_meet_the_hosts_limits() {
     // bytes): the clues spell out each value, and the local runner (plain lists) agrees.
     let (code, v, clues) = probe(component, "values", &[]);
     assert_eq!((code, v["outcome"].as_str()), (0, Some("completed")), "{v}");
-    let local = Command::new("python3")
-        .args(["-m", "sieve_sdk.local", "app.py", "data", "--param", "mode=values"])
-        .current_dir(&model)
-        .env("PYTHONPATH", repo().join("sdk/python"))
-        .output()
-        .expect("start python3");
+    let local = python_local("tests/guests/python-probe", &model.join("data"), &["--param", "mode=values"]);
     assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
     assert_eq!(clues, String::from_utf8_lossy(&local.stdout));
     for seen in [
@@ -132,9 +167,14 @@ fn python_models_see_every_value_as_written_and_meet_the_hosts_limits() {
     // that groups forever runs out of the fuel its host calls are charged.
     let (_, _, clues) = probe(component, "socket", &[]);
     assert!(clues.contains("\"reason\":\"PermissionError\""), "{clues}");
-    let (code, v, _) = probe(component, "undeclared", &[]);
-    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
-    assert!(v["detail"].as_str().expect("detail").contains("events.secret"), "{v}");
+    for mode in ["undeclared-read", "undeclared-dictionary", "undeclared-group", "undeclared-matches"] {
+        let (code, v, _) = probe(component, mode, &[]);
+        assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{mode}: {v}");
+        assert!(
+            v["detail"].as_str().expect("detail").contains("UndeclaredColumn: events.secret"),
+            "{mode}: {v}"
+        );
+    }
     let (_, v, _) = probe(component, "group-forever", &["--fuel", "2000000000"]);
     assert_eq!(v["outcome"], "out-of-fuel", "{v}");
     assert!(v["host_fuel"].as_u64().expect("host fuel") > 0, "{v}");
@@ -161,21 +201,9 @@ fn the_python_sdk_runs_a_model_locally_on_csv_fixtures() {
         return;
     }
     let fixtures = repo().join("tests/fixtures/private-lending-fraud");
-    let o = Command::new("python3")
-        .args(["-m", "sieve_sdk.local", "app.py"])
-        .arg(&fixtures)
-        .current_dir(repo().join("plugins/private-lending-fraud-py"))
-        .env("PYTHONPATH", repo().join("sdk/python"))
-        .output()
-        .expect("start python3");
+    let o = python_local(T2_PY, &fixtures, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut subjects: Vec<String> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-            v["subject"].as_str().expect("subject").to_string()
-        })
-        .collect();
+    let mut subjects = subjects_of(&o);
     subjects.sort();
     let expected = std::fs::read_to_string(fixtures.join("expected.txt")).expect("expected.txt");
     assert_eq!(subjects, expected.lines().collect::<Vec<_>>());
@@ -183,28 +211,14 @@ fn the_python_sdk_runs_a_model_locally_on_csv_fixtures() {
     // The fixture's near misses move across the boundaries as the parameters do, as in the Rust
     // model's tests: 14 suits at min-suits=14, defendants absent in exactly half at 0.49.
     for (param, lender, suits) in [("min-suits=14", "FOURTEEN-", 14), ("absent-share=0.49", "HALF-", 16)] {
-        let o = Command::new("python3")
-            .args(["-m", "sieve_sdk.local", "app.py"])
-            .arg(&fixtures)
-            .args(["--param", param])
-            .current_dir(repo().join("plugins/private-lending-fraud-py"))
-            .env("PYTHONPATH", repo().join("sdk/python"))
-            .output()
-            .expect("start python3");
+        let o = python_local(T2_PY, &fixtures, &["--param", param]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let found = String::from_utf8_lossy(&o.stdout).matches(&format!("\"subject\":\"{lender}")).count();
         assert_eq!(found, suits, "{param}");
     }
 
     // An undeclared parameter is refused, naming it.
-    let o = Command::new("python3")
-        .args(["-m", "sieve_sdk.local", "app.py"])
-        .arg(&fixtures)
-        .args(["--param", "min-cases=3"])
-        .current_dir(repo().join("plugins/private-lending-fraud-py"))
-        .env("PYTHONPATH", repo().join("sdk/python"))
-        .output()
-        .expect("start python3");
+    let o = python_local(T2_PY, &fixtures, &["--param", "min-cases=3"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("min-cases"));
 
     // The SDK's own tests: batched reads, nulls, UTF-8 offsets, grouping order, bad cells.
@@ -250,7 +264,7 @@ fn the_javascript_t5_gives_the_rust_models_clues() {
     if !have("componentize-js") {
         return;
     }
-    let component = build("plugins/restricted-debtor-travel-js", "t5-js");
+    let component = build(T5_JS, "t5-js");
     same_clues_as_rust(&component, "restricted-debtor-travel");
     // The hand-written fixture's boundaries, and a bad parameter as the model's error.
     let fixtures = repo().join("tests/fixtures/restricted-debtor-travel");
@@ -290,12 +304,8 @@ fn javascript_models_see_every_value_as_written_and_meet_the_hosts_limits() {
     // agrees clue for clue, and int64 values keep all 64 bits as BigInts.
     let (code, v, clues) = probe(component, "values", &[]);
     assert_eq!((code, v["outcome"].as_str()), (0, Some("completed")), "{v}");
-    let local = Command::new("node")
-        .arg(repo().join("sdk/js/local.mjs"))
-        .args(["app.js", "data", "--param", "mode=values"])
-        .current_dir(repo().join("tests/guests/js-probe"))
-        .output()
-        .expect("start node");
+    let data = repo().join("tests/guests/python-probe/data");
+    let local = js_local("tests/guests/js-probe", &data, &["--param", "mode=values"]);
     assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
     assert_eq!(clues, String::from_utf8_lossy(&local.stdout));
     for seen in [
@@ -329,43 +339,17 @@ fn the_javascript_sdk_runs_a_model_locally_and_passes_its_own_tests() {
         return;
     }
     let fixtures = repo().join("tests/fixtures/restricted-debtor-travel");
-    let o = Command::new("node")
-        .arg(repo().join("sdk/js/local.mjs"))
-        .arg("app.js")
-        .arg(&fixtures)
-        .current_dir(repo().join("plugins/restricted-debtor-travel-js"))
-        .output()
-        .expect("start node");
+    let o = js_local(T5_JS, &fixtures, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let subjects: Vec<String> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-            v["subject"].as_str().expect("subject").to_string()
-        })
-        .collect();
+    let subjects = subjects_of(&o);
     let expected = std::fs::read_to_string(fixtures.join("expected.txt")).expect("expected.txt");
     assert_eq!(subjects, expected.lines().collect::<Vec<_>>());
 
     // min-trips=2 leaves only D1 (two trips); an undeclared parameter is refused by name.
-    let o = Command::new("node")
-        .arg(repo().join("sdk/js/local.mjs"))
-        .arg("app.js")
-        .arg(&fixtures)
-        .args(["--param", "min-trips=2"])
-        .current_dir(repo().join("plugins/restricted-debtor-travel-js"))
-        .output()
-        .expect("start node");
+    let o = js_local(T5_JS, &fixtures, &["--param", "min-trips=2"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout).matches("\"subject\":").count(), 1);
-    let o = Command::new("node")
-        .arg(repo().join("sdk/js/local.mjs"))
-        .arg("app.js")
-        .arg(&fixtures)
-        .args(["--param", "min-cases=3"])
-        .current_dir(repo().join("plugins/restricted-debtor-travel-js"))
-        .output()
-        .expect("start node");
+    let o = js_local(T5_JS, &fixtures, &["--param", "min-cases=3"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("min-cases"));
 
     // The SDK's own tests: batched reads, nulls, grouping, code point order, clue checks.

@@ -8,7 +8,8 @@
 - `raise`: an ordinary Python exception (its traceback must reach the run report).
 - `print`: prints a line to stdout, then emits a clue.
 - `socket`: tries to connect to a loopback port and reports the exception it gets.
-- `undeclared`: asks the host to group a column the model did not declare.
+- `undeclared-read`, `-dictionary`, `-group`, `-matches`: asks the host for a column the model did
+  not declare, through each 0.1.2 method that names one.
 - `group-forever`: groups a column again and again (fuel must end it).
 - `matches`: one clue whose reason lists the rows of `events.who` holding `alice` or the case
   number, flagged by the host; `matches-int` asks for flags on an int64 column (refused).
@@ -70,9 +71,15 @@ class Probe(Model):
             emit_columns(ctx, mode)
             return
         events = ctx.table("events")
-        if mode == "undeclared":
-            ops.Index.build(events.load(["who"]).text("who"))
-            events._ctx._backend.group(events._handle, "secret", 1)
+        if mode.startswith("undeclared-"):
+            backend, handle = events._ctx._backend, events._handle
+            ask = {
+                "undeclared-read": lambda: backend.read(handle, ["who", "secret"], 0, 10),
+                "undeclared-dictionary": lambda: backend.dictionary(handle, "secret"),
+                "undeclared-group": lambda: backend.group(handle, "secret", 1),
+                "undeclared-matches": lambda: backend.matches(handle, "secret", ["x"]),
+            }[mode]
+            ask()
             return
         frame = events.load(COLUMNS)
         if mode == "matches":
