@@ -170,7 +170,9 @@ impl TableReader<'_, '_> {
             // An empty table: ask for a zero-row batch so the columns still exist with their types.
             None => self.ctx.backend.read(self.handle, columns, 0, 0)?.columns,
         };
-        Ok(Frame { table: self.name.clone(), len, columns })
+        // Whole columns of a table the host serves: `ops` may have the host group them.
+        let source = (len as u64 == total).then_some(self.handle);
+        Ok(Frame { table: self.name.clone(), len, columns, source })
     }
 }
 
@@ -180,12 +182,14 @@ pub struct Frame {
     table: String,
     len: usize,
     columns: Vec<Column>,
+    /// The backend's handle of the table, when the frame holds every row of it as served.
+    source: Option<usize>,
 }
 
 impl Frame {
     /// A frame from loaded columns (all of length `len`).
     pub fn new(table: &str, len: usize, columns: Vec<Column>) -> Self {
-        Frame { table: table.to_string(), len, columns }
+        Frame { table: table.to_string(), len, columns, source: None }
     }
 
     /// The table's name.
@@ -216,11 +220,16 @@ impl Frame {
     /// A text column.
     pub fn text(&self, name: &str) -> Result<TextCol<'_>, ModelError> {
         let col = self.column(name)?;
+        let source = self.source.map(|table| (table, col.name.as_str()));
         match &col.values {
-            Values::Text(t) => Ok(TextCol { repr: TextRepr::Plain(t), validity: col.validity.as_ref() }),
-            Values::Dictionary { indices, dictionary } => {
-                Ok(TextCol { repr: TextRepr::Dict(indices, dictionary), validity: col.validity.as_ref() })
+            Values::Text(t) => {
+                Ok(TextCol { repr: TextRepr::Plain(t), validity: col.validity.as_ref(), source })
             }
+            Values::Dictionary { indices, dictionary } => Ok(TextCol {
+                repr: TextRepr::Dict(indices, dictionary),
+                validity: col.validity.as_ref(),
+                source,
+            }),
             _ => Err(self.mismatch(name, "text", col)),
         }
     }
@@ -393,6 +402,9 @@ impl std::ops::Deref for Key<'_> {
 pub struct TextCol<'a> {
     repr: TextRepr<'a>,
     validity: Option<&'a Bitmap>,
+    /// (table handle, column name) when the column is a whole table's column as the host serves
+    /// it: a guest's `ops` then let the host group it natively.
+    source: Option<(usize, &'a str)>,
 }
 
 impl<'a> TextCol<'a> {
@@ -437,6 +449,17 @@ impl<'a> TextCol<'a> {
 
     /// The dictionary codes and the dictionary, if the host sent the column dictionary-encoded:
     /// lets group-bys hash each distinct value once instead of once per row.
+    /// Where the column came from: (table handle, column name), for whole served columns.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn source(&self) -> Option<(usize, &'a str)> {
+        self.source
+    }
+
+    /// Whether the host sent the column as dictionary codes (lookups and indexes then go by code).
+    pub fn is_dictionary_encoded(&self) -> bool {
+        self.codes().is_some()
+    }
+
     pub(crate) fn codes(&self) -> Option<(&'a [u32], &'a Text)> {
         match self.repr {
             TextRepr::Dict(idx, dict) => Some((idx, dict)),

@@ -1,5 +1,6 @@
 //! The WASM side: generated bindings for `sieve:model`, and the glue between them and the SDK.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -62,10 +63,28 @@ fn access_error(e: w::AccessError) -> AccessError {
     }
 }
 
+thread_local! {
+    /// The run's open tables, by handle. Kept here rather than in [`HostBackend`] so that `ops`
+    /// can ask the host to group a loaded column ([`group`]) without a context at hand; a guest
+    /// runs on one thread.
+    static TABLES: RefCell<Vec<host::Table>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The host's grouping of table `table`'s `column` (whole table, every group), or `None` if the
+/// host refused: the caller then groups the rows itself.
+pub(crate) fn group(table: usize, column: &str) -> Option<w::Grouping> {
+    TABLES.with_borrow(|tables| tables.get(table)?.group(column, 1).ok())
+}
+
+fn with_table<T>(table: usize, f: impl FnOnce(&host::Table) -> T) -> Result<T, AccessError> {
+    TABLES
+        .with_borrow(|tables| tables.get(table).map(f))
+        .ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))
+}
+
 /// The backend that calls the host's imports.
 #[derive(Default)]
 struct HostBackend {
-    tables: Vec<host::Table>,
     /// Dictionaries by the host's id: columns that share one get the same `Arc`, which is how
     /// `ops` knows their codes compare directly.
     dictionaries: HashMap<u32, Arc<Text>>,
@@ -73,12 +92,11 @@ struct HostBackend {
 
 impl HostBackend {
     fn dictionary(&mut self, table: usize, column: &str) -> Result<Arc<Text>, AccessError> {
-        let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
-        let id = t.dictionary_id(column).map_err(access_error)?;
+        let id = with_table(table, |t| t.dictionary_id(column))?.map_err(access_error)?;
         if let Some(d) = self.dictionaries.get(&id) {
             return Ok(d.clone());
         }
-        let raw = t.dictionary(column).map_err(access_error)?;
+        let raw = with_table(table, |t| t.dictionary(column))?.map_err(access_error)?;
         let text = Text::from_host(raw.bytes, raw.offsets)
             .map_err(|e| AccessError::NotDictionary(format!("{column}: {e}")))?;
         let text = Arc::new(text);
@@ -90,18 +108,21 @@ impl HostBackend {
 impl Backend for HostBackend {
     fn open_table(&mut self, name: &str) -> Result<usize, AccessError> {
         let t = host::open_table(name).map_err(access_error)?;
-        self.tables.push(t);
-        Ok(self.tables.len() - 1)
+        Ok(TABLES.with_borrow_mut(|tables| {
+            tables.push(t);
+            tables.len() - 1
+        }))
     }
 
     fn row_count(&mut self, table: usize) -> u64 {
-        self.tables.get(table).map_or(0, |t| t.row_count())
+        with_table(table, |t| t.row_count()).unwrap_or(0)
     }
 
     fn schema(&mut self, table: usize) -> Vec<ColumnSpec> {
-        self.tables.get(table).map_or_else(Vec::new, |t| {
+        with_table(table, |t| {
             t.schema().into_iter().map(|c| ColumnSpec { name: c.name, ty: column_type(c.type_) }).collect()
         })
+        .unwrap_or_default()
     }
 
     fn read(
@@ -111,9 +132,8 @@ impl Backend for HostBackend {
         start: u64,
         max_rows: u32,
     ) -> Result<Batch, AccessError> {
-        let t = self.tables.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
         let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        let raw = t.read(&names, start, max_rows).map_err(access_error)?;
+        let raw = with_table(table, |t| t.read(&names, start, max_rows))?.map_err(access_error)?;
         let len = raw.len as usize;
         let mut out = Vec::with_capacity(raw.columns.len());
         for c in raw.columns {
@@ -232,6 +252,7 @@ pub fn run<M: Model>(params: Vec<w::Param>) -> Result<(), w::ModelError> {
         ctx.flush();
         r
     };
+    TABLES.with_borrow_mut(Vec::clear);
     result.map_err(|e| match e {
         ModelError::BadParam(m) => w::ModelError::BadParam(m),
         ModelError::BadData(m) => w::ModelError::BadData(m),

@@ -122,12 +122,53 @@ pub fn distinct_per<K: Hash + Eq, V: Hash + Eq>(
 #[derive(Debug, Clone, Default)]
 pub struct Index<'a> {
     dictionary: Option<&'a Text>,
-    group_of_code: Vec<u32>,
+    /// 1 + the group of each dictionary code, 0 for none (so it starts as zeroed memory).
+    group_of_code: Words,
     group_of: OnceCell<FastMap<&'a str, u32>>,
     /// Each group's key; a coded key keeps its code, its text is only read when asked for.
     keys: Vec<Key<'a>>,
-    starts: Vec<u32>,
-    rows: Vec<u32>,
+    starts: Words,
+    rows: Words,
+    /// Whether the host grouped the rows (`table.group`).
+    by_host: bool,
+}
+
+/// u32s the SDK computed, or that the host sent as little-endian bytes (`sieve:model`'s
+/// `grouping`), read in place rather than copied again.
+#[derive(Debug, Clone)]
+enum Words {
+    Own(Vec<u32>),
+    /// Bytes whose address is a multiple of 4 and whose length is too (checked on creation).
+    Host(Vec<u8>),
+}
+
+impl Default for Words {
+    fn default() -> Self {
+        Words::Own(Vec::new())
+    }
+}
+
+impl Words {
+    /// The host's bytes, kept as they are when aligned, else copied into u32s.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    fn from_le_bytes(bytes: Vec<u8>) -> Words {
+        if bytes.as_ptr().cast::<u32>().is_aligned() && bytes.len() % 4 == 0 {
+            Words::Host(bytes)
+        } else {
+            Words::Own(bytes.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect())
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self) -> &[u32] {
+        match self {
+            Words::Own(v) => v,
+            // SAFETY: `from_le_bytes` keeps only bytes aligned for u32 and a whole number of
+            // them; any bit pattern is a u32, and the slice borrows the vector. Guests and the
+            // host are little-endian, so the bytes are the host's u32s.
+            Words::Host(b) => unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<u32>(), b.len() / 4) },
+        }
+    }
 }
 
 /// No group.
@@ -149,9 +190,50 @@ impl<'a> Index<'a> {
     /// Index every non-null value of `col`.
     pub fn build(col: &TextCol<'a>) -> Self {
         match col.codes() {
-            Some((codes, dictionary)) => Self::build_coded(col, codes, dictionary),
+            Some((codes, dictionary)) => {
+                #[cfg(target_arch = "wasm32")]
+                if let Some(index) = Self::grouped_by_host(col, codes, dictionary) {
+                    return index;
+                }
+                Self::build_coded(col, codes, dictionary)
+            }
             None => Self::build_hashed(col),
         }
+    }
+
+    /// In a guest, a whole served column is grouped by the host (`table.group`): the same
+    /// counting sort as [`Index::build_coded`], run natively, so a model pays the sandbox's price
+    /// only for copying the result in. `None` if the column is not one the host can group.
+    #[cfg(target_arch = "wasm32")]
+    fn grouped_by_host(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Text) -> Option<Self> {
+        let (table, column) = col.source()?;
+        let grouping = crate::guest::group(table, column)?;
+        let (group_of_code, starts, rows) = (
+            Words::from_le_bytes(grouping.group_of_code),
+            Words::from_le_bytes(grouping.starts),
+            Words::from_le_bytes(grouping.rows),
+        );
+        // The host's grouping is of the very codes this guest holds; one that did not fit them
+        // would be a host bug, and the guest's own build is the safe answer to it.
+        let (first_rows, all_rows) = (starts.get(), rows.get());
+        if group_of_code.get().len() != dictionary.len()
+            || first_rows.last().copied() != Some(all_rows.len() as u32)
+        {
+            return None;
+        }
+        let keys = first_rows[..first_rows.len() - 1]
+            .iter()
+            .map(|&at| Some(Key::Code(*codes.get(*all_rows.get(at as usize)? as usize)?, dictionary)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Index {
+            dictionary: Some(dictionary),
+            group_of_code,
+            group_of: OnceCell::new(),
+            keys,
+            starts,
+            rows,
+            by_host: true,
+        })
     }
 
     /// Over codes: a counting sort, two passes over the rows and no text touched. The group of
@@ -186,10 +268,15 @@ impl<'a> Index<'a> {
                 *at += 1;
             }
         }
-        for slot in &mut group_of_code {
-            *slot = slot.wrapping_sub(1);
+        Index {
+            dictionary: Some(dictionary),
+            group_of_code: Words::Own(group_of_code),
+            group_of: OnceCell::new(),
+            keys,
+            starts: Words::Own(starts),
+            rows: Words::Own(rows),
+            by_host: false,
         }
-        Index { dictionary: Some(dictionary), group_of_code, group_of: OnceCell::new(), keys, starts, rows }
     }
 
     /// Over plain text: each value hashed once.
@@ -224,22 +311,26 @@ impl<'a> Index<'a> {
         }
         Index {
             dictionary: None,
-            group_of_code: Vec::new(),
+            group_of_code: Words::default(),
             group_of: OnceCell::from(group_of),
             keys,
-            starts,
-            rows,
+            starts: Words::Own(starts),
+            rows: Words::Own(rows),
+            by_host: false,
         }
     }
 
+    #[inline(always)]
     fn group(&self, g: usize) -> &[u32] {
-        &self.rows[self.starts[g] as usize..self.starts[g + 1] as usize]
+        let starts = self.starts.get();
+        &self.rows.get()[starts[g] as usize..starts[g + 1] as usize]
     }
 
+    #[inline]
     fn group_of<'k>(&self, key: impl Into<Key<'k>>) -> Option<usize> {
         let key = key.into();
         if let Some(code) = self.dictionary.and_then(|d| key.code_in(d)) {
-            return self.group_of_code.get(code as usize).filter(|&&g| g != NONE).map(|&g| g as usize);
+            return self.group_of_code.get().get(code as usize).filter(|&&g| g != 0).map(|&g| g as usize - 1);
         }
         let group_of = self.group_of.get_or_init(|| {
             self.keys.iter().enumerate().map(|(g, k)| (k.as_str(), g as u32)).collect::<FastMap<_, _>>()
@@ -270,6 +361,13 @@ impl<'a> Index<'a> {
     /// True if no row had a value.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// Whether the host grouped the rows (a guest's whole served column) rather than the SDK:
+    /// for tests that check both give the same index.
+    #[doc(hidden)]
+    pub fn built_by_host(&self) -> bool {
+        self.by_host
     }
 }
 
@@ -312,6 +410,7 @@ impl<'a, V> KeyMap<'a, V> {
             .get_or_init(|| self.keys.iter().enumerate().map(|(e, k)| (k.as_str(), e as u32)).collect())
     }
 
+    #[inline(always)]
     fn find(&self, key: Key<'_>) -> Option<usize> {
         if let Some(code) = self.dictionary.and_then(|d| key.code_in(d)) {
             return self.entry_of_code.get(code as usize).filter(|&&e| e != 0).map(|&e| e as usize - 1);
@@ -320,6 +419,7 @@ impl<'a, V> KeyMap<'a, V> {
     }
 
     /// The value of `key`, if any.
+    #[inline(always)]
     pub fn get<'k>(&self, key: impl Into<Key<'k>>) -> Option<&V> {
         self.find(key.into()).map(|e| &self.values[e])
     }
@@ -485,30 +585,53 @@ impl<'a> Links<'a> {
     }
 }
 
-/// A hash index on a pair of text columns (a multi-key group-by: (case, plate), (shop, assessor)).
-/// Rows where either value is null are skipped.
-#[derive(Debug, Clone, Default)]
+/// An index of the rows of two columns' value pairs (`seizures` by (case, plate)).
+///
+/// Built on an [`Index`] of the first column: each of its groups is reordered by the second
+/// column's value, so a pair's rows are one run within the group, found by a scan of the group
+/// (a case has a few seizures, not thousands) and handed out as a slice. No text is hashed and
+/// nothing is allocated per pair. Rows where either value is null are in no pair.
+#[derive(Debug, Clone)]
 pub struct PairIndex<'a> {
-    // Nested rather than keyed by a tuple, so lookups take borrowed `&str`s of any lifetime.
-    rows: FastMap<&'a str, FastMap<&'a str, Vec<u32>>>,
+    by_first: Index<'a>,
+    second: TextCol<'a>,
+    /// `by_first`'s rows, each group ordered by the second column's value (code or text), then by
+    /// row; rows whose second value is null come last and match nothing.
+    rows: Vec<u32>,
 }
 
 impl<'a> PairIndex<'a> {
     /// Index the rows of `first` and `second` (columns of one table).
     pub fn build(first: &TextCol<'a>, second: &TextCol<'a>) -> Self {
-        let mut rows: FastMap<&'a str, FastMap<&'a str, Vec<u32>>> = fast_map();
-        for i in 0..first.len().min(second.len()) {
-            if let (Some(a), Some(b)) = (first.get(i), second.get(i)) {
-                rows.entry(a).or_default().entry(b).or_default().push(i as u32);
+        let by_first = Index::build(first);
+        let mut rows = by_first.rows.get().to_vec();
+        let starts = by_first.starts.get();
+        for g in 0..by_first.len() {
+            let group = &mut rows[starts[g] as usize..starts[g + 1] as usize];
+            if group.len() < 2 {
+                continue;
+            }
+            match second.codes() {
+                Some((codes, _)) => group.sort_unstable_by_key(|&r| {
+                    (second.key(r as usize).map_or(u64::MAX, |_| u64::from(codes[r as usize])), r)
+                }),
+                None => group
+                    .sort_unstable_by_key(|&r| (second.get(r as usize).is_none(), second.get(r as usize), r)),
             }
         }
-        PairIndex { rows }
+        PairIndex { by_first, second: *second, rows }
     }
 
     /// Rows holding the pair, ascending (empty if none).
     pub fn get<'k>(&self, first: impl Into<Key<'k>>, second: impl Into<Key<'k>>) -> &[u32] {
-        let (first, second) = (first.into(), second.into());
-        self.rows.get(first.as_str()).and_then(|m| m.get(second.as_str())).map_or(&[], Vec::as_slice)
+        let Some(g) = self.by_first.group_of(first) else { return &[] };
+        let starts = self.by_first.starts.get();
+        let group = &self.rows[starts[g] as usize..starts[g + 1] as usize];
+        let second = second.into();
+        let holds = |&r: &u32| self.second.key(r as usize) == Some(second);
+        let Some(from) = group.iter().position(holds) else { return &[] };
+        let len = group[from..].iter().take_while(|r| holds(r)).count();
+        &group[from..from + len]
     }
 
     /// Whether any row holds the pair.
@@ -634,6 +757,54 @@ mod tests {
         let from = registrations.date("from").expect("from");
         let owned = Periods::build(&owner, from, from);
         assert_eq!(owned.of(owner.key(0).expect("A")), [0], "periods by code");
+    }
+
+    #[test]
+    fn a_pair_index_finds_each_pair_rows_ascending_coded_or_plain() {
+        use crate::data::Bitmap;
+        use std::sync::Arc;
+        // (case, plate) per row; row 3's plate and row 6's case are null.
+        let cases = ["c1", "c2", "c1", "c1", "c2", "c1", ""];
+        let plates = ["P", "P", "Q", "", "P", "P", "Q"];
+        let (case_valid, plate_valid) =
+            ([true, true, true, true, true, true, false], [true, true, true, false, true, true, true]);
+        let shared = Arc::new(["Q", "c2", "P", "c1", ""].into_iter().collect::<Text>());
+        let code =
+            |v: &str| (0..shared.len()).find(|&i| shared.get(i) == v).expect("in the dictionary") as u32;
+        let column = |name: &str, values: &[&str], valid: [bool; 7], coded: bool| {
+            let mut c = if coded {
+                Column::new(
+                    name,
+                    Values::Dictionary {
+                        indices: values.iter().map(|v| code(v)).collect(),
+                        dictionary: shared.clone(),
+                    },
+                )
+            } else {
+                Column::new(name, Values::Text(values.iter().copied().collect::<Text>()))
+            };
+            c.validity = Some(Bitmap::from_flags(valid));
+            c
+        };
+        for coded in [true, false] {
+            let frame = Frame::new(
+                "seizures",
+                7,
+                vec![
+                    column("case_no", &cases, case_valid, coded),
+                    column("plate", &plates, plate_valid, coded),
+                ],
+            );
+            let (case, plate) = (frame.text("case_no").expect("case"), frame.text("plate").expect("plate"));
+            let pairs = PairIndex::build(&case, &plate);
+            assert_eq!(pairs.get("c1", "P"), [0, 5], "coded: {coded}");
+            assert_eq!(pairs.get("c1", "Q"), [2]);
+            assert_eq!(pairs.get("c2", "P"), [1, 4]);
+            assert_eq!(pairs.get(case.key(1).expect("c2"), plate.key(0).expect("P")), [1, 4], "by key");
+            assert!(pairs.get("c2", "Q").is_empty(), "row 6 has no case");
+            assert!(pairs.get("c1", "").is_empty() && !pairs.contains("c1", ""), "row 3 has no plate");
+            assert!(!pairs.contains("c3", "P") && pairs.contains("c1", "Q"));
+        }
     }
 
     #[test]
