@@ -152,7 +152,7 @@ impl Words {
     /// The host's bytes, kept as they are when aligned, else copied into u32s.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     fn from_le_bytes(bytes: Vec<u8>) -> Words {
-        if bytes.as_ptr().cast::<u32>().is_aligned() && bytes.len() % 4 == 0 {
+        if bytes.as_ptr().cast::<u32>().is_aligned() && bytes.len().is_multiple_of(4) {
             Words::Host(bytes)
         } else {
             Words::Own(bytes.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect())
