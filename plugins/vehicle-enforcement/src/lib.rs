@@ -136,7 +136,7 @@ impl Model for VehicleEnforcement {
                 if let (Some("no_assets"), Some(closed)) = (closure.get(row), closed) {
                     let unseized = owned_by
                         .on(who, closed)
-                        .find(|&o| plate.get(o).is_some_and(|p| !seizure_of_plate.contains(case, p)));
+                        .find(|&o| plate.key(o).is_some_and(|p| !seizure_of_plate.contains(case_key, p)));
                     if let Some(o) = unseized {
                         let p = plate.get(o).unwrap_or_default();
                         ctx.emit(
@@ -157,7 +157,7 @@ impl Model for VehicleEnforcement {
                         return None;
                     }
                     let seized_first = seizure_of_plate
-                        .get(case, p)
+                        .get(case_key, p)
                         .iter()
                         .any(|&z| seized_on.get(z as usize).is_some_and(|d| d <= t));
                     if seized_first {
