@@ -95,33 +95,46 @@ pub fn pool(columns: &[&Column]) -> (Text, Vec<Vec<u32>>) {
 
 /// Encode the key domains of `task` over `columns`: `(table, column)` pairs of the dataset's
 /// domain columns with their values (every contract column of a domain, whatever a model will
-/// declare).
+/// declare). Domains are encoded in parallel, a thread each: each one hashes its millions of
+/// values into a table of its own.
 pub fn encode(task: &str, columns: &[(String, Column)]) -> Vec<EncodedDomain> {
-    contract::domains(task)
+    let domains: Vec<(&'static str, Vec<&(String, Column)>)> = contract::domains(task)
         .iter()
         .filter_map(|(name, members)| {
             let present: Vec<&(String, Column)> = columns
                 .iter()
                 .filter(|(table, c)| members.contains(&(table.as_str(), c.name.as_str())))
                 .collect();
-            if present.is_empty() {
-                return None;
-            }
-            let values: Vec<&Column> = present.iter().map(|(_, c)| c).collect();
-            let (dictionary, codes) = pool(&values);
-            let codes = present
-                .iter()
-                .zip(codes)
-                .map(|((table, c), codes)| DomainCodes {
-                    table: table.clone(),
-                    column: c.name.clone(),
-                    codes,
-                    validity: c.validity.clone(),
-                })
-                .collect();
-            Some(EncodedDomain { name, dictionary, codes })
+            (!present.is_empty()).then_some((*name, present))
         })
-        .collect()
+        .collect();
+    std::thread::scope(|scope| {
+        let encoding: Vec<_> = domains
+            .into_iter()
+            .map(|(name, present)| scope.spawn(move || encode_domain(name, &present)))
+            .collect();
+        encoding
+            .into_iter()
+            .map(|e| e.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+/// One domain's dictionary over the columns `present`, and their codes into it.
+fn encode_domain(name: &'static str, present: &[&(String, Column)]) -> EncodedDomain {
+    let values: Vec<&Column> = present.iter().map(|(_, c)| c).collect();
+    let (dictionary, codes) = pool(&values);
+    let codes = present
+        .iter()
+        .zip(codes)
+        .map(|((table, c), codes)| DomainCodes {
+            table: table.clone(),
+            column: c.name.clone(),
+            codes,
+            validity: c.validity.clone(),
+        })
+        .collect();
+    EncodedDomain { name, dictionary, codes }
 }
 
 /// Why stored codes cannot be served.
