@@ -3,6 +3,7 @@
 
 mod api;
 mod attacks;
+mod blob_store;
 mod browser;
 mod cli;
 mod common;

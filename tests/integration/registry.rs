@@ -13,11 +13,13 @@ use crate::common::{fresh_dir, guest, stderr, stdout};
 pub struct Reg {
     home: PathBuf,
     db: Option<String>,
+    /// Environment every command gets (the blob store's settings).
+    env: Vec<(String, String)>,
 }
 
 impl Reg {
     pub fn sqlite(test: &str) -> Reg {
-        Reg { home: fresh_dir(&format!("reg-sqlite-{test}")), db: None }
+        Reg { home: fresh_dir(&format!("reg-sqlite-{test}")), db: None, env: Vec::new() }
     }
 
     /// A fresh PostgreSQL database for `test`, or `None` (with a note) when no server is configured.
@@ -40,7 +42,17 @@ impl Reg {
                 .expect("create database");
         });
         let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
-        Some(Reg { home: fresh_dir(&format!("reg-pg-{test}")), db: Some(format!("{base}/{name}")) })
+        Some(Reg {
+            home: fresh_dir(&format!("reg-pg-{test}")),
+            db: Some(format!("{base}/{name}")),
+            env: Vec::new(),
+        })
+    }
+
+    /// This registry with `vars` set for every command.
+    pub fn with_env(mut self, vars: &[(&str, &str)]) -> Reg {
+        self.env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self
     }
 
     /// `sieve ARGS` against this registry as the holder of `token`.
@@ -53,6 +65,7 @@ impl Reg {
         if let Some(t) = token {
             cmd.env("SIEVE_TOKEN", t);
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.args(args).output().expect("start sieve")
     }
 
@@ -271,7 +284,7 @@ pub fn two_cities(reg: &Reg, admin: &str) {
 
 /// Generated `task` data imported as dataset `name` by the root admin, approved, and granted to the
 /// whole province.
-fn dataset_for_all(reg: &Reg, admin: &str, name: &str, task: &str) {
+pub fn dataset_for_all(reg: &Reg, admin: &str, name: &str, task: &str) {
     let dir = data(task);
     reg.ok(admin, &import_args(name, dir.to_str().expect("utf-8"), task, "court"));
     reg.ok(admin, &["dataset", "approve", name]);
@@ -279,7 +292,7 @@ fn dataset_for_all(reg: &Reg, admin: &str, name: &str, task: &str) {
 }
 
 /// Approve `digest` as a second province admin (nobody approves what they published).
-fn approve_as_second_admin(reg: &Reg, admin: &str, digest: &str) {
+pub fn approve_as_second_admin(reg: &Reg, admin: &str, digest: &str) {
     let approver = reg.user(admin, "approver", "province", &["admin"]);
     reg.ok(&approver, &["plugin", "approve", digest, "--note", "four eyes"]);
 }

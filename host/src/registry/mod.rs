@@ -101,7 +101,8 @@ impl Registry {
     /// Open the registry under `home`, in the database at `url` (embedded SQLite if `None`).
     pub async fn open(home: &Path, url: Option<&str>) -> Result<Registry> {
         let db = Db::open(home, url).await?;
-        Ok(Registry { db, blobs: BlobStore::new(home), home: home.to_path_buf(), decoded: Arc::default() })
+        let blobs = BlobStore::from_env(home)?;
+        Ok(Registry { db, blobs, home: home.to_path_buf(), decoded: Arc::default() })
     }
 
     /// Record a refusal in the audit log and hand the error back: a denied request leaves a trace

@@ -1,12 +1,15 @@
-//! Content-addressed files: `blobs/sha256/<hex>` under the home directory, written atomically and
-//! checked against their name on every read.
+//! Content-addressed blobs, checked against their name on every read: files under the home
+//! directory (`blobs/sha256/<hex>`, written atomically), or objects in an S3-compatible store
+//! shared by several hosts (`SIEVE_BLOBS=s3://bucket/prefix`, see [`super::s3`]).
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::s3::{S3Blobs, S3Location};
 use crate::digest::{digest_of, digest_of_hasher};
 
 /// Why a blob could not be stored or read back intact.
@@ -23,6 +26,9 @@ pub enum BlobError {
         /// What its bytes hash to now.
         actual: String,
     },
+    /// The object store failed, or cannot be reached (after retrying for a while).
+    #[error("storage: {0}")]
+    Storage(String),
     /// The file system failed.
     #[error("{path}: {message}")]
     Io {
@@ -35,23 +41,31 @@ pub enum BlobError {
 
 /// A blob's bytes as [`BlobStore::read_with`] hands them out, hashed on the way.
 pub struct HashingReader {
-    file: fs::File,
+    source: Box<dyn Read + Send>,
     hasher: Sha256,
 }
 
-impl std::io::Read for HashingReader {
+impl Read for HashingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.file.read(buf)?;
+        let n = self.source.read(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
 }
 
-/// The blob store rooted at a home directory.
+/// The blob store: its backend, and the home directory's `tmp/` for work files.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    root: PathBuf,
+    backend: Backend,
     tmp: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    /// `blobs/sha256/` under the home directory.
+    Local { root: PathBuf },
+    /// An S3-compatible object store.
+    S3(Arc<S3Blobs>),
 }
 
 fn io(path: &Path, e: std::io::Error) -> BlobError {
@@ -61,27 +75,58 @@ fn io(path: &Path, e: std::io::Error) -> BlobError {
 impl BlobStore {
     /// The store under `home` (created on first write).
     pub fn new(home: &Path) -> Self {
-        BlobStore { root: home.join("blobs").join("sha256"), tmp: home.join("tmp") }
+        BlobStore {
+            backend: Backend::Local { root: home.join("blobs").join("sha256") },
+            tmp: home.join("tmp"),
+        }
     }
 
-    /// Where the blob `digest` (`sha256:<hex>`) lives.
-    pub fn path(&self, digest: &str) -> PathBuf {
-        self.root.join(digest.trim_start_matches("sha256:"))
+    /// The store `SIEVE_BLOBS` names: `s3://bucket/prefix` for an object store (reached with the
+    /// settings [`S3Blobs::from_env`] reads), or, unset, the home directory's.
+    pub fn from_env(home: &Path) -> Result<Self, BlobError> {
+        match std::env::var("SIEVE_BLOBS") {
+            Ok(url) if !url.is_empty() => {
+                let s3 = S3Blobs::from_env(S3Location::parse(&url)?)?;
+                Ok(BlobStore { backend: Backend::S3(Arc::new(s3)), tmp: home.join("tmp") })
+            }
+            _ => Ok(BlobStore::new(home)),
+        }
     }
 
-    /// Store `bytes`; returns their digest. Written to a temporary file, synced, then renamed into
-    /// place, so a crash leaves either the whole blob or none. Storing existing content is a no-op.
+    /// Where the blobs are, for messages: a directory or `s3://bucket/prefix`.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Local { root } => root.display().to_string(),
+            Backend::S3(s3) => s3.describe(),
+        }
+    }
+
+    /// Where the local blob `digest` (`sha256:<hex>`) lives.
+    fn path(root: &Path, digest: &str) -> PathBuf {
+        root.join(digest.trim_start_matches("sha256:"))
+    }
+
+    /// Store `bytes`; returns their digest. A local blob is written to a temporary file, synced,
+    /// then renamed into place, so a crash leaves either the whole blob or none; an object store
+    /// puts an object whole or not at all. Storing existing content is a no-op.
     pub fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
         let digest = digest_of(bytes);
-        if self.intact(&digest) {
+        if self.intact(&digest, bytes.len() as u64)? {
             return Ok(digest);
         }
+        let root = match &self.backend {
+            Backend::Local { root } => root,
+            Backend::S3(s3) => {
+                s3.put(&digest, bytes)?;
+                return Ok(digest);
+            }
+        };
         fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| io(&self.tmp, e))?;
         tmp.write_all(bytes).map_err(|e| io(tmp.path(), e))?;
         // On failure the temporary file is deleted when `tmp` drops; once placed, nothing is left.
         let tmp = tmp.into_temp_path();
-        self.place(&tmp, &digest)?;
+        Self::place(root, &tmp, &digest)?;
         let _ = tmp.keep();
         Ok(digest)
     }
@@ -89,37 +134,57 @@ impl BlobStore {
     /// Store the file at `file` (a work file under this store's `tmp/`, which it consumes) by
     /// moving it into place rather than copying it; returns its digest and size.
     pub fn put_file(&self, file: &Path) -> Result<(String, u64), BlobError> {
-        let bytes = fs::read(file).map_err(|e| io(file, e))?;
-        let digest = digest_of(&bytes);
-        if self.intact(&digest) {
-            fs::remove_file(file).map_err(|e| io(file, e))?;
-        } else {
-            self.place(file, &digest)?;
+        let (digest, size) = {
+            let source = Box::new(fs::File::open(file).map_err(|e| io(file, e))?);
+            let mut reader = HashingReader { source, hasher: Sha256::new() };
+            let size = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| io(file, e))?;
+            (digest_of_hasher(reader.hasher), size)
+        };
+        if !self.intact(&digest, size)? {
+            match &self.backend {
+                Backend::Local { root } => return Self::place(root, file, &digest).map(|()| (digest, size)),
+                // Uploaded from the file, in parts if it is large. A file altered between hashing
+                // and uploading is stored under the wrong name, and caught at its first read.
+                Backend::S3(s3) => s3.put_file(&digest, file, size)?,
+            }
         }
-        Ok((digest, bytes.len() as u64))
+        fs::remove_file(file).map_err(|e| io(file, e))?;
+        Ok((digest, size))
     }
 
-    /// Whether blob `digest` is stored and still hashes to its name.
-    fn intact(&self, digest: &str) -> bool {
-        fs::read(self.path(digest)).is_ok_and(|b| digest_of(&b) == digest)
+    /// Whether blob `digest` (of `size` bytes) is already stored: locally, still hashing to its
+    /// name; in an object store, an object of that size under its name (an altered one is caught
+    /// when it is read, as the local store catches one altered after this check).
+    fn intact(&self, digest: &str, size: u64) -> Result<bool, BlobError> {
+        match &self.backend {
+            Backend::Local { root } => {
+                Ok(fs::read(Self::path(root, digest)).is_ok_and(|b| digest_of(&b) == digest))
+            }
+            Backend::S3(s3) => Ok(s3.size(digest)? == Some(size)),
+        }
     }
 
     /// Sync `file` and rename it to blob `digest`: a crash leaves either the whole blob or none.
-    fn place(&self, file: &Path, digest: &str) -> Result<(), BlobError> {
-        fs::create_dir_all(&self.root).map_err(|e| io(&self.root, e))?;
+    fn place(root: &Path, file: &Path, digest: &str) -> Result<(), BlobError> {
+        fs::create_dir_all(root).map_err(|e| io(root, e))?;
         fs::File::open(file).and_then(|f| f.sync_all()).map_err(|e| io(file, e))?;
-        let path = self.path(digest);
+        let path = Self::path(root, digest);
         fs::rename(file, &path).map_err(|e| io(&path, e))
     }
 
     /// Read blob `digest` and check that its bytes still hash to it. The returned bytes are the
     /// ones that were hashed: callers use them, never a second read.
     pub fn get(&self, digest: &str) -> Result<Vec<u8>, BlobError> {
-        let path = self.path(digest);
-        let bytes = fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
-            _ => io(&path, e),
-        })?;
+        let bytes = match &self.backend {
+            Backend::Local { root } => {
+                let path = Self::path(root, digest);
+                fs::read(&path).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
+                    _ => io(&path, e),
+                })?
+            }
+            Backend::S3(s3) => s3.get(digest)?,
+        };
         let actual = digest_of(&bytes);
         if actual != digest {
             return Err(BlobError::Mismatch { expected: digest.to_string(), actual });
@@ -137,17 +202,25 @@ impl BlobStore {
         digest: &str,
         parse: impl FnOnce(&mut HashingReader, usize) -> Result<T, E>,
     ) -> Result<Result<T, E>, BlobError> {
-        let path = self.path(digest);
-        let file = fs::File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
-            _ => io(&path, e),
-        })?;
-        let len = file.metadata().map_err(|e| io(&path, e))?.len();
-        let len = usize::try_from(len).map_err(|_| io(&path, std::io::Error::other("too large")))?;
-        let mut reader = HashingReader { file, hasher: Sha256::new() };
+        let (source, len): (Box<dyn Read + Send>, usize) = match &self.backend {
+            Backend::Local { root } => {
+                let path = Self::path(root, digest);
+                let file = fs::File::open(&path).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
+                    _ => io(&path, e),
+                })?;
+                let len = file.metadata().map_err(|e| io(&path, e))?.len();
+                let len = usize::try_from(len).map_err(|_| io(&path, std::io::Error::other("too large")))?;
+                (Box::new(file), len)
+            }
+            Backend::S3(s3) => s3.open(digest)?,
+        };
+        let mut reader = HashingReader { source, hasher: Sha256::new() };
         let parsed = parse(&mut reader, len);
-        // Whatever `parse` left unread is hashed too: the digest covers the whole file.
-        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| io(&path, e))?;
+        // Whatever `parse` left unread is hashed too: the digest covers the whole blob. A read
+        // that failed (the store went away mid-blob) is the error, whatever `parse` made of it.
+        std::io::copy(&mut reader, &mut std::io::sink())
+            .map_err(|e| BlobError::Storage(format!("{}: blob {digest}: {e}", self.describe())))?;
         let actual = digest_of_hasher(reader.hasher);
         if actual != digest {
             return Err(BlobError::Mismatch { expected: digest.to_string(), actual });
@@ -190,6 +263,13 @@ impl BlobStore {
 mod tests {
     use super::*;
 
+    fn local(store: &BlobStore, digest: &str) -> PathBuf {
+        match &store.backend {
+            Backend::Local { root } => BlobStore::path(root, digest),
+            Backend::S3(_) => unreachable!("a local store"),
+        }
+    }
+
     #[test]
     fn blobs_round_trip_and_altered_bytes_are_caught() {
         let home = tempfile::tempdir().expect("tempdir");
@@ -197,7 +277,7 @@ mod tests {
         let digest = store.put(b"model bytes").expect("put");
         assert_eq!(store.put(b"model bytes").expect("again"), digest);
         assert_eq!(store.get(&digest).expect("get"), b"model bytes");
-        fs::write(store.path(&digest), b"evil bytes").expect("tamper");
+        fs::write(local(&store, &digest), b"evil bytes").expect("tamper");
         assert!(matches!(store.get(&digest), Err(BlobError::Mismatch { .. })));
         assert!(matches!(store.get(&digest_of(b"other")), Err(BlobError::Missing(_))));
     }
@@ -216,9 +296,9 @@ mod tests {
         };
         assert_eq!(store.read_with(&digest, head).expect("intact").expect("parsed"), b"head");
         // Altered past what the parser read, and altered so that the parser fails: both mismatches.
-        fs::write(store.path(&digest), b"head and TAIL").expect("tamper");
+        fs::write(local(&store, &digest), b"head and TAIL").expect("tamper");
         assert!(matches!(store.read_with(&digest, head), Err(BlobError::Mismatch { .. })));
-        fs::write(store.path(&digest), b"heap").expect("swap");
+        fs::write(local(&store, &digest), b"heap").expect("swap");
         assert!(matches!(store.read_with(&digest, head), Err(BlobError::Mismatch { .. })));
         let fails = |_: &mut HashingReader, _: usize| -> Result<(), String> { Err("unparsable".into()) };
         assert!(matches!(store.read_with(&digest, fails), Err(BlobError::Mismatch { .. })));

@@ -4,6 +4,7 @@
 pub mod blobs;
 pub mod keys;
 mod migrate;
+pub mod s3;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,0 +1,108 @@
+//! Blobs in an S3-compatible object store (`SIEVE_BLOBS=s3://bucket/prefix`) through the real
+//! binary: a whole stored run with nothing kept under the home directory, an object altered in the
+//! bucket caught at use, and a store that cannot be reached failing with a `storage` error that
+//! leaves no record. Runs when `SIEVE_TEST_S3` names a server (CI starts one, with bucket
+//! `sieve-test` and the keys below).
+
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as Key;
+use object_store::{ObjectStoreExt, PutPayload};
+use serde_json::Value;
+
+use crate::common::{stderr, stdout};
+use crate::registry::{Reg, approve_as_second_admin, dataset_for_all, publish};
+
+const BUCKET: &str = "sieve-test";
+const KEYS: [(&str, &str); 3] =
+    [("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1")];
+
+/// A SQLite registry whose blobs live under a prefix of their own in the test bucket, with the
+/// bucket to look at them; `None` (with a note) when no server is configured.
+fn s3_registry(test: &str) -> Option<(Reg, AmazonS3, String)> {
+    let Ok(endpoint) = std::env::var("SIEVE_TEST_S3") else {
+        eprintln!("SIEVE_TEST_S3 is not set: {test} does not run here (CI starts an S3 server)");
+        return None;
+    };
+    let prefix = format!("{test}-{}", std::process::id());
+    let blobs = format!("s3://{BUCKET}/{prefix}");
+    let mut env = vec![("SIEVE_BLOBS", blobs.as_str()), ("AWS_ENDPOINT_URL", endpoint.as_str())];
+    env.extend(KEYS);
+    let reg = Reg::sqlite(test).with_env(&env);
+    let bucket = AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(BUCKET)
+        .with_access_key_id(KEYS[0].1)
+        .with_secret_access_key(KEYS[1].1)
+        .with_region(KEYS[2].1)
+        .build()
+        .expect("S3 client");
+    Some((reg, bucket, prefix))
+}
+
+fn block_on<T>(f: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
+#[test]
+fn a_stored_run_keeps_its_blobs_in_the_bucket_and_an_altered_object_is_caught() {
+    let Some((reg, bucket, prefix)) = s3_registry("s3-run") else { return };
+    let admin = reg.init();
+    dataset_for_all(&reg, &admin, "auctions", "judicial-auction-violations");
+    let model = reg.fresh_dir("model").join("model.wasm");
+    reg.ok(
+        &admin,
+        &["bundled", "export", "judicial-auction-violations", "--out", model.to_str().expect("utf-8")],
+    );
+    let digest = publish(&reg, &admin, model.to_str().expect("utf-8"));
+    approve_as_second_admin(&reg, &admin, &digest);
+
+    let report = reg.json(&admin, &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!(report["outcome"], "completed", "{report}");
+    assert!(report["clues"].as_u64().is_some_and(|n| n > 0), "{report}");
+    assert!(!reg.home().join("blobs").exists(), "nothing is stored under the home directory");
+    let plugin = Key::from(format!("{prefix}/sha256/{}", &digest[7..]));
+    let stored =
+        block_on(async { bucket.get(&plugin).await.expect("plugin object").bytes().await.expect("bytes") });
+    assert_eq!(
+        stored.as_ref(),
+        std::fs::read(&model).expect("model"),
+        "the plugin's bytes, under their digest"
+    );
+
+    // Run again, the compiled code cached: the same clues.
+    let second = reg.json(&admin, &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!(second["output_digest"], report["output_digest"], "{second}");
+
+    // The plugin's object altered in the bucket: the run is refused as hash-mismatch, and the
+    // plugin marked tampered.
+    let mut altered = stored.to_vec();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    block_on(async { bucket.put(&plugin, PutPayload::from(altered)).await.expect("alter") });
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!(o.status.code(), Some(18), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("hash-mismatch"), "{}", stderr(&o));
+    assert_eq!(reg.json(&admin, &["plugin", "show", &digest])["tampered"], true);
+    reg.audit_intact(&admin);
+}
+
+#[test]
+fn an_unreachable_store_fails_with_a_storage_error_and_keeps_no_record() {
+    let Some((reg, _, _)) = s3_registry("s3-down") else { return };
+    // Nothing listens on port 9 of the loopback; no retrying, so the test does not wait.
+    let reg = reg.with_env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("SIEVE_BLOBS_RETRY_SECONDS", "0")]);
+    let admin = reg.init();
+    let dir = crate::registry::data("judicial-auction-violations");
+    let import = crate::registry::import_args(
+        "auctions",
+        dir.to_str().expect("utf-8"),
+        "judicial-auction-violations",
+        "court",
+    );
+    let o = reg.cmd(Some(&admin), &import);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(stderr(&o).contains("storage: s3://sieve-test/"), "{}", stderr(&o));
+    let listed: Value = reg.json(&admin, &["dataset", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "no dataset recorded: {listed}");
+}
