@@ -15,3 +15,4 @@ mod registry;
 mod sandbox;
 mod security;
 mod web;
+mod workers;

@@ -69,6 +69,18 @@ impl Reg {
         cmd.args(args).output().expect("start sieve")
     }
 
+    /// `sieve ARGS` against this registry, as a child process left running (a worker, a server).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));
+        cmd.env("SIEVE_HOME", &self.home).env_remove("SIEVE_TOKEN").env_remove("SIEVE_DATABASE_URL");
+        if let Some(db) = &self.db {
+            cmd.env("SIEVE_DATABASE_URL", db);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.args(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+        cmd.spawn().expect("start sieve")
+    }
+
     /// Like `cmd`, but the command must succeed; returns stdout.
     pub fn ok(&self, token: &str, args: &[&str]) -> String {
         let o = self.cmd(Some(token), args);

@@ -74,10 +74,11 @@ impl RunQueue {
         audit_key: Arc<std::sync::OnceLock<crate::audit::signing::AuditKey>>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.workers)
-            .map(|_| {
+            .map(|worker| {
                 let (queue, registry, sandbox, metrics, key) =
                     (self.clone(), registry.clone(), sandbox.clone(), metrics.clone(), audit_key.clone());
-                tokio::spawn(async move { queue.work(registry, sandbox, metrics, key).await })
+                let owner = crate::runs::store::lease_owner(worker);
+                tokio::spawn(async move { queue.work(registry, sandbox, metrics, key, owner).await })
             })
             .collect()
     }
@@ -88,9 +89,10 @@ impl RunQueue {
         sandbox: Sandbox,
         metrics: Arc<Metrics>,
         audit_key: Arc<std::sync::OnceLock<crate::audit::signing::AuditKey>>,
+        lease_owner: String,
     ) {
         while !self.draining() {
-            match self.take_one(&registry, &sandbox, &metrics).await {
+            match self.take_one(&registry, &sandbox, &metrics, &lease_owner).await {
                 Ok(true) => {
                     super::seal(&registry, &audit_key).await;
                     continue;
@@ -108,10 +110,11 @@ impl RunQueue {
         registry: &Registry,
         sandbox: &Sandbox,
         metrics: &Metrics,
+        lease_owner: &str,
     ) -> crate::registry::Result<bool> {
-        if let Some(id) = registry.claim_run().await? {
+        if let Some(id) = registry.claim_run(lease_owner).await? {
             self.active.fetch_add(1, Ordering::SeqCst);
-            let result = registry.run_claimed(sandbox, id, Some(self.progress_sink(id))).await;
+            let result = registry.run_claimed(sandbox, id, lease_owner, Some(self.progress_sink(id))).await;
             self.active.fetch_sub(1, Ordering::SeqCst);
             if let Ok(mut p) = self.progress.lock() {
                 p.remove(&id);

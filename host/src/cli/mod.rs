@@ -15,6 +15,7 @@ mod run;
 mod runs;
 mod serve;
 mod session;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -116,6 +117,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve the HTTP API (and run queued work) on this registry.
     Serve(serve::ServeArgs),
+    /// Run queued runs and competition submissions, with no HTTP server (one of many hosts on
+    /// one PostgreSQL database and object store)
+    Worker(worker::WorkerArgs),
     /// Load-test the server on loopback (a throwaway registry); writes its section of BENCHMARKS.md.
     Loadtest(loadtest::LoadtestArgs),
     /// Internal: compile a component from stdin to an artifact on stdout (the sandbox runs this
@@ -379,6 +383,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => demo::demo(args),
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve::serve(&home_dir(cli.home)?, &cli.registry, args),
+        Command::Worker(args) => worker::worker(&home_dir(cli.home)?, &cli.registry, args),
         Command::Loadtest(args) => loadtest::loadtest(args),
         Command::CompileWorker => Ok(crate::sandbox::compile::worker_main()),
         Command::PeakRss { args } => bench::peak_rss_of(&args).map(|bytes| {

@@ -136,6 +136,22 @@ pub fn this_host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// Times a queued run is started before a lease that keeps expiring ends it `host-crash`.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// How long a worker's lease on a run lasts unless renewed (a third of it between renewals):
+/// `SIEVE_LEASE_SECONDS`, 30 by default.
+pub fn lease_duration() -> std::time::Duration {
+    let seconds =
+        std::env::var("SIEVE_LEASE_SECONDS").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0);
+    std::time::Duration::from_secs_f64(seconds.unwrap_or(30.0))
+}
+
+/// A worker's name on the leases it takes: host, process and a number of its own.
+pub fn lease_owner(worker: usize) -> String {
+    format!("{}:{}:{worker}", this_host(), std::process::id())
+}
+
 /// A run's columns (all but its stored report, which only [`Registry::run_summary`] reads).
 const RUN_SELECT: &str = "SELECT r.id, r.plugin_digest, r.dataset_id, r.user_id, r.org_id, r.params, r.host_version, \
      r.state, r.outcome, r.detail, r.fuel, r.peak_memory, r.wall_ms, r.output_digest, r.clue_count, r.started_at, \
@@ -247,10 +263,13 @@ impl Registry {
     /// Mark runs of this host whose process is gone as failed (they were killed mid-run): each
     /// gets an audit event. Returns how many were found.
     pub async fn recover_orphaned_runs(&self) -> Result<usize> {
-        let rows = sqlx::query("SELECT id, pid FROM runs WHERE state = 'running' AND host = $1")
-            .bind(this_host())
-            .fetch_all(self.db.pool())
-            .await?;
+        // A leased run (a worker's) is left to its lease: when it expires the run is queued again.
+        let rows = sqlx::query(
+            "SELECT id, pid FROM runs WHERE state = 'running' AND host = $1 AND lease_owner IS NULL",
+        )
+        .bind(this_host())
+        .fetch_all(self.db.pool())
+        .await?;
         let mut recovered = 0;
         for row in rows {
             let (id, pid): (i64, i64) = (row.try_get("id")?, row.try_get("pid")?);
@@ -329,26 +348,77 @@ impl Registry {
         self.run_record(id).await
     }
 
-    /// Take the oldest queued run for this process (under the write lock, so two workers never
-    /// take the same one). Returns its id.
-    pub async fn claim_run(&self) -> Result<Option<i64>> {
+    /// Take the oldest queued run, with a lease on it for `lease_owner` (under the write lock, so
+    /// two workers, on this host or another, never take the same one). Runs whose worker's lease
+    /// expired (it was killed, lost the database, or its machine stopped) go back to the queue
+    /// first, or end `host-crash` once they have had [`MAX_ATTEMPTS`]. Returns the run's id.
+    pub async fn claim_run(&self, lease_owner: &str) -> Result<Option<i64>> {
         let mut tx = self.db.begin_write().await?;
+        let now_ms = crate::storage::now_ms();
+        let expired =
+            sqlx::query("SELECT id, attempts FROM runs WHERE state = 'running' AND lease_until_ms < $1")
+                .bind(now_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+        for row in expired {
+            let (id, attempts): (i64, i64) = (row.try_get("id")?, row.try_get("attempts")?);
+            if attempts >= MAX_ATTEMPTS {
+                sqlx::query(
+                    "UPDATE runs SET state = 'failed', outcome = 'host-crash', detail = $1, finished_at = $2, \
+                     lease_owner = NULL WHERE id = $3",
+                )
+                .bind(format!("its worker stopped renewing its lease, on each of {attempts} attempts; no clues were kept"))
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let detail = json!({ "reason": "lease expired", "attempts": attempts });
+                audit::append(&mut tx, "system", "run.fail", &id.to_string(), detail).await?;
+            } else {
+                sqlx::query("UPDATE runs SET state = 'queued', lease_owner = NULL, lease_until_ms = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = json!({ "reason": "lease expired", "attempts": attempts });
+                audit::append(&mut tx, "system", "run.requeue", &id.to_string(), detail).await?;
+            }
+        }
         let Some(row) = sqlx::query("SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?
         else {
+            tx.commit().await?;
             return Ok(None);
         };
         let id: i64 = row.try_get("id")?;
-        sqlx::query("UPDATE runs SET state = 'running', started_at = $1, host = $2, pid = $3 WHERE id = $4")
-            .bind(now())
-            .bind(this_host())
-            .bind(std::process::id() as i64)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE runs SET state = 'running', started_at = $1, host = $2, pid = $3, lease_owner = $4, \
+             lease_until_ms = $5, attempts = attempts + 1 WHERE id = $6",
+        )
+        .bind(now())
+        .bind(this_host())
+        .bind(std::process::id() as i64)
+        .bind(lease_owner)
+        .bind(now_ms + lease_duration().as_millis() as i64)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Some(id))
+    }
+
+    /// Extend `lease_owner`'s lease on run `id`; false if the lease is no longer theirs (it
+    /// expired and the run went back to the queue, or to another worker).
+    pub async fn renew_lease(&self, id: i64, lease_owner: &str) -> Result<bool> {
+        let renewed = sqlx::query(
+            "UPDATE runs SET lease_until_ms = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+        )
+        .bind(crate::storage::now_ms() + lease_duration().as_millis() as i64)
+        .bind(id)
+        .bind(lease_owner)
+        .execute(self.db.pool())
+        .await?;
+        Ok(renewed.rows_affected() == 1)
     }
 
     /// Place of queued run `id` in the queue (1 = next).
@@ -375,10 +445,46 @@ impl Registry {
 
     /// Run claimed run `id` as the user who queued it. A plugin revoked, or a dataset retired,
     /// since it was queued ends the run `failed` with the reason, without running it.
+    /// The lease `lease_owner` took with it is renewed while the run goes on; a result that comes
+    /// after the lease was lost is discarded (the run went back to the queue, and exactly one
+    /// attempt's result is stored).
     pub async fn run_claimed(
         &self,
         sandbox: &Sandbox,
         id: i64,
+        lease_owner: &str,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<(RunRecord, RunReport)> {
+        let renewing = {
+            let (registry, owner) = (self.clone(), lease_owner.to_string());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease_duration() / 3).await;
+                    match registry.renew_lease(id, &owner).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(
+                                run = id,
+                                "lease lost: the run went back to the queue; this attempt's result will be discarded"
+                            );
+                            return;
+                        }
+                        // The database is unreachable for now: try again; the lease may yet hold.
+                        Err(e) => tracing::warn!(run = id, error = %e, "renewing a lease failed"),
+                    }
+                }
+            })
+        };
+        let result = self.run_claimed_leased(sandbox, id, lease_owner, on_progress).await;
+        renewing.abort();
+        result
+    }
+
+    async fn run_claimed_leased(
+        &self,
+        sandbox: &Sandbox,
+        id: i64,
+        lease_owner: &str,
         on_progress: Option<ProgressFn>,
     ) -> Result<(RunRecord, RunReport)> {
         let row = sqlx::query("SELECT user_id, params, limits FROM runs WHERE id = $1")
@@ -414,12 +520,24 @@ impl Registry {
                     Outcome::BadInput(format!("refused when its turn came: {e}")),
                     run.plugin.clone(),
                 );
-                self.finish_run(&actor, id, &report).await?;
+                self.finish_run(&actor, id, &report, Some(lease_owner)).await?;
                 return Ok((self.run_record(id).await?, report));
             }
             Err(e) => return Err(e),
         };
-        self.run_inserted(sandbox, &actor, &record, &d, id, &settings, &limits, on_progress, None).await
+        self.run_inserted(
+            sandbox,
+            &actor,
+            &record,
+            &d,
+            id,
+            &settings,
+            &limits,
+            on_progress,
+            None,
+            Some(lease_owner),
+        )
+        .await
     }
 
     /// A plugin `actor` may run: not marked tampered, approved, and approved for the actor's
@@ -465,7 +583,8 @@ impl Registry {
         competition: Option<i64>,
     ) -> Result<(RunRecord, RunReport)> {
         let run_id = self.insert_run(actor, record, d, settings, limits, competition, "running").await?;
-        self.run_inserted(sandbox, actor, record, d, run_id, settings, limits, on_progress, competition).await
+        self.run_inserted(sandbox, actor, record, d, run_id, settings, limits, on_progress, competition, None)
+            .await
     }
 
     /// Record a run in `state` (`running`, or `queued` for a worker to take), with its audit event.
@@ -523,6 +642,7 @@ impl Registry {
         limits: &Limits,
         on_progress: Option<ProgressFn>,
         competition: Option<i64>,
+        lease: Option<&str>,
     ) -> Result<(RunRecord, RunReport)> {
         let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
         let report = {
@@ -548,13 +668,13 @@ impl Registry {
                         Outcome::Trap { message: e.to_string(), backtrace: Vec::new() },
                         record.digest.clone(),
                     );
-                    self.finish_run(actor, run_id, &report).await?;
+                    self.finish_run(actor, run_id, &report, lease).await?;
                     return Err(e);
                 }
             }
         };
         let storing = std::time::Instant::now();
-        self.finish_run(actor, run_id, &report).await?;
+        self.finish_run(actor, run_id, &report, lease).await?;
         let mut report = report;
         report.store = storing.elapsed();
         if let Outcome::HashMismatch { expected, actual } = &report.outcome {
@@ -578,15 +698,25 @@ impl Registry {
         Ok((record, report))
     }
 
-    async fn finish_run(&self, actor: &Actor, run_id: i64, report: &RunReport) -> Result<()> {
+    /// Store run `run_id`'s result, its clues and its audit event in one transaction. With a
+    /// `lease`, only while that lease is still the run's: otherwise nothing is written and the
+    /// answer is a conflict (another worker has the run now).
+    async fn finish_run(
+        &self,
+        actor: &Actor,
+        run_id: i64,
+        report: &RunReport,
+        lease: Option<&str>,
+    ) -> Result<()> {
         let completed = report.outcome == Outcome::Completed;
         let mut tx = self.db.begin_write().await?;
         if completed {
             insert_clues(&mut tx, self.db.backend(), run_id, &report.clues).await?;
         }
-        sqlx::query(
+        let finished = sqlx::query(
             "UPDATE runs SET state = $1, outcome = $2, detail = $3, fuel = $4, peak_memory = $5, wall_ms = $6, \
-             output_digest = $7, clue_count = $8, finished_at = $9, params = $10, report = $11 WHERE id = $12",
+             output_digest = $7, clue_count = $8, finished_at = $9, params = $10, report = $11, lease_owner = NULL \
+             WHERE id = $12 AND (lease_owner = $13 OR $14)",
         )
         .bind(if completed { "completed" } else { "failed" })
         .bind(report.outcome.code())
@@ -600,8 +730,16 @@ impl Registry {
         .bind(report.params.as_ref().map_or_else(|| json!({}), params_json).to_string())
         .bind(serde_json::to_string(&report.summary()).map_err(|e| RegistryError::Invalid(e.to_string()))?)
         .bind(run_id)
+        .bind(lease.unwrap_or(""))
+        .bind(lease.is_none())
         .execute(&mut *tx)
         .await?;
+        if finished.rows_affected() != 1 {
+            // Dropping the transaction rolls back the clues inserted above.
+            return Err(RegistryError::Conflict(format!(
+                "run {run_id}: this worker's lease expired and the run went back to the queue; its result is discarded"
+            )));
+        }
         let detail = json!({
             "outcome": report.outcome.code(), "clues": report.clues.len(), "fuel": report.fuel,
             "output_digest": completed.then(|| report.output_digest.clone()),

@@ -105,6 +105,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0015_plugin_source.sql"),
         postgres: include_str!("../../migrations/postgres/0015_plugin_source.sql"),
     },
+    Migration {
+        version: 16,
+        name: "run_leases",
+        sqlite: include_str!("../../migrations/sqlite/0016_run_leases.sql"),
+        postgres: include_str!("../../migrations/postgres/0016_run_leases.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.

@@ -1,0 +1,73 @@
+//! `sieve worker`: a process with no HTTP server that runs queued runs and competition
+//! submissions from the registry's database, several hosts' workers sharing one queue. Each run
+//! it takes is leased (renewed while it goes on); SIGTERM stops taking work and lets running work
+//! finish within the grace period.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::session::RegistryArgs;
+use crate::api::queue::RunQueue;
+use crate::registry::Registry;
+
+/// Arguments of `sieve worker`.
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Runs executed at once (default: the number of cores).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Seconds running work may take to finish after SIGTERM; a run still going then is left to
+    /// its lease, which expires and puts it back in the queue for another worker.
+    #[arg(long, default_value_t = 30.0)]
+    grace: f64,
+}
+
+/// Run workers until SIGTERM or Ctrl-C.
+pub fn worker(home: &Path, registry_args: &RegistryArgs, args: WorkerArgs) -> anyhow::Result<i32> {
+    let _ = tracing_subscriber::fmt().with_target(false).with_writer(std::io::stderr).try_init();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let concurrency = args.concurrency.unwrap_or(cores).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        crate::storage::set_pool_size(concurrency as u32 * 2 + 2);
+        let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
+        registry.blobs.sweep();
+        let sandbox = super::sandbox(home)?;
+        crate::registry::LOWER_SANDBOX_PRIORITY.store(true, std::sync::atomic::Ordering::Relaxed);
+        let queue = RunQueue::new(concurrency);
+        let metrics = Arc::new(crate::api::observe::Metrics::default());
+        let audit_key = Arc::default();
+        let tasks = queue.start(registry.clone(), sandbox, metrics, audit_key);
+        eprintln!(
+            "sieve worker: {concurrency} at once, blobs in {} (SIGTERM stops taking work)",
+            registry.blobs.describe()
+        );
+        super::serve::shutdown_signal().await;
+        tracing::info!("stopping: no new work; running work may finish");
+        queue.drain();
+        let grace = Duration::from_secs_f64(args.grace.max(0.0));
+        if tokio::time::timeout(grace, async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!(
+                active = queue.active(),
+                "grace period over: runs still executing go back to the queue when their leases expire"
+            );
+        }
+        registry.db.close().await;
+        Ok(0)
+    })
+}
