@@ -74,6 +74,22 @@ fn a_stored_run_keeps_its_blobs_in_the_bucket_and_an_altered_object_is_caught() 
     let second = reg.json(&admin, &["run", &digest, "--dataset", "auctions"]);
     assert_eq!(second["output_digest"], report["output_digest"], "{second}");
 
+    // The store unreachable: the run fails with a storage error (its plugin cannot be read), and
+    // its record says so.
+    let down = reg
+        .clone()
+        .with_env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("SIEVE_BLOBS_RETRY_SECONDS", "0")]);
+    let o = down.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions"]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(stderr(&o).contains("error: storage: s3://sieve-test/"), "{}", stderr(&o));
+    let last = &reg.json(&admin, &["runs", "list"])[0];
+    assert_eq!(
+        (last["state"].as_str(), last["outcome"].as_str()),
+        (Some("failed"), Some("storage")),
+        "{last}"
+    );
+    assert_eq!(last["clues"], 0, "{last}");
+
     // The plugin's object altered in the bucket: the run is refused as hash-mismatch, and the
     // plugin marked tampered.
     let mut altered = stored.to_vec();

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::common::{fresh_dir, guest, stderr, stdout};
 
 /// One registry under test: a home directory, and a PostgreSQL URL unless it is SQLite.
+#[derive(Clone)]
 pub struct Reg {
     home: PathBuf,
     db: Option<String>,

@@ -209,6 +209,7 @@ fn run_outcome(e: BlobError) -> crate::sandbox::Outcome {
     use crate::sandbox::Outcome;
     match e {
         BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
+        BlobError::Storage(message) => Outcome::Storage(message),
         other => Outcome::BadInput(other.to_string()),
     }
 }

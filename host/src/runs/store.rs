@@ -644,7 +644,22 @@ impl Registry {
         competition: Option<i64>,
         lease: Option<&str>,
     ) -> Result<(RunRecord, RunReport)> {
-        let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
+        let bytes = match self.plugin_bytes(&actor.user.name, &record.digest).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // The run row exists: it ends failed with the reason, not left `running`.
+                let outcome = match &e {
+                    RegistryError::Blob(BlobError::Mismatch { expected, actual }) => {
+                        Outcome::HashMismatch { expected: expected.clone(), actual: actual.clone() }
+                    }
+                    RegistryError::Blob(BlobError::Storage(message)) => Outcome::Storage(message.clone()),
+                    other => Outcome::BadInput(other.to_string()),
+                };
+                self.finish_run(actor, run_id, &RunReport::failed(outcome, record.digest.clone()), lease)
+                    .await?;
+                return Err(e);
+            }
+        };
         let report = {
             let (sandbox, registry, digest) = (sandbox.clone(), self.clone(), record.digest.clone());
             let (settings, limits, d) = (settings.to_vec(), limits.clone(), d.clone());

@@ -37,13 +37,16 @@ pub enum Outcome {
     },
     /// The dataset or the parameters do not satisfy what the model declares.
     BadInput(String),
+    /// The blob store failed or could not be reached (after retrying for a while): the run's
+    /// data could not be read, through no fault of the model or the data.
+    Storage(String),
 }
 
 /// Exit status of a run refused because bytes do not match their digest.
 pub const HASH_MISMATCH_EXIT: i32 = 18;
 
 /// Each outcome's code and the exit status of `sieve run` that ended with it.
-const EXIT_STATUS: [(&str, i32); 11] = [
+const EXIT_STATUS: [(&str, i32); 12] = [
     ("completed", 0),
     ("model-error", 10),
     ("out-of-fuel", 11),
@@ -55,6 +58,7 @@ const EXIT_STATUS: [(&str, i32); 11] = [
     ("invalid-component", 17),
     ("hash-mismatch", HASH_MISMATCH_EXIT),
     ("bad-input", 19),
+    ("storage", 20),
 ];
 
 /// The exit status for an outcome given by its code (as stored, or as a server reports it);
@@ -78,6 +82,7 @@ impl Outcome {
             Outcome::InvalidComponent(_) => "invalid-component",
             Outcome::HashMismatch { .. } => "hash-mismatch",
             Outcome::BadInput(_) => "bad-input",
+            Outcome::Storage(_) => "storage",
         }
     }
 
@@ -96,6 +101,7 @@ impl Outcome {
             | Outcome::LinkError(m)
             | Outcome::InvalidComponent(m)
             | Outcome::BadInput(m)
+            | Outcome::Storage(m)
             | Outcome::OutOfFuel(m)
             | Outcome::DeadlineExceeded(m) => m.clone(),
             Outcome::Trap { message, .. } => message.clone(),
@@ -116,7 +122,7 @@ impl fmt::Display for Outcome {
 /// The exit-code table, for `--help` and the README.
 pub const EXIT_CODES: &str = "Exit status: 0 completed, 10 model-error, 11 out-of-fuel, 12 deadline-exceeded, \
 13 memory-limit, 14 output-limit, 15 trap, 16 link-error, 17 invalid-component, 18 hash-mismatch, \
-19 bad-input; 1 for any other error (unreadable file, bad flag value).";
+19 bad-input, 20 storage; 1 for any other error (unreadable file, bad flag value).";
 
 #[cfg(test)]
 mod tests {
@@ -136,9 +142,10 @@ mod tests {
             Outcome::InvalidComponent(String::new()),
             Outcome::HashMismatch { expected: String::new(), actual: String::new() },
             Outcome::BadInput(String::new()),
+            Outcome::Storage(String::new()),
         ];
         let statuses: Vec<i32> = outcomes.iter().map(Outcome::exit_code).collect();
-        assert_eq!(statuses, [0, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+        assert_eq!(statuses, [0, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
         for o in &outcomes {
             assert!(EXIT_CODES.contains(&format!("{} {}", o.exit_code(), o.code())), "{}", o.code());
         }
