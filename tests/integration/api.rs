@@ -412,10 +412,16 @@ fn openapi_lists_every_route(reg: &Reg) {
 /// `sieve serve` as a process on a free port; its base URL.
 /// (`workers`: how many runs it executes at once.)
 pub fn spawn_server(home: &Path, workers: &str) -> (Child, String) {
+    spawn_server_with(home, workers, &[])
+}
+
+/// [`spawn_server`] with `env` set for the server.
+fn spawn_server_with(home: &Path, workers: &str, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sieve"))
         .args(["serve", "--addr", "127.0.0.1:0", "--workers", workers, "--grace", "30"])
         .env("SIEVE_HOME", home)
         .env_remove("SIEVE_DATABASE_URL")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -474,12 +480,10 @@ fn sigterm(child: &Child) {
     }
 }
 
-/// SIGTERM lets the running run finish (within the grace period) and the server exit 0; kill -9
-/// leaves a running and a queued run, and the restarted server marks the first `host-crash`
-/// and runs the second.
-#[test]
-fn serve_drains_on_sigterm_and_recovers_after_kill() {
-    let reg = Reg::sqlite("serve_process");
+/// A registry with dataset `t1` for everyone and the patched raw guest (which spins in mode
+/// `spin`) published by bob and approved: (registry, admin token, bob's token, plugin digest).
+fn spinning_registry(name: &str) -> (Reg, String, String, String) {
+    let reg = Reg::sqlite(name);
     let admin = reg.init();
     let bob = reg.user(&admin, "bob", "province", &["author"]);
     let approver = reg.user(&admin, "approver", "province", &["admin"]);
@@ -493,6 +497,60 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
     );
     reg.ok(&admin, &["dataset", "approve", "t1"]);
     reg.ok(&admin, &["dataset", "grant", "t1", "province"]);
+    (reg, admin, bob, digest)
+}
+
+/// The actions of the audit events about run `id`.
+fn run_events(reg: &Reg, admin: &str, id: i64) -> Vec<String> {
+    let log = reg.json(admin, &["audit", "log", "--target", &id.to_string()]);
+    log.as_array().expect("events").iter().filter_map(|e| e["action"].as_str().map(String::from)).collect()
+}
+
+/// A worker whose lease was taken over mid-run (as when it stalls past its lease and another
+/// worker takes the run) has its result discarded: the run goes back to the queue, runs again,
+/// and has exactly one stored result.
+#[test]
+fn a_result_from_a_worker_that_lost_its_lease_is_discarded() {
+    let (reg, admin, bob, digest) = spinning_registry("lost_lease");
+    let (mut server, url) = spawn_server_with(reg.home(), "1", &[("SIEVE_LEASE_SECONDS", "1")]);
+    let spin =
+        json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": 3}});
+    let (status, body) = http(&url, "POST", "/api/runs", &bob, Some(spin));
+    assert_eq!(status, 202, "{body}");
+    let id = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
+    let started = Instant::now();
+    while !http(&url, "GET", &format!("/api/runs/{id}"), &bob, None).1.contains("\"running\"") {
+        assert!(started.elapsed() < Duration::from_secs(30), "the run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reg.sql(&format!("UPDATE runs SET lease_owner = 'another-host:1:0' WHERE id = {id}"));
+    let run = loop {
+        let (_, body) = http(&url, "GET", &format!("/api/runs/{id}"), &bob, None);
+        if !body.contains("\"running\"") && !body.contains("\"queued\"") {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the run never ended: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Run again, it ends by its deadline (or, on a machine so loaded that its worker cannot renew
+    // its lease in time, host-crash after its attempts): either way one result, the last one.
+    assert!(run.contains("deadline-exceeded") || run.contains("host-crash"), "{run}");
+    let events = run_events(&reg, &admin, id);
+    assert!(events.iter().any(|a| a == "run.requeue"), "{events:?}");
+    let ends = events.iter().filter(|a| *a == "run.finish" || *a == "run.fail").count();
+    assert_eq!(ends, 1, "one stored result: {events:?}");
+    sigterm(&server);
+    assert!(server.wait().expect("wait").success());
+    let o = reg.cmd(Some(&admin), &["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// SIGTERM lets the running run finish (within the grace period) and the server exit 0; kill -9
+/// leaves a running and a queued run, and the restarted server runs both: the first again, as
+/// its lease ended with the killed server.
+#[test]
+fn serve_drains_on_sigterm_and_recovers_after_kill() {
+    let (reg, admin, bob, digest) = spinning_registry("serve_process");
     let spin = |deadline: f64| json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": deadline}});
 
     // SIGTERM while a run spins: it ends by its own deadline, then the server exits cleanly.
@@ -576,11 +634,9 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(again.contains("deadline-exceeded"), "{again}");
-    let log = reg.json(&admin, &["audit", "log", "--target", &running.to_string()]);
-    let actions: Vec<&str> =
-        log.as_array().expect("events").iter().filter_map(|e| e["action"].as_str()).collect();
-    assert_eq!(actions.iter().filter(|a| **a == "run.requeue").count(), 1, "{actions:?}");
-    assert_eq!(actions.iter().filter(|a| **a == "run.finish").count(), 1, "{actions:?}");
+    let actions = run_events(&reg, &admin, running);
+    assert_eq!(actions.iter().filter(|a| *a == "run.requeue").count(), 1, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "run.finish").count(), 1, "{actions:?}");
     sigterm(&server);
     assert!(server.wait().expect("wait").success());
     let o = reg.cmd(Some(&admin), &["audit", "verify"]);
