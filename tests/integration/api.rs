@@ -500,6 +500,18 @@ fn spinning_registry(name: &str) -> (Reg, String, String, String) {
     (reg, admin, bob, digest)
 }
 
+/// Wait (up to a minute from `since`) until run `id` is neither running nor queued; its status.
+fn run_ended(url: &str, token: &str, id: i64, since: Instant) -> String {
+    loop {
+        let (_, body) = http(url, "GET", &format!("/api/runs/{id}"), token, None);
+        if !body.contains("\"running\"") && !body.contains("\"queued\"") {
+            return body;
+        }
+        assert!(since.elapsed() < Duration::from_secs(60), "run {id} never ended: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The actions of the audit events about run `id`.
 fn run_events(reg: &Reg, admin: &str, id: i64) -> Vec<String> {
     let log = reg.json(admin, &["audit", "log", "--target", &id.to_string()]);
@@ -524,14 +536,7 @@ fn a_result_from_a_worker_that_lost_its_lease_is_discarded() {
         std::thread::sleep(Duration::from_millis(50));
     }
     reg.sql(&format!("UPDATE runs SET lease_owner = 'another-host:1:0' WHERE id = {id}"));
-    let run = loop {
-        let (_, body) = http(&url, "GET", &format!("/api/runs/{id}"), &bob, None);
-        if !body.contains("\"running\"") && !body.contains("\"queued\"") {
-            break body;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "the run never ended: {body}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let run = run_ended(&url, &bob, id, started);
     // Run again, it ends by a limit (or, on a machine so loaded that its worker cannot renew its
     // lease in time, host-crash after its attempts): either way one result, the last one.
     assert!(run.contains("\"state\":\"failed\""), "{run}");
@@ -625,14 +630,7 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
     }
     // The run the killed server was executing held a lease: it went back to the queue and is run
     // again, ending as its limits say, once.
-    let again = loop {
-        let (_, body) = http(&url, "GET", &format!("/api/runs/{running}"), &bob, None);
-        if !body.contains("\"running\"") && !body.contains("\"queued\"") {
-            break body;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "the killed run was not run again: {body}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let again = run_ended(&url, &bob, running, started);
     assert!(again.contains("deadline-exceeded"), "{again}");
     let actions = run_events(&reg, &admin, running);
     assert_eq!(actions.iter().filter(|a| *a == "run.requeue").count(), 1, "{actions:?}");
