@@ -500,6 +500,23 @@ fn spinning_registry(name: &str) -> (Reg, String, String, String) {
     (reg, admin, bob, digest)
 }
 
+/// Queue a run (`POST /api/runs`, which must answer 202); its id.
+fn queue_run(url: &str, token: &str, run: Value) -> i64 {
+    let (status, body) = http(url, "POST", "/api/runs", token, Some(run));
+    assert_eq!(status, 202, "{body}");
+    serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id")
+}
+
+/// Wait (up to 30 s) until run `id` is running; when the wait began.
+fn wait_running(url: &str, token: &str, id: i64) -> Instant {
+    let started = Instant::now();
+    while !http(url, "GET", &format!("/api/runs/{id}"), token, None).1.contains("\"running\"") {
+        assert!(started.elapsed() < Duration::from_secs(30), "run {id} never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    started
+}
+
 /// Wait (up to a minute from `since`) until run `id` is neither running nor queued; its status.
 fn run_ended(url: &str, token: &str, id: i64, since: Instant) -> String {
     loop {
@@ -536,14 +553,8 @@ fn a_result_from_a_worker_that_lost_its_lease_is_discarded() {
     reg.ok(&admin, &["policy", "set", "--fuel", "1e13"]);
     let (server, url) = spawn_server_with(reg.home(), "1", &[("SIEVE_LEASE_SECONDS", "2")]);
     let spin = json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": 4, "fuel": 1e13}});
-    let (status, body) = http(&url, "POST", "/api/runs", &bob, Some(spin));
-    assert_eq!(status, 202, "{body}");
-    let id = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
-    let started = Instant::now();
-    while !http(&url, "GET", &format!("/api/runs/{id}"), &bob, None).1.contains("\"running\"") {
-        assert!(started.elapsed() < Duration::from_secs(30), "the run never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let id = queue_run(&url, &bob, spin);
+    let started = wait_running(&url, &bob, id);
     reg.sql(&format!("UPDATE runs SET lease_owner = 'another-host:1:0' WHERE id = {id}"));
     let run = run_ended(&url, &bob, id, started);
     // Run again, it ends by its deadline (or, on a machine so loaded that its worker cannot renew
@@ -584,14 +595,8 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
     );
     let spool = std::fs::read_dir(reg.home().join("spool")).expect("spool").count();
     assert_eq!(spool, 0, "the abandoned upload left a file in the spool");
-    let (status, body) = http(&url, "POST", "/api/runs", &bob, Some(spin(1.5)));
-    assert_eq!(status, 202, "{body}");
-    let id = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
-    let started = Instant::now();
-    while !http(&url, "GET", &format!("/api/runs/{id}"), &bob, None).1.contains("\"running\"") {
-        assert!(started.elapsed() < Duration::from_secs(30), "the run never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let id = queue_run(&url, &bob, spin(1.5));
+    wait_running(&url, &bob, id);
     sigterm(&server);
     let exit = server.wait().expect("wait");
     assert!(exit.success(), "sieve serve exited {exit:?}");
@@ -604,22 +609,10 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
     reg.ok(&admin, &["policy", "set", "--fuel", "1e13"]);
     // A short deadline: after the restart the killed run is run again, and spins until it.
     let blocked = json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": 5, "fuel": 1e13}});
-    let first = http(&url, "POST", "/api/runs", &bob, Some(blocked));
-    let second = http(
-        &url,
-        "POST",
-        "/api/runs",
-        &bob,
-        Some(json!({"plugin": digest, "dataset": "t1", "params": {"mode": "sleep"}})),
-    );
-    assert_eq!((first.0, second.0), (202, 202), "{} {}", first.1, second.1);
-    let id_of = |b: &str| serde_json::from_str::<Value>(b).expect("json")["id"].as_i64().expect("id");
-    let (running, queued) = (id_of(&first.1), id_of(&second.1));
-    let started = Instant::now();
-    while !http(&url, "GET", &format!("/api/runs/{running}"), &bob, None).1.contains("\"running\"") {
-        assert!(started.elapsed() < Duration::from_secs(30), "the run never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let running = queue_run(&url, &bob, blocked);
+    let queued =
+        queue_run(&url, &bob, json!({"plugin": digest, "dataset": "t1", "params": {"mode": "sleep"}}));
+    wait_running(&url, &bob, running);
     let (_, waiting) = http(&url, "GET", &format!("/api/runs/{queued}"), &bob, None);
     assert!(waiting.contains("\"queue_position\":1"), "{waiting}");
     server.kill().expect("kill -9");

@@ -261,19 +261,28 @@ async fn insert_clues(tx: &mut WriteTx, backend: Backend, run_id: i64, clues: &[
 
 impl Registry {
     /// Mark runs of this host whose process is gone as failed (they were killed mid-run): each
-    /// gets an audit event. Returns how many were found.
+    /// gets an audit event. A leased run (a worker's) is not failed: its lease is ended, so that
+    /// the next claim puts it back in the queue without waiting the lease out. Returns how many
+    /// were failed.
     pub async fn recover_orphaned_runs(&self) -> Result<usize> {
-        // A leased run (a worker's) is left to its lease: when it expires the run is queued again.
-        let rows = sqlx::query(
-            "SELECT id, pid FROM runs WHERE state = 'running' AND host = $1 AND lease_owner IS NULL",
-        )
-        .bind(this_host())
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows = sqlx::query("SELECT id, pid, lease_owner FROM runs WHERE state = 'running' AND host = $1")
+            .bind(this_host())
+            .fetch_all(self.db.pool())
+            .await?;
         let mut recovered = 0;
         for row in rows {
             let (id, pid): (i64, i64) = (row.try_get("id")?, row.try_get("pid")?);
             if pid == std::process::id() as i64 || process_alive(pid) {
+                continue;
+            }
+            if row.try_get::<Option<String>, _>("lease_owner")?.is_some() {
+                sqlx::query(
+                    "UPDATE runs SET lease_until_ms = 0 WHERE id = $1 AND state = 'running' AND pid = $2",
+                )
+                .bind(id)
+                .bind(pid)
+                .execute(self.db.pool())
+                .await?;
                 continue;
             }
             let mut tx = self.db.begin_write().await?;
