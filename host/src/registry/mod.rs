@@ -195,33 +195,36 @@ pub(crate) fn in_parallel<I: Send, T: Send>(
     })
 }
 
-/// A stored blob for a run: its bytes once they hash to `digest`; altered bytes are the run's
-/// `hash-mismatch`, anything else (a missing blob) `bad-input`.
+/// A stored blob for a run: its bytes once they hash to `digest`; otherwise the run's outcome
+/// ([`run_outcome`]).
 pub(crate) fn blob_for_run(
     registry: &Registry,
     digest: &str,
 ) -> std::result::Result<Vec<u8>, crate::sandbox::Outcome> {
-    registry.blobs.get(digest).map_err(run_outcome)
+    registry.blobs.get(digest).map_err(|e| run_outcome(&e))
 }
 
-/// A blob a run could not read, as the run's outcome.
-fn run_outcome(e: BlobError) -> crate::sandbox::Outcome {
+/// A blob a run could not read, as the run's outcome: altered bytes `hash-mismatch`, a store
+/// that failed `storage`, anything else (a missing blob) `bad-input`.
+pub(crate) fn run_outcome(e: &BlobError) -> crate::sandbox::Outcome {
     use crate::sandbox::Outcome;
     match e {
-        BlobError::Mismatch { expected, actual } => Outcome::HashMismatch { expected, actual },
-        BlobError::Storage(message) => Outcome::Storage(message),
+        BlobError::Mismatch { expected, actual } => {
+            Outcome::HashMismatch { expected: expected.clone(), actual: actual.clone() }
+        }
+        BlobError::Storage(message) => Outcome::Storage(message.clone()),
         other => Outcome::BadInput(other.to_string()),
     }
 }
 
-/// A stored blob for a run, read through `parse` as it is hashed ([`BlobStore::read_with`]): an
-/// altered blob is the run's `hash-mismatch`, a missing one or one `parse` refuses `bad-input`.
+/// A stored blob for a run, read through `parse` as it is hashed ([`BlobStore::read_with`]): a
+/// blob that cannot be read is the run's [`run_outcome`], one `parse` refuses `bad-input`.
 pub(crate) fn parsed_blob_for_run<T, E: std::fmt::Display>(
     registry: &Registry,
     digest: &str,
     parse: impl FnOnce(&mut crate::storage::blobs::HashingReader, usize) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, crate::sandbox::Outcome> {
-    let parsed = registry.blobs.read_with(digest, parse).map_err(run_outcome)?;
+    let parsed = registry.blobs.read_with(digest, parse).map_err(|e| run_outcome(&e))?;
     parsed.map_err(|e| crate::sandbox::Outcome::BadInput(e.to_string()))
 }
 

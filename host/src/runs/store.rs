@@ -658,10 +658,7 @@ impl Registry {
             Err(e) => {
                 // The run row exists: it ends failed with the reason, not left `running`.
                 let outcome = match &e {
-                    RegistryError::Blob(BlobError::Mismatch { expected, actual }) => {
-                        Outcome::HashMismatch { expected: expected.clone(), actual: actual.clone() }
-                    }
-                    RegistryError::Blob(BlobError::Storage(message)) => Outcome::Storage(message.clone()),
+                    RegistryError::Blob(blob) => crate::registry::run_outcome(blob),
                     other => Outcome::BadInput(other.to_string()),
                 };
                 self.finish_run(actor, run_id, &RunReport::failed(outcome, record.digest.clone()), lease)
