@@ -40,12 +40,38 @@ pub(super) const SERVER_CONNECTIONS: u32 = 16;
 pub fn serve(home: &Path, registry_args: &RegistryArgs, args: ServeArgs) -> anyhow::Result<i32> {
     let _ = tracing_subscriber::fmt().with_target(false).with_writer(std::io::stderr).try_init();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime(cores)?.block_on(run(home, registry_args, args, cores))
+}
+
+/// The async runtime of a long-lived process (server or worker): a thread per core.
+pub(super) fn runtime(cores: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(run(home, registry_args, args, cores))
+        .context("starting the async runtime")
+}
+
+/// Wait up to `grace` for the workers' `tasks` to end once their queue drains; runs still going
+/// then keep their leases, which end with this process: another worker, or this host's next
+/// start, queues them again.
+pub(super) async fn await_workers(
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    grace: Duration,
+    queue: &crate::api::queue::RunQueue,
+) {
+    let finished = tokio::time::timeout(grace, async {
+        for task in tasks {
+            let _ = task.await;
+        }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(
+            active = queue.active(),
+            "grace period over: runs still executing go back to the queue when their leases end"
+        );
+    }
 }
 
 async fn run(
@@ -84,19 +110,7 @@ async fn run(
         })
         .await
         .context("serving")?;
-    let grace = Duration::from_secs_f64(args.grace.max(0.0));
-    let finished = tokio::time::timeout(grace, async {
-        for task in worker_tasks {
-            let _ = task.await;
-        }
-    })
-    .await;
-    if finished.is_err() {
-        tracing::warn!(
-            active = queue.active(),
-            "grace period over: runs still executing end host-crash at the next start"
-        );
-    }
+    await_workers(worker_tasks, Duration::from_secs_f64(args.grace.max(0.0)), &queue).await;
     sealer.abort();
     api::seal(&registry, &audit_key).await;
     registry.db.close().await;

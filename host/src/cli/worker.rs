@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Args;
 
 use super::session::RegistryArgs;
@@ -31,12 +30,7 @@ pub fn worker(home: &Path, registry_args: &RegistryArgs, args: WorkerArgs) -> an
     let _ = tracing_subscriber::fmt().with_target(false).with_writer(std::io::stderr).try_init();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let concurrency = args.concurrency.unwrap_or(cores).max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
+    super::serve::runtime(cores)?.block_on(async {
         crate::storage::set_pool_size(concurrency as u32 * 2 + 2);
         let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
         registry.blobs.sweep();
@@ -53,20 +47,7 @@ pub fn worker(home: &Path, registry_args: &RegistryArgs, args: WorkerArgs) -> an
         super::serve::shutdown_signal().await;
         tracing::info!("stopping: no new work; running work may finish");
         queue.drain();
-        let grace = Duration::from_secs_f64(args.grace.max(0.0));
-        if tokio::time::timeout(grace, async {
-            for task in tasks {
-                let _ = task.await;
-            }
-        })
-        .await
-        .is_err()
-        {
-            tracing::warn!(
-                active = queue.active(),
-                "grace period over: runs still executing go back to the queue when their leases expire"
-            );
-        }
+        super::serve::await_workers(tasks, Duration::from_secs_f64(args.grace.max(0.0)), &queue).await;
         registry.db.close().await;
         Ok(0)
     })
