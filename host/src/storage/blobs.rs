@@ -72,6 +72,14 @@ fn io(path: &Path, e: std::io::Error) -> BlobError {
     BlobError::Io { path: path.display().to_string(), message: e.to_string() }
 }
 
+/// Why local blob `digest`, at `path`, could not be read: missing, or the file system's error.
+fn unreadable(digest: &str, path: &Path, e: std::io::Error) -> BlobError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
+        _ => io(path, e),
+    }
+}
+
 impl BlobStore {
     /// The store under `home` (created on first write).
     pub fn new(home: &Path) -> Self {
@@ -178,10 +186,7 @@ impl BlobStore {
         let bytes = match &self.backend {
             Backend::Local { root } => {
                 let path = Self::path(root, digest);
-                fs::read(&path).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
-                    _ => io(&path, e),
-                })?
+                fs::read(&path).map_err(|e| unreadable(digest, &path, e))?
             }
             Backend::S3(s3) => s3.get(digest)?,
         };
@@ -205,10 +210,7 @@ impl BlobStore {
         let (source, len): (Box<dyn Read + Send>, usize) = match &self.backend {
             Backend::Local { root } => {
                 let path = Self::path(root, digest);
-                let file = fs::File::open(&path).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => BlobError::Missing(digest.to_string()),
-                    _ => io(&path, e),
-                })?;
+                let file = fs::File::open(&path).map_err(|e| unreadable(digest, &path, e))?;
                 let len = file.metadata().map_err(|e| io(&path, e))?.len();
                 let len = usize::try_from(len).map_err(|_| io(&path, std::io::Error::other("too large")))?;
                 (Box::new(file), len)
