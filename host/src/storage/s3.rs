@@ -193,16 +193,16 @@ impl S3Blobs {
             self.wait(async move { store.put_multipart(&key).await }).map_err(|e| self.error(digest, e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
         let mut source = std::fs::File::open(file).map_err(io)?;
-        let mut part = vec![0; PART_BYTES];
+        let mut part = Vec::with_capacity(PART_BYTES);
         loop {
-            let n = read_full(&mut source, &mut part).map_err(io)?;
-            if n == 0 {
+            part.clear();
+            if (&mut source).take(PART_BYTES as u64).read_to_end(&mut part).map_err(io)? == 0 {
                 break;
             }
             // Written on the runtime (the writer sends each full part as a task there), with at
             // most two parts in flight: the file is read no faster than it is sent.
             let step = async move {
-                writer.write(&part[..n]);
+                writer.write(&part);
                 let capacity = writer.wait_for_capacity(2).await;
                 (writer, part, capacity)
             };
@@ -227,24 +227,20 @@ impl S3Blobs {
 
     /// A reader of blob `digest`'s bytes as they arrive, and their count.
     pub fn open(&self, digest: &str) -> Result<(Box<dyn Read + Send>, usize), BlobError> {
-        let size = self.size(digest)?.ok_or_else(|| BlobError::Missing(digest.to_string()))?;
-        let size =
-            usize::try_from(size).map_err(|_| BlobError::Storage(format!("blob {digest} is too large")))?;
+        // The answer's head carries the size: no separate request for it.
+        let (store, key) = (self.store.clone(), self.key(digest));
+        let got = self.wait(async move { store.get(&key).await }).map_err(|e| self.error(digest, e))?;
+        let size = usize::try_from(got.meta.size)
+            .map_err(|_| BlobError::Storage(format!("blob {digest} is too large")))?;
         let Some(runtime) = &self.runtime else { return Err(self.stopped()) };
         let (chunks, arrived) = mpsc::sync_channel::<Result<Bytes, String>>(READ_AHEAD);
-        let (store, key, handle) = (self.store.clone(), self.key(digest), runtime.handle().clone());
+        let handle = runtime.handle().clone();
         let name = format!("{}: blob {digest}", self.describe());
         std::thread::Builder::new()
             .name("sieve-blob-read".into())
             .spawn(move || {
                 handle.block_on(async move {
-                    let mut stream = match store.get(&key).await {
-                        Ok(got) => got.into_stream(),
-                        Err(e) => {
-                            let _ = chunks.send(Err(format!("{name}: {e}")));
-                            return;
-                        }
-                    };
+                    let mut stream = got.into_stream();
                     while let Some(chunk) = stream.next().await {
                         // The reader stopped (it failed, or had what it wanted): stop fetching.
                         if chunks.send(chunk.map_err(|e| format!("{name}: {e}"))).is_err() {
@@ -256,18 +252,6 @@ impl S3Blobs {
             .map_err(|e| BlobError::Storage(format!("starting a blob read: {e}")))?;
         Ok((Box::new(ChunkReader { arrived, current: Bytes::new() }), size))
     }
-}
-
-/// Fill `buf` from `source` as far as it goes; the count read (short only at the end).
-fn read_full(source: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match source.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 /// Reads the chunks a streamed get sends, in order.
