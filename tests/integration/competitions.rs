@@ -11,18 +11,18 @@ crate::on_both_databases!(competition_end_to_end, quotas_reset_at_utc_midnight);
 
 /// Everything a competition needs: orgs, an organizer, an approver, participants in two
 /// cities, an approved labelled T2 dataset, and the three entries approved.
-struct Setup {
-    admin: String,
-    organizer: String,
-    alice: String,
+pub(crate) struct Setup {
+    pub(crate) admin: String,
+    pub(crate) organizer: String,
+    pub(crate) alice: String,
     bob: String,
     other_admin: String,
-    bundled: String,
+    pub(crate) bundled: String,
     weak: String,
     broad: String,
 }
 
-fn setup(reg: &Reg) -> Setup {
+pub(crate) fn setup(reg: &Reg) -> Setup {
     let admin = reg.init();
     crate::registry::two_cities(reg, &admin);
     let organizer = reg.user(&admin, "olga", "province", &["organizer"]);

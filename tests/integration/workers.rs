@@ -1,6 +1,6 @@
-//! `sieve worker` and run leases, through the real binary on both databases: a run whose worker
-//! died (its lease expired) is taken again by another worker and ends once; a run whose leases
-//! keep expiring ends `host-crash`.
+//! `sieve worker` and leases, through the real binary on both databases: a run or competition
+//! submission whose worker died (its lease expired) is taken again by another worker and ends
+//! once; one whose leases keep expiring ends `host-crash`.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,10 @@ use serde_json::Value;
 
 use crate::registry::{Reg, approve_as_second_admin, dataset_for_all, publish};
 
-crate::on_both_databases!(a_run_whose_worker_died_is_run_again_by_another);
+crate::on_both_databases!(
+    a_run_whose_worker_died_is_run_again_by_another,
+    a_submission_whose_worker_died_is_scored_by_another
+);
 
 /// A completed stored run of the bundled T4 model, made to look as if a worker that has since
 /// died had taken it: `running`, no clues, a lease that expired, `attempts` starts. Its id.
@@ -73,4 +76,58 @@ fn a_run_whose_worker_died_is_run_again_by_another(reg: &Reg) {
     let _ = worker.kill();
     let _ = worker.wait();
     reg.audit_intact(&admin);
+}
+
+/// How many audit events of `action` name `target`.
+fn events(reg: &Reg, admin: &str, target: &str, action: &str) -> usize {
+    let log = reg.json(admin, &["audit", "log", "--target", target]);
+    log.as_array().expect("events").iter().filter(|e| e["action"] == action).count()
+}
+
+fn a_submission_whose_worker_died_is_scored_by_another(reg: &Reg) {
+    let s = crate::competitions::setup(reg);
+    reg.ok(&s.organizer, &["benchmark", "create", "lend-bench", "--dataset", "lend-eval"]);
+    reg.ok(&s.organizer, &["competition", "create", "lend-cup", "--benchmark", "lend-bench"]);
+    reg.ok(&s.organizer, &["competition", "open", "lend-cup"]);
+    let queued = reg.json(&s.alice, &["competition", "submit", "lend-cup", &s.bundled, "--no-wait"]);
+    let id = queued["id"].as_i64().expect("submission id");
+    // Taken by a worker on another host that died with it: running, its lease run out.
+    let left_by_a_dead_worker = |attempts: i64| {
+        reg.sql(&format!(
+            "UPDATE submissions SET state = 'running', host = 'a-dead-host', pid = 1, lease_owner = 'a-dead-host:1:0', \
+             lease_until_ms = 1, attempts = {attempts} WHERE id = {id}"
+        ))
+    };
+    left_by_a_dead_worker(1);
+    let ended = || {
+        let started = Instant::now();
+        loop {
+            let list = reg.json(&s.organizer, &["competition", "submissions", "lend-cup"]);
+            let sub = list.as_array().expect("list").iter().find(|x| x["id"] == id).expect("listed").clone();
+            if sub["state"] != "running" && sub["state"] != "queued" {
+                return sub;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "submission {id} never ended: {sub}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    let mut worker = reg.spawn(&["worker", "--concurrency", "1"]);
+    let sub = ended();
+    assert_eq!(sub["state"], "scored", "{sub}");
+    assert_eq!(events(reg, &s.admin, "lend-cup", "submission.requeue"), 1);
+    assert_eq!(events(reg, &s.admin, "lend-cup", "submission.score"), 1, "scored once");
+
+    // With its attempts used up it ends host-crash, which no participant is charged for.
+    left_by_a_dead_worker(3);
+    let sub = ended();
+    assert_eq!(
+        (sub["state"].as_str(), sub["outcome"].as_str()),
+        (Some("failed"), Some("host-crash")),
+        "{sub}"
+    );
+    assert_eq!(events(reg, &s.admin, "lend-cup", "submission.fail"), 1);
+    let _ = worker.kill();
+    let _ = worker.wait();
+    reg.audit_intact(&s.admin);
 }

@@ -77,7 +77,7 @@ impl RunQueue {
             .map(|worker| {
                 let (queue, registry, sandbox, metrics, key) =
                     (self.clone(), registry.clone(), sandbox.clone(), metrics.clone(), audit_key.clone());
-                let owner = crate::runs::store::lease_owner(worker);
+                let owner = crate::runs::leases::lease_owner(worker);
                 tokio::spawn(async move { queue.work(registry, sandbox, metrics, key, owner).await })
             })
             .collect()
@@ -123,9 +123,9 @@ impl RunQueue {
             metrics.run_finished(report.outcome.code(), report.fuel);
             return Ok(true);
         }
-        if let Some(id) = registry.claim_submission(self.workers.max(1)).await? {
+        if let Some(id) = registry.claim_submission(None, lease_owner).await? {
             self.active.fetch_add(1, Ordering::SeqCst);
-            let result = registry.run_submission(sandbox, id).await;
+            let result = registry.run_submission(sandbox, id, lease_owner).await;
             self.active.fetch_sub(1, Ordering::SeqCst);
             let s = result?;
             metrics.run_finished(s.outcome.as_deref().unwrap_or("unknown"), s.fuel.unwrap_or(0.0) as u64);

@@ -34,6 +34,9 @@ pub fn worker(home: &Path, registry_args: &RegistryArgs, args: WorkerArgs) -> an
         crate::storage::set_pool_size(concurrency as u32 * 2 + 2);
         let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
         registry.blobs.sweep();
+        // A worker killed on this host: end its leases now rather than when they run out.
+        registry.recover_orphaned_runs().await?;
+        registry.recover_orphaned_submissions().await?;
         let sandbox = super::sandbox(home)?;
         crate::registry::LOWER_SANDBOX_PRIORITY.store(true, std::sync::atomic::Ordering::Relaxed);
         let queue = RunQueue::new(concurrency);

@@ -39,8 +39,9 @@ impl Registry {
             let submitter = self.actor_for(s.user_id).await?;
             let record = self.plugin(&s.plugin).await?;
             let d = self.dataset(&b.dataset, false).await?;
-            let (run, report) =
-                self.execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id)).await?;
+            let (run, report) = self
+                .execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id), None)
+                .await?;
             let mut differences = Vec::new();
             if report.outcome != Outcome::Completed {
                 differences.push(format!("the rerun ended {}", report.outcome.code()));

@@ -13,6 +13,7 @@ use super::{CompetitionRecord, coarse};
 use crate::audit;
 use crate::registry::{Actor, Registry, RegistryError, Result, Role};
 use crate::runs::RunReport;
+use crate::runs::leases::Leased;
 use crate::sandbox::{Outcome, Sandbox};
 use crate::scoring::{Label, Metric, Ranking, Scores, score_ranking};
 use crate::storage::{format_ms, now, process_alive};
@@ -380,33 +381,43 @@ impl Registry {
             .collect())
     }
 
-    /// Take the oldest queued submission for this process if fewer than `pool` submissions run
-    /// across the registry: the claim and the count happen under the write lock, so several
-    /// processes together never run more than `pool` at once.
-    pub async fn claim_submission(&self, pool: usize) -> Result<Option<i64>> {
-        let mut tx = self.db.begin_write().await?;
-        let running: i64 = sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE state = 'running'")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-        if running >= pool as i64 {
-            return Ok(None);
-        }
-        let Some(row) = sqlx::query("SELECT id FROM submissions WHERE state = 'queued' ORDER BY id LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let id: i64 = row.try_get("id")?;
-        sqlx::query("UPDATE submissions SET state = 'running', host = $1, pid = $2 WHERE id = $3")
+    /// Take the oldest queued submission, with a lease on it for `lease_owner`. With a `pool`,
+    /// only while fewer than `pool` submissions run across the registry (the count and the
+    /// claim happen under the write lock, so several processes together never run more than
+    /// `pool` at once); without one, on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so workers on
+    /// many hosts claim side by side. Work whose lease expired goes back to the queue first.
+    pub async fn claim_submission(&self, pool: Option<usize>, lease_owner: &str) -> Result<Option<i64>> {
+        self.requeue_expired().await?;
+        let claim = format!(
+            "UPDATE submissions SET state = 'running', host = $1, pid = $2, lease_owner = $3, lease_until_ms = $4, \
+             attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM submissions WHERE state = 'queued' ORDER BY id LIMIT 1{}) AND state = 'queued' \
+             RETURNING id",
+            self.db.skip_locked()
+        );
+        let claim = sqlx::query(&claim)
             .bind(crate::runs::store::this_host())
             .bind(std::process::id() as i64)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(id))
+            .bind(lease_owner)
+            .bind(crate::runs::leases::lease_until_ms());
+        let row = match pool {
+            None => claim.fetch_optional(self.db.pool()).await?,
+            Some(pool) => {
+                let mut tx = self.db.begin_write().await?;
+                let running: i64 =
+                    sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE state = 'running'")
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("n")?;
+                if running >= pool as i64 {
+                    return Ok(None);
+                }
+                let row = claim.fetch_optional(&mut *tx).await?;
+                tx.commit().await?;
+                row
+            }
+        };
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
     /// Submissions waiting in the queue, and running now (across the registry).
@@ -435,8 +446,9 @@ impl Registry {
         on_done: std::sync::Arc<dyn Fn(&SubmissionRecord) + Send + Sync>,
     ) -> Result<usize> {
         let mut workers: tokio::task::JoinSet<Result<usize>> = tokio::task::JoinSet::new();
-        for _ in 0..pool.max(1) {
+        for worker in 0..pool.max(1) {
             let (registry, sandbox, on_done) = (self.clone(), sandbox.clone(), on_done.clone());
+            let lease_owner = crate::runs::leases::lease_owner(worker);
             workers.spawn(async move {
                 let mut done = 0usize;
                 loop {
@@ -446,9 +458,9 @@ impl Registry {
                             return Ok(done);
                         }
                     }
-                    match registry.claim_submission(pool.max(1)).await? {
+                    match registry.claim_submission(Some(pool.max(1)), &lease_owner).await? {
                         Some(id) => {
-                            let s = registry.run_submission(&sandbox, id).await?;
+                            let s = registry.run_submission(&sandbox, id, &lease_owner).await?;
                             on_done(&s);
                             done += 1;
                         }
@@ -471,10 +483,31 @@ impl Registry {
         Ok(total)
     }
 
-    /// Run claimed submission `id` and score it. A plugin revoked or a dataset retired since it
-    /// was queued fails the submission without running it (not counted against the failure cap
-    /// either way: the participant did not cause it).
-    pub async fn run_submission(&self, sandbox: &Sandbox, id: i64) -> Result<SubmissionRecord> {
+    /// Run claimed submission `id` and score it, renewing the lease `lease_owner` took with it;
+    /// a result that comes after the lease was lost is discarded (the submission went back to
+    /// the queue). A plugin revoked or a dataset retired since it was queued fails the
+    /// submission without running it (not counted against the failure cap either way: the
+    /// participant did not cause it).
+    pub async fn run_submission(
+        &self,
+        sandbox: &Sandbox,
+        id: i64,
+        lease_owner: &str,
+    ) -> Result<SubmissionRecord> {
+        self.while_leased(
+            Leased::Submission(id),
+            lease_owner,
+            self.run_submission_leased(sandbox, id, lease_owner),
+        )
+        .await
+    }
+
+    async fn run_submission_leased(
+        &self,
+        sandbox: &Sandbox,
+        id: i64,
+        lease: &str,
+    ) -> Result<SubmissionRecord> {
         let s = self.submission(id).await?;
         let c = self.competition_by_id(s.competition_id).await?;
         let b = self.benchmark_by_id(c.benchmark_id).await?;
@@ -496,16 +529,17 @@ impl Registry {
             Err(
                 e @ (RegistryError::Denied(_) | RegistryError::Conflict(_) | RegistryError::NotFound { .. }),
             ) => {
-                self.finish_submission(&s, "refused", Some(&e.to_string()), None, None).await?;
+                self.finish_submission(&s, "refused", Some(&e.to_string()), None, None, Some(lease)).await?;
                 return self.submission(id).await;
             }
             Err(e) => return Err(e),
         };
         let limits = c.run_limits();
-        let (run, report) =
-            self.execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id)).await?;
+        let (run, report) = self
+            .execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id), Some(lease))
+            .await?;
         if report.outcome != Outcome::Completed {
-            self.finish_submission(&s, report.outcome.code(), None, Some(run.id), None).await?;
+            self.finish_submission(&s, report.outcome.code(), None, Some(run.id), None, Some(lease)).await?;
             return self.submission(id).await;
         }
         let scored = self.score_report(&b, &report).await?;
@@ -515,7 +549,8 @@ impl Registry {
             "limits": c.limits, "metric": b.metric, "review_budget": b.review_budget,
             "bootstrap_rounds": bootstrap::ROUNDS, "output_digest": report.output_digest,
         });
-        self.finish_submission(&s, "completed", None, Some(run.id), Some((scored, provenance))).await?;
+        self.finish_submission(&s, "completed", None, Some(run.id), Some((scored, provenance)), Some(lease))
+            .await?;
         self.submission(id).await
     }
 
@@ -543,6 +578,7 @@ impl Registry {
         detail: Option<&str>,
         run_id: Option<i64>,
         scored: Option<((SideScores, SideScores), serde_json::Value)>,
+        lease: Option<&str>,
     ) -> Result<()> {
         let state = if scored.is_some() { "scored" } else { "failed" };
         let to_text = |v: &SideScores| serde_json::to_string(v).unwrap_or_default();
@@ -551,9 +587,9 @@ impl Registry {
             None => (None, None, None),
         };
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(
+        let finished = sqlx::query(
             "UPDATE submissions SET state = $1, outcome = $2, run_id = $3, public_scores = $4, private_scores = $5, \
-             provenance = $6, finished_at = $7 WHERE id = $8",
+             provenance = $6, finished_at = $7, lease_owner = NULL WHERE id = $8 AND (lease_owner = $9 OR $10)",
         )
         .bind(state)
         .bind(outcome)
@@ -563,8 +599,16 @@ impl Registry {
         .bind(provenance)
         .bind(now())
         .bind(s.id)
+        .bind(lease.unwrap_or(""))
+        .bind(lease.is_none())
         .execute(&mut *tx)
         .await?;
+        if finished.rows_affected() != 1 {
+            return Err(RegistryError::Conflict(format!(
+                "submission {}: this worker's lease expired and the submission went back to the queue; its result is discarded",
+                s.id
+            )));
+        }
         let mut detail_json =
             json!({ "submission": s.id, "outcome": outcome, "run": run_id, "detail": detail });
         if let Some(((p, q), _)) = &scored {
@@ -577,13 +621,16 @@ impl Registry {
         Ok(())
     }
 
-    /// Mark submissions this host was running in a process that died as failed (`host-crash`,
-    /// which no participant is charged for).
+    /// Submissions this host was running in a process that died: a leased one (a worker's) has
+    /// its lease ended, so the next claim puts it back in the queue at once; one from before
+    /// leases is failed (`host-crash`, which no participant is charged for). Returns how many
+    /// were failed.
     pub async fn recover_orphaned_submissions(&self) -> Result<usize> {
-        let rows = sqlx::query("SELECT id, pid FROM submissions WHERE state = 'running' AND host = $1")
-            .bind(crate::runs::store::this_host())
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, pid, lease_owner FROM submissions WHERE state = 'running' AND host = $1")
+                .bind(crate::runs::store::this_host())
+                .fetch_all(self.db.pool())
+                .await?;
         let mut recovered = 0;
         for row in rows {
             let (id, pid): (i64, Option<i64>) = (row.try_get("id")?, row.try_get("pid")?);
@@ -591,9 +638,19 @@ impl Registry {
             if pid == std::process::id() as i64 || process_alive(pid) {
                 continue;
             }
+            if row.try_get::<Option<String>, _>("lease_owner")?.is_some() {
+                sqlx::query(
+                    "UPDATE submissions SET lease_until_ms = 0 WHERE id = $1 AND state = 'running' AND pid = $2",
+                )
+                .bind(id)
+                .bind(pid)
+                .execute(self.db.pool())
+                .await?;
+                continue;
+            }
             let s = self.submission(id).await?;
             let why = format!("the sieve process (pid {pid}) running it ended");
-            self.finish_submission(&s, "host-crash", Some(&why), s.run_id, None).await?;
+            self.finish_submission(&s, "host-crash", Some(&why), s.run_id, None, None).await?;
             recovered += 1;
         }
         Ok(recovered)

@@ -3,6 +3,7 @@
 //! `store` keeps runs made through the registry, with their clues.
 
 pub mod evidence;
+pub mod leases;
 pub mod reviews;
 pub mod store;
 

@@ -8,6 +8,7 @@ use serde_json::json;
 use sieve_sdk::Clue;
 use sqlx::Row;
 
+use super::leases::{Leased, lease_until_ms};
 use super::{RunReport, RunSummary, params_json, run_component};
 use crate::audit;
 use crate::registry::catalog::{self, DatasetRecord};
@@ -136,20 +137,23 @@ pub fn this_host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Times a queued run is started before a lease that keeps expiring ends it `host-crash`.
-pub const MAX_ATTEMPTS: i64 = 3;
-
-/// How long a worker's lease on a run lasts unless renewed (a third of it between renewals):
-/// `SIEVE_LEASE_SECONDS`, 30 by default.
-pub fn lease_duration() -> std::time::Duration {
-    let seconds =
-        std::env::var("SIEVE_LEASE_SECONDS").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0);
-    std::time::Duration::from_secs_f64(seconds.unwrap_or(30.0))
+/// The state a run is recorded in.
+#[derive(Clone, Copy)]
+enum RunState<'a> {
+    /// Waiting for a worker to claim it.
+    Queued,
+    /// Running now in this process, under a worker's lease (a competition submission's run) or
+    /// none (a run made by this command).
+    Running { lease: Option<&'a str> },
 }
 
-/// A worker's name on the leases it takes: host, process and a number of its own.
-pub fn lease_owner(worker: usize) -> String {
-    format!("{}:{}:{worker}", this_host(), std::process::id())
+impl RunState<'_> {
+    fn code(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running { .. } => "running",
+        }
+    }
 }
 
 /// A run's columns (all but its stored report, which only [`Registry::run_summary`] reads).
@@ -323,7 +327,8 @@ impl Registry {
         on_progress: Option<ProgressFn>,
     ) -> Result<(RunRecord, RunReport)> {
         let (record, d, limits) = self.authorize_run(actor, request).await?;
-        self.execute_run(sandbox, actor, &record, &d, request.settings, &limits, on_progress, None).await
+        self.execute_run(sandbox, actor, &record, &d, request.settings, &limits, on_progress, None, None)
+            .await
     }
 
     /// Every check a stored run needs before anything is recorded: the author role, limits within
@@ -353,81 +358,32 @@ impl Registry {
     /// or another one on the same registry.
     pub async fn enqueue_run(&self, actor: &Actor, request: &RunRequest<'_>) -> Result<RunRecord> {
         let (record, d, limits) = self.authorize_run(actor, request).await?;
-        let id = self.insert_run(actor, &record, &d, request.settings, &limits, None, "queued").await?;
+        let id =
+            self.insert_run(actor, &record, &d, request.settings, &limits, None, RunState::Queued).await?;
         self.run_record(id).await
     }
 
-    /// Take the oldest queued run, with a lease on it for `lease_owner` (under the write lock, so
-    /// two workers, on this host or another, never take the same one). Runs whose worker's lease
-    /// expired (it was killed, lost the database, or its machine stopped) go back to the queue
-    /// first, or end `host-crash` once they have had [`MAX_ATTEMPTS`]. Returns the run's id.
+    /// Take the oldest queued run, with a lease on it for `lease_owner`: on PostgreSQL with
+    /// `FOR UPDATE SKIP LOCKED`, so workers on many hosts claim side by side and never take the
+    /// same run (SQLite has one writer at a time anyway). Work whose lease expired goes back to
+    /// the queue first ([`Registry::requeue_expired`]). Returns the run's id.
     pub async fn claim_run(&self, lease_owner: &str) -> Result<Option<i64>> {
-        let mut tx = self.db.begin_write().await?;
-        let now_ms = crate::storage::now_ms();
-        let expired =
-            sqlx::query("SELECT id, attempts FROM runs WHERE state = 'running' AND lease_until_ms < $1")
-                .bind(now_ms)
-                .fetch_all(&mut *tx)
-                .await?;
-        for row in expired {
-            let (id, attempts): (i64, i64) = (row.try_get("id")?, row.try_get("attempts")?);
-            if attempts >= MAX_ATTEMPTS {
-                sqlx::query(
-                    "UPDATE runs SET state = 'failed', outcome = 'host-crash', detail = $1, finished_at = $2, \
-                     lease_owner = NULL WHERE id = $3",
-                )
-                .bind(format!("its worker stopped renewing its lease, on each of {attempts} attempts; no clues were kept"))
-                .bind(now())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                let detail = json!({ "reason": "lease expired", "attempts": attempts });
-                audit::append(&mut tx, "system", "run.fail", &id.to_string(), detail).await?;
-            } else {
-                sqlx::query("UPDATE runs SET state = 'queued', lease_owner = NULL, lease_until_ms = NULL WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let detail = json!({ "reason": "lease expired", "attempts": attempts });
-                audit::append(&mut tx, "system", "run.requeue", &id.to_string(), detail).await?;
-            }
-        }
-        let Some(row) = sqlx::query("SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let id: i64 = row.try_get("id")?;
-        sqlx::query(
+        self.requeue_expired().await?;
+        let row = sqlx::query(&format!(
             "UPDATE runs SET state = 'running', started_at = $1, host = $2, pid = $3, lease_owner = $4, \
-             lease_until_ms = $5, attempts = attempts + 1 WHERE id = $6",
-        )
+             lease_until_ms = $5, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1{}) AND state = 'queued' \
+             RETURNING id",
+            self.db.skip_locked()
+        ))
         .bind(now())
         .bind(this_host())
         .bind(std::process::id() as i64)
         .bind(lease_owner)
-        .bind(now_ms + lease_duration().as_millis() as i64)
-        .bind(id)
-        .execute(&mut *tx)
+        .bind(lease_until_ms())
+        .fetch_optional(self.db.pool())
         .await?;
-        tx.commit().await?;
-        Ok(Some(id))
-    }
-
-    /// Extend `lease_owner`'s lease on run `id`; false if the lease is no longer theirs (it
-    /// expired and the run went back to the queue, or to another worker).
-    pub async fn renew_lease(&self, id: i64, lease_owner: &str) -> Result<bool> {
-        let renewed = sqlx::query(
-            "UPDATE runs SET lease_until_ms = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
-        )
-        .bind(crate::storage::now_ms() + lease_duration().as_millis() as i64)
-        .bind(id)
-        .bind(lease_owner)
-        .execute(self.db.pool())
-        .await?;
-        Ok(renewed.rows_affected() == 1)
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
     /// Place of queued run `id` in the queue (1 = next).
@@ -464,29 +420,12 @@ impl Registry {
         lease_owner: &str,
         on_progress: Option<ProgressFn>,
     ) -> Result<(RunRecord, RunReport)> {
-        let renewing = {
-            let (registry, owner) = (self.clone(), lease_owner.to_string());
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(lease_duration() / 3).await;
-                    match registry.renew_lease(id, &owner).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::warn!(
-                                run = id,
-                                "lease lost: the run went back to the queue; this attempt's result will be discarded"
-                            );
-                            return;
-                        }
-                        // The database is unreachable for now: try again; the lease may yet hold.
-                        Err(e) => tracing::warn!(run = id, error = %e, "renewing a lease failed"),
-                    }
-                }
-            })
-        };
-        let result = self.run_claimed_leased(sandbox, id, lease_owner, on_progress).await;
-        renewing.abort();
-        result
+        self.while_leased(
+            Leased::Run(id),
+            lease_owner,
+            self.run_claimed_leased(sandbox, id, lease_owner, on_progress),
+        )
+        .await
     }
 
     async fn run_claimed_leased(
@@ -590,13 +529,26 @@ impl Registry {
         limits: &Limits,
         on_progress: Option<ProgressFn>,
         competition: Option<i64>,
+        lease: Option<&str>,
     ) -> Result<(RunRecord, RunReport)> {
-        let run_id = self.insert_run(actor, record, d, settings, limits, competition, "running").await?;
-        self.run_inserted(sandbox, actor, record, d, run_id, settings, limits, on_progress, competition, None)
-            .await
+        let state = RunState::Running { lease };
+        let run_id = self.insert_run(actor, record, d, settings, limits, competition, state).await?;
+        self.run_inserted(
+            sandbox,
+            actor,
+            record,
+            d,
+            run_id,
+            settings,
+            limits,
+            on_progress,
+            competition,
+            lease,
+        )
+        .await
     }
 
-    /// Record a run in `state` (`running`, or `queued` for a worker to take), with its audit event.
+    /// Record a run in `state`, with its audit event.
     #[allow(clippy::too_many_arguments)]
     async fn insert_run(
         &self,
@@ -606,12 +558,17 @@ impl Registry {
         settings: &[(String, String)],
         limits: &Limits,
         competition: Option<i64>,
-        state: &str,
+        state: RunState<'_>,
     ) -> Result<i64> {
+        let lease = match state {
+            RunState::Running { lease: Some(owner) } => Some(owner),
+            _ => None,
+        };
         let mut tx = self.db.begin_write().await?;
         let run_id: i64 = sqlx::query(
             "INSERT INTO runs (plugin_digest, dataset_id, user_id, org_id, params, host_version, state, started_at, \
-             host, pid, competition_id, limits) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+             host, pid, competition_id, limits, lease_owner, lease_until_ms, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(&record.digest)
         .bind(d.id)
@@ -619,12 +576,15 @@ impl Registry {
         .bind(actor.user.org_id)
         .bind(json!(settings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>()).to_string())
         .bind(env!("CARGO_PKG_VERSION"))
-        .bind(state)
+        .bind(state.code())
         .bind(now())
         .bind(this_host())
         .bind(std::process::id() as i64)
         .bind(competition)
         .bind(super::limits_json(limits).to_string())
+        .bind(lease)
+        .bind(lease.map(|_| lease_until_ms()))
+        .bind(i64::from(lease.is_some()))
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -632,7 +592,7 @@ impl Registry {
             "plugin": record.digest, "dataset": format!("{}@{}", d.name, d.version), "dataset_digest": d.digest,
             "competition": competition,
         });
-        let action = if state == "queued" { "run.queue" } else { "run.start" };
+        let action = if let RunState::Queued = state { "run.queue" } else { "run.start" };
         audit::append(&mut tx, &actor.user.name, action, &run_id.to_string(), detail).await?;
         tx.commit().await?;
         Ok(run_id)

@@ -111,6 +111,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0016_run_leases.sql"),
         postgres: include_str!("../../migrations/postgres/0016_run_leases.sql"),
     },
+    Migration {
+        version: 17,
+        name: "submission_leases",
+        sqlite: include_str!("../../migrations/sqlite/0017_submission_leases.sql"),
+        postgres: include_str!("../../migrations/postgres/0017_submission_leases.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.

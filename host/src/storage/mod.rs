@@ -203,6 +203,15 @@ impl Db {
         }
     }
 
+    /// The row-locking clause of a queue claim's inner select: PostgreSQL skips rows another
+    /// claim has locked; SQLite, with one writer at a time, needs none.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// Close the pool (waits for connections to finish).
     pub async fn close(&self) {
         self.pool.close().await;
