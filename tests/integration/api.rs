@@ -426,6 +426,13 @@ fn spawn_server_with(home: &Path, workers: &str, env: &[(&str, &str)]) -> (Child
         .stdout(Stdio::null())
         .spawn()
         .expect("start sieve serve");
+    let url = server_url(&mut child);
+    (child, url)
+}
+
+/// The base URL a `sieve serve` child (its stderr piped) says it listens on; its log is then
+/// drained on a thread so it never blocks on a full pipe.
+pub fn server_url(child: &mut Child) -> String {
     let mut err = child.stderr.take().expect("stderr");
     let mut seen = Vec::new();
     let started = Instant::now();
@@ -453,11 +460,11 @@ fn spawn_server_with(home: &Path, workers: &str, env: &[(&str, &str)]) -> (Child
         let mut sink = Vec::new();
         let _ = err.read_to_end(&mut sink);
     });
-    (child, url)
+    url
 }
 
 /// A minimal HTTP/1.1 client: status and body.
-fn http(url: &str, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, String) {
+pub fn http(url: &str, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, String) {
     let host = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).expect("connect");
     let body = body.map(|b| b.to_string()).unwrap_or_default();
@@ -473,7 +480,7 @@ fn http(url: &str, method: &str, path: &str, token: &str, body: Option<Value>) -
     (status, body)
 }
 
-fn sigterm(child: &Child) {
+pub fn sigterm(child: &Child) {
     // SAFETY: kill only sends a signal to our own child process.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);

@@ -13,7 +13,7 @@ use crate::common::{stderr, stdout};
 use crate::registry::{Reg, approve_as_second_admin, dataset_for_all, publish};
 
 const BUCKET: &str = "sieve-test";
-const KEYS: [(&str, &str); 3] =
+pub(crate) const KEYS: [(&str, &str); 3] =
     [("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1")];
 
 /// A SQLite registry whose blobs live under a prefix of their own in the test bucket, with the

@@ -11,6 +11,7 @@ mod competitions;
 mod datasets;
 mod fixtures;
 mod languages;
+mod multi_host;
 mod registry;
 mod sandbox;
 mod security;

@@ -142,12 +142,28 @@ impl Reg {
         v
     }
 
-    /// Run SQL on this registry's database (to play the attacker in tamper tests).
-    pub fn sql(&self, statement: &str) {
-        let url = match &self.db {
+    /// The first column, as text, of every row `query` returns (`CAST(... AS TEXT)` it).
+    pub fn sql_column(&self, query: &str) -> Vec<Option<String>> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            use sqlx::{Connection, Row};
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&self.database_url()).await.expect("connect");
+            let rows = sqlx::query(query).fetch_all(&mut conn).await.expect("query");
+            rows.iter().map(|r| r.try_get::<Option<String>, _>(0).expect("text column")).collect()
+        })
+    }
+
+    fn database_url(&self) -> String {
+        match &self.db {
             Some(u) => u.clone(),
             None => format!("sqlite://{}", self.home.join("sieve.db").display()),
-        };
+        }
+    }
+
+    /// Run SQL on this registry's database (to play the attacker in tamper tests).
+    pub fn sql(&self, statement: &str) {
+        let url = self.database_url();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async {
             use sqlx::Connection;

@@ -32,6 +32,18 @@ impl AuditKey {
     }
 }
 
+/// Whether the key under `home` signed this registry's newest checkpoint (true while there is
+/// none). Every host of one registry must sign with the same key; a host with a key of its own
+/// would write checkpoints that `audit verify` rejects. A missing key file is not created here.
+pub async fn signs_this_registry(db: &Db, home: &std::path::Path) -> Result<bool, StorageError> {
+    let Some(newest) = newest(db, "").await? else { return Ok(true) };
+    if !home.join("keys").join(KEY_FILE).exists() {
+        return Ok(false);
+    }
+    let key = AuditKey::load_or_create(home)?;
+    Ok(newest.signed_by(&key.signing.verifying_key()))
+}
+
 /// A signed statement that the log's event `seq` has hash `hash`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Checkpoint {

@@ -74,6 +74,19 @@ pub(super) async fn await_workers(
     }
 }
 
+/// Refuse to start a server or worker whose audit key is not the registry's: it would sign
+/// checkpoints that `audit verify` rejects (a second host set up with a fresh home, say).
+pub(super) async fn check_audit_key(home: &Path, registry: &Registry) -> anyhow::Result<()> {
+    if crate::audit::signing::signs_this_registry(&registry.db, home).await? {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{} is not the key that signs this registry's audit checkpoints: every host of one registry \
+         needs the same key; copy keys/audit.key (mode 0600) from the host that ran `sieve init`",
+        home.join("keys").join("audit.key").display()
+    )
+}
+
 async fn run(
     home: &Path,
     registry_args: &RegistryArgs,
@@ -82,6 +95,7 @@ async fn run(
 ) -> anyhow::Result<i32> {
     crate::storage::set_pool_size(SERVER_CONNECTIONS);
     let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
+    check_audit_key(home, &registry).await?;
     let crashed = registry.recover_orphaned_runs().await? + registry.recover_orphaned_submissions().await?;
     if crashed > 0 {
         tracing::warn!(crashed, "runs left running by a dead process were marked host-crash");

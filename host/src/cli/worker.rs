@@ -33,6 +33,7 @@ pub fn worker(home: &Path, registry_args: &RegistryArgs, args: WorkerArgs) -> an
     super::serve::runtime(cores)?.block_on(async {
         crate::storage::set_pool_size(concurrency as u32 * 2 + 2);
         let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
+        super::serve::check_audit_key(home, &registry).await?;
         registry.blobs.sweep();
         // A worker killed on this host: end its leases now rather than when they run out.
         registry.recover_orphaned_runs().await?;
