@@ -23,6 +23,14 @@ struct Host {
 
 /// A home for another host: its own directory, holding only the registry's audit key (what an
 /// operator copies to each host it adds).
+impl Drop for Host {
+    /// A failed assertion must not leave the deployment running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn host_home(reg: &Reg, name: &str) -> PathBuf {
     let home = reg.fresh_dir(name);
     std::fs::create_dir_all(home.join("keys")).expect("keys dir");

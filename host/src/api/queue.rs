@@ -14,7 +14,8 @@ use super::observe::Metrics;
 use crate::registry::Registry;
 use crate::sandbox::Sandbox;
 
-/// How often an idle worker looks for work queued by another process.
+/// How often an idle worker looks for work queued by another process (on PostgreSQL it is
+/// also woken by the queuing process's notification).
 const POLL: Duration = Duration::from_millis(500);
 
 /// The workers' shared state.
@@ -73,6 +74,11 @@ impl RunQueue {
         metrics: Arc<Metrics>,
         audit_key: Arc<std::sync::OnceLock<crate::audit::signing::AuditKey>>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        if self.workers > 0 {
+            // Work queued by another process wakes a worker here at once, not at its next poll.
+            let (queue, db) = (self.clone(), registry.db.clone());
+            tokio::spawn(async move { db.listen_for_queued(|| queue.notify()).await });
+        }
         (0..self.workers)
             .map(|worker| {
                 let (queue, registry, sandbox, metrics, key) =

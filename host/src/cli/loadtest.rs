@@ -120,30 +120,7 @@ pub fn loadtest(args: LoadtestArgs) -> anyhow::Result<i32> {
         .enable_all()
         .build()?;
     let section = runtime.block_on(run(&args))?;
-    let old = std::fs::read_to_string(&args.out).unwrap_or_default();
-    let heading = "### Server under load (`sieve loadtest`)";
-    let kept = super::bench::KEPT_HEADING;
-    let without = match old.find(heading) {
-        Some(start) => {
-            let rest = &old[start + heading.len()..];
-            let end = rest
-                .find("\n### ")
-                .or_else(|| rest.find("\n## "))
-                .map_or(old.len(), |e| start + heading.len() + e + 1);
-            format!("{}{}", &old[..start], &old[end..])
-        }
-        None => old,
-    };
-    let text = match without.find(kept) {
-        Some(at) => {
-            let insert = at + kept.len();
-            let after_intro = without[insert..].find("\n### ").map_or(without.len(), |p| insert + p + 1);
-            format!("{}{heading}\n\n{section}\n{}", &without[..after_intro], &without[after_intro..])
-        }
-        None => format!("{without}\n{kept}\n\n{heading}\n\n{section}"),
-    };
-    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
-    println!("{heading}\n\n{section}");
+    super::bench::write_kept_section(&args.out, "### Server under load (`sieve loadtest`)", &section)?;
     Ok(0)
 }
 

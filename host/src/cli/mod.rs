@@ -13,6 +13,7 @@ mod policy;
 mod remote;
 mod run;
 mod runs;
+mod scaleout;
 mod serve;
 mod session;
 mod worker;
@@ -122,6 +123,10 @@ enum Command {
     Worker(worker::WorkerArgs),
     /// Load-test the server on loopback (a throwaway registry); writes its section of BENCHMARKS.md.
     Loadtest(loadtest::LoadtestArgs),
+    /// Measure the run queue with 1, 2 and 4 worker processes on one database (a throwaway
+    /// PostgreSQL database with --postgres): runs per minute, queue latency of a burst; writes
+    /// its section of BENCHMARKS.md.
+    Scaleout(scaleout::ScaleoutArgs),
     /// Internal: compile a component from stdin to an artifact on stdout (the sandbox runs this
     /// under a timeout and a memory cap).
     #[command(name = "compile-worker", hide = true)]
@@ -385,6 +390,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::serve(&home_dir(cli.home)?, &cli.registry, args),
         Command::Worker(args) => worker::worker(&home_dir(cli.home)?, &cli.registry, args),
         Command::Loadtest(args) => loadtest::loadtest(args),
+        Command::Scaleout(args) => scaleout::scaleout(args),
         Command::CompileWorker => Ok(crate::sandbox::compile::worker_main()),
         Command::PeakRss { args } => bench::peak_rss_of(&args).map(|bytes| {
             println!("{bytes}");

@@ -314,6 +314,7 @@ impl Registry {
             json!({ "submission": id, "plugin": record.digest, "org": actor.user.org, "day": day }),
         )
         .await?;
+        self.db.announce_queued(&mut tx).await?;
         tx.commit().await?;
         self.submission(id).await
     }

@@ -594,6 +594,9 @@ impl Registry {
         });
         let action = if let RunState::Queued = state { "run.queue" } else { "run.start" };
         audit::append(&mut tx, &actor.user.name, action, &run_id.to_string(), detail).await?;
+        if let RunState::Queued = state {
+            self.db.announce_queued(&mut tx).await?;
+        }
         tx.commit().await?;
         Ok(run_id)
     }
@@ -690,10 +693,13 @@ impl Registry {
         lease: Option<&str>,
     ) -> Result<()> {
         let completed = report.outcome == Outcome::Completed;
-        let mut tx = self.db.begin_write().await?;
+        // The clues go in before the write lock (no other writer touches this run's clues), so
+        // workers on other hosts store theirs side by side; the lock covers the rest.
+        let mut tx = self.db.begin_write_deferred().await?;
         if completed {
             insert_clues(&mut tx, self.db.backend(), run_id, &report.clues).await?;
         }
+        self.db.take_write_lock(&mut tx).await?;
         let finished = sqlx::query(
             "UPDATE runs SET state = $1, outcome = $2, detail = $3, fuel = $4, peak_memory = $5, wall_ms = $6, \
              output_digest = $7, clue_count = $8, finished_at = $9, params = $10, report = $11, lease_owner = NULL \

@@ -97,6 +97,8 @@ pub fn restrict_new_files() {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Where the pool connects (a PostgreSQL listener opens a connection of its own).
+    url: String,
     /// SQLite's background checkpointer, stopped when the last copy of this `Db` drops.
     _checkpointer: Option<std::sync::Arc<Checkpointer>>,
 }
@@ -130,6 +132,12 @@ impl Drop for Checkpointer {
         self.0.abort();
     }
 }
+
+/// The registry-wide write lock on PostgreSQL: a transaction-scoped advisory lock.
+const WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(72400117)";
+
+/// The PostgreSQL notification channel on which queued work is announced.
+const QUEUE_CHANNEL: &str = "sieve_queue";
 
 /// A write transaction holding the registry's write lock (see [`Db::begin_write`]).
 pub type WriteTx = Transaction<'static, Any>;
@@ -173,7 +181,7 @@ impl Db {
         let pool = options.connect(&url).await?;
         let checkpointer =
             (backend == Backend::Sqlite).then(|| std::sync::Arc::new(Checkpointer::start(pool.clone())));
-        let db = Db { pool, backend, _checkpointer: checkpointer };
+        let db = Db { pool, backend, url, _checkpointer: checkpointer };
         migrate::run(&db).await?;
         migrate::check_schema(&db).await?;
         Ok(db)
@@ -197,10 +205,30 @@ impl Db {
             Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(72400117)").execute(&mut *tx).await?;
+                sqlx::query(WRITE_LOCK).execute(&mut *tx).await?;
                 Ok(tx)
             }
         }
+    }
+
+    /// Begin a write transaction that takes the registry-wide write lock only when
+    /// [`Db::take_write_lock`] is called: rows no other writer can touch (a run's clues, before
+    /// the run is marked finished) are written first, beside other hosts' writers, and the lock
+    /// is held only for what must be serial (the audit append). SQLite has one writer at a time
+    /// anyway, so there the lock is taken at once.
+    pub async fn begin_write_deferred(&self) -> Result<WriteTx, StorageError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.pool.begin().await?),
+        }
+    }
+
+    /// Take the registry-wide write lock inside a transaction from [`Db::begin_write_deferred`].
+    pub async fn take_write_lock(&self, tx: &mut WriteTx) -> Result<(), StorageError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query(WRITE_LOCK).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// The row-locking clause of a queue claim's inner select: PostgreSQL skips rows another
@@ -209,6 +237,41 @@ impl Db {
         match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// Tell workers in every process that work was queued, when `tx` commits (PostgreSQL's
+    /// `NOTIFY`; on SQLite, a single host's workers poll, and those in this process are woken
+    /// by the caller).
+    pub async fn announce_queued(&self, tx: &mut WriteTx) -> Result<(), StorageError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')").bind(QUEUE_CHANNEL).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Call `on_queued` whenever any process announces queued work ([`Db::announce_queued`]),
+    /// for as long as the task runs; reconnects after a lost connection. Returns at once on
+    /// SQLite.
+    pub async fn listen_for_queued(&self, on_queued: impl Fn()) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        loop {
+            let listening = async {
+                let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+                listener.listen(QUEUE_CHANNEL).await?;
+                loop {
+                    listener.recv().await?;
+                    on_queued();
+                }
+            };
+            let result: Result<(), sqlx::Error> = listening.await;
+            if let Err(e) = result {
+                // Workers still poll meanwhile; only their wake-up is slower until this returns.
+                tracing::warn!(error = %e, "listening for queued work failed; retrying in a second");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     }
 

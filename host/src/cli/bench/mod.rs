@@ -94,7 +94,7 @@ fn fail(o: Outcome) -> anyhow::Error {
 }
 
 /// The dataset of `task` at `scale` and `seed`, generated on first use.
-fn dataset(root: &Path, task: &str, scale: u32, seed: u64) -> anyhow::Result<PathBuf> {
+pub(super) fn dataset(root: &Path, task: &str, scale: u32, seed: u64) -> anyhow::Result<PathBuf> {
     shaped_dataset(root, task, scale, seed, Shape::Plain)
 }
 
@@ -236,6 +236,34 @@ fn quality(sandbox: &Sandbox, root: &Path, task: &str, seed: u64) -> anyhow::Res
 
 /// The heading under which BENCHMARKS.md keeps figures that `sieve bench` does not produce.
 pub(super) const KEPT_HEADING: &str = "## Measured outside `sieve bench`";
+
+/// Replace section `heading` (a `###` heading) of the report at `out` with `section`, under
+/// [`KEPT_HEADING`] (figures another command measures, which `sieve bench` keeps), and print it.
+pub(super) fn write_kept_section(out: &Path, heading: &str, section: &str) -> anyhow::Result<()> {
+    let old = std::fs::read_to_string(out).unwrap_or_default();
+    let without = match old.find(heading) {
+        Some(start) => {
+            let rest = &old[start + heading.len()..];
+            let end = rest
+                .find("\n### ")
+                .or_else(|| rest.find("\n## "))
+                .map_or(old.len(), |e| start + heading.len() + e + 1);
+            format!("{}{}", &old[..start], &old[end..])
+        }
+        None => old,
+    };
+    let text = match without.find(KEPT_HEADING) {
+        Some(at) => {
+            let insert = at + KEPT_HEADING.len();
+            let after_intro = without[insert..].find("\n### ").map_or(without.len(), |p| insert + p + 1);
+            format!("{}{heading}\n\n{section}\n{}", &without[..after_intro], &without[after_intro..])
+        }
+        None => format!("{without}\n{KEPT_HEADING}\n\n{heading}\n\n{section}"),
+    };
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+    println!("{heading}\n\n{section}");
+    Ok(())
+}
 
 /// Run the benchmarks and write the report.
 pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
