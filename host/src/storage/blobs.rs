@@ -90,15 +90,21 @@ impl BlobStore {
     }
 
     /// The store `SIEVE_BLOBS` names: `s3://bucket/prefix` for an object store (reached with the
-    /// settings [`S3Blobs::from_env`] reads), or, unset, the home directory's.
+    /// settings [`super::s3::S3Settings::from_env`] reads), or, unset, the home directory's.
     pub fn from_env(home: &Path) -> Result<Self, BlobError> {
         match std::env::var("SIEVE_BLOBS") {
             Ok(url) if !url.is_empty() => {
-                let s3 = S3Blobs::from_env(S3Location::parse(&url)?)?;
-                Ok(BlobStore { backend: Backend::S3(Arc::new(s3)), tmp: home.join("tmp") })
+                BlobStore::s3(home, S3Location::parse(&url)?, super::s3::S3Settings::from_env()?)
             }
             _ => Ok(BlobStore::new(home)),
         }
+    }
+
+    /// The store in an object store: `location` reached with `settings`; work files under
+    /// `home`'s `tmp/`.
+    pub fn s3(home: &Path, location: S3Location, settings: super::s3::S3Settings) -> Result<Self, BlobError> {
+        let s3 = S3Blobs::connect(location, settings)?;
+        Ok(BlobStore { backend: Backend::S3(Arc::new(s3)), tmp: home.join("tmp") })
     }
 
     /// Where the blobs are, for messages: a directory or `s3://bucket/prefix`.

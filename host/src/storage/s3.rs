@@ -74,20 +74,25 @@ impl Drop for S3Blobs {
     }
 }
 
-impl S3Blobs {
-    /// Connect to `location` with the usual settings from the environment: `AWS_ENDPOINT_URL`
-    /// (an S3-compatible server; plain `http://` is allowed for it), `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`; and `SIEVE_BLOBS_RETRY_SECONDS`, how long a request is
-    /// retried while the store cannot be reached (default 60) before it fails with a `storage` error.
-    pub fn from_env(location: S3Location) -> Result<S3Blobs, BlobError> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&location.bucket);
-        let mut client = ClientOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(120));
-        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")) {
-            client = client.with_allow_http(endpoint.starts_with("http://"));
-            builder = builder.with_endpoint(endpoint);
-        }
+/// How to reach an object store, beyond its bucket: the usual settings.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    /// An S3-compatible server's URL (plain `http://` is allowed for it); `None`: AWS itself.
+    pub endpoint: Option<String>,
+    /// Access key id and secret; `None`: what the environment provides.
+    pub credentials: Option<(String, String)>,
+    /// The region; `None`: what the environment provides.
+    pub region: Option<String>,
+    /// How long a request is retried while the store cannot be reached, before it fails with a
+    /// `storage` error.
+    pub retry_seconds: u64,
+}
+
+impl S3Settings {
+    /// `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT`); the credentials and region as the AWS tools read
+    /// them (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`); and
+    /// `SIEVE_BLOBS_RETRY_SECONDS` (default 60).
+    pub fn from_env() -> Result<S3Settings, BlobError> {
         let retry_seconds = match std::env::var("SIEVE_BLOBS_RETRY_SECONDS") {
             Ok(v) => v.parse::<u64>().map_err(|_| {
                 BlobError::Storage(format!(
@@ -96,9 +101,31 @@ impl S3Blobs {
             })?,
             Err(_) => 60,
         };
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok();
+        Ok(S3Settings { endpoint, credentials: None, region: None, retry_seconds })
+    }
+}
+
+impl S3Blobs {
+    /// Connect to `location` with `settings`.
+    pub fn connect(location: S3Location, settings: S3Settings) -> Result<S3Blobs, BlobError> {
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&location.bucket);
+        let mut client = ClientOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(120));
+        if let Some(endpoint) = settings.endpoint {
+            client = client.with_allow_http(endpoint.starts_with("http://"));
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some((id, secret)) = settings.credentials {
+            builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+        }
+        if let Some(region) = settings.region {
+            builder = builder.with_region(region);
+        }
         let retry = RetryConfig {
-            retry_timeout: Duration::from_secs(retry_seconds),
-            max_retries: if retry_seconds == 0 { 0 } else { 10 },
+            retry_timeout: Duration::from_secs(settings.retry_seconds),
+            max_retries: if settings.retry_seconds == 0 { 0 } else { 10 },
             ..RetryConfig::default()
         };
         let store = builder
