@@ -197,6 +197,11 @@ impl Frame {
         &self.table
     }
 
+    /// The loaded columns, taken out of the frame (to hand them to another engine whole).
+    pub fn into_columns(self) -> Vec<Column> {
+        self.columns
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.len

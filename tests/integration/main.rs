@@ -15,5 +15,6 @@ mod multi_host;
 mod registry;
 mod sandbox;
 mod security;
+mod sql_models;
 mod web;
 mod workers;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
+use crate::runs::sql_model;
 use crate::sandbox::imports::{how_linked, imports_sockets};
 
 use super::{component_bytes, sandbox};
@@ -21,8 +22,15 @@ pub struct InspectArgs {
 }
 
 /// Inspect; exits with the outcome's status if the component cannot be loaded or described.
+/// A SQL model (`model.sql`) is inspected as the SQL engine running it: the inputs shown are the
+/// ones derived from its query.
 pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
-    let bytes = component_bytes(&args.component)?;
+    let (bytes, sql) = if sql_model::is_sql_model(&args.component) {
+        let (engine, source) = super::run::sql_model_and_engine(&args.component)?;
+        (engine, Some(source))
+    } else {
+        (component_bytes(&args.component)?, None)
+    };
     let sandbox = sandbox(&home)?;
     let plugin = match sandbox.load(&bytes, None) {
         Ok(p) => p,
@@ -30,6 +38,11 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
             eprintln!("{}: {}", args.component, escape(&outcome.to_string()));
             return Ok(outcome.exit_code());
         }
+    };
+    let sql_digest = sql.as_ref().map(|source| sql_model::model_digest(&plugin.digest, source));
+    let plugin = match sql {
+        Some(source) => plugin.with_sql(source),
+        None => plugin,
     };
     let info = match sandbox.describe(&plugin) {
         Ok(i) => i,
@@ -41,6 +54,7 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
     if args.json {
         let v = json!({
             "digest": plugin.digest,
+            "sql_model": sql_digest,
             "size": plugin.size,
             "api_version": plugin.api_version,
             "imports": plugin.imports,
@@ -51,6 +65,9 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
+    }
+    if let Some(sql_digest) = &sql_digest {
+        println!("sql model    {sql_digest} (run by the SQL engine below)");
     }
     println!("digest       {}", plugin.digest);
     println!("size         {} bytes", plugin.size);

@@ -61,6 +61,21 @@ fn progress() -> (indicatif::ProgressBar, crate::sandbox::state::ProgressFn) {
     (bar, on_progress)
 }
 
+/// The SQL model at `path` (canonical, with its task's contract) and the SQL engine's bytes.
+pub(super) fn sql_model_and_engine(path: &str) -> anyhow::Result<(Vec<u8>, crate::sandbox::sql::SqlSource)> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the SQL model {path}"))?;
+    let source = crate::runs::sql_model::source(&text).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    let engine = crate::runs::sql_model::engine_path();
+    let bytes = std::fs::read(&engine).with_context(|| {
+        format!(
+            "reading the SQL engine {} (build it with scripts/build-sql-engine.sh, or set SIEVE_SQL_ENGINE)",
+            engine.display()
+        )
+    })?;
+    Ok((bytes, source))
+}
+
 /// Run and report; the exit status encodes the outcome.
 pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Result<i32> {
     // A stored run through a server touches nothing here: no home, no compiled-code cache.
@@ -71,6 +86,18 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
     let sandbox = sandbox(&home)?;
     let (bar, on_progress) = progress();
     let report = match (&args.data, &args.dataset) {
+        (Some(dir), _) if crate::runs::sql_model::is_sql_model(&args.component) => {
+            let (engine, source) = sql_model_and_engine(&args.component)?;
+            crate::runs::run_sql_on_dir(
+                &sandbox,
+                &engine,
+                source,
+                dir,
+                &args.params,
+                &limits,
+                Some(on_progress),
+            )
+        }
         (Some(dir), _) => {
             let bytes = component_bytes(&args.component)?;
             run_on_dir(

@@ -5,6 +5,7 @@
 pub mod evidence;
 pub mod leases;
 pub mod reviews;
+pub mod sql_model;
 pub mod store;
 
 use std::path::Path;
@@ -300,11 +301,51 @@ pub fn run_component(
         Ok(p) => p,
         Err(outcome) => return RunReport::failed(outcome, digest),
     };
+    run_plugin(sandbox, &plugin, digest, settings, limits, on_progress, data_label, load)
+}
+
+/// Run SQL model `source` on the SQL engine component `engine`, on the tables in `dir`, as
+/// [`run_on_dir`] runs a component. The report names the model by its digest (engine and text).
+pub fn run_sql_on_dir(
+    sandbox: &Sandbox,
+    engine: &[u8],
+    source: crate::sandbox::sql::SqlSource,
+    dir: &Path,
+    settings: &[(String, String)],
+    limits: &Limits,
+    on_progress: Option<ProgressFn>,
+) -> RunReport {
+    let plugin = match sandbox.load(engine, None) {
+        Ok(p) => p,
+        Err(outcome) => return RunReport::failed(outcome, crate::digest::digest_of(engine)),
+    };
+    let digest = sql_model::model_digest(&plugin.digest, &source);
+    let plugin = plugin.with_sql(source);
+    let label = dir.display().to_string();
+    run_plugin(sandbox, &plugin, digest, settings, limits, on_progress, &label, |info, shares| {
+        let tables = datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))?;
+        Ok(Arc::from(datasets::served_to(shares, &info.task, tables)))
+    })
+}
+
+/// [`run_component`] once the component is loaded; `digest` names what runs (the component,
+/// or a SQL model on the engine).
+#[allow(clippy::too_many_arguments)]
+fn run_plugin(
+    sandbox: &Sandbox,
+    plugin: &crate::sandbox::Plugin,
+    digest: String,
+    settings: &[(String, String)],
+    limits: &Limits,
+    on_progress: Option<ProgressFn>,
+    data_label: &str,
+    load: impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome>,
+) -> RunReport {
+    let seed = run_seed(&digest, data_label, settings);
     let mut report = RunReport::failed(Outcome::Completed, digest);
     report.compile = plugin.load_time;
     report.cache_use = Some(plugin.cache_use);
-    let seed = run_seed(&plugin.digest, data_label, settings);
-    let mut instance = match sandbox.instantiate(&plugin, limits, seed) {
+    let mut instance = match sandbox.instantiate(plugin, limits, seed) {
         Ok(i) => i,
         Err(outcome) => {
             report.outcome = outcome;

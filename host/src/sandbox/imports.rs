@@ -55,6 +55,9 @@ pub fn how_linked(name: &str) -> &'static str {
     let (base, _) = split(name);
     match base {
         b if b.starts_with("sieve:model/") => "the model contract",
+        "sieve:sql/source" => {
+            "the SQL model the engine runs (its text and its task's contract); traps for any other run"
+        }
         b if DENIED_SOCKETS.contains(&b) => "linked, denied: no socket can be opened, no name resolved",
         b if b.starts_with("wasi:clocks/") => "frozen at the run's start",
         b if b.starts_with("wasi:random/") => "seeded from the run (reproducible)",
@@ -100,6 +103,12 @@ pub fn check_import(name: &str) -> Result<(), String> {
         return match version {
             Some(v) if v.starts_with("0.2.") => Ok(()),
             _ => Err(format!("{name}: only WASI 0.2 is linked (build for wasm32-wasip2 / WASI 0.2)")),
+        };
+    }
+    if base == super::sql::SOURCE_INTERFACE {
+        return match version {
+            Some("0.1.0") => Ok(()),
+            _ => Err(format!("{name}: this host serves sieve:sql 0.1.0")),
         };
     }
     if base.starts_with("wasi:http/") {

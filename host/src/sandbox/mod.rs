@@ -12,6 +12,7 @@ pub mod lowering;
 pub mod names;
 pub mod outcome;
 pub mod sockets;
+pub mod sql;
 pub mod state;
 pub mod wasi;
 
@@ -124,9 +125,17 @@ pub struct Plugin {
     /// Time to compile or load the compiled code.
     pub load_time: Duration,
     pre: SupervisionModelPre<RunState>,
+    /// The SQL model this plugin (the SQL engine) runs, when it runs one.
+    pub sql: Option<Arc<sql::SqlSource>>,
 }
 
 impl Plugin {
+    /// This plugin (the SQL engine) running SQL model `source`.
+    pub fn with_sql(mut self, source: sql::SqlSource) -> Plugin {
+        self.sql = Some(Arc::new(source));
+        self
+    }
+
     /// Whether the model reads shared dictionaries (see [`imports::shares_dictionaries`]).
     pub fn shares_dictionaries(&self) -> bool {
         imports::shares_dictionaries(&self.api_version)
@@ -177,6 +186,7 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         host::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking sieve:model: {e}"))?;
+        sql::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking sieve:sql: {e}"))?;
         start_epoch_ticker(&engine);
         let cache = cache.map(|(dir, key)| Arc::new(cache::CompiledCache::new(dir, &engine, key)));
         Ok(Sandbox {
@@ -263,8 +273,17 @@ impl Sandbox {
             .instantiate_pre(&component)
             .and_then(SupervisionModelPre::new)
             .map_err(|e| Outcome::LinkError(format!("{e:#}")))?;
-        let plugin =
-            Plugin { digest, size: bytes.len(), imports, exports, api_version, cache_use, load_time, pre };
+        let plugin = Plugin {
+            digest,
+            size: bytes.len(),
+            imports,
+            exports,
+            api_version,
+            cache_use,
+            load_time,
+            pre,
+            sql: None,
+        };
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.keep(&plugin);
         }
@@ -294,7 +313,8 @@ impl Sandbox {
     /// `seed` seeds the guest's random numbers. Start functions and static initializers run
     /// under the `describe()` budget.
     pub fn instantiate(&self, plugin: &Plugin, limits: &Limits, seed: [u8; 32]) -> Result<Instance, Outcome> {
-        let store = self.store(limits, seed);
+        let mut store = self.store(limits, seed);
+        store.data_mut().sql = plugin.sql.clone();
         let mut instance =
             Instance { store, model: None, limits: limits.clone(), guest_time: Duration::ZERO };
         let model = instance.phase(Phase::Describe, |store| plugin.pre.instantiate(store))?;
@@ -395,6 +415,9 @@ impl Instance {
         self.model = Some(model);
         let info =
             model_info(info?).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
+        if self.store.data().sql.is_some() && info.name == sql::PLAN_ERROR {
+            return Err(Outcome::ModelError(format!("the SQL model cannot be planned: {}", info.summary)));
+        }
         check_info(&info).map_err(|m| Outcome::ModelError(format!("describe() is not sane: {m}")))?;
         Ok(info)
     }
@@ -495,6 +518,11 @@ fn instance_pool() -> PoolingAllocationConfig {
         .total_tables(CONCURRENT_RUNS * 4)
         .total_core_instances(CONCURRENT_RUNS * 16)
         .max_memories_per_module(1)
+        // A core instance's VM context grows with its function count: the SQL engine (DataFusion,
+        // ~110,000 functions) needs 1.8 MiB, over the 1 MiB default. Address space, not memory:
+        // the pool reserves it and touches only what an instance uses.
+        .max_core_instance_size(MAX_CORE_INSTANCE_BYTES)
+        .max_component_instance_size(MAX_CORE_INSTANCE_BYTES)
         .table_elements(100_000)
         .linear_memory_keep_resident(KEEP_RESIDENT);
     pool
@@ -502,6 +530,8 @@ fn instance_pool() -> PoolingAllocationConfig {
 
 /// Instances that may be alive at once in one process (runs in parallel, plus vetting).
 const CONCURRENT_RUNS: u32 = 32;
+/// The largest VM context of a core instance the pool makes room for.
+const MAX_CORE_INSTANCE_BYTES: usize = 4 << 20;
 /// Bytes of each pooled linear memory kept mapped between runs.
 const KEEP_RESIDENT: usize = 128 << 20;
 

@@ -127,6 +127,8 @@ pub struct RunState {
     pub stderr: BoundedPipe,
     /// Told of every progress report, e.g. to draw a progress bar.
     pub on_progress: Option<ProgressFn>,
+    /// The SQL model this run of the SQL engine runs (`sieve:sql/source`), if it is one.
+    pub sql: Option<Arc<super::sql::SqlSource>>,
 }
 
 /// A wall clock frozen at 2020-01-01T00:00:00Z: guests get no timing side channel or
@@ -198,6 +200,7 @@ impl RunState {
             stdout,
             stderr,
             on_progress: None,
+            sql: None,
         }
     }
 

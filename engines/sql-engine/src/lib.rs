@@ -1,0 +1,299 @@
+//! The SQL engine component. A SQL model is a header and one query (see [`header`]); the host
+//! runs it by instantiating this component, which asks the host for the model's text and its
+//! task's contract (`sieve:sql/source`) and exports `sieve:model/model` like any model:
+//!
+//! - `describe()` plans the query against empty tables of the contract's schema and declares, as
+//!   the model's inputs, exactly the columns the optimized plan scans;
+//! - `run()` loads those columns from the host, runs the query with the parameters bound as
+//!   typed placeholders (`$name`), and emits a clue per result row: `subject`, `score`, `rule`,
+//!   `reason`, and a `<table>__row` column per table whose rows are the evidence.
+//!
+//! One thread, one partition: the sandbox's fuel and memory limits meter all of it.
+
+mod header;
+mod tables;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::common::ParamValues;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
+use sieve_sdk::{Clue, ColumnType, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
+
+use header::{Header, ParamKind};
+
+wit_bindgen::generate!({ path: "../../wit/sql/sieve-sql.wit", world: "engine-imports" });
+
+use sieve::sql::source;
+
+/// The name a model takes when its query cannot be planned (`sieve:sql/source` documents it).
+const PLAN_ERROR: &str = "sql-plan-error";
+
+/// The engine, as a model.
+pub struct SqlEngine;
+
+/// A contract table: its name and typed columns.
+type Contract = Vec<(String, Vec<(String, ColumnType)>)>;
+
+fn column_type(kind: &str) -> Result<ColumnType, String> {
+    Ok(match kind {
+        "text" => ColumnType::Text,
+        "int64" => ColumnType::Int64,
+        "float64" => ColumnType::Float64,
+        "boolean" => ColumnType::Boolean,
+        "date" => ColumnType::Date,
+        "timestamp" => ColumnType::Timestamp,
+        other => return Err(format!("the host described a column of type {other:?}")),
+    })
+}
+
+/// The model's header, query and task contract, from the host.
+fn model() -> Result<(Header, String, Contract), String> {
+    let text = source::model_text();
+    let (header, query) = header::parse(&text)?;
+    let contract = source::contract(&header.task)?
+        .into_iter()
+        .map(|t| {
+            let columns = t
+                .columns
+                .into_iter()
+                .map(|c| Ok((c.name, column_type(&c.kind)?)))
+                .collect::<Result<_, String>>()?;
+            Ok((t.name, columns))
+        })
+        .collect::<Result<Contract, String>>()?;
+    Ok((header, query.to_string(), contract))
+}
+
+fn session() -> SessionContext {
+    // No information_schema, no tables from URLs: the query sees the registered tables only.
+    SessionContext::new_with_config(
+        SessionConfig::new().with_target_partitions(1).with_information_schema(false),
+    )
+}
+
+fn block_on<T>(work: impl Future<Output = T>) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
+    Ok(runtime.block_on(work))
+}
+
+/// Each parameter's value as a typed placeholder value: from `given` (the run's values, as
+/// text), else its default.
+fn placeholders(
+    header: &Header,
+    given: impl Fn(&header::Param) -> Option<ScalarValue>,
+) -> Result<ParamValues, String> {
+    let mut values = std::collections::HashMap::new();
+    for p in &header.params {
+        let value = match given(p) {
+            Some(v) => v,
+            None => match p.kind {
+                ParamKind::Int => ScalarValue::Int64(p.default.parse().ok()),
+                ParamKind::Float => ScalarValue::Float64(p.default.parse().ok()),
+                ParamKind::Bool => ScalarValue::Boolean(Some(p.default == "true")),
+                ParamKind::Text => ScalarValue::Utf8(Some(p.default.clone())),
+            },
+        };
+        values.insert(p.name.clone(), value);
+    }
+    Ok(ParamValues::from(values))
+}
+
+/// The columns each table's scan reads in the optimized plan of `query` over `contract`.
+fn scanned(
+    query: &str,
+    contract: &Contract,
+    params: ParamValues,
+) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let ctx = session();
+    for (name, columns) in contract {
+        let schema = tables::schema(columns);
+        let empty = MemTable::try_new(schema, vec![vec![]]).map_err(|e| e.to_string())?;
+        ctx.register_table(name.as_str(), Arc::new(empty)).map_err(|e| e.to_string())?;
+    }
+    let plan = block_on(async {
+        let df = ctx.sql(query).await?;
+        let df = df.with_param_values(params)?;
+        df.into_optimized_plan()
+    })?
+    .map_err(|e| e.to_string())?;
+    let mut reads: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut visit = |node: &LogicalPlan| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let columns = reads.entry(scan.table_name.table().to_string()).or_default();
+            for field in scan.projected_schema.fields() {
+                if field.name() != tables::ROW && !columns.contains(field.name()) {
+                    columns.push(field.name().clone());
+                }
+            }
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    };
+    plan.apply_with_subqueries(|node| visit(node)).map_err(|e| e.to_string())?;
+    Ok(reads)
+}
+
+/// The declared inputs: each scanned table with the columns read, typed by the contract.
+fn inputs(header: &Header, query: &str, contract: &Contract) -> Result<Vec<TableSpec>, String> {
+    let reads = scanned(query, contract, placeholders(header, |_| None)?)?;
+    let mut specs = Vec::new();
+    for (table, columns) in reads {
+        let Some((_, typed)) = contract.iter().find(|(name, _)| *name == table) else {
+            return Err(format!("the query reads {table}, which is not a table of task {}", header.task));
+        };
+        let mut spec = TableSpec::new(&table);
+        for (name, kind) in typed.iter().filter(|(name, _)| columns.contains(name)) {
+            spec = spec.column(name, *kind);
+        }
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
+impl Model for SqlEngine {
+    fn describe() -> ModelInfo {
+        let described = model().and_then(|(header, query, contract)| {
+            let inputs = inputs(&header, &query, &contract)?;
+            Ok((header, inputs))
+        });
+        match described {
+            Ok((header, inputs)) => {
+                let mut info = ModelInfo::new(&header.name, &header.version)
+                    .summary(&header.summary)
+                    .task(&header.task, &header.subject);
+                for table in inputs {
+                    info = info.input(table);
+                }
+                for p in &header.params {
+                    info = match p.kind {
+                        ParamKind::Int => {
+                            info.param_int(&p.name, p.default.parse().unwrap_or(0), &p.description)
+                        }
+                        ParamKind::Float => {
+                            info.param_float(&p.name, p.default.parse().unwrap_or(0.0), &p.description)
+                        }
+                        ParamKind::Bool => info.param_bool(&p.name, p.default == "true", &p.description),
+                        ParamKind::Text => info.param_text(&p.name, &p.default, &p.description),
+                    };
+                }
+                info
+            }
+            // describe() cannot fail in the model contract: a model the engine cannot plan
+            // describes itself under the reserved name, with the reason as its summary, and the
+            // host reports that reason as the model's error.
+            Err(why) => ModelInfo::new(PLAN_ERROR, "0.0.0")
+                .summary(&why)
+                .task("unknown", "unknown"),
+        }
+    }
+
+    fn run(ctx: &mut Context) -> Result<(), ModelError> {
+        let (header, query, contract) = model().map_err(ModelError::Failed)?;
+        let specs = inputs(&header, &query, &contract).map_err(ModelError::Failed)?;
+        let session = session();
+        let mut row_counts = BTreeMap::new();
+        for spec in &specs {
+            let names: Vec<&str> = spec.columns.iter().map(|c| c.name.as_str()).collect();
+            let frame = ctx.table(&spec.name)?.load(&names)?;
+            let rows = frame.len();
+            row_counts.insert(spec.name.clone(), rows);
+            let batch = tables::batch(frame.into_columns(), rows).map_err(ModelError::BadData)?;
+            let table = MemTable::try_new(batch.schema(), vec![vec![batch]])
+                .map_err(|e| ModelError::Failed(e.to_string()))?;
+            session
+                .register_table(spec.name.as_str(), Arc::new(table))
+                .map_err(|e| ModelError::Failed(e.to_string()))?;
+        }
+        let mut bound = std::collections::HashMap::new();
+        for p in &header.params {
+            let value = match p.kind {
+                ParamKind::Int => ScalarValue::Int64(Some(ctx.param::<i64>(&p.name)?)),
+                ParamKind::Float => ScalarValue::Float64(Some(ctx.param::<f64>(&p.name)?)),
+                ParamKind::Bool => ScalarValue::Boolean(Some(ctx.param::<bool>(&p.name)?)),
+                ParamKind::Text => ScalarValue::Utf8(Some(ctx.param::<String>(&p.name)?)),
+            };
+            bound.insert(p.name.clone(), value);
+        }
+        let params = placeholders(&header, |p| bound.get(&p.name).cloned()).map_err(ModelError::BadParam)?;
+        let batches =
+            block_on(async { session.sql(&query).await?.with_param_values(params)?.collect().await })
+                .map_err(ModelError::Failed)?
+                .map_err(|e| ModelError::Failed(format!("the query failed: {e}")))?;
+        for batch in batches {
+            emit(ctx, &batch, &row_counts)?;
+        }
+        Ok(())
+    }
+}
+
+/// A result column as text (cast when it is not), or the error naming it.
+fn text_column(
+    batch: &datafusion::arrow::record_batch::RecordBatch,
+    name: &str,
+) -> Result<Arc<dyn Array>, ModelError> {
+    let column = batch.column_by_name(name).ok_or_else(|| {
+        ModelError::Failed(format!(
+            "the query's result has no `{name}` column: it must return subject, score, rule and reason"
+        ))
+    })?;
+    cast(column, &DataType::Utf8).map_err(|e| ModelError::Failed(format!("result column `{name}`: {e}")))
+}
+
+/// A clue per row of `batch`.
+fn emit(
+    ctx: &mut Context,
+    batch: &datafusion::arrow::record_batch::RecordBatch,
+    row_counts: &BTreeMap<String, usize>,
+) -> Result<(), ModelError> {
+    let subject = text_column(batch, "subject")?;
+    let rule = text_column(batch, "rule")?;
+    let reason = text_column(batch, "reason")?;
+    let score = batch.column_by_name("score").ok_or_else(|| {
+        ModelError::Failed(
+            "the query's result has no `score` column: it must return subject, score, rule and reason".into(),
+        )
+    })?;
+    let score = cast(score, &DataType::Float64)
+        .map_err(|e| ModelError::Failed(format!("result column `score`: {e}")))?;
+    let (subject, rule, reason) =
+        (subject.as_string::<i32>(), rule.as_string::<i32>(), reason.as_string::<i32>());
+    let score = score.as_primitive::<Float64Type>();
+    // Evidence: `<table>__row` columns of tables the model read.
+    let mut evidence = Vec::new();
+    for (i, field) in batch.schema().fields().iter().enumerate() {
+        if let Some(table) = field.name().strip_suffix(tables::ROW)
+            && row_counts.contains_key(table)
+        {
+            let rows = cast(batch.column(i), &DataType::Int64)
+                .map_err(|e| ModelError::Failed(format!("result column `{}`: {e}", field.name())))?;
+            evidence.push((table.to_string(), rows));
+        }
+    }
+    for row in 0..batch.num_rows() {
+        if subject.is_null(row) {
+            return Err(ModelError::Failed(format!("result row {row} has a null subject")));
+        }
+        let mut clue = Clue::new(
+            subject.value(row),
+            if score.is_null(row) { 0.0 } else { score.value(row) },
+            if rule.is_null(row) { "" } else { rule.value(row) },
+            if reason.is_null(row) { "" } else { reason.value(row) },
+        );
+        for (table, rows) in &evidence {
+            let rows = rows.as_primitive::<Int64Type>();
+            if !rows.is_null(row) && rows.value(row) >= 0 {
+                clue = clue.evidence(table, [rows.value(row) as usize]);
+            }
+        }
+        ctx.emit(clue);
+    }
+    Ok(())
+}
+
+export_model!(SqlEngine);

@@ -1,0 +1,90 @@
+//! SQL models: a text file (a header of `-- key: value` lines and one query) run by the SQL
+//! engine component. The host keeps the text in canonical form, names the model by the digest of
+//! (engine digest, canonical text), and hands the engine the text and its task's contract
+//! ([`SqlSource`]); the engine plans the query and declares, as the model's inputs, exactly the
+//! columns its plan reads.
+
+use std::path::{Path, PathBuf};
+
+use crate::datasets::contract;
+use crate::digest::digest_of;
+use crate::sandbox::sql::SqlSource;
+
+/// Whether `path` names a SQL model (by its extension).
+pub fn is_sql_model(path: &str) -> bool {
+    Path::new(path).extension().is_some_and(|e| e.eq_ignore_ascii_case("sql"))
+}
+
+/// `text` as it is published and digested: UTF-8 with `\n` line ends, no trailing spaces on a
+/// line, no blank lines at the end, one final newline. Editors that differ in those details
+/// publish the same model.
+pub fn canonical(text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+/// The task a SQL model's header names (`-- task: ...`); the engine reads the rest.
+pub fn task_of(text: &str) -> Result<String, String> {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| l.is_empty() || l.starts_with("--"))
+        .filter_map(|l| l.strip_prefix("--")?.trim().strip_prefix("task:").map(|t| t.trim().to_string()))
+        .next()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| "the SQL model's header has no `-- task:` line".to_string())
+}
+
+/// What the engine is given to run the SQL model `text`: its canonical text and its task's
+/// contract. An unknown task is an error naming it.
+pub fn source(text: &str) -> Result<SqlSource, String> {
+    let text = canonical(text);
+    let task = task_of(&text)?;
+    let tables = contract::tables(&task)
+        .ok_or_else(|| format!("the SQL model names task {task:?}, which Sieve does not know"))?;
+    let contract = tables
+        .into_iter()
+        .map(|t| (t.name, t.columns.into_iter().map(|c| (c.name, c.ty.name().to_string())).collect()))
+        .collect();
+    Ok(SqlSource { text, task, contract })
+}
+
+/// The SQL model's identity: the digest of the engine that runs it and of its canonical text.
+pub fn model_digest(engine_digest: &str, source: &SqlSource) -> String {
+    digest_of(format!("sieve-sql-model\n{engine_digest}\n{}", source.text).as_bytes())
+}
+
+/// Where the SQL engine component is: `SIEVE_SQL_ENGINE`, else the one
+/// `scripts/build-sql-engine.sh` builds in this checkout.
+pub fn engine_path() -> PathBuf {
+    std::env::var_os("SIEVE_SQL_ENGINE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../engines/sql-engine/sql-engine.wasm"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_text_ignores_line_ends_and_trailing_space() {
+        let a = "-- name: x  \r\n-- task: copyright-harvesting\r\nSELECT 1\r\n\r\n\r\n";
+        let b = "-- name: x\n-- task: copyright-harvesting\nSELECT 1";
+        assert_eq!(canonical(a), canonical(b));
+        assert_eq!(canonical(b), "-- name: x\n-- task: copyright-harvesting\nSELECT 1\n");
+        let s = source(a).expect("a known task");
+        assert_eq!(s.task, "copyright-harvesting");
+        assert!(s.contract.iter().any(|(t, _)| t == "registrations"), "{:?}", s.contract);
+        assert_ne!(
+            model_digest("sha256:e1", &s),
+            model_digest("sha256:e2", &s),
+            "the engine is part of the identity"
+        );
+        assert!(source("-- task: no-such-task\nSELECT 1").expect_err("unknown").contains("no-such-task"));
+        assert!(task_of("SELECT 1 -- task: x").is_err(), "only the header counts");
+    }
+}

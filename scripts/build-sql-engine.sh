@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Build the SQL engine component (engines/sql-engine: Apache DataFusion for wasm32-wasip2) into
+# engines/sql-engine/sql-engine.wasm. Kept out of the main workspace: it takes minutes, and the
+# README's two commands must not pay for it. Its versions are pinned by its own Cargo.lock.
+#
+# zstd-sys (which Arrow's IPC code brings) is C: it needs clang and the WASI libc headers. With
+# --install, Debian's packages are installed first (as CI does); otherwise they must be there.
+set -euo pipefail
+cd "$(dirname "$0")/../engines/sql-engine"
+if [ "${1:-}" = "--install" ]; then
+  if ! command -v clang-19 >/dev/null || [ ! -d /usr/include/wasm32-wasi ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-19 llvm-19 wasi-libc >/dev/null
+  fi
+fi
+for tool in clang-19 llvm-ar-19; do
+  command -v "$tool" >/dev/null || { echo "build-sql-engine: $tool is missing (Debian: clang-19 llvm-19 wasi-libc; or run with --install)" >&2; exit 1; }
+done
+[ -d /usr/include/wasm32-wasi ] || { echo "build-sql-engine: the WASI libc headers are missing (Debian: wasi-libc)" >&2; exit 1; }
+export CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19 CFLAGS_wasm32_wasip2="-isystem /usr/include/wasm32-wasi"
+cargo build --release --locked --target wasm32-wasip2
+cp target/wasm32-wasip2/release/sieve_sql_engine.wasm sql-engine.wasm
+ls -l sql-engine.wasm
+sha256sum sql-engine.wasm
