@@ -187,9 +187,7 @@ impl Model for SqlEngine {
             // describe() cannot fail in the model contract: a model the engine cannot plan
             // describes itself under the reserved name, with the reason as its summary, and the
             // host reports that reason as the model's error.
-            Err(why) => ModelInfo::new(PLAN_ERROR, "0.0.0")
-                .summary(&why)
-                .task("unknown", "unknown"),
+            Err(why) => ModelInfo::new(PLAN_ERROR, "0.0.0").summary(&why).task("unknown", "unknown"),
         }
     }
 
