@@ -35,7 +35,7 @@ fn engine_built(test: &str) -> bool {
 }
 
 fn fixture(name: &str) -> String {
-    repo().join("tests/fixtures/sql").join(name).to_str().expect("utf-8").to_string()
+    repo().join("tests/sql-models").join(name).to_str().expect("utf-8").to_string()
 }
 
 /// A SQL model file with `query` under a T4 header (and `params`, header lines).
