@@ -274,10 +274,17 @@ pub fn run_on_dir(
     on_progress: Option<ProgressFn>,
 ) -> RunReport {
     let label = dir.display().to_string();
-    run_component(sandbox, bytes, expected_digest, settings, limits, on_progress, &label, |info, shares| {
+    run_component(sandbox, bytes, expected_digest, settings, limits, on_progress, &label, from_dir(dir))
+}
+
+/// Load a model's declared inputs from the tables in `dir`, served as a run serves them.
+fn from_dir(
+    dir: &Path,
+) -> impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome> + '_ {
+    move |info, shares| {
         let tables = datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))?;
         Ok(Arc::from(datasets::served_to(shares, &info.task, tables)))
-    })
+    }
 }
 
 /// Run `bytes` on the tables `load` provides for the model's declared inputs (told whether the
@@ -322,10 +329,7 @@ pub fn run_sql_on_dir(
     let digest = sql_model::model_digest(&plugin.digest, &source);
     let plugin = plugin.with_sql(source);
     let label = dir.display().to_string();
-    run_plugin(sandbox, &plugin, digest, settings, limits, on_progress, &label, |info, shares| {
-        let tables = datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))?;
-        Ok(Arc::from(datasets::served_to(shares, &info.task, tables)))
-    })
+    run_plugin(sandbox, &plugin, digest, settings, limits, on_progress, &label, from_dir(dir))
 }
 
 /// [`run_component`] once the component is loaded; `digest` names what runs (the component,
