@@ -10,6 +10,7 @@ use clap::Args;
 use super::session::RegistryArgs;
 use crate::api::{self, AppState};
 use crate::registry::Registry;
+use crate::sandbox::Sandbox;
 
 /// Arguments of `sieve serve`.
 #[derive(Args)]
@@ -74,9 +75,29 @@ pub(super) async fn await_workers(
     }
 }
 
+/// What a server or worker opens before it takes work: the registry (refused if this host's
+/// audit key is not the registry's), with what a dead process of this host left behind
+/// recovered (leased work put back for the next claim, older runs failed) and stale scratch
+/// swept; and the sandbox, at the lower CPU priority workers run at.
+pub(super) async fn open_for_work(
+    home: &Path,
+    registry_args: &RegistryArgs,
+) -> anyhow::Result<(Registry, Sandbox)> {
+    let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
+    check_audit_key(home, &registry).await?;
+    let crashed = registry.recover_orphaned_runs().await? + registry.recover_orphaned_submissions().await?;
+    if crashed > 0 {
+        tracing::warn!(crashed, "runs left running by a dead process were marked host-crash");
+    }
+    registry.blobs.sweep();
+    let sandbox = super::sandbox(home)?;
+    crate::registry::LOWER_SANDBOX_PRIORITY.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok((registry, sandbox))
+}
+
 /// Refuse to start a server or worker whose audit key is not the registry's: it would sign
 /// checkpoints that `audit verify` rejects (a second host set up with a fresh home, say).
-pub(super) async fn check_audit_key(home: &Path, registry: &Registry) -> anyhow::Result<()> {
+async fn check_audit_key(home: &Path, registry: &Registry) -> anyhow::Result<()> {
     if crate::audit::signing::signs_this_registry(&registry.db, home).await? {
         return Ok(());
     }
@@ -94,15 +115,7 @@ async fn run(
     cores: usize,
 ) -> anyhow::Result<i32> {
     crate::storage::set_pool_size(SERVER_CONNECTIONS);
-    let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
-    check_audit_key(home, &registry).await?;
-    let crashed = registry.recover_orphaned_runs().await? + registry.recover_orphaned_submissions().await?;
-    if crashed > 0 {
-        tracing::warn!(crashed, "runs left running by a dead process were marked host-crash");
-    }
-    registry.blobs.sweep();
-    let sandbox = super::sandbox(home)?;
-    crate::registry::LOWER_SANDBOX_PRIORITY.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (registry, sandbox) = open_for_work(home, registry_args).await?;
     let workers = args.workers.unwrap_or(cores);
     let (state, worker_tasks) = AppState::start(registry.clone(), sandbox, workers)
         .with_context(|| format!("creating {}", home.join("spool").display()))?;

@@ -11,7 +11,6 @@ use clap::Args;
 
 use super::session::RegistryArgs;
 use crate::api::queue::RunQueue;
-use crate::registry::Registry;
 
 /// Arguments of `sieve worker`.
 #[derive(Args)]
@@ -32,14 +31,7 @@ pub fn worker(home: &Path, registry_args: &RegistryArgs, args: WorkerArgs) -> an
     let concurrency = args.concurrency.unwrap_or(cores).max(1);
     super::serve::runtime(cores)?.block_on(async {
         crate::storage::set_pool_size(concurrency as u32 * 2 + 2);
-        let registry = Registry::open(home, registry_args.database_url.as_deref()).await?;
-        super::serve::check_audit_key(home, &registry).await?;
-        registry.blobs.sweep();
-        // A worker killed on this host: end its leases now rather than when they run out.
-        registry.recover_orphaned_runs().await?;
-        registry.recover_orphaned_submissions().await?;
-        let sandbox = super::sandbox(home)?;
-        crate::registry::LOWER_SANDBOX_PRIORITY.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (registry, sandbox) = super::serve::open_for_work(home, registry_args).await?;
         let queue = RunQueue::new(concurrency);
         let metrics = Arc::new(crate::api::observe::Metrics::default());
         let audit_key = Arc::default();

@@ -43,6 +43,16 @@ pub(crate) enum Leased {
     Submission(i64),
 }
 
+impl Leased {
+    /// The table that holds it, and its id there.
+    fn row(self) -> (&'static str, i64) {
+        match self {
+            Leased::Run(id) => ("runs", id),
+            Leased::Submission(id) => ("submissions", id),
+        }
+    }
+}
+
 impl Registry {
     /// Put work whose lease expired back in the queue, or end it `host-crash` once it has had
     /// [`MAX_ATTEMPTS`]. A submission's run is never queued again on its own: it ends, and its
@@ -142,10 +152,7 @@ impl Registry {
     /// covers its run too.
     pub(crate) async fn renew_lease(&self, what: Leased, lease_owner: &str) -> Result<bool> {
         let until = lease_until_ms();
-        let (table, id) = match what {
-            Leased::Run(id) => ("runs", id),
-            Leased::Submission(id) => ("submissions", id),
-        };
+        let (table, id) = what.row();
         let renewed = sqlx::query(&format!(
             "UPDATE {table} SET lease_until_ms = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'"
         ))
@@ -165,6 +172,20 @@ impl Registry {
             .await?;
         }
         Ok(renewed.rows_affected() == 1)
+    }
+
+    /// End the lease on `what` held by process `pid` of this host, which died: the next claim
+    /// puts the work back in the queue at once instead of waiting the lease out.
+    pub(crate) async fn end_dead_lease(&self, what: Leased, pid: i64) -> Result<()> {
+        let (table, id) = what.row();
+        sqlx::query(&format!(
+            "UPDATE {table} SET lease_until_ms = 0 WHERE id = $1 AND state = 'running' AND pid = $2"
+        ))
+        .bind(id)
+        .bind(pid)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
     }
 
     /// Do `work` while renewing `lease_owner`'s lease on `what` every third of a lease. A lost

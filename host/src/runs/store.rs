@@ -280,13 +280,7 @@ impl Registry {
                 continue;
             }
             if row.try_get::<Option<String>, _>("lease_owner")?.is_some() {
-                sqlx::query(
-                    "UPDATE runs SET lease_until_ms = 0 WHERE id = $1 AND state = 'running' AND pid = $2",
-                )
-                .bind(id)
-                .bind(pid)
-                .execute(self.db.pool())
-                .await?;
+                self.end_dead_lease(Leased::Run(id), pid).await?;
                 continue;
             }
             let mut tx = self.db.begin_write().await?;

@@ -201,14 +201,9 @@ impl Db {
     /// (and so every audit append) is serialised through it, which keeps the audit chain linear
     /// when several processes share one database.
     pub async fn begin_write(&self) -> Result<WriteTx, StorageError> {
-        match self.backend {
-            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(WRITE_LOCK).execute(&mut *tx).await?;
-                Ok(tx)
-            }
-        }
+        let mut tx = self.begin_write_deferred().await?;
+        self.take_write_lock(&mut tx).await?;
+        Ok(tx)
     }
 
     /// Begin a write transaction that takes the registry-wide write lock only when
