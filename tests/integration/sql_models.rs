@@ -80,6 +80,24 @@ fn sql_models_end_to_end() {
     }
     a_sql_model_declares_what_its_query_reads_and_finds_what_the_rust_rule_finds();
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
+    the_engine_run_as_an_ordinary_component_learns_nothing();
+}
+
+/// `sieve:sql/source` is linked for every component but answers only a run the host attached a
+/// SQL model to: a component importing it (here the engine itself, given as a plain component)
+/// gets no text and no contract; its `describe()` fails and nothing runs.
+fn the_engine_run_as_an_ordinary_component_learns_nothing() {
+    let engine = std::env::var("SIEVE_SQL_ENGINE").unwrap_or_else(|_| {
+        repo().join("engines/sql-engine/sql-engine.wasm").to_str().expect("utf-8").to_string()
+    });
+    let data = fresh_dir("sql-plain-engine");
+    let d = data.to_str().expect("utf-8");
+    assert!(run(&["gen", "judicial-auction-violations", "--seed", "5", "--out", d]).status.success());
+    let (code, report) = run_json(&engine, &data, &[]);
+    assert_eq!(code, 10, "{report}");
+    assert_eq!(report["outcome"], "model-error", "{report}");
+    assert!(report["detail"].as_str().is_some_and(|m| m.contains("describe()")), "{report}");
+    assert_eq!(report["clues"], 0, "{report}");
 }
 
 /// `sieve ARGS` with the shared home and a compile timeout that fits the engine.
