@@ -17,6 +17,8 @@ for tool in clang-19 llvm-ar-19; do
   command -v "$tool" >/dev/null || { echo "build-sql-engine: $tool is missing (Debian: clang-19 llvm-19 wasi-libc; or run with --install)" >&2; exit 1; }
 done
 [ -d /usr/include/wasm32-wasi ] || { echo "build-sql-engine: the WASI libc headers are missing (Debian: wasi-libc)" >&2; exit 1; }
+# rust-toolchain.toml names the target, but rustup adds it only with a new toolchain.
+rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 export CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19 CFLAGS_wasm32_wasip2="-isystem /usr/include/wasm32-wasi"
 cargo build --release --locked --target wasm32-wasip2
 cp target/wasm32-wasip2/release/sieve_sql_engine.wasm sql-engine.wasm

@@ -20,6 +20,22 @@ pub fn get(name: &str) -> Option<&'static [u8]> {
     artifacts::BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
 }
 
+/// The bundled SQL models: each task's rule written in SQL (`plugins/sql/`), by file name.
+pub const SQL_MODELS: [(&str, &str); 7] = [
+    ("vehicle-insurance-fraud.sql", include_str!("../../plugins/sql/vehicle-insurance-fraud.sql")),
+    ("private-lending-fraud.sql", include_str!("../../plugins/sql/private-lending-fraud.sql")),
+    ("false-mediation-confirmation.sql", include_str!("../../plugins/sql/false-mediation-confirmation.sql")),
+    ("judicial-auction-violations.sql", include_str!("../../plugins/sql/judicial-auction-violations.sql")),
+    ("restricted-debtor-travel.sql", include_str!("../../plugins/sql/restricted-debtor-travel.sql")),
+    ("vehicle-enforcement.sql", include_str!("../../plugins/sql/vehicle-enforcement.sql")),
+    ("copyright-harvesting.sql", include_str!("../../plugins/sql/copyright-harvesting.sql")),
+];
+
+/// The text of bundled SQL model `name` (`<task>.sql`).
+pub fn sql_model(name: &str) -> Option<&'static str> {
+    SQL_MODELS.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
 /// A bundled model built for the host: its description and a native run.
 pub struct NativeModel {
     /// The model's `describe()`.

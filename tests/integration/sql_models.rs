@@ -81,6 +81,166 @@ fn sql_models_end_to_end() {
     a_sql_model_declares_what_its_query_reads_and_finds_what_the_rust_rule_finds();
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
     the_engine_run_as_an_ordinary_component_learns_nothing();
+    the_bundled_sql_models_find_what_the_rust_models_find();
+    a_runaway_query_ends_within_its_limits();
+    a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component();
+}
+
+/// (subject, rule) of each clue.
+fn pairs(clues: &[Value]) -> BTreeSet<(String, String)> {
+    clues
+        .iter()
+        .map(|c| (c["subject"].as_str().expect("subject").into(), c["rule"].as_str().expect("rule").into()))
+        .collect()
+}
+
+/// Each task's bundled SQL model (`plugins/sql/<task>.sql`) finds exactly the (subject, rule)
+/// pairs the task's bundled Rust model finds, with evidence rows: on generated data of both
+/// shapes (the skewed one has long numeric ids and nulls in key columns) and on the task's
+/// hand-written fixture.
+fn the_bundled_sql_models_find_what_the_rust_models_find() {
+    for task in TASKS {
+        let mut datasets = vec![repo().join("tests/fixtures").join(task)];
+        for (seed, shape) in [("11", "plain"), ("12", "skewed")] {
+            let data = fresh_dir(&format!("sql-bundled-{task}-{shape}"));
+            let d = data.to_str().expect("utf-8");
+            let o = run(&["gen", task, "--seed", seed, "--shape", shape, "--out", d]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            datasets.push(data);
+        }
+        for data in datasets {
+            let model = format!("{task}.sql");
+            let (code, sql, sql_clues) = run_model(&model, &data, &[]);
+            assert_eq!(code, 0, "{task}: {sql}");
+            let (code, rust, rust_clues) = run_model(task, &data, &[]);
+            assert_eq!(code, 0, "{task}: {rust}");
+            let (ours, theirs) = (pairs(&sql_clues), pairs(&rust_clues));
+            // The fixtures and the plain shape plant clues; the skewed shape may leave none.
+            assert!(
+                !theirs.is_empty() || data.ends_with(format!("sql-bundled-{task}-skewed")),
+                "{task}: no clues"
+            );
+            assert_eq!(
+                ours,
+                theirs,
+                "{task} on {}: only SQL {:?}; only Rust {:?}",
+                data.display(),
+                ours.difference(&theirs).take(5).collect::<Vec<_>>(),
+                theirs.difference(&ours).take(5).collect::<Vec<_>>()
+            );
+            assert!(
+                sql_clues.iter().all(|c| c["evidence"].as_array().is_some_and(|e| !e.is_empty())),
+                "{task}: every clue cites rows"
+            );
+        }
+    }
+}
+
+const TASKS: [&str; 7] = [
+    "vehicle-insurance-fraud",
+    "private-lending-fraud",
+    "false-mediation-confirmation",
+    "judicial-auction-violations",
+    "restricted-debtor-travel",
+    "vehicle-enforcement",
+    "copyright-harvesting",
+];
+
+/// A cross join of the largest table with itself, three times over, is stopped by the run's
+/// limits (fuel, memory or deadline) as a typed outcome; the host is fine afterwards.
+fn a_runaway_query_ends_within_its_limits() {
+    let data = fresh_dir("sql-runaway");
+    let d = data.to_str().expect("utf-8");
+    assert!(run(&["gen", "judicial-auction-violations", "--seed", "6", "--out", d]).status.success());
+    let model = t4_model(
+        "runaway",
+        "",
+        "SELECT a.item_id AS subject, 0.5 AS score, 'r' AS rule, b.item_id || c.item_id AS reason \
+         FROM auctions a, auctions b, auctions c ORDER BY reason",
+    );
+    let (code, report) = run_json(&model, &data, &["--deadline", "60"]);
+    assert_ne!(code, 0, "{report}");
+    let outcome = report["outcome"].as_str().expect("outcome");
+    assert!(["out-of-fuel", "memory-limit", "timeout"].contains(&outcome), "{report}");
+    assert_eq!(report["clues"], 0, "{report}");
+    let (code, after) = run_json(&fixture("t4-short-notice.sql"), &data, &[]);
+    assert_eq!(code, 0, "the next run is unaffected: {after}");
+}
+
+/// The registry's path: a root admin installs the engine; an author publishes `model.sql`; the
+/// registry pins the engine into the model's package, whose digest is the plugin's; vetting runs
+/// it on a canary; a second admin approves; a stored run finds what the ad hoc run finds;
+/// revoking it stops runs. A package handed in (choosing its own engine) is refused.
+fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
+    use crate::registry::{Reg, approve_as_second_admin, dataset_for_all};
+    let reg = Reg::sqlite("sql-models");
+    share_compiled_code(reg.home());
+    let admin = reg.init();
+    let alice = reg.user(&admin, "alice", "province", &["author"]);
+    let model = fixture("t4-short-notice.sql");
+
+    // No engine yet: publishing says what to do.
+    let o = reg.cmd(Some(&alice), &["plugin", "publish", &model]);
+    assert!(!o.status.success() && stderr(&o).contains("sieve sql-engine install"), "{}", stderr(&o));
+    // Only a root admin installs one.
+    reg.refused(&alice, &["sql-engine", "install"], "admin");
+    let engines = reg.json(&admin, &["sql-engine", "install"]);
+    let engine = engines[0]["digest"].as_str().expect("engine digest").to_string();
+    assert_eq!(engines[0]["current"], true, "{engines}");
+
+    let published = reg.json(&alice, &["plugin", "publish", &model]);
+    let digest = published["digest"].as_str().expect("digest").to_string();
+    assert_eq!(published["sql_engine"], engine.as_str(), "{published}");
+    let text = std::fs::read_to_string(&model).expect("model text");
+    let package = format!("sieve-sql-model\n{engine}\n{text}");
+    assert_eq!(digest, sieve_host::digest::digest_of(package.as_bytes()), "the digest is (engine, text)");
+    assert_eq!(published["vetting"]["passed"], true, "{published}");
+    let findings = published["vetting"]["findings"].to_string();
+    assert!(findings.contains("a SQL model of") && findings.contains("canary-run"), "{findings}");
+    assert_eq!(published["info"]["inputs"][0]["table"], "auctions", "{published}");
+
+    // A package handed in would choose its engine: refused.
+    let forged = reg.fresh_dir("forged").join("forged.wasm");
+    std::fs::write(&forged, format!("sieve-sql-model\nsha256:{}\n{text}", "0".repeat(64))).expect("write");
+    let o = reg.cmd(Some(&alice), &["plugin", "publish", forged.to_str().expect("utf-8")]);
+    assert!(!o.status.success() && stderr(&o).contains("registry pins the engine"), "{}", stderr(&o));
+
+    dataset_for_all(&reg, &admin, "auctions", "judicial-auction-violations");
+    let o = reg.cmd(Some(&alice), &["run", &digest, "--dataset", "auctions", "--json"]);
+    assert!(!o.status.success(), "not approved yet: {}", stdout(&o));
+    approve_as_second_admin(&reg, &admin, &digest);
+    let stored = reg.json(&alice, &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!(stored["outcome"], "completed", "{stored}");
+    assert_eq!(stored["plugin_digest"], digest.as_str(), "{stored}");
+    let data = crate::registry::data("judicial-auction-violations");
+    let (code, adhoc) = run_json(&model, &data, &[]);
+    assert_eq!(code, 0, "{adhoc}");
+    assert_eq!(stored["output_digest"], adhoc["output_digest"], "stored and ad hoc runs agree");
+    assert_eq!(adhoc["plugin_digest"], digest.as_str(), "ad hoc, the same engine gives the same identity");
+
+    reg.ok(&admin, &["plugin", "revoke", &digest, "--note", "test"]);
+    let o = reg.cmd(Some(&alice), &["run", &digest, "--dataset", "auctions", "--json"]);
+    assert!(!o.status.success(), "revoked: {}", stdout(&o));
+    let log = reg.ok(&admin, &["audit", "show"]);
+    assert!(log.contains("sql-engine.install") && log.contains("plugin.publish"), "{log}");
+    reg.audit_intact(&admin);
+}
+
+/// Give registry home `home` the shared home's compiled code and cache key, so that the engine
+/// compiled by the ad hoc runs is not compiled again (a fresh home would: minutes in a debug
+/// build). The artifacts are MAC'd with that key, so they are only usable together.
+fn share_compiled_code(home: &std::path::Path) {
+    let shared = crate::common::fresh_dir_path("home");
+    for dir in ["keys", "cache/compiled"] {
+        let (from, to) = (shared.join(dir), home.join(dir));
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for entry in std::fs::read_dir(&from).expect("shared home").flatten() {
+            if dir == "keys" && entry.file_name() != "cache.key" {
+                continue;
+            }
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
 }
 
 /// `sieve:sql/source` is linked for every component but answers only a run the host attached a

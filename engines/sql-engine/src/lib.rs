@@ -243,6 +243,28 @@ fn text_column(
     cast(column, &DataType::Utf8).map_err(|e| ModelError::Failed(format!("result column `{name}`: {e}")))
 }
 
+/// Evidence rows a clue cites from one table, at most (the first of a longer list).
+const MAX_EVIDENCE_ROWS: usize = 50;
+
+/// A result's evidence column: one row number per result row, or a list of them.
+enum Evidence {
+    Rows(Arc<dyn Array>),
+    Lists(datafusion::arrow::array::ListArray),
+}
+
+impl Evidence {
+    /// The row numbers result row `row` cites; nulls and negative numbers are skipped.
+    fn at(&self, row: usize) -> Result<Vec<usize>, String> {
+        let values = match self {
+            Evidence::Rows(rows) => rows.slice(row, 1),
+            Evidence::Lists(lists) if lists.is_null(row) => return Ok(Vec::new()),
+            Evidence::Lists(lists) => cast(&lists.value(row), &DataType::Int64).map_err(|e| e.to_string())?,
+        };
+        let values = values.as_primitive::<Int64Type>();
+        Ok(values.iter().flatten().filter_map(|r| usize::try_from(r).ok()).take(MAX_EVIDENCE_ROWS).collect())
+    }
+}
+
 /// A clue per row of `batch`.
 fn emit(
     ctx: &mut Context,
@@ -262,14 +284,21 @@ fn emit(
     let (subject, rule, reason) =
         (subject.as_string::<i32>(), rule.as_string::<i32>(), reason.as_string::<i32>());
     let score = score.as_primitive::<Float64Type>();
-    // Evidence: `<table>__row` columns of tables the model read.
+    // Evidence: `<table>__row` columns of tables the model read, each a row number or a list of
+    // them (`array_agg(__row)`).
     let mut evidence = Vec::new();
     for (i, field) in batch.schema().fields().iter().enumerate() {
         if let Some(table) = field.name().strip_suffix(tables::ROW)
             && row_counts.contains_key(table)
         {
-            let rows = cast(batch.column(i), &DataType::Int64)
-                .map_err(|e| ModelError::Failed(format!("result column `{}`: {e}", field.name())))?;
+            let column = batch.column(i);
+            let rows = match column.data_type() {
+                DataType::List(_) => Evidence::Lists(column.as_list::<i32>().clone()),
+                _ => Evidence::Rows(
+                    cast(column, &DataType::Int64)
+                        .map_err(|e| ModelError::Failed(format!("result column `{}`: {e}", field.name())))?,
+                ),
+            };
             evidence.push((table.to_string(), rows));
         }
     }
@@ -284,9 +313,9 @@ fn emit(
             if reason.is_null(row) { "" } else { reason.value(row) },
         );
         for (table, rows) in &evidence {
-            let rows = rows.as_primitive::<Int64Type>();
-            if !rows.is_null(row) && rows.value(row) >= 0 {
-                clue = clue.evidence(table, [rows.value(row) as usize]);
+            let rows = rows.at(row).map_err(ModelError::Failed)?;
+            if !rows.is_empty() {
+                clue = clue.evidence(table, rows);
             }
         }
         ctx.emit(clue);

@@ -14,6 +14,7 @@ pub mod plugins;
 pub mod policy;
 pub mod queue;
 pub mod runs;
+pub mod sql_engines;
 pub mod upload;
 
 use std::future::Future;
@@ -219,6 +220,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(competitions::routes())
         .merge(audit::routes())
         .merge(policy::routes())
+        .merge(sql_engines::routes())
 }
 
 /// The router for `state`, with the request-tracking layer, and its OpenAPI document.

@@ -15,6 +15,8 @@ use super::error::ApiError;
 
 /// Largest plugin component accepted (interpreter-based components run to tens of MiB).
 pub const PLUGIN_LIMIT: u64 = 64 << 20;
+/// Largest SQL engine component accepted (a query engine compiled to WebAssembly is large).
+pub const ENGINE_LIMIT: u64 = 256 << 20;
 /// Largest dataset archive accepted.
 pub const DATASET_LIMIT: u64 = 4 << 30;
 

@@ -25,25 +25,21 @@ pub struct InspectArgs {
 /// A SQL model (`model.sql`) is inspected as the SQL engine running it: the inputs shown are the
 /// ones derived from its query.
 pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
-    let (bytes, sql) = if sql_model::is_sql_model(&args.component) {
-        let (engine, source) = super::run::sql_model_and_engine(&args.component)?;
-        (engine, Some(source))
+    let (bytes, engine) = if sql_model::is_sql_model(&args.component) {
+        let (package, engine) = super::run::sql_model_package(&args.component)?;
+        (package, Some(engine))
     } else {
         (component_bytes(&args.component)?, None)
     };
     let sandbox = sandbox(&home)?;
-    let plugin = match sandbox.load(&bytes, None) {
+    let plugin = match crate::runs::load_model(&sandbox, &bytes, None, engine.as_deref()) {
         Ok(p) => p,
         Err(outcome) => {
             eprintln!("{}: {}", args.component, escape(&outcome.to_string()));
             return Ok(outcome.exit_code());
         }
     };
-    let sql_digest = sql.as_ref().map(|source| sql_model::model_digest(&plugin.digest, source));
-    let plugin = match sql {
-        Some(source) => plugin.with_sql(source),
-        None => plugin,
-    };
+    let sql_digest = plugin.sql.is_some().then(|| plugin.identity.clone());
     let info = match sandbox.describe(&plugin) {
         Ok(i) => i,
         Err(outcome) => {

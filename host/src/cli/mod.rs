@@ -16,6 +16,7 @@ mod runs;
 mod scaleout;
 mod serve;
 mod session;
+mod sql_engines;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -77,6 +78,12 @@ enum Command {
     Dataset {
         #[command(subcommand)]
         command: datasets::DatasetCommand,
+    },
+    /// SQL engines: the component SQL models run on (installed by a root admin).
+    #[command(name = "sql-engine")]
+    SqlEngine {
+        #[command(subcommand)]
+        command: sql_engines::SqlEngineCommand,
     },
     /// The run policy: the most a stored run may consume (set by a root admin).
     Policy {
@@ -358,7 +365,11 @@ fn component_bytes(component: &str) -> anyhow::Result<Vec<u8>> {
     if let Some(bytes) = crate::bundled::get(component) {
         return Ok(bytes.to_vec());
     }
-    let names: Vec<&str> = crate::bundled::names().collect();
+    if let Some(text) = crate::bundled::sql_model(component) {
+        return Ok(text.as_bytes().to_vec());
+    }
+    let names: Vec<&str> =
+        crate::bundled::names().chain(crate::bundled::SQL_MODELS.iter().map(|(name, _)| *name)).collect();
     bail!("{component:?} is neither a file nor a bundled model (bundled: {})", names.join(", "))
 }
 
@@ -379,6 +390,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Competition { command } => {
             competitions::competition(&home_dir(cli.home)?, &cli.registry, command)
+        }
+        Command::SqlEngine { command } => {
+            sql_engines::sql_engine(&home_dir(cli.home)?, &cli.registry, command)
         }
         Command::Policy { command } => policy::policy(&home_dir(cli.home)?, &cli.registry, command),
         Command::Audit { command } => accounts::audit(&home_dir(cli.home)?, &cli.registry, command),
@@ -427,8 +441,10 @@ fn gen_command(args: GenArgs) -> anyhow::Result<i32> {
 fn bundled_command(command: BundledCommand) -> anyhow::Result<i32> {
     match command {
         BundledCommand::List { json } => {
+            // SQL models show the digest of their text: their identity also needs the engine.
             let rows: Vec<serde_json::Value> = crate::bundled::names()
                 .filter_map(|n| crate::bundled::get(n).map(|b| (n, b)))
+                .chain(crate::bundled::SQL_MODELS.iter().map(|(n, text)| (*n, text.as_bytes())))
                 .map(|(n, b)| serde_json::json!({"name": n, "digest": crate::digest::digest_of(b), "size": b.len()}))
                 .collect();
             if json {
@@ -436,7 +452,7 @@ fn bundled_command(command: BundledCommand) -> anyhow::Result<i32> {
             } else {
                 for r in rows {
                     println!(
-                        "{:<28} {} {:>9} bytes",
+                        "{:<33} {} {:>9} bytes",
                         r["name"].as_str().unwrap_or_default(),
                         r["digest"].as_str().unwrap_or_default(),
                         r["size"]
@@ -445,10 +461,14 @@ fn bundled_command(command: BundledCommand) -> anyhow::Result<i32> {
             }
         }
         BundledCommand::Export { name, out } => {
-            let bytes = crate::bundled::get(&name).with_context(|| {
-                let names: Vec<&str> = crate::bundled::names().collect();
-                format!("no bundled model {name:?} (bundled: {})", names.join(", "))
-            })?;
+            let bytes = crate::bundled::get(&name)
+                .or_else(|| crate::bundled::sql_model(&name).map(str::as_bytes))
+                .with_context(|| {
+                    let names: Vec<&str> = crate::bundled::names()
+                        .chain(crate::bundled::SQL_MODELS.iter().map(|(name, _)| *name))
+                        .collect();
+                    format!("no bundled model {name:?} (bundled: {})", names.join(", "))
+                })?;
             std::fs::write(&out, bytes).with_context(|| format!("writing {}", out.display()))?;
             println!("{} -> {} ({})", name, out.display(), crate::digest::digest_of(bytes));
         }

@@ -138,6 +138,9 @@ fn print_plugin(p: &PluginRecord) {
         );
     }
     println!("size         {} bytes, sieve:model@{}", p.size, p.api_version);
+    if let Some(engine) = &p.sql_engine {
+        println!("SQL model    runs on SQL engine {engine}");
+    }
     match &p.source {
         Some(src) => println!(
             "source       {} ({} bytes, built with {}; sieve plugin source to read it)",
@@ -329,10 +332,16 @@ fn remote_plugin(remote: &super::remote::Remote, command: PluginCommand) -> anyh
         PluginCommand::Publish { file, notes, source, toolchain, json } => {
             let bytes = super::component_bytes(&file)?;
             let source = source_of(source.as_deref(), toolchain)?;
+            // A SQL model goes up as its text; the server packages it on its current engine.
+            let kind = if crate::runs::sql_model::is_sql_model(&file) {
+                "application/octet-stream"
+            } else {
+                "application/wasm"
+            };
             let answer: serde_json::Value = remote.typed(
                 "POST",
                 &format!("/api/plugins?notes={}", encode(&notes)),
-                Some(("application/wasm", bytes)),
+                Some((kind, bytes)),
             )?;
             let mut record: PluginRecord = serde_json::from_value(answer["plugin"].clone())?;
             if let Some((archive, toolchain)) = source {

@@ -61,10 +61,12 @@ fn progress() -> (indicatif::ProgressBar, crate::sandbox::state::ProgressFn) {
     (bar, on_progress)
 }
 
-/// The SQL model at `path` (canonical, with its task's contract) and the SQL engine's bytes.
-pub(super) fn sql_model_and_engine(path: &str) -> anyhow::Result<(Vec<u8>, crate::sandbox::sql::SqlSource)> {
+/// The SQL model at `path`, packaged for the SQL engine (see [`crate::runs::sql_model::package`]),
+/// and the engine's bytes (`SIEVE_SQL_ENGINE`, or the one this checkout built).
+pub(super) fn sql_model_package(path: &str) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
     use anyhow::Context as _;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the SQL model {path}"))?;
+    let text = super::component_bytes(path)?;
+    let text = String::from_utf8(text).with_context(|| format!("the SQL model {path} is not UTF-8 text"))?;
     let source = crate::runs::sql_model::source(&text).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
     let engine = crate::runs::sql_model::engine_path();
     let bytes = std::fs::read(&engine).with_context(|| {
@@ -73,7 +75,8 @@ pub(super) fn sql_model_and_engine(path: &str) -> anyhow::Result<(Vec<u8>, crate
             engine.display()
         )
     })?;
-    Ok((bytes, source))
+    let package = crate::runs::sql_model::package(&crate::digest::digest_of(&bytes), &source);
+    Ok((package, bytes))
 }
 
 /// Run and report; the exit status encodes the outcome.
@@ -87,16 +90,18 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
     let (bar, on_progress) = progress();
     let report = match (&args.data, &args.dataset) {
         (Some(dir), _) if crate::runs::sql_model::is_sql_model(&args.component) => {
-            let (engine, source) = sql_model_and_engine(&args.component)?;
-            crate::runs::run_sql_on_dir(
-                &sandbox,
-                &engine,
-                source,
-                dir,
-                &args.params,
-                &limits,
-                Some(on_progress),
-            )
+            let (package, engine) = sql_model_package(&args.component)?;
+            match crate::runs::load_model(&sandbox, &package, args.expect_digest.as_deref(), Some(&engine)) {
+                Ok(plugin) => crate::runs::run_plugin_on_dir(
+                    &sandbox,
+                    &plugin,
+                    dir,
+                    &args.params,
+                    &limits,
+                    Some(on_progress),
+                ),
+                Err(outcome) => crate::runs::RunReport::failed(outcome, crate::digest::digest_of(&package)),
+            }
         }
         (Some(dir), _) => {
             let bytes = component_bytes(&args.component)?;

@@ -10,6 +10,7 @@ pub mod names;
 pub mod plugins;
 pub mod policy;
 pub mod scope;
+pub mod sql_engines;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

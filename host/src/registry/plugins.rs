@@ -10,9 +10,13 @@ use super::{Actor, Registry, RegistryError, Result, Role, off_runtime};
 use crate::audit;
 use crate::datasets::{self, contract};
 use crate::generate::{self, Format};
+use crate::runs::sql_model;
 use crate::sandbox::{Limits, Outcome, Plugin, Sandbox};
 use crate::storage::blobs::BlobError;
 use crate::storage::now;
+
+/// The first bytes of every WebAssembly module and component.
+const WASM_MAGIC: &[u8] = b"\0asm";
 
 /// The model description as JSON (stored with the plugin, printed by `inspect --json`).
 pub fn info_json(info: &ModelInfo) -> serde_json::Value {
@@ -97,6 +101,9 @@ pub struct PluginRecord {
     pub vetting: Option<Vetting>,
     /// Its source archive, when the author attached one: digest, size and the toolchain named.
     pub source: Option<SourceArchive>,
+    /// For a SQL model, the SQL engine it runs on.
+    #[serde(default)]
+    pub sql_engine: Option<String>,
 }
 
 /// A plugin's source, as stored: a tar archive in the blob store and the toolchain that built the
@@ -163,6 +170,7 @@ impl Registry {
             orgs_using: row.try_get("org_count")?,
             info: serde_json::from_str(&info).unwrap_or(serde_json::Value::Null),
             vetting: None,
+            sql_engine: row.try_get("engine_digest")?,
         })
     }
 
@@ -241,6 +249,20 @@ impl Registry {
         notes: &str,
     ) -> Result<(PluginRecord, bool)> {
         actor.require(Role::Author, "publishing a plugin")?;
+        // A SQL model arrives as its text, and the registry packages it on the current engine:
+        // a package handed in would let its author choose the engine.
+        if sql_model::unpack(bytes).is_some() {
+            return Err(RegistryError::Invalid(
+                "publish the SQL model's text (model.sql): the registry pins the engine it runs on".into(),
+            ));
+        }
+        let (bytes, engine) = if bytes.starts_with(WASM_MAGIC) {
+            (bytes.to_vec(), None)
+        } else {
+            let (package, engine) = self.package_sql_model(bytes).await?;
+            (package, Some(engine))
+        };
+        let bytes = bytes.as_slice();
         let digest = crate::digest::digest_of(bytes);
         let known = sqlx::query("SELECT digest FROM plugins WHERE digest = $1")
             .bind(&digest)
@@ -254,22 +276,22 @@ impl Registry {
         let loaded = {
             let (sandbox, bytes) = (sandbox.clone(), bytes.to_vec());
             off_runtime(move || {
-                let plugin = sandbox
-                    .load(&bytes, None)
-                    .map_err(|o| RegistryError::Invalid(format!("not a publishable component: {o}")))?;
-                let info = sandbox.describe(&plugin).map_err(|o| {
-                    RegistryError::Invalid(format!("the component cannot describe itself: {o}"))
-                })?;
+                let plugin = crate::runs::load_model(&sandbox, &bytes, None, engine.as_deref())
+                    .map_err(|o| RegistryError::Invalid(format!("not a publishable model: {o}")))?;
+                let info = sandbox
+                    .describe(&plugin)
+                    .map_err(|o| RegistryError::Invalid(format!("the model cannot describe itself: {o}")))?;
                 Ok::<_, RegistryError>((plugin, info))
             })
             .await?
         };
         let (plugin, info) = loaded?;
+        let engine_digest = plugin.sql.is_some().then(|| plugin.digest.clone());
         self.blobs.put(bytes)?;
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO plugins (digest, size, api_version, name, version, task, info, notes, author_id, org_id, \
-             state, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'submitted', $11)",
+             state, published_at, engine_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'submitted', $11, $12)",
         )
         .bind(&digest)
         .bind(bytes.len() as i64)
@@ -282,10 +304,12 @@ impl Registry {
         .bind(actor.user.id)
         .bind(actor.user.org_id)
         .bind(now())
+        .bind(engine_digest.clone())
         .execute(&mut *tx)
         .await?;
-        let detail =
-            json!({ "name": info.name, "version": info.version, "task": info.task, "size": bytes.len() });
+        let detail = json!({
+            "name": info.name, "version": info.version, "task": info.task, "size": bytes.len(), "engine": engine_digest,
+        });
         audit::append(&mut tx, &actor.user.name, "plugin.publish", &digest, detail).await?;
         tx.commit().await?;
         self.run_vetting(sandbox, &actor.user.name, &digest, bytes, &plugin, &info).await?;
@@ -379,10 +403,11 @@ impl Registry {
             actor.require(Role::Admin, "vetting someone else's plugin")?;
         }
         let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
+        let engine = self.engine_for(&bytes).await?;
         let described = {
             let (sandbox, bytes, digest) = (sandbox.clone(), bytes.clone(), record.digest.clone());
             off_runtime(move || {
-                let plugin = sandbox.load(&bytes, Some(&digest))?;
+                let plugin = crate::runs::load_model(&sandbox, &bytes, Some(&digest), engine.as_deref())?;
                 let info = sandbox.describe(&plugin)?;
                 Ok::<_, Outcome>((plugin, info))
             })
@@ -633,8 +658,12 @@ fn vet_checks(
             check: "valid-component".into(),
             passed: true,
             detail: format!(
-                "{} bytes, imports within the allow-list: {}{}",
-                bytes.len(),
+                "{}, imports within the allow-list: {}{}",
+                match &plugin.sql {
+                    Some(_) =>
+                        format!("a SQL model of {} bytes on SQL engine {}", bytes.len(), plugin.digest),
+                    None => format!("{} bytes", bytes.len()),
+                },
                 plugin.imports.join(", "),
                 if crate::sandbox::imports::imports_sockets(&plugin.imports) {
                     "; sockets: linked, denied (its runtime imports them; no socket can be opened)"
@@ -680,7 +709,7 @@ fn vet_checks(
     };
     let dir = canary_dir.path();
     let limits = canary_limits();
-    let first = crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), dir, &[], &limits, None);
+    let first = crate::runs::run_plugin_on_dir(sandbox, plugin, dir, &[], &limits, None);
     let ok = first.outcome == Outcome::Completed;
     findings.push(Finding {
         check: "canary-run".into(),
@@ -701,7 +730,7 @@ fn vet_checks(
     if !ok {
         return findings;
     }
-    let second = crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), dir, &[], &limits, None);
+    let second = crate::runs::run_plugin_on_dir(sandbox, plugin, dir, &[], &limits, None);
     let same = second.outcome == Outcome::Completed && second.output_digest == first.output_digest;
     findings.push(Finding {
         check: "deterministic".into(),
@@ -717,7 +746,7 @@ fn vet_checks(
             )
         },
     });
-    findings.push(parameter_sweep(sandbox, bytes, plugin, info, dir, &limits));
+    findings.push(parameter_sweep(sandbox, plugin, info, dir, &limits));
     findings
 }
 
@@ -726,7 +755,6 @@ fn vet_checks(
 /// setting nobody tried before approval is a finding.
 fn parameter_sweep(
     sandbox: &Sandbox,
-    bytes: &[u8],
     plugin: &Plugin,
     info: &ModelInfo,
     dir: &std::path::Path,
@@ -738,8 +766,7 @@ fn parameter_sweep(
         for value in sweep_values(&p.default) {
             tried += 1;
             let settings = [(p.name.clone(), value.clone())];
-            let r =
-                crate::runs::run_on_dir(sandbox, bytes, Some(&plugin.digest), dir, &settings, limits, None);
+            let r = crate::runs::run_plugin_on_dir(sandbox, plugin, dir, &settings, limits, None);
             if !matches!(r.outcome, Outcome::Completed | Outcome::ModelError(_) | Outcome::BadInput(_)) {
                 failures.push(format!("{}={value}: {}", p.name, r.outcome));
             }

@@ -303,48 +303,66 @@ pub fn run_component(
     data_label: &str,
     load: impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome>,
 ) -> RunReport {
-    let digest = crate::digest::digest_of(bytes);
-    let plugin = match sandbox.load(bytes, expected_digest) {
+    let plugin = match load_model(sandbox, bytes, expected_digest, None) {
         Ok(p) => p,
-        Err(outcome) => return RunReport::failed(outcome, digest),
+        Err(outcome) => return RunReport::failed(outcome, crate::digest::digest_of(bytes)),
     };
-    run_plugin(sandbox, &plugin, digest, settings, limits, on_progress, data_label, load)
+    run_plugin(sandbox, &plugin, settings, limits, on_progress, data_label, load)
 }
 
-/// Run SQL model `source` on the SQL engine component `engine`, on the tables in `dir`, as
-/// [`run_on_dir`] runs a component. The report names the model by its digest (engine and text).
-pub fn run_sql_on_dir(
+/// Load what a plugin's `bytes` are: a component, or a SQL model package (see
+/// [`sql_model::package`]) run by `engine`, the bytes of the engine it names (already checked
+/// against that digest and against the installed engines by the caller). With
+/// `expected_digest`, bytes of any other digest are refused.
+pub fn load_model(
     sandbox: &Sandbox,
-    engine: &[u8],
-    source: crate::sandbox::sql::SqlSource,
+    bytes: &[u8],
+    expected_digest: Option<&str>,
+    engine: Option<&[u8]>,
+) -> Result<crate::sandbox::Plugin, Outcome> {
+    let Some(package) = sql_model::unpack(bytes) else {
+        return sandbox.load(bytes, expected_digest);
+    };
+    let (engine_digest, text) = package.map_err(Outcome::InvalidComponent)?;
+    let digest = crate::digest::digest_of(bytes);
+    if let Some(expected) = expected_digest.filter(|e| **e != digest) {
+        return Err(Outcome::HashMismatch { expected: expected.to_string(), actual: digest });
+    }
+    let engine = engine.ok_or_else(|| {
+        Outcome::InvalidComponent(format!(
+            "the SQL engine {engine_digest} this SQL model runs on is not installed"
+        ))
+    })?;
+    let source = sql_model::source(&text).map_err(Outcome::InvalidComponent)?;
+    Ok(sandbox.load(engine, Some(&engine_digest))?.with_sql(source, digest))
+}
+
+/// Run a loaded plugin (a component, or the SQL engine with a SQL model) on the tables in `dir`,
+/// as [`run_on_dir`] runs bytes.
+pub fn run_plugin_on_dir(
+    sandbox: &Sandbox,
+    plugin: &crate::sandbox::Plugin,
     dir: &Path,
     settings: &[(String, String)],
     limits: &Limits,
     on_progress: Option<ProgressFn>,
 ) -> RunReport {
-    let plugin = match sandbox.load(engine, None) {
-        Ok(p) => p,
-        Err(outcome) => return RunReport::failed(outcome, crate::digest::digest_of(engine)),
-    };
-    let digest = sql_model::model_digest(&plugin.digest, &source);
-    let plugin = plugin.with_sql(source);
     let label = dir.display().to_string();
-    run_plugin(sandbox, &plugin, digest, settings, limits, on_progress, &label, from_dir(dir))
+    run_plugin(sandbox, plugin, settings, limits, on_progress, &label, from_dir(dir))
 }
 
-/// [`run_component`] once the component is loaded; `digest` names what runs (the component,
-/// or a SQL model on the engine).
-#[allow(clippy::too_many_arguments)]
-fn run_plugin(
+/// [`run_component`] once the plugin is loaded; the report names it by what runs (the
+/// component, or the SQL model on the engine).
+pub fn run_plugin(
     sandbox: &Sandbox,
     plugin: &crate::sandbox::Plugin,
-    digest: String,
     settings: &[(String, String)],
     limits: &Limits,
     on_progress: Option<ProgressFn>,
     data_label: &str,
     load: impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome>,
 ) -> RunReport {
+    let digest = plugin.identity.clone();
     let seed = run_seed(&digest, data_label, settings);
     let mut report = RunReport::failed(Outcome::Completed, digest);
     report.compile = plugin.load_time;

@@ -53,9 +53,35 @@ pub fn source(text: &str) -> Result<SqlSource, String> {
     Ok(SqlSource { text, task, contract })
 }
 
-/// The SQL model's identity: the digest of the engine that runs it and of its canonical text.
+/// The first line of a published SQL model's package.
+const PACKAGE_MAGIC: &str = "sieve-sql-model\n";
+
+/// A SQL model as the registry stores it: the line `sieve-sql-model`, the digest of the engine
+/// that runs it, and its canonical text. The package's digest is the model's identity, so what
+/// was vetted and approved (that engine, that text) is what every run loads.
+pub fn package(engine_digest: &str, source: &SqlSource) -> Vec<u8> {
+    format!("{PACKAGE_MAGIC}{engine_digest}\n{}", source.text).into_bytes()
+}
+
+/// The engine digest and text of a SQL model package; `None` when `bytes` are not one (a
+/// component), an error when they start like one but are malformed.
+pub fn unpack(bytes: &[u8]) -> Option<Result<(String, String), String>> {
+    let rest = bytes.strip_prefix(PACKAGE_MAGIC.as_bytes())?;
+    Some((|| {
+        let text =
+            std::str::from_utf8(rest).map_err(|e| format!("the SQL model package is not UTF-8: {e}"))?;
+        let (engine, text) =
+            text.split_once('\n').ok_or("the SQL model package has no engine digest line")?;
+        if crate::digest::parse_digest(engine).ok().as_deref() != Some(engine) {
+            return Err(format!("the SQL model package names its engine as {engine:?}, not as sha256:<hex>"));
+        }
+        Ok((engine.to_string(), text.to_string()))
+    })())
+}
+
+/// The SQL model's identity: the digest of its package (engine digest and canonical text).
 pub fn model_digest(engine_digest: &str, source: &SqlSource) -> String {
-    digest_of(format!("sieve-sql-model\n{engine_digest}\n{}", source.text).as_bytes())
+    digest_of(&package(engine_digest, source))
 }
 
 /// Where the SQL engine component is: `SIEVE_SQL_ENGINE`, else the one

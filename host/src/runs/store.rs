@@ -9,7 +9,7 @@ use sieve_sdk::Clue;
 use sqlx::Row;
 
 use super::leases::{Leased, lease_until_ms};
-use super::{RunReport, RunSummary, params_json, run_component};
+use super::{RunReport, RunSummary, load_model, params_json, run_plugin};
 use crate::audit;
 use crate::registry::catalog::{self, DatasetRecord};
 use crate::registry::plugins::PluginRecord;
@@ -623,20 +623,29 @@ impl Registry {
                 return Err(e);
             }
         };
+        // A SQL model runs on the engine its package names, which must still be installed.
+        let engine = match self.engine_for(&bytes).await {
+            Ok(engine) => engine,
+            Err(e) => {
+                let report = RunReport::failed(Outcome::BadInput(e.to_string()), record.digest.clone());
+                self.finish_run(actor, run_id, &report, lease).await?;
+                return Err(e);
+            }
+        };
         let report = {
             let (sandbox, registry, digest) = (sandbox.clone(), self.clone(), record.digest.clone());
             let (settings, limits, d) = (settings.to_vec(), limits.clone(), d.clone());
-            let work = move || {
-                run_component(
+            let work = move || match load_model(&sandbox, &bytes, Some(&digest), engine.as_deref()) {
+                Ok(plugin) => run_plugin(
                     &sandbox,
-                    &bytes,
-                    Some(&digest),
+                    &plugin,
                     &settings,
                     &limits,
                     on_progress,
                     &d.digest,
                     |info, shares| catalog::load_stored(&registry, &d, info, shares),
-                )
+                ),
+                Err(outcome) => RunReport::failed(outcome, digest),
             };
             match off_runtime(work).await {
                 Ok(report) => report,

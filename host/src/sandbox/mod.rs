@@ -127,12 +127,15 @@ pub struct Plugin {
     pre: SupervisionModelPre<RunState>,
     /// The SQL model this plugin (the SQL engine) runs, when it runs one.
     pub sql: Option<Arc<sql::SqlSource>>,
+    /// What runs, by digest: the component's, or that of the SQL model it runs.
+    pub identity: String,
 }
 
 impl Plugin {
-    /// This plugin (the SQL engine) running SQL model `source`.
-    pub fn with_sql(mut self, source: sql::SqlSource) -> Plugin {
+    /// This plugin (the SQL engine) running SQL model `source`, known by digest `identity`.
+    pub fn with_sql(mut self, source: sql::SqlSource, identity: String) -> Plugin {
         self.sql = Some(Arc::new(source));
+        self.identity = identity;
         self
     }
 
@@ -274,6 +277,7 @@ impl Sandbox {
             .and_then(SupervisionModelPre::new)
             .map_err(|e| Outcome::LinkError(format!("{e:#}")))?;
         let plugin = Plugin {
+            identity: digest.clone(),
             digest,
             size: bytes.len(),
             imports,

@@ -117,6 +117,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0017_submission_leases.sql"),
         postgres: include_str!("../../migrations/postgres/0017_submission_leases.sql"),
     },
+    Migration {
+        version: 18,
+        name: "sql_models",
+        sqlite: include_str!("../../migrations/sqlite/0018_sql_models.sql"),
+        postgres: include_str!("../../migrations/postgres/0018_sql_models.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.

@@ -1,0 +1,56 @@
+-- name: copyright-harvesting-sql
+-- version: 0.1.0
+-- summary: Suits on works used before their claimed creation, brought by or through a harvester: a plaintiff or agent with many such suits, most of them against vendors and small businesses (T7, in SQL).
+-- task: copyright-harvesting
+-- subject: case
+-- param: earlier_days int 30 Days before the claimed creation a work must have been seen to count as used earlier.
+-- param: min_suits int 10 Suits on earlier-used works that make a plaintiff or agent a harvester.
+
+WITH first_seen AS (
+    SELECT work_hash, seen, prior_row
+    FROM (SELECT work_hash, first_seen_on AS seen, __row AS prior_row,
+                 row_number() OVER (PARTITION BY work_hash ORDER BY first_seen_on, __row) AS n
+          FROM prior_use WHERE work_hash IS NOT NULL AND first_seen_on IS NOT NULL)
+    WHERE n = 1
+), earlier_used AS (
+    -- Each registration number with an earlier-used work, and the rows that prove it.
+    SELECT r.reg_no, min(r.__row) AS registration_row, min(f.prior_row) AS prior_row
+    FROM registrations r JOIN first_seen f ON f.work_hash = r.work_hash
+    WHERE r.reg_no IS NOT NULL AND r.created_on IS NOT NULL
+      AND CAST(r.created_on AS INT) - CAST(f.seen AS INT) >= $earlier_days
+    GROUP BY r.reg_no
+), suits AS (
+    -- A case_no recorded twice is one suit: its first row on an earlier-used work counts.
+    SELECT * FROM (
+        SELECT c.__row, c.case_no, c.plaintiff_id, c.plaintiff_agent, c.reg_no,
+               coalesce(c.defendant_kind IN ('vendor', 'small_business'), false) AS small,
+               e.registration_row, e.prior_row,
+               row_number() OVER (PARTITION BY c.case_no ORDER BY c.__row) AS n
+        FROM ip_cases c JOIN earlier_used e ON e.reg_no = c.reg_no
+        WHERE c.case_no IS NOT NULL)
+    WHERE n = 1
+), plaintiffs AS (
+    SELECT plaintiff_id AS who, count(*) AS suits, count(*) FILTER (WHERE small) AS small
+    FROM suits WHERE plaintiff_id IS NOT NULL GROUP BY plaintiff_id
+    HAVING count(*) >= greatest($min_suits, 1) AND 2 * count(*) FILTER (WHERE small) > count(*)
+), agents AS (
+    SELECT plaintiff_agent AS who, count(*) AS suits, count(*) FILTER (WHERE small) AS small
+    FROM suits WHERE plaintiff_agent IS NOT NULL GROUP BY plaintiff_agent
+    HAVING count(*) >= greatest($min_suits, 1) AND 2 * count(*) FILTER (WHERE small) > count(*)
+), flagged AS (
+    -- An agent who harvests is named before a plaintiff who does.
+    SELECT s.*, CASE WHEN a.who IS NOT NULL THEN 'through agent' ELSE 'by plaintiff' END AS how,
+           coalesce(a.who, p.who) AS who, coalesce(a.suits, p.suits) AS harvested, coalesce(a.small, p.small) AS against_small
+    FROM suits s
+    LEFT JOIN plaintiffs p ON p.who = s.plaintiff_id
+    LEFT JOIN agents a ON a.who = s.plaintiff_agent
+    WHERE p.who IS NOT NULL OR a.who IS NOT NULL
+)
+SELECT case_no AS subject,
+       0.6 + 0.4 * least(CAST(harvested - least($min_suits, harvested) AS DOUBLE) / (4 * greatest($min_suits, 1)), 1.0) AS score,
+       'harvesting' AS rule,
+       'Suit ' || case_no || ' over ' || reg_no || ', a work seen before its claimed creation, was brought ' || how || ' '
+           || who || ', who has ' || CAST(harvested AS VARCHAR) || ' such suits, ' || CAST(against_small AS VARCHAR)
+           || ' of them against vendors or small businesses.' AS reason,
+       __row AS ip_cases__row, registration_row AS registrations__row, prior_row AS prior_use__row
+FROM flagged
