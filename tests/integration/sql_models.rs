@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::common::{fresh_dir, stderr};
+use crate::common::{fresh_dir, stderr, stdout};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ sits in the repository").to_path_buf()
@@ -149,7 +149,7 @@ const TASKS: [&str; 7] = [
 /// A cross join of the largest table with itself, three times over, is stopped by the run's
 /// limits (fuel, memory or deadline) as a typed outcome; the host is fine afterwards.
 fn a_runaway_query_ends_within_its_limits() {
-    let data = fresh_dir("sql-runaway");
+    let data = fresh_dir("sql-runaway-data");
     let d = data.to_str().expect("utf-8");
     assert!(run(&["gen", "judicial-auction-violations", "--seed", "6", "--out", d]).status.success());
     let model = t4_model(
@@ -221,7 +221,7 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     reg.ok(&admin, &["plugin", "revoke", &digest, "--note", "test"]);
     let o = reg.cmd(Some(&alice), &["run", &digest, "--dataset", "auctions", "--json"]);
     assert!(!o.status.success(), "revoked: {}", stdout(&o));
-    let log = reg.ok(&admin, &["audit", "show"]);
+    let log = reg.ok(&admin, &["audit", "log"]);
     assert!(log.contains("sql-engine.install") && log.contains("plugin.publish"), "{log}");
     reg.audit_intact(&admin);
 }

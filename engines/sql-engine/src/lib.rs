@@ -201,8 +201,10 @@ impl Model for SqlEngine {
             let frame = ctx.table(&spec.name)?.load(&names)?;
             let rows = frame.len();
             row_counts.insert(spec.name.clone(), rows);
-            let batch = tables::batch(frame.into_columns(), rows).map_err(ModelError::BadData)?;
-            let table = MemTable::try_new(batch.schema(), vec![vec![batch]])
+            let batch_rows = session.copied_config().batch_size();
+            let batches =
+                tables::batches(frame.into_columns(), rows, batch_rows).map_err(ModelError::BadData)?;
+            let table = MemTable::try_new(batches[0].schema(), vec![batches])
                 .map_err(|e| ModelError::Failed(e.to_string()))?;
             session
                 .register_table(spec.name.as_str(), Arc::new(table))

@@ -1,7 +1,8 @@
 //! Tables between the host and DataFusion: the columns the host serves become Arrow arrays
-//! (text with its offsets and bytes moved, not copied value by value; dictionary-coded text as a
-//! dictionary array), each table with a `__row` column numbering its rows for evidence; and a
-//! contract's tables become empty ones of the same schema, to plan a query against.
+//! (text with its offsets and bytes moved, not copied value by value; dictionary-coded text
+//! decoded into plain text), each table with a `__row` column numbering its rows for evidence, in
+//! batches of DataFusion's batch size; and a contract's tables become empty ones of the same
+//! schema, to plan a query against.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use datafusion::arrow::array::{
     TimestampMillisecondArray, UInt32Array,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use sieve_sdk::data::Bitmap;
@@ -59,12 +61,15 @@ fn array(column: Column) -> Result<ArrayRef, String> {
     let nulls = nulls(column.validity, len);
     Ok(match column.values {
         Values::Text(text) => Arc::new(strings(text, nulls)?),
+        // Decoded once here: DataFusion compares dictionary arrays with different dictionaries
+        // (two tables' columns in a join) by their values batch by batch, at a cost that grows
+        // with the dictionaries' size, which made joins on key columns quadratic in the rows.
         Values::Dictionary { indices, dictionary } => {
             let keys = UInt32Array::new(ScalarBuffer::from(indices), nulls);
             let values = strings(Arc::unwrap_or_clone(dictionary), None)?;
-            Arc::new(
-                DictionaryArray::<UInt32Type>::try_new(keys, Arc::new(values)).map_err(|e| e.to_string())?,
-            )
+            let coded =
+                DictionaryArray::<UInt32Type>::try_new(keys, Arc::new(values)).map_err(|e| e.to_string())?;
+            cast(&coded, &DataType::Utf8).map_err(|e| e.to_string())?
         }
         Values::Int64(v) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)),
         Values::Float64(v) => Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls)),
@@ -74,8 +79,16 @@ fn array(column: Column) -> Result<ArrayRef, String> {
     })
 }
 
+/// A table's loaded columns (of `rows` rows) with `__row`, as batches of at most `batch_rows`
+/// rows (slices of the same arrays).
+pub fn batches(columns: Vec<Column>, rows: usize, batch_rows: usize) -> Result<Vec<RecordBatch>, String> {
+    let whole = batch(columns, rows)?;
+    let step = batch_rows.max(1);
+    Ok((0..rows.max(1)).step_by(step).map(|start| whole.slice(start, step.min(rows - start))).collect())
+}
+
 /// A table's loaded columns (of `rows` rows) as one batch, with `__row`.
-pub fn batch(columns: Vec<Column>, rows: usize) -> Result<RecordBatch, String> {
+fn batch(columns: Vec<Column>, rows: usize) -> Result<RecordBatch, String> {
     let mut fields = Vec::with_capacity(columns.len() + 1);
     let mut arrays = Vec::with_capacity(columns.len() + 1);
     for column in columns {

@@ -11,8 +11,12 @@ use super::{Actor, Registry, RegistryError, Result, Role, off_runtime};
 use crate::audit;
 use crate::runs::sql_model;
 use crate::sandbox::Sandbox;
+use crate::sandbox::compile::CompileLimits;
 use crate::sandbox::sql::SOURCE_INTERFACE;
 use crate::storage::now;
+
+/// The least time an engine's compile gets when it is installed.
+const INSTALL_COMPILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// An installed SQL engine.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -49,8 +53,12 @@ impl Registry {
             )));
         }
         actor.require(Role::Admin, "installing a SQL engine")?;
+        // Installing is an operator's one-off: a query engine's compile may take longer than a
+        // model's (minutes on a small machine), and afterwards every run loads the cached code.
+        let limits = sandbox.compile_limits();
+        let limits = CompileLimits { timeout: limits.timeout.max(INSTALL_COMPILE_TIMEOUT), ..limits.clone() };
         let plugin = {
-            let (sandbox, bytes) = (sandbox.clone(), bytes.to_vec());
+            let (sandbox, bytes) = (sandbox.clone().with_compile_limits(limits), bytes.to_vec());
             off_runtime(move || sandbox.load(&bytes, None)).await?
         }
         .map_err(|o| RegistryError::Invalid(format!("not an installable SQL engine: {o}")))?;

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::datasets::contract;
-use crate::digest::digest_of;
 use crate::sandbox::sql::SqlSource;
 
 /// Whether `path` names a SQL model (by its extension).
@@ -79,11 +78,6 @@ pub fn unpack(bytes: &[u8]) -> Option<Result<(String, String), String>> {
     })())
 }
 
-/// The SQL model's identity: the digest of its package (engine digest and canonical text).
-pub fn model_digest(engine_digest: &str, source: &SqlSource) -> String {
-    digest_of(&package(engine_digest, source))
-}
-
 /// Where the SQL engine component is: `SIEVE_SQL_ENGINE`, else the one
 /// `scripts/build-sql-engine.sh` builds in this checkout.
 pub fn engine_path() -> PathBuf {
@@ -95,6 +89,7 @@ pub fn engine_path() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::digest_of;
 
     #[test]
     fn canonical_text_ignores_line_ends_and_trailing_space() {
@@ -105,11 +100,17 @@ mod tests {
         let s = source(a).expect("a known task");
         assert_eq!(s.task, "copyright-harvesting");
         assert!(s.contract.iter().any(|(t, _)| t == "registrations"), "{:?}", s.contract);
+        let (e1, e2) = (digest_of(b"engine 1"), digest_of(b"engine 2"));
         assert_ne!(
-            model_digest("sha256:e1", &s),
-            model_digest("sha256:e2", &s),
+            digest_of(&package(&e1, &s)),
+            digest_of(&package(&e2, &s)),
             "the engine is part of the identity"
         );
+        assert_eq!(unpack(&package(&e1, &s)), Some(Ok((e1.clone(), s.text.clone()))), "a package unpacks");
+        assert_eq!(unpack(b"\0asm\x0d\0\x01\0"), None, "a component is no package");
+        for bad in ["sieve-sql-model\nsha256:xyz\nSELECT 1", "sieve-sql-model\nno engine line"] {
+            assert!(unpack(bad.as_bytes()).is_some_and(|r| r.is_err()), "{bad:?} is a malformed package");
+        }
         assert!(source("-- task: no-such-task\nSELECT 1").expect_err("unknown").contains("no-such-task"));
         assert!(task_of("SELECT 1 -- task: x").is_err(), "only the header counts");
     }

@@ -215,6 +215,11 @@ impl Sandbox {
         self
     }
 
+    /// The limits components are compiled within.
+    pub fn compile_limits(&self) -> &compile::CompileLimits {
+        &self.compile_limits
+    }
+
     /// Verify and compile a component: hash check (if `expected` is given) before anything else;
     /// then, without compiling, its size, imports (against the allow-list), exports and function
     /// shapes; then the same bytes are compiled within the compile limits (or their verified

@@ -16,6 +16,7 @@ use crate::scoring::{self, Scores};
 
 mod duckdb;
 mod languages;
+mod sql;
 
 /// Arguments of `sieve bench`.
 #[derive(Args)]
@@ -64,6 +65,8 @@ enum Section {
     /// Models in other languages (Python T2, JavaScript T5) against the Rust models: speed, fuel,
     /// compiling, memory.
     Languages,
+    /// SQL models against the Rust models and DuckDB, per task; the SQL engine's compile and load.
+    Sql,
 }
 
 /// CPU time this thread has used so far (the guest runs on the calling thread, as the native
@@ -331,6 +334,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     }
     if wants(Section::Languages) {
         languages::figures(&mut md, &sandbox, &args)?;
+    }
+    if wants(Section::Sql) {
+        sql::figures(&mut md, &sandbox, &args, &tasks)?;
     }
     if let Some(out) = out {
         // Figures measured by other commands (a comparison of two builds, say) live below a
