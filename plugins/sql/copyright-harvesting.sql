@@ -6,12 +6,17 @@
 -- param: earlier_days int 30 Days before the claimed creation a work must have been seen to count as used earlier.
 -- param: min_suits int 10 Suits on earlier-used works that make a plaintiff or agent a harvester.
 
-WITH first_seen AS (
-    SELECT work_hash, seen, prior_row
-    FROM (SELECT work_hash, first_seen_on AS seen, __row AS prior_row,
-                 row_number() OVER (PARTITION BY work_hash ORDER BY first_seen_on, __row) AS n
-          FROM prior_use WHERE work_hash IS NOT NULL AND first_seen_on IS NOT NULL)
-    WHERE n = 1
+-- Firsts are taken with min() and a join back to the row, which costs far less than a window
+-- function's sort.
+WITH seen AS (
+    SELECT work_hash, min(first_seen_on) AS seen
+    FROM prior_use WHERE work_hash IS NOT NULL AND first_seen_on IS NOT NULL
+    GROUP BY work_hash
+), first_seen AS (
+    -- Each work's first sighting, and the first row that records it.
+    SELECT p.work_hash, s.seen, min(p.__row) AS prior_row
+    FROM prior_use p JOIN seen s ON s.work_hash = p.work_hash AND p.first_seen_on = s.seen
+    GROUP BY p.work_hash, s.seen
 ), earlier_used AS (
     -- Each registration number with an earlier-used work, and the rows that prove it.
     SELECT r.reg_no, min(r.__row) AS registration_row, min(f.prior_row) AS prior_row
@@ -19,16 +24,19 @@ WITH first_seen AS (
     WHERE r.reg_no IS NOT NULL AND r.created_on IS NOT NULL
       AND CAST(r.created_on AS INT) - CAST(f.seen AS INT) >= $earlier_days
     GROUP BY r.reg_no
-), suits AS (
+), first_rows AS (
     -- A case_no recorded twice is one suit: its first row on an earlier-used work counts.
-    SELECT * FROM (
-        SELECT c.__row, c.case_no, c.plaintiff_id, c.plaintiff_agent, c.reg_no,
-               coalesce(c.defendant_kind IN ('vendor', 'small_business'), false) AS small,
-               e.registration_row, e.prior_row,
-               row_number() OVER (PARTITION BY c.case_no ORDER BY c.__row) AS n
-        FROM ip_cases c JOIN earlier_used e ON e.reg_no = c.reg_no
-        WHERE c.case_no IS NOT NULL)
-    WHERE n = 1
+    SELECT c.case_no, min(c.__row) AS first_row
+    FROM ip_cases c JOIN earlier_used e ON e.reg_no = c.reg_no
+    WHERE c.case_no IS NOT NULL
+    GROUP BY c.case_no
+), suits AS (
+    SELECT c.__row, c.case_no, c.plaintiff_id, c.plaintiff_agent, c.reg_no,
+           coalesce(c.defendant_kind IN ('vendor', 'small_business'), false) AS small,
+           e.registration_row, e.prior_row
+    FROM first_rows f
+    JOIN ip_cases c ON c.__row = f.first_row
+    JOIN earlier_used e ON e.reg_no = c.reg_no
 ), plaintiffs AS (
     SELECT plaintiff_id AS who, count(*) AS suits, count(*) FILTER (WHERE small) AS small
     FROM suits WHERE plaintiff_id IS NOT NULL GROUP BY plaintiff_id

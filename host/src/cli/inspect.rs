@@ -32,7 +32,8 @@ pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
         (component_bytes(&args.component)?, None)
     };
     let sandbox = sandbox(&home)?;
-    let plugin = match crate::runs::load_model(&sandbox, &bytes, None, engine.as_deref()) {
+    let engine = |d: &str| engine.ok_or(()).or_else(|_| crate::runs::no_engine(d));
+    let plugin = match crate::runs::load_model(&sandbox, &bytes, None, engine) {
         Ok(p) => p,
         Err(outcome) => {
             eprintln!("{}: {}", args.component, escape(&outcome.to_string()));

@@ -91,7 +91,7 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
     let report = match (&args.data, &args.dataset) {
         (Some(dir), _) if crate::runs::sql_model::is_sql_model(&args.component) => {
             let (package, engine) = sql_model_package(&args.component)?;
-            match crate::runs::load_model(&sandbox, &package, args.expect_digest.as_deref(), Some(&engine)) {
+            match crate::runs::load_model(&sandbox, &package, args.expect_digest.as_deref(), |_| Ok(engine)) {
                 Ok(plugin) => crate::runs::run_plugin_on_dir(
                     &sandbox,
                     &plugin,

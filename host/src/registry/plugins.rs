@@ -276,7 +276,8 @@ impl Registry {
         let loaded = {
             let (sandbox, bytes) = (sandbox.clone(), bytes.to_vec());
             off_runtime(move || {
-                let plugin = crate::runs::load_model(&sandbox, &bytes, None, engine.as_deref())
+                let engine = |d: &str| engine.ok_or(()).or_else(|_| crate::runs::no_engine(d));
+                let plugin = crate::runs::load_model(&sandbox, &bytes, None, engine)
                     .map_err(|o| RegistryError::Invalid(format!("not a publishable model: {o}")))?;
                 let info = sandbox
                     .describe(&plugin)
@@ -403,11 +404,13 @@ impl Registry {
             actor.require(Role::Admin, "vetting someone else's plugin")?;
         }
         let bytes = self.plugin_bytes(&actor.user.name, &record.digest).await?;
-        let engine = self.engine_for(&bytes).await?;
+        self.check_engine(&bytes).await?;
         let described = {
-            let (sandbox, bytes, digest) = (sandbox.clone(), bytes.clone(), record.digest.clone());
+            let (sandbox, bytes, digest, registry) =
+                (sandbox.clone(), bytes.clone(), record.digest.clone(), self.clone());
             off_runtime(move || {
-                let plugin = crate::runs::load_model(&sandbox, &bytes, Some(&digest), engine.as_deref())?;
+                let engine = |d: &str| registry.engine_bytes(d);
+                let plugin = crate::runs::load_model(&sandbox, &bytes, Some(&digest), engine)?;
                 let info = sandbox.describe(&plugin)?;
                 Ok::<_, Outcome>((plugin, info))
             })

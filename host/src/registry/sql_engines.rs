@@ -135,22 +135,27 @@ impl Registry {
         Ok((engine.digest, bytes))
     }
 
-    /// What runs a plugin whose stored bytes are `bytes`: for a SQL model package, the bytes of
-    /// the engine it names, which must be an installed engine (checked against its digest);
-    /// for a component, nothing.
-    pub async fn engine_for(&self, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
-        let Some(package) = sql_model::unpack(bytes) else { return Ok(None) };
+    /// Refuse a SQL model package whose engine this registry has not installed; a component
+    /// passes. Every stored run and vetting checks it before loading.
+    pub async fn check_engine(&self, bytes: &[u8]) -> Result<()> {
+        let Some(package) = sql_model::unpack(bytes) else { return Ok(()) };
         let (engine, _) = package.map_err(RegistryError::Invalid)?;
         let installed = sqlx::query("SELECT digest FROM sql_engines WHERE digest = $1")
             .bind(&engine)
             .fetch_optional(self.db.pool())
             .await?;
-        if installed.is_none() {
-            return Err(RegistryError::Invalid(format!(
+        match installed {
+            Some(_) => Ok(()),
+            None => Err(RegistryError::Invalid(format!(
                 "the SQL model runs on engine {engine}, which this registry has not installed"
-            )));
+            ))),
         }
-        Ok(Some(self.blobs.get(&engine)?))
+    }
+
+    /// The bytes of installed engine `digest`, checked against it: read when this process has
+    /// not loaded the engine yet.
+    pub fn engine_bytes(&self, digest: &str) -> std::result::Result<Vec<u8>, crate::sandbox::Outcome> {
+        self.blobs.get(digest).map_err(|e| super::run_outcome(&e))
     }
 
     /// The package of SQL model `text`, on the current engine, with the engine's bytes. A model

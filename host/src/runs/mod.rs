@@ -303,7 +303,7 @@ pub fn run_component(
     data_label: &str,
     load: impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome>,
 ) -> RunReport {
-    let plugin = match load_model(sandbox, bytes, expected_digest, None) {
+    let plugin = match load_model(sandbox, bytes, expected_digest, no_engine) {
         Ok(p) => p,
         Err(outcome) => return RunReport::failed(outcome, crate::digest::digest_of(bytes)),
     };
@@ -311,14 +311,14 @@ pub fn run_component(
 }
 
 /// Load what a plugin's `bytes` are: a component, or a SQL model package (see
-/// [`sql_model::package`]) run by `engine`, the bytes of the engine it names (already checked
-/// against that digest and against the installed engines by the caller). With
-/// `expected_digest`, bytes of any other digest are refused.
+/// [`sql_model::package`]) run by the engine it names. The engine is the one this process loaded
+/// lately, or else `engine` reads its bytes (from an installed engine's blob, checked against its
+/// digest). With `expected_digest`, bytes of any other digest are refused.
 pub fn load_model(
     sandbox: &Sandbox,
     bytes: &[u8],
     expected_digest: Option<&str>,
-    engine: Option<&[u8]>,
+    engine: impl FnOnce(&str) -> Result<Vec<u8>, Outcome>,
 ) -> Result<crate::sandbox::Plugin, Outcome> {
     let Some(package) = sql_model::unpack(bytes) else {
         return sandbox.load(bytes, expected_digest);
@@ -328,13 +328,19 @@ pub fn load_model(
     if let Some(expected) = expected_digest.filter(|e| **e != digest) {
         return Err(Outcome::HashMismatch { expected: expected.to_string(), actual: digest });
     }
-    let engine = engine.ok_or_else(|| {
-        Outcome::InvalidComponent(format!(
-            "the SQL engine {engine_digest} this SQL model runs on is not installed"
-        ))
-    })?;
     let source = sql_model::source(&text).map_err(Outcome::InvalidComponent)?;
-    Ok(sandbox.load(engine, Some(&engine_digest))?.with_sql(source, digest))
+    let plugin = match sandbox.loaded(&engine_digest) {
+        Some(plugin) => plugin,
+        None => sandbox.load(&engine(&engine_digest)?, Some(&engine_digest))?,
+    };
+    Ok(plugin.with_sql(source, digest))
+}
+
+/// The engine source of a caller that has none: a SQL model package cannot run.
+pub fn no_engine(engine_digest: &str) -> Result<Vec<u8>, Outcome> {
+    Err(Outcome::InvalidComponent(format!(
+        "the SQL engine {engine_digest} this SQL model runs on is not installed"
+    )))
 }
 
 /// Run a loaded plugin (a component, or the SQL engine with a SQL model) on the tables in `dir`,

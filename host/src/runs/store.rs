@@ -624,18 +624,16 @@ impl Registry {
             }
         };
         // A SQL model runs on the engine its package names, which must still be installed.
-        let engine = match self.engine_for(&bytes).await {
-            Ok(engine) => engine,
-            Err(e) => {
-                let report = RunReport::failed(Outcome::BadInput(e.to_string()), record.digest.clone());
-                self.finish_run(actor, run_id, &report, lease).await?;
-                return Err(e);
-            }
-        };
+        if let Err(e) = self.check_engine(&bytes).await {
+            let report = RunReport::failed(Outcome::BadInput(e.to_string()), record.digest.clone());
+            self.finish_run(actor, run_id, &report, lease).await?;
+            return Err(e);
+        }
         let report = {
             let (sandbox, registry, digest) = (sandbox.clone(), self.clone(), record.digest.clone());
             let (settings, limits, d) = (settings.to_vec(), limits.clone(), d.clone());
-            let work = move || match load_model(&sandbox, &bytes, Some(&digest), engine.as_deref()) {
+            let work = move || match load_model(&sandbox, &bytes, Some(&digest), |e| registry.engine_bytes(e))
+            {
                 Ok(plugin) => run_plugin(
                     &sandbox,
                     &plugin,
