@@ -580,7 +580,10 @@ fn a_result_from_a_worker_that_lost_its_lease_is_discarded() {
 #[test]
 fn serve_drains_on_sigterm_and_recovers_after_kill() {
     let (reg, admin, bob, digest) = spinning_registry("serve_process");
-    let spin = |deadline: f64| json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": deadline}});
+    // Spinning until its deadline, whatever the machine's speed: on a fast one the default fuel
+    // ran out first (the root admin allows the fuel).
+    reg.ok(&admin, &["policy", "set", "--fuel", "1e13"]);
+    let spin = |deadline: f64| json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": deadline, "fuel": 1e13}});
 
     // SIGTERM while a run spins: it ends by its own deadline, then the server exits cleanly.
     let (mut server, url) = spawn_server(reg.home(), "1");
@@ -612,8 +615,6 @@ fn serve_drains_on_sigterm_and_recovers_after_kill() {
 
     // kill -9 with one run spinning and one queued behind it.
     let (mut server, url) = spawn_server(reg.home(), "1");
-    // Spinning under a budget that lasts far beyond the test (the root admin allows it).
-    reg.ok(&admin, &["policy", "set", "--fuel", "1e13"]);
     // A short deadline: after the restart the killed run is run again, and spins until it.
     let blocked = json!({"plugin": digest, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": 5, "fuel": 1e13}});
     let running = queue_run(&url, &bob, blocked);
