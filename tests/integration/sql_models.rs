@@ -99,7 +99,7 @@ fn pairs(clues: &[Value]) -> BTreeSet<(String, String)> {
 /// shapes (the skewed one has long numeric ids and nulls in key columns) and on the task's
 /// hand-written fixture.
 fn the_bundled_sql_models_find_what_the_rust_models_find() {
-    for task in TASKS {
+    for task in sieve_host::datasets::contract::TASKS {
         let mut datasets = vec![repo().join("tests/fixtures").join(task)];
         for (seed, shape) in [("11", "plain"), ("12", "skewed")] {
             let data = fresh_dir(&format!("sql-bundled-{task}-{shape}"));
@@ -135,16 +135,6 @@ fn the_bundled_sql_models_find_what_the_rust_models_find() {
         }
     }
 }
-
-const TASKS: [&str; 7] = [
-    "vehicle-insurance-fraud",
-    "private-lending-fraud",
-    "false-mediation-confirmation",
-    "judicial-auction-violations",
-    "restricted-debtor-travel",
-    "vehicle-enforcement",
-    "copyright-harvesting",
-];
 
 /// A cross join of the largest table with itself, three times over, is stopped by the run's
 /// limits (fuel, memory or deadline) as a typed outcome; the host is fine afterwards.
