@@ -172,8 +172,11 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     // No engine yet: publishing says what to do.
     let o = reg.cmd(Some(&alice), &["plugin", "publish", &model]);
     assert!(!o.status.success() && stderr(&o).contains("sieve sql-engine install"), "{}", stderr(&o));
-    // Only a root admin installs one.
+    // Only a root admin installs one: not an author, not a city's admin.
     reg.refused(&alice, &["sql-engine", "install"], "admin");
+    reg.ok(&admin, &["org", "add", "city-a", "--parent", "province"]);
+    let city_admin = reg.user(&admin, "city-admin", "city-a", &["admin"]);
+    reg.refused(&city_admin, &["sql-engine", "install"], "root procuratorate");
     let engines = reg.json(&admin, &["sql-engine", "install"]);
     let engine = engines[0]["digest"].as_str().expect("engine digest").to_string();
     assert_eq!(engines[0]["current"], true, "{engines}");

@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use crate::runs::sql_model;
 use crate::sandbox::imports::{how_linked, imports_sockets};
 
-use super::{component_bytes, sandbox};
+use super::sandbox;
 
 /// Arguments of `sieve inspect`.
 #[derive(Args)]
@@ -25,15 +24,9 @@ pub struct InspectArgs {
 /// A SQL model (`model.sql`) is inspected as the SQL engine running it: the inputs shown are the
 /// ones derived from its query.
 pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
-    let (bytes, engine) = if sql_model::is_sql_model(&args.component) {
-        let (package, engine) = super::run::sql_model_package(&args.component)?;
-        (package, Some(engine))
-    } else {
-        (component_bytes(&args.component)?, None)
-    };
+    let (bytes, engine) = super::run::model_bytes(&args.component)?;
     let sandbox = sandbox(&home)?;
-    let engine = |d: &str| engine.ok_or(()).or_else(|_| crate::runs::no_engine(d));
-    let plugin = match crate::runs::load_model(&sandbox, &bytes, None, engine) {
+    let plugin = match crate::runs::load_model(&sandbox, &bytes, None, crate::runs::engine_given(engine)) {
         Ok(p) => p,
         Err(outcome) => {
             eprintln!("{}: {}", args.component, escape(&outcome.to_string()));

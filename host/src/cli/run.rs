@@ -61,13 +61,17 @@ fn progress() -> (indicatif::ProgressBar, crate::sandbox::state::ProgressFn) {
     (bar, on_progress)
 }
 
-/// The SQL model at `path`, packaged for the SQL engine (see [`crate::runs::sql_model::package`]),
-/// and the engine's bytes (`SIEVE_SQL_ENGINE`, or the one this checkout built).
-pub(super) fn sql_model_package(path: &str) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-    use anyhow::Context as _;
-    let text = super::component_bytes(path)?;
-    let text = String::from_utf8(text).with_context(|| format!("the SQL model {path} is not UTF-8 text"))?;
-    let source = crate::runs::sql_model::source(&text).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+/// What `component` names to run ad hoc: a component's bytes; or, for a SQL model (`.sql`), its
+/// package for the SQL engine (see [`crate::runs::sql_model::package`]) and the engine's bytes
+/// (`SIEVE_SQL_ENGINE`, or the one this checkout built).
+pub(super) fn model_bytes(component: &str) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
+    if !crate::runs::sql_model::is_sql_model(component) {
+        return Ok((component_bytes(component)?, None));
+    }
+    let text = component_bytes(component)?;
+    let text =
+        String::from_utf8(text).with_context(|| format!("the SQL model {component} is not UTF-8 text"))?;
+    let source = crate::runs::sql_model::source(&text).map_err(|e| anyhow::anyhow!("{component}: {e}"))?;
     let engine = crate::runs::sql_model::engine_path();
     let bytes = std::fs::read(&engine).with_context(|| {
         format!(
@@ -76,7 +80,7 @@ pub(super) fn sql_model_package(path: &str) -> anyhow::Result<(Vec<u8>, Vec<u8>)
         )
     })?;
     let package = crate::runs::sql_model::package(&crate::digest::digest_of(&bytes), &source);
-    Ok((package, bytes))
+    Ok((package, Some(bytes)))
 }
 
 /// Run and report; the exit status encodes the outcome.
@@ -89,25 +93,12 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
     let sandbox = sandbox(&home)?;
     let (bar, on_progress) = progress();
     let report = match (&args.data, &args.dataset) {
-        (Some(dir), _) if crate::runs::sql_model::is_sql_model(&args.component) => {
-            let (package, engine) = sql_model_package(&args.component)?;
-            match crate::runs::load_model(&sandbox, &package, args.expect_digest.as_deref(), |_| Ok(engine)) {
-                Ok(plugin) => crate::runs::run_plugin_on_dir(
-                    &sandbox,
-                    &plugin,
-                    dir,
-                    &args.params,
-                    &limits,
-                    Some(on_progress),
-                ),
-                Err(outcome) => crate::runs::RunReport::failed(outcome, crate::digest::digest_of(&package)),
-            }
-        }
         (Some(dir), _) => {
-            let bytes = component_bytes(&args.component)?;
+            let (bytes, engine) = model_bytes(&args.component)?;
             run_on_dir(
                 &sandbox,
                 &bytes,
+                engine,
                 args.expect_digest.as_deref(),
                 dir,
                 &args.params,

@@ -276,9 +276,9 @@ impl Registry {
         let loaded = {
             let (sandbox, bytes) = (sandbox.clone(), bytes.to_vec());
             off_runtime(move || {
-                let engine = |d: &str| engine.ok_or(()).or_else(|_| crate::runs::no_engine(d));
-                let plugin = crate::runs::load_model(&sandbox, &bytes, None, engine)
-                    .map_err(|o| RegistryError::Invalid(format!("not a publishable model: {o}")))?;
+                let plugin =
+                    crate::runs::load_model(&sandbox, &bytes, None, crate::runs::engine_given(engine))
+                        .map_err(|o| RegistryError::Invalid(format!("not a publishable model: {o}")))?;
                 let info = sandbox
                     .describe(&plugin)
                     .map_err(|o| RegistryError::Invalid(format!("the model cannot describe itself: {o}")))?;

@@ -262,19 +262,23 @@ fn run_seed(plugin_digest: &str, data: &str, settings: &[(String, String)]) -> [
     h.finalize().into()
 }
 
-/// Run `bytes` on the dataset in `dir` with `name=value` settings; `on_progress` hears the
-/// model's progress reports.
+/// Run `bytes` (a component, or a SQL model package run by `engine`, see [`load_model`]) on the
+/// dataset in `dir` with `name=value` settings; `on_progress` hears the model's progress reports.
+#[allow(clippy::too_many_arguments)]
 pub fn run_on_dir(
     sandbox: &Sandbox,
     bytes: &[u8],
+    engine: Option<Vec<u8>>,
     expected_digest: Option<&str>,
     dir: &Path,
     settings: &[(String, String)],
     limits: &Limits,
     on_progress: Option<ProgressFn>,
 ) -> RunReport {
-    let label = dir.display().to_string();
-    run_component(sandbox, bytes, expected_digest, settings, limits, on_progress, &label, from_dir(dir))
+    match load_model(sandbox, bytes, expected_digest, engine_given(engine)) {
+        Ok(plugin) => run_plugin_on_dir(sandbox, &plugin, dir, settings, limits, on_progress),
+        Err(outcome) => RunReport::failed(outcome, crate::digest::digest_of(bytes)),
+    }
 }
 
 /// Load a model's declared inputs from the tables in `dir`, served as a run serves them.
@@ -285,29 +289,6 @@ fn from_dir(
         let tables = datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))?;
         Ok(Arc::from(datasets::served_to(shares, &info.task, tables)))
     }
-}
-
-/// Run `bytes` on the tables `load` provides for the model's declared inputs (told whether the
-/// model reads shared dictionaries, so that it may read them ready-made). `data_label` names
-/// the data (it seeds the guest's random numbers together with the digest and settings). One
-/// store, and one budget, serves instantiation, `describe()` and `run()`; loading the tables in
-/// between is the host's time, not the model's.
-#[allow(clippy::too_many_arguments)]
-pub fn run_component(
-    sandbox: &Sandbox,
-    bytes: &[u8],
-    expected_digest: Option<&str>,
-    settings: &[(String, String)],
-    limits: &Limits,
-    on_progress: Option<ProgressFn>,
-    data_label: &str,
-    load: impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome>,
-) -> RunReport {
-    let plugin = match load_model(sandbox, bytes, expected_digest, no_engine) {
-        Ok(p) => p,
-        Err(outcome) => return RunReport::failed(outcome, crate::digest::digest_of(bytes)),
-    };
-    run_plugin(sandbox, &plugin, settings, limits, on_progress, data_label, load)
 }
 
 /// Load what a plugin's `bytes` are: a component, or a SQL model package (see
@@ -336,11 +317,16 @@ pub fn load_model(
     Ok(plugin.with_sql(source, digest))
 }
 
-/// The engine source of a caller that has none: a SQL model package cannot run.
-pub fn no_engine(engine_digest: &str) -> Result<Vec<u8>, Outcome> {
-    Err(Outcome::InvalidComponent(format!(
-        "the SQL engine {engine_digest} this SQL model runs on is not installed"
-    )))
+/// The engine source of a caller that holds the engine's bytes, or none (a SQL model package
+/// then cannot run).
+pub fn engine_given(engine: Option<Vec<u8>>) -> impl FnOnce(&str) -> Result<Vec<u8>, Outcome> {
+    move |engine_digest| {
+        engine.ok_or_else(|| {
+            Outcome::InvalidComponent(format!(
+                "the SQL engine {engine_digest} this SQL model runs on is not installed"
+            ))
+        })
+    }
 }
 
 /// Run a loaded plugin (a component, or the SQL engine with a SQL model) on the tables in `dir`,
@@ -357,8 +343,12 @@ pub fn run_plugin_on_dir(
     run_plugin(sandbox, plugin, settings, limits, on_progress, &label, from_dir(dir))
 }
 
-/// [`run_component`] once the plugin is loaded; the report names it by what runs (the
-/// component, or the SQL model on the engine).
+/// Run a loaded plugin on the tables `load` provides for the model's declared inputs (told
+/// whether the model reads shared dictionaries, so that it may read them ready-made); the report
+/// names it by what runs (the component, or the SQL model on the engine). `data_label` names the
+/// data (it seeds the guest's random numbers together with the digest and settings). One store,
+/// and one budget, serves instantiation, `describe()` and `run()`; loading the tables in between
+/// is the host's time, not the model's.
 pub fn run_plugin(
     sandbox: &Sandbox,
     plugin: &crate::sandbox::Plugin,

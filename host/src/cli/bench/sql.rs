@@ -82,7 +82,7 @@ fn compile_figures(md: &mut String, sandbox: &Sandbox, engine: &[u8]) -> anyhow:
         let source = crate::runs::sql_model::source(text).map_err(anyhow::Error::msg)?;
         let package = crate::runs::sql_model::package(&plugin.digest, &source);
         let started = Instant::now();
-        crate::runs::load_model(&sandbox, &package, None, crate::runs::no_engine)
+        crate::runs::load_model(&sandbox, &package, None, crate::runs::engine_given(None))
             .map_err(|o| anyhow::anyhow!("{o}"))?;
         loaded.push(started.elapsed());
     }
@@ -130,8 +130,9 @@ fn compare(
         .with_context(|| format!("no SQL model of {task}"))?;
     let source = crate::runs::sql_model::source(text).map_err(anyhow::Error::msg)?;
     let package = crate::runs::sql_model::package(&crate::digest::digest_of(engine), &source);
-    let sql = crate::runs::load_model(sandbox, &package, None, |_| Ok(engine.to_vec()))
-        .map_err(|o| anyhow::anyhow!("{o}"))?;
+    let sql =
+        crate::runs::load_model(sandbox, &package, None, crate::runs::engine_given(Some(engine.to_vec())))
+            .map_err(|o| anyhow::anyhow!("{o}"))?;
     let rust = sandbox
         .load(crate::bundled::get(task).with_context(|| format!("no bundled {task}"))?, None)
         .map_err(|o| anyhow::anyhow!("{o}"))?;
