@@ -56,9 +56,9 @@ impl Text {
         Ok(Text { bytes, offsets })
     }
 
-    /// Take the raw parts back.
-    pub fn into_parts(self) -> (Vec<u8>, Vec<u32>) {
-        (self.bytes.into_bytes(), self.offsets)
+    /// Take the raw parts back: the values' text, concatenated, and the offsets.
+    pub fn into_parts(self) -> (String, Vec<u32>) {
+        (self.bytes, self.offsets)
     }
 
     /// Number of values.

@@ -80,6 +80,7 @@ fn sql_models_end_to_end() {
     }
     a_sql_model_declares_what_its_query_reads_and_finds_what_the_rust_rule_finds();
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
+    a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
     the_engine_run_as_an_ordinary_component_learns_nothing();
     the_bundled_sql_models_find_what_the_rust_models_find();
     a_runaway_query_ends_within_its_limits();
@@ -301,6 +302,38 @@ fn a_sql_model_declares_what_its_query_reads_and_finds_what_the_rust_rule_finds(
     // A parameter bound as a value: a larger notice requirement flags at least as many.
     let (_, _, stricter) = run_model(&model, &data, &["--param", "movable_notice_days=40"]);
     assert!(subjects(&stricter, None).is_superset(&expected));
+}
+
+/// The optimizer drops what a query names but never uses (an aggregate nobody selects, a table
+/// under `WHERE false`): those are not declared inputs, yet the query still binds and runs on
+/// the columns it does read.
+fn a_query_that_names_more_than_it_reads_runs_on_what_it_reads() {
+    let model = t4_model(
+        "names-more",
+        "",
+        "SELECT coalesce(a.item_id, '-') AS subject, 0.5 AS score, 'every-item' AS rule, 'an item' AS reason,
+                a.__row AS auctions__row
+         FROM auctions a
+         JOIN (SELECT count(*) AS items, count(kind) AS kinds FROM auctions) t ON t.items > 0
+         UNION ALL
+         SELECT bidder_id, 0.5, 'never', 'no bid', NULL FROM bids WHERE false",
+    );
+    let o = run(&["inspect", &model, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inspected: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let inputs = &inspected["model"]["inputs"];
+    assert_eq!(inputs.as_array().map(Vec::len), Some(1), "bids is never read: {inputs}");
+    assert_eq!(inputs[0]["columns"].as_array().map(Vec::len), Some(1), "only item_id: {inputs}");
+
+    let data = fresh_dir("sql-names-more-data");
+    let d = data.to_str().expect("utf-8");
+    let generated =
+        run(&["gen", "judicial-auction-violations", "--seed", "4", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    let items = std::fs::read_to_string(data.join("auctions.csv")).expect("auctions").lines().count() - 1;
+    assert_eq!(clues.len(), items, "a clue per auction: {report}");
 }
 
 fn a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values() {

@@ -195,19 +195,23 @@ impl Model for SqlEngine {
         let (header, query, contract) = model().map_err(ModelError::Failed)?;
         let specs = inputs(&header, &query, &contract).map_err(ModelError::Failed)?;
         let session = session();
+        let batch_rows = session.copied_config().batch_size();
         let mut row_counts = BTreeMap::new();
-        for spec in &specs {
-            let names: Vec<&str> = spec.columns.iter().map(|c| c.name.as_str()).collect();
-            let frame = ctx.table(&spec.name)?.load(&names)?;
-            let rows = frame.len();
-            row_counts.insert(spec.name.clone(), rows);
-            let batch_rows = session.copied_config().batch_size();
-            let batches =
-                tables::batches(frame.into_columns(), rows, batch_rows).map_err(ModelError::BadData)?;
-            let table = MemTable::try_new(batches[0].schema(), vec![batches])
-                .map_err(|e| ModelError::Failed(e.to_string()))?;
+        // Every table of the contract, so the query binds as it did when its inputs were derived;
+        // only the declared columns hold data.
+        for (name, columns) in &contract {
+            let mut batches = Vec::new();
+            if let Some(spec) = specs.iter().find(|s| s.name == *name) {
+                let names: Vec<&str> = spec.columns.iter().map(|c| c.name.as_str()).collect();
+                let frame = ctx.table(&spec.name)?.load(&names)?;
+                let rows = frame.len();
+                row_counts.insert(spec.name.clone(), rows);
+                batches =
+                    tables::batches(frame.into_columns(), rows, batch_rows).map_err(ModelError::BadData)?;
+            }
+            let table = tables::LoadedTable::new(name, tables::schema(columns), batches);
             session
-                .register_table(spec.name.as_str(), Arc::new(table))
+                .register_table(name.as_str(), Arc::new(table))
                 .map_err(|e| ModelError::Failed(e.to_string()))?;
         }
         let mut bound = std::collections::HashMap::new();

@@ -1,7 +1,8 @@
-//! Bounded compilation. A component is scanned before anything is compiled (its size, what it
-//! imports and exports, and the shape of every function: count, locals, body size, nesting, which
-//! Cranelift's cost grows with faster than linearly), then compiled in a worker process with a
-//! timeout and a memory cap, so a hostile component costs at most the limits, never the host.
+//! Bounded compilation. A component is scanned before it is loaded (its size, what it imports
+//! and exports, and the shape of every function: count, locals, body size), and before anything
+//! is compiled its functions' nesting (which Cranelift's cost grows with faster than linearly) is
+//! checked too; then it is compiled in a worker process with a timeout and a memory cap, so a
+//! hostile component costs at most the limits, never the host.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -55,12 +56,11 @@ pub struct Shape {
     pub exports: Vec<String>,
     /// Functions with bodies, over all core modules.
     pub functions: usize,
-    /// Deepest nesting in any function.
-    pub max_nesting: usize,
 }
 
-/// Scan `bytes` without compiling: top-level imports and exports, and every function's shape
-/// against `limits`. Cost is linear in the size of the component.
+/// Scan `bytes` without compiling: top-level imports and exports, and every function's count,
+/// size and locals against `limits`. Reads each body's header only, not its instructions (the
+/// nesting is checked before compiling, which a load from the code cache does not need).
 pub fn scan(bytes: &[u8], limits: &CompileLimits) -> Result<Shape, String> {
     if bytes.len() > limits.max_component_bytes {
         return Err(format!(
@@ -114,20 +114,31 @@ pub fn scan(bytes: &[u8], limits: &CompileLimits) -> Result<Shape, String> {
                         limits.max_locals
                     ));
                 }
-                let nesting = nesting(&body).map_err(|e| e.to_string())?;
-                if nesting > limits.max_nesting {
-                    return Err(format!(
-                        "function {} nests blocks {nesting} deep; at most {} are compiled (the nesting limit)",
-                        shape.functions - 1,
-                        limits.max_nesting
-                    ));
-                }
-                shape.max_nesting = shape.max_nesting.max(nesting);
             }
             _ => {}
         }
     }
     Ok(shape)
+}
+
+/// The deepest nesting of blocks in any function of `bytes`, or the error naming the first
+/// function nested deeper than `limits` allow. Visits every instruction.
+pub fn check_nesting(bytes: &[u8], limits: &CompileLimits) -> Result<usize, String> {
+    let (mut function, mut deepest) = (0usize, 0usize);
+    for payload in Parser::new(0).parse_all(bytes) {
+        if let Payload::CodeSectionEntry(body) = payload.map_err(|e| e.to_string())? {
+            let nesting = nesting(&body).map_err(|e| e.to_string())?;
+            if nesting > limits.max_nesting {
+                return Err(format!(
+                    "function {function} nests blocks {nesting} deep; at most {} are compiled (the nesting limit)",
+                    limits.max_nesting
+                ));
+            }
+            deepest = deepest.max(nesting);
+            function += 1;
+        }
+    }
+    Ok(deepest)
 }
 
 fn nesting(body: &wasmparser::FunctionBody<'_>) -> wasmparser::Result<usize> {
@@ -166,14 +177,15 @@ pub enum Compiler {
 /// The hidden subcommand that turns a component on stdin into a compiled artifact on stdout.
 pub const WORKER_COMMAND: &str = "compile-worker";
 
-/// Compile `bytes` to an artifact for `engine` (whose configuration the worker rebuilds with
-/// [`super::engine_config`]).
+/// Compile `bytes` (already [`scan`]ned) to an artifact for `engine` (whose configuration the
+/// worker rebuilds with [`super::engine_config`]), once its nesting is within `limits`.
 pub fn compile(
     engine: &wasmtime::Engine,
     bytes: &[u8],
     compiler: &Compiler,
     limits: &CompileLimits,
 ) -> Result<Vec<u8>, String> {
+    check_nesting(bytes, limits)?;
     match compiler {
         Compiler::InProcess => engine.precompile_component(bytes).map_err(|e| format!("{e:#}")),
         Compiler::Worker { program } => compile_in_worker(program, bytes, limits),
@@ -296,9 +308,14 @@ mod tests {
         };
         let limits = CompileLimits::default();
         let ok = scan(&component(&nested(100)), &limits).expect("100 deep is fine");
-        assert_eq!((ok.functions, ok.max_nesting), (1, 100));
-        let e = scan(&component(&nested(limits.max_nesting + 1)), &limits).expect_err("too deep");
-        assert!(e.contains("nests blocks 2001 deep") && e.contains("the nesting limit"), "{e}");
+        assert_eq!(ok.functions, 1);
+        assert_eq!(check_nesting(&component(&nested(100)), &limits), Ok(100));
+        let too_deep = component(&format!("{} {}", nested(1), nested(limits.max_nesting + 1)));
+        let e = check_nesting(&too_deep, &limits).expect_err("too deep");
+        assert!(e.contains("function 1 nests blocks 2001 deep") && e.contains("the nesting limit"), "{e}");
+        let engine = wasmtime::Engine::default();
+        let e = compile(&engine, &too_deep, &Compiler::InProcess, &limits).expect_err("not compiled");
+        assert!(e.contains("the nesting limit"), "{e}");
 
         let small = CompileLimits { max_component_bytes: 16, ..CompileLimits::default() };
         let e = scan(&component(&nested(1)), &small).expect_err("too big");
