@@ -81,6 +81,7 @@ fn sql_models_end_to_end() {
     a_sql_model_declares_what_its_query_reads_and_finds_what_the_rust_rule_finds();
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
     a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
+    joins_on_codes_match_exactly_what_joins_on_text_match();
     the_engine_run_as_an_ordinary_component_learns_nothing();
     the_bundled_sql_models_find_what_the_rust_models_find();
     a_runaway_query_ends_within_its_limits();
@@ -113,6 +114,7 @@ fn the_bundled_sql_models_find_what_the_rust_models_find() {
             let model = format!("{task}.sql");
             let (code, sql, sql_clues) = run_model(&model, &data, &[]);
             assert_eq!(code, 0, "{task}: {sql}");
+            assert_eq!(sql["stderr"], "", "{task}: joins and groupings on codes, nothing left on text");
             let (code, rust, rust_clues) = run_model(task, &data, &[]);
             assert_eq!(code, 0, "{task}: {rust}");
             let (ours, theirs) = (pairs(&sql_clues), pairs(&rust_clues));
@@ -334,6 +336,54 @@ fn a_query_that_names_more_than_it_reads_runs_on_what_it_reads() {
     assert_eq!(code, 0, "{report}");
     let items = std::fs::read_to_string(data.join("auctions.csv")).expect("auctions").lines().count() - 1;
     assert_eq!(clues.len(), items, "a clue per auction: {report}");
+}
+
+/// The engine joins and groups key columns on their dictionary codes: within one key domain that
+/// finds exactly the pairs comparing the text finds (`upper()` keeps a key from being a plain
+/// column, so those joins compare text), and across two domains, whose codes mean different
+/// things, no more than the text does.
+fn joins_on_codes_match_exactly_what_joins_on_text_match() {
+    let model = t4_model(
+        "codes-and-text",
+        "",
+        "SELECT a.item_id AS subject, 0.5 AS score, 'same-domain-codes' AS rule, 'x' AS reason
+         FROM auctions a JOIN priority_claims p ON p.case_no = a.case_no
+         UNION ALL
+         SELECT a.item_id, 0.5, 'same-domain-text', 'x'
+         FROM auctions a JOIN priority_claims p ON upper(p.case_no) = upper(a.case_no)
+         UNION ALL
+         SELECT a.item_id, 0.5, 'two-domains-codes', 'x'
+         FROM auctions a JOIN priority_claims p ON p.case_no = a.item_id
+         UNION ALL
+         SELECT a.item_id, 0.5, 'two-domains-text', 'x'
+         FROM auctions a JOIN priority_claims p ON upper(p.case_no) = upper(a.item_id)
+         UNION ALL
+         SELECT g.case_no, CAST(g.n AS DOUBLE), 'grouped-codes', 'x'
+         FROM (SELECT case_no, count(*) AS n FROM priority_claims WHERE case_no IS NOT NULL GROUP BY case_no) g
+         UNION ALL
+         SELECT g.k, CAST(g.n AS DOUBLE), 'grouped-text', 'x'
+         FROM (SELECT upper(case_no) AS k, count(*) AS n FROM priority_claims WHERE case_no IS NOT NULL GROUP BY upper(case_no)) g",
+    );
+    let data = fresh_dir("sql-codes-data");
+    let d = data.to_str().expect("utf-8");
+    assert!(run(&["gen", "judicial-auction-violations", "--seed", "5", "--out", d]).status.success());
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["stderr"], "", "the rewrite to codes applied: {report}");
+    let of = |rule: &str| {
+        let mut found: Vec<(String, String)> = clues
+            .iter()
+            .filter(|c| c["rule"] == rule)
+            .map(|c| (c["subject"].as_str().unwrap_or("").to_uppercase(), c["score"].to_string()))
+            .collect();
+        found.sort();
+        found
+    };
+    assert!(!of("same-domain-codes").is_empty());
+    assert_eq!(of("same-domain-codes"), of("same-domain-text"));
+    assert_eq!(of("two-domains-codes"), of("two-domains-text"));
+    assert!(!of("grouped-codes").is_empty());
+    assert_eq!(of("grouped-codes"), of("grouped-text"));
 }
 
 fn a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values() {

@@ -1,20 +1,21 @@
 //! Tables between the host and DataFusion: the columns the host serves become Arrow arrays
 //! (text as views into the bytes the host sent, not copied value by value; dictionary-coded text
-//! as each row's view of its dictionary value), each table with a `__row` column numbering its
-//! rows for evidence, in batches of DataFusion's batch size; and a contract's tables become empty
-//! ones of the same schema, to plan a query against.
+//! kept as its codes, and made into views of its dictionary's values only when a plan reads the
+//! text), each table with a `__row` column numbering its rows for evidence, in batches of
+//! DataFusion's batch size; and a contract's tables become empty ones of the same schema, to plan
+//! a query against.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray, StringViewArray,
-    TimestampMillisecondArray, builder::make_view,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
+    StringViewArray, TimestampMillisecondArray, UInt32Array, builder::make_view,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{DataFusionError, plan_err};
+use datafusion::common::plan_err;
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::Expr;
@@ -98,76 +99,182 @@ fn view_array(views: Vec<u128>, text: &StringArray, nulls: Option<NullBuffer>) -
     unsafe { StringViewArray::new_unchecked(ScalarBuffer::from(views), vec![text.values().clone()], nulls) }
 }
 
-/// One served column as an Arrow array.
-fn array(column: Column) -> Result<ArrayRef, String> {
+/// The dictionaries met while building a run's tables, one per key domain: the SDK hands every
+/// column coded against one dictionary the same `Arc`. Each is kept for the whole run, so that no
+/// other dictionary can take its address, and its values are turned into views once.
+#[derive(Default)]
+pub struct Dictionaries {
+    seen: Vec<(Arc<Text>, StringViewArray)>,
+}
+
+impl Dictionaries {
+    /// The domain (a number, from 0) of the columns coded against `dictionary`.
+    fn domain(&mut self, dictionary: &Arc<Text>) -> Result<usize, String> {
+        if let Some(known) = self.seen.iter().position(|(d, _)| Arc::ptr_eq(d, dictionary)) {
+            return Ok(known);
+        }
+        let text = strings(Text::clone(dictionary), None)?;
+        let values = view_array(views(&text).collect(), &text, None);
+        self.seen.push((dictionary.clone(), values));
+        Ok(self.seen.len() - 1)
+    }
+
+    /// The values of `domain`'s dictionary, in code order.
+    pub fn values(&self, domain: usize) -> Option<&StringViewArray> {
+        self.seen.get(domain).map(|(_, values)| values)
+    }
+
+    /// How many domains were met.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+/// The name of the column holding `column`'s dictionary codes.
+pub fn code_column(column: &str) -> String {
+    // `#` never appears in a contract's column names, so this names nothing a query could.
+    format!("{column}#code")
+}
+
+/// One served column as an Arrow array (dictionary-coded text as its codes, with their domain).
+fn array(column: Column, dictionaries: &mut Dictionaries) -> Result<(ArrayRef, Option<usize>), String> {
     let len = column.len();
     let nulls = nulls(column.validity, len);
     Ok(match column.values {
         Values::Text(text) => {
             let text = strings(text, None)?;
-            Arc::new(view_array(views(&text).collect(), &text, nulls))
+            (Arc::new(view_array(views(&text).collect(), &text, nulls)), None)
         }
-        // Each row takes its dictionary value's view: no text is copied, and the values of one
-        // key domain compare as their views do in every table.
+        // Kept as its codes: the text is made (views of the dictionary's values, no text copied)
+        // only for the plans that read it, see `LoadedTable::scan`.
         Values::Dictionary { indices, dictionary } => {
-            let text = strings(Arc::unwrap_or_clone(dictionary), None)?;
-            let values: Vec<u128> = views(&text).collect();
-            let rows = indices
-                .iter()
-                .map(|&code| {
-                    values.get(code as usize).copied().ok_or_else(|| {
-                        format!("a dictionary code {code} beyond the dictionary's {} values", values.len())
-                    })
-                })
-                .collect::<Result<Vec<u128>, String>>()?;
-            Arc::new(view_array(rows, &text, nulls))
+            let domain = dictionaries.domain(&dictionary)?;
+            let size = dictionary.len();
+            for (row, &code) in indices.iter().enumerate() {
+                // A null row's code is a placeholder, which may lie beyond an empty dictionary.
+                if code as usize >= size && nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
+                    return Err(format!("a dictionary code {code} beyond the dictionary's {size} values"));
+                }
+            }
+            (Arc::new(UInt32Array::new(ScalarBuffer::from(indices), nulls)), Some(domain))
         }
-        Values::Int64(v) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)),
-        Values::Float64(v) => Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls)),
-        Values::Boolean(v) => Arc::new(BooleanArray::new(BooleanBuffer::from(v), nulls)),
-        Values::Date(v) => Arc::new(Date32Array::new(ScalarBuffer::from(v), nulls)),
-        Values::Timestamp(v) => Arc::new(TimestampMillisecondArray::new(ScalarBuffer::from(v), nulls)),
+        Values::Int64(v) => (Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)), None),
+        Values::Float64(v) => (Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls)), None),
+        Values::Boolean(v) => (Arc::new(BooleanArray::new(BooleanBuffer::from(v), nulls)), None),
+        Values::Date(v) => (Arc::new(Date32Array::new(ScalarBuffer::from(v), nulls)), None),
+        Values::Timestamp(v) => {
+            (Arc::new(TimestampMillisecondArray::new(ScalarBuffer::from(v), nulls)), None)
+        }
     })
 }
 
-/// A table's loaded columns (of `rows` rows) with `__row`, as batches of at most `batch_rows`
-/// rows (slices of the same arrays).
-pub fn batches(columns: Vec<Column>, rows: usize, batch_rows: usize) -> Result<Vec<RecordBatch>, String> {
-    let whole = batch(columns, rows)?;
-    let step = batch_rows.max(1);
-    Ok((0..rows.max(1)).step_by(step).map(|start| whole.slice(start, step.min(rows - start))).collect())
-}
-
-/// A table's loaded columns (of `rows` rows) as one batch, with `__row`.
-fn batch(columns: Vec<Column>, rows: usize) -> Result<RecordBatch, String> {
+/// A table's loaded columns (of `rows` rows) with `__row`, dictionary-coded text as its codes (a
+/// column named by [`code_column`]), as batches of at most `batch_rows` rows (slices of the same
+/// arrays); and each coded column's name, domain and codes.
+pub fn batches(
+    columns: Vec<Column>,
+    rows: usize,
+    batch_rows: usize,
+    dictionaries: &mut Dictionaries,
+) -> Result<(Vec<RecordBatch>, Vec<(String, usize, ArrayRef)>), String> {
     let mut fields = Vec::with_capacity(columns.len() + 1);
     let mut arrays = Vec::with_capacity(columns.len() + 1);
+    let mut coded = Vec::new();
     for column in columns {
         let name = column.name.clone();
-        let array = array(column)?;
-        fields.push(Field::new(name, array.data_type().clone(), true));
+        let (array, domain) = array(column, dictionaries)?;
+        match domain {
+            Some(domain) => {
+                fields.push(Field::new(code_column(&name), DataType::UInt32, true));
+                coded.push((name, domain, array.clone()));
+            }
+            None => fields.push(Field::new(&name, array.data_type().clone(), true)),
+        }
         arrays.push(array);
     }
     fields.push(Field::new(ROW, DataType::Int64, false));
     arrays.push(Arc::new(Int64Array::from_iter_values(0..rows as i64)));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())
+    let whole = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())?;
+    let step = batch_rows.max(1);
+    let batches =
+        (0..rows.max(1)).step_by(step).map(|start| whole.slice(start, step.min(rows - start))).collect();
+    Ok((batches, coded))
+}
+
+/// The text of `codes`: each row the view of its value in `values` (no text is copied).
+pub fn decode(values: &StringViewArray, codes: &UInt32Array) -> StringViewArray {
+    let dictionary = values.views();
+    // A null row's code is a placeholder: it takes the empty inline view.
+    let views: Vec<u128> = codes
+        .iter()
+        .map(|code| code.and_then(|c| dictionary.get(c as usize).copied()).unwrap_or(0))
+        .collect();
+    // SAFETY: every view is one of the dictionary's own (over these same buffers, valid text) or
+    // the empty inline view; a code beyond the dictionary was refused when its column was loaded.
+    unsafe {
+        StringViewArray::new_unchecked(
+            ScalarBuffer::from(views),
+            values.data_buffers().to_vec(),
+            codes.nulls().cloned(),
+        )
+    }
 }
 
 /// A contract table as a query sees it: every column of the contract (so the query binds as it
 /// did when it was planned), holding the columns the model declared. A scan of any other column
 /// is an error naming it, never a column of nulls.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LoadedTable {
     name: String,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
+    coded: Vec<(String, usize)>,
+    /// Each coded column's codes over all rows, in the order of `coded`.
+    codes: Vec<ArrayRef>,
+    /// The values of each coded column's dictionary, in the order of `coded`.
+    dictionaries: Vec<StringViewArray>,
+    /// Each coded column's text over all rows, made when a plan first reads it: a table that a
+    /// query scans twice (a CTE used twice) shares it.
+    text: Arc<Vec<OnceLock<ArrayRef>>>,
 }
 
 impl LoadedTable {
     /// Table `name` of `schema` (from [`schema`]), holding `batches` of some of its columns (none
-    /// for a table the model does not read).
-    pub fn new(name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
-        LoadedTable { name: name.to_string(), schema, batches }
+    /// for a table the model does not read), with codes for the `coded` ones (name, domain, the
+    /// codes over all rows).
+    pub fn new(
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        coded: Vec<(String, usize, ArrayRef)>,
+        dictionaries: &Dictionaries,
+    ) -> Result<Self, String> {
+        let values = coded
+            .iter()
+            .map(|(_, domain, _)| dictionaries.values(*domain).cloned().ok_or("a dictionary went missing"))
+            .collect::<Result<_, _>>()?;
+        let text = Arc::new(coded.iter().map(|_| OnceLock::new()).collect());
+        let (coded, codes) = coded.into_iter().map(|(name, domain, codes)| ((name, domain), codes)).unzip();
+        Ok(LoadedTable { name: name.to_string(), schema, batches, coded, codes, dictionaries: values, text })
+    }
+
+    /// The text of coded column `k`, over all rows.
+    fn text(&self, k: usize) -> &ArrayRef {
+        self.text[k].get_or_init(|| Arc::new(decode(&self.dictionaries[k], self.codes[k].as_primitive())))
+    }
+
+    /// The columns that have codes, with their domains.
+    pub fn coded(&self) -> &[(String, usize)] {
+        &self.coded
+    }
+
+    /// The same table with each coded column's codes after the contract's columns, in the order
+    /// of [`Self::coded`]: what a plan rewritten to join on codes scans.
+    pub fn with_codes(&self) -> LoadedTable {
+        let mut fields: Vec<Field> = self.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields
+            .extend(self.coded.iter().map(|(name, _)| Field::new(code_column(name), DataType::UInt32, true)));
+        LoadedTable { schema: Arc::new(Schema::new(fields)), ..self.clone() }
     }
 }
 
@@ -196,27 +303,35 @@ impl TableProvider for LoadedTable {
             return plan_err!("the query reads table {}, which was not loaded", self.name);
         };
         let loaded = first.schema();
-        let mut indices = Vec::with_capacity(wanted.len());
+        // Each wanted field: the loaded column that holds it, and for the text of codes, which
+        // dictionary turns them into text (now, for this plan only).
+        let mut sources = Vec::with_capacity(wanted.len());
         let mut fields = Vec::with_capacity(wanted.len());
         for i in wanted {
             let field = self.schema.field(i);
-            let Ok(at) = loaded.index_of(field.name()) else {
+            let coded = self.coded.iter().position(|(name, _)| name == field.name());
+            let column = if coded.is_some() { code_column(field.name()) } else { field.name().clone() };
+            let Ok(at) = loaded.index_of(&column) else {
                 return plan_err!("the query reads {}.{}, which was not loaded", self.name, field.name());
             };
-            indices.push(at);
+            sources.push((at, coded));
             fields.push(field.clone());
         }
         let projected = Arc::new(Schema::new(fields));
-        let batches = self
-            .batches
-            .iter()
-            .map(|batch| {
-                let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-                let columns = indices.iter().map(|&i| batch.column(i).clone()).collect();
-                RecordBatch::try_new_with_options(projected.clone(), columns, &options)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(DataFusionError::from)?;
+        let mut batches = Vec::with_capacity(self.batches.len());
+        let mut offset = 0;
+        for batch in &self.batches {
+            let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+            let columns = sources
+                .iter()
+                .map(|&(at, coded)| match coded {
+                    Some(k) => self.text(k).slice(offset, batch.num_rows()),
+                    None => batch.column(at).clone(),
+                })
+                .collect();
+            batches.push(RecordBatch::try_new_with_options(projected.clone(), columns, &options)?);
+            offset += batch.num_rows();
+        }
         Ok(MemorySourceConfig::try_new_exec(&[batches], projected, None)?)
     }
 }
