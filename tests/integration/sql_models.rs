@@ -194,6 +194,10 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     let findings = published["vetting"]["findings"].to_string();
     assert!(findings.contains("a SQL model of") && findings.contains("canary-run"), "{findings}");
     assert_eq!(published["info"]["inputs"][0]["table"], "auctions", "{published}");
+    // Its source, for its author or an admin reviewing it, is its text.
+    let written = reg.fresh_dir("sql-source").join("model.sql");
+    reg.ok(&alice, &["plugin", "source", &digest, "--out", written.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_to_string(&written).expect("source"), text);
 
     // A package handed in would choose its engine: refused.
     let forged = reg.fresh_dir("forged").join("forged.wasm");

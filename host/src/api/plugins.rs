@@ -124,8 +124,8 @@ async fn attach_source(
     s.act(&actor, "plugin source", attach).await.map(Json)
 }
 
-/// The plugin's source archive (a tar), for its author or an admin; the toolchain that built the
-/// component is in the `x-sieve-toolchain` header.
+/// The plugin's source archive (a tar), or a SQL model's text, for its author or an admin; the
+/// toolchain that built the component is in the `x-sieve-toolchain` header.
 #[utoipa::path(get, path = "/api/plugins/{digest}/source", tag = "plugins",
     params(("digest" = String, Path, description = "digest or prefix")),
     responses((status = 200, body = Vec<u8>, content_type = "application/x-tar"), (status = 403, body = ErrorBody),
@@ -136,10 +136,12 @@ async fn source(
     ApiPath(digest): ApiPath<String>,
 ) -> ApiResult<([(&'static str, String); 2], Vec<u8>)> {
     let (record, archive) = s.act(&actor, "plugin source", s.registry.plugin_source(&actor, &digest)).await?;
+    let content_type =
+        if record.sql_engine.is_some() { "text/plain; charset=utf-8" } else { "application/x-tar" };
     let toolchain = record.source.map(|src| src.toolchain).unwrap_or_default();
     // The header carries printable ASCII only; a toolchain named in other characters is in the record.
     let toolchain: String = toolchain.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').collect();
-    Ok(([("content-type", "application/x-tar".to_string()), ("x-sieve-toolchain", toolchain)], archive))
+    Ok(([("content-type", content_type.to_string()), ("x-sieve-toolchain", toolchain)], archive))
 }
 
 /// Vet a plugin again (admins).

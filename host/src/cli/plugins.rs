@@ -72,6 +72,7 @@ pub enum PluginCommand {
         json: bool,
     },
     /// Write a plugin's source archive (a tar) to a file: its author, or an admin reviewing it.
+    /// A SQL model's source is its text.
     Source {
         /// Digest or unambiguous prefix.
         digest: String,
@@ -195,13 +196,11 @@ fn source_of(
 /// Write `record`'s source `archive` to `out`, saying what it is.
 fn write_source(record: &PluginRecord, archive: &[u8], out: &std::path::Path) -> anyhow::Result<()> {
     std::fs::write(out, archive).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
-    let toolchain = record.source.as_ref().map_or("", |s| s.toolchain.as_str());
-    println!(
-        "{}: source of {} ({} bytes, built with {toolchain})",
-        out.display(),
-        record.digest,
-        archive.len()
-    );
+    let built = match (&record.sql_engine, &record.source) {
+        (Some(engine), _) => format!("SQL model text, run on engine {engine}"),
+        (None, source) => format!("built with {}", source.as_ref().map_or("", |s| s.toolchain.as_str())),
+    };
+    println!("{}: source of {} ({} bytes, {built})", out.display(), record.digest, archive.len());
     Ok(())
 }
 

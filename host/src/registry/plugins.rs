@@ -379,6 +379,13 @@ impl Registry {
         if record.author != actor.user.name {
             actor.require(Role::Admin, "reading another author's plugin source")?;
         }
+        // A SQL model's source is its text, which its package holds.
+        if record.sql_engine.is_some() {
+            let package = self.plugin_bytes(&actor.user.name, &record.digest).await?;
+            if let Some(Ok((_, text))) = crate::runs::sql_model::unpack(&package) {
+                return Ok((record, text.into_bytes()));
+            }
+        }
         let Some(source) = &record.source else {
             return Err(RegistryError::NotFound {
                 kind: "source archive of plugin",
