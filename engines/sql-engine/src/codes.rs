@@ -270,9 +270,11 @@ impl Rewrite {
         let mut coded = Vec::new();
         if !grouping_set {
             for (at, expr) in group.iter_mut().enumerate() {
-                if let Some((twin, domain)) = input.twin(expr) {
+                if let Some((twin, domain)) = input.twin(expr)
+                    && let Some(decoder) = self.decoders.get(domain)
+                {
                     *expr = Expr::Column(twin);
-                    coded.push((at, domain));
+                    coded.push((at, domain, decoder));
                 }
             }
         }
@@ -287,21 +289,18 @@ impl Rewrite {
         let mut exprs: Vec<Expr> = (0..width)
             .map(|i| {
                 let column = Expr::Column(Column::from(plan.schema().qualified_field(i)));
-                match coded.iter().find(|(at, _)| *at == i) {
-                    Some(&(_, domain)) => {
+                match coded.iter().find(|(at, _, _)| *at == i) {
+                    Some((_, _, decoder)) => {
                         let (relation, field) = original_schema.qualified_field(i);
-                        Expr::ScalarFunction(ScalarFunction::new_udf(
-                            self.decoders[domain].clone(),
-                            vec![column],
-                        ))
-                        .alias_qualified(relation.cloned(), field.name())
+                        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(decoder), vec![column]))
+                            .alias_qualified(relation.cloned(), field.name())
                     }
                     None => column,
                 }
             })
             .collect();
         let mut twins = HashMap::new();
-        for &(at, domain) in &coded {
+        for &(at, domain, _) in &coded {
             twins.insert(at, (exprs.len(), domain));
             exprs.push(Expr::Column(Column::from(plan.schema().qualified_field(at))));
         }

@@ -53,7 +53,8 @@ fn nulls(validity: Option<Bitmap>, len: usize) -> Option<NullBuffer> {
     validity.map(|v| NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(v.as_bytes().to_vec()), 0, len)))
 }
 
-fn strings(text: Text, nulls: Option<NullBuffer>) -> Result<StringArray, String> {
+/// `text` as an Arrow text array, without nulls (a view array over it carries them).
+fn strings(text: Text) -> Result<StringArray, String> {
     let (bytes, mut offsets) = text.into_parts();
     if offsets.is_empty() {
         offsets.push(0);
@@ -78,7 +79,7 @@ fn strings(text: Text, nulls: Option<NullBuffer>) -> Result<StringArray, String>
         StringArray::new_unchecked(
             OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
             Buffer::from_vec(bytes.into_bytes()),
-            nulls,
+            None,
         )
     })
 }
@@ -94,8 +95,8 @@ fn views(text: &StringArray) -> impl Iterator<Item = u128> + '_ {
 /// `views` over `text`'s bytes as a text array.
 fn view_array(views: Vec<u128>, text: &StringArray, nulls: Option<NullBuffer>) -> StringViewArray {
     // SAFETY: every view was made by `make_view` from a slice of `text`'s bytes at its own
-    // offset, and `StringArray::try_new` checked those bytes are UTF-8 split at character
-    // boundaries; so the array is what `try_new` would accept, without validating each row again.
+    // offset, and those bytes are UTF-8 split at character boundaries (see `strings`); so the
+    // array is what `try_new` would accept, without validating each row again.
     unsafe { StringViewArray::new_unchecked(ScalarBuffer::from(views), vec![text.values().clone()], nulls) }
 }
 
@@ -113,7 +114,7 @@ impl Dictionaries {
         if let Some(known) = self.seen.iter().position(|(d, _)| Arc::ptr_eq(d, dictionary)) {
             return Ok(known);
         }
-        let text = strings(Text::clone(dictionary), None)?;
+        let text = strings(Text::clone(dictionary))?;
         let values = view_array(views(&text).collect(), &text, None);
         self.seen.push((dictionary.clone(), values));
         Ok(self.seen.len() - 1)
@@ -142,7 +143,7 @@ fn array(column: Column, dictionaries: &mut Dictionaries) -> Result<(ArrayRef, O
     let nulls = nulls(column.validity, len);
     Ok(match column.values {
         Values::Text(text) => {
-            let text = strings(text, None)?;
+            let text = strings(text)?;
             (Arc::new(view_array(views(&text).collect(), &text, nulls)), None)
         }
         // Kept as its codes: the text is made (views of the dictionary's values, no text copied)
