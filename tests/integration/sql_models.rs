@@ -198,6 +198,13 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     let written = reg.fresh_dir("sql-source").join("model.sql");
     reg.ok(&alice, &["plugin", "source", &digest, "--out", written.to_str().expect("utf-8")]);
     assert_eq!(std::fs::read_to_string(&written).expect("source"), text);
+    // Another procuratorate's author: not found before approval, refused after (below).
+    reg.ok(&admin, &["org", "add", "city-b", "--parent", "province"]);
+    let bob = reg.user(&admin, "bob", "city-b", &["author"]);
+    let bobs = reg.fresh_dir("sql-source-bob").join("model.sql");
+    let bob_source = ["plugin", "source", &digest, "--out", bobs.to_str().expect("utf-8")];
+    let o = reg.cmd(Some(&bob), &bob_source);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
 
     // A package handed in would choose its engine: refused.
     let forged = reg.fresh_dir("forged").join("forged.wasm");
@@ -209,6 +216,8 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     let o = reg.cmd(Some(&alice), &["run", &digest, "--dataset", "auctions", "--json"]);
     assert!(!o.status.success(), "not approved yet: {}", stdout(&o));
     approve_as_second_admin(&reg, &admin, &digest);
+    reg.refused(&bob, &bob_source, "admin");
+    assert!(!bobs.exists(), "nothing written for bob");
     let stored = reg.json(&alice, &["run", &digest, "--dataset", "auctions"]);
     assert_eq!(stored["outcome"], "completed", "{stored}");
     assert_eq!(stored["plugin_digest"], digest.as_str(), "{stored}");
