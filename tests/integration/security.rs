@@ -117,6 +117,16 @@ fn the_code_cache_loads_only_what_this_registry_compiled_for_that_digest() {
     assert_eq!(forged["output_digest"], first["output_digest"]);
     // And the rebuilt artifact is trusted again.
     assert_eq!(run(&approved)["compiled_code"], "hit");
+
+    // An artifact that others may write is never mapped, though its MAC matches: whoever changed
+    // it between the check and the use would run their own code. It is rebuilt, for this account.
+    std::fs::set_permissions(&code, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let opened = run(&approved);
+    assert_eq!(opened["compiled_code"], "rebuilt", "{opened}");
+    assert_eq!(opened["output_digest"], first["output_digest"]);
+    let mode = std::fs::metadata(&code).expect("artifact").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the rebuilt artifact is this account's alone");
+    assert_eq!(run(&approved)["compiled_code"], "hit");
     let key = std::fs::metadata(home.join("keys").join("cache.key")).expect("key");
     assert_eq!(key.permissions().mode() & 0o777, 0o600);
 }

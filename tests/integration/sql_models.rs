@@ -226,6 +226,7 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     assert_eq!(code, 0, "{adhoc}");
     assert_eq!(stored["output_digest"], adhoc["output_digest"], "stored and ad hoc runs agree");
     assert_eq!(adhoc["plugin_digest"], digest.as_str(), "ad hoc, the same engine gives the same identity");
+    the_engine_is_loaded_by_its_pin(&reg, &alice, &admin, &digest, &engine, &stored);
 
     reg.ok(&admin, &["plugin", "revoke", &digest, "--note", "test"]);
     let o = reg.cmd(Some(&alice), &["run", &digest, "--dataset", "auctions", "--json"]);
@@ -233,6 +234,65 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     let log = reg.ok(&admin, &["audit", "log"]);
     assert!(log.contains("sql-engine.install") && log.contains("plugin.publish"), "{log}");
     reg.audit_intact(&admin);
+}
+
+/// A stored run (a new process) loads the engine its model pins by digest: from the engine's
+/// verified compiled code, without reading the engine's blob, so a blob altered on disk changes
+/// nothing that runs; without that code the blob is read and checked, and the altered one ends
+/// the run `hash-mismatch`, audited as the engine's tampering, with no clue stored.
+fn the_engine_is_loaded_by_its_pin(
+    reg: &crate::registry::Reg,
+    alice: &str,
+    admin: &str,
+    model: &str,
+    engine: &str,
+    stored: &Value,
+) {
+    let hex = engine.trim_start_matches("sha256:");
+    let blob = reg.home().join("blobs").join("sha256").join(hex);
+    let original = std::fs::read(&blob).expect("engine blob");
+    let mut altered = original.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0xff;
+    std::fs::write(&blob, &altered).expect("alter the engine blob");
+
+    let again = reg.json(alice, &["run", model, "--dataset", "auctions"]);
+    assert_eq!(
+        (&again["outcome"], &again["compiled_code"]),
+        (&Value::from("completed"), &Value::from("hit"))
+    );
+    assert_eq!(again["output_digest"], stored["output_digest"], "the pinned engine's own code ran");
+
+    // Without the engine's compiled code, the blob is read: refused.
+    let cache = reg.home().join("cache").join("compiled");
+    let aside = reg.fresh_dir("engine-code-aside");
+    let artifacts: Vec<_> = std::fs::read_dir(&cache)
+        .expect("cache")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(hex))
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(artifacts.len(), 2, "the engine's artifact and its MAC: {artifacts:?}");
+    for name in &artifacts {
+        std::fs::rename(cache.join(name), aside.join(name)).expect("move aside");
+    }
+    let o = reg.cmd(Some(alice), &["run", model, "--dataset", "auctions", "--json"]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&o).contains("hash-mismatch") || stderr(&o).contains("hash-mismatch"), "{}", stderr(&o));
+    let last = &reg.json(alice, &["runs", "list"])[0];
+    assert_eq!(
+        (&last["state"], &last["outcome"]),
+        (&Value::from("failed"), &Value::from("hash-mismatch")),
+        "{last}"
+    );
+    assert_eq!(last["clues"], 0, "{last}");
+    let log = reg.ok(admin, &["audit", "log"]);
+    assert!(log.contains("sql-engine.tampered") && !log.contains("dataset.tampered"), "{log}");
+
+    std::fs::write(&blob, &original).expect("restore the engine blob");
+    for name in &artifacts {
+        std::fs::rename(aside.join(name), cache.join(name)).expect("move back");
+    }
 }
 
 /// Give registry home `home` the shared home's compiled code and cache key, so that the engine

@@ -293,8 +293,8 @@ fn from_dir(
 
 /// Load what a plugin's `bytes` are: a component, or a SQL model package (see
 /// [`sql_model::package`]) run by the engine it names. The engine is the one this process loaded
-/// lately, or else `engine` reads its bytes (from an installed engine's blob, checked against its
-/// digest). With `expected_digest`, bytes of any other digest are refused.
+/// lately, or its verified artifact in the code cache, or else `engine` reads its bytes (from an
+/// installed engine's blob, checked against its digest). With `expected_digest`, bytes of any other digest are refused.
 pub fn load_model(
     sandbox: &Sandbox,
     bytes: &[u8],
@@ -310,10 +310,7 @@ pub fn load_model(
         return Err(Outcome::HashMismatch { expected: expected.to_string(), actual: digest });
     }
     let source = sql_model::source(&text).map_err(Outcome::InvalidComponent)?;
-    let plugin = match sandbox.loaded(&engine_digest) {
-        Some(plugin) => plugin,
-        None => sandbox.load(&engine(&engine_digest)?, Some(&engine_digest))?,
-    };
+    let plugin = sandbox.load_pinned(&engine_digest, || engine(&engine_digest))?;
     Ok(plugin.with_sql(source, digest))
 }
 

@@ -629,6 +629,7 @@ impl Registry {
             self.finish_run(actor, run_id, &report, lease).await?;
             return Err(e);
         }
+        let engine = crate::runs::sql_model::unpack(&bytes).and_then(Result::ok).map(|(engine, _)| engine);
         let report = {
             let (sandbox, registry, digest) = (sandbox.clone(), self.clone(), record.digest.clone());
             let (settings, limits, d) = (settings.to_vec(), limits.clone(), d.clone());
@@ -664,14 +665,13 @@ impl Registry {
         report.store = storing.elapsed();
         if let Outcome::HashMismatch { expected, actual } = &report.outcome {
             let e = BlobError::Mismatch { expected: expected.clone(), actual: actual.clone() };
-            audit::record(
-                &self.db,
-                &actor.user.name,
-                "dataset.tampered",
-                &format!("{}@{}", d.name, d.version),
-                json!({ "error": e.to_string() }),
-            )
-            .await?;
+            // The blob that failed its digest: the SQL engine the model runs on, or the data.
+            let (action, target) = match &engine {
+                Some(engine) if engine == expected => ("sql-engine.tampered", engine.clone()),
+                _ => ("dataset.tampered", format!("{}@{}", d.name, d.version)),
+            };
+            audit::record(&self.db, &actor.user.name, action, &target, json!({ "error": e.to_string() }))
+                .await?;
         }
         let record = self.run_record(run_id).await?;
         // A submission's clues go to scoring only (its runner never sees them), so they are kept.

@@ -81,6 +81,34 @@ impl Loaded {
     }
 }
 
+/// What is known of a component before it is linked.
+struct Loading {
+    digest: String,
+    size: usize,
+    imports: Vec<String>,
+    exports: Vec<String>,
+    api_version: String,
+}
+
+/// The `sieve:model` version a component with these imports and exports targets, if it imports
+/// only what the host allows and exports a supported version.
+fn checked_interface(imports: &[String], exports: &[String]) -> Result<String, Outcome> {
+    imports::check_imports(imports).map_err(Outcome::LinkError)?;
+    let api_version = imports::api_version(exports.iter().map(String::as_str)).ok_or_else(|| {
+        Outcome::LinkError(format!(
+            "the component does not export sieve:model/model (it exports: {})",
+            exports.join(", ")
+        ))
+    })?;
+    if !imports::SUPPORTED_API_VERSIONS.contains(&api_version.as_str()) {
+        return Err(Outcome::LinkError(format!(
+            "the component targets sieve:model@{api_version}; this host serves {}",
+            imports::SUPPORTED_API_VERSIONS.join(", ")
+        )));
+    }
+    Ok(api_version)
+}
+
 /// The engine settings every compilation and run shares (the compiler worker builds the same
 /// engine, so its artifacts load here). Each setting that could make the same component give
 /// different output on different hosts is pinned:
@@ -98,6 +126,9 @@ pub fn engine_config() -> Config {
         .consume_fuel(true)
         .epoch_interruption(true)
         .cranelift_nan_canonicalization(true)
+        // Backtraces name functions, never bytecode offsets: the map would add a tenth to every
+        // artifact (40 MB to the SQL engine's) and to the time to verify it.
+        .generate_address_map(false)
         .relaxed_simd_deterministic(true)
         .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64))
         .max_wasm_stack(1 << 20);
@@ -191,7 +222,7 @@ impl Sandbox {
         host::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking sieve:model: {e}"))?;
         sql::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking sieve:sql: {e}"))?;
         start_epoch_ticker(&engine);
-        let cache = cache.map(|(dir, key)| Arc::new(cache::CompiledCache::new(dir, &engine, key)));
+        let cache = cache.map(|(dir, key)| Arc::new(cache::CompiledCache::new(dir, &engine, &key)));
         Ok(Sandbox {
             engine,
             linker: Arc::new(linker),
@@ -247,23 +278,11 @@ impl Sandbox {
         }
         let shape = compile::scan(bytes, &self.compile_limits).map_err(Outcome::InvalidComponent)?;
         let compile::Shape { imports, exports, .. } = shape;
-        imports::check_imports(&imports).map_err(Outcome::LinkError)?;
-        let api_version = imports::api_version(exports.iter().map(String::as_str)).ok_or_else(|| {
-            Outcome::LinkError(format!(
-                "the component does not export sieve:model/model (it exports: {})",
-                exports.join(", ")
-            ))
-        })?;
-        if !imports::SUPPORTED_API_VERSIONS.contains(&api_version.as_str()) {
-            return Err(Outcome::LinkError(format!(
-                "the component targets sieve:model@{api_version}; this host serves {}",
-                imports::SUPPORTED_API_VERSIONS.join(", ")
-            )));
-        }
+        let api_version = checked_interface(&imports, &exports)?;
         let hex = digest.trim_start_matches("sha256:");
         let compile = || compile::compile(&self.engine, bytes, &self.compiler, &self.compile_limits);
         let loaded = match &self.cache {
-            Some(cache) => cache.load(&self.engine, hex, compile),
+            Some(cache) => cache.load(&self.engine, hex, bytes.len(), compile),
             None => compile().and_then(|artifact| {
                 // SAFETY: the artifact was produced just now, by this process or by the compiler
                 // worker it started from its own executable, for an engine with this configuration.
@@ -273,16 +292,56 @@ impl Sandbox {
             }),
         };
         let (component, cache_use) = loaded.map_err(Outcome::InvalidComponent)?;
+        let shape = Loading { digest, size: bytes.len(), imports, exports, api_version };
+        self.ready(shape, component, cache_use, started)
+    }
+
+    /// The component pinned as `digest`: already loaded, or its verified artifact from the code
+    /// cache (the component's bytes are then neither read nor hashed: the artifact's MAC binds it
+    /// to the digest), or else [`Sandbox::load`] of what `bytes` returns, checked against the
+    /// digest. How a stored run loads the SQL engine its model names.
+    pub fn load_pinned(
+        &self,
+        digest: &str,
+        bytes: impl FnOnce() -> Result<Vec<u8>, Outcome>,
+    ) -> Result<Plugin, Outcome> {
+        if let Some(plugin) = self.loaded(digest) {
+            return Ok(plugin);
+        }
+        let started = Instant::now();
+        if let Some(cache) = &self.cache
+            && let cache::Cached::Hit(component, size) =
+                cache.cached(&self.engine, digest.trim_start_matches("sha256:"))
+        {
+            let ty = component.component_type();
+            let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
+            let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+            let api_version = checked_interface(&imports, &exports)?;
+            let shape = Loading { digest: digest.to_string(), size, imports, exports, api_version };
+            return self.ready(shape, component, CacheUse::Hit, started);
+        }
+        self.load(&bytes()?, Some(digest))
+    }
+
+    /// A loaded component linked and kept loaded.
+    fn ready(
+        &self,
+        shape: Loading,
+        component: wasmtime::component::Component,
+        cache_use: CacheUse,
+        started: Instant,
+    ) -> Result<Plugin, Outcome> {
         let load_time = started.elapsed();
         let pre = self
             .linker
             .instantiate_pre(&component)
             .and_then(SupervisionModelPre::new)
             .map_err(|e| Outcome::LinkError(format!("{e:#}")))?;
+        let Loading { digest, size, imports, exports, api_version } = shape;
         let plugin = Plugin {
             identity: digest.clone(),
             digest,
-            size: bytes.len(),
+            size,
             imports,
             exports,
             api_version,
