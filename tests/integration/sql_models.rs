@@ -82,6 +82,7 @@ fn sql_models_end_to_end() {
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
     a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
     joins_on_codes_match_exactly_what_joins_on_text_match();
+    expressions_of_one_coded_column_give_per_value_what_they_give_per_row();
     the_engine_run_as_an_ordinary_component_learns_nothing();
     the_bundled_sql_models_find_what_the_rust_models_find();
     a_runaway_query_ends_within_its_limits();
@@ -310,6 +311,78 @@ fn share_compiled_code(home: &std::path::Path) {
             std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
         }
     }
+}
+
+/// The T4 documents check, once as the engine evaluates it per dictionary value (each expression
+/// depends on `docs_published` or `kind` alone) and once per row (the same expressions, each also
+/// reading `item_id` through an empty `substr`): the same rows, with the same text, nulls
+/// included; evaluating per value takes less fuel. An expression that fails on the values fails
+/// the run as it would row by row, naming the cast.
+fn expressions_of_one_coded_column_give_per_value_what_they_give_per_row() {
+    let query = |rule: &str, z: &str| {
+        format!(
+            "SELECT item_id AS subject, 0.5 AS score, '{rule}' AS rule,
+                    coalesce(upper(docs_published{z}), 'NONE') || '|'
+                    || CAST(regexp_like(';' || coalesce(docs_published{z}, '') || ';', ';\\s*tax_notice\\s*;') AS VARCHAR)
+                    || '|' || CASE WHEN kind{z} = 'real_estate' THEN 'long' ELSE 'short' END AS reason,
+                    __row AS auctions__row
+             FROM auctions
+             WHERE item_id IS NOT NULL AND (kind{z} IN ('real_estate', 'equity') OR docs_published{z} IS NULL)"
+        )
+    };
+    let per_row = " || substr(coalesce(item_id, ''), 1, 0)";
+    let data = fresh_dir("sql-per-value-data");
+    let d = data.to_str().expect("utf-8");
+    let generated =
+        run(&["gen", "judicial-auction-violations", "--seed", "6", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    blank_every_seventh(&data.join("auctions.csv"), "docs_published");
+    let (code, by_value, value_clues) = run_model(&t4_model("per-value", "", &query("x", "")), &data, &[]);
+    assert_eq!(code, 0, "{by_value}");
+    let (code, by_row, row_clues) = run_model(&t4_model("per-row", "", &query("x", per_row)), &data, &[]);
+    assert_eq!(code, 0, "{by_row}");
+    let rows = |clues: &[Value]| -> BTreeSet<(String, String)> {
+        clues.iter().map(|c| (c["subject"].to_string(), c["reason"].to_string())).collect()
+    };
+    assert!(!value_clues.is_empty());
+    assert_eq!(rows(&value_clues), rows(&row_clues), "per value, what each row gives");
+    assert_eq!(value_clues.len(), row_clues.len());
+    let reasons: BTreeSet<String> = value_clues.iter().map(|c| c["reason"].to_string()).collect();
+    assert!(reasons.iter().any(|r| r.starts_with("\"NONE|false")), "null documents: {reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("|true|long")), "{reasons:?}");
+    let fuel = |report: &Value| report["fuel"].as_u64().expect("fuel");
+    assert!(
+        fuel(&by_value) < fuel(&by_row),
+        "per value {} against per row {}",
+        fuel(&by_value),
+        fuel(&by_row)
+    );
+
+    let failing = t4_model(
+        "per-value-fails",
+        "",
+        "SELECT item_id AS subject, 0.5 AS score, 'x' AS rule, 'x' AS reason FROM auctions
+         WHERE CAST(kind AS BIGINT) > 0",
+    );
+    let (code, report, clues) = run_model(&failing, &data, &[]);
+    assert_eq!((code, &report["outcome"]), (10, &Value::from("model-error")), "{report}");
+    assert!(report["detail"].as_str().is_some_and(|d| d.contains("Cast") || d.contains("cast")), "{report}");
+    assert!(clues.is_empty());
+}
+
+/// Empty `column` (a null) in every seventh row of CSV file `path`.
+fn blank_every_seventh(path: &std::path::Path, column: &str) {
+    let mut reader = csv::Reader::from_path(path).expect("csv");
+    let header = reader.headers().expect("header").clone();
+    let at = header.iter().position(|h| h == column).expect("column");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
+    let mut writer = csv::Writer::from_path(path).expect("csv");
+    writer.write_record(&header).expect("header");
+    for (i, row) in rows.iter().enumerate() {
+        let fields = row.iter().enumerate().map(|(j, f)| if j == at && i % 7 == 0 { "" } else { f });
+        writer.write_record(fields).expect("record");
+    }
+    writer.flush().expect("flush");
 }
 
 /// `sieve:sql/source` is linked for every component but answers only a run the host attached a

@@ -6,23 +6,62 @@
 //! plain columns of one domain, and turns a grouped code back into its text with one lookup per
 //! group. Everything the query returns is the same; the rest of the plan is left as it was.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{AsArray, StringViewArray};
+use datafusion::arrow::array::{Array, AsArray, StringViewArray};
 use datafusion::arrow::datatypes::{DataType, UInt32Type};
+use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::default_table_source::provider_as_source;
-use datafusion::common::{Column, Result};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchema, Result};
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::logical_plan::{
     Aggregate, Filter, Join, JoinType, Projection, SubqueryAlias, TableScan, TableScanBuilder,
 };
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
+use crate::per_value::{self, PerValue, Values};
 use crate::tables::{Dictionaries, LoadedTable, decode};
+
+/// A domain's expressions are evaluated per value when its table has this many rows a value.
+const PER_VALUE_RATIO: usize = 4;
+
+/// Whether `expr` alone gives the same result for the same input values wherever it is evaluated
+/// (no aggregate, window, subquery, placeholder or volatile function), so that evaluating it once
+/// per value of its one column gives what each row would.
+fn per_row(expr: &Expr) -> bool {
+    match expr {
+        Expr::Column(_)
+        | Expr::Literal(..)
+        | Expr::BinaryExpr(_)
+        | Expr::Not(_)
+        | Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::IsNotTrue(_)
+        | Expr::IsNotFalse(_)
+        | Expr::IsUnknown(_)
+        | Expr::IsNotUnknown(_)
+        | Expr::Negative(_)
+        | Expr::Between(_)
+        | Expr::Case(_)
+        | Expr::Cast(_)
+        | Expr::TryCast(_)
+        | Expr::Like(_)
+        | Expr::SimilarTo(_)
+        | Expr::InList(_) => true,
+        Expr::ScalarFunction(f) => f.func.signature().volatility == Volatility::Immutable,
+        _ => false,
+    }
+}
 
 /// Turns a domain's codes back into its text.
 #[derive(Debug)]
@@ -66,18 +105,31 @@ impl ScalarUDFImpl for Decode {
     }
 }
 
-/// A plan after the rewrite: which of its output fields are the original ones (in order), and
-/// for a text field that has one, the field holding its codes and their domain.
+/// The codes column a field is a function of, and what each code stands for in that field.
+type Valued = (Column, Arc<Values>);
+
+/// A plan after the rewrite: which of its output fields are the original ones (in order); for a
+/// text field that has one, the field holding its codes and their domain; and for a field that
+/// is a function of some codes (a coded column, or an expression of one), the field holding
+/// those codes and what each stands for.
 struct Coded {
     plan: LogicalPlan,
     original: Vec<usize>,
     twins: HashMap<usize, (usize, usize)>,
+    valued: HashMap<usize, (usize, Arc<Values>)>,
 }
 
 impl Coded {
     fn plain(plan: LogicalPlan) -> Coded {
         let original = (0..plan.schema().fields().len()).collect();
-        Coded { plan, original, twins: HashMap::new() }
+        Coded { plan, original, twins: HashMap::new(), valued: HashMap::new() }
+    }
+
+    /// The codes column `column` is a function of, and what each code stands for there.
+    fn valued(&self, column: &Column) -> Option<Valued> {
+        let at = self.plan.schema().maybe_index_of_column(column)?;
+        let (codes, values) = self.valued.get(&at)?;
+        Some((self.column(*codes), values.clone()))
     }
 
     fn column(&self, i: usize) -> Column {
@@ -94,7 +146,7 @@ impl Coded {
 
     /// The plan with its original fields only, in their order.
     fn strip(self) -> Result<LogicalPlan> {
-        if self.twins.is_empty() && self.original.len() == self.plan.schema().fields().len() {
+        if self.original.len() == self.plan.schema().fields().len() {
             return Ok(self.plan);
         }
         let exprs = self.original.iter().map(|&i| Expr::Column(self.column(i))).collect();
@@ -106,6 +158,10 @@ impl Coded {
 pub struct Rewrite {
     tables: HashMap<String, LoadedTable>,
     decoders: Vec<Arc<ScalarUDF>>,
+    /// Per domain, its values, where it has few enough for expressions to be evaluated per value.
+    values: Vec<Option<Arc<Values>>>,
+    /// Numbers the functions and columns the rewrite adds, so that no two share a name.
+    added: Cell<usize>,
 }
 
 impl Rewrite {
@@ -123,33 +179,56 @@ impl Rewrite {
                 Some(Arc::new(ScalarUDF::new_from_impl(decode)))
             })
             .collect();
-        Rewrite { tables, decoders }
+        // A domain's rows: those of the largest table coded against it.
+        let mut rows = vec![0usize; dictionaries.len()];
+        for table in tables.values() {
+            for &(_, domain) in table.coded() {
+                rows[domain] = rows[domain].max(table.rows());
+            }
+        }
+        let values = (0..dictionaries.len())
+            .map(|domain| {
+                let values = dictionaries.values(domain)?;
+                // Evaluating every value pays where values repeat: a few per row would not.
+                (values.len() * PER_VALUE_RATIO <= rows[domain]).then(|| Values::dictionary(values))
+            })
+            .collect();
+        Rewrite { tables, decoders, values, added: Cell::new(0) }
     }
 
-    /// `plan`, joining and grouping on codes where it can; the same output fields.
-    pub fn apply(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
-        self.visit(plan)?.strip()
+    /// `plan`, joining and grouping on codes where it can, and evaluating expressions of one coded
+    /// column per value; the same output fields. `state` plans those expressions.
+    pub fn apply(&self, plan: LogicalPlan, state: &SessionState) -> Result<LogicalPlan> {
+        self.visit(plan, state)?.strip()
     }
 
-    fn visit(&self, plan: LogicalPlan) -> Result<Coded> {
+    /// A name no other function or column of the plan has.
+    fn fresh(&self, what: &str) -> String {
+        let n = self.added.get();
+        self.added.set(n + 1);
+        format!("__sieve_{what}_{n}")
+    }
+
+    fn visit(&self, plan: LogicalPlan, state: &SessionState) -> Result<Coded> {
         match plan {
             LogicalPlan::TableScan(scan) => self.scan(scan),
-            LogicalPlan::Projection(projection) => self.projection(projection),
-            LogicalPlan::Join(join) => self.join(join),
-            LogicalPlan::Aggregate(aggregate) => self.aggregate(aggregate),
+            LogicalPlan::Projection(projection) => self.projection(projection, state),
+            LogicalPlan::Join(join) => self.join(join, state),
+            LogicalPlan::Aggregate(aggregate) => self.aggregate(aggregate, state),
             // Fields pass through one for one.
             LogicalPlan::Filter(Filter { predicate, input, .. }) => {
-                let input = self.visit(Arc::unwrap_or_clone(input))?;
+                let input = self.visit(Arc::unwrap_or_clone(input), state)?;
+                let (predicate, _) = self.per_value(predicate, &input, state)?;
                 let plan = LogicalPlan::Filter(Filter::try_new(predicate, Arc::new(input.plan))?);
                 Ok(Coded { plan, ..input })
             }
             LogicalPlan::SubqueryAlias(SubqueryAlias { input, alias, .. }) => {
-                let input = self.visit(Arc::unwrap_or_clone(input))?;
+                let input = self.visit(Arc::unwrap_or_clone(input), state)?;
                 let plan = LogicalPlan::SubqueryAlias(SubqueryAlias::try_new(Arc::new(input.plan), alias)?);
                 Ok(Coded { plan, ..input })
             }
             LogicalPlan::Sort(_) | LogicalPlan::Limit(_) => {
-                let input = self.visit(plan.inputs()[0].clone())?;
+                let input = self.visit(plan.inputs()[0].clone(), state)?;
                 let plan = plan.with_new_exprs(plan.expressions(), vec![input.plan.clone()])?;
                 Ok(Coded { plan, ..input })
             }
@@ -158,11 +237,84 @@ impl Rewrite {
                 let inputs = other
                     .inputs()
                     .into_iter()
-                    .map(|input| self.visit(input.clone())?.strip())
+                    .map(|input| self.visit(input.clone(), state)?.strip())
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Coded::plain(other.with_new_exprs(other.expressions(), inputs)?))
             }
         }
+    }
+
+    /// `expr` with each largest part that depends on one coded column alone evaluated per value
+    /// (see [`crate::per_value`]); and, when that is the whole of it (under any alias), the
+    /// codes it is a function of and what each then stands for.
+    fn per_value(&self, expr: Expr, input: &Coded, state: &SessionState) -> Result<(Expr, Option<Valued>)> {
+        let (inner, alias) = match expr {
+            Expr::Alias(alias) => (*alias.expr, Some((alias.relation, alias.name))),
+            other => (other, None),
+        };
+        let realias = |e: Expr| match &alias {
+            Some((relation, name)) => e.alias_qualified(relation.clone(), name),
+            None => e,
+        };
+        // A column that is itself a function of codes stays as it is.
+        if let Expr::Column(column) = &inner {
+            let whole = input.valued(column);
+            return Ok((realias(inner), whole));
+        }
+        if let Some((call, whole)) = self.evaluated_per_value(&inner, input, state)? {
+            return Ok((realias(call), Some(whole)));
+        }
+        let rewritten = inner.transform_down(|e| {
+            Ok(match self.evaluated_per_value(&e, input, state)? {
+                Some((call, _)) => Transformed::new(call, true, TreeNodeRecursion::Jump),
+                None => Transformed::no(e),
+            })
+        })?;
+        Ok((realias(rewritten.data), None))
+    }
+
+    /// `expr` as a call of a function of codes, with those codes and what each stands for under
+    /// it, if it depends on one coded column alone, only through functions that always give the
+    /// same result for the same value.
+    fn evaluated_per_value(
+        &self,
+        expr: &Expr,
+        input: &Coded,
+        state: &SessionState,
+    ) -> Result<Option<(Expr, Valued)>> {
+        if matches!(expr, Expr::Column(_) | Expr::Literal(..) | Expr::Alias(_))
+            || expr.exists(|e| Ok(!per_row(e)))?
+        {
+            return Ok(None);
+        }
+        let columns = expr.column_refs();
+        let [column] = columns.into_iter().collect::<Vec<_>>()[..] else { return Ok(None) };
+        let Some((codes, from)) = input.valued(column) else { return Ok(None) };
+        let (_, field) = input.plan.schema().qualified_field_from_column(column)?;
+        let value = Column::from_name(per_value::VALUE);
+        let over_value = expr
+            .clone()
+            .transform(|e| {
+                Ok(match e {
+                    Expr::Column(c) if &c == column => Transformed::yes(Expr::Column(value.clone())),
+                    other => Transformed::no(other),
+                })
+            })?
+            .data;
+        let schema = DFSchema::try_from(Schema::new(vec![Field::new(
+            per_value::VALUE,
+            field.data_type().clone(),
+            true,
+        )]))?;
+        let Ok(physical) = state.create_physical_expr(over_value, &schema) else { return Ok(None) };
+        let return_type = expr.get_type(input.plan.schema())?;
+        let values = Values::derived(from, physical);
+        let function = PerValue::new(self.fresh("per_value"), values.clone(), return_type);
+        let call = Expr::ScalarFunction(ScalarFunction::new_udf(
+            Arc::new(ScalarUDF::new_from_impl(function)),
+            vec![Expr::Column(codes.clone())],
+        ));
+        Ok(Some((call, (codes, values))))
     }
 
     fn scan(&self, scan: TableScan) -> Result<Coded> {
@@ -184,41 +336,66 @@ impl Rewrite {
         if twins.is_empty() {
             return Ok(Coded::plain(LogicalPlan::TableScan(scan)));
         }
+        let valued = twins
+            .iter()
+            .filter_map(|(&at, &(twin, domain))| Some((at, (twin, self.values.get(domain)?.clone()?))))
+            .collect();
         let source = provider_as_source(Arc::new(table.with_codes()));
         let plan = TableScanBuilder::new(scan.table_name, source)
             .with_projection(Some(projection))
             .with_filters(scan.filters)
             .with_fetch(scan.fetch)
             .build()?;
-        Ok(Coded { plan: LogicalPlan::TableScan(plan), original: (0..width).collect(), twins })
+        Ok(Coded { plan: LogicalPlan::TableScan(plan), original: (0..width).collect(), twins, valued })
     }
 
-    fn projection(&self, projection: Projection) -> Result<Coded> {
-        let input = self.visit(Arc::unwrap_or_clone(projection.input))?;
+    fn projection(&self, projection: Projection, state: &SessionState) -> Result<Coded> {
+        let input = self.visit(Arc::unwrap_or_clone(projection.input), state)?;
         let mut exprs = projection.expr;
         let width = exprs.len();
         let mut twins = HashMap::new();
+        let mut valued = HashMap::new();
+        // Each codes column of the input this projection passes on, and where.
+        let mut passed: HashMap<Column, usize> = HashMap::new();
         for at in 0..width {
-            let (column, relation, name) = match &exprs[at] {
-                Expr::Column(c) => (c, c.relation.clone(), c.name.clone()),
+            let plain = match &exprs[at] {
+                Expr::Column(c) => Some((c.clone(), c.relation.clone(), c.name.clone())),
                 Expr::Alias(alias) => match alias.expr.as_ref() {
-                    Expr::Column(c) => (c, alias.relation.clone(), alias.name.clone()),
-                    _ => continue,
+                    Expr::Column(c) => Some((c.clone(), alias.relation.clone(), alias.name.clone())),
+                    _ => None,
                 },
-                _ => continue,
+                _ => None,
             };
-            if let Some((twin, domain)) = input.twin(&Expr::Column(column.clone())) {
+            if let Some((column, relation, name)) = plain
+                && let Some((twin, domain)) = input.twin(&Expr::Column(column))
+            {
                 twins.insert(at, (exprs.len(), domain));
+                passed.insert(twin.clone(), exprs.len());
                 exprs.push(Expr::Column(twin).alias_qualified(relation, crate::tables::code_column(&name)));
             }
         }
+        for at in 0..width {
+            let (expr, whole) = self.per_value(exprs[at].clone(), &input, state)?;
+            exprs[at] = expr;
+            if let Some((codes, values)) = whole {
+                let passed_at = match passed.get(&codes) {
+                    Some(&passed_at) => passed_at,
+                    None => {
+                        exprs.push(Expr::Column(codes.clone()).alias(self.fresh("codes")));
+                        passed.insert(codes, exprs.len() - 1);
+                        exprs.len() - 1
+                    }
+                };
+                valued.insert(at, (passed_at, values));
+            }
+        }
         let plan = LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(input.plan))?);
-        Ok(Coded { plan, original: (0..width).collect(), twins })
+        Ok(Coded { plan, original: (0..width).collect(), twins, valued })
     }
 
-    fn join(&self, join: Join) -> Result<Coded> {
-        let left = self.visit(Arc::unwrap_or_clone(join.left))?;
-        let right = self.visit(Arc::unwrap_or_clone(join.right))?;
+    fn join(&self, join: Join, state: &SessionState) -> Result<Coded> {
+        let left = self.visit(Arc::unwrap_or_clone(join.left), state)?;
+        let right = self.visit(Arc::unwrap_or_clone(join.right), state)?;
         let on = join
             .on
             .into_iter()
@@ -247,24 +424,27 @@ impl Rewrite {
         )?);
         let mut original = Vec::new();
         let mut twins = HashMap::new();
+        let mut valued = HashMap::new();
         if keeps_left {
             original.extend(left.original.iter().copied());
             twins.extend(left.twins);
+            valued.extend(left.valued);
         }
         if keeps_right {
             let base = if keeps_left { left_width } else { 0 };
             original.extend(right.original.iter().map(|i| base + i));
             twins.extend(right.twins.into_iter().map(|(i, (t, d))| (base + i, (base + t, d))));
+            valued.extend(right.valued.into_iter().map(|(i, (t, v))| (base + i, (base + t, v))));
         }
         // A mark join adds its mark after the side it keeps.
         let width = plan.schema().fields().len();
         let kept = if keeps_left { left_width } else { right_width };
         original.extend(kept..width);
-        Ok(Coded { plan, original, twins })
+        Ok(Coded { plan, original, twins, valued })
     }
 
-    fn aggregate(&self, aggregate: Aggregate) -> Result<Coded> {
-        let input = self.visit(Arc::unwrap_or_clone(aggregate.input))?;
+    fn aggregate(&self, aggregate: Aggregate, state: &SessionState) -> Result<Coded> {
+        let input = self.visit(Arc::unwrap_or_clone(aggregate.input), state)?;
         let grouping_set = aggregate.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_)));
         let mut group = aggregate.group_expr;
         let mut coded = Vec::new();
@@ -300,11 +480,15 @@ impl Rewrite {
             })
             .collect();
         let mut twins = HashMap::new();
+        let mut valued = HashMap::new();
         for &(at, domain, _) in &coded {
             twins.insert(at, (exprs.len(), domain));
+            if let Some(Some(values)) = self.values.get(domain) {
+                valued.insert(at, (exprs.len(), values.clone()));
+            }
             exprs.push(Expr::Column(Column::from(plan.schema().qualified_field(at))));
         }
         let plan = LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(plan))?);
-        Ok(Coded { plan, original: (0..width).collect(), twins })
+        Ok(Coded { plan, original: (0..width).collect(), twins, valued })
     }
 }

@@ -12,6 +12,7 @@
 
 mod codes;
 mod header;
+mod per_value;
 mod tables;
 
 use std::collections::BTreeMap;
@@ -237,7 +238,7 @@ impl Model for SqlEngine {
             let state = session.state();
             // Optimized again, so that text the rewrite left unread is not made. Should the rewrite
             // meet a plan it cannot rebuild, the query runs on text, as planned, and says so.
-            let plan = match rewrite.apply(plan.clone()).and_then(|coded| state.optimize(&coded)) {
+            let plan = match rewrite.apply(plan.clone(), &state).and_then(|coded| state.optimize(&coded)) {
                 Ok(coded) => coded,
                 Err(why) => {
                     eprintln!("joins and groupings compare text: {why}");

@@ -169,6 +169,9 @@ fn array(column: Column, dictionaries: &mut Dictionaries) -> Result<(ArrayRef, O
     })
 }
 
+/// A coded column: its name, its domain and its codes over all rows.
+pub type CodedColumn = (String, usize, ArrayRef);
+
 /// A table's loaded columns (of `rows` rows) with `__row`, dictionary-coded text as its codes (a
 /// column named by [`code_column`]), as batches of at most `batch_rows` rows (slices of the same
 /// arrays); and each coded column's name, domain and codes.
@@ -177,7 +180,7 @@ pub fn batches(
     rows: usize,
     batch_rows: usize,
     dictionaries: &mut Dictionaries,
-) -> Result<(Vec<RecordBatch>, Vec<(String, usize, ArrayRef)>), String> {
+) -> Result<(Vec<RecordBatch>, Vec<CodedColumn>), String> {
     let mut fields = Vec::with_capacity(columns.len() + 1);
     let mut arrays = Vec::with_capacity(columns.len() + 1);
     let mut coded = Vec::new();
@@ -262,6 +265,11 @@ impl LoadedTable {
     /// The text of coded column `k`, over all rows.
     fn text(&self, k: usize) -> &ArrayRef {
         self.text[k].get_or_init(|| Arc::new(decode(&self.dictionaries[k], self.codes[k].as_primitive())))
+    }
+
+    /// How many rows it holds.
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 
     /// The columns that have codes, with their domains.

@@ -1,0 +1,139 @@
+//! Expressions of one dictionary-coded column, evaluated once per dictionary value. A condition
+//! such as `regexp_like(';' || docs_published || ';', ...)` or `kind IN ('real_estate', 'equity')`
+//! depends on the row only through the column's code: the engine evaluates it over the
+//! dictionary's few distinct values (and a null) once, and each row then looks its result up by
+//! code. What a value gives is what its rows would have given; an expression that fails on some
+//! value (a cast of text that no row of this plan holds, say) is evaluated row by row instead, so
+//! it fails exactly where DataFusion would.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, StringViewArray, UInt32Array, new_null_array,
+};
+use datafusion::arrow::compute::{concat, take};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, UInt32Type};
+use datafusion::common::Result;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::physical_expr::PhysicalExpr;
+
+/// The name the column takes inside an expression evaluated per value.
+pub const VALUE: &str = "__sieve_value";
+
+/// What each code of a coded column stands for: a dictionary's values, or an expression of what
+/// another column's codes stand for.
+#[derive(Debug)]
+pub struct Values {
+    source: Source,
+    /// One entry per code, then the entry of a null row; made when first needed.
+    values: OnceLock<std::result::Result<ArrayRef, String>>,
+}
+
+#[derive(Debug)]
+enum Source {
+    Dictionary(StringViewArray),
+    Derived { from: Arc<Values>, expr: Arc<dyn PhysicalExpr> },
+}
+
+impl Values {
+    /// The text of a dictionary's codes.
+    pub fn dictionary(values: &StringViewArray) -> Arc<Values> {
+        Arc::new(Values { source: Source::Dictionary(values.clone()), values: OnceLock::new() })
+    }
+
+    /// `expr` (over one column named [`VALUE`]) of what `from`'s codes stand for.
+    pub fn derived(from: Arc<Values>, expr: Arc<dyn PhysicalExpr>) -> Arc<Values> {
+        Arc::new(Values { source: Source::Derived { from, expr }, values: OnceLock::new() })
+    }
+
+    /// The value of each code, then that of a null row; an error when the expression fails on
+    /// one of them.
+    fn all(&self) -> std::result::Result<&ArrayRef, &String> {
+        self.values
+            .get_or_init(|| match &self.source {
+                Source::Dictionary(values) => {
+                    let null = new_null_array(values.data_type(), 1);
+                    concat(&[values as &dyn Array, null.as_ref()]).map_err(|e| e.to_string())
+                }
+                Source::Derived { from, expr } => {
+                    let input = from.all().map_err(Clone::clone)?;
+                    evaluate(expr, input.clone()).map_err(|e| e.to_string())
+                }
+            })
+            .as_ref()
+    }
+
+    /// The value of each row of `codes` (a null code is a null row).
+    fn rows(&self, codes: &UInt32Array) -> Result<ArrayRef> {
+        match (self.all(), &self.source) {
+            (Ok(values), _) => {
+                let null = (values.len() - 1) as u32;
+                let at: UInt32Array = codes.iter().map(|c| Some(c.unwrap_or(null))).collect();
+                Ok(take(values.as_ref(), &at, None)?)
+            }
+            // Some value fails: these rows' own values, as DataFusion would evaluate them.
+            (Err(_), Source::Derived { from, expr }) => evaluate(expr, from.rows(codes)?),
+            (Err(why), Source::Dictionary(_)) => datafusion::common::exec_err!("{why}"),
+        }
+    }
+}
+
+fn evaluate(expr: &Arc<dyn PhysicalExpr>, input: ArrayRef) -> Result<ArrayRef> {
+    let schema = Schema::new(vec![Field::new(VALUE, input.data_type().clone(), true)]);
+    let rows = input.len();
+    let batch = RecordBatch::try_new(Arc::new(schema), vec![input])?;
+    expr.evaluate(&batch)?.into_array(rows)
+}
+
+/// A column's codes to what they stand for under an expression: the function the rewrite puts
+/// where the expression was.
+#[derive(Debug)]
+pub struct PerValue {
+    name: String,
+    values: Arc<Values>,
+    return_type: DataType,
+    signature: Signature,
+}
+
+impl PerValue {
+    /// The function named `name` giving `values` (of type `return_type`) for codes.
+    pub fn new(name: String, values: Arc<Values>, return_type: DataType) -> PerValue {
+        let signature = Signature::exact(vec![DataType::UInt32], Volatility::Immutable);
+        PerValue { name, values, return_type, signature }
+    }
+}
+
+// Each instance is its own function: two are equal only under the same (unique) name.
+impl PartialEq for PerValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for PerValue {}
+
+impl Hash for PerValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PerValue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(self.return_type.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let codes = args.args[0].to_array(args.number_rows)?;
+        Ok(ColumnarValue::Array(self.values.rows(codes.as_primitive::<UInt32Type>())?))
+    }
+}
