@@ -68,9 +68,16 @@ impl Values {
     fn rows(&self, codes: &UInt32Array) -> Result<ArrayRef> {
         match (self.all(), &self.source) {
             (Ok(values), _) => {
+                let Some(nulls) = codes.nulls() else { return Ok(take(values.as_ref(), codes, None)?) };
+                // A null row's code is a placeholder: it takes the entry after the codes'.
                 let null = (values.len() - 1) as u32;
-                let at: UInt32Array = codes.iter().map(|c| Some(c.unwrap_or(null))).collect();
-                Ok(take(values.as_ref(), &at, None)?)
+                let mut at = codes.values().to_vec();
+                for (code, valid) in at.iter_mut().zip(nulls.iter()) {
+                    if !valid {
+                        *code = null;
+                    }
+                }
+                Ok(take(values.as_ref(), &UInt32Array::from(at), None)?)
             }
             // Some value fails: these rows' own values, as DataFusion would evaluate them.
             (Err(_), Source::Derived { from, expr }) => evaluate(expr, from.rows(codes)?),

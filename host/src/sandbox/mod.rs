@@ -309,18 +309,30 @@ impl Sandbox {
             return Ok(plugin);
         }
         let started = Instant::now();
-        if let Some(cache) = &self.cache
-            && let cache::Cached::Hit(component, size) =
-                cache.cached(&self.engine, digest.trim_start_matches("sha256:"))
-        {
-            let ty = component.component_type();
-            let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
-            let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
-            let api_version = checked_interface(&imports, &exports)?;
-            let shape = Loading { digest: digest.to_string(), size, imports, exports, api_version };
-            return self.ready(shape, component, CacheUse::Hit, started);
+        let cached = match &self.cache {
+            Some(cache) => cache.cached(&self.engine, digest.trim_start_matches("sha256:")),
+            None => cache::Cached::Miss,
+        };
+        let discarded = match cached {
+            cache::Cached::Hit(component, size) => {
+                let ty = component.component_type();
+                let imports: Vec<String> =
+                    ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
+                let exports: Vec<String> =
+                    ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+                let api_version = checked_interface(&imports, &exports)?;
+                let shape = Loading { digest: digest.to_string(), size, imports, exports, api_version };
+                return self.ready(shape, component, CacheUse::Hit, started);
+            }
+            cache::Cached::Miss => false,
+            cache::Cached::Discarded => true,
+        };
+        let mut plugin = self.load(&bytes()?, Some(digest))?;
+        // The artifact that did not verify is gone already: this compile rebuilt it.
+        if discarded && plugin.cache_use == CacheUse::Compiled {
+            plugin.cache_use = CacheUse::Rebuilt;
         }
-        self.load(&bytes()?, Some(digest))
+        Ok(plugin)
     }
 
     /// A loaded component linked and kept loaded.
