@@ -30,7 +30,8 @@ use datafusion::logical_expr::{
 use crate::per_value::{self, PerValue, Values};
 use crate::tables::{Dictionaries, LoadedTable, decode};
 
-/// A domain's expressions are evaluated per value when its table has this many rows a value.
+/// Expressions of a domain are evaluated per value when its largest table has at least this many
+/// rows per distinct value.
 const PER_VALUE_RATIO: usize = 4;
 
 /// Whether `expr` alone gives the same result for the same input values wherever it is evaluated
