@@ -136,16 +136,17 @@ impl Registry {
     }
 
     /// Refuse a SQL model package whose engine this registry has not installed; a component
-    /// passes. Every stored run and vetting checks it before loading.
-    pub async fn check_engine(&self, bytes: &[u8]) -> Result<()> {
-        let Some(package) = sql_model::unpack(bytes) else { return Ok(()) };
+    /// passes. Every stored run and vetting checks it before loading. The engine's digest, for a
+    /// SQL model.
+    pub async fn check_engine(&self, bytes: &[u8]) -> Result<Option<String>> {
+        let Some(package) = sql_model::unpack(bytes) else { return Ok(None) };
         let (engine, _) = package.map_err(RegistryError::Invalid)?;
         let installed = sqlx::query("SELECT digest FROM sql_engines WHERE digest = $1")
             .bind(&engine)
             .fetch_optional(self.db.pool())
             .await?;
         match installed {
-            Some(_) => Ok(()),
+            Some(_) => Ok(Some(engine)),
             None => Err(RegistryError::Invalid(format!(
                 "the SQL model runs on engine {engine}, which this registry has not installed"
             ))),

@@ -294,7 +294,8 @@ fn from_dir(
 /// Load what a plugin's `bytes` are: a component, or a SQL model package (see
 /// [`sql_model::package`]) run by the engine it names. The engine is the one this process loaded
 /// lately, or its verified artifact in the code cache, or else `engine` reads its bytes (from an
-/// installed engine's blob, checked against its digest). With `expected_digest`, bytes of any other digest are refused.
+/// installed engine's blob, checked against its digest). With `expected_digest`, bytes of any
+/// other digest are refused.
 pub fn load_model(
     sandbox: &Sandbox,
     bytes: &[u8],

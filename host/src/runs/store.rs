@@ -624,12 +624,14 @@ impl Registry {
             }
         };
         // A SQL model runs on the engine its package names, which must still be installed.
-        if let Err(e) = self.check_engine(&bytes).await {
-            let report = RunReport::failed(Outcome::BadInput(e.to_string()), record.digest.clone());
-            self.finish_run(actor, run_id, &report, lease).await?;
-            return Err(e);
-        }
-        let engine = crate::runs::sql_model::unpack(&bytes).and_then(Result::ok).map(|(engine, _)| engine);
+        let engine = match self.check_engine(&bytes).await {
+            Ok(engine) => engine,
+            Err(e) => {
+                let report = RunReport::failed(Outcome::BadInput(e.to_string()), record.digest.clone());
+                self.finish_run(actor, run_id, &report, lease).await?;
+                return Err(e);
+            }
+        };
         let report = {
             let (sandbox, registry, digest) = (sandbox.clone(), self.clone(), record.digest.clone());
             let (settings, limits, d) = (settings.to_vec(), limits.clone(), d.clone());
