@@ -8,12 +8,10 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, StringViewArray};
-use datafusion::arrow::datatypes::{DataType, UInt32Type};
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::array::Array;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::default_table_source::provider_as_source;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, Result};
@@ -22,13 +20,10 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::logical_plan::{
     Aggregate, Filter, Join, JoinType, Projection, SubqueryAlias, TableScan, TableScanBuilder,
 };
-use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
-};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, ScalarUDF, Volatility};
 
 use crate::per_value::{self, PerValue, Values};
-use crate::tables::{Dictionaries, LoadedTable, decode};
+use crate::tables::{Dictionaries, LoadedTable};
 
 /// Expressions of a domain are evaluated per value when its largest table has at least this many
 /// rows per distinct value.
@@ -61,48 +56,6 @@ fn per_row(expr: &Expr) -> bool {
         | Expr::InList(_) => true,
         Expr::ScalarFunction(f) => f.func.signature().volatility == Volatility::Immutable,
         _ => false,
-    }
-}
-
-/// Turns a domain's codes back into its text.
-#[derive(Debug)]
-struct Decode {
-    name: String,
-    domain: usize,
-    values: StringViewArray,
-    signature: Signature,
-}
-
-impl PartialEq for Decode {
-    fn eq(&self, other: &Self) -> bool {
-        self.domain == other.domain
-    }
-}
-
-impl Eq for Decode {}
-
-impl Hash for Decode {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.domain.hash(state);
-    }
-}
-
-impl ScalarUDFImpl for Decode {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8View)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let codes = args.args[0].to_array(args.number_rows)?;
-        Ok(ColumnarValue::Array(Arc::new(decode(&self.values, codes.as_primitive::<UInt32Type>()))))
     }
 }
 
@@ -168,18 +121,6 @@ pub struct Rewrite {
 impl Rewrite {
     /// A rewrite over `tables` (by name), whose coded columns' domains are `dictionaries`'.
     pub fn new(tables: HashMap<String, LoadedTable>, dictionaries: &Dictionaries) -> Rewrite {
-        let decoders = (0..dictionaries.len())
-            .filter_map(|domain| {
-                let values = dictionaries.values(domain)?.clone();
-                let decode = Decode {
-                    name: format!("__sieve_decode_{domain}"),
-                    domain,
-                    values,
-                    signature: Signature::exact(vec![DataType::UInt32], Volatility::Immutable),
-                };
-                Some(Arc::new(ScalarUDF::new_from_impl(decode)))
-            })
-            .collect();
         // A domain's rows: those of the largest table coded against it.
         let mut rows = vec![0usize; dictionaries.len()];
         for table in tables.values() {
@@ -187,13 +128,16 @@ impl Rewrite {
                 rows[domain] = rows[domain].max(table.rows());
             }
         }
-        let values = (0..dictionaries.len())
-            .map(|domain| {
-                let values = dictionaries.values(domain)?;
-                // Evaluating every value pays where values repeat: a few per row would not.
-                (values.len() * PER_VALUE_RATIO <= rows[domain]).then(|| Values::dictionary(values))
-            })
-            .collect();
+        let (mut decoders, mut values) = (Vec::new(), Vec::new());
+        for (domain, rows) in rows.into_iter().enumerate() {
+            let Some(dictionary) = dictionaries.values(domain) else { continue };
+            let text = Values::dictionary(dictionary);
+            // Turns the domain's codes back into its text.
+            let decode = PerValue::new(format!("__sieve_decode_{domain}"), text.clone(), DataType::Utf8View);
+            decoders.push(Arc::new(ScalarUDF::new_from_impl(decode)));
+            // Evaluating every value pays where values repeat: a few per row would not.
+            values.push((dictionary.len() * PER_VALUE_RATIO <= rows).then_some(text));
+        }
         Rewrite { tables, decoders, values, added: Cell::new(0) }
     }
 

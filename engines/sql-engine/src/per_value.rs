@@ -18,6 +18,8 @@ use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use datafusion::physical_expr::PhysicalExpr;
 
+use crate::tables::decode;
+
 /// The name the column takes inside an expression evaluated per value.
 pub const VALUE: &str = "__sieve_value";
 
@@ -66,8 +68,13 @@ impl Values {
 
     /// The value of each row of `codes` (a null code is a null row).
     fn rows(&self, codes: &UInt32Array) -> Result<ArrayRef> {
-        match (self.all(), &self.source) {
-            (Ok(values), _) => {
+        let (from, expr) = match &self.source {
+            // A dictionary's own text: each row the view of its value, a null row null.
+            Source::Dictionary(values) => return Ok(Arc::new(decode(values, codes))),
+            Source::Derived { from, expr } => (from, expr),
+        };
+        match self.all() {
+            Ok(values) => {
                 let Some(nulls) = codes.nulls() else { return Ok(take(values.as_ref(), codes, None)?) };
                 // A null row's code is a placeholder: it takes the entry after the codes'.
                 let null = (values.len() - 1) as u32;
@@ -80,8 +87,7 @@ impl Values {
                 Ok(take(values.as_ref(), &UInt32Array::from(at), None)?)
             }
             // Some value fails: these rows' own values, as DataFusion would evaluate them.
-            (Err(_), Source::Derived { from, expr }) => evaluate(expr, from.rows(codes)?),
-            (Err(why), Source::Dictionary(_)) => datafusion::common::exec_err!("{why}"),
+            Err(_) => evaluate(expr, from.rows(codes)?),
         }
     }
 }

@@ -250,7 +250,7 @@ impl LoadedTable {
         name: &str,
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
-        coded: Vec<(String, usize, ArrayRef)>,
+        coded: Vec<CodedColumn>,
         dictionaries: &Dictionaries,
     ) -> Result<Self, String> {
         let values = coded
