@@ -55,3 +55,63 @@ fn a_missing_table_is_named() {
     assert_eq!(code, 19, "{v}");
     assert!(v["detail"].as_str().expect("detail").contains("\"employment\""), "{v}");
 }
+
+/// `dir`'s Parquet tables rewritten into a fresh directory with `compression`, as another
+/// writer (DuckDB, polars, Spark) would make them.
+fn recompressed(
+    dir: &std::path::Path,
+    name: &str,
+    compression: parquet::basic::Compression,
+) -> std::path::PathBuf {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::properties::WriterProperties;
+
+    let out = fresh_dir(&format!("codec-{name}"));
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let target = out.join(path.file_name().expect("name"));
+        if path.extension().is_none_or(|e| e != "parquet") {
+            std::fs::copy(&path, target).expect("copy");
+            continue;
+        }
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).expect("open"))
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        let props = WriterProperties::builder().set_compression(compression).build();
+        let mut writer = None;
+        for batch in reader {
+            let batch = batch.expect("batch");
+            let writer = writer.get_or_insert_with(|| {
+                let file = std::fs::File::create(&target).expect("create");
+                ArrowWriter::try_new(file, batch.schema(), Some(props.clone())).expect("writer")
+            });
+            writer.write(&batch).expect("write");
+        }
+        writer.expect("a table with rows").close().expect("close");
+    }
+    out
+}
+
+#[test]
+fn parquet_in_every_codec_a_writer_may_use_gives_the_same_clues() {
+    use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+
+    let original = t1_data("parquet", 1);
+    let (code, expected) = run_json("vehicle-insurance-fraud", &original, &[]);
+    assert_eq!(code, 0, "{expected}");
+    for (name, compression) in [
+        ("uncompressed", Compression::UNCOMPRESSED),
+        ("zstd", Compression::ZSTD(ZstdLevel::default())),
+        ("gzip", Compression::GZIP(GzipLevel::default())),
+        ("lz4-raw", Compression::LZ4_RAW),
+        ("lz4-hadoop", Compression::LZ4),
+        ("brotli", Compression::BROTLI(BrotliLevel::default())),
+    ] {
+        let dir = recompressed(&original, name, compression);
+        let (code, v) = run_json("vehicle-insurance-fraud", &dir, &[]);
+        assert_eq!(code, 0, "{name}: {v}");
+        assert_eq!(v["output_digest"], expected["output_digest"], "{name}");
+    }
+}
