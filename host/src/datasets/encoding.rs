@@ -176,8 +176,14 @@ pub struct CodeError {
 /// Serve one domain to a model from its stored `dictionary` and the stored codes of the columns
 /// the model declared: the dictionary cut down to the values those columns hold, when they do not
 /// hold them all, and each column as `Values::Dictionary` sharing it. Codes outside the
-/// dictionary are refused, not served.
-pub fn serve(dictionary: Text, declared: Vec<DomainCodes>) -> Result<Vec<Column>, CodeError> {
+/// dictionary are refused, not served. `every_column`: the model declared every column the domain
+/// was encoded from, whose values are the whole dictionary by construction, so nothing is cut
+/// down and the pass that finds which entries are used is skipped.
+pub fn serve(
+    dictionary: Text,
+    declared: Vec<DomainCodes>,
+    every_column: bool,
+) -> Result<Vec<Column>, CodeError> {
     let size = dictionary.len();
     let mut columns: Vec<(Vec<u32>, Option<Bitmap>, String)> = Vec::with_capacity(declared.len());
     for d in declared {
@@ -190,14 +196,19 @@ pub fn serve(dictionary: Text, declared: Vec<DomainCodes>) -> Result<Vec<Column>
         columns.push((d.codes, d.validity, d.column));
     }
     // Which entries the declared columns use; if not all, keep only those, in their order.
-    let mut used = vec![false; size];
-    for (codes, validity, _) in &columns {
-        for (i, &c) in codes.iter().enumerate() {
-            if validity.as_ref().is_none_or(|v| v.is_valid(i)) {
-                used[c as usize] = true;
+    let used = if every_column {
+        Vec::new()
+    } else {
+        let mut used = vec![false; size];
+        for (codes, validity, _) in &columns {
+            for (i, &c) in codes.iter().enumerate() {
+                if validity.as_ref().is_none_or(|v| v.is_valid(i)) {
+                    used[c as usize] = true;
+                }
             }
         }
-    }
+        used
+    };
     let dictionary = if used.iter().all(|&u| u) {
         dictionary
     } else {
@@ -297,7 +308,7 @@ mod tests {
         // A model that declared owners and relations, not debtors: "secret" is not served.
         let declared: Vec<DomainCodes> =
             party.codes.iter().filter(|d| d.table != "enforcement_cases").cloned().collect();
-        let served = serve(party.dictionary.clone(), declared).expect("serves");
+        let served = serve(party.dictionary.clone(), declared, false).expect("serves");
         let Values::Dictionary { dictionary, .. } = &served[0].values else { panic!("coded") };
         let entries: Vec<&str> = (0..dictionary.len()).map(|k| dictionary.get(k)).collect();
         assert_eq!(entries, ["p1", "p2", "p3", "p4"], "only declared values, no null placeholder");
@@ -309,9 +320,21 @@ mod tests {
         };
         assert!(served.iter().all(|c| Arc::ptr_eq(&shared(c), &shared(&served[0]))), "one dictionary");
 
-        // Codes outside the dictionary (a damaged store) are refused.
+        // Every column declared: the whole dictionary, found without the pass over the codes, and
+        // the same values as the pass finds.
+        for every_column in [true, false] {
+            let all = serve(party.dictionary.clone(), party.codes.clone(), every_column).expect("serves");
+            assert_eq!(shared(&all[0]).len(), 5, "every_column {every_column}");
+            assert_eq!(decoded(&all[0]), [Some("p1".into()), Some("secret".into())]);
+            assert_eq!(decoded(&all[1]), [Some("p1".into()), Some("p2".into()), None]);
+        }
+
+        // Codes outside the dictionary (a damaged store) are refused, whatever was declared.
         let bad = DomainCodes { table: "x".into(), column: "y".into(), codes: vec![0, 99], validity: None };
-        let refused = serve(party.dictionary.clone(), vec![bad]).expect_err("refused");
-        assert!(refused.to_string().contains("x.y"), "{refused}");
+        for every_column in [true, false] {
+            let refused =
+                serve(party.dictionary.clone(), vec![bad.clone()], every_column).expect_err("refused");
+            assert!(refused.to_string().contains("x.y"), "{refused}");
+        }
     }
 }

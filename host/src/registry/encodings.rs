@@ -200,23 +200,26 @@ pub fn load_tables(
         }
     }
     // Each domain's declared columns served against their dictionary, a thread per domain.
-    let mut work: Vec<(sieve_sdk::data::Text, Vec<DomainCodes>)> = Vec::new();
+    let mut work: Vec<(sieve_sdk::data::Text, Vec<DomainCodes>, bool)> = Vec::new();
     for domain in &domains {
         let members: Vec<DomainCodes> =
             domain.columns.iter().filter_map(|(t, c)| codes.remove(&(t.as_str(), c.as_str()))).collect();
         let dictionary = dictionaries.remove(domain.name.as_str()).unwrap_or_default();
         if shares {
-            work.push((dictionary, members));
+            let every_column = members.len() == domain.columns.len();
+            work.push((dictionary, members, every_column));
         } else {
-            work.extend(members.into_iter().map(|m| (dictionary.clone(), vec![m])));
+            let alone = domain.columns.len() == 1;
+            work.extend(members.into_iter().map(|m| (dictionary.clone(), vec![m], alone)));
         }
     }
     if let Some(((table, column), _)) = codes.iter().next() {
         return Err(missing(format!("{table}.{column} is stored as codes of no domain")));
     }
-    let coded = super::in_parallel(work, |(dictionary, members)| {
+    let coded = super::in_parallel(work, |(dictionary, members, every_column)| {
         let tables: Vec<String> = members.iter().map(|m| m.table.clone()).collect();
-        let columns = encoding::serve(dictionary, members).map_err(|e| Outcome::BadInput(e.to_string()))?;
+        let columns = encoding::serve(dictionary, members, every_column)
+            .map_err(|e| Outcome::BadInput(e.to_string()))?;
         Ok::<_, Outcome>(
             tables.into_iter().zip(columns).map(|(t, c)| ((t, c.name.clone()), c)).collect::<Vec<_>>(),
         )
