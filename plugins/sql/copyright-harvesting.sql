@@ -6,8 +6,9 @@
 -- param: earlier_days int 30 Days before the claimed creation a work must have been seen to count as used earlier.
 -- param: min_suits int 10 Suits on earlier-used works that make a plaintiff or agent a harvester.
 
--- Firsts are taken with min() and a join back to the row, which costs far less than a window
--- function's sort.
+-- A work's first sighting is taken with min() and a join back to the row, which costs far less
+-- than a window function's sort over every sighting; a suit's first row, among the few rows on
+-- earlier-used works, with a window.
 WITH seen AS (
     SELECT work_hash, min(first_seen_on) AS seen
     FROM prior_use WHERE work_hash IS NOT NULL AND first_seen_on IS NOT NULL
@@ -24,35 +25,37 @@ WITH seen AS (
     WHERE r.reg_no IS NOT NULL AND r.created_on IS NOT NULL
       AND CAST(r.created_on AS INT) - CAST(f.seen AS INT) >= $earlier_days
     GROUP BY r.reg_no
-), first_rows AS (
-    -- A case_no recorded twice is one suit: its first row on an earlier-used work counts.
-    SELECT c.case_no, min(c.__row) AS first_row
-    FROM ip_cases c JOIN earlier_used e ON e.reg_no = c.reg_no
-    WHERE c.case_no IS NOT NULL
-    GROUP BY c.case_no
-), suits AS (
+), on_earlier AS (
+    -- Every row of a suit on an earlier-used work, with the first row of its case_no among them
+    -- (a case_no recorded twice is one suit: its first row on an earlier-used work counts).
     SELECT c.__row, c.case_no, c.plaintiff_id, c.plaintiff_agent, c.reg_no,
            coalesce(c.defendant_kind IN ('vendor', 'small_business'), false) AS small,
-           e.registration_row, e.prior_row
-    FROM first_rows f
-    JOIN ip_cases c ON c.__row = f.first_row
-    JOIN earlier_used e ON e.reg_no = c.reg_no
-), plaintiffs AS (
-    SELECT plaintiff_id AS who, count(*) AS suits, count(*) FILTER (WHERE small) AS small
-    FROM suits WHERE plaintiff_id IS NOT NULL GROUP BY plaintiff_id
-    HAVING count(*) >= greatest($min_suits, 1) AND 2 * count(*) FILTER (WHERE small) > count(*)
-), agents AS (
-    SELECT plaintiff_agent AS who, count(*) AS suits, count(*) FILTER (WHERE small) AS small
-    FROM suits WHERE plaintiff_agent IS NOT NULL GROUP BY plaintiff_agent
-    HAVING count(*) >= greatest($min_suits, 1) AND 2 * count(*) FILTER (WHERE small) > count(*)
+           e.registration_row, e.prior_row, min(c.__row) OVER (PARTITION BY c.case_no) AS first_row
+    FROM ip_cases c JOIN earlier_used e ON e.reg_no = c.reg_no
+    WHERE c.case_no IS NOT NULL
+), suits AS (
+    -- Each suit with its plaintiff's and its agent's counts of such suits, and of those against
+    -- vendors and small businesses: window functions over the suits, read once (a CTE named
+    -- twice is planned, and computed, twice).
+    SELECT *,
+           CASE WHEN plaintiff_id IS NOT NULL THEN count(*) OVER (PARTITION BY plaintiff_id) END AS by_plaintiff,
+           CASE WHEN plaintiff_id IS NOT NULL THEN sum(CAST(small AS INT)) OVER (PARTITION BY plaintiff_id) END AS small_by_plaintiff,
+           CASE WHEN plaintiff_agent IS NOT NULL THEN count(*) OVER (PARTITION BY plaintiff_agent) END AS through_agent,
+           CASE WHEN plaintiff_agent IS NOT NULL THEN sum(CAST(small AS INT)) OVER (PARTITION BY plaintiff_agent) END AS small_through_agent
+    FROM on_earlier WHERE __row = first_row
 ), flagged AS (
     -- An agent who harvests is named before a plaintiff who does.
-    SELECT s.*, CASE WHEN a.who IS NOT NULL THEN 'through agent' ELSE 'by plaintiff' END AS how,
-           coalesce(a.who, p.who) AS who, coalesce(a.suits, p.suits) AS harvested, coalesce(a.small, p.small) AS against_small
-    FROM suits s
-    LEFT JOIN plaintiffs p ON p.who = s.plaintiff_id
-    LEFT JOIN agents a ON a.who = s.plaintiff_agent
-    WHERE p.who IS NOT NULL OR a.who IS NOT NULL
+    SELECT *,
+           coalesce(through_agent >= greatest($min_suits, 1) AND 2 * small_through_agent > through_agent, false) AS agent_harvests,
+           coalesce(by_plaintiff >= greatest($min_suits, 1) AND 2 * small_by_plaintiff > by_plaintiff, false) AS plaintiff_harvests
+    FROM suits
+), named AS (
+    SELECT *,
+           CASE WHEN agent_harvests THEN 'through agent' ELSE 'by plaintiff' END AS how,
+           CASE WHEN agent_harvests THEN plaintiff_agent ELSE plaintiff_id END AS who,
+           CASE WHEN agent_harvests THEN through_agent ELSE by_plaintiff END AS harvested,
+           CASE WHEN agent_harvests THEN small_through_agent ELSE small_by_plaintiff END AS against_small
+    FROM flagged WHERE agent_harvests OR plaintiff_harvests
 )
 SELECT case_no AS subject,
        0.6 + 0.4 * least(CAST(harvested - least($min_suits, harvested) AS DOUBLE) / (4 * greatest($min_suits, 1)), 1.0) AS score,
@@ -61,4 +64,4 @@ SELECT case_no AS subject,
            || who || ', who has ' || CAST(harvested AS VARCHAR) || ' such suits, ' || CAST(against_small AS VARCHAR)
            || ' of them against vendors or small businesses.' AS reason,
        __row AS ip_cases__row, registration_row AS registrations__row, prior_row AS prior_use__row
-FROM flagged
+FROM named

@@ -20,7 +20,9 @@ WITH cases AS (
     GROUP BY s.__row, s.case_no, s.plate
     HAVING count(DISTINCT CAST(e."at" AS DATE)) >= greatest($driven_min_dates, 1)
 ), driven AS (
-    SELECT case_no, min(seizure_row) AS seizure_row FROM sightings GROUP BY case_no
+    -- Each case's first such seizure: a window over the sightings, so they are read once (a CTE
+    -- named twice is computed twice).
+    SELECT *, min(seizure_row) OVER (PARTITION BY case_no) AS first_seizure_row FROM sightings
 ), related AS (
     SELECT person_a AS x, person_b AS y, __row FROM relations
     UNION ALL
@@ -63,7 +65,8 @@ SELECT c.case_no AS subject,
            || CAST(s.days AS VARCHAR) || ' dates while the seizure was in force.' AS reason,
        c.__row AS enforcement_cases__row, s.seizure_row AS seizures__row, s.event_rows AS traffic_events__row,
        CAST(NULL AS BIGINT) AS registrations__row, CAST(NULL AS BIGINT) AS relations__row
-FROM cases c JOIN driven d ON d.case_no = c.case_no JOIN sightings s ON s.seizure_row = d.seizure_row
+FROM cases c JOIN driven s ON s.case_no = c.case_no
+WHERE s.seizure_row = s.first_seizure_row
 UNION ALL
 SELECT case_no, 0.85, 'no_assets_with_vehicle',
        'Case ' || case_no || ' was closed for lack of assets while debtor ' || debtor_id || ' owned a vehicle the case never seized.',

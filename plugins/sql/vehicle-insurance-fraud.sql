@@ -29,12 +29,15 @@ WITH shop_cases AS (
       AND p.n >= $min_pair_cases AND p.n >= $min_pair_share * s.total
       AND NOT EXISTS (SELECT 1 FROM vehicles v WHERE v.plate = j.plate AND v.owner_id = j.plaintiff_id)
 ), employed AS (
-    -- Mark 1: a month at the shop from the window before the accident up to the filing.
-    SELECT c.__row, min(e.__row) AS employment_row
+    -- Mark 1: a month at the shop from the window before the accident up to the filing. The
+    -- candidate's columns are carried through the grouping (its __row decides them) rather than
+    -- joined back: a CTE named twice is computed twice.
+    SELECT c.__row, c.case_no, c.plaintiff_id, c.plate, c.repair_shop, c.assessor_org, c.n, c.total,
+           min(e.__row) AS employment_row
     FROM candidates c
     JOIN employment e ON e.person_id = c.plaintiff_id AND e.employer_id = c.repair_shop
     WHERE CAST(e.month AS INT) BETWEEN CAST(c.window_from AS INT) - $employment_window_days AND CAST(c.filed_on AS INT)
-    GROUP BY c.__row
+    GROUP BY c.__row, c.case_no, c.plaintiff_id, c.plate, c.repair_shop, c.assessor_org, c.n, c.total
 ), owners AS (
     SELECT plate, min(__row) AS vehicles_row FROM vehicles WHERE plate IS NOT NULL GROUP BY plate
 )
@@ -46,8 +49,7 @@ SELECT c.case_no AS subject,
            || CAST(c.total AS VARCHAR) || ' cases used assessor ' || c.assessor_org
            || '; the claim was assigned; the insurer never assessed the loss.' AS reason,
        c.__row AS judgments__row,
-       e.employment_row AS employment__row,
+       c.employment_row AS employment__row,
        o.vehicles_row AS vehicles__row
-FROM candidates c
-JOIN employed e ON e.__row = c.__row
+FROM employed c
 LEFT JOIN owners o ON o.plate = c.plate
