@@ -147,6 +147,11 @@ impl Rewrite {
         self.visit(plan, state)?.strip()
     }
 
+    /// What `domain`'s codes stand for, where expressions of it are evaluated per value.
+    fn domain_values(&self, domain: usize) -> Option<Arc<Values>> {
+        self.values.get(domain).cloned().flatten()
+    }
+
     /// A name no other function or column of the plan has.
     fn fresh(&self, what: &str) -> String {
         let n = self.added.get();
@@ -283,7 +288,7 @@ impl Rewrite {
         }
         let valued = twins
             .iter()
-            .filter_map(|(&at, &(twin, domain))| Some((at, (twin, self.values.get(domain)?.clone()?))))
+            .filter_map(|(&at, &(twin, domain))| Some((at, (twin, self.domain_values(domain)?))))
             .collect();
         let source = provider_as_source(Arc::new(table.with_codes()));
         let plan = TableScanBuilder::new(scan.table_name, source)
@@ -428,8 +433,8 @@ impl Rewrite {
         let mut valued = HashMap::new();
         for &(at, domain, _) in &coded {
             twins.insert(at, (exprs.len(), domain));
-            if let Some(Some(values)) = self.values.get(domain) {
-                valued.insert(at, (exprs.len(), values.clone()));
+            if let Some(values) = self.domain_values(domain) {
+                valued.insert(at, (exprs.len(), values));
             }
             exprs.push(Expr::Column(Column::from(plan.schema().qualified_field(at))));
         }
