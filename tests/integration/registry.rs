@@ -1278,7 +1278,9 @@ fn tampering(reg: &Reg) {
     assert_eq!(reg.json(&admin, &["dataset", "show", "auctions"])["encoding"], shown["encoding"]);
 
     // A column file, a domain dictionary or a domain column's codes altered on disk: hash-mismatch
-    // too. (The model reads every domain, through `auctions`, and not `bids`.)
+    // too, with no clue stored and the tampering audited. (The model reads every domain, through
+    // `auctions`, and not `bids`.) A date column's file still parses when altered, so the model
+    // runs on it to the end: its blob is checked beside the model, and what it made is dropped.
     let encoding = &shown["encoding"];
     let blobs = [
         &encoding["columns"]["auctions"]["starts_on"],
@@ -1299,6 +1301,16 @@ fn tampering(reg: &Reg) {
         let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
         let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
         assert_eq!(report["outcome"], "hash-mismatch", "{blob}: {report}");
+        assert_eq!(report["clues"], 0, "{blob}: {report}");
+        let run = &reg.json(&admin, &["runs", "list"])[0];
+        assert_eq!((&run["state"], &run["clues"]), (&Value::from("failed"), &Value::from(0)), "{run}");
+        let stored =
+            reg.sql_column(&format!("SELECT CAST(count(*) AS TEXT) FROM clues WHERE run_id = {}", run["id"]));
+        assert_eq!(stored, [Some("0".to_string())], "{blob}: clues of a run on altered data were stored");
+        let log = reg.json(&admin, &["audit", "log", "--target", "auctions@1"]);
+        let tampered =
+            log.as_array().expect("events").iter().filter(|e| e["action"] == "dataset.tampered").count();
+        assert!(tampered > 0, "{blob}: {log}");
         std::fs::write(&path, &original).expect("restore");
     }
 

@@ -12,7 +12,10 @@
 use std::io::Read;
 use std::sync::Arc;
 
+use sha2::{Digest as _, Sha256};
 use sieve_sdk::data::{Bitmap, Text, Values};
+
+use crate::digest::digest_of_hasher;
 
 const MAGIC: &[u8; 8] = b"SVCOL01\n";
 const HEADER: usize = 24;
@@ -49,8 +52,40 @@ pub struct ColumnFileError {
     message: String,
 }
 
+/// Where a column blob's bytes go, in order: a buffer when one is written, a hasher when the
+/// values a run was served are checked against the blob they were read from.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
 /// The blob of `values` with `validity`.
 pub fn write(values: &Values, validity: Option<&Bitmap>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + values.len() * 8);
+    put_values(&mut out, values, validity);
+    out
+}
+
+/// The digest of the blob [`write`] makes of `values` with `validity`: a column read with
+/// [`read_from`] hashes to its blob's digest exactly when it holds what that blob held.
+pub fn digest(values: &Values, validity: Option<&Bitmap>) -> String {
+    let mut hasher = Sha256::new();
+    put_values(&mut hasher, values, validity);
+    digest_of_hasher(hasher)
+}
+
+fn put_values(out: &mut impl Sink, values: &Values, validity: Option<&Bitmap>) {
     let (kind, rows) = match values {
         Values::Int64(v) => (Kind::Int64, v.len()),
         Values::Float64(v) => (Kind::Float64, v.len()),
@@ -60,65 +95,96 @@ pub fn write(values: &Values, validity: Option<&Bitmap>) -> Vec<u8> {
         Values::Text(t) => (Kind::Text, t.len()),
         Values::Dictionary { indices, .. } => (Kind::Dictionary, indices.len()),
     };
-    let mut out = header(kind, rows, validity);
+    put_header(out, kind, rows, validity);
     match values {
-        Values::Int64(v) | Values::Timestamp(v) => {
-            v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
+        Values::Int64(v) | Values::Timestamp(v) => put_array(out, v),
+        Values::Float64(v) => put_array(out, v),
+        Values::Boolean(v) => {
+            for chunk in v.chunks(1 << 16) {
+                out.put(&chunk.iter().map(|&b| b as u8).collect::<Vec<u8>>());
+            }
         }
-        Values::Float64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::Boolean(v) => out.extend(v.iter().map(|&b| b as u8)),
-        Values::Date(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::Text(t) => put_text(&mut out, t),
+        Values::Date(v) => put_array(out, v),
+        Values::Text(t) => put_text(out, t),
         Values::Dictionary { indices, dictionary } => {
-            indices.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
-            out.extend_from_slice(&(dictionary.len() as u64).to_le_bytes());
-            put_text(&mut out, dictionary);
+            put_array(out, indices);
+            out.put(&(dictionary.len() as u64).to_le_bytes());
+            put_text(out, dictionary);
         }
     }
-    out
 }
 
 /// The blob of codes into a key domain's dictionary, with `validity`.
 pub fn write_codes(codes: &[u32], validity: Option<&Bitmap>) -> Vec<u8> {
-    let mut out = header(Kind::Codes, codes.len(), validity);
-    codes.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+    let mut out = Vec::with_capacity(HEADER + codes.len() * 4);
+    put_header(&mut out, Kind::Codes, codes.len(), validity);
+    put_array(&mut out, codes);
     out
+}
+
+/// The digest of the blob [`write_codes`] makes.
+pub fn digest_of_codes(codes: &[u32], validity: Option<&Bitmap>) -> String {
+    let mut hasher = Sha256::new();
+    put_header(&mut hasher, Kind::Codes, codes.len(), validity);
+    put_array(&mut hasher, codes);
+    digest_of_hasher(hasher)
 }
 
 /// The blob of a dictionary: its values as a text column without nulls.
 pub fn write_text(text: &Text) -> Vec<u8> {
-    let mut out = header(Kind::Text, text.len(), None);
+    let mut out = Vec::with_capacity(HEADER + text.raw().0.len() + text.len() * 4 + 12);
+    put_header(&mut out, Kind::Text, text.len(), None);
     put_text(&mut out, text);
     out
 }
 
-fn header(kind: Kind, rows: usize, validity: Option<&Bitmap>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + rows * 8);
-    out.extend_from_slice(MAGIC);
-    out.push(kind as u8);
-    out.push(validity.is_some() as u8);
-    out.extend_from_slice(&[0; 6]);
-    out.extend_from_slice(&(rows as u64).to_le_bytes());
+/// The digest of the blob [`write_text`] makes.
+pub fn digest_of_text(text: &Text) -> String {
+    let mut hasher = Sha256::new();
+    put_header(&mut hasher, Kind::Text, text.len(), None);
+    put_text(&mut hasher, text);
+    digest_of_hasher(hasher)
+}
+
+fn put_header(out: &mut impl Sink, kind: Kind, rows: usize, validity: Option<&Bitmap>) {
+    let mut head = [0u8; HEADER];
+    head[..8].copy_from_slice(MAGIC);
+    head[8] = kind as u8;
+    head[9] = validity.is_some() as u8;
+    head[16..].copy_from_slice(&(rows as u64).to_le_bytes());
+    out.put(&head);
     if let Some(v) = validity {
         let bytes = v.as_bytes();
         let wanted = rows.div_ceil(8);
-        out.extend_from_slice(&bytes[..wanted.min(bytes.len())]);
-        out.resize(out.len() + wanted.saturating_sub(bytes.len()), 0);
+        out.put(&bytes[..wanted.min(bytes.len())]);
+        out.put(&vec![0; wanted.saturating_sub(bytes.len())]);
     }
-    out
 }
 
-fn put_text(out: &mut Vec<u8>, text: &Text) {
+fn put_text(out: &mut impl Sink, text: &Text) {
     let (bytes, offsets) = text.raw();
-    offsets.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(bytes.as_bytes());
+    put_array(out, offsets);
+    out.put(&(bytes.len() as u64).to_le_bytes());
+    out.put(bytes.as_bytes());
+}
+
+/// `values` as little-endian bytes: their own memory on a little-endian machine.
+fn put_array<T: LittleEndian>(out: &mut impl Sink, values: &[T]) {
+    if cfg!(target_endian = "little") {
+        out.put(bytemuck::cast_slice(values));
+    } else {
+        for chunk in values.chunks(1 << 14) {
+            let swapped: Vec<T> = chunk.iter().map(|&v| T::from_le(v)).collect();
+            out.put(bytemuck::cast_slice(&swapped));
+        }
+    }
 }
 
 /// A value stored as little-endian bytes that any bit pattern makes valid, so a column of them
 /// is read straight into its vector.
 trait LittleEndian: bytemuck::Pod {
-    /// The value whose little-endian bytes `stored`'s memory held.
+    /// The value whose little-endian bytes `stored`'s memory held (swapping bytes is its own
+    /// inverse, so this also gives the value's little-endian form).
     fn from_le(stored: Self) -> Self;
 }
 
@@ -294,7 +360,11 @@ mod tests {
         let blob = write(&values, validity.as_ref());
         let (back, valid) = read(&blob, rows, "t.c").expect("reads");
         match back {
-            Stored::Values(v) => assert_eq!(format!("{v:?}"), format!("{values:?}")),
+            Stored::Values(v) => {
+                assert_eq!(format!("{v:?}"), format!("{values:?}"));
+                // What a run checks after serving the column: the digest of the blob it came from.
+                assert_eq!(digest(&v, valid.as_ref()), crate::digest::digest_of(&blob));
+            }
             Stored::Codes(_) => panic!("values came back as codes"),
         }
         assert_eq!(
@@ -318,16 +388,21 @@ mod tests {
         let dictionary = Arc::new(["a", "bb"].into_iter().collect::<Text>());
         round_trip(Values::Dictionary { indices: vec![1, 0, 1], dictionary }, None);
         let dictionary: Text = ["p1", "", "张三"].into_iter().collect();
-        let back = read_text(&write_text(&dictionary), "domain party").expect("reads");
+        let blob = write_text(&dictionary);
+        let back = read_text(&blob, "domain party").expect("reads");
         assert_eq!((0..3).map(|i| back.get(i)).collect::<Vec<_>>(), ["p1", "", "张三"]);
+        assert_eq!(digest_of_text(&back), crate::digest::digest_of(&blob));
         assert!(
             read_text(&write(&Values::Date(vec![1]), None), "d").is_err(),
             "a date column is no dictionary"
         );
         let codes = write_codes(&[3, 0, 7], nulls.as_ref());
-        match read(&codes, 3, "t.c").expect("reads").0 {
-            Stored::Codes(c) => assert_eq!(c, [3, 0, 7]),
-            Stored::Values(v) => panic!("codes came back as {v:?}"),
+        match read(&codes, 3, "t.c").expect("reads") {
+            (Stored::Codes(c), valid) => {
+                assert_eq!(c, [3, 0, 7]);
+                assert_eq!(digest_of_codes(&c, valid.as_ref()), crate::digest::digest_of(&codes));
+            }
+            (Stored::Values(v), _) => panic!("codes came back as {v:?}"),
         }
     }
 

@@ -14,7 +14,7 @@ use super::{Actor, Registry, RegistryError, Result, Role};
 use crate::audit;
 use crate::datasets::{self, DataError, LABELS_FILE, ServedTable, contract, parquet_io};
 use crate::digest::digest_of;
-use crate::sandbox::Outcome;
+use crate::sandbox::{Outcome, PendingCheck, Served};
 use crate::storage::now;
 
 /// One stored table of a dataset.
@@ -619,25 +619,38 @@ impl Registry {
 }
 
 /// Load the tables `info` declares from stored dataset `d`: from its column files when it is
-/// encoded (see [`super::encodings::load_tables`]), else from its Parquet tables, checking each
-/// table's bytes against its digest before parsing those same bytes. A mismatch is the run's
-/// `hash-mismatch` outcome.
+/// encoded (see [`super::encodings::load_tables`], whose checks of what it served are started
+/// here and finish while the model runs), else from its Parquet tables, checking each table's
+/// bytes against its digest before parsing those same bytes. A mismatch is the run's
+/// `hash-mismatch` outcome. Tables are kept decoded for later runs once they are checked.
 pub fn load_stored(
     registry: &Registry,
     d: &DatasetRecord,
     info: &ModelInfo,
     shares: bool,
-) -> std::result::Result<Arc<[ServedTable]>, Outcome> {
+) -> std::result::Result<Served, Outcome> {
     let key = super::decoded::Key::new(d.id, &d.digest, info, shares);
     if let Some(tables) = registry.decoded.get(&key) {
-        return Ok(tables);
+        return Ok(Served::checked(tables));
     }
-    let tables: Arc<[ServedTable]> = match super::encodings::load_tables(registry, d, info, shares)? {
-        Some(tables) => Arc::from(tables),
-        None => Arc::from(datasets::served_to(shares, &d.task, read_parquet_tables(registry, d, info)?)),
-    };
-    registry.decoded.keep(key, &tables);
-    Ok(tables)
+    match super::encodings::load_tables(registry, d, info, shares)? {
+        Some((tables, checks)) => {
+            let tables: Arc<[ServedTable]> = Arc::from(tables);
+            let (kept, registry) = (tables.clone(), registry.clone());
+            let check = PendingCheck::start(move || {
+                super::encodings::check(&kept, &checks)?;
+                registry.decoded.keep(key, &kept);
+                Ok(())
+            });
+            Ok(Served { tables, check: Some(check) })
+        }
+        None => {
+            let tables = read_parquet_tables(registry, d, info)?;
+            let tables: Arc<[ServedTable]> = Arc::from(datasets::served_to(shares, &d.task, tables));
+            registry.decoded.keep(key, &tables);
+            Ok(Served::checked(tables))
+        }
+    }
 }
 
 /// The tables `info` declares from stored dataset `d`'s Parquet files, for a version without

@@ -106,12 +106,13 @@ pub fn store(
     Ok(stored)
 }
 
-/// One blob a run reads.
+/// One blob a run reads, and whether it is hashed as it is read (`false`) or checked later, from
+/// the values it was served as (`true`): see [`load_tables`].
 enum Read<'a> {
-    /// A declared column: (table, column, digest, rows).
-    Column(&'a str, &'a str, &'a str, usize),
-    /// A domain's dictionary.
-    Dictionary(&'a StoredDomain),
+    /// A declared column: (table, column, digest, rows, checked later).
+    Column(&'a str, &'a str, &'a str, usize, bool),
+    /// A domain's dictionary, checked later or not.
+    Dictionary(&'a StoredDomain, bool),
 }
 
 /// What reading a blob gave.
@@ -120,20 +121,87 @@ enum Got {
     Dictionary(sieve_sdk::data::Text),
 }
 
-/// The tables `info` declares from stored dataset `d`, read from its column files: `None` when
-/// the version has no encoding of the current layout. Each blob is digest-checked (an altered
-/// one is the run's `hash-mismatch`) and the files are read in parallel. A model that reads
-/// shared dictionaries (`shares`) gets each key domain's declared columns coded against one
-/// dictionary cut down to the values they hold; an older model gets a dictionary per column, cut
-/// down the same way. Either way a model never sees a value of a column it did not declare.
+/// A served column, or the dictionary it is coded against, whose stored blob is checked while the
+/// model runs: served as it was stored, it hashes to its blob's digest exactly when it holds what
+/// was imported ([`column_file::digest`]).
+pub struct Check {
+    table: usize,
+    column: usize,
+    digest: String,
+    blob: Blob,
+}
+
+/// The checks [`load_tables`] leaves to make of the tables it served.
+pub type Checks = Vec<Check>;
+
+/// Which blob a [`Check`] is of.
+#[derive(Clone, Copy)]
+enum Blob {
+    /// The column's own file.
+    Column,
+    /// The column's codes into its domain's dictionary.
+    Codes,
+    /// Its domain's dictionary.
+    Dictionary,
+}
+
+/// Check `tables` as served against their blobs' digests; an altered blob is the run's
+/// `hash-mismatch`.
+pub fn check(tables: &[ServedTable], checks: &[Check]) -> std::result::Result<(), Outcome> {
+    use sieve_sdk::data::Values;
+    for check in checks {
+        let column = tables.get(check.table).and_then(|t| t.columns.get(check.column));
+        let actual = match (check.blob, column) {
+            (Blob::Column, Some(c)) => column_file::digest(&c.values, c.validity.as_ref()),
+            (Blob::Codes, Some(c)) => match &c.values {
+                Values::Dictionary { indices, .. } => {
+                    column_file::digest_of_codes(indices, c.validity.as_ref())
+                }
+                _ => String::new(),
+            },
+            (Blob::Dictionary, Some(c)) => match &c.values {
+                Values::Dictionary { dictionary, .. } => column_file::digest_of_text(dictionary),
+                _ => String::new(),
+            },
+            // Not served, or not as codes: it hashes to no blob's digest.
+            (_, None) => String::new(),
+        };
+        if actual != check.digest {
+            return Err(Outcome::HashMismatch { expected: check.digest.clone(), actual });
+        }
+    }
+    Ok(())
+}
+
+/// The tables `info` declares from stored dataset `d`, read from its column files, and the checks
+/// still to make of them: `None` when the version has no encoding of the current layout. The
+/// files are read in parallel. A model that reads shared dictionaries (`shares`) gets each key
+/// domain's declared columns coded against one dictionary cut down to the values they hold; an
+/// older model gets a dictionary per column, cut down the same way. Either way a model never sees
+/// a value of a column it did not declare.
+///
+/// Every blob is digest-checked; an altered one is the run's `hash-mismatch`. A blob served as it
+/// is stored (every plain column, and a domain no dictionary is cut from) is checked from what
+/// was served, on another core while the model runs: hashing was a third of a run's loading, and
+/// the run's result counts only once the checks pass. Blobs of a domain cut down for the model
+/// are hashed as they are read, since what is served is no longer what was stored.
 pub fn load_tables(
     registry: &Registry,
     d: &DatasetRecord,
     info: &ModelInfo,
     shares: bool,
-) -> std::result::Result<Option<Vec<ServedTable>>, Outcome> {
+) -> std::result::Result<Option<(Vec<ServedTable>, Checks)>, Outcome> {
     let Some(stored) = &d.encoding else { return Ok(None) };
     let missing = |what: String| Outcome::BadInput(format!("{}@{}: {what}", d.name, d.version));
+    let declared = |table: &str, column: &str| {
+        info.inputs.iter().any(|t| t.name == table && t.columns.iter().any(|c| c.name == column))
+    };
+    let domains: Vec<&StoredDomain> =
+        stored.domains.iter().filter(|dm| dm.columns.iter().any(|(t, c)| declared(t, c))).collect();
+    // A domain served as stored: nothing cut from its dictionary, its codes unchanged.
+    let uncut = |domain: &StoredDomain| {
+        if shares { domain.columns.iter().all(|(t, c)| declared(t, c)) } else { domain.columns.len() == 1 }
+    };
     let mut reads: Vec<Read<'_>> = Vec::new();
     for spec in &info.inputs {
         let table = d
@@ -147,53 +215,73 @@ pub fn load_tables(
                 .get(&spec.name)
                 .and_then(|files| files.get(&c.name))
                 .ok_or_else(|| missing(format!("no stored column {}.{}", spec.name, c.name)))?;
-            reads.push(Read::Column(&spec.name, &c.name, digest, table.rows as usize));
+            let domain =
+                domains.iter().find(|dm| dm.columns.iter().any(|(t, n)| *t == spec.name && *n == c.name));
+            let later = domain.is_none_or(|dm| uncut(dm));
+            reads.push(Read::Column(&spec.name, &c.name, digest, table.rows as usize, later));
         }
     }
-    let declared = |table: &str, column: &str| {
-        info.inputs.iter().any(|t| t.name == table && t.columns.iter().any(|c| c.name == column))
-    };
-    let domains: Vec<&StoredDomain> =
-        stored.domains.iter().filter(|dm| dm.columns.iter().any(|(t, c)| declared(t, c))).collect();
-    reads.extend(domains.iter().map(|dm| Read::Dictionary(dm)));
+    reads.extend(domains.iter().map(|dm| Read::Dictionary(dm, uncut(dm))));
 
     let label = |table: &str, column: &str| format!("{}@{}/{table}.{column}", d.name, d.version);
     let got = super::in_parallel(&reads, |read| -> std::result::Result<Got, Outcome> {
         match *read {
-            Read::Column(table, column, digest, rows) => {
+            Read::Column(table, column, digest, rows, later) => {
                 let label = label(table, column);
-                let (values, validity) = super::parsed_blob_for_run(registry, digest, |blob, len| {
-                    column_file::read_from(blob, len, Some(rows), &label)
-                })?;
+                let parse =
+                    |blob: &mut dyn std::io::Read, len| column_file::read_from(blob, len, Some(rows), &label);
+                let (values, validity) = if later {
+                    super::unhashed_blob_for_run(registry, digest, parse)?
+                } else {
+                    super::parsed_blob_for_run(registry, digest, |blob, len| parse(blob, len))?
+                };
                 Ok(Got::Column(values, validity))
             }
-            Read::Dictionary(domain) => {
+            Read::Dictionary(domain, later) => {
                 let name = format!("{}@{} domain {}", d.name, d.version, domain.name);
-                let text = super::parsed_blob_for_run(registry, &domain.dictionary, |blob, len| {
-                    column_file::read_text_from(blob, len, &name)
-                })?;
+                let parse = |blob: &mut dyn std::io::Read, len| column_file::read_text_from(blob, len, &name);
+                let text = if later {
+                    super::unhashed_blob_for_run(registry, &domain.dictionary, parse)?
+                } else {
+                    super::parsed_blob_for_run(registry, &domain.dictionary, |blob, len| parse(blob, len))?
+                };
                 Ok(Got::Dictionary(text))
             }
         }
     });
 
     // Every served column by (table, column): plain ones as read, codes once their domain's
-    // dictionary is there.
+    // dictionary is there; with the digest and kind of each blob to check later.
     let mut served: HashMap<(String, String), Column> = HashMap::new();
     let mut codes: HashMap<(&str, &str), DomainCodes> = HashMap::new();
     let mut dictionaries: HashMap<&str, sieve_sdk::data::Text> = HashMap::new();
+    let mut to_check: Vec<((&str, &str), &str, Blob)> = Vec::new();
     for (read, got) in reads.iter().zip(got) {
         match (read, got?) {
-            (Read::Column(table, column, _, _), Got::Column(Stored::Values(values), validity)) => {
+            (
+                &Read::Column(table, column, digest, _, later),
+                Got::Column(Stored::Values(values), validity),
+            ) => {
+                if later {
+                    to_check.push(((table, column), digest, Blob::Column));
+                }
                 let column = Column { name: column.to_string(), values, validity };
                 served.insert((table.to_string(), column.name.clone()), column);
             }
-            (Read::Column(table, column, _, _), Got::Column(Stored::Codes(c), validity)) => {
+            (&Read::Column(table, column, digest, _, later), Got::Column(Stored::Codes(c), validity)) => {
+                if later {
+                    to_check.push(((table, column), digest, Blob::Codes));
+                }
                 let coded =
                     DomainCodes { table: table.to_string(), column: column.to_string(), codes: c, validity };
                 codes.insert((table, column), coded);
             }
-            (Read::Dictionary(domain), Got::Dictionary(text)) => {
+            (&Read::Dictionary(domain, later), Got::Dictionary(text)) => {
+                // Checked through the first of its columns the model declared: they share it.
+                let first = domain.columns.iter().find(|(t, c)| declared(t, c));
+                if let (true, Some((table, column))) = (later, first) {
+                    to_check.push(((table, column), &domain.dictionary, Blob::Dictionary));
+                }
                 dictionaries.insert(&domain.name, text);
             }
             _ => return Err(missing("a stored blob of the wrong kind".into())),
@@ -242,7 +330,18 @@ pub fn load_tables(
         let rows = columns.first().map_or(0, Column::len);
         tables.push(ServedTable { spec: spec.clone(), rows, columns });
     }
-    Ok(Some(tables))
+    let place = |(table, column): (&str, &str)| {
+        let t = info.inputs.iter().position(|s| s.name == table)?;
+        Some((t, info.inputs[t].columns.iter().position(|c| c.name == column)?))
+    };
+    let checks = to_check
+        .into_iter()
+        .map(|(at, digest, blob)| {
+            let (table, column) = place(at).ok_or_else(|| missing(format!("no column {}.{}", at.0, at.1)))?;
+            Ok(Check { table, column, digest: digest.to_string(), blob })
+        })
+        .collect::<std::result::Result<_, Outcome>>()?;
+    Ok(Some((tables, checks)))
 }
 
 impl Registry {

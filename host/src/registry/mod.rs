@@ -229,6 +229,17 @@ pub(crate) fn parsed_blob_for_run<T, E: std::fmt::Display>(
     parsed.map_err(|e| crate::sandbox::Outcome::BadInput(e.to_string()))
 }
 
+/// [`parsed_blob_for_run`] without the hash, for a caller that checks what `parse` kept against
+/// `digest` before the run's result counts ([`BlobStore::read_unhashed_with`]).
+pub(crate) fn unhashed_blob_for_run<T, E: std::fmt::Display>(
+    registry: &Registry,
+    digest: &str,
+    parse: impl FnOnce(&mut dyn std::io::Read, usize) -> std::result::Result<T, E>,
+) -> std::result::Result<T, crate::sandbox::Outcome> {
+    let parsed = registry.blobs.read_unhashed_with(digest, parse).map_err(|e| run_outcome(&e))?;
+    parsed.map_err(|e| crate::sandbox::Outcome::BadInput(e.to_string()))
+}
+
 /// Set by `sieve serve`: sandbox work runs at a lower CPU priority than request handling, so a
 /// busy pool of runs cannot starve the handlers of CPU on a small machine.
 pub static LOWER_SANDBOX_PRIORITY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -18,7 +18,7 @@ use sieve_sdk::{Clue, ModelInfo, Params};
 
 use crate::datasets;
 use crate::sandbox::state::{LogLine, ProgressFn};
-use crate::sandbox::{CacheUse, Limits, Outcome, Sandbox, output_digest};
+use crate::sandbox::{CacheUse, Limits, Outcome, Sandbox, Served, output_digest};
 
 /// Everything a run produced, whatever its outcome.
 #[derive(Debug)]
@@ -282,12 +282,10 @@ pub fn run_on_dir(
 }
 
 /// Load a model's declared inputs from the tables in `dir`, served as a run serves them.
-fn from_dir(
-    dir: &Path,
-) -> impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome> + '_ {
+fn from_dir(dir: &Path) -> impl FnOnce(&ModelInfo, bool) -> Result<Served, Outcome> + '_ {
     move |info, shares| {
         let tables = datasets::load_for_model(dir, info).map_err(|e| Outcome::BadInput(e.to_string()))?;
-        Ok(Arc::from(datasets::served_to(shares, &info.task, tables)))
+        Ok(Served::checked(Arc::from(datasets::served_to(shares, &info.task, tables))))
     }
 }
 
@@ -354,7 +352,7 @@ pub fn run_plugin(
     limits: &Limits,
     on_progress: Option<ProgressFn>,
     data_label: &str,
-    load: impl FnOnce(&ModelInfo, bool) -> Result<Arc<[datasets::ServedTable]>, Outcome>,
+    load: impl FnOnce(&ModelInfo, bool) -> Result<Served, Outcome>,
 ) -> RunReport {
     let digest = plugin.identity.clone();
     let seed = run_seed(&digest, data_label, settings);
@@ -384,7 +382,7 @@ pub fn run_plugin(
         }
     };
     let started = Instant::now();
-    let tables = match load(&info, plugin.shares_dictionaries()) {
+    let served = match load(&info, plugin.shares_dictionaries()) {
         Ok(t) => t,
         Err(outcome) => {
             report.outcome = outcome;
@@ -393,7 +391,17 @@ pub fn run_plugin(
         }
     };
     report.load = started.elapsed();
-    let exec = instance.run(tables, &params, on_progress);
+    let mut exec = instance.run(served.tables, &params, on_progress);
+    // The data's check ran beside the model; what the model made of data that failed it is
+    // dropped. Waiting for it is the host's loading time.
+    if let Some(check) = served.check {
+        let waiting = Instant::now();
+        if let Err(outcome) = check.wait() {
+            exec.outcome = outcome;
+            exec.clues.clear();
+        }
+        report.load += waiting.elapsed();
+    }
     report.outcome = exec.outcome;
     report.output_digest = output_digest(&exec.clues);
     report.clues = exec.clues;

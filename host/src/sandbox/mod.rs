@@ -34,8 +34,8 @@ use bindings::{SupervisionModel, SupervisionModelPre};
 pub use cache::CacheUse;
 pub use limits::Limits;
 pub use outcome::Outcome;
-pub use state::ServedTable;
 use state::{HostStop, LogLine, RunState};
+pub use state::{PendingCheck, Served, ServedTable};
 
 /// The process-wide engine and linker, plus the compiled-code cache. Cloning is cheap (the
 /// engine and linker are shared), so sandbox work can move to a worker thread.

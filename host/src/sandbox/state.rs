@@ -11,6 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::limits::Limits;
+use super::outcome::Outcome;
 use super::wasi::{BoundedPipe, MAX_RANDOM_BYTES};
 
 /// Why the host stopped a guest from inside a host call or a memory grow. Each maps to a typed
@@ -59,6 +60,38 @@ pub struct ServedTable {
     pub rows: usize,
     /// The columns, in `spec` order.
     pub columns: Vec<Column>,
+}
+
+/// The tables served to a run, and the check of the bytes they were read from when it is still
+/// under way (it runs on another core while the model does): the run's result counts only once
+/// the check has passed.
+pub struct Served {
+    /// The tables, in the order the model declared them.
+    pub tables: Arc<[ServedTable]>,
+    /// The check still running, if any.
+    pub check: Option<PendingCheck>,
+}
+
+impl Served {
+    /// Tables with nothing left to check.
+    pub fn checked(tables: Arc<[ServedTable]>) -> Served {
+        Served { tables, check: None }
+    }
+}
+
+/// A check of served tables running on a thread of its own.
+pub struct PendingCheck(std::thread::JoinHandle<Result<(), Outcome>>);
+
+impl PendingCheck {
+    /// Start `check` on a thread of its own.
+    pub fn start(check: impl FnOnce() -> Result<(), Outcome> + Send + 'static) -> PendingCheck {
+        PendingCheck(std::thread::spawn(check))
+    }
+
+    /// Its verdict, once it has finished; a panic in it is raised here.
+    pub fn wait(self) -> Result<(), Outcome> {
+        self.0.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
 }
 
 impl ServedTable {

@@ -213,16 +213,7 @@ impl BlobStore {
         digest: &str,
         parse: impl FnOnce(&mut HashingReader, usize) -> Result<T, E>,
     ) -> Result<Result<T, E>, BlobError> {
-        let (source, len): (Box<dyn Read + Send>, usize) = match &self.backend {
-            Backend::Local { root } => {
-                let path = Self::path(root, digest);
-                let file = fs::File::open(&path).map_err(|e| unreadable(digest, &path, e))?;
-                let len = file.metadata().map_err(|e| io(&path, e))?.len();
-                let len = usize::try_from(len).map_err(|_| io(&path, std::io::Error::other("too large")))?;
-                (Box::new(file), len)
-            }
-            Backend::S3(s3) => s3.open(digest)?,
-        };
+        let (source, len) = self.open(digest)?;
         let mut reader = HashingReader { source, hasher: Sha256::new() };
         let parsed = parse(&mut reader, len);
         // Whatever `parse` left unread is hashed too: the digest covers the whole blob. A read
@@ -234,6 +225,40 @@ impl BlobStore {
             return Err(BlobError::Mismatch { expected: digest.to_string(), actual });
         }
         Ok(parsed)
+    }
+
+    /// [`BlobStore::read_with`] without hashing: for a caller that checks what `parse` kept
+    /// against `digest` itself, from what it kept (a run's column files are checked while the
+    /// model runs, and nothing the run produced is kept unless they match: see
+    /// `registry::encodings::load_tables`). When `parse` fails, the blob is read again and hashed,
+    /// so that an altered blob is still [`BlobError::Mismatch`], not a parse error.
+    pub fn read_unhashed_with<T, E>(
+        &self,
+        digest: &str,
+        parse: impl FnOnce(&mut dyn Read, usize) -> Result<T, E>,
+    ) -> Result<Result<T, E>, BlobError> {
+        let (mut source, len) = self.open(digest)?;
+        match parse(&mut source, len) {
+            Ok(parsed) => Ok(Ok(parsed)),
+            Err(e) => {
+                self.read_with(digest, |_, _| Ok::<(), ()>(()))?.ok();
+                Ok(Err(e))
+            }
+        }
+    }
+
+    /// Blob `digest`'s bytes as a stream, and how many there are.
+    fn open(&self, digest: &str) -> Result<(Box<dyn Read + Send>, usize), BlobError> {
+        match &self.backend {
+            Backend::Local { root } => {
+                let path = Self::path(root, digest);
+                let file = fs::File::open(&path).map_err(|e| unreadable(digest, &path, e))?;
+                let len = file.metadata().map_err(|e| io(&path, e))?.len();
+                let len = usize::try_from(len).map_err(|_| io(&path, std::io::Error::other("too large")))?;
+                Ok((Box::new(file), len))
+            }
+            Backend::S3(s3) => s3.open(digest),
+        }
     }
 
     /// A scratch directory under the home's `tmp/` (removed when dropped): work files of an
