@@ -173,8 +173,10 @@ fn describe_has_a_small_budget_of_its_own() {
     assert!(detail(&v).contains("describe()"), "{v}");
     let (code, _, err) = within(Duration::from_secs(60), &["inspect", spin.to_str().expect("utf-8")]);
     assert_eq!(code, 11, "inspect: {err}");
-    // The run's deadline covers describe() too.
-    let (code, v) = run_json(spin.to_str().expect("utf-8"), &data, &["--deadline", "0.05"]);
+    // The run's deadline covers describe() too. It is one epoch tick (10 ms), well inside the
+    // time the spin takes to burn describe()'s fuel (about 100 ms on a fast machine here, where
+    // a 50 ms deadline let the fuel run out first).
+    let (code, v) = run_json(spin.to_str().expect("utf-8"), &data, &["--deadline", "0.01"]);
     assert_eq!((code, v["outcome"].as_str()), (12, Some("deadline-exceeded")), "{v}");
     assert!(detail(&v).contains("describing"), "{v}");
 
