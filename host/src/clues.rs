@@ -40,6 +40,14 @@ pub fn evidence_lines(evidence: &[Evidence]) -> Vec<EvidenceLine<'_>> {
 /// Clues as JSON lines, each line ending in `\n`: byte for byte what [`to_json`] gives.
 pub fn to_jsonl(clues: &[Clue]) -> String {
     let mut out = Vec::with_capacity(clues.len() * 256);
+    for_each_line(clues, |line| out.extend_from_slice(line));
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Each clue's JSON line, `\n` included, as [`to_jsonl`] writes it, handed to `take` from one
+/// reused buffer (an output digest hashes them without the whole text ever being built).
+pub fn for_each_line(clues: &[Clue], mut take: impl FnMut(&[u8])) {
+    let mut buffer = Vec::with_capacity(512);
     for c in clues {
         let line = Line {
             evidence: evidence_lines(&c.evidence),
@@ -48,12 +56,13 @@ pub fn to_jsonl(clues: &[Clue]) -> String {
             score: c.score,
             subject: &c.subject,
         };
+        buffer.clear();
         // Writing into a Vec cannot fail, and a clue holds nothing serde_json refuses.
-        if serde_json::to_writer(&mut out, &line).is_ok() {
-            out.push(b'\n');
+        if serde_json::to_writer(&mut buffer, &line).is_ok() {
+            buffer.push(b'\n');
+            take(&buffer);
         }
     }
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Parse JSON lines of clues; errors name the line.
@@ -146,6 +155,8 @@ mod tests {
         ];
         let by_value: String = clues.iter().map(|c| format!("{}\n", to_json(c))).collect();
         assert_eq!(to_jsonl(&clues), by_value);
+        // A run's output digest hashes the lines one by one: the digest of that same text.
+        assert_eq!(crate::sandbox::output_digest(&clues), crate::digest::digest_of(by_value.as_bytes()));
         let stored = serde_json::to_string(&evidence_lines(&clues[0].evidence)).expect("serializes");
         assert_eq!(
             stored,
