@@ -150,21 +150,17 @@ enum Blob {
 pub fn check(tables: &[ServedTable], checks: &[Check]) -> std::result::Result<(), Outcome> {
     use sieve_sdk::data::Values;
     for check in checks {
-        let column = tables.get(check.table).and_then(|t| t.columns.get(check.column));
-        let actual = match (check.blob, column) {
-            (Blob::Column, Some(c)) => column_file::digest(&c.values, c.validity.as_ref()),
-            (Blob::Codes, Some(c)) => match &c.values {
-                Values::Dictionary { indices, .. } => {
-                    column_file::digest_of_codes(indices, c.validity.as_ref())
-                }
-                _ => String::new(),
-            },
-            (Blob::Dictionary, Some(c)) => match &c.values {
-                Values::Dictionary { dictionary, .. } => column_file::digest_of_text(dictionary),
-                _ => String::new(),
-            },
+        let served = tables.get(check.table).and_then(|t| t.columns.get(check.column));
+        let actual = match (check.blob, served.map(|c| (&c.values, c.validity.as_ref()))) {
+            (Blob::Column, Some((values, validity))) => column_file::digest(values, validity),
+            (Blob::Codes, Some((Values::Dictionary { indices, .. }, validity))) => {
+                column_file::digest_of_codes(indices, validity)
+            }
+            (Blob::Dictionary, Some((Values::Dictionary { dictionary, .. }, _))) => {
+                column_file::digest_of_text(dictionary)
+            }
             // Not served, or not as codes: it hashes to no blob's digest.
-            (_, None) => String::new(),
+            _ => String::new(),
         };
         if actual != check.digest {
             return Err(Outcome::HashMismatch { expected: check.digest.clone(), actual });
@@ -228,23 +224,16 @@ pub fn load_tables(
         match *read {
             Read::Column(table, column, digest, rows, later) => {
                 let label = label(table, column);
-                let parse =
-                    |blob: &mut dyn std::io::Read, len| column_file::read_from(blob, len, Some(rows), &label);
-                let (values, validity) = if later {
-                    super::unhashed_blob_for_run(registry, digest, parse)?
-                } else {
-                    super::parsed_blob_for_run(registry, digest, |blob, len| parse(blob, len))?
-                };
+                let (values, validity) = super::parsed_blob_for_run(registry, digest, later, |blob, len| {
+                    column_file::read_from(blob, len, Some(rows), &label)
+                })?;
                 Ok(Got::Column(values, validity))
             }
             Read::Dictionary(domain, later) => {
                 let name = format!("{}@{} domain {}", d.name, d.version, domain.name);
-                let parse = |blob: &mut dyn std::io::Read, len| column_file::read_text_from(blob, len, &name);
-                let text = if later {
-                    super::unhashed_blob_for_run(registry, &domain.dictionary, parse)?
-                } else {
-                    super::parsed_blob_for_run(registry, &domain.dictionary, |blob, len| parse(blob, len))?
-                };
+                let text = super::parsed_blob_for_run(registry, &domain.dictionary, later, |blob, len| {
+                    column_file::read_text_from(blob, len, &name)
+                })?;
                 Ok(Got::Dictionary(text))
             }
         }

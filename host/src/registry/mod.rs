@@ -218,26 +218,22 @@ pub(crate) fn run_outcome(e: &BlobError) -> crate::sandbox::Outcome {
     }
 }
 
-/// A stored blob for a run, read through `parse` as it is hashed ([`BlobStore::read_with`]): a
-/// blob that cannot be read is the run's [`run_outcome`], one `parse` refuses `bad-input`.
+/// A stored blob for a run, read through `parse`: hashed as it is read ([`BlobStore::read_with`]),
+/// or, when `checked_later`, not hashed, for a caller that checks what `parse` kept against
+/// `digest` before the run's result counts ([`BlobStore::read_unhashed_with`]). A blob that
+/// cannot be read is the run's [`run_outcome`], one `parse` refuses `bad-input`.
 pub(crate) fn parsed_blob_for_run<T, E: std::fmt::Display>(
     registry: &Registry,
     digest: &str,
-    parse: impl FnOnce(&mut crate::storage::blobs::HashingReader, usize) -> std::result::Result<T, E>,
-) -> std::result::Result<T, crate::sandbox::Outcome> {
-    let parsed = registry.blobs.read_with(digest, parse).map_err(|e| run_outcome(&e))?;
-    parsed.map_err(|e| crate::sandbox::Outcome::BadInput(e.to_string()))
-}
-
-/// [`parsed_blob_for_run`] without the hash, for a caller that checks what `parse` kept against
-/// `digest` before the run's result counts ([`BlobStore::read_unhashed_with`]).
-pub(crate) fn unhashed_blob_for_run<T, E: std::fmt::Display>(
-    registry: &Registry,
-    digest: &str,
+    checked_later: bool,
     parse: impl FnOnce(&mut dyn std::io::Read, usize) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, crate::sandbox::Outcome> {
-    let parsed = registry.blobs.read_unhashed_with(digest, parse).map_err(|e| run_outcome(&e))?;
-    parsed.map_err(|e| crate::sandbox::Outcome::BadInput(e.to_string()))
+    let parsed = if checked_later {
+        registry.blobs.read_unhashed_with(digest, parse)
+    } else {
+        registry.blobs.read_with(digest, |blob, len| parse(blob, len))
+    };
+    parsed.map_err(|e| run_outcome(&e))?.map_err(|e| crate::sandbox::Outcome::BadInput(e.to_string()))
 }
 
 /// Set by `sieve serve`: sandbox work runs at a lower CPU priority than request handling, so a
