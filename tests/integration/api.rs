@@ -1030,3 +1030,46 @@ fn api_permission_matrix(reg: &Reg) {
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A long-lived server keeps the tables it served decoded for later runs, but never tables whose
+/// column file failed its digest check: altered on disk (a date column, which still parses, so
+/// the model runs to the end on it), every run is `hash-mismatch`, the second one too; restored,
+/// the next run gives the clean run's output.
+#[test]
+fn a_server_keeps_no_tables_that_failed_their_check() {
+    let reg = Reg::sqlite("tampered_not_kept");
+    let admin = reg.init();
+    let dir = data("judicial-auction-violations");
+    let dir = dir.to_str().expect("utf-8");
+    reg.ok(&admin, &crate::registry::import_args("auctions", dir, "judicial-auction-violations", "court"));
+    reg.ok(&admin, &["dataset", "approve", "auctions"]);
+    let digest = crate::registry::publish(&reg, &admin, "judicial-auction-violations");
+    crate::registry::approve_as_second_admin(&reg, &admin, &digest);
+    let clean = reg.json(&admin, &["run", &digest, "--dataset", "auctions"])["output_digest"].clone();
+
+    let shown = reg.json(&admin, &["dataset", "show", "auctions"]);
+    let blob = shown["encoding"]["columns"]["auctions"]["starts_on"].as_str().expect("digest");
+    let path = reg.home().join("blobs").join("sha256").join(blob.trim_start_matches("sha256:"));
+    let original = std::fs::read(&path).expect("column file");
+    let mut altered = original.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0xff;
+    std::fs::write(&path, &altered).expect("alter");
+
+    let (server, url) = spawn_server(reg.home(), "1");
+    let run = json!({"plugin": digest, "dataset": "auctions"});
+    let finished = |run: &Value| -> Value {
+        let id = queue_run(&url, &admin, run.clone());
+        let ended: Value =
+            serde_json::from_str(&run_ended(&url, &admin, id, Instant::now())).expect("run JSON");
+        ended["run"].clone()
+    };
+    for attempt in ["first", "second"] {
+        let ended = finished(&run);
+        assert_eq!(ended["outcome"], "hash-mismatch", "{attempt} run on the altered file: {ended}");
+    }
+    std::fs::write(&path, &original).expect("restore");
+    let ended = finished(&run);
+    assert_eq!((&ended["outcome"], &ended["output_digest"]), (&json!("completed"), &clean), "{ended}");
+    stop_and_verify(server, &reg, &admin);
+}
