@@ -2,7 +2,7 @@
 // exporter that serves an SDK model as the `model` export. `sieve build` bundles this file, the SDK
 // and the app into the one module componentize-js takes (see sdk/js/bundle.mjs); it is never
 // loaded outside a component build.
-import { openTable, emitColumns, log, progress } from "sieve:model/host@0.1.2";
+import { openTable, emitColumns, log, progress } from "sieve:model/host@0.1.3";
 import { Context, RawColumn, Strings, BadData, modelError, __setExporter } from "./sieve-sdk.js";
 
 // `raw-layout` as componentize-js names it: the column kind, and the typed array its bytes are.

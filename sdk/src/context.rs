@@ -8,6 +8,8 @@ pub const DEFAULT_BATCH_ROWS: u32 = 65_536;
 /// Rows fetched per host call by [`TableReader::load`]: whole tables up to this size arrive in one
 /// batch, which the frame then owns as is, with no second copy into an accumulating column.
 const LOAD_BATCH_ROWS: u32 = 1 << 20;
+/// Rows one [`Backend::read_rows`] call names at most (the host's limit on `table.read-rows`).
+pub const MAX_ROWS_PER_CALL: usize = 1 << 20;
 /// Clues buffered before they are handed to the host in one call.
 const EMIT_BATCH: usize = 512;
 
@@ -27,6 +29,19 @@ pub trait Backend {
         start: u64,
         max_rows: u32,
     ) -> Result<Batch, AccessError>;
+    /// `columns` at `rows` (each below the table's row count, at most [`MAX_ROWS_PER_CALL`]), in
+    /// that order, text decoded. The default reads the columns whole and picks the rows: correct
+    /// for any backend, and what a backend with a cheaper way overrides.
+    fn read_rows(
+        &mut self,
+        table: usize,
+        columns: &[&str],
+        rows: &[u32],
+    ) -> Result<Vec<Column>, AccessError> {
+        let total = self.row_count(table);
+        let whole = self.read(table, columns, 0, u32::try_from(total).unwrap_or(u32::MAX))?;
+        Ok(whole.columns.iter().map(|c| c.gather(rows)).collect())
+    }
     /// Hand clues over.
     fn emit(&mut self, clues: Vec<Clue>);
     /// Log a line.
@@ -173,6 +188,44 @@ impl TableReader<'_, '_> {
         // Whole columns of a table the host serves: `ops` may have the host group them.
         let source = (len as u64 == total).then_some(self.handle);
         Ok(Frame { table: self.name.clone(), len, columns, source })
+    }
+}
+
+impl TableReader<'_, '_> {
+    /// `columns` at the chosen `rows` only, in that order (a row may repeat): value `i` of each
+    /// column is the table's value at row `rows[i]`, text decoded. A model that finds its clues
+    /// on keys (compared by code) reads the subject and the words of a clue's reason this way,
+    /// for the rows that became clues, instead of loading whole text columns and dictionaries.
+    ///
+    /// ```ignore
+    /// let text = ctx.table("judgments")?.rows(&["case_no", "repair_shop"], &clue_rows)?;
+    /// let (case_no, shop) = (text.text("case_no")?, text.text("repair_shop")?);
+    /// ```
+    pub fn rows(&mut self, columns: &[&str], rows: &[u32]) -> Result<Frame, ModelError> {
+        let total = self.row_count();
+        if let Some(&past) = rows.iter().find(|&&r| u64::from(r) >= total) {
+            return Err(ModelError::Failed(format!(
+                "row {past} of table {} asked for; it has {total} rows",
+                self.name
+            )));
+        }
+        let mut gathered: Option<Vec<Column>> = None;
+        for chunk in rows.chunks(MAX_ROWS_PER_CALL) {
+            let part = self.ctx.backend.read_rows(self.handle, columns, chunk)?;
+            match &mut gathered {
+                None => gathered = Some(part),
+                Some(columns) => {
+                    for (acc, more) in columns.iter_mut().zip(&part) {
+                        acc.extend(more);
+                    }
+                }
+            }
+        }
+        let columns = match gathered {
+            Some(columns) => columns,
+            None => self.ctx.backend.read_rows(self.handle, columns, &[])?,
+        };
+        Ok(Frame { table: self.name.clone(), len: rows.len(), columns, source: None })
     }
 }
 

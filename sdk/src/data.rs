@@ -309,6 +309,53 @@ impl Values {
         }
     }
 
+    /// The values at `rows`, in that order (a row may repeat); a dictionary column's come as
+    /// plain text, decoded. Panics if a row is out of range, like slice indexing: callers that
+    /// take rows from elsewhere check them first.
+    pub fn gather(&self, rows: &[u32]) -> Values {
+        fn pick<T: Copy>(values: &[T], rows: &[u32]) -> Vec<T> {
+            rows.iter().map(|&r| values[r as usize]).collect()
+        }
+        let text = |t: &Text, value_at: &dyn Fn(usize) -> usize| {
+            let mut out = Text::new();
+            out.reserve(rows.len(), rows.iter().map(|&r| t.get(value_at(r as usize)).len()).sum());
+            rows.iter().for_each(|&r| out.push(t.get(value_at(r as usize))));
+            out
+        };
+        match self {
+            Values::Text(t) => Values::Text(text(t, &|row| row)),
+            Values::Dictionary { indices, dictionary } => {
+                Values::Text(text(dictionary, &|row| indices[row] as usize))
+            }
+            Values::Int64(v) => Values::Int64(pick(v, rows)),
+            Values::Float64(v) => Values::Float64(pick(v, rows)),
+            Values::Boolean(v) => Values::Boolean(pick(v, rows)),
+            Values::Date(v) => Values::Date(pick(v, rows)),
+            Values::Timestamp(v) => Values::Timestamp(pick(v, rows)),
+        }
+    }
+
+    /// The bytes [`Values::gather`] makes for `rows` (text: its bytes and offsets), without
+    /// making them: what a host reserves and charges before it gathers. Panics if a row is out of
+    /// range.
+    pub fn gathered_bytes(&self, rows: &[u32]) -> usize {
+        let text = |t: &Text, value_at: &dyn Fn(usize) -> usize| {
+            let (_, offsets) = t.raw();
+            let value = |r: u32| {
+                let i = value_at(r as usize);
+                (offsets[i + 1] - offsets[i]) as usize
+            };
+            rows.iter().map(|&r| value(r)).sum::<usize>() + (rows.len() + 1) * 4
+        };
+        match self {
+            Values::Text(t) => text(t, &|row| row),
+            Values::Dictionary { indices, dictionary } => text(dictionary, &|row| indices[row] as usize),
+            Values::Int64(_) | Values::Float64(_) | Values::Timestamp(_) => rows.len() * 8,
+            Values::Date(_) => rows.len() * 4,
+            Values::Boolean(_) => rows.len(),
+        }
+    }
+
     /// Append `other`, which must be of the same kind; returns false if it is not.
     pub fn extend(&mut self, other: &Values) -> bool {
         match (self, other) {
@@ -369,6 +416,16 @@ impl Column {
             values: self.values.slice(start, end),
             validity: self.validity.as_ref().map(|v| v.slice(start, end)),
         }
+    }
+
+    /// The rows `rows`, in that order, text decoded (see [`Values::gather`]); no validity
+    /// bitmap when none of them is null. Panics if a row is out of range.
+    pub fn gather(&self, rows: &[u32]) -> Column {
+        let validity = self.validity.as_ref().and_then(|v| {
+            let any_null = rows.iter().any(|&r| !v.is_valid(r as usize));
+            any_null.then(|| Bitmap::from_flags(rows.iter().map(|&r| v.is_valid(r as usize))))
+        });
+        Column { name: self.name.clone(), values: self.values.gather(rows), validity }
     }
 
     /// Append the rows of `other` (same kind of values). Returns false on a kind mismatch.
@@ -534,6 +591,35 @@ mod tests {
         assert!(std::panic::catch_unwind(|| bad.get(0).len()).is_err());
         let backwards = Text::from_host("abc".into(), vec![0, 2, 1, 3]).expect("shape is fine");
         assert!(std::panic::catch_unwind(|| backwards.get(1).len()).is_err(), "an end before its start");
+    }
+
+    #[test]
+    fn gather_keeps_order_and_repeats_decodes_dictionaries_and_counts_its_bytes() {
+        let dictionary: Text = ["shop-a", "shop-bé"].into_iter().collect();
+        let coded = Values::Dictionary { indices: vec![1, 0, 1, 1], dictionary: Arc::new(dictionary) };
+        let plain = Values::Text(["x", "", "yz", "w"].into_iter().collect());
+        let rows = [3, 0, 3, 1];
+        for (values, want) in
+            [(&coded, ["shop-bé", "shop-bé", "shop-bé", "shop-a"]), (&plain, ["w", "x", "w", ""])]
+        {
+            let Values::Text(got) = values.gather(&rows) else { panic!("gathered text must be plain") };
+            assert_eq!((0..4).map(|i| got.get(i)).collect::<Vec<_>>(), want);
+            let (bytes, offsets) = got.raw();
+            assert_eq!(values.gathered_bytes(&rows), bytes.len() + offsets.len() * 4, "{want:?}");
+        }
+        let ints = Values::Int64(vec![10, 20, 30]);
+        assert!(matches!(ints.gather(&[2, 2]), Values::Int64(v) if v == [30, 30]));
+        assert_eq!(ints.gathered_bytes(&[2, 2]), 16);
+
+        let column = Column {
+            name: "n".into(),
+            values: ints,
+            validity: Some(Bitmap::from_flags([true, false, true])),
+        };
+        assert!(column.gather(&[0, 2]).validity.is_none(), "no null among the rows: no bitmap");
+        let with_null = column.gather(&[2, 1, 0]).validity.expect("row 1 is null");
+        assert_eq!((0..3).map(|i| with_null.is_valid(i)).collect::<Vec<_>>(), [true, false, true]);
+        assert!(std::panic::catch_unwind(|| column.gather(&[3])).is_err(), "a row past the end panics");
     }
 
     #[test]

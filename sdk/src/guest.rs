@@ -105,6 +105,40 @@ impl HostBackend {
     }
 }
 
+impl HostBackend {
+    /// Columns of `len` rows as the host sent them, each dictionary fetched once.
+    fn columns(
+        &mut self,
+        table: usize,
+        sent: Vec<w::Column>,
+        len: usize,
+    ) -> Result<Vec<Column>, AccessError> {
+        let mut out = Vec::with_capacity(sent.len());
+        for c in sent {
+            let values = match c.data {
+                w::ColumnData::Text(t) => Values::Text(
+                    Text::from_host(t.bytes, t.offsets)
+                        .map_err(|e| AccessError::UndeclaredColumn(format!("{}: {e}", c.name)))?,
+                ),
+                w::ColumnData::Dictionary(indices) => {
+                    Values::Dictionary { indices, dictionary: self.dictionary(table, &c.name)? }
+                }
+                w::ColumnData::Int64(v) => Values::Int64(v),
+                w::ColumnData::Float64(v) => Values::Float64(v),
+                w::ColumnData::Boolean(v) => Values::Boolean(v),
+                w::ColumnData::Date(v) => Values::Date(v),
+                w::ColumnData::Timestamp(v) => Values::Timestamp(v),
+            };
+            out.push(Column {
+                name: c.name,
+                values,
+                validity: c.validity.map(|b| Bitmap::from_bytes(b, len)),
+            });
+        }
+        Ok(out)
+    }
+}
+
 impl Backend for HostBackend {
     fn open_table(&mut self, name: &str) -> Result<usize, AccessError> {
         let t = host::open_table(name).map_err(access_error)?;
@@ -135,29 +169,19 @@ impl Backend for HostBackend {
         let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         let raw = with_table(table, |t| t.read(&names, start, max_rows))?.map_err(access_error)?;
         let len = raw.len as usize;
-        let mut out = Vec::with_capacity(raw.columns.len());
-        for c in raw.columns {
-            let values = match c.data {
-                w::ColumnData::Text(t) => Values::Text(
-                    Text::from_host(t.bytes, t.offsets)
-                        .map_err(|e| AccessError::UndeclaredColumn(format!("{}: {e}", c.name)))?,
-                ),
-                w::ColumnData::Dictionary(indices) => {
-                    Values::Dictionary { indices, dictionary: self.dictionary(table, &c.name)? }
-                }
-                w::ColumnData::Int64(v) => Values::Int64(v),
-                w::ColumnData::Float64(v) => Values::Float64(v),
-                w::ColumnData::Boolean(v) => Values::Boolean(v),
-                w::ColumnData::Date(v) => Values::Date(v),
-                w::ColumnData::Timestamp(v) => Values::Timestamp(v),
-            };
-            out.push(Column {
-                name: c.name,
-                values,
-                validity: c.validity.map(|b| Bitmap::from_bytes(b, len)),
-            });
-        }
-        Ok(Batch { start: raw.start, len, columns: out })
+        let columns = self.columns(table, raw.columns, len)?;
+        Ok(Batch { start: raw.start, len, columns })
+    }
+
+    fn read_rows(
+        &mut self,
+        table: usize,
+        columns: &[&str],
+        rows: &[u32],
+    ) -> Result<Vec<Column>, AccessError> {
+        let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let raw = with_table(table, |t| t.read_rows(&names, rows))?.map_err(access_error)?;
+        self.columns(table, raw, rows.len())
     }
 
     fn emit(&mut self, clues: Vec<Clue>) {

@@ -221,6 +221,26 @@ impl Backend for MemBackend<'_> {
         Ok(Batch { start: start as u64, len: end - start, columns: out })
     }
 
+    fn read_rows(
+        &mut self,
+        table: usize,
+        columns: &[&str],
+        rows: &[u32],
+    ) -> Result<Vec<Column>, AccessError> {
+        let (spec, cols) =
+            *self.open.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
+        let mut out = Vec::with_capacity(columns.len());
+        for name in columns {
+            let col = cols
+                .iter()
+                .find(|c| &c.name == name)
+                .filter(|_| spec.find(name).is_some())
+                .ok_or_else(|| AccessError::UndeclaredColumn(format!("{}.{name}", spec.name)))?;
+            out.push(col.gather(rows));
+        }
+        Ok(out)
+    }
+
     fn emit(&mut self, clues: Vec<Clue>) {
         // The host's rules, so a model's own tests catch a clue the host would refuse.
         for clue in &clues {
@@ -327,6 +347,51 @@ mod tests {
             ctx.emit(clue);
             Ok(())
         }
+    }
+
+    /// Reads chosen rows, as the `rows` parameter lists them, and emits one clue per row read.
+    struct Picker;
+
+    impl Model for Picker {
+        fn describe() -> ModelInfo {
+            ModelInfo::new("picker", "0.1.0")
+                .task("vehicle-insurance-fraud", "case")
+                .input(TableSpec::new("judgments").text(&["case_no", "repair_shop"]))
+                .param_text("rows", "", "Row numbers, comma-separated.")
+                .param_text("column", "case_no", "The column to read.")
+        }
+
+        fn run(ctx: &mut Context) -> Result<(), ModelError> {
+            let rows: String = ctx.param("rows")?;
+            let column: String = ctx.param("column")?;
+            let rows: Vec<u32> =
+                rows.split(',').filter(|r| !r.is_empty()).map(|r| r.parse().expect("row")).collect();
+            let picked = ctx.table("judgments")?.rows(&[column.as_str()], &rows)?;
+            let text = picked.text(&column)?;
+            for (i, &row) in rows.iter().enumerate() {
+                ctx.emit(Clue::new(format!("<{}>", text.str(i)), 0.5, "r", format!("row {row}")));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rows_reads_the_chosen_rows_in_order_and_names_a_bad_one() {
+        let csv = "case_no,repair_shop\nc0,s\nc1,s\n,s\nc3,s\n";
+        let data = Dataset::from_csv(&Picker::describe(), &[("judgments", csv)]).expect("data");
+        let out = run::<Picker>(&data, &[("rows", "3,0,3,2")]).expect("rows in range");
+        let got: Vec<(&str, &str)> =
+            out.clues.iter().map(|c| (c.subject.as_str(), c.reason.as_str())).collect();
+        assert_eq!(got, [("<c3>", "row 3"), ("<c0>", "row 0"), ("<c3>", "row 3"), ("<>", "row 2")]);
+        assert!(run::<Picker>(&data, &[("rows", "")]).expect("no rows").clues.is_empty());
+        match run::<Picker>(&data, &[("rows", "1,4")]) {
+            Err(NativeError::Model(ModelError::Failed(m))) => {
+                assert!(m.contains("row 4 of table judgments") && m.contains("4 rows"), "{m}")
+            }
+            other => panic!("a row past the end: {other:?}"),
+        }
+        let undeclared = run::<Picker>(&data, &[("rows", "0"), ("column", "plaintiff_id")]);
+        assert!(undeclared.is_err_and(|e| e.to_string().contains("plaintiff_id")), "an undeclared column");
     }
 
     #[test]

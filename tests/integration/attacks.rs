@@ -276,6 +276,51 @@ fn every_record_counts_against_the_output_limits() {
 }
 
 #[test]
+fn read_rows_checks_every_row_and_size_before_it_copies() {
+    let out = fresh_dir("read-rows").join("clues.jsonl");
+    let (code, v) = raw("rows-ok", &["--out", out.to_str().expect("utf-8")]);
+    assert_eq!((code, v["clues"].as_u64()), (0, Some(3)), "{v}");
+    let text = std::fs::read_to_string(&out).expect("clues written");
+    let mut reasons: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("json line")["reason"]
+                .as_str()
+                .expect("reason")
+                .to_string()
+        })
+        .collect();
+    reasons.sort();
+    // Rows 4, 0 and 4 again: each matches `read` at that row, and the plaintiff came as text.
+    for (reason, row) in reasons.iter().zip([0, 4, 4]) {
+        assert!(reason.starts_with(&format!("row {row} same true plaintiff ")), "{reasons:?}");
+        assert!(!reason.contains("not decoded"), "{reasons:?}");
+    }
+
+    let (code, v) = raw("rows-past-end", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert!(detail(&v).contains("asked for row") && detail(&v).contains("of judgments, which has"), "{v}");
+    assert_eq!(v["cells_read"], 0, "nothing was served for a call with a bad row: {v}");
+
+    let (code, v) = raw("rows-flood", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert!(detail(&v).contains("given 1048577 rows of judgments; at most 1048576 a call"), "{v}");
+    assert!(
+        v["host_memory_peak_bytes"].as_u64().expect("host peak") < 1 << 20,
+        "refused before the copy: {v}"
+    );
+
+    let (code, v) = raw("rows-undeclared", &[]);
+    assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
+    assert!(detail(&v).contains("repair_shop"), "{v}");
+
+    let (code, v) = raw("rows-repeat", &["--max-host-mib", "8"]);
+    assert_eq!((code, v["outcome"].as_str()), (13, Some("memory-limit")), "{v}");
+    assert!(detail(&v).contains("a table.read-rows answer"), "{v}");
+    assert_eq!(v["cells_read"], 0, "{v}");
+}
+
+#[test]
 fn host_work_is_charged_in_fuel() {
     let (code, v) = raw("read-loop", &["--fuel", "200000000"]);
     assert_eq!((code, v["outcome"].as_str()), (11, Some("out-of-fuel")), "{v}");

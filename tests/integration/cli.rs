@@ -130,7 +130,7 @@ fn inspect_and_bundled_agree_on_the_digest() {
     let o = run(&["inspect", out.to_str().expect("path"), "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["digest"], entry["digest"]);
-    assert_eq!(v["api_version"], "0.1.2");
+    assert_eq!(v["api_version"], "0.1.3");
     assert_eq!(v["model"]["task"], "vehicle-insurance-fraud");
     let imports: Vec<&str> =
         v["imports"].as_array().expect("imports").iter().filter_map(|i| i.as_str()).collect();

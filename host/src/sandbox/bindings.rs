@@ -1,4 +1,4 @@
-//! Host bindings generated from `wit/` (`sieve:model@0.1.2`; wasmtime matches a 0.1.0 or 0.1.1 component's
+//! Host bindings generated from `wit/` (`sieve:model@0.1.3`; wasmtime matches an older 0.1.x component's
 //! imports and exports to these by semver).
 
 wasmtime::component::bindgen!({

@@ -25,8 +25,8 @@ use sieve_sdk::model::clue_limits::{
 };
 
 /// The interfaces this module implements, as guests import them.
-const HOST_INTERFACE: &str = "sieve:model/host@0.1.2";
-const TYPES_INTERFACE: &str = "sieve:model/types@0.1.2";
+const HOST_INTERFACE: &str = "sieve:model/host@0.1.3";
+const TYPES_INTERFACE: &str = "sieve:model/types@0.1.3";
 
 /// Fuel charged for any host call, on top of its work: about what the guest would burn doing a
 /// small amount of work itself, so a loop of cheap host calls cannot outrun the budget.
@@ -41,6 +41,8 @@ pub const MAX_MATCH_VALUES: usize = 4096;
 pub const MAX_MATCH_VALUE_BYTES: usize = 1024;
 /// Fuel charged per row flagged by `table.matches` (and per dictionary code looked up).
 pub const MATCH_FUEL_PER_ROW: u64 = 8;
+/// `table.read-rows`: the most rows one call may name (the SDK's chunk size).
+pub const MAX_READ_ROWS: usize = sieve_sdk::context::MAX_ROWS_PER_CALL;
 /// Fuel charged per clue for validating it.
 pub const CLUE_FUEL: u64 = 1_000;
 /// Bytes each log line counts against `--max-log-bytes` besides its text.
@@ -119,6 +121,7 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     host.func_wrap("[method]table.dictionary-raw", dictionary_raw)?;
     host.func_wrap("[method]table.group", group)?;
     host.func_wrap("[method]table.matches", matches)?;
+    host.func_wrap("[method]table.read-rows", read_rows)?;
     Ok(())
 }
 
@@ -194,14 +197,37 @@ fn pick_batch(
     start: u64,
     max_rows: u32,
 ) -> wasmtime::Result<Result<Picked, w::AccessError>> {
+    let (tables, index, picked) = match pick_columns(store, handle, names, "table.read")? {
+        Ok(found) => found,
+        Err(e) => return Ok(Err(e)),
+    };
+    let table = &tables[index];
+    let begin = start.min(table.rows as u64) as usize;
+    let end = begin.saturating_add(max_rows as usize).min(table.rows);
+    let bytes: usize = picked.iter().map(|&c| batch_bytes(&table.columns[c], begin, end)).sum();
+    store.data_mut().reserve_host("a table.read batch", bytes, false).map_err(stop)?;
+    charge(store, bytes as u64 / BYTES_PER_FUEL)?;
+    store.data_mut().cells_read += ((end - begin) * picked.len()) as u64;
+    Ok(Ok(Picked { tables, index, columns: picked, begin, end }))
+}
+
+/// The table behind `handle` and the positions of the columns `names` (each declared column at
+/// most once, so an answer can never be larger than the table), charged for the call; or the
+/// access error for an undeclared one. `call` names the method in a misuse's message.
+#[allow(clippy::type_complexity)]
+fn pick_columns(
+    store: &mut Store<'_>,
+    handle: &Resource<TableHandle>,
+    names: &WasmList<WasmStr>,
+    call: &str,
+) -> wasmtime::Result<Result<(Arc<[super::state::ServedTable]>, usize, Vec<usize>), w::AccessError>> {
     charge(store, CALL_FUEL)?;
     let tables = store.data().tables.clone();
     let index = store.data().tables_handle(handle)?;
     let table = &tables[index];
-    // Each declared column at most once: the batch can never be larger than the table.
     if names.len() > table.columns.len() {
         return Err(stop(HostStop::Misuse(format!(
-            "table.read asked {} for {} columns; it has {} declared, and each may be named once",
+            "{call} asked {} for {} columns; it has {} declared, and each may be named once",
             table.spec.name,
             names.len(),
             table.columns.len()
@@ -219,7 +245,7 @@ fn pick_batch(
             }
             Some(c) if picked.contains(&c) => {
                 return Err(stop(HostStop::Misuse(format!(
-                    "table.read named column {}.{} twice",
+                    "{call} named column {}.{} twice",
                     table.spec.name,
                     quote(&name)
                 ))));
@@ -227,13 +253,7 @@ fn pick_batch(
             Some(c) => picked.push(c),
         }
     }
-    let begin = start.min(table.rows as u64) as usize;
-    let end = begin.saturating_add(max_rows as usize).min(table.rows);
-    let bytes: usize = picked.iter().map(|&c| batch_bytes(&table.columns[c], begin, end)).sum();
-    store.data_mut().reserve_host("a table.read batch", bytes, false).map_err(stop)?;
-    charge(store, bytes as u64 / BYTES_PER_FUEL)?;
-    store.data_mut().cells_read += ((end - begin) * picked.len()) as u64;
-    Ok(Ok(Picked { tables, index, columns: picked, begin, end }))
+    Ok(Ok((tables, index, picked)))
 }
 
 impl Picked {
@@ -263,6 +283,64 @@ fn read(
         })
         .collect();
     Ok((Ok(BatchOut { start: p.begin as u64, len: (p.end - p.begin) as u32, columns }),))
+}
+
+/// The named columns at chosen rows, text decoded (0.1.3). The row list's length is checked
+/// before it is copied, every row against the table, and the answer's bytes are reserved and
+/// charged before anything is gathered.
+fn read_rows(
+    mut store: Store<'_>,
+    (handle, names, rows): (Resource<TableHandle>, WasmList<WasmStr>, WasmList<u32>),
+) -> Answer<Result<Vec<w::Column>, w::AccessError>> {
+    let (tables, index, picked) = match pick_columns(&mut store, &handle, &names, "table.read-rows")? {
+        Ok(found) => found,
+        Err(e) => return Ok((Err(e),)),
+    };
+    let table = &tables[index];
+    if rows.len() > MAX_READ_ROWS {
+        return Err(stop(HostStop::Misuse(format!(
+            "table.read-rows was given {} rows of {}; at most {MAX_READ_ROWS} a call",
+            rows.len(),
+            table.spec.name
+        ))));
+    }
+    let listed = rows.len() * 4;
+    store.data_mut().reserve_host("a table.read-rows row list", listed, false).map_err(stop)?;
+    charge(&mut store, listed as u64 / BYTES_PER_FUEL)?;
+    let rows: Vec<u32> = rows.as_le_slice(&store).to_vec();
+    if let Some(&past) = rows.iter().find(|&&r| r as usize >= table.rows) {
+        return Err(stop(HostStop::Misuse(format!(
+            "table.read-rows asked for row {past} of {}, which has {} rows",
+            table.spec.name, table.rows
+        ))));
+    }
+    let bytes: usize = picked
+        .iter()
+        .map(|&c| table.columns[c].values.gathered_bytes(&rows) + rows.len().div_ceil(8))
+        .sum::<usize>()
+        + listed;
+    store.data_mut().reserve_host("a table.read-rows answer", bytes, false).map_err(stop)?;
+    charge(&mut store, bytes as u64 / BYTES_PER_FUEL)?;
+    store.data_mut().cells_read += (rows.len() * picked.len()) as u64;
+    let columns = picked.iter().map(|&c| wit_column(table.columns[c].gather(&rows))).collect();
+    Ok((Ok(columns),))
+}
+
+/// A gathered column as the WIT's `column` (text is never dictionary-coded here).
+fn wit_column(column: Column) -> w::Column {
+    let data = match column.values {
+        Values::Text(t) => {
+            let (bytes, offsets) = t.into_parts();
+            w::ColumnData::Text(w::TextColumn { bytes, offsets })
+        }
+        Values::Dictionary { indices, .. } => w::ColumnData::Dictionary(indices),
+        Values::Int64(v) => w::ColumnData::Int64(v),
+        Values::Float64(v) => w::ColumnData::Float64(v),
+        Values::Boolean(v) => w::ColumnData::Boolean(v),
+        Values::Date(v) => w::ColumnData::Date(v),
+        Values::Timestamp(v) => w::ColumnData::Timestamp(v),
+    };
+    w::Column { name: column.name, data, validity: column.validity.map(|v| v.as_bytes().to_vec()) }
 }
 
 /// `read` with each column as little-endian bytes (0.1.2): the same checks, the same charges.

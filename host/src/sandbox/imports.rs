@@ -6,7 +6,7 @@
 /// The package and version of the contract this host serves.
 pub const API_PACKAGE: &str = "sieve:model";
 /// Supported contract versions.
-pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0", "0.1.1", "0.1.2"];
+pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0", "0.1.1", "0.1.2", "0.1.3"];
 
 /// Whether a component built against `version` reads shared dictionaries (`table.dictionary-id`,
 /// from 0.1.1): the host then serves all text columns of a run coded against one dictionary.

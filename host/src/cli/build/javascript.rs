@@ -197,7 +197,7 @@ mod tests {
         assert!(out.contains("const Info = ModelInfo;"));
         let first = out.lines().next().unwrap_or_default();
         assert!(
-            first.starts_with("import {") && first.ends_with("from \"sieve:model/host@0.1.2\";"),
+            first.starts_with("import {") && first.ends_with("from \"sieve:model/host@0.1.3\";"),
             "{first}"
         );
         // The SDK's exports are declarations of the one module; only the app's model is exported.

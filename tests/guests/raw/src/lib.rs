@@ -9,11 +9,23 @@
 // still runs a 0.1.0 component.
 wit_bindgen::generate!({ path: "../../../wit/frozen/sieve-model@0.1.0.wit", world: "supervision-model" });
 
+/// The newest host interface beside it, for the attacks on calls 0.1.0 lacks (`table.read-rows`):
+/// one component may import two versions of the host, and both reach the same functions.
+mod newest {
+    wit_bindgen::generate!({
+        path: "../../../wit/sieve-model.wit",
+        inline: "package sieve-test:raw; world newest-host { import sieve:model/host@0.1.3; }",
+        world: "sieve-test:raw/newest-host",
+        generate_all,
+    });
+    pub use sieve::model::{host, types};
+}
+
 use exports::sieve::model::model::Guest;
 use sieve::model::host;
 use sieve::model::types::{
-    Clue, ColumnSpec, ColumnType, Evidence, LogLevel, ModelError, ModelInfo, Param, ParamSpec, ParamType,
-    ParamValue, TableSpec,
+    Clue, ColumnData, ColumnSpec, ColumnType, Evidence, LogLevel, ModelError, ModelInfo, Param, ParamSpec,
+    ParamType, ParamValue, TableSpec, TextColumn,
 };
 
 /// What `describe()` does: `normal` unless a test patched these bytes (same length).
@@ -158,6 +170,46 @@ impl Guest for Raw {
                     (0..1_000_000).map(|i| clue(format!("c{i}"), String::new(), vec![])).collect();
                 host::emit(&clues);
             }
+            // `read-rows` at the first row past the end, then at the last real one.
+            "rows-past-end" => {
+                let t = newest::host::open_table("judgments").map_err(failed)?;
+                let rows = u32::try_from(t.row_count()).map_err(failed)?;
+                t.read_rows(&["case_no".to_string()], &[rows - 1, rows]).map_err(failed)?;
+            }
+            // One more row than a call may ask for: refused before the host copies the list.
+            "rows-flood" => {
+                let t = newest::host::open_table("judgments").map_err(failed)?;
+                t.read_rows(&["case_no".to_string()], &vec![0; (1 << 20) + 1]).map_err(failed)?;
+            }
+            // A column the model never declared, asked for at one row.
+            "rows-undeclared" => {
+                let t = newest::host::open_table("judgments").map_err(failed)?;
+                t.read_rows(&["repair_shop".to_string()], &[0]).map_err(failed)?;
+            }
+            // One row a million times: a 4 MiB request for an answer of many times that, which a
+            // small host memory budget must refuse before it is built.
+            "rows-repeat" => {
+                let t = newest::host::open_table("judgments").map_err(failed)?;
+                t.read_rows(&["case_no".to_string()], &vec![0; 1 << 20]).map_err(failed)?;
+            }
+            // Rows picked out of order and repeated: each answer is text, and matches `read` there.
+            "rows-ok" => {
+                let t = newest::host::open_table("judgments").map_err(failed)?;
+                let names = ["case_no".to_string(), "plaintiff_id".to_string()];
+                let picked = t.read_rows(&names, &[4, 0, 4]).map_err(failed)?;
+                let whole = judgments.read(&names[..1], 0, 5).map_err(failed)?;
+                let dictionary = judgments.dictionary("case_no").ok();
+                for (i, row) in [4usize, 0, 4].into_iter().enumerate() {
+                    let case_no = newest_text(&picked[0].data, i);
+                    let plaintiff = newest_text(&picked[1].data, i);
+                    let same = case_no == old_text(&whole.columns[0].data, row, dictionary.as_ref());
+                    host::emit(&[clue(
+                        case_no,
+                        format!("row {row} same {same} plaintiff {plaintiff}"),
+                        vec![],
+                    )]);
+                }
+            }
             // Host work in a loop: each call is cheap for the guest, not for the host.
             "read-loop" => loop {
                 let names = ["case_no".to_string(), "plaintiff_id".to_string()];
@@ -222,6 +274,26 @@ impl Guest for Raw {
             other => return Err(ModelError::BadParam(format!("unknown mode {other:?}"))),
         }
         Ok(())
+    }
+}
+
+/// Value `i` of a 0.1.3 column, which `read-rows` must hand over as text.
+fn newest_text(data: &newest::types::ColumnData, i: usize) -> String {
+    match data {
+        newest::types::ColumnData::Text(t) => {
+            t.bytes[t.offsets[i] as usize..t.offsets[i + 1] as usize].to_string()
+        }
+        _ => "not decoded".into(),
+    }
+}
+
+/// Value `i` of a 0.1.0 column, plain or coded against `dictionary`.
+fn old_text(data: &ColumnData, i: usize, dictionary: Option<&TextColumn>) -> String {
+    let at = |t: &TextColumn, i: usize| t.bytes[t.offsets[i] as usize..t.offsets[i + 1] as usize].to_string();
+    match (data, dictionary) {
+        (ColumnData::Text(t), _) => at(t, i),
+        (ColumnData::Dictionary(codes), Some(d)) => at(d, codes[i] as usize),
+        _ => "unreadable".into(),
     }
 }
 
