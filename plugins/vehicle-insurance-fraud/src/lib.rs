@@ -24,8 +24,8 @@ use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, exp
 /// The T1 model.
 pub struct VehicleInsuranceFraud;
 
-const JUDGMENT_COLUMNS: [&str; 9] = [
-    "case_no",
+/// The judgment columns the rule reads whole; a clue's words come from [`CLUE_TEXT`] afterwards.
+const JUDGMENT_COLUMNS: [&str; 8] = [
     "filed_on",
     "plaintiff_id",
     "plate",
@@ -35,6 +35,20 @@ const JUDGMENT_COLUMNS: [&str; 9] = [
     "insurer_assessed",
     "claim_assigned",
 ];
+
+/// The judgment columns a clue's subject and reason quote, read for the clues' rows only.
+const CLUE_TEXT: [&str; 5] = ["case_no", "plaintiff_id", "plate", "repair_shop", "assessor_org"];
+
+/// A judgment with all five marks, before its words are read.
+struct Found {
+    row: u32,
+    employment_row: usize,
+    /// A registration of the plate naming someone else, if the plate is registered at all.
+    other_owner: Option<u32>,
+    pair: usize,
+    total: usize,
+    share: f64,
+}
 
 impl Model for VehicleInsuranceFraud {
     fn describe() -> ModelInfo {
@@ -95,7 +109,6 @@ impl Model for VehicleInsuranceFraud {
             (employment.text("person_id")?, employment.text("employer_id")?, employment.date("month")?);
         let months_of = Index::build(&person);
 
-        let case_no = judgments.text("case_no")?;
         let filed_on = judgments.date("filed_on")?;
         let plaintiff = judgments.text("plaintiff_id")?;
         let plate = judgments.text("plate")?;
@@ -121,8 +134,9 @@ impl Model for VehicleInsuranceFraud {
         }
         ctx.progress(2, 3);
 
+        // The marks compare keys by code; no text is read until a case has all five.
+        let mut found = Vec::new();
         for row in 0..n {
-            let Some(subject) = case_no.get(row) else { continue };
             let (Some(who), Some(repair_shop), Some(filed)) =
                 (plaintiff.key(row), shop.key(row), filed_on.get(row))
             else {
@@ -144,11 +158,8 @@ impl Model for VehicleInsuranceFraud {
             }
             // Mark 2: the plaintiff owns no registration of the plate.
             let Some(plate_no) = plate.key(row) else { continue };
-            let mut owners = rows_of_plate
-                .get(plate_no)
-                .iter()
-                .filter_map(|&r| Some((owner_col.key(r as usize)?, r as usize)));
-            if owners.clone().any(|(owner, _)| owner == who) {
+            let registrations = rows_of_plate.get(plate_no);
+            if registrations.iter().any(|&r| owner_col.key(r as usize) == Some(who)) {
                 continue;
             }
             // Mark 1: employed by the shop from `window` days before the accident up to the filing.
@@ -159,15 +170,39 @@ impl Model for VehicleInsuranceFraud {
             }) else {
                 continue;
             };
-            let score = 0.5 + share / 2.0;
-            let other_owner = owners.next();
-            // Only clues get their sentence built: most cases never reach this point.
-            let mut clue = Clue::new(subject, score, "repair-shop-ring", "")
-                .evidence("judgments", [row])
-                .evidence("employment", [employment_row]);
+            let other_owner = registrations.iter().copied().find(|&r| owner_col.key(r as usize).is_some());
+            found.push(Found { row: row as u32, employment_row, other_owner, pair, total, share });
+        }
+
+        // The words of the clues: their subjects and the keys their reasons name, for their rows.
+        let clue_rows: Vec<u32> = found.iter().map(|f| f.row).collect();
+        let words = ctx.table("judgments")?.rows(&CLUE_TEXT, &clue_rows)?;
+        let owner_rows: Vec<u32> = found.iter().filter_map(|f| f.other_owner).collect();
+        let owners = ctx.table("vehicles")?.rows(&["owner_id"], &owner_rows)?;
+        let (case_no, who, plate_no, repair_shop, a) = (
+            words.text("case_no")?,
+            words.text("plaintiff_id")?,
+            words.text("plate")?,
+            words.text("repair_shop")?,
+            words.text("assessor_org")?,
+        );
+        let owner = owners.text("owner_id")?;
+        let mut next_owner = 0;
+        for (i, f) in found.iter().enumerate() {
+            let other_owner = f.other_owner.map(|vrow| {
+                next_owner += 1;
+                (owner.get(next_owner - 1).unwrap_or_default(), vrow)
+            });
+            let Some(subject) = case_no.get(i) else { continue };
+            let (who, plate_no) = (who.get(i).unwrap_or_default(), plate_no.get(i).unwrap_or_default());
+            let (repair_shop, a) = (repair_shop.get(i).unwrap_or_default(), a.get(i).unwrap_or_default());
+            let (pair, total) = (f.pair, f.total);
+            let mut clue = Clue::new(subject, 0.5 + f.share / 2.0, "repair-shop-ring", "")
+                .evidence("judgments", [f.row as usize])
+                .evidence("employment", [f.employment_row]);
             let ownership = match other_owner {
                 Some((owner, vrow)) => {
-                    clue = clue.evidence("vehicles", [vrow]);
+                    clue = clue.evidence("vehicles", [vrow as usize]);
                     format!("the plaintiff does not own {plate_no} (owner {owner})")
                 }
                 None => format!("no registration of {plate_no} names the plaintiff"),
