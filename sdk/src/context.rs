@@ -1,6 +1,6 @@
 //! The model's view of a run: parameters, declared tables loaded as typed columns, clue emission.
 
-use crate::data::{Batch, Bitmap, Column, Text, Values};
+use crate::data::{Batch, Bitmap, Column, Dictionary, Text, Values};
 use crate::model::{AccessError, Clue, ColumnSpec, FromParam, LogLevel, ModelError, Params};
 
 /// A batch size for [`TableReader::for_each_batch`] that amortises the boundary without holding much.
@@ -366,7 +366,7 @@ impl<'a, T: Copy> Prim<'a, T> {
 #[derive(Debug, Clone, Copy)]
 enum TextRepr<'a> {
     Plain(&'a Text),
-    Dict(&'a [u32], &'a Text),
+    Dict(&'a [u32], &'a Dictionary),
 }
 
 /// A value of a text column, as [`TextCol::key`] reads it: its text, or its code in the column's
@@ -376,7 +376,7 @@ pub enum Key<'a> {
     /// A value of a plain text column.
     Text(&'a str),
     /// A code, and the dictionary it indexes.
-    Code(u32, &'a Text),
+    Code(u32, &'a Dictionary),
 }
 
 impl<'a> Key<'a> {
@@ -391,7 +391,7 @@ impl<'a> Key<'a> {
 
     /// The code, if this key comes from `dictionary` (the same one, not an equal copy).
     #[inline(always)]
-    pub fn code_in(&self, dictionary: &Text) -> Option<u32> {
+    pub fn code_in(&self, dictionary: &Dictionary) -> Option<u32> {
         match *self {
             Key::Code(k, dict) if std::ptr::eq(dict, dictionary) => Some(k),
             _ => None,
@@ -520,7 +520,7 @@ impl<'a> TextCol<'a> {
         self.codes().is_some()
     }
 
-    pub(crate) fn codes(&self) -> Option<(&'a [u32], &'a Text)> {
+    pub(crate) fn codes(&self) -> Option<(&'a [u32], &'a Dictionary)> {
         match self.repr {
             TextRepr::Dict(idx, dict) => Some((idx, dict)),
             TextRepr::Plain(_) => None,

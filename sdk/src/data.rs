@@ -1,6 +1,7 @@
 //! Columnar data as it crosses the host boundary: Arrow-style text, typed vectors, validity bitmaps.
 
-use std::sync::Arc;
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::{Arc, OnceLock};
 
 use crate::model::ColumnType;
 
@@ -225,6 +226,86 @@ impl Bitmap {
     }
 }
 
+/// Fetches a dictionary's text the first time it is needed (unwind-safe, like the plain data
+/// around it, so a panic caught over a column leaves nothing half-made behind).
+pub type FetchText = Box<dyn Fn() -> Result<Text, String> + Send + Sync + RefUnwindSafe + UnwindSafe>;
+
+/// The distinct values a dictionary-encoded column's codes index. Its size is known at once; its
+/// text may come later: a guest that groups and joins on codes and reads a clue's words with
+/// `rows` never fetches it (T1's party dictionary is 23 MB). Dereferences to the [`Text`],
+/// fetching it on first use; the length never fetches.
+pub struct Dictionary {
+    len: usize,
+    text: OnceLock<Text>,
+    fetch: Option<FetchText>,
+}
+
+impl Dictionary {
+    /// A dictionary whose text is fetched by `fetch` on first use; `fetch` must return `len`
+    /// entries.
+    pub fn lazy(len: usize, fetch: FetchText) -> Self {
+        Dictionary { len, text: OnceLock::new(), fetch: Some(fetch) }
+    }
+
+    /// Number of entries (every code is below it), without fetching the text.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if it has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the text is here (always, unless made [`Dictionary::lazy`] and not yet used).
+    pub fn is_fetched(&self) -> bool {
+        self.text.get().is_some()
+    }
+
+    /// The text, fetched on first use. A fetch that fails, or brings a different number of
+    /// entries, panics naming why: the host already vouched for the dictionary when it gave its
+    /// size, so this is a broken host, not bad data (in a guest, the run ends as a trap).
+    pub fn text(&self) -> &Text {
+        self.text.get_or_init(|| {
+            let fetched = match &self.fetch {
+                Some(fetch) => fetch().unwrap_or_else(|e| panic!("fetching a dictionary: {e}")),
+                None => Text::new(),
+            };
+            assert_eq!(fetched.len(), self.len, "the dictionary fetched has a different number of entries");
+            fetched
+        })
+    }
+}
+
+impl From<Text> for Dictionary {
+    fn from(text: Text) -> Self {
+        Dictionary { len: text.len(), text: OnceLock::from(text), fetch: None }
+    }
+}
+
+impl std::ops::Deref for Dictionary {
+    type Target = Text;
+    fn deref(&self) -> &Text {
+        self.text()
+    }
+}
+
+impl std::fmt::Debug for Dictionary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.text.get() {
+            Some(text) => text.fmt(f),
+            None => write!(f, "Dictionary({} entries, not fetched)", self.len),
+        }
+    }
+}
+
+impl PartialEq for Dictionary {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.text() == other.text()
+    }
+}
+
 /// The values of one column; null slots hold placeholders (see [`Column::validity`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
@@ -235,7 +316,7 @@ pub enum Values {
         /// Index of each row's value in `dictionary`.
         indices: Vec<u32>,
         /// The distinct values.
-        dictionary: Arc<Text>,
+        dictionary: Arc<Dictionary>,
     },
     /// Integers.
     Int64(Vec<i64>),
@@ -596,7 +677,7 @@ mod tests {
     #[test]
     fn gather_keeps_order_and_repeats_decodes_dictionaries_and_counts_its_bytes() {
         let dictionary: Text = ["shop-a", "shop-bé"].into_iter().collect();
-        let coded = Values::Dictionary { indices: vec![1, 0, 1, 1], dictionary: Arc::new(dictionary) };
+        let coded = Values::Dictionary { indices: vec![1, 0, 1, 1], dictionary: Arc::new(dictionary.into()) };
         let plain = Values::Text(["x", "", "yz", "w"].into_iter().collect());
         let rows = [3, 0, 3, 1];
         for (values, want) in
@@ -620,6 +701,34 @@ mod tests {
         let with_null = column.gather(&[2, 1, 0]).validity.expect("row 1 is null");
         assert_eq!((0..3).map(|i| with_null.is_valid(i)).collect::<Vec<_>>(), [true, false, true]);
         assert!(std::panic::catch_unwind(|| column.gather(&[3])).is_err(), "a row past the end panics");
+    }
+
+    #[test]
+    fn a_lazy_dictionary_fetches_its_text_once_on_first_use_and_never_for_its_size() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let counter = fetches.clone();
+        let lazy = Dictionary::lazy(
+            2,
+            Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok(["p1", "张三"].into_iter().collect())
+            }),
+        );
+        assert_eq!((lazy.len(), lazy.is_fetched()), (2, false));
+        assert!(format!("{lazy:?}").contains("not fetched"));
+        let column = Column::new("k", Values::Dictionary { indices: vec![1, 0], dictionary: Arc::new(lazy) });
+        let sliced = column.slice(1, 2);
+        assert_eq!(fetches.load(Ordering::SeqCst), 0, "sizing and slicing fetch nothing");
+        let Values::Dictionary { dictionary, .. } = &sliced.values else { panic!("still coded") };
+        assert_eq!((dictionary.get(1), dictionary.get(0)), ("张三", "p1"));
+        assert!(dictionary.is_fetched());
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "fetched once, for both handles");
+
+        let short = Dictionary::lazy(3, Box::new(|| Ok(["only"].into_iter().collect())));
+        assert!(std::panic::catch_unwind(|| short.get(0).len()).is_err(), "a wrong entry count is refused");
+        let refused = Dictionary::lazy(1, Box::new(|| Err("the host said no".into())));
+        assert!(std::panic::catch_unwind(|| refused.get(0).len()).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::context::{Backend, Context};
-use crate::data::{Batch, Bitmap, Column, Text, Values};
+use crate::data::{Batch, Bitmap, Column, Dictionary, Text, Values};
 use crate::model::{
     self, AccessError, Clue, ColumnSpec, ColumnType, LogLevel, Model, ModelError, ParamValue, Params,
 };
@@ -87,21 +87,29 @@ fn with_table<T>(table: usize, f: impl FnOnce(&host::Table) -> T) -> Result<T, A
 struct HostBackend {
     /// Dictionaries by the host's id: columns that share one get the same `Arc`, which is how
     /// `ops` knows their codes compare directly.
-    dictionaries: HashMap<u32, Arc<Text>>,
+    dictionaries: HashMap<u32, Arc<Dictionary>>,
 }
 
 impl HostBackend {
-    fn dictionary(&mut self, table: usize, column: &str) -> Result<Arc<Text>, AccessError> {
+    /// The dictionary of `column`, once per host id. Only its size is asked for here: its text
+    /// comes on the first value the model reads from it, so a model that groups and joins on codes
+    /// and reads its clues' words with `rows` never copies a dictionary in.
+    fn dictionary(&mut self, table: usize, column: &str) -> Result<Arc<Dictionary>, AccessError> {
         let id = with_table(table, |t| t.dictionary_id(column))?.map_err(access_error)?;
         if let Some(d) = self.dictionaries.get(&id) {
             return Ok(d.clone());
         }
-        let raw = with_table(table, |t| t.dictionary(column))?.map_err(access_error)?;
-        let text = Text::from_host(raw.bytes, raw.offsets)
-            .map_err(|e| AccessError::NotDictionary(format!("{column}: {e}")))?;
-        let text = Arc::new(text);
-        self.dictionaries.insert(id, text.clone());
-        Ok(text)
+        let size = with_table(table, |t| t.dictionary_size(column))?.map_err(access_error)?;
+        let column = column.to_string();
+        let fetch = move || {
+            let raw = with_table(table, |t| t.dictionary(&column))
+                .map_err(|e| e.to_string())?
+                .map_err(|e| access_error(e).to_string())?;
+            Text::from_host(raw.bytes, raw.offsets).map_err(|e| format!("{column}: {e}"))
+        };
+        let dictionary = Arc::new(Dictionary::lazy(size as usize, Box::new(fetch)));
+        self.dictionaries.insert(id, dictionary.clone());
+        Ok(dictionary)
     }
 }
 

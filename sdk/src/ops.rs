@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::context::{Key, Prim, TextCol};
-use crate::data::Text;
+use crate::data::Dictionary;
 
 /// A fast, non-cryptographic hasher (the Fx hash of rustc, with a murmur3 finalizer). Keys here are ids from the dataset,
 /// not attacker-chosen against this process, and SipHash costs a lot in a group-by.
@@ -121,7 +121,7 @@ pub fn distinct_per<K: Hash + Eq, V: Hash + Eq>(
 /// dictionary is looked up by code; text lookups build a hash table of the keys on first use.
 #[derive(Debug, Clone, Default)]
 pub struct Index<'a> {
-    dictionary: Option<&'a Text>,
+    dictionary: Option<&'a Dictionary>,
     /// 1 + the group of each dictionary code, 0 for none (so it starts as zeroed memory).
     group_of_code: Words,
     group_of: OnceCell<FastMap<&'a str, u32>>,
@@ -205,7 +205,7 @@ impl<'a> Index<'a> {
     /// counting sort as [`Index::build_coded`], run natively, so a model pays the sandbox's price
     /// only for copying the result in. `None` if the column is not one the host can group.
     #[cfg(target_arch = "wasm32")]
-    fn grouped_by_host(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Text) -> Option<Self> {
+    fn grouped_by_host(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Dictionary) -> Option<Self> {
         let (table, column) = col.source()?;
         let grouping = crate::guest::group(table, column)?;
         let (group_of_code, starts, rows) = (
@@ -239,7 +239,7 @@ impl<'a> Index<'a> {
     /// Over codes: a counting sort, two passes over the rows and no text touched. The group of
     /// a code is kept plus one, so that the table starts as zeroed memory (no fill pass; fresh
     /// pages are zero already).
-    fn build_coded(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Text) -> Self {
+    fn build_coded(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Dictionary) -> Self {
         let mut group_of_code = vec![0u32; dictionary.len()];
         let (mut keys, mut counts): (Vec<Key<'a>>, Vec<u32>) = (Vec::new(), Vec::new());
         let valid = |i: usize| col.is_valid(i);
@@ -378,7 +378,7 @@ impl<'a> Index<'a> {
 /// Entries iterate in order of first insertion.
 #[derive(Debug, Clone)]
 pub struct KeyMap<'a, V> {
-    dictionary: Option<&'a Text>,
+    dictionary: Option<&'a Dictionary>,
     /// Entry of each code, plus one (0: none), so that it starts as zeroed memory.
     entry_of_code: Vec<u32>,
     /// Entry of each text, for keys not coded in `dictionary`; made on the first such key, it
@@ -681,7 +681,7 @@ mod tests {
             "k",
             Values::Dictionary {
                 indices: vec![1, 0, 1, 3, 2, 0],
-                dictionary: std::sync::Arc::new(dictionary),
+                dictionary: std::sync::Arc::new(dictionary.into()),
             },
         );
         dict.validity = Some(crate::data::Bitmap::from_flags(valid));
@@ -715,7 +715,7 @@ mod tests {
         use crate::data::Bitmap;
         use std::sync::Arc;
         // One dictionary for both tables, as a 0.1.1 host serves them; "Q" only in `events`.
-        let shared = Arc::new(["P", "Q", "A", "B", "C"].into_iter().collect::<Text>());
+        let shared = Arc::new(Dictionary::from(["P", "Q", "A", "B", "C"].into_iter().collect::<Text>()));
         let coded = |name: &str, codes: Vec<u32>, valid: Vec<bool>| {
             let mut c = Column::new(name, Values::Dictionary { indices: codes, dictionary: shared.clone() });
             c.validity = Some(Bitmap::from_flags(valid));
@@ -768,7 +768,7 @@ mod tests {
         let plates = ["P", "P", "Q", "", "P", "P", "Q"];
         let (case_valid, plate_valid) =
             ([true, true, true, true, true, true, false], [true, true, true, false, true, true, true]);
-        let shared = Arc::new(["Q", "c2", "P", "c1", ""].into_iter().collect::<Text>());
+        let shared = Arc::new(Dictionary::from(["Q", "c2", "P", "c1", ""].into_iter().collect::<Text>()));
         let code =
             |v: &str| (0..shared.len()).find(|&i| shared.get(i) == v).expect("in the dictionary") as u32;
         let column = |name: &str, values: &[&str], valid: [bool; 7], coded: bool| {
@@ -810,7 +810,7 @@ mod tests {
     #[test]
     fn a_key_map_finds_the_same_entry_by_code_and_by_text() {
         use std::sync::Arc;
-        let shared = Arc::new(["p1", "p2", "w1"].into_iter().collect::<Text>());
+        let shared = Arc::new(Dictionary::from(["p1", "p2", "w1"].into_iter().collect::<Text>()));
         let coded = |codes: Vec<u32>| {
             Column::new("k", Values::Dictionary { indices: codes, dictionary: shared.clone() })
         };

@@ -276,7 +276,7 @@ fn every_record_counts_against_the_output_limits() {
 }
 
 #[test]
-fn read_rows_checks_every_row_and_size_before_it_copies() {
+fn read_rows_and_dictionary_size_check_every_input_before_the_host_copies() {
     let out = fresh_dir("read-rows").join("clues.jsonl");
     let (code, v) = raw("rows-ok", &["--out", out.to_str().expect("utf-8")]);
     assert_eq!((code, v["clues"].as_u64()), (0, Some(3)), "{v}");
@@ -297,6 +297,24 @@ fn read_rows_checks_every_row_and_size_before_it_copies() {
         assert!(!reason.contains("not decoded"), "{reasons:?}");
     }
 
+    // The size of a dictionary, its text left where it is; a plain or undeclared column has none.
+    let out = out.with_file_name("sizes.jsonl");
+    let (code, v) = raw("dictionary-size", &["--out", out.to_str().expect("utf-8")]);
+    assert_eq!((code, v["clues"].as_u64()), (0, Some(3)), "{v}");
+    let text = std::fs::read_to_string(&out).expect("clues written");
+    let reason = |subject: &str| {
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
+            .find(|c| c["subject"] == subject)
+            .map(|c| c["reason"].as_str().expect("reason").to_string())
+            .unwrap_or_else(|| panic!("no clue {subject}: {text}"))
+    };
+    let sizes = reason("size");
+    let (size, entries) = sizes.split_once(" of ").expect("two numbers");
+    assert!(size == entries && size.parse::<u32>().expect("a size") > 0, "{sizes}");
+    assert!(reason("case_no").contains("NotDictionary"), "{text}");
+    assert!(reason("assessor_org").contains("UndeclaredColumn"), "{text}");
+
     let (code, v) = raw("rows-past-end", &[]);
     assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
     assert!(detail(&v).contains("asked for row") && detail(&v).contains("of judgments, which has"), "{v}");
@@ -312,7 +330,7 @@ fn read_rows_checks_every_row_and_size_before_it_copies() {
 
     let (code, v) = raw("rows-undeclared", &[]);
     assert_eq!((code, v["outcome"].as_str()), (10, Some("model-error")), "{v}");
-    assert!(detail(&v).contains("repair_shop"), "{v}");
+    assert!(detail(&v).contains("assessor_org"), "{v}");
 
     let (code, v) = raw("rows-repeat", &["--max-host-mib", "8"]);
     assert_eq!((code, v["outcome"].as_str()), (13, Some("memory-limit")), "{v}");

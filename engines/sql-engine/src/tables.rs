@@ -20,7 +20,7 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
-use sieve_sdk::data::Bitmap;
+use sieve_sdk::data::{Bitmap, Dictionary};
 use sieve_sdk::{Column, ColumnType, Text, Values};
 
 /// The column numbering a table's rows (from 0), which a query returns as `<table>__row` to
@@ -105,16 +105,16 @@ fn view_array(views: Vec<u128>, text: &StringArray, nulls: Option<NullBuffer>) -
 /// other dictionary can take its address, and its values are turned into views once.
 #[derive(Default)]
 pub struct Dictionaries {
-    seen: Vec<(Arc<Text>, StringViewArray)>,
+    seen: Vec<(Arc<Dictionary>, StringViewArray)>,
 }
 
 impl Dictionaries {
     /// The domain (a number, from 0) of the columns coded against `dictionary`.
-    fn domain(&mut self, dictionary: &Arc<Text>) -> Result<usize, String> {
+    fn domain(&mut self, dictionary: &Arc<Dictionary>) -> Result<usize, String> {
         if let Some(known) = self.seen.iter().position(|(d, _)| Arc::ptr_eq(d, dictionary)) {
             return Ok(known);
         }
-        let text = strings(Text::clone(dictionary))?;
+        let text = strings(dictionary.text().clone())?;
         let values = view_array(views(&text).collect(), &text, None);
         self.seen.push((dictionary.clone(), values));
         Ok(self.seen.len() - 1)

@@ -340,7 +340,7 @@ pub fn read_from(
             if indices.iter().any(|&c| c as usize >= size.max(1)) {
                 return Err(r.fail(format!("a code outside its dictionary of {size}")));
             }
-            Stored::Values(Values::Dictionary { indices, dictionary: Arc::new(dictionary) })
+            Stored::Values(Values::Dictionary { indices, dictionary: Arc::new(dictionary.into()) })
         }
         k if k == Kind::Codes as u8 => Stored::Codes(r.array(rows, "codes")?),
         other => return Err(r.fail(format!("unknown kind {other}"))),
@@ -385,7 +385,7 @@ mod tests {
             Values::Text(["(2017)浙0102民初49号", "", "浙A·K3P9Q"].into_iter().collect()),
             nulls.clone(),
         );
-        let dictionary = Arc::new(["a", "bb"].into_iter().collect::<Text>());
+        let dictionary = Arc::new(["a", "bb"].into_iter().collect::<Text>().into());
         round_trip(Values::Dictionary { indices: vec![1, 0, 1], dictionary }, None);
         let dictionary: Text = ["p1", "", "张三"].into_iter().collect();
         let blob = write_text(&dictionary);
@@ -427,7 +427,7 @@ mod tests {
         let at = HEADER + 3 * 4;
         huge[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(read(&huge, 2, "t.c").is_err());
-        let dictionary = Arc::new(["a"].into_iter().collect::<Text>());
+        let dictionary = Arc::new(["a"].into_iter().collect::<Text>().into());
         let mut outside = write(&Values::Dictionary { indices: vec![0, 0], dictionary }, None);
         outside[HEADER] = 5;
         assert!(read(&outside, 2, "t.c").expect_err("outside").to_string().contains("outside"));

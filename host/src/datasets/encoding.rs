@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use sieve_sdk::data::{Bitmap, Column, Text, Values};
+use sieve_sdk::data::{Bitmap, Column, Dictionary, Text, Values};
 
 use super::contract;
 
@@ -234,7 +234,7 @@ pub fn serve(
         });
         kept
     };
-    let dictionary = Arc::new(dictionary);
+    let dictionary = Arc::new(Dictionary::from(dictionary));
     Ok(columns
         .into_iter()
         .map(|(indices, validity, name)| Column {
@@ -292,7 +292,7 @@ mod tests {
             "b",
             Values::Dictionary {
                 indices: vec![2, 0, 2, 1],
-                dictionary: Arc::new(["unused-null", "y", "w"].into_iter().collect()),
+                dictionary: Arc::new(["unused-null", "y", "w"].into_iter().collect::<Text>().into()),
             },
         );
         coded.validity = Some(Bitmap::from_flags([true, false, true, true]));

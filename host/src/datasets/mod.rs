@@ -174,7 +174,7 @@ pub fn dictionary_encode(column: Column) -> Column {
     }
     Column {
         name: column.name,
-        values: Values::Dictionary { indices, dictionary: Arc::new(dictionary) },
+        values: Values::Dictionary { indices, dictionary: Arc::new(dictionary.into()) },
         validity: column.validity,
     }
 }
@@ -223,7 +223,7 @@ pub fn share_dictionaries(tables: &mut [ServedTable], domains: &[contract::Domai
         }
         let columns: Vec<&Column> = positions.iter().map(|&(t, c)| &tables[t].columns[c]).collect();
         let (pool, recoded) = encoding::pool(&columns);
-        let pool = Arc::new(pool);
+        let pool = Arc::new(sieve_sdk::data::Dictionary::from(pool));
         for ((t, c), indices) in positions.into_iter().zip(recoded) {
             tables[t].columns[c].values = Values::Dictionary { indices, dictionary: pool.clone() };
         }

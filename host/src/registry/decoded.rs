@@ -99,7 +99,7 @@ impl Decoded {
 
 /// About the bytes `tables` hold (a dictionary shared by several columns counted once).
 fn bytes_of(tables: &[ServedTable]) -> usize {
-    let mut seen: Vec<*const sieve_sdk::data::Text> = Vec::new();
+    let mut seen: Vec<*const sieve_sdk::data::Dictionary> = Vec::new();
     let mut total = 0;
     for column in tables.iter().flat_map(|t| &t.columns) {
         total += column.validity.as_ref().map_or(0, |v| v.as_bytes().len());

@@ -189,7 +189,7 @@ mod tests {
     use super::*;
 
     fn dictionary(codes: &[u32], words: &[&str]) -> Column {
-        let dictionary = Arc::new(Text::from_iter(words.iter().copied()));
+        let dictionary = Arc::new(Text::from_iter(words.iter().copied()).into());
         Column::new("k", Values::Dictionary { indices: codes.to_vec(), dictionary })
     }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use sieve_sdk::data::{Column, Text, Values};
+use sieve_sdk::data::{Column, Dictionary, Values};
 use sieve_sdk::{Clue, Evidence, LogLevel};
 use wasmtime::component::{ComponentType, Lift, Linker, Resource, ResourceType, WasmList, WasmStr};
 use wasmtime::{StoreContextMut, Trap};
@@ -122,6 +122,7 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     host.func_wrap("[method]table.group", group)?;
     host.func_wrap("[method]table.matches", matches)?;
     host.func_wrap("[method]table.read-rows", read_rows)?;
+    host.func_wrap("[method]table.dictionary-size", dictionary_size)?;
     Ok(())
 }
 
@@ -383,7 +384,7 @@ fn declared_column(
 }
 
 /// A served dictionary: the table, the column, and the dictionary itself.
-type ServedDictionary = (usize, usize, Arc<Text>);
+type ServedDictionary = (usize, usize, Arc<Dictionary>);
 
 /// The served dictionary of a column, charged and reserved for, or the access error.
 fn served_dictionary(
@@ -478,7 +479,7 @@ fn dictionary_id(
             tables[index].spec.name, column.name
         ))),));
     };
-    let mut seen: Vec<&Arc<Text>> = Vec::new();
+    let mut seen: Vec<&Arc<Dictionary>> = Vec::new();
     for c in tables.iter().flat_map(|t| &t.columns) {
         if let Values::Dictionary { dictionary, .. } = &c.values
             && !seen.iter().any(|d| Arc::ptr_eq(d, dictionary))
@@ -488,6 +489,24 @@ fn dictionary_id(
     }
     let id = seen.iter().position(|d| Arc::ptr_eq(d, wanted)).unwrap_or(0);
     Ok((Ok(id as u32),))
+}
+
+/// How many entries a dictionary-encoded column's dictionary holds (0.1.3): what a guest sizes
+/// its code arrays with before, or instead of, fetching the text.
+fn dictionary_size(
+    mut store: Store<'_>,
+    (handle, name): (Resource<TableHandle>, WasmStr),
+) -> Answer<Result<u32, w::AccessError>> {
+    let (index, position) = match declared_column(&mut store, &handle, name)? {
+        Ok(found) => found,
+        Err(e) => return Ok((Err(e),)),
+    };
+    let table = &store.data().tables[index];
+    let column = &table.columns[position];
+    match &column.values {
+        Values::Dictionary { dictionary, .. } => Ok((Ok(dictionary.len() as u32),)),
+        _ => Ok((Err(w::AccessError::NotDictionary(format!("{}.{}", table.spec.name, column.name))),)),
+    }
 }
 
 /// Which rows of a text column hold one of the given values (0.1.2). The values' count and sizes

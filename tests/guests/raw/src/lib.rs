@@ -57,7 +57,7 @@ fn failed(e: impl std::fmt::Debug) -> ModelError {
 
 impl Guest for Raw {
     fn describe() -> ModelInfo {
-        let mut inputs = vec![table("judgments", &["case_no", "plaintiff_id"])];
+        let mut inputs = vec![table("judgments", &["case_no", "plaintiff_id", "repair_shop"])];
         let mut params = vec![ParamSpec {
             name: "mode".into(),
             type_: ParamType::Text,
@@ -184,13 +184,25 @@ impl Guest for Raw {
             // A column the model never declared, asked for at one row.
             "rows-undeclared" => {
                 let t = newest::host::open_table("judgments").map_err(failed)?;
-                t.read_rows(&["repair_shop".to_string()], &[0]).map_err(failed)?;
+                t.read_rows(&["assessor_org".to_string()], &[0]).map_err(failed)?;
             }
             // One row a million times: a 4 MiB request for an answer of many times that, which a
             // small host memory budget must refuse before it is built.
             "rows-repeat" => {
                 let t = newest::host::open_table("judgments").map_err(failed)?;
                 t.read_rows(&["case_no".to_string()], &vec![0; 1 << 20]).map_err(failed)?;
+            }
+            // A dictionary's size beside the text it sizes; then a plain and an undeclared column.
+            "dictionary-size" => {
+                let t = newest::host::open_table("judgments").map_err(failed)?;
+                let size = t.dictionary_size("repair_shop").map_err(failed)?;
+                let text = t.dictionary("repair_shop").map_err(failed)?;
+                let entries = text.offsets.len() - 1;
+                host::emit(&[clue("size".into(), format!("{size} of {entries}"), vec![])]);
+                for column in ["case_no", "assessor_org"] {
+                    let answer = format!("{:?}", t.dictionary_size(column));
+                    host::emit(&[clue(column.into(), answer, vec![])]);
+                }
             }
             // Rows picked out of order and repeated: each answer is text, and matches `read` there.
             "rows-ok" => {
