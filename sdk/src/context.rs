@@ -189,9 +189,7 @@ impl TableReader<'_, '_> {
         let source = (len as u64 == total).then_some(self.handle);
         Ok(Frame { table: self.name.clone(), len, columns, source })
     }
-}
 
-impl TableReader<'_, '_> {
     /// `columns` at the chosen `rows` only, in that order (a row may repeat): value `i` of each
     /// column is the table's value at row `rows[i]`, text decoded. A model that finds its clues
     /// on keys (compared by code) reads the subject and the words of a clue's reason this way,

@@ -111,10 +111,9 @@ impl HostBackend {
         self.dictionaries.insert(id, dictionary.clone());
         Ok(dictionary)
     }
-}
 
-impl HostBackend {
-    /// Columns of `len` rows as the host sent them, each dictionary fetched once.
+    /// Columns of `len` rows as the host sent them, each dictionary sized once (its text comes on
+    /// first use).
     fn columns(
         &mut self,
         table: usize,
