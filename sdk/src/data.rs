@@ -1,7 +1,7 @@
 //! Columnar data as it crosses the host boundary: Arrow-style text, typed vectors, validity bitmaps.
 
-use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::{Arc, OnceLock};
+use std::panic::UnwindSafe;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::model::ColumnType;
 
@@ -215,9 +215,16 @@ impl Bitmap {
         Bitmap::from_flags((start..end).map(|i| self.is_valid(i)))
     }
 
-    /// Number of null rows.
+    /// Number of null rows: a population count over whole bytes (a host counts the nulls of every
+    /// batch it serves, a million rows at a time), bits past the end ignored.
     pub fn null_count(&self) -> usize {
-        (0..self.len).filter(|&i| !self.is_valid(i)).count()
+        let (whole, tail) = (self.len / 8, self.len % 8);
+        let valid: usize = self.bits[..whole].iter().map(|b| b.count_ones() as usize).sum();
+        let tail_valid = match self.bits.get(whole) {
+            Some(last) if tail > 0 => (last & ((1u8 << tail) - 1)).count_ones() as usize,
+            _ => 0,
+        };
+        self.len - valid - tail_valid
     }
 
     /// The packed bytes.
@@ -226,25 +233,27 @@ impl Bitmap {
     }
 }
 
-/// Fetches a dictionary's text the first time it is needed (unwind-safe, like the plain data
-/// around it, so a panic caught over a column leaves nothing half-made behind).
-pub type FetchText = Box<dyn Fn() -> Result<Text, String> + Send + Sync + RefUnwindSafe + UnwindSafe>;
+/// Fetches a dictionary's text the first time it is needed, once (unwind-safe, like the plain
+/// data around it, so a panic caught over a column leaves nothing half-made behind).
+pub type FetchText = Box<dyn FnOnce() -> Result<Text, String> + Send + UnwindSafe>;
 
 /// The distinct values a dictionary-encoded column's codes index. Its size is known at once; its
 /// text may come later: a guest that groups and joins on codes and reads a clue's words with
-/// `rows` never fetches it (T1's party dictionary is 23 MB). Dereferences to the [`Text`],
-/// fetching it on first use; the length never fetches.
+/// `rows` never fetches it (T1's party dictionary is 23 MB), and a host reads it from storage
+/// beside the model instead of before it. Dereferences to the [`Text`], fetching it on first use
+/// (other threads wanting it meanwhile wait for that fetch); the length never fetches.
 pub struct Dictionary {
     len: usize,
-    text: OnceLock<Text>,
-    fetch: Option<FetchText>,
+    text: OnceLock<Result<Text, String>>,
+    /// Taken by the fetch, so that what it holds is freed once the text is here.
+    fetch: Mutex<Option<FetchText>>,
 }
 
 impl Dictionary {
     /// A dictionary whose text is fetched by `fetch` on first use; `fetch` must return `len`
     /// entries.
     pub fn lazy(len: usize, fetch: FetchText) -> Self {
-        Dictionary { len, text: OnceLock::new(), fetch: Some(fetch) }
+        Dictionary { len, text: OnceLock::new(), fetch: Mutex::new(Some(fetch)) }
     }
 
     /// Number of entries (every code is below it), without fetching the text.
@@ -260,27 +269,34 @@ impl Dictionary {
 
     /// Whether the text is here (always, unless made [`Dictionary::lazy`] and not yet used).
     pub fn is_fetched(&self) -> bool {
-        self.text.get().is_some()
+        matches!(self.text.get(), Some(Ok(_)))
     }
 
-    /// The text, fetched on first use. A fetch that fails, or brings a different number of
-    /// entries, panics naming why: the host already vouched for the dictionary when it gave its
-    /// size, so this is a broken host, not bad data (in a guest, the run ends as a trap).
+    /// The text, fetched on first use; why not, when the fetch failed or brought a different
+    /// number of entries (every later call gives the same answer).
+    pub fn try_text(&self) -> Result<&Text, &str> {
+        let fetched = self.text.get_or_init(|| {
+            let fetch = self.fetch.lock().map_or(None, |mut f| f.take());
+            let text = fetch.ok_or_else(|| "the dictionary's text was never given".to_string())?()?;
+            if text.len() != self.len {
+                return Err(format!("{} entries fetched where {} were announced", text.len(), self.len));
+            }
+            Ok(text)
+        });
+        fetched.as_ref().map_err(String::as_str)
+    }
+
+    /// The text, fetched on first use. A fetch that fails panics naming why: in a guest the host
+    /// already vouched for the dictionary when it gave its size, so this is a broken host, not
+    /// bad data (the run ends as a trap); a host checks with [`Dictionary::try_text`] first.
     pub fn text(&self) -> &Text {
-        self.text.get_or_init(|| {
-            let fetched = match &self.fetch {
-                Some(fetch) => fetch().unwrap_or_else(|e| panic!("fetching a dictionary: {e}")),
-                None => Text::new(),
-            };
-            assert_eq!(fetched.len(), self.len, "the dictionary fetched has a different number of entries");
-            fetched
-        })
+        self.try_text().unwrap_or_else(|e| panic!("fetching a dictionary: {e}"))
     }
 }
 
 impl From<Text> for Dictionary {
     fn from(text: Text) -> Self {
-        Dictionary { len: text.len(), text: OnceLock::from(text), fetch: None }
+        Dictionary { len: text.len(), text: OnceLock::from(Ok(text)), fetch: Mutex::new(None) }
     }
 }
 
@@ -294,7 +310,8 @@ impl std::ops::Deref for Dictionary {
 impl std::fmt::Debug for Dictionary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.text.get() {
-            Some(text) => text.fmt(f),
+            Some(Ok(text)) => text.fmt(f),
+            Some(Err(e)) => write!(f, "Dictionary({} entries, unreadable: {e})", self.len),
             None => write!(f, "Dictionary({} entries, not fetched)", self.len),
         }
     }
@@ -726,9 +743,11 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 1, "fetched once, for both handles");
 
         let short = Dictionary::lazy(3, Box::new(|| Ok(["only"].into_iter().collect())));
-        assert!(std::panic::catch_unwind(|| short.get(0).len()).is_err(), "a wrong entry count is refused");
+        assert_eq!(short.try_text(), Err("1 entries fetched where 3 were announced"));
+        assert!(std::panic::catch_unwind(|| short.get(0).len()).is_err(), "reading it panics");
         let refused = Dictionary::lazy(1, Box::new(|| Err("the host said no".into())));
-        assert!(std::panic::catch_unwind(|| refused.get(0).len()).is_err());
+        assert_eq!(refused.try_text(), Err("the host said no"), "and says so again");
+        assert_eq!(refused.try_text(), Err("the host said no"));
     }
 
     #[test]
@@ -739,6 +758,13 @@ mod tests {
             assert_eq!(s.is_valid(i), (i + 5) % 3 != 0);
         }
         assert_eq!(b.slice(8, 16).null_count(), 3);
+        for (start, end) in [(0, 20), (3, 20), (0, 13), (5, 6), (8, 8)] {
+            let s = b.slice(start, end);
+            assert_eq!(s.null_count(), (0..s.len()).filter(|&i| !s.is_valid(i)).count(), "{start}..{end}");
+        }
+        // Bits past the end are not rows: set or clear, they count for nothing.
+        assert_eq!(Bitmap::from_bytes(vec![0xFF, 0xFF], 10).null_count(), 0);
+        assert_eq!(Bitmap::from_bytes(vec![0x00, 0xFC], 10).null_count(), 10);
         let mut joined = b.slice(0, 16);
         joined.extend(&b.slice(16, 20));
         let mut odd = b.slice(0, 5);

@@ -1314,6 +1314,26 @@ fn tampering(reg: &Reg) {
         std::fs::write(&path, &original).expect("restore");
     }
 
+    // A domain dictionary's header altered to announce one entry fewer or more: its codes are
+    // checked against that count before the dictionary is read (beside the model), and either way
+    // the run is hash-mismatch with nothing stored.
+    let path =
+        reg.home().join("blobs").join("sha256").join(
+            encoding["domains"][0]["dictionary"].as_str().expect("digest").trim_start_matches("sha256:"),
+        );
+    let original = std::fs::read(&path).expect("dictionary blob");
+    let entries = u64::from_le_bytes(original[16..24].try_into().expect("a header"));
+    for announced in [entries - 1, entries + 1] {
+        let mut altered = original.clone();
+        altered[16..24].copy_from_slice(&announced.to_le_bytes());
+        std::fs::write(&path, &altered).expect("alter");
+        let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+        let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
+        assert_eq!(report["outcome"], "hash-mismatch", "{announced} of {entries} entries: {report}");
+        assert_eq!(report["clues"], 0, "{report}");
+        std::fs::write(&path, &original).expect("restore");
+    }
+
     // The plugin blob altered on disk: the run is refused, the plugin marked tampered, an event logged.
     let blob = reg.home().join("blobs").join("sha256").join(&digest[7..]);
     let mut bytes = std::fs::read(&blob).expect("blob");

@@ -292,6 +292,24 @@ pub fn read_text_from(source: impl Read, len: usize, label: &str) -> Result<Text
     }
 }
 
+/// How many entries a stored dictionary (a text blob) holds, from its header alone: what a run
+/// checks codes against before the dictionary itself is read. The blob is not hashed here; the
+/// header is part of what is hashed when the dictionary is read, and a run whose dictionary does
+/// not match its digest fails.
+pub fn text_entries(mut source: impl Read, label: &str) -> Result<usize, ColumnFileError> {
+    let fail = |message: &str| ColumnFileError { label: label.to_string(), message: message.to_string() };
+    let mut head = [0u8; HEADER];
+    source.read_exact(&mut head).map_err(|_| fail("shorter than its header"))?;
+    if &head[..8] != MAGIC {
+        return Err(fail("not a Sieve column file"));
+    }
+    if head[8] != Kind::Text as u8 || head[9] != 0 {
+        return Err(fail("not a dictionary"));
+    }
+    let entries = u64::from_le_bytes(head[16..HEADER].try_into().unwrap_or([0xff; 8]));
+    usize::try_from(entries).map_err(|_| fail("too many entries"))
+}
+
 /// Read a column blob of `rows` rows (`label` names it in errors).
 pub fn read(bytes: &[u8], rows: usize, label: &str) -> Result<(Stored, Option<Bitmap>), ColumnFileError> {
     read_from(bytes, bytes.len(), Some(rows), label)

@@ -184,7 +184,25 @@ pub fn serve(
     declared: Vec<DomainCodes>,
     every_column: bool,
 ) -> Result<Vec<Column>, CodeError> {
-    let size = dictionary.len();
+    serve_codes(dictionary.len(), declared, every_column, |_, used| {
+        Arc::new(Dictionary::from(cut(dictionary, used.as_deref().map(Vec::as_slice))))
+    })
+}
+
+/// Which entries of a domain's dictionary the declared columns use, one bit each; `None` when
+/// they use them all (nothing is cut).
+pub type UsedEntries = Option<Arc<Vec<u64>>>;
+
+/// [`serve`] without the dictionary's text: only its `size` is needed to check the codes and
+/// renumber them for the entries kept, so a stored run serves a domain's codes before its
+/// dictionary is read. `dictionary(entries, used)` makes the dictionary the columns share:
+/// `entries` kept, those `used` marks of the stored one (see [`cut`]).
+pub fn serve_codes(
+    size: usize,
+    declared: Vec<DomainCodes>,
+    every_column: bool,
+    dictionary: impl FnOnce(usize, UsedEntries) -> Arc<Dictionary>,
+) -> Result<Vec<Column>, CodeError> {
     if size == 0 {
         // Import always stores at least one entry (see [`pool`]): an empty one is malformed.
         let column = declared.first().map_or_else(String::new, |d| format!("{}.{}", d.table, d.column));
@@ -210,20 +228,14 @@ pub fn serve(
     let mut columns: Vec<(Vec<u32>, Option<Bitmap>, String)> =
         declared.into_iter().map(|d| (d.codes, d.validity, d.column)).collect();
     let dictionary = if every_column || in_use == size {
-        dictionary
+        dictionary(size, None)
     } else {
+        // A code's new number is how many used entries come before it.
         let mut renumber = vec![0u32; size];
-        let mut kept = Text::new();
-        let is_used = |c: usize| used[c / 64] & (1 << (c % 64)) != 0;
-        let bytes: usize = (0..size).filter(|&c| is_used(c)).map(|c| dictionary.get(c).len()).sum();
-        kept.reserve(in_use, bytes);
-        for c in (0..size).filter(|&c| is_used(c)) {
-            renumber[c] = kept.len() as u32;
-            kept.push(dictionary.get(c));
-        }
-        if kept.is_empty() {
-            // Every declared row is null: codes stay 0 and must still index something.
-            kept.push("");
+        let mut kept = 0u32;
+        for (c, slot) in renumber.iter_mut().enumerate() {
+            *slot = kept;
+            kept += u32::from(used[c / 64] & (1 << (c % 64)) != 0);
         }
         // Each column renumbered on a thread of its own, like the marking above.
         let renumber = &renumber;
@@ -232,9 +244,9 @@ pub fn serve(
                 scope.spawn(move || codes.iter_mut().for_each(|c| *c = renumber[*c as usize]));
             }
         });
-        kept
+        // Every declared row null: codes stay 0 and must still index something (see [`cut`]).
+        dictionary(in_use.max(1), Some(Arc::new(used)))
     };
-    let dictionary = Arc::new(Dictionary::from(dictionary));
     Ok(columns
         .into_iter()
         .map(|(indices, validity, name)| Column {
@@ -243,6 +255,25 @@ pub fn serve(
             validity,
         })
         .collect())
+}
+
+/// The entries of `dictionary` that `used` marks, in their order (all of it when `None`); one
+/// empty entry when none is marked, so that the codes of null rows still index something.
+pub fn cut(dictionary: Text, used: Option<&[u64]>) -> Text {
+    let Some(used) = used else { return dictionary };
+    let is_used = |c: usize| used.get(c / 64).is_some_and(|w| w & (1 << (c % 64)) != 0);
+    let size = dictionary.len();
+    let entries = (0..size).filter(|&c| is_used(c)).count();
+    let bytes: usize = (0..size).filter(|&c| is_used(c)).map(|c| dictionary.get(c).len()).sum();
+    let mut kept = Text::new();
+    kept.reserve(entries, bytes);
+    for c in (0..size).filter(|&c| is_used(c)) {
+        kept.push(dictionary.get(c));
+    }
+    if kept.is_empty() {
+        kept.push("");
+    }
+    kept
 }
 
 /// Check that every code of `column` indexes a dictionary of `size` entries, and, when `mark`,

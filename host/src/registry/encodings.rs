@@ -5,10 +5,11 @@
 //! bytes instead of decoding Parquet; the Parquet tables stay the dataset's canonical form.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sieve_sdk::ModelInfo;
-use sieve_sdk::data::{Bitmap, Column};
+use sieve_sdk::data::{Bitmap, Column, Dictionary};
 
 use super::catalog::DatasetRecord;
 use super::{Registry, RegistryError, Result};
@@ -106,24 +107,23 @@ pub fn store(
     Ok(stored)
 }
 
-/// One blob a run reads, and whether it is hashed as it is read (`false`) or checked later, from
-/// the values it was served as (`true`): see [`load_tables`].
+/// One blob a run reads before the model starts, and whether it is hashed as it is read (`false`)
+/// or checked later, from the values it was served as (`true`): see [`load_tables`].
 enum Read<'a> {
     /// A declared column: (table, column, digest, rows, checked later).
     Column(&'a str, &'a str, &'a str, usize, bool),
-    /// A domain's dictionary, checked later or not.
-    Dictionary(&'a StoredDomain, bool),
+    /// The header of a domain's dictionary: how many entries it has.
+    DictionarySize(&'a StoredDomain),
 }
 
 /// What reading a blob gave.
 enum Got {
     Column(Stored, Option<Bitmap>),
-    Dictionary(sieve_sdk::data::Text),
+    DictionarySize(usize),
 }
 
-/// A served column, or the dictionary it is coded against, whose stored blob is checked while the
-/// model runs: served as it was stored, it hashes to its blob's digest exactly when it holds what
-/// was imported ([`column_file::digest`]).
+/// A served column whose stored blob is checked while the model runs: served as it was stored, it
+/// hashes to its blob's digest exactly when it holds what was imported ([`column_file::digest`]).
 pub struct Check {
     table: usize,
     column: usize,
@@ -131,8 +131,19 @@ pub struct Check {
     blob: Blob,
 }
 
-/// The checks [`load_tables`] leaves to make of the tables it served.
-pub type Checks = Vec<Check>;
+/// What [`load_tables`] leaves to do while the model runs: the dictionaries still to read, then
+/// the checks of the columns it served.
+#[derive(Default)]
+pub struct Checks {
+    /// Each domain dictionary served, read (hashed as it is read) on first use; if that failed,
+    /// why, as the run's outcome.
+    dictionaries: Vec<(Arc<Dictionary>, Failure)>,
+    /// The served columns to hash.
+    columns: Vec<Check>,
+}
+
+/// Why reading a dictionary failed, kept by the read for [`check`] to report.
+type Failure = Arc<Mutex<Option<Outcome>>>;
 
 /// Which blob a [`Check`] is of.
 #[derive(Clone, Copy)]
@@ -141,23 +152,24 @@ enum Blob {
     Column,
     /// The column's codes into its domain's dictionary.
     Codes,
-    /// Its domain's dictionary.
-    Dictionary,
 }
 
-/// Check `tables` as served against their blobs' digests; an altered blob is the run's
-/// `hash-mismatch`.
-pub fn check(tables: &[ServedTable], checks: &[Check]) -> std::result::Result<(), Outcome> {
+/// Read the dictionaries not read yet (the model may be waiting for one), then check `tables` as
+/// served against their blobs' digests; an altered blob is the run's `hash-mismatch`.
+pub fn check(tables: &[ServedTable], checks: &Checks) -> std::result::Result<(), Outcome> {
     use sieve_sdk::data::Values;
-    for check in checks {
+    for (dictionary, failure) in &checks.dictionaries {
+        if let Err(e) = dictionary.try_text() {
+            let known = failure.lock().ok().and_then(|mut f| f.take());
+            return Err(known.unwrap_or_else(|| Outcome::BadInput(e.to_string())));
+        }
+    }
+    for check in &checks.columns {
         let served = tables.get(check.table).and_then(|t| t.columns.get(check.column));
         let actual = match (check.blob, served.map(|c| (&c.values, c.validity.as_ref()))) {
             (Blob::Column, Some((values, validity))) => column_file::digest(values, validity),
             (Blob::Codes, Some((Values::Dictionary { indices, .. }, validity))) => {
                 column_file::digest_of_codes(indices, validity)
-            }
-            (Blob::Dictionary, Some((Values::Dictionary { dictionary, .. }, _))) => {
-                column_file::digest_of_text(dictionary)
             }
             // Not served, or not as codes: it hashes to no blob's digest.
             _ => String::new(),
@@ -177,10 +189,15 @@ pub fn check(tables: &[ServedTable], checks: &[Check]) -> std::result::Result<()
 /// a value of a column it did not declare.
 ///
 /// Every blob is digest-checked; an altered one is the run's `hash-mismatch`. A blob served as it
-/// is stored (every plain column, and a domain no dictionary is cut from) is checked from what
-/// was served, on another core while the model runs: hashing was a third of a run's loading, and
-/// the run's result counts only once the checks pass. Blobs of a domain cut down for the model
-/// are hashed as they are read, since what is served is no longer what was stored.
+/// is stored (every plain column, and the codes of a domain no dictionary is cut from) is checked
+/// from what was served, on another core while the model runs: hashing was a third of a run's
+/// loading, and the run's result counts only once the checks pass. Codes of a domain cut down for
+/// the model are hashed as they are read, since what is served is no longer what was stored.
+/// A domain's dictionary is not read before the model starts: its codes are checked against the
+/// entry count in its header, and its text is read (and hashed) on that other core while the
+/// model runs, or when the model first asks for a value of it, whichever comes first. A model
+/// that compares codes and reads its clues' words by row never waits for it (T1's party
+/// dictionary, 23 MB, was the longest read of its loading).
 pub fn load_tables(
     registry: &Registry,
     d: &DatasetRecord,
@@ -217,7 +234,7 @@ pub fn load_tables(
             reads.push(Read::Column(&spec.name, &c.name, digest, table.rows as usize, later));
         }
     }
-    reads.extend(domains.iter().map(|dm| Read::Dictionary(dm, uncut(dm))));
+    reads.extend(domains.iter().map(|dm| Read::DictionarySize(dm)));
 
     let label = |table: &str, column: &str| format!("{}@{}/{table}.{column}", d.name, d.version);
     let got = super::in_parallel(&reads, |read| -> std::result::Result<Got, Outcome> {
@@ -229,12 +246,12 @@ pub fn load_tables(
                 })?;
                 Ok(Got::Column(values, validity))
             }
-            Read::Dictionary(domain, later) => {
+            Read::DictionarySize(domain) => {
                 let name = format!("{}@{} domain {}", d.name, d.version, domain.name);
-                let text = super::parsed_blob_for_run(registry, &domain.dictionary, later, |blob, len| {
-                    column_file::read_text_from(blob, len, &name)
+                let entries = super::parsed_blob_for_run(registry, &domain.dictionary, true, |blob, _| {
+                    column_file::text_entries(blob, &name)
                 })?;
-                Ok(Got::Dictionary(text))
+                Ok(Got::DictionarySize(entries))
             }
         }
     });
@@ -243,7 +260,7 @@ pub fn load_tables(
     // dictionary is there; with the digest and kind of each blob to check later.
     let mut served: HashMap<(String, String), Column> = HashMap::new();
     let mut codes: HashMap<(&str, &str), DomainCodes> = HashMap::new();
-    let mut dictionaries: HashMap<&str, sieve_sdk::data::Text> = HashMap::new();
+    let mut sizes: HashMap<&str, usize> = HashMap::new();
     let mut to_check: Vec<((&str, &str), &str, Blob)> = Vec::new();
     for (read, got) in reads.iter().zip(got) {
         match (read, got?) {
@@ -265,44 +282,53 @@ pub fn load_tables(
                     DomainCodes { table: table.to_string(), column: column.to_string(), codes: c, validity };
                 codes.insert((table, column), coded);
             }
-            (&Read::Dictionary(domain, later), Got::Dictionary(text)) => {
-                // Checked through the first of its columns the model declared: they share it.
-                let first = domain.columns.iter().find(|(t, c)| declared(t, c));
-                if let (true, Some((table, column))) = (later, first) {
-                    to_check.push(((table, column), &domain.dictionary, Blob::Dictionary));
-                }
-                dictionaries.insert(&domain.name, text);
+            (&Read::DictionarySize(domain), Got::DictionarySize(entries)) => {
+                sizes.insert(&domain.name, entries);
             }
             _ => return Err(missing("a stored blob of the wrong kind".into())),
         }
     }
     // Each domain's declared columns served against their dictionary, a thread per domain.
-    let mut work: Vec<(sieve_sdk::data::Text, Vec<DomainCodes>, bool)> = Vec::new();
+    let mut work: Vec<(&StoredDomain, usize, Vec<DomainCodes>, bool)> = Vec::new();
     for domain in &domains {
         let members: Vec<DomainCodes> =
             domain.columns.iter().filter_map(|(t, c)| codes.remove(&(t.as_str(), c.as_str()))).collect();
-        let dictionary = dictionaries.remove(domain.name.as_str()).unwrap_or_default();
+        let size = sizes.get(domain.name.as_str()).copied().unwrap_or(0);
         if shares {
             let every_column = members.len() == domain.columns.len();
-            work.push((dictionary, members, every_column));
+            work.push((domain, size, members, every_column));
         } else {
             let alone = domain.columns.len() == 1;
-            work.extend(members.into_iter().map(|m| (dictionary.clone(), vec![m], alone)));
+            work.extend(members.into_iter().map(|m| (*domain, size, vec![m], alone)));
         }
     }
     if let Some(((table, column), _)) = codes.iter().next() {
         return Err(missing(format!("{table}.{column} is stored as codes of no domain")));
     }
-    let coded = super::in_parallel(work, |(dictionary, members, every_column)| {
+    let coded = super::in_parallel(work, |(domain, size, members, every_column)| {
         let tables: Vec<String> = members.iter().map(|m| m.table.clone()).collect();
-        let columns = encoding::serve(dictionary, members, every_column)
-            .map_err(|e| Outcome::BadInput(e.to_string()))?;
-        Ok::<_, Outcome>(
-            tables.into_iter().zip(columns).map(|(t, c)| ((t, c.name.clone()), c)).collect::<Vec<_>>(),
-        )
+        let mut made = None;
+        let columns = encoding::serve_codes(size, members, every_column, |entries, used| {
+            let (dictionary, failure) = dictionary_read_later(registry, d, domain, size, entries, used);
+            made = Some((dictionary.clone(), failure));
+            dictionary
+        })
+        .map_err(|e| {
+            // The codes were checked against the size in the dictionary's header, not yet hashed:
+            // an altered header is the dictionary's `hash-mismatch`, not the codes' fault.
+            let hashed =
+                super::parsed_blob_for_run(registry, &domain.dictionary, false, |_, _| Ok::<_, String>(()));
+            hashed.err().unwrap_or_else(|| Outcome::BadInput(e.to_string()))
+        })?;
+        let served =
+            tables.into_iter().zip(columns).map(|(t, c)| ((t, c.name.clone()), c)).collect::<Vec<_>>();
+        Ok::<_, Outcome>((served, made))
     });
+    let mut dictionaries = Vec::new();
     for result in coded {
-        served.extend(result?);
+        let (columns, made) = result?;
+        served.extend(columns);
+        dictionaries.extend(made);
     }
     let mut tables = Vec::with_capacity(info.inputs.len());
     for spec in &info.inputs {
@@ -323,14 +349,52 @@ pub fn load_tables(
         let t = info.inputs.iter().position(|s| s.name == table)?;
         Some((t, info.inputs[t].columns.iter().position(|c| c.name == column)?))
     };
-    let checks = to_check
+    let columns = to_check
         .into_iter()
         .map(|(at, digest, blob)| {
             let (table, column) = place(at).ok_or_else(|| missing(format!("no column {}.{}", at.0, at.1)))?;
             Ok(Check { table, column, digest: digest.to_string(), blob })
         })
         .collect::<std::result::Result<_, Outcome>>()?;
-    Ok(Some((tables, checks)))
+    Ok(Some((tables, Checks { dictionaries, columns })))
+}
+
+/// Domain `domain`'s dictionary as a run serves it: `entries` entries, those `used` marks of the
+/// stored one of `size` (all when `None`), read when first wanted: the blob hashed as it is read,
+/// its entry count held to its header's, and cut down. A read that fails leaves its outcome in
+/// the failure slot (a changed blob is the run's `hash-mismatch`) and the dictionary unreadable.
+fn dictionary_read_later(
+    registry: &Registry,
+    d: &DatasetRecord,
+    domain: &StoredDomain,
+    size: usize,
+    entries: usize,
+    used: encoding::UsedEntries,
+) -> (Arc<Dictionary>, Failure) {
+    let failure: Failure = Arc::default();
+    // Reading a blob changes nothing the registry holds, so a panic in it leaves nothing half-made.
+    let registry = std::panic::AssertUnwindSafe(registry.clone());
+    let (digest, slot) = (domain.dictionary.clone(), failure.clone());
+    let name = format!("{}@{} domain {}", d.name, d.version, domain.name);
+    let read = move || -> std::result::Result<sieve_sdk::data::Text, Outcome> {
+        let text = super::parsed_blob_for_run(&registry, &digest, false, |blob, len| {
+            column_file::read_text_from(blob, len, &name)
+        })?;
+        if text.len() != size {
+            return Err(Outcome::BadInput(format!("{name}: {} entries, its header says {size}", text.len())));
+        }
+        Ok(encoding::cut(text, used.as_deref().map(Vec::as_slice)))
+    };
+    let fetch = move || {
+        read().map_err(|outcome| {
+            let message = outcome.to_string();
+            if let Ok(mut kept) = slot.lock() {
+                *kept = Some(outcome);
+            }
+            message
+        })
+    };
+    (Arc::new(Dictionary::lazy(entries, Box::new(fetch))), failure)
 }
 
 impl Registry {

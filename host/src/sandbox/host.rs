@@ -286,6 +286,15 @@ fn read(
     Ok((Ok(BatchOut { start: p.begin as u64, len: (p.end - p.begin) as u32, columns }),))
 }
 
+/// Wait for `column`'s dictionary text, if it is a dictionary column whose text a stored run is
+/// still reading beside the model; a dictionary that could not be read stops the run.
+fn dictionary_text_ready(column: &Column) -> wasmtime::Result<()> {
+    if let Values::Dictionary { dictionary, .. } = &column.values {
+        dictionary.try_text().map_err(|e| stop(HostStop::Unreadable(format!("{}: {e}", column.name))))?;
+    }
+    Ok(())
+}
+
 /// The named columns at chosen rows, text decoded (0.1.3). The row list's length is checked
 /// before it is copied, every row against the table, and the answer's bytes are reserved and
 /// charged before anything is gathered.
@@ -314,6 +323,9 @@ fn read_rows(
             "table.read-rows asked for row {past} of {}, which has {} rows",
             table.spec.name, table.rows
         ))));
+    }
+    for &c in &picked {
+        dictionary_text_ready(&table.columns[c])?;
     }
     let bytes: usize = picked
         .iter()
@@ -402,6 +414,7 @@ fn served_dictionary(
         return Ok(Err(w::AccessError::NotDictionary(format!("{}.{}", table.spec.name, column.name))));
     };
     let dictionary = dictionary.clone();
+    dictionary_text_ready(column)?;
     let (text, offsets) = dictionary.raw();
     let bytes = text.len() + offsets.len() * 4;
     store.data_mut().reserve_host("a column dictionary", bytes, false).map_err(stop)?;
@@ -534,6 +547,7 @@ fn matches(
     }
     let tables = store.data().tables.clone();
     let column = &tables[index].columns[position];
+    dictionary_text_ready(column)?;
     let codes = match &column.values {
         Values::Dictionary { dictionary, .. } => dictionary.len(),
         _ => 0,

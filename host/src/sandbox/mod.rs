@@ -657,6 +657,7 @@ fn classify(err: wasmtime::Error, store: &Store<RunState>, phase: Phase, limits:
             HostStop::Memory { .. } | HostStop::HostMemory { .. } => Outcome::MemoryLimit(stop.to_string()),
             HostStop::Output(m) => Outcome::OutputLimit(m.clone()),
             HostStop::InvalidClue(_) | HostStop::Misuse(_) => Outcome::ModelError(stop.to_string()),
+            HostStop::Unreadable(_) => Outcome::BadInput(stop.to_string()),
         };
     }
     let backtrace: Vec<String> = err

@@ -49,6 +49,10 @@ pub enum HostStop {
     /// A host call used against its contract (a duplicate column, too many handles, ...).
     #[error("{0}")]
     Misuse(String),
+    /// Data the run was served could not be read when the model first needed it (a dictionary
+    /// read beside the model); the data's check reports the precise outcome.
+    #[error("the dataset could not be read: {0}")]
+    Unreadable(String),
 }
 
 /// A table as the sandbox serves it: the declared columns, already typed.
