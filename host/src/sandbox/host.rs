@@ -404,22 +404,34 @@ fn served_dictionary(
     handle: &Resource<TableHandle>,
     name: WasmStr,
 ) -> wasmtime::Result<Result<ServedDictionary, w::AccessError>> {
+    let (index, position, dictionary) = match coded_column(store, handle, name)? {
+        Ok(found) => found,
+        Err(e) => return Ok(Err(e)),
+    };
+    dictionary_text_ready(&store.data().tables[index].columns[position])?;
+    let (text, offsets) = dictionary.raw();
+    let bytes = text.len() + offsets.len() * 4;
+    store.data_mut().reserve_host("a column dictionary", bytes, false).map_err(stop)?;
+    charge(store, bytes as u64 / BYTES_PER_FUEL)?;
+    Ok(Ok((index, position, dictionary)))
+}
+
+/// A declared column's position and its dictionary, or `not-dictionary` for a column not coded.
+fn coded_column(
+    store: &mut Store<'_>,
+    handle: &Resource<TableHandle>,
+    name: WasmStr,
+) -> wasmtime::Result<Result<ServedDictionary, w::AccessError>> {
     let (index, position) = match declared_column(store, handle, name)? {
         Ok(found) => found,
         Err(e) => return Ok(Err(e)),
     };
     let table = &store.data().tables[index];
     let column = &table.columns[position];
-    let Values::Dictionary { dictionary, .. } = &column.values else {
-        return Ok(Err(w::AccessError::NotDictionary(format!("{}.{}", table.spec.name, column.name))));
-    };
-    let dictionary = dictionary.clone();
-    dictionary_text_ready(column)?;
-    let (text, offsets) = dictionary.raw();
-    let bytes = text.len() + offsets.len() * 4;
-    store.data_mut().reserve_host("a column dictionary", bytes, false).map_err(stop)?;
-    charge(store, bytes as u64 / BYTES_PER_FUEL)?;
-    Ok(Ok((index, position, dictionary)))
+    match &column.values {
+        Values::Dictionary { dictionary, .. } => Ok(Ok((index, position, dictionary.clone()))),
+        _ => Ok(Err(w::AccessError::NotDictionary(format!("{}.{}", table.spec.name, column.name)))),
+    }
 }
 
 fn dictionary(
@@ -480,18 +492,11 @@ fn dictionary_id(
     mut store: Store<'_>,
     (handle, name): (Resource<TableHandle>, WasmStr),
 ) -> Answer<Result<u32, w::AccessError>> {
-    let (index, position) = match declared_column(&mut store, &handle, name)? {
-        Ok(found) => found,
+    let wanted = match coded_column(&mut store, &handle, name)? {
+        Ok((_, _, dictionary)) => dictionary,
         Err(e) => return Ok((Err(e),)),
     };
     let tables = &store.data().tables;
-    let column = &tables[index].columns[position];
-    let Values::Dictionary { dictionary: wanted, .. } = &column.values else {
-        return Ok((Err(w::AccessError::NotDictionary(format!(
-            "{}.{}",
-            tables[index].spec.name, column.name
-        ))),));
-    };
     let mut seen: Vec<&Arc<Dictionary>> = Vec::new();
     for c in tables.iter().flat_map(|t| &t.columns) {
         if let Values::Dictionary { dictionary, .. } = &c.values
@@ -500,7 +505,7 @@ fn dictionary_id(
             seen.push(dictionary);
         }
     }
-    let id = seen.iter().position(|d| Arc::ptr_eq(d, wanted)).unwrap_or(0);
+    let id = seen.iter().position(|d| Arc::ptr_eq(d, &wanted)).unwrap_or(0);
     Ok((Ok(id as u32),))
 }
 
@@ -510,15 +515,9 @@ fn dictionary_size(
     mut store: Store<'_>,
     (handle, name): (Resource<TableHandle>, WasmStr),
 ) -> Answer<Result<u32, w::AccessError>> {
-    let (index, position) = match declared_column(&mut store, &handle, name)? {
-        Ok(found) => found,
-        Err(e) => return Ok((Err(e),)),
-    };
-    let table = &store.data().tables[index];
-    let column = &table.columns[position];
-    match &column.values {
-        Values::Dictionary { dictionary, .. } => Ok((Ok(dictionary.len() as u32),)),
-        _ => Ok((Err(w::AccessError::NotDictionary(format!("{}.{}", table.spec.name, column.name))),)),
+    match coded_column(&mut store, &handle, name)? {
+        Ok((_, _, dictionary)) => Ok((Ok(dictionary.len() as u32),)),
+        Err(e) => Ok((Err(e),)),
     }
 }
 
