@@ -30,18 +30,9 @@ pub trait Backend {
         max_rows: u32,
     ) -> Result<Batch, AccessError>;
     /// `columns` at `rows` (each below the table's row count, at most [`MAX_ROWS_PER_CALL`]), in
-    /// that order, text decoded. The default reads the columns whole and picks the rows: correct
-    /// for any backend, and what a backend with a cheaper way overrides.
-    fn read_rows(
-        &mut self,
-        table: usize,
-        columns: &[&str],
-        rows: &[u32],
-    ) -> Result<Vec<Column>, AccessError> {
-        let total = self.row_count(table);
-        let whole = self.read(table, columns, 0, u32::try_from(total).unwrap_or(u32::MAX))?;
-        Ok(whole.columns.iter().map(|c| c.gather(rows)).collect())
-    }
+    /// that order, text decoded.
+    fn read_rows(&mut self, table: usize, columns: &[&str], rows: &[u32])
+    -> Result<Vec<Column>, AccessError>;
     /// Hand clues over.
     fn emit(&mut self, clues: Vec<Clue>);
     /// Log a line.

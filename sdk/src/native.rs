@@ -146,7 +146,28 @@ struct MemBackend<'d> {
     invalid: Option<String>,
 }
 
-impl MemBackend<'_> {
+impl<'d> MemBackend<'d> {
+    /// Open table `table`'s row count and its columns `names`, each of them declared; else the
+    /// access error for the first that is not (as the host refuses it).
+    fn declared_columns(
+        &self,
+        table: usize,
+        names: &[&str],
+    ) -> Result<(usize, Vec<&'d Column>), AccessError> {
+        let (spec, cols) =
+            *self.open.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
+        let picked = names
+            .iter()
+            .map(|name| {
+                cols.iter()
+                    .find(|c| &c.name == name)
+                    .filter(|_| spec.find(name).is_some())
+                    .ok_or_else(|| AccessError::UndeclaredColumn(format!("{}.{name}", spec.name)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((cols.first().map_or(0, Column::len), picked))
+    }
+
     fn check(&self, clue: &Clue) -> Result<(), String> {
         clue.check()?;
         for e in &clue.evidence {
@@ -202,23 +223,11 @@ impl Backend for MemBackend<'_> {
         start: u64,
         max_rows: u32,
     ) -> Result<Batch, AccessError> {
-        let (spec, cols) =
-            *self.open.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
-        let rows = cols.first().map_or(0, Column::len);
+        let (rows, picked) = self.declared_columns(table, columns)?;
         let start = (start as usize).min(rows);
         let end = start.saturating_add(max_rows as usize).min(rows);
-        let mut out = Vec::with_capacity(columns.len());
-        for name in columns {
-            if spec.find(name).is_none() {
-                return Err(AccessError::UndeclaredColumn(format!("{}.{name}", spec.name)));
-            }
-            let col = cols
-                .iter()
-                .find(|c| &c.name == name)
-                .ok_or_else(|| AccessError::UndeclaredColumn(format!("{}.{name}", spec.name)))?;
-            out.push(col.slice(start, end));
-        }
-        Ok(Batch { start: start as u64, len: end - start, columns: out })
+        let columns = picked.iter().map(|c| c.slice(start, end)).collect();
+        Ok(Batch { start: start as u64, len: end - start, columns })
     }
 
     fn read_rows(
@@ -227,18 +236,8 @@ impl Backend for MemBackend<'_> {
         columns: &[&str],
         rows: &[u32],
     ) -> Result<Vec<Column>, AccessError> {
-        let (spec, cols) =
-            *self.open.get(table).ok_or_else(|| AccessError::UnknownTable(format!("#{table}")))?;
-        let mut out = Vec::with_capacity(columns.len());
-        for name in columns {
-            let col = cols
-                .iter()
-                .find(|c| &c.name == name)
-                .filter(|_| spec.find(name).is_some())
-                .ok_or_else(|| AccessError::UndeclaredColumn(format!("{}.{name}", spec.name)))?;
-            out.push(col.gather(rows));
-        }
-        Ok(out)
+        let (_, picked) = self.declared_columns(table, columns)?;
+        Ok(picked.iter().map(|c| c.gather(rows)).collect())
     }
 
     fn emit(&mut self, clues: Vec<Clue>) {

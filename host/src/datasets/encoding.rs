@@ -263,7 +263,8 @@ pub fn cut(dictionary: Text, used: Option<&[u64]>) -> Text {
     let Some(used) = used else { return dictionary };
     let is_used = |c: usize| used.get(c / 64).is_some_and(|w| w & (1 << (c % 64)) != 0);
     let size = dictionary.len();
-    let entries = (0..size).filter(|&c| is_used(c)).count();
+    // `used` marks only codes below `size` (they were checked against it).
+    let entries = used.iter().map(|w| w.count_ones() as usize).sum();
     let bytes: usize = (0..size).filter(|&c| is_used(c)).map(|c| dictionary.get(c).len()).sum();
     let mut kept = Text::new();
     kept.reserve(entries, bytes);

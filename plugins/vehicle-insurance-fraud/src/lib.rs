@@ -269,6 +269,19 @@ mod tests {
         assert_eq!(r2.score, 1.0, "the shop uses one assessor");
         let h1 = out.clues.iter().find(|c| c.subject == "H1").expect("H1");
         assert_eq!(h1.score, 0.75, "exactly half of the shop's cases");
+        // A clue's words are read for its row after the marks: each names its own case's people.
+        for (case, words) in [
+            ("R2", ["plaintiff emp2", "repair shop SHOP", "own A2 (owner o2)", "used assessor AS1"]),
+            ("R7", ["plaintiff exact1", "repair shop SHOP", "own A7 (owner o7)", "used assessor AS1"]),
+            ("H1", ["plaintiff half1", "repair shop HALF", "own C1 (owner o11)", "used assessor AS5"]),
+        ] {
+            let clue = out.clues.iter().find(|c| c.subject == case).expect("flagged");
+            for w in words {
+                assert!(clue.reason.contains(w), "{case}: {w:?} in {:?}", clue.reason);
+            }
+        }
+        let r1 = out.clues.iter().find(|c| c.subject == "R1").expect("R1");
+        assert!(!r1.reason.contains("owner"), "A1 is registered to no one: {:?}", r1.reason);
     }
 
     #[test]
