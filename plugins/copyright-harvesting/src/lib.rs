@@ -112,24 +112,56 @@ impl Model for CopyrightHarvesting {
             (n >= min_suits.max(1) && 2 * small > n).then_some((n, small))
         };
 
+        // The clues: each suit brought by or through a harvester, with the tally that makes one.
+        struct Found {
+            row: u32,
+            reg_row: usize,
+            seen_row: usize,
+            through_agent: bool,
+            suits: usize,
+            small: usize,
+        }
+        let mut found: Vec<Found> = Vec::new();
         for (row, reg_row, seen_row) in suits {
-            let Some(case) = case_no.get(row) else { continue };
-            let (by, who, (n, small)) =
+            let (through_agent, (n, small)) =
                 match (harvester(&by_plaintiff, plaintiff.key(row)), harvester(&by_agent, agent.key(row))) {
-                    (_, Some(t)) => ("through agent", agent.get(row), t),
-                    (Some(t), None) => ("by plaintiff", plaintiff.get(row), t),
+                    (_, Some(t)) => (true, t),
+                    (Some(t), None) => (false, t),
                     (None, None) => continue,
                 };
+            found.push(Found { row: row as u32, reg_row, seen_row, through_agent, suits: n, small });
+        }
+
+        // The words of the clues, for their rows only: the party and registration dictionaries
+        // (a million entries each at scale 100) never have to be copied in whole.
+        let clue_rows: Vec<u32> = found.iter().map(|f| f.row).collect();
+        let words = ctx
+            .table("ip_cases")?
+            .rows(&["case_no", "plaintiff_id", "plaintiff_agent", "reg_no"], &clue_rows)?;
+        let (case_no, plaintiff, agent, case_reg) = (
+            words.text("case_no")?,
+            words.text("plaintiff_id")?,
+            words.text("plaintiff_agent")?,
+            words.text("reg_no")?,
+        );
+        for (i, f) in found.iter().enumerate() {
+            let Some(case) = case_no.get(i) else { continue };
+            let (by, who) = if f.through_agent {
+                ("through agent", agent.get(i))
+            } else {
+                ("by plaintiff", plaintiff.get(i))
+            };
             let who = who.unwrap_or_default();
-            let reg = case_reg.get(row).unwrap_or_default();
+            let reg = case_reg.get(i).unwrap_or_default();
+            let (n, small) = (f.suits, f.small);
             let score = 0.6 + 0.4 * ((n - min_suits.min(n)) as f64 / (4 * min_suits.max(1)) as f64).min(1.0);
             ctx.emit(
                 Clue::new(case, score, "harvesting", format!(
                     "Suit {case} over {reg}, a work seen before its claimed creation, was brought {by} {who}, who has {n} such suits, {small} of them against vendors or small businesses."
                 ))
-                .evidence("ip_cases", [row])
-                .evidence("registrations", [reg_row])
-                .evidence("prior_use", [seen_row]),
+                .evidence("ip_cases", [f.row as usize])
+                .evidence("registrations", [f.reg_row])
+                .evidence("prior_use", [f.seen_row]),
             );
         }
         Ok(())
@@ -167,6 +199,33 @@ mod tests {
     #[test]
     fn flags_the_harvesters_suits_and_spares_every_near_miss() {
         assert_eq!(flagged(&[]), EXPECTED.lines().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn each_reason_names_its_own_suit_registration_and_harvester() {
+        let info = CopyrightHarvesting::describe();
+        let data = Dataset::from_csv(
+            &info,
+            &[("registrations", REGISTRATIONS), ("ip_cases", CASES), ("prior_use", PRIOR_USE)],
+        )
+        .expect("parses");
+        let out = native::run::<CopyrightHarvesting>(&data, &[]).expect("runs");
+        let cases: Vec<Vec<&str>> = CASES.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        assert!(!out.clues.is_empty());
+        for clue in &out.clues {
+            let row = clue.evidence.iter().find(|e| e.table == "ip_cases").expect("a suit row").row;
+            // case_no, court, filed_on, plaintiff_id, plaintiff_agent, reg_no, ...
+            let suit = &cases[row as usize];
+            assert_eq!(clue.subject, suit[0]);
+            let named =
+                |words: String| assert!(clue.reason.contains(&words), "{words:?} not in {:?}", clue.reason);
+            named(format!("Suit {} over {},", suit[0], suit[5]));
+            named(if clue.reason.contains("through agent") {
+                format!("through agent {},", suit[4])
+            } else {
+                format!("by plaintiff {},", suit[3])
+            });
+        }
     }
 
     #[test]
