@@ -183,15 +183,20 @@ mod tests {
     const PRIOR_USE: &str = include_str!("../../../tests/fixtures/copyright-harvesting/prior_use.csv");
     const EXPECTED: &str = include_str!("../../../tests/fixtures/copyright-harvesting/expected.txt");
 
-    fn flagged(params: &[(&str, &str)]) -> Vec<String> {
+    /// The fixture's clues under `params`.
+    fn clues(params: &[(&str, &str)]) -> Vec<Clue> {
         let info = CopyrightHarvesting::describe();
         let data = Dataset::from_csv(
             &info,
             &[("registrations", REGISTRATIONS), ("ip_cases", CASES), ("prior_use", PRIOR_USE)],
         )
         .expect("parses");
-        let out = native::run::<CopyrightHarvesting>(&data, params).expect("runs");
-        let mut found: Vec<String> = out.clues.into_iter().map(|c| c.subject).collect();
+        native::run::<CopyrightHarvesting>(&data, params).expect("runs").clues
+    }
+
+    fn flagged(params: &[(&str, &str)]) -> Vec<String> {
+        let out = clues(params);
+        let mut found: Vec<String> = out.into_iter().map(|c| c.subject).collect();
         found.sort();
         found
     }
@@ -203,16 +208,10 @@ mod tests {
 
     #[test]
     fn each_reason_names_its_own_suit_registration_and_harvester() {
-        let info = CopyrightHarvesting::describe();
-        let data = Dataset::from_csv(
-            &info,
-            &[("registrations", REGISTRATIONS), ("ip_cases", CASES), ("prior_use", PRIOR_USE)],
-        )
-        .expect("parses");
-        let out = native::run::<CopyrightHarvesting>(&data, &[]).expect("runs");
+        let found = clues(&[]);
         let cases: Vec<Vec<&str>> = CASES.lines().skip(1).map(|l| l.split(',').collect()).collect();
-        assert!(!out.clues.is_empty());
-        for clue in &out.clues {
+        assert!(!found.is_empty());
+        for clue in &found {
             let row = clue.evidence.iter().find(|e| e.table == "ip_cases").expect("a suit row").row;
             // case_no, court, filed_on, plaintiff_id, plaintiff_agent, reg_no, ...
             let suit = &cases[row as usize];
