@@ -640,6 +640,80 @@ impl<'a> PairIndex<'a> {
     }
 }
 
+/// How many rows hold each value of a first column and each (first, second) pair of two columns
+/// of one table: the counts of a two-level group-by (a repair shop's cases, and how many of them
+/// went to each assessor), read for any row. Rows are taken one group of the first column at a
+/// time and tallied by the second value, over codes in one scratch array that is cleared after
+/// each group, so no pair is hashed or searched for, however many pairs a group holds.
+#[derive(Debug, Clone)]
+pub struct PairCounts<'a> {
+    by_first: Index<'a>,
+    /// Rows sharing each row's pair; 0 where either value is null.
+    of_row: Vec<u32>,
+}
+
+impl<'a> PairCounts<'a> {
+    /// Count the rows of `first` and `second` (columns of one table).
+    pub fn build(first: &TextCol<'a>, second: &TextCol<'a>) -> Self {
+        let by_first = Index::build(first);
+        let mut of_row = vec![0u32; first.len()];
+        match second.codes() {
+            Some((codes, dictionary)) => {
+                let mut tally = vec![0u32; dictionary.len()];
+                let code = |r: u32| second.is_valid(r as usize).then(|| codes.get(r as usize)).flatten();
+                for g in 0..by_first.len() {
+                    let group = by_first.group(g);
+                    for &r in group {
+                        if let Some(slot) = code(r).and_then(|&c| tally.get_mut(c as usize)) {
+                            *slot += 1;
+                        }
+                    }
+                    for &r in group {
+                        if let Some(&c) = code(r) {
+                            of_row[r as usize] = tally.get(c as usize).copied().unwrap_or(0);
+                        }
+                    }
+                    for &r in group {
+                        if let Some(slot) = code(r).and_then(|&c| tally.get_mut(c as usize)) {
+                            *slot = 0;
+                        }
+                    }
+                }
+            }
+            None => {
+                let mut tally: FastMap<&str, u32> = fast_map();
+                for g in 0..by_first.len() {
+                    let group = by_first.group(g);
+                    for &r in group {
+                        if let Some(value) = second.get(r as usize) {
+                            *tally.entry(value).or_default() += 1;
+                        }
+                    }
+                    for &r in group {
+                        if let Some(value) = second.get(r as usize) {
+                            of_row[r as usize] = tally.get(value).copied().unwrap_or(0);
+                        }
+                    }
+                    tally.clear();
+                }
+            }
+        }
+        PairCounts { by_first, of_row }
+    }
+
+    /// Rows holding row `row`'s (first, second) pair, itself included; 0 if either is null.
+    #[inline]
+    pub fn of_row(&self, row: usize) -> usize {
+        self.of_row.get(row).map_or(0, |&n| n as usize)
+    }
+
+    /// Rows holding first value `key`, whatever their second value.
+    #[inline]
+    pub fn of_first<'k>(&self, key: impl Into<Key<'k>>) -> usize {
+        self.by_first.get(key).len()
+    }
+}
+
 /// The first day of the month that `day` falls in.
 pub fn month_start(day: i32) -> i32 {
     let (y, m, _) = crate::data::civil_from_days(day);
@@ -760,7 +834,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pair_index_finds_each_pair_rows_ascending_coded_or_plain() {
+    fn pair_indexes_and_counts_find_each_pair_coded_or_plain() {
         use crate::data::Bitmap;
         use std::sync::Arc;
         // (case, plate) per row; row 3's plate and row 6's case are null.
@@ -804,6 +878,16 @@ mod tests {
             assert!(pairs.get("c2", "Q").is_empty(), "row 6 has no case");
             assert!(pairs.get("c1", "").is_empty() && !pairs.contains("c1", ""), "row 3 has no plate");
             assert!(!pairs.contains("c3", "P") && pairs.contains("c1", "Q"));
+
+            let counts = PairCounts::build(&case, &plate);
+            let per_row: Vec<usize> = (0..7).map(|r| counts.of_row(r)).collect();
+            assert_eq!(
+                per_row,
+                [2, 2, 1, 0, 2, 2, 0],
+                "a null in either column is in no pair; coded: {coded}"
+            );
+            assert_eq!((counts.of_first("c1"), counts.of_first("c2"), counts.of_first("c3")), (4, 2, 0));
+            assert_eq!(counts.of_first(case.key(1).expect("c2")), 2, "by key");
         }
     }
 

@@ -18,8 +18,8 @@
 //! and busy honest shops (many assessors) miss several. The score ranks clues by how
 //! concentrated the pair is: 0.75 at half the shop's cases, 1.0 when the shop uses no other assessor.
 
-use sieve_sdk::ops::{self, Index, KeyMap};
-use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::ops::{self, Index, PairCounts};
+use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T1 model.
 pub struct VehicleInsuranceFraud;
@@ -118,20 +118,9 @@ impl Model for VehicleInsuranceFraud {
         let insurer_assessed = judgments.boolean("insurer_assessed")?;
         let claim_assigned = judgments.boolean("claim_assigned")?;
 
-        // Cases per shop, and per (shop, assessor): a shop works with a handful of assessors.
+        // Cases per shop, and per (shop, assessor): counted over codes, a shop at a time.
         let n = judgments.len();
-        let mut shop_cases: KeyMap<(usize, Vec<(Key<'_>, usize)>)> = KeyMap::for_column(&shop);
-        for i in 0..n {
-            let Some(s) = shop.key(i) else { continue };
-            let (cases, pairs) = shop_cases.entry(s);
-            *cases += 1;
-            if let Some(a) = assessor.key(i) {
-                match pairs.iter_mut().find(|(x, _)| *x == a) {
-                    Some((_, count)) => *count += 1,
-                    None => pairs.push((a, 1)),
-                }
-            }
-        }
+        let pair_cases = PairCounts::build(&shop, &assessor);
         ctx.progress(2, 3);
 
         // The marks compare keys by code; no text is read until a case has all five.
@@ -147,11 +136,8 @@ impl Model for VehicleInsuranceFraud {
                 continue;
             }
             // Mark 3: the (shop, assessor) pair is concentrated.
-            let Some(a) = assessor.key(row) else { continue };
-            let (total, pairs) =
-                shop_cases.get(repair_shop).map_or((0, &[][..]), |(t, p)| (*t, p.as_slice()));
-            let pair = pairs.iter().find(|(x, _)| *x == a).map_or(0, |(_, c)| *c);
-            let total = total.max(1);
+            let pair = pair_cases.of_row(row);
+            let total = pair_cases.of_first(repair_shop).max(1);
             let share = pair as f64 / total as f64;
             if pair < min_pair_cases || share < min_pair_share {
                 continue;
