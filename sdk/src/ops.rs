@@ -125,12 +125,27 @@ pub struct Index<'a> {
     /// 1 + the group of each dictionary code, 0 for none (so it starts as zeroed memory).
     group_of_code: Words,
     group_of: OnceCell<FastMap<&'a str, u32>>,
-    /// Each group's key; a coded key keeps its code, its text is only read when asked for.
-    keys: Vec<Key<'a>>,
+    keys: Keys<'a>,
     starts: Words,
     rows: Words,
     /// Whether the host grouped the rows (`table.group`).
     by_host: bool,
+}
+
+/// Each group's key. A coded key keeps its code, its text only read when asked for; an index
+/// over codes makes none (a million unique plates would be a million keys built for nothing).
+#[derive(Debug, Clone)]
+enum Keys<'a> {
+    /// Over codes: a group's key is the code of its first row.
+    Coded(&'a [u32], &'a Dictionary),
+    /// Over text: each group's key, in group order.
+    Listed(Vec<Key<'a>>),
+}
+
+impl Default for Keys<'_> {
+    fn default() -> Self {
+        Keys::Listed(Vec::new())
+    }
 }
 
 /// u32s the SDK computed, or that the host sent as little-endian bytes (`sieve:model`'s
@@ -205,7 +220,7 @@ impl<'a> Index<'a> {
     /// counting sort as [`Index::build_coded`], run natively, so a model pays the sandbox's price
     /// only for copying the result in. `None` if the column is not one the host can group.
     #[cfg(target_arch = "wasm32")]
-    fn grouped_by_host(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Dictionary) -> Option<Self> {
+    fn grouped_by_host(col: &TextCol<'a>, codes: &'a [u32], dictionary: &'a Dictionary) -> Option<Self> {
         let (table, column) = col.source()?;
         let grouping = crate::guest::group(table, column)?;
         let (group_of_code, starts, rows) = (
@@ -218,18 +233,15 @@ impl<'a> Index<'a> {
         let (first_rows, all_rows) = (starts.get(), rows.get());
         if group_of_code.get().len() != dictionary.len()
             || first_rows.last().copied() != Some(all_rows.len() as u32)
+            || all_rows.iter().any(|&r| r as usize >= codes.len())
         {
             return None;
         }
-        let keys = first_rows[..first_rows.len() - 1]
-            .iter()
-            .map(|&at| Some(Key::Code(*codes.get(*all_rows.get(at as usize)? as usize)?, dictionary)))
-            .collect::<Option<Vec<_>>>()?;
         Some(Index {
             dictionary: Some(dictionary),
             group_of_code,
             group_of: OnceCell::new(),
-            keys,
+            keys: Keys::Coded(codes, dictionary),
             starts,
             rows,
             by_host: true,
@@ -239,9 +251,9 @@ impl<'a> Index<'a> {
     /// Over codes: a counting sort, two passes over the rows and no text touched. The group of
     /// a code is kept plus one, so that the table starts as zeroed memory (no fill pass; fresh
     /// pages are zero already).
-    fn build_coded(col: &TextCol<'a>, codes: &[u32], dictionary: &'a Dictionary) -> Self {
+    fn build_coded(col: &TextCol<'a>, codes: &'a [u32], dictionary: &'a Dictionary) -> Self {
         let mut group_of_code = vec![0u32; dictionary.len()];
-        let (mut keys, mut counts): (Vec<Key<'a>>, Vec<u32>) = (Vec::new(), Vec::new());
+        let mut counts: Vec<u32> = Vec::new();
         let valid = |i: usize| col.is_valid(i);
         for (i, &code) in codes.iter().enumerate() {
             let Some(slot) = group_of_code.get_mut(code as usize) else { continue };
@@ -249,9 +261,8 @@ impl<'a> Index<'a> {
                 continue;
             }
             if *slot == 0 {
-                keys.push(Key::Code(code, dictionary));
                 counts.push(0);
-                *slot = keys.len() as u32;
+                *slot = counts.len() as u32;
             }
             counts[*slot as usize - 1] += 1;
         }
@@ -272,7 +283,7 @@ impl<'a> Index<'a> {
             dictionary: Some(dictionary),
             group_of_code: Words::Own(group_of_code),
             group_of: OnceCell::new(),
-            keys,
+            keys: Keys::Coded(codes, dictionary),
             starts: Words::Own(starts),
             rows: Words::Own(rows),
             by_host: false,
@@ -313,7 +324,7 @@ impl<'a> Index<'a> {
             dictionary: None,
             group_of_code: Words::default(),
             group_of: OnceCell::from(group_of),
-            keys,
+            keys: Keys::Listed(keys),
             starts: Words::Own(starts),
             rows: Words::Own(rows),
             by_host: false,
@@ -333,7 +344,7 @@ impl<'a> Index<'a> {
             return self.group_of_code.get().get(code as usize).filter(|&&g| g != 0).map(|&g| g as usize - 1);
         }
         let group_of = self.group_of.get_or_init(|| {
-            self.keys.iter().enumerate().map(|(g, k)| (k.as_str(), g as u32)).collect::<FastMap<_, _>>()
+            (0..self.len()).map(|g| (self.key(g).as_str(), g as u32)).collect::<FastMap<_, _>>()
         });
         group_of.get(key.as_str()).map(|&g| g as usize)
     }
@@ -348,19 +359,27 @@ impl<'a> Index<'a> {
         self.group_of(key).is_some()
     }
 
+    /// Group `g`'s key.
+    fn key(&self, g: usize) -> Key<'a> {
+        match &self.keys {
+            Keys::Coded(codes, dictionary) => Key::Code(codes[self.group(g)[0] as usize], dictionary),
+            Keys::Listed(keys) => keys[g],
+        }
+    }
+
     /// Distinct keys with their rows, in order of first appearance.
     pub fn groups(&self) -> impl Iterator<Item = (&'a str, &[u32])> {
-        self.keys.iter().enumerate().map(|(g, k)| (k.as_str(), self.group(g)))
+        (0..self.len()).map(|g| (self.key(g).as_str(), self.group(g)))
     }
 
     /// Number of distinct keys.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.starts.get().len().saturating_sub(1)
     }
 
     /// True if no row had a value.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.len() == 0
     }
 
     /// Whether the host grouped the rows (a guest's whole served column) rather than the SDK:
