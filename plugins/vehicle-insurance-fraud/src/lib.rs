@@ -126,15 +126,15 @@ impl Model for VehicleInsuranceFraud {
         // The marks compare keys by code; no text is read until a case has all five.
         let mut found = Vec::new();
         for row in 0..n {
+            // Marks 4 and 5 are the cheapest, and most cases miss one: check them first.
+            if claim_assigned.get(row) != Some(true) || insurer_assessed.get(row) != Some(false) {
+                continue;
+            }
             let (Some(who), Some(repair_shop), Some(filed)) =
                 (plaintiff.key(row), shop.key(row), filed_on.get(row))
             else {
                 continue;
             };
-            // Marks 4 and 5 are the cheapest: check them first.
-            if claim_assigned.get(row) != Some(true) || insurer_assessed.get(row) != Some(false) {
-                continue;
-            }
             // Mark 3: the (shop, assessor) pair is concentrated.
             let pair = pair_cases.of_row(row);
             let total = pair_cases.of_first(repair_shop).max(1);
