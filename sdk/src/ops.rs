@@ -679,23 +679,27 @@ impl<'a> PairCounts<'a> {
         match second.codes() {
             Some((codes, dictionary)) => {
                 let mut tally = vec![0u32; dictionary.len()];
-                let code = |r: u32| second.is_valid(r as usize).then(|| codes.get(r as usize)).flatten();
+                // A group's rows with a second value and their codes, read once (the rows lie
+                // scattered over the table), and the codes it tallied, to clear them after.
+                let (mut coded, mut tallied): (Vec<(u32, u32)>, Vec<u32>) = (Vec::new(), Vec::new());
                 for g in 0..by_first.len() {
-                    let group = by_first.group(g);
-                    for &r in group {
-                        if let Some(slot) = code(r).and_then(|&c| tally.get_mut(c as usize)) {
-                            *slot += 1;
+                    coded.clear();
+                    for &r in by_first.group(g) {
+                        let Some(&c) = codes.get(r as usize).filter(|_| second.is_valid(r as usize)) else {
+                            continue;
+                        };
+                        let Some(slot) = tally.get_mut(c as usize) else { continue };
+                        if *slot == 0 {
+                            tallied.push(c);
                         }
+                        *slot += 1;
+                        coded.push((r, c));
                     }
-                    for &r in group {
-                        if let Some(&c) = code(r) {
-                            of_row[r as usize] = tally.get(c as usize).copied().unwrap_or(0);
-                        }
+                    for &(r, c) in &coded {
+                        of_row[r as usize] = tally[c as usize];
                     }
-                    for &r in group {
-                        if let Some(slot) = code(r).and_then(|&c| tally.get_mut(c as usize)) {
-                            *slot = 0;
-                        }
+                    for c in tallied.drain(..) {
+                        tally[c as usize] = 0;
                     }
                 }
             }
