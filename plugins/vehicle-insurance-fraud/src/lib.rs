@@ -242,7 +242,8 @@ mod tests {
     fn only_cases_with_all_five_marks_are_clues() {
         // R3 (insurer's assessment unknown), R4 (not assigned), R5 (plaintiff is a co-owner),
         // R6 (employed 366 days before), R8 (employed after filing), F1 (4 pair cases),
-        // B1 (5 of 11 is under half) each miss exactly one mark.
+        // B1 (5 of 11 is under half), N1 (5 of 11, six of them with no assessor) each miss exactly
+        // one mark; N6 has no assessor, so no pair.
         assert_eq!(flagged(&[]), EXPECTED.lines().collect::<Vec<_>>());
     }
 
@@ -273,7 +274,7 @@ mod tests {
     #[test]
     fn parameters_move_the_boundaries() {
         assert_eq!(flagged(&[("min-pair-cases", "4")]), ["F1", "H1", "R1", "R10", "R2", "R7", "R9"]);
-        assert_eq!(flagged(&[("min-pair-share", "0.45")]), ["B1", "H1", "R1", "R10", "R2", "R7", "R9"]);
+        assert_eq!(flagged(&[("min-pair-share", "0.45")]), ["B1", "H1", "N1", "R1", "R10", "R2", "R7", "R9"]);
         assert_eq!(
             flagged(&[("employment-window-days", "366")]),
             ["H1", "R1", "R10", "R2", "R6", "R7", "R9"]
