@@ -1301,6 +1301,12 @@ fn tampering(reg: &Reg) {
         let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
         let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
         assert_eq!(report["outcome"], "hash-mismatch", "{blob}: {report}");
+        // Held to the BLAKE3 check digest the manifest keeps beside the blob's name.
+        let detail = report["detail"].as_str().expect("detail");
+        assert!(
+            detail.contains(encoding["checks"][blob.as_str().expect("digest")].as_str().expect("check")),
+            "{detail}"
+        );
         assert_eq!(report["clues"], 0, "{blob}: {report}");
         let run = &reg.json(&admin, &["runs", "list"])[0];
         assert_eq!((&run["state"], &run["clues"]), (&Value::from("failed"), &Value::from(0)), "{run}");
@@ -1333,6 +1339,27 @@ fn tampering(reg: &Reg) {
         assert_eq!(report["clues"], 0, "{report}");
         std::fs::write(&path, &original).expect("restore");
     }
+
+    // A manifest written before check digests were kept: its blobs are held to their names, and a
+    // column file altered on disk is hash-mismatch all the same.
+    let mut older = encoding.clone();
+    older.as_object_mut().expect("a manifest").remove("checks").expect("check digests");
+    reg.sql(&format!("UPDATE datasets SET encoding = '{older}' WHERE name = 'auctions'"));
+    reg.ok(&admin, &["run", &digest, "--dataset", "auctions"]);
+    let column = encoding["columns"]["auctions"]["starts_on"].as_str().expect("digest");
+    let path = reg.home().join("blobs").join("sha256").join(column.trim_start_matches("sha256:"));
+    let original = std::fs::read(&path).expect("column blob");
+    let mut altered = original.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0xff;
+    std::fs::write(&path, &altered).expect("alter");
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
+    assert_eq!(report["outcome"], "hash-mismatch", "{report}");
+    assert!(report["detail"].as_str().expect("detail").contains(column), "{report}");
+    assert_eq!(report["clues"], 0, "{report}");
+    std::fs::write(&path, &original).expect("restore");
+    reg.sql(&format!("UPDATE datasets SET encoding = '{encoding}' WHERE name = 'auctions'"));
 
     // The plugin blob altered on disk: the run is refused, the plugin marked tampered, an event logged.
     let blob = reg.home().join("blobs").join("sha256").join(&digest[7..]);

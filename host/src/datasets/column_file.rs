@@ -12,10 +12,9 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use sha2::{Digest as _, Sha256};
 use sieve_sdk::data::{Bitmap, Text, Values};
 
-use crate::digest::digest_of_hasher;
+use crate::digest::Hasher;
 
 const MAGIC: &[u8; 8] = b"SVCOL01\n";
 const HEADER: usize = 24;
@@ -64,7 +63,7 @@ impl Sink for Vec<u8> {
     }
 }
 
-impl Sink for Sha256 {
+impl Sink for Hasher {
     fn put(&mut self, bytes: &[u8]) {
         self.update(bytes);
     }
@@ -77,12 +76,13 @@ pub fn write(values: &Values, validity: Option<&Bitmap>) -> Vec<u8> {
     out
 }
 
-/// The digest of the blob [`write`] makes of `values` with `validity`: a column read with
-/// [`read_from`] hashes to its blob's digest exactly when it holds what that blob held.
-pub fn digest(values: &Values, validity: Option<&Bitmap>) -> String {
-    let mut hasher = Sha256::new();
+/// The digest, in the algorithm of `like` (see [`Hasher`]), of the blob [`write`] makes of
+/// `values` with `validity`: a column read with [`read_from`] hashes to its blob's digest exactly
+/// when it holds what that blob held.
+pub fn digest(like: &str, values: &Values, validity: Option<&Bitmap>) -> String {
+    let mut hasher = Hasher::like(like);
     put_values(&mut hasher, values, validity);
-    digest_of_hasher(hasher)
+    hasher.finish()
 }
 
 fn put_values(out: &mut impl Sink, values: &Values, validity: Option<&Bitmap>) {
@@ -123,11 +123,11 @@ pub fn write_codes(codes: &[u32], validity: Option<&Bitmap>) -> Vec<u8> {
 }
 
 /// The digest of the blob [`write_codes`] makes.
-pub fn digest_of_codes(codes: &[u32], validity: Option<&Bitmap>) -> String {
-    let mut hasher = Sha256::new();
+pub fn digest_of_codes(like: &str, codes: &[u32], validity: Option<&Bitmap>) -> String {
+    let mut hasher = Hasher::like(like);
     put_header(&mut hasher, Kind::Codes, codes.len(), validity);
     put_array(&mut hasher, codes);
-    digest_of_hasher(hasher)
+    hasher.finish()
 }
 
 /// The blob of a dictionary: its values as a text column without nulls.
@@ -139,11 +139,11 @@ pub fn write_text(text: &Text) -> Vec<u8> {
 }
 
 /// The digest of the blob [`write_text`] makes.
-pub fn digest_of_text(text: &Text) -> String {
-    let mut hasher = Sha256::new();
+pub fn digest_of_text(like: &str, text: &Text) -> String {
+    let mut hasher = Hasher::like(like);
     put_header(&mut hasher, Kind::Text, text.len(), None);
     put_text(&mut hasher, text);
-    digest_of_hasher(hasher)
+    hasher.finish()
 }
 
 fn put_header(out: &mut impl Sink, kind: Kind, rows: usize, validity: Option<&Bitmap>) {
@@ -380,8 +380,11 @@ mod tests {
         match back {
             Stored::Values(v) => {
                 assert_eq!(format!("{v:?}"), format!("{values:?}"));
-                // What a run checks after serving the column: the digest of the blob it came from.
-                assert_eq!(digest(&v, valid.as_ref()), crate::digest::digest_of(&blob));
+                // What a run checks after serving the column: the digest of the blob it came from,
+                // by its name or by its BLAKE3 check digest.
+                for expected in [crate::digest::digest_of(&blob), crate::digest::blake3_of(&blob)] {
+                    assert_eq!(digest(&expected, &v, valid.as_ref()), expected);
+                }
             }
             Stored::Codes(_) => panic!("values came back as codes"),
         }
@@ -409,7 +412,9 @@ mod tests {
         let blob = write_text(&dictionary);
         let back = read_text(&blob, "domain party").expect("reads");
         assert_eq!((0..3).map(|i| back.get(i)).collect::<Vec<_>>(), ["p1", "", "张三"]);
-        assert_eq!(digest_of_text(&back), crate::digest::digest_of(&blob));
+        for expected in [crate::digest::digest_of(&blob), crate::digest::blake3_of(&blob)] {
+            assert_eq!(digest_of_text(&expected, &back), expected);
+        }
         assert!(
             read_text(&write(&Values::Date(vec![1]), None), "d").is_err(),
             "a date column is no dictionary"
@@ -418,7 +423,9 @@ mod tests {
         match read(&codes, 3, "t.c").expect("reads") {
             (Stored::Codes(c), valid) => {
                 assert_eq!(c, [3, 0, 7]);
-                assert_eq!(digest_of_codes(&c, valid.as_ref()), crate::digest::digest_of(&codes));
+                for expected in [crate::digest::digest_of(&codes), crate::digest::blake3_of(&codes)] {
+                    assert_eq!(digest_of_codes(&expected, &c, valid.as_ref()), expected);
+                }
             }
             (Stored::Values(v), _) => panic!("codes came back as {v:?}"),
         }

@@ -286,6 +286,7 @@ impl Registry {
         // scale 100 took 3.1 s one after the other).
         let mut keys: Vec<(String, sieve_sdk::data::Column)> = Vec::new();
         let mut column_files = std::collections::BTreeMap::new();
+        let mut checks = std::collections::BTreeMap::new();
         let (to_writer, written) = std::sync::mpsc::channel::<(String, Vec<sieve_sdk::data::Column>)>();
         let (tables, encoding) = std::thread::scope(|scope| -> Result<_> {
             let writer = scope.spawn(|| -> Result<Vec<StoredTable>> {
@@ -313,8 +314,14 @@ impl Registry {
                     progress(&spec.name, i, specs.len());
                     let columns =
                         datasets::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
-                    let files =
-                        super::encodings::store_table(&self.blobs, task, &spec.name, &columns, &mut keys)?;
+                    let files = super::encodings::store_table(
+                        &self.blobs,
+                        task,
+                        &spec.name,
+                        &columns,
+                        &mut keys,
+                        &mut checks,
+                    )?;
                     column_files.insert(spec.name.clone(), files);
                     // A send fails only if the writer stopped on an error, which `join` reports.
                     if to_writer.send((spec.name.clone(), columns)).is_err() {
@@ -326,7 +333,13 @@ impl Registry {
             drop(to_writer);
             // The key domains are encoded while the last Parquet files are still being written.
             let encoding = read.and_then(|()| {
-                super::encodings::store(&self.blobs, task, &keys, std::mem::take(&mut column_files))
+                super::encodings::store(
+                    &self.blobs,
+                    task,
+                    &keys,
+                    std::mem::take(&mut column_files),
+                    std::mem::take(&mut checks),
+                )
             });
             let tables = writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             Ok((tables?, encoding?))

@@ -12,7 +12,7 @@ use sieve_sdk::ModelInfo;
 use sieve_sdk::data::{Bitmap, Column, Dictionary};
 
 use super::catalog::DatasetRecord;
-use super::{Registry, RegistryError, Result};
+use super::{Checked, Registry, RegistryError, Result};
 use crate::datasets::column_file::{self, Stored};
 use crate::datasets::encoding::{self, DomainCodes};
 use crate::datasets::{self, ServedTable, contract, parquet_io};
@@ -35,6 +35,12 @@ pub struct StoredEncoding {
     /// into the domain's dictionary).
     #[serde(default)]
     pub columns: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per blob above (by its digest), its BLAKE3 check digest (`blake3:<hex>`), which a run
+    /// holds the blob's bytes to instead of its SHA-256 name: both are cryptographic, and BLAKE3
+    /// is the cheaper to compute, on a run's path (see [`crate::digest::Hasher`]). A manifest
+    /// written before these were kept has none, and its blobs are held to their names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, String>,
 }
 
 impl StoredEncoding {
@@ -42,6 +48,18 @@ impl StoredEncoding {
     pub fn parse(text: &str) -> Option<StoredEncoding> {
         serde_json::from_str::<StoredEncoding>(text).ok().filter(|e| e.format == FORMAT)
     }
+
+    /// The digest a run holds blob `digest` to: its check digest, or its name.
+    fn check_of<'a>(&'a self, digest: &'a str) -> &'a str {
+        self.checks.get(digest).map_or(digest, String::as_str)
+    }
+}
+
+/// Store `bytes` as a blob and record its check digest in `checks`; returns its digest.
+fn put_checked(blobs: &BlobStore, bytes: &[u8], checks: &mut BTreeMap<String, String>) -> Result<String> {
+    let digest = blobs.put(bytes)?;
+    checks.insert(digest.clone(), crate::digest::blake3_of(bytes));
+    Ok(digest)
 }
 
 /// One domain's stored dictionary.
@@ -61,14 +79,15 @@ fn in_domain(task: &str, table: &str, column: &str) -> bool {
 }
 
 /// Store the column files of `table`'s columns outside `task`'s key domains (text worth a
-/// dictionary gets one, as a run would serve it), and hand its key-domain columns to `keys` for
-/// [`store`]. Returns each stored column's digest.
+/// dictionary gets one, as a run would serve it), recording their check digests in `checks`, and
+/// hand its key-domain columns to `keys` for [`store`]. Returns each stored column's digest.
 pub fn store_table(
     blobs: &BlobStore,
     task: &str,
     table: &str,
     columns: &[Column],
     keys: &mut Vec<(String, Column)>,
+    checks: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
     let mut stored = BTreeMap::new();
     for column in columns {
@@ -77,7 +96,8 @@ pub fn store_table(
             continue;
         }
         let served = datasets::dictionary_encode(column.clone());
-        let digest = blobs.put(&column_file::write(&served.values, served.validity.as_ref()))?;
+        let digest =
+            put_checked(blobs, &column_file::write(&served.values, served.validity.as_ref()), checks)?;
         stored.insert(column.name.clone(), digest);
     }
     Ok(stored)
@@ -85,25 +105,34 @@ pub fn store_table(
 
 /// Encode the key domains of `task` over `keys` (every domain column of the dataset, `(table,
 /// column)`), store their dictionaries and code files, and record them with `columns` (the other
-/// columns' files, from [`store_table`]) in a manifest.
+/// columns' files, from [`store_table`]) and every blob's check digest (`checks`, from
+/// [`store_table`], with the domains' added) in a manifest.
 pub fn store(
     blobs: &BlobStore,
     task: &str,
     keys: &[(String, Column)],
     mut columns: BTreeMap<String, BTreeMap<String, String>>,
+    mut checks: BTreeMap<String, String>,
 ) -> Result<StoredEncoding> {
-    let mut stored = StoredEncoding { format: FORMAT, domains: Vec::new(), columns: BTreeMap::new() };
+    let mut stored = StoredEncoding {
+        format: FORMAT,
+        domains: Vec::new(),
+        columns: BTreeMap::new(),
+        checks: BTreeMap::new(),
+    };
     for domain in encoding::encode(task, keys) {
-        let dictionary = blobs.put(&column_file::write_text(&domain.dictionary))?;
+        let dictionary = put_checked(blobs, &column_file::write_text(&domain.dictionary), &mut checks)?;
         let mut members = Vec::new();
         for coded in domain.codes {
-            let digest = blobs.put(&column_file::write_codes(&coded.codes, coded.validity.as_ref()))?;
+            let codes = column_file::write_codes(&coded.codes, coded.validity.as_ref());
+            let digest = put_checked(blobs, &codes, &mut checks)?;
             columns.entry(coded.table.clone()).or_default().insert(coded.column.clone(), digest);
             members.push((coded.table, coded.column));
         }
         stored.domains.push(StoredDomain { name: domain.name.to_string(), dictionary, columns: members });
     }
     stored.columns = columns;
+    stored.checks = checks;
     Ok(stored)
 }
 
@@ -127,6 +156,7 @@ enum Got {
 pub struct Check {
     table: usize,
     column: usize,
+    /// What it must hash to: its blob's check digest, or its name.
     digest: String,
     blob: Blob,
 }
@@ -167,9 +197,9 @@ pub fn check(tables: &[ServedTable], checks: &Checks) -> std::result::Result<(),
     for check in &checks.columns {
         let served = tables.get(check.table).and_then(|t| t.columns.get(check.column));
         let actual = match (check.blob, served.map(|c| (&c.values, c.validity.as_ref()))) {
-            (Blob::Column, Some((values, validity))) => column_file::digest(values, validity),
+            (Blob::Column, Some((values, validity))) => column_file::digest(&check.digest, values, validity),
             (Blob::Codes, Some((Values::Dictionary { indices, .. }, validity))) => {
-                column_file::digest_of_codes(indices, validity)
+                column_file::digest_of_codes(&check.digest, indices, validity)
             }
             // Not served, or not as codes: it hashes to no blob's digest.
             _ => String::new(),
@@ -241,16 +271,21 @@ pub fn load_tables(
         match *read {
             Read::Column(table, column, digest, rows, later) => {
                 let label = label(table, column);
-                let (values, validity) = super::parsed_blob_for_run(registry, digest, later, |blob, len| {
-                    column_file::read_from(blob, len, Some(rows), &label)
-                })?;
+                let check = stored.check_of(digest);
+                let checked = if later { Checked::Later(check) } else { Checked::AsRead(check) };
+                let (values, validity) =
+                    super::parsed_blob_for_run(registry, digest, checked, |blob, len| {
+                        column_file::read_from(blob, len, Some(rows), &label)
+                    })?;
                 Ok(Got::Column(values, validity))
             }
             Read::DictionarySize(domain) => {
                 let name = format!("{}@{} domain {}", d.name, d.version, domain.name);
-                let entries = super::parsed_blob_for_run(registry, &domain.dictionary, true, |blob, _| {
-                    column_file::text_entries(blob, &name)
-                })?;
+                let checked = Checked::Later(stored.check_of(&domain.dictionary));
+                let entries =
+                    super::parsed_blob_for_run(registry, &domain.dictionary, checked, |blob, _| {
+                        column_file::text_entries(blob, &name)
+                    })?;
                 Ok(Got::DictionarySize(entries))
             }
         }
@@ -309,15 +344,18 @@ pub fn load_tables(
         let tables: Vec<String> = members.iter().map(|m| m.table.clone()).collect();
         let mut made = None;
         let columns = encoding::serve_codes(size, members, every_column, |entries, used| {
-            let (dictionary, failure) = dictionary_read_later(registry, d, domain, size, entries, used);
+            let check = stored.check_of(&domain.dictionary);
+            let (dictionary, failure) =
+                dictionary_read_later(registry, d, domain, check, size, entries, used);
             made = Some((dictionary.clone(), failure));
             dictionary
         })
         .map_err(|e| {
             // The codes were checked against the size in the dictionary's header, not yet hashed:
             // an altered header is the dictionary's `hash-mismatch`, not the codes' fault.
+            let checked = Checked::AsRead(stored.check_of(&domain.dictionary));
             let hashed =
-                super::parsed_blob_for_run(registry, &domain.dictionary, false, |_, _| Ok::<_, String>(()));
+                super::parsed_blob_for_run(registry, &domain.dictionary, checked, |_, _| Ok::<_, String>(()));
             hashed.err().unwrap_or_else(|| Outcome::BadInput(e.to_string()))
         })?;
         let served =
@@ -353,20 +391,21 @@ pub fn load_tables(
         .into_iter()
         .map(|(at, digest, blob)| {
             let (table, column) = place(at).ok_or_else(|| missing(format!("no column {}.{}", at.0, at.1)))?;
-            Ok(Check { table, column, digest: digest.to_string(), blob })
+            Ok(Check { table, column, digest: stored.check_of(digest).to_string(), blob })
         })
         .collect::<std::result::Result<_, Outcome>>()?;
     Ok(Some((tables, Checks { dictionaries, columns })))
 }
 
 /// Domain `domain`'s dictionary as a run serves it: `entries` entries, those `used` marks of the
-/// stored one of `size` (all when `None`), read when first wanted: the blob hashed as it is read,
-/// its entry count held to its header's, and cut down. A read that fails leaves its outcome in
+/// stored one of `size` (all when `None`), read when first wanted: the blob hashed as it is read
+/// and held to `check`, its entry count held to its header's, and cut down. A read that fails leaves its outcome in
 /// the failure slot (a changed blob is the run's `hash-mismatch`) and the dictionary unreadable.
 fn dictionary_read_later(
     registry: &Registry,
     d: &DatasetRecord,
     domain: &StoredDomain,
+    check: &str,
     size: usize,
     entries: usize,
     used: encoding::UsedEntries,
@@ -374,10 +413,10 @@ fn dictionary_read_later(
     let failure: Failure = Arc::default();
     // Reading a blob changes nothing the registry holds, so a panic in it leaves nothing half-made.
     let registry = std::panic::AssertUnwindSafe(registry.clone());
-    let (digest, slot) = (domain.dictionary.clone(), failure.clone());
+    let (digest, check, slot) = (domain.dictionary.clone(), check.to_string(), failure.clone());
     let name = format!("{}@{} domain {}", d.name, d.version, domain.name);
     let read = move || -> std::result::Result<sieve_sdk::data::Text, Outcome> {
-        let text = super::parsed_blob_for_run(&registry, &digest, false, |blob, len| {
+        let text = super::parsed_blob_for_run(&registry, &digest, Checked::AsRead(&check), |blob, len| {
             column_file::read_text_from(blob, len, &name)
         })?;
         if text.len() != size {
@@ -413,17 +452,18 @@ impl Registry {
         let dataset = d.clone();
         let stored = super::off_runtime(move || -> Result<StoredEncoding> {
             let mut keys: Vec<(String, Column)> = Vec::new();
-            let mut columns = BTreeMap::new();
+            let (mut columns, mut checks) = (BTreeMap::new(), BTreeMap::new());
             for spec in &specs {
                 let Some(table) = dataset.tables.iter().find(|t| t.name == spec.name) else { continue };
                 let bytes = registry.blobs.get(&table.digest)?;
                 let label = format!("{}@{}/{}", dataset.name, dataset.version, spec.name);
                 let read = parquet_io::read_columns_from_bytes(bytes, &label, spec)
                     .map_err(|e| RegistryError::Invalid(e.to_string()))?;
-                let files = store_table(&registry.blobs, &dataset.task, &spec.name, &read, &mut keys)?;
+                let files =
+                    store_table(&registry.blobs, &dataset.task, &spec.name, &read, &mut keys, &mut checks)?;
                 columns.insert(spec.name.clone(), files);
             }
-            store(&registry.blobs, &dataset.task, &keys, columns)
+            store(&registry.blobs, &dataset.task, &keys, columns, checks)
         })
         .await??;
         let manifest = serde_json::to_string(&stored).map_err(|e| RegistryError::Invalid(e.to_string()))?;

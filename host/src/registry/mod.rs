@@ -218,20 +218,30 @@ pub(crate) fn run_outcome(e: &BlobError) -> crate::sandbox::Outcome {
     }
 }
 
-/// A stored blob for a run, read through `parse`: hashed as it is read ([`BlobStore::read_with`]),
-/// or, when `checked_later`, not hashed, for a caller that checks what `parse` kept against
-/// `digest` before the run's result counts ([`BlobStore::read_unhashed_with`]). A blob that
+/// How a blob a run reads is checked, and the digest it is held to: its name, or the check
+/// digest recorded with it (see [`crate::digest::Hasher`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Checked<'a> {
+    /// Hashed as it is read ([`BlobStore::read_checked_with`]).
+    AsRead(&'a str),
+    /// Not hashed, for a caller that checks what `parse` kept before the run's result counts
+    /// (hashed only if `parse` fails: [`BlobStore::read_unhashed_with`]).
+    Later(&'a str),
+}
+
+/// A stored blob for a run, read through `parse` and checked as `checked` says. A blob that
 /// cannot be read is the run's [`run_outcome`], one `parse` refuses `bad-input`.
 pub(crate) fn parsed_blob_for_run<T, E: std::fmt::Display>(
     registry: &Registry,
     digest: &str,
-    checked_later: bool,
+    checked: Checked<'_>,
     parse: impl FnOnce(&mut dyn std::io::Read, usize) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, crate::sandbox::Outcome> {
-    let parsed = if checked_later {
-        registry.blobs.read_unhashed_with(digest, parse)
-    } else {
-        registry.blobs.read_with(digest, |blob, len| parse(blob, len))
+    let parsed = match checked {
+        Checked::Later(check) => registry.blobs.read_unhashed_with(digest, check, parse),
+        Checked::AsRead(check) => {
+            registry.blobs.read_checked_with(digest, check, |blob, len| parse(blob, len))
+        }
     };
     parsed.map_err(|e| run_outcome(&e))?.map_err(|e| crate::sandbox::Outcome::BadInput(e.to_string()))
 }

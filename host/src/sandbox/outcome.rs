@@ -106,7 +106,7 @@ impl Outcome {
             | Outcome::DeadlineExceeded(m) => m.clone(),
             Outcome::Trap { message, .. } => message.clone(),
             Outcome::HashMismatch { expected, actual } => {
-                format!("the component hashes to {actual}, not the pinned {expected}")
+                format!("the stored bytes hash to {actual}, not the pinned {expected}")
             }
         }
     }

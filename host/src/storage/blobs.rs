@@ -7,10 +7,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::s3::{S3Blobs, S3Location};
-use crate::digest::{digest_of, digest_of_hasher};
+use crate::digest::{Hasher, digest_of};
 
 /// Why a blob could not be stored or read back intact.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +40,7 @@ pub enum BlobError {
 /// A blob's bytes as [`BlobStore::read_with`] hands them out, hashed on the way.
 pub struct HashingReader {
     source: Box<dyn Read + Send>,
-    hasher: Sha256,
+    hasher: Hasher,
 }
 
 impl Read for HashingReader {
@@ -150,9 +148,9 @@ impl BlobStore {
     pub fn put_file(&self, file: &Path) -> Result<(String, u64), BlobError> {
         let (digest, size) = {
             let source = Box::new(fs::File::open(file).map_err(|e| io(file, e))?);
-            let mut reader = HashingReader { source, hasher: Sha256::new() };
+            let mut reader = HashingReader { source, hasher: Hasher::Sha256(Default::default()) };
             let size = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| io(file, e))?;
-            (digest_of_hasher(reader.hasher), size)
+            (reader.hasher.finish(), size)
         };
         if !self.intact(&digest, size)? {
             match &self.backend {
@@ -213,16 +211,28 @@ impl BlobStore {
         digest: &str,
         parse: impl FnOnce(&mut HashingReader, usize) -> Result<T, E>,
     ) -> Result<Result<T, E>, BlobError> {
+        self.read_checked_with(digest, digest, parse)
+    }
+
+    /// [`BlobStore::read_with`], holding the bytes to `check` instead of their name: a check digest
+    /// recorded with the name when the blob was stored (`blake3:<hex>`, see [`Hasher`]), or the
+    /// name itself.
+    pub fn read_checked_with<T, E>(
+        &self,
+        digest: &str,
+        check: &str,
+        parse: impl FnOnce(&mut HashingReader, usize) -> Result<T, E>,
+    ) -> Result<Result<T, E>, BlobError> {
         let (source, len) = self.open(digest)?;
-        let mut reader = HashingReader { source, hasher: Sha256::new() };
+        let mut reader = HashingReader { source, hasher: Hasher::like(check) };
         let parsed = parse(&mut reader, len);
         // Whatever `parse` left unread is hashed too: the digest covers the whole blob. A read
         // that failed (the store went away mid-blob) is the error, whatever `parse` made of it.
         std::io::copy(&mut reader, &mut std::io::sink())
             .map_err(|e| BlobError::Storage(format!("{}: blob {digest}: {e}", self.describe())))?;
-        let actual = digest_of_hasher(reader.hasher);
-        if actual != digest {
-            return Err(BlobError::Mismatch { expected: digest.to_string(), actual });
+        let actual = reader.hasher.finish();
+        if actual != check {
+            return Err(BlobError::Mismatch { expected: check.to_string(), actual });
         }
         Ok(parsed)
     }
@@ -230,18 +240,20 @@ impl BlobStore {
     /// [`BlobStore::read_with`] without hashing: for a caller that checks what `parse` kept
     /// against `digest` itself, from what it kept (a run's column files are checked while the
     /// model runs, and nothing the run produced is kept unless they match: see
-    /// `registry::encodings::load_tables`). When `parse` fails, the blob is read again and hashed,
-    /// so that an altered blob is still [`BlobError::Mismatch`], not a parse error.
+    /// `registry::encodings::load_tables`). When `parse` fails, the blob is read again and held
+    /// to `check` (as [`BlobStore::read_checked_with`] does), so that an altered blob is still
+    /// [`BlobError::Mismatch`], not a parse error.
     pub fn read_unhashed_with<T, E>(
         &self,
         digest: &str,
+        check: &str,
         parse: impl FnOnce(&mut dyn Read, usize) -> Result<T, E>,
     ) -> Result<Result<T, E>, BlobError> {
         let (mut source, len) = self.open(digest)?;
         match parse(&mut source, len) {
             Ok(parsed) => Ok(Ok(parsed)),
             Err(e) => {
-                self.read_with(digest, |_, _| Ok::<(), ()>(()))?.ok();
+                self.read_checked_with(digest, check, |_, _| Ok::<(), ()>(()))?.ok();
                 Ok(Err(e))
             }
         }
@@ -336,6 +348,28 @@ mod tests {
         let fails = |_: &mut HashingReader, _: usize| -> Result<(), String> { Err("unparsable".into()) };
         assert!(matches!(store.read_with(&digest, fails), Err(BlobError::Mismatch { .. })));
         assert!(matches!(store.read_with(&digest_of(b"none"), head), Err(BlobError::Missing(_))));
+    }
+
+    #[test]
+    fn a_blob_held_to_its_check_digest_is_checked_whole_as_by_its_name() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::new(home.path());
+        let digest = store.put(b"head and tail").expect("put");
+        let check = crate::digest::blake3_of(b"head and tail");
+        let head = |blob: &mut HashingReader, _: usize| -> Result<Vec<u8>, String> {
+            let mut out = vec![0; 4];
+            std::io::Read::read_exact(blob, &mut out).map_err(|e| e.to_string())?;
+            Ok(out)
+        };
+        assert_eq!(store.read_checked_with(&digest, &check, head).expect("intact").expect("parsed"), b"head");
+        // A check digest of other bytes is a mismatch, as is the blob altered past what was parsed.
+        let other = crate::digest::blake3_of(b"head and TAIL");
+        assert!(matches!(store.read_checked_with(&digest, &other, head), Err(BlobError::Mismatch { .. })));
+        fs::write(local(&store, &digest), b"head and TAIL").expect("tamper");
+        match store.read_checked_with(&digest, &check, head) {
+            Err(BlobError::Mismatch { expected, actual }) => assert_eq!((expected, actual), (check, other)),
+            other => panic!("an altered blob read as {other:?}"),
+        }
     }
 
     #[test]
