@@ -14,7 +14,7 @@
 //! 0.6 for two confirmations, +0.1 per further one, at most 1.0.
 
 use sieve_sdk::ops::Index;
-use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, TextCol, export_model};
+use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, TextCol, export_model};
 
 /// The T3 model.
 pub struct FalseMediationConfirmation;
@@ -75,7 +75,7 @@ impl Model for FalseMediationConfirmation {
         // confirmations are few: counting among them needs no table of every pair, and parties
         // sharing the run's dictionary compare by code.
         let (as_a, as_b) = (Index::build(&party_a), Index::build(&party_b));
-        let repeats_of = |row: usize| -> Option<(Key<'_>, usize)> {
+        let repeats_of = |row: usize| -> Option<usize> {
             let (m, a, b) = (mediator.key(row)?, party_a.key(row)?, party_b.key(row)?);
             let with = |rows: &[u32], other: &TextCol<'_>| {
                 let same = |x: usize| mediator.key(x) == Some(m) && other.key(x) == Some(b);
@@ -83,34 +83,50 @@ impl Model for FalseMediationConfirmation {
             };
             // (a, b) rows, then (b, a) rows; a pair of one party is only counted once.
             let swapped = if a == b { 0 } else { with(as_b.get(a), &party_a) };
-            Some((m, with(as_a.get(a), &party_b) + swapped))
+            Some(with(as_a.get(a), &party_b) + swapped)
         };
 
+        // The marks, on codes: a clue's words (its case number and mediator) are read for its row
+        // afterwards, so the run never copies the case and mediator dictionaries whole.
+        let mut found = Vec::new();
         for row in 0..c.len() {
             let Some(case) = case_no.key(row) else { continue };
-            let subject = case.as_str();
             let Some(agreement) = agreed.get(row) else { continue };
             let (Some(applied_on), Some(due_on)) = (applied.get(row), due.get(row)) else { continue };
             if applied_on - agreement > quick_days || due_on >= agreement {
                 continue;
             }
-            let Some((mediator_id, repeats)) = repeats_of(row) else { continue };
             let subsidy_rows = subsidised.get(case);
-            if repeats < 2 || subsidy_rows.is_empty() {
+            if subsidy_rows.is_empty() {
                 continue;
             }
             // Immediately or never: the first filing decides; an unknown date decides nothing.
             let enforcement_rows = enforced.get(case);
             let first_filing = enforcement_rows.iter().map(|&r| enforced_on.get(r as usize)).min();
-            let enforcement = match first_filing {
-                None => "no enforcement was ever filed".to_string(),
+            let days_to_enforcement = match first_filing {
+                None => None,
                 Some(Some(filed)) => match decided.get(row) {
-                    Some(d) if filed - d <= fast_days => {
-                        format!("enforcement was filed {} days after the decision", filed - d)
-                    }
+                    Some(d) if filed - d <= fast_days => Some(filed - d),
                     _ => continue,
                 },
                 Some(None) => continue,
+            };
+            // Last, as the dearest: a party named in many confirmations has many rows to count.
+            let Some(repeats) = repeats_of(row).filter(|&n| n >= 2) else { continue };
+            let marks = (applied_on - agreement, agreement - due_on, repeats, days_to_enforcement);
+            found.push((row as u32, marks, enforcement_rows, subsidy_rows));
+        }
+
+        let rows: Vec<u32> = found.iter().map(|f| f.0).collect();
+        let words = ctx.table("confirmations")?.rows(&["case_no", "mediator_id"], &rows)?;
+        let (subjects, mediators) = (words.text("case_no")?, words.text("mediator_id")?);
+        for (i, (row, (quick, overdue, repeats, enforced_after), enforcement_rows, subsidy_rows)) in
+            found.into_iter().enumerate()
+        {
+            let (Some(subject), Some(mediator_id)) = (subjects.get(i), mediators.get(i)) else { continue };
+            let enforcement = match enforced_after {
+                None => "no enforcement was ever filed".to_string(),
+                Some(days) => format!("enforcement was filed {days} days after the decision"),
             };
             let score = (0.6 + 0.1 * (repeats - 2) as f64).min(1.0);
             let clue = Clue::new(
@@ -118,14 +134,11 @@ impl Model for FalseMediationConfirmation {
                 score,
                 "forged-confirmation",
                 format!(
-                    "Confirmation {subject}: applied for {} days after the agreement, performance was due {} days before it, \
-                     the same parties came before mediator {} {repeats} times, a subsidy was paid, and {enforcement}.",
-                    applied_on - agreement,
-                    agreement - due_on,
-                    mediator_id
+                    "Confirmation {subject}: applied for {quick} days after the agreement, performance was due {overdue} days before it, \
+                     the same parties came before mediator {mediator_id} {repeats} times, a subsidy was paid, and {enforcement}."
                 ),
             )
-            .evidence("confirmations", [row])
+            .evidence("confirmations", [row as usize])
             .evidence("enforcement", enforcement_rows.iter().map(|&r| r as usize))
             .evidence("mediation_subsidies", subsidy_rows.iter().map(|&r| r as usize));
             ctx.emit(clue);
@@ -169,6 +182,40 @@ mod tests {
         flagged.sort_by(|a, b| a.0.cmp(b.0));
         // The pair A1/B1 comes 7 times before M1 (score capped at 1.0), A2/B2 twice.
         assert_eq!(flagged, [("F1", 1.0), ("F2", 1.0), ("F3", 0.6)]);
+    }
+
+    /// A clue's words are read for its row after the marks: each names its own case and mediator,
+    /// with the figures its row's marks gave.
+    #[test]
+    fn each_clue_quotes_its_own_row() {
+        let data =
+            Dataset::from_csv(&FalseMediationConfirmation::describe(), &fixture()).expect("fixture parses");
+        let out = native::run::<FalseMediationConfirmation>(&data, &[]).expect("runs");
+        let mut clues: Vec<(&str, &str)> =
+            out.clues.iter().map(|c| (c.subject.as_str(), c.reason.as_str())).collect();
+        clues.sort();
+        assert_eq!(
+            clues,
+            [
+                (
+                    "F1",
+                    "Confirmation F1: applied for 3 days after the agreement, performance was due 1 days before it, the \
+                     same parties came before mediator M1 7 times, a subsidy was paid, and no enforcement was ever filed."
+                ),
+                (
+                    "F2",
+                    "Confirmation F2: applied for 0 days after the agreement, performance was due 90 days before it, the \
+                     same parties came before mediator M1 7 times, a subsidy was paid, and enforcement was filed 10 days \
+                     after the decision."
+                ),
+                (
+                    "F3",
+                    "Confirmation F3: applied for 1 days after the agreement, performance was due 30 days before it, the \
+                     same parties came before mediator M1 2 times, a subsidy was paid, and enforcement was filed 2 days \
+                     after the decision."
+                ),
+            ]
+        );
     }
 
     #[test]
