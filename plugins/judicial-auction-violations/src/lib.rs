@@ -25,6 +25,28 @@ const PREEMPTIBLE_DOCS: u8 = 0b111;
 /// The T4 model.
 pub struct JudicialAuctionViolations;
 
+/// A rule an item breaks, with the figures its clue quotes, before the clue's words are read.
+enum Violation<'a> {
+    ShortNotice {
+        notice: i32,
+        required: i32,
+    },
+    /// The required documents not published, as a mask over [`DOCS`].
+    MissingDocs {
+        missing: u8,
+    },
+    /// The priority claims on the item's case (rows of `priority_claims`).
+    Futile {
+        price: f64,
+        total: f64,
+        claims: &'a [u32],
+    },
+    /// The row of `relations` linking buyer and debtor.
+    RelatedBuyer {
+        relation: usize,
+    },
+}
+
 impl Model for JudicialAuctionViolations {
     fn describe() -> ModelInfo {
         ModelInfo::new("judicial-auction-violations", env!("CARGO_PKG_VERSION"))
@@ -84,86 +106,94 @@ impl Model for JudicialAuctionViolations {
         let rkind = rel.text("kind")?;
         let relations = Links::build(&rel.text("person_a")?, &rel.text("person_b")?);
 
+        // The rules, on codes and numbers; a clue's words (item, case, buyer, debtor) are read for
+        // its row afterwards, so the run never copies those dictionaries whole.
+        let mut found: Vec<(u32, Violation<'_>)> = Vec::new();
         for row in 0..a.len() {
-            let Some(subject) = item.get(row) else { continue };
+            if item.key(row).is_none() {
+                continue;
+            }
             let kind_here = kind.get(row).unwrap_or("");
             let real_estate = kind_here == "real_estate";
-
             if let (Some(ann), Some(start)) = (announced.get(row), starts.get(row)) {
                 let required = if real_estate { estate_days } else { movable_days };
                 let notice = start - ann;
                 if notice < required {
-                    ctx.emit(
-                        Clue::new(subject, 0.9, "short_notice", format!(
-                            "Item {subject} ({kind_here}) was announced {notice} days before the auction; at least {required} are required."
-                        ))
-                        .evidence("auctions", [row]),
-                    );
+                    found.push((row as u32, Violation::ShortNotice { notice, required }));
                 }
             }
-
+            let published = docs_present.get(row).copied().unwrap_or(0);
+            let required =
+                if matches!(kind_here, "real_estate" | "equity") { PREEMPTIBLE_DOCS } else { MOVABLE_DOCS };
+            if required & !published != 0 {
+                found.push((row as u32, Violation::MissingDocs { missing: required & !published }));
+            }
+            if let (Some(case), Some(price)) = (case_no.key(row), start_price.get(row)) {
+                let claims = claims_on.get(case);
+                let total: f64 = claims.iter().filter_map(|&r| claim_amount.get(r as usize)).sum();
+                // DOMAIN.md: futile when the start price does not exceed the claims' sum.
+                if total >= price * futile_margin {
+                    found.push((row as u32, Violation::Futile { price, total, claims }));
+                }
+            }
+            if let (Some(b), Some(d)) = (buyer.key(row), debtor.key(row))
+                && let Some(relation) = relations.between(b, d)
             {
-                let published = docs_present.get(row).copied().unwrap_or(0);
-                let required = if matches!(kind_here, "real_estate" | "equity") {
-                    PREEMPTIBLE_DOCS
-                } else {
-                    MOVABLE_DOCS
-                };
-                // Most announcements are complete: only list what is missing when something is.
-                if required & !published != 0 {
+                found.push((row as u32, Violation::RelatedBuyer { relation }));
+            }
+        }
+
+        let rows: Vec<u32> = found.iter().map(|f| f.0).collect();
+        let words = ctx.table("auctions")?.rows(&["item_id", "case_no", "buyer_id", "debtor_id"], &rows)?;
+        let (items, cases) = (words.text("item_id")?, words.text("case_no")?);
+        let (buyers, debtors) = (words.text("buyer_id")?, words.text("debtor_id")?);
+        for (i, (row, violation)) in found.into_iter().enumerate() {
+            let Some(subject) = items.get(i) else { continue };
+            let kind_here = kind.get(row as usize).unwrap_or("");
+            let item_row = row as usize;
+            let clue = match violation {
+                Violation::ShortNotice { notice, required } => Clue::new(
+                    subject,
+                    0.9,
+                    "short_notice",
+                    format!(
+                        "Item {subject} ({kind_here}) was announced {notice} days before the auction; at least {required} are required."
+                    ),
+                )
+                .evidence("auctions", [item_row]),
+                Violation::MissingDocs { missing } => {
                     let missing: Vec<&str> = DOCS
                         .iter()
                         .enumerate()
-                        .filter(|&(bit, _)| required & !published & (1 << bit) != 0)
+                        .filter(|&(bit, _)| missing & (1 << bit) != 0)
                         .map(|(_, doc)| *doc)
                         .collect();
-                    ctx.emit(
-                        Clue::new(
-                            subject,
-                            0.85,
-                            "missing_docs",
-                            format!(
-                                "Item {subject} ({kind_here}) was announced without: {}.",
-                                missing.join(", ")
-                            ),
-                        )
-                        .evidence("auctions", [row]),
+                    let reason = format!(
+                        "Item {subject} ({kind_here}) was announced without: {}.",
+                        missing.join(", ")
                     );
+                    Clue::new(subject, 0.85, "missing_docs", reason).evidence("auctions", [item_row])
                 }
-            }
-
-            if let (Some(case), Some(price)) = (case_no.key(row), start_price.get(row)) {
-                let rows = claims_on.get(case);
-                let total: f64 = rows.iter().filter_map(|&r| claim_amount.get(r as usize)).sum();
-                // DOMAIN.md: futile when the start price does not exceed the claims' sum.
-                if total >= price * futile_margin {
-                    ctx.emit(
-                        Clue::new(subject, 0.8, "futile", format!(
-                            "Item {subject} starts at {price:.2} yuan but priority claims on case {case} total {total:.2}: the applicant cannot recover anything."
-                        ))
-                        .evidence("auctions", [row])
-                        .evidence("priority_claims", rows.iter().map(|&r| r as usize)),
+                Violation::Futile { price, total, claims } => {
+                    let case = cases.get(i).unwrap_or_default();
+                    Clue::new(subject, 0.8, "futile", format!(
+                        "Item {subject} starts at {price:.2} yuan but priority claims on case {case} total {total:.2}: the applicant cannot recover anything."
+                    ))
+                    .evidence("auctions", [item_row])
+                    .evidence("priority_claims", claims.iter().map(|&r| r as usize))
+                }
+                Violation::RelatedBuyer { relation } => {
+                    let (b, d) = (buyers.get(i).unwrap_or_default(), debtors.get(i).unwrap_or_default());
+                    let reason = format!(
+                        "Item {subject} was bought by {b}, recorded as {} of the debtor {d}.",
+                        rkind.get(relation).unwrap_or("related")
                     );
+                    Clue::new(subject, 0.9, "related_buyer", reason)
+                        .evidence("auctions", [item_row])
+                        .evidence("relations", [relation])
                 }
-            }
-
-            if let (Some(b), Some(d)) = (buyer.key(row), debtor.key(row))
-                && let Some(r) = relations.between(b, d)
-            {
-                ctx.emit(
-                    Clue::new(
-                        subject,
-                        0.9,
-                        "related_buyer",
-                        format!(
-                            "Item {subject} was bought by {b}, recorded as {} of the debtor {d}.",
-                            rkind.get(r).unwrap_or("related")
-                        ),
-                    )
-                    .evidence("auctions", [row])
-                    .evidence("relations", [r]),
-                );
-            }
+            };
+            ctx.emit(clue);
         }
         Ok(())
     }
@@ -212,5 +242,52 @@ mod tests {
         );
         let docs = out.clues.iter().find(|c| c.subject == "DOCS").expect("DOCS");
         assert!(docs.reason.contains("preemption_notice"), "{}", docs.reason);
+    }
+
+    /// A clue's words are read for its row after the rules: each quotes its own item, case, buyer
+    /// and debtor, and cites its own rows.
+    #[test]
+    fn each_clue_quotes_and_cites_its_own_rows() {
+        let info = JudicialAuctionViolations::describe();
+        let data = Dataset::from_csv(
+            &info,
+            &[("auctions", AUCTIONS), ("priority_claims", CLAIMS), ("relations", RELATIONS)],
+        )
+        .expect("parses");
+        let out = native::run::<JudicialAuctionViolations>(&data, &[]).expect("runs");
+        let clue = |subject: &str, rule: &str| {
+            let c = out.clues.iter().find(|c| c.subject == subject && c.rule == rule).expect("a clue");
+            let cited: Vec<(&str, u64)> = c.evidence.iter().map(|e| (e.table.as_str(), e.row)).collect();
+            (c.reason.as_str(), cited)
+        };
+        assert_eq!(
+            clue("FUTILE", "futile"),
+            (
+                "Item FUTILE starts at 100.00 yuan but priority claims on case c4 total 105.00: the applicant cannot \
+                 recover anything.",
+                vec![("auctions", 3), ("priority_claims", 0), ("priority_claims", 1)]
+            )
+        );
+        assert_eq!(
+            clue("KIN", "related_buyer"),
+            (
+                "Item KIN was bought by b6, recorded as kin of the debtor d6.",
+                vec![("auctions", 5), ("relations", 0)]
+            )
+        );
+        assert_eq!(
+            clue("UNKNOWN", "missing_docs"),
+            (
+                "Item UNKNOWN (real_estate) was announced without: valuation_report, preemption_notice, tax_notice.",
+                vec![("auctions", 7)]
+            )
+        );
+        assert_eq!(
+            clue("SHORT14", "short_notice"),
+            (
+                "Item SHORT14 (movable) was announced 14 days before the auction; at least 15 are required.",
+                vec![("auctions", 12)]
+            )
+        );
     }
 }
