@@ -15,10 +15,22 @@
 
 use sieve_sdk::data::MS_PER_DAY;
 use sieve_sdk::ops::{Index, Links, PairIndex, Periods};
-use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
+use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, TextCol, export_model};
 
 /// The T6 model.
 pub struct VehicleEnforcement;
+
+/// A rule a case breaks, with the rows its clue cites, before the clue's words are read.
+enum Finding {
+    /// A seizure never impounded, and the (UTC day, event row) sightings inside it, one a day.
+    Driven { seizure: usize, sightings: Vec<(i32, usize)> },
+    /// A registration of a plate the debtor owned on closing that the case never seized.
+    NoAssets { registration: usize },
+    /// The registration the debtor's period ended, the buyer's that began, the relation's row.
+    Transfer { sold: usize, bought: usize, link: usize },
+    /// A seizure still in force, or released this many days after closing.
+    Stale { seizure: usize, released_after: Option<i32> },
+}
 
 impl Model for VehicleEnforcement {
     fn describe() -> ModelInfo {
@@ -95,12 +107,14 @@ impl Model for VehicleEnforcement {
 
         let (case_no, debtor, closure) = (c.text("case_no")?, c.text("debtor_id")?, c.text("closure")?);
         let (filed_on, closed_on) = (c.date("filed_on")?, c.date("closed_on")?);
+        // The rules, on codes and dates; a clue's words (case, debtor, plate, buyer) are read for
+        // its rows afterwards, so the run never copies those dictionaries whole.
+        let mut found: Vec<(usize, Finding)> = Vec::new();
         for row in 0..c.len() {
             // Each rule reads only what its definition needs: a case with no debtor or no filing
             // date can still have a seized car driven, or a stale seizure.
             let Some(case_key) = case_no.key(row) else { continue };
             let filed = filed_on.get(row);
-            let case = case_key.as_str();
             let closed = closed_on.get(row);
             let seizures = seizures_of.get(case_key);
 
@@ -117,16 +131,7 @@ impl Model for VehicleEnforcement {
                 inside.sort_unstable();
                 inside.dedup_by_key(|(day, _)| *day);
                 if inside.len() >= min_dates.max(1) {
-                    let score = (0.6 + 0.05 * (inside.len() - min_dates) as f64).min(0.95);
-                    ctx.emit(
-                        Clue::new(case, score, "driven_while_seized", format!(
-                            "Plate {p}, seized in case {case} but never impounded, was seen on the road on {} dates while the seizure was in force.",
-                            inside.len()
-                        ))
-                        .evidence("enforcement_cases", [row])
-                        .evidence("seizures", [z])
-                        .evidence("traffic_events", inside.iter().take(50).map(|&(_, e)| e)),
-                    );
+                    found.push((row, Finding::Driven { seizure: z, sightings: inside }));
                     break;
                 }
             }
@@ -137,15 +142,8 @@ impl Model for VehicleEnforcement {
                     let unseized = owned_by
                         .on(who, closed)
                         .find(|&o| plate.key(o).is_some_and(|p| !seizure_of_plate.contains(case_key, p)));
-                    if let Some(o) = unseized {
-                        let p = plate.get(o).unwrap_or_default();
-                        ctx.emit(
-                        Clue::new(case, 0.85, "no_assets_with_vehicle", format!(
-                            "Case {case} was closed for lack of assets while debtor {who} owned plate {p}, which the case never seized."
-                        ))
-                        .evidence("enforcement_cases", [row])
-                        .evidence("registrations", [o]),
-                    );
+                    if let Some(registration) = unseized {
+                        found.push((row, Finding::NoAssets { registration }));
                     }
                 }
 
@@ -165,20 +163,10 @@ impl Model for VehicleEnforcement {
                     }
                     periods_of.get(p).iter().map(|&n| n as usize).find_map(|n| {
                         let buyer = owner.key(n).filter(|b| *b != who && from_on.get(n) == Some(t))?;
-                        Some((o, n, buyer, relations.between(who, buyer)?))
+                        Some(Finding::Transfer { sold: o, bought: n, link: relations.between(who, buyer)? })
                     })
                 });
-                if let Some((sold, bought, buyer, link)) = transfer {
-                    let p = plate.get(sold).unwrap_or_default();
-                    ctx.emit(
-                    Clue::new(case, 0.9, "transfer_to_related", format!(
-                        "During case {case}, debtor {who} transferred plate {p} to {buyer}, who is related to the debtor."
-                    ))
-                    .evidence("enforcement_cases", [row])
-                    .evidence("registrations", [sold, bought])
-                    .evidence("relations", [link]),
-                );
-                }
+                found.extend(transfer.map(|t| (row, t)));
             }
 
             if let (Some("paid" | "settled"), Some(closed)) = (closure.get(row), closed) {
@@ -187,20 +175,90 @@ impl Model for VehicleEnforcement {
                     .map(|&z| z as usize)
                     .find(|&z| released_on.get(z).is_none_or(|r| r - closed > grace));
                 if let Some(z) = stale {
-                    let (score, how) = match released_on.get(z) {
-                        None => (0.9, "is still in force".to_string()),
-                        Some(r) => (0.7, format!("was released {} days after closing", r - closed)),
-                    };
-                    let p = seized_plate.get(z).unwrap_or_default();
-                    ctx.emit(
-                        Clue::new(case, score, "stale_seizure", format!(
-                            "Case {case} closed on payment or settlement, but the seizure of plate {p} {how}."
-                        ))
-                        .evidence("enforcement_cases", [row])
-                        .evidence("seizures", [z]),
-                    );
+                    let released_after = released_on.get(z).map(|r| r - closed);
+                    found.push((row, Finding::Stale { seizure: z, released_after }));
                 }
             }
+        }
+
+        // The words: each clue's case and debtor; the plate of the seizure or registration it
+        // names; a transfer's buyer. Read in the order of `found`, and taken in that order below.
+        let case_rows: Vec<u32> = found.iter().map(|&(row, _)| row as u32).collect();
+        let (mut seizure_rows, mut plate_rows, mut buyer_rows) = (Vec::new(), Vec::new(), Vec::new());
+        for (_, finding) in &found {
+            match finding {
+                Finding::Driven { seizure, .. } | Finding::Stale { seizure, .. } => {
+                    seizure_rows.push(*seizure as u32)
+                }
+                Finding::NoAssets { registration } => plate_rows.push(*registration as u32),
+                Finding::Transfer { sold, bought, .. } => {
+                    plate_rows.push(*sold as u32);
+                    buyer_rows.push(*bought as u32);
+                }
+            }
+        }
+        let case_words = ctx.table("enforcement_cases")?.rows(&["case_no", "debtor_id"], &case_rows)?;
+        let seized_words = ctx.table("seizures")?.rows(&["plate"], &seizure_rows)?;
+        let plate_words = ctx.table("registrations")?.rows(&["plate"], &plate_rows)?;
+        let buyer_words = ctx.table("registrations")?.rows(&["owner_id"], &buyer_rows)?;
+        let (cases, debtors) = (case_words.text("case_no")?, case_words.text("debtor_id")?);
+        let (seized_plates, plates, buyers) =
+            (seized_words.text("plate")?, plate_words.text("plate")?, buyer_words.text("owner_id")?);
+        let (mut next_seizure, mut next_plate, mut next_buyer) = (0, 0, 0);
+        let take = |list: &TextCol<'_>, next: &mut usize| {
+            *next += 1;
+            list.get(*next - 1).unwrap_or_default().to_string()
+        };
+        for (i, (row, finding)) in found.into_iter().enumerate() {
+            let (case, who) = (cases.get(i).unwrap_or_default(), debtors.get(i).unwrap_or_default());
+            let clue = match finding {
+                Finding::Driven { seizure, sightings } => {
+                    let p = take(&seized_plates, &mut next_seizure);
+                    let score = (0.6 + 0.05 * (sightings.len() - min_dates) as f64).min(0.95);
+                    Clue::new(case, score, "driven_while_seized", format!(
+                        "Plate {p}, seized in case {case} but never impounded, was seen on the road on {} dates while the seizure was in force.",
+                        sightings.len()
+                    ))
+                    .evidence("enforcement_cases", [row])
+                    .evidence("seizures", [seizure])
+                    .evidence("traffic_events", sightings.iter().take(50).map(|&(_, e)| e))
+                }
+                Finding::NoAssets { registration } => {
+                    let p = take(&plates, &mut next_plate);
+                    Clue::new(case, 0.85, "no_assets_with_vehicle", format!(
+                        "Case {case} was closed for lack of assets while debtor {who} owned plate {p}, which the case never seized."
+                    ))
+                    .evidence("enforcement_cases", [row])
+                    .evidence("registrations", [registration])
+                }
+                Finding::Transfer { sold, bought, link } => {
+                    let (p, buyer) = (take(&plates, &mut next_plate), take(&buyers, &mut next_buyer));
+                    Clue::new(case, 0.9, "transfer_to_related", format!(
+                        "During case {case}, debtor {who} transferred plate {p} to {buyer}, who is related to the debtor."
+                    ))
+                    .evidence("enforcement_cases", [row])
+                    .evidence("registrations", [sold, bought])
+                    .evidence("relations", [link])
+                }
+                Finding::Stale { seizure, released_after } => {
+                    let p = take(&seized_plates, &mut next_seizure);
+                    let (score, how) = match released_after {
+                        None => (0.9, "is still in force".to_string()),
+                        Some(days) => (0.7, format!("was released {days} days after closing")),
+                    };
+                    Clue::new(
+                        case,
+                        score,
+                        "stale_seizure",
+                        format!(
+                            "Case {case} closed on payment or settlement, but the seizure of plate {p} {how}."
+                        ),
+                    )
+                    .evidence("enforcement_cases", [row])
+                    .evidence("seizures", [seizure])
+                }
+            };
+            ctx.emit(clue);
         }
         Ok(())
     }
@@ -222,6 +280,13 @@ mod tests {
     const RELATIONS: &str = include_str!("../../../tests/fixtures/vehicle-enforcement/relations.csv");
 
     fn run_fixture(params: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> =
+            fixture_clues(params).into_iter().map(|c| (c.subject, c.rule)).collect();
+        found.sort();
+        found
+    }
+
+    fn fixture_clues(params: &[(&str, &str)]) -> Vec<Clue> {
         let info = VehicleEnforcement::describe();
         let data = Dataset::from_csv(
             &info,
@@ -234,10 +299,60 @@ mod tests {
             ],
         )
         .expect("parses");
-        let out = native::run::<VehicleEnforcement>(&data, params).expect("runs");
-        let mut found: Vec<(String, String)> = out.clues.into_iter().map(|c| (c.subject, c.rule)).collect();
-        found.sort();
-        found
+        native::run::<VehicleEnforcement>(&data, params).expect("runs").clues
+    }
+
+    /// A clue's words are read for its rows after the rules: each quotes its own case, debtor,
+    /// plate and buyer, also where one case carries two clues (C27, C29).
+    #[test]
+    fn each_clue_quotes_and_cites_its_own_rows() {
+        let clues = fixture_clues(&[]);
+        let clue = |subject: &str, rule: &str| {
+            let c = clues.iter().find(|c| c.subject == subject && c.rule == rule).expect("a clue");
+            let cited: Vec<(&str, u64)> =
+                c.evidence.iter().map(|e| (e.table.as_str(), e.row)).take(3).collect();
+            (c.reason.as_str(), cited)
+        };
+        let driven = |plate: &str, case: &str| {
+            format!(
+                "Plate {plate}, seized in case {case} but never impounded, was seen on the road on 3 dates while the \
+                 seizure was in force."
+            )
+        };
+        let (reason, cited) = clue("C27", "driven_while_seized");
+        assert_eq!(
+            (reason, cited),
+            (
+                driven("B27", "C27").as_str(),
+                vec![("enforcement_cases", 26), ("seizures", 15), ("traffic_events", 20)]
+            )
+        );
+        assert_eq!(
+            clue("C27", "stale_seizure"),
+            (
+                "Case C27 closed on payment or settlement, but the seizure of plate B27 is still in force.",
+                vec![("enforcement_cases", 26), ("seizures", 15)]
+            )
+        );
+        assert_eq!(clue("C29", "driven_while_seized").0, driven("B29", "C29"));
+        assert_eq!(
+            clue("C24", "stale_seizure").0,
+            "Case C24 closed on payment or settlement, but the seizure of plate B24 was released 91 days after closing."
+        );
+        assert_eq!(
+            clue("C09", "no_assets_with_vehicle"),
+            (
+                "Case C09 was closed for lack of assets while debtor P09 owned plate B9, which the case never seized.",
+                vec![("enforcement_cases", 8), ("registrations", 9)]
+            )
+        );
+        assert_eq!(
+            clue("C16", "transfer_to_related"),
+            (
+                "During case C16, debtor P16 transferred plate B16 to Q16, who is related to the debtor.",
+                vec![("enforcement_cases", 15), ("registrations", 18), ("registrations", 19)]
+            )
+        );
     }
 
     #[test]
