@@ -68,18 +68,33 @@ impl Model for PrivateLendingFraud {
         );
         let enforced = Index::build(&enforcement.text("basis_case_no")?);
 
-        for (who, rows) in Index::build(&plaintiff).groups() {
+        // The lenders, on codes and flags; their words (the plaintiff, the case numbers) are read
+        // for their rows afterwards, so the run never copies those dictionaries whole.
+        let by_plaintiff = Index::build(&plaintiff);
+        let mut lenders = Vec::new();
+        for (_, rows) in by_plaintiff.groups() {
             let n = rows.len();
             if n < min_suits.max(1) || rows.iter().any(|&r| licensed.get(r as usize) == Some(true)) {
                 continue;
             }
-            let rows = rows.iter().map(|&r| r as usize);
-            let absent = ops::share(rows.clone(), |r| appeared.get(r).map(|a| !a));
+            let each = rows.iter().map(|&r| r as usize);
+            let absent = ops::share(each.clone(), |r| appeared.get(r).map(|a| !a));
             if absent <= absent_share {
                 continue;
             }
-            let withdrawn = ops::share(rows.clone(), |r| outcome.get(r).map(|o| o == "withdrawn"));
-            let usurious = ops::share(rows.clone(), |r| rate.get(r).map(|x| x > max_rate));
+            let withdrawn = ops::share(each.clone(), |r| outcome.get(r).map(|o| o == "withdrawn"));
+            let usurious = ops::share(each, |r| rate.get(r).map(|x| x > max_rate));
+            lenders.push((rows, absent, withdrawn, usurious));
+        }
+
+        let first_rows: Vec<u32> = lenders.iter().filter_map(|l| l.0.first().copied()).collect();
+        let case_rows: Vec<u32> = lenders.iter().flat_map(|l| l.0.iter().copied()).collect();
+        let who_words = ctx.table("lending_cases")?.rows(&["plaintiff_id"], &first_rows)?;
+        let case_words = ctx.table("lending_cases")?.rows(&["case_no"], &case_rows)?;
+        let (names, subjects) = (who_words.text("plaintiff_id")?, case_words.text("case_no")?);
+        let mut next_case = 0;
+        for (i, (rows, absent, withdrawn, usurious)) in lenders.into_iter().enumerate() {
+            let (who, n) = (names.get(i).unwrap_or_default(), rows.len());
             let score = 0.6 + 0.2 * withdrawn + 0.2 * usurious;
             let reason = format!(
                 "Unlicensed plaintiff {who} filed {n} private-lending suits: defendants absent in {:.0}%, \
@@ -89,11 +104,15 @@ impl Model for PrivateLendingFraud {
                 usurious * 100.0,
                 max_rate * 100.0
             );
-            for row in rows {
+            for &row in rows {
+                next_case += 1;
+                let row = row as usize;
                 // Case numbers share a dictionary with `basis_case_no`: the lookup is by code.
-                let Some(subject) = case_no.key(row) else { continue };
-                let enforcement_rows = enforced.get(subject).iter().map(|&r| r as usize);
-                let clue = Clue::new(subject.as_str(), score, "professional-lender", reason.clone())
+                let (Some(case), Some(subject)) = (case_no.key(row), subjects.get(next_case - 1)) else {
+                    continue;
+                };
+                let enforcement_rows = enforced.get(case).iter().map(|&r| r as usize);
+                let clue = Clue::new(subject, score, "professional-lender", reason.clone())
                     .evidence("lending_cases", [row])
                     .evidence("enforcement", enforcement_rows);
                 ctx.emit(clue);
@@ -143,6 +162,33 @@ mod tests {
         assert!(l1.evidence.iter().any(|e| e.table == "enforcement"));
         // L: 4 of 15 withdrawn, all at 30%: 0.6 + 0.2 * 4/15 + 0.2.
         assert!((l1.score - (0.8 + 0.2 * 4.0 / 15.0)).abs() < 1e-12, "{}", l1.score);
+    }
+
+    /// A lender's words are read for its rows after the marks: each clue quotes its own case and
+    /// its own lender, and cites its own row.
+    #[test]
+    fn each_clue_quotes_its_own_case_and_lender() {
+        let data = Dataset::from_csv(
+            &PrivateLendingFraud::describe(),
+            &[("lending_cases", CASES), ("enforcement", ENFORCEMENT)],
+        )
+        .expect("parses");
+        let out = native::run::<PrivateLendingFraud>(&data, &[]).expect("runs");
+        let clue = |subject: &str| {
+            let c = out.clues.iter().find(|c| c.subject == subject).expect("a clue");
+            (c.reason.as_str(), c.evidence[0].row)
+        };
+        assert_eq!(
+            clue("L-01"),
+            (
+                "Unlicensed plaintiff L filed 15 private-lending suits: defendants absent in 80%, 27% withdrawn, 100% at \
+                 rates above 15.4%.",
+                1
+            )
+        );
+        let m = "Unlicensed plaintiff M filed 17 private-lending suits: defendants absent in 56%, 0% withdrawn, 100% at \
+                 rates above 15.4%.";
+        assert_eq!((clue("M-01"), clue("M-16")), ((m, 16), (m, 31)));
     }
 
     #[test]
