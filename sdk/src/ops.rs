@@ -490,6 +490,11 @@ impl<'a, V> KeyMap<'a, V> {
         self.keys.iter().map(|k| k.as_str()).zip(&self.values)
     }
 
+    /// Values, in order of first insertion, with no key's text read.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.values.iter()
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.keys.len()

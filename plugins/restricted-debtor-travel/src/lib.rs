@@ -7,7 +7,7 @@
 //! clue per debtor; the score grows with the number of trips: 0.6 for one, up to 1.0 for five.
 
 use sieve_sdk::data::MS_PER_DAY;
-use sieve_sdk::ops::{FastMap, Index, fast_map};
+use sieve_sdk::ops::{Index, KeyMap};
 use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T5 model.
@@ -57,14 +57,20 @@ impl Model for RestrictedDebtorTravel {
 
         let (person, passport) = (t.text("person_id")?, t.text("passport_no")?);
         let (mode, class, departed) = (t.text("mode")?, t.text("seat_class")?, t.timestamp("departed_at")?);
-        let mut found: FastMap<&str, Vec<Trip>> = fast_map();
+        // Trips by debtor, on codes: a debtor's id is read for one of its restriction rows at the
+        // end, so the run never copies the people's dictionary whole.
+        let mut found: KeyMap<'_, Vec<Trip>> = KeyMap::for_column(&debtor);
+        // A mode is barred in any seat, or in first class only: decided once per distinct mode
+        // and seat class, not once per trip. (`is_restricted` reads the class only for "first".)
+        let barred = mode.derive(|m| (is_restricted(m, ""), is_restricted(m, "first")));
+        let in_first = class.derive(|c| c == "first");
         for row in 0..t.len() {
-            let (Some(m), Some(day)) =
-                (mode.get(row), departed.get(row).map(|ms| ms.div_euclid(MS_PER_DAY) as i32))
+            let (Some(&(in_any_seat, in_first_class)), Some(day)) =
+                (barred.get(row), departed.get(row).map(|ms| ms.div_euclid(MS_PER_DAY) as i32))
             else {
                 continue;
             };
-            if !is_restricted(m, class.get(row).unwrap_or("")) {
+            if !(in_any_seat || in_first_class && in_first.get(row) == Some(&true)) {
                 continue;
             }
             // A trip counts under the person id when there is one; only a trip with no person id
@@ -89,18 +95,22 @@ impl Model for RestrictedDebtorTravel {
                     imposed.get(rr).is_some_and(|start| sieve_sdk::ops::within(day, start, lifted.get(rr)))
                 });
                 if let Some(rr) = active {
-                    found.entry(who.as_str()).or_default().push((row, rr, via));
+                    found.entry(who).push((row, rr, via));
                 }
             }
         }
 
-        let mut debtors: Vec<&str> = found.keys().copied().collect();
-        debtors.sort_unstable();
-        for who in debtors {
-            let trips = &found[who];
-            if trips.len() < min_trips {
-                continue;
-            }
+        let flagged: Vec<&Vec<Trip>> = found.values().filter(|trips| trips.len() >= min_trips).collect();
+        let first_restrictions: Vec<u32> = flagged.iter().map(|trips| trips[0].1 as u32).collect();
+        let words = ctx.table("restrictions")?.rows(&["debtor_id"], &first_restrictions)?;
+        let names = words.text("debtor_id")?;
+        let mut debtors: Vec<(&str, &Vec<Trip>)> = flagged
+            .into_iter()
+            .enumerate()
+            .map(|(i, trips)| (names.get(i).unwrap_or_default(), trips))
+            .collect();
+        debtors.sort_unstable_by_key(|&(who, _)| who);
+        for (who, trips) in debtors {
             let via_passport = trips.iter().filter(|(_, _, via)| via.is_some()).count();
             let rule = if via_passport == trips.len() { "passport" } else { "direct" };
             let score = (0.5 + 0.1 * trips.len().min(5) as f64).min(1.0);
