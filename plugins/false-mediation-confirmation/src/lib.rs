@@ -14,7 +14,7 @@
 //! 0.6 for two confirmations, +0.1 per further one, at most 1.0.
 
 use sieve_sdk::ops::Index;
-use sieve_sdk::{Clue, Context, Model, ModelError, ModelInfo, TableSpec, TextCol, export_model};
+use sieve_sdk::{Clue, Context, Key, Model, ModelError, ModelInfo, TableSpec, export_model};
 
 /// The T3 model.
 pub struct FalseMediationConfirmation;
@@ -71,19 +71,26 @@ impl Model for FalseMediationConfirmation {
         let enforced_on = e.date("filed_on")?;
         let subsidised = Index::build(&sub.text("case_no")?);
 
-        // How often the parties of `row`, in either order, came before its mediator. A party's
+        // How often the parties of `row`, in either order, came before its mediator. Most parties'
         // confirmations are few: counting among them needs no table of every pair, and parties
-        // sharing the run's dictionary compare by code.
+        // sharing the run's dictionary compare by code. The (first, second) rows are counted among
+        // the first party's rows as party A or the second's as party B, whichever are fewer: a
+        // party in thousands of confirmations is then scanned only against another such party.
         let (as_a, as_b) = (Index::build(&party_a), Index::build(&party_b));
         let repeats_of = |row: usize| -> Option<usize> {
             let (m, a, b) = (mediator.key(row)?, party_a.key(row)?, party_b.key(row)?);
-            let with = |rows: &[u32], other: &TextCol<'_>| {
-                let same = |x: usize| mediator.key(x) == Some(m) && other.key(x) == Some(b);
+            let count = |first: Key<'_>, second: Key<'_>| {
+                let (by_first, by_second) = (as_a.get(first), as_b.get(second));
+                let (rows, other, wanted) = if by_first.len() <= by_second.len() {
+                    (by_first, &party_b, second)
+                } else {
+                    (by_second, &party_a, first)
+                };
+                let same = |x: usize| mediator.key(x) == Some(m) && other.key(x) == Some(wanted);
                 rows.iter().filter(|&&x| same(x as usize)).count()
             };
             // (a, b) rows, then (b, a) rows; a pair of one party is only counted once.
-            let swapped = if a == b { 0 } else { with(as_b.get(a), &party_a) };
-            Some(with(as_a.get(a), &party_b) + swapped)
+            Some(count(a, b) + if a == b { 0 } else { count(b, a) })
         };
 
         // The marks, on codes: a clue's words (its case number and mediator) are read for its row
