@@ -1049,12 +1049,8 @@ fn a_server_keeps_no_tables_that_failed_their_check() {
 
     let shown = reg.json(&admin, &["dataset", "show", "auctions"]);
     let blob = shown["encoding"]["columns"]["auctions"]["starts_on"].as_str().expect("digest");
-    let path = reg.home().join("blobs").join("sha256").join(blob.trim_start_matches("sha256:"));
-    let original = std::fs::read(&path).expect("column file");
-    let mut altered = original.clone();
-    let middle = altered.len() / 2;
-    altered[middle] ^= 0xff;
-    std::fs::write(&path, &altered).expect("alter");
+    let path = reg.blob(blob);
+    let original = crate::registry::flip_middle_byte(&path);
 
     let (server, url) = spawn_server(reg.home(), "1");
     let run = json!({"plugin": digest, "dataset": "auctions"});

@@ -177,6 +177,11 @@ impl Reg {
         &self.home
     }
 
+    /// The file of local blob `digest` (`sha256:<hex>`).
+    pub fn blob(&self, digest: &str) -> PathBuf {
+        self.home.join("blobs").join("sha256").join(digest.trim_start_matches("sha256:"))
+    }
+
     /// An empty scratch directory for this registry's test: named after its home, because the
     /// SQLite and PostgreSQL variants of one test run at once and must not share scratch files.
     pub fn fresh_dir(&self, name: &str) -> PathBuf {
@@ -1230,6 +1235,17 @@ fn encoded_runs_give_the_clues_of_ad_hoc_runs(reg: &Reg) {
 
 /// A plugin blob altered on disk, a dataset table altered on disk, a corrupted compiled-cache
 /// entry, and altered or deleted audit rows.
+/// Flip a byte in the middle of the file at `path`, as an attacker with the disk would; returns
+/// its bytes before, to restore.
+pub fn flip_middle_byte(path: &Path) -> Vec<u8> {
+    let original = std::fs::read(path).expect("a blob");
+    let mut altered = original.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0xff;
+    std::fs::write(path, &altered).expect("alter");
+    original
+}
+
 fn tampering(reg: &Reg) {
     let admin = reg.init();
     let dir = data("judicial-auction-violations");
@@ -1260,14 +1276,8 @@ fn tampering(reg: &Reg) {
     // on disk fails the run with hash-mismatch and nothing is kept.
     let shown = reg.json(&admin, &["dataset", "show", "auctions"]);
     reg.sql("UPDATE datasets SET encoding = NULL WHERE name = 'auctions'");
-    let table_digest =
-        shown["tables"][0]["digest"].as_str().expect("digest").trim_start_matches("sha256:").to_string();
-    let table_blob = reg.home().join("blobs").join("sha256").join(&table_digest);
-    let original = std::fs::read(&table_blob).expect("table blob");
-    let mut altered = original.clone();
-    let middle = altered.len() / 2;
-    altered[middle] ^= 0xff;
-    std::fs::write(&table_blob, &altered).expect("alter table");
+    let table_blob = reg.blob(shown["tables"][0]["digest"].as_str().expect("digest"));
+    let original = flip_middle_byte(&table_blob);
     let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
     let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
     assert_eq!(report["outcome"], "hash-mismatch", "{report}");
@@ -1288,16 +1298,8 @@ fn tampering(reg: &Reg) {
         &encoding["columns"]["auctions"]["item_id"],
     ];
     for blob in blobs {
-        let path = reg
-            .home()
-            .join("blobs")
-            .join("sha256")
-            .join(blob.as_str().expect("digest").trim_start_matches("sha256:"));
-        let original = std::fs::read(&path).expect("encoding blob");
-        let mut altered = original.clone();
-        let middle = altered.len() / 2;
-        altered[middle] ^= 0xff;
-        std::fs::write(&path, &altered).expect("alter");
+        let path = reg.blob(blob.as_str().expect("digest"));
+        let original = flip_middle_byte(&path);
         let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
         let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
         assert_eq!(report["outcome"], "hash-mismatch", "{blob}: {report}");
@@ -1323,10 +1325,7 @@ fn tampering(reg: &Reg) {
     // A domain dictionary's header altered to announce one entry fewer or more: its codes are
     // checked against that count before the dictionary is read (beside the model), and either way
     // the run is hash-mismatch with nothing stored.
-    let path =
-        reg.home().join("blobs").join("sha256").join(
-            encoding["domains"][0]["dictionary"].as_str().expect("digest").trim_start_matches("sha256:"),
-        );
+    let path = reg.blob(encoding["domains"][0]["dictionary"].as_str().expect("digest"));
     let original = std::fs::read(&path).expect("dictionary blob");
     let entries = u64::from_le_bytes(original[16..24].try_into().expect("a header"));
     for announced in [entries - 1, entries + 1] {
@@ -1347,12 +1346,8 @@ fn tampering(reg: &Reg) {
     reg.sql(&format!("UPDATE datasets SET encoding = '{older}' WHERE name = 'auctions'"));
     reg.ok(&admin, &["run", &digest, "--dataset", "auctions"]);
     let column = encoding["columns"]["auctions"]["starts_on"].as_str().expect("digest");
-    let path = reg.home().join("blobs").join("sha256").join(column.trim_start_matches("sha256:"));
-    let original = std::fs::read(&path).expect("column blob");
-    let mut altered = original.clone();
-    let middle = altered.len() / 2;
-    altered[middle] ^= 0xff;
-    std::fs::write(&path, &altered).expect("alter");
+    let path = reg.blob(column);
+    let original = flip_middle_byte(&path);
     let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
     let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
     assert_eq!(report["outcome"], "hash-mismatch", "{report}");
@@ -1362,7 +1357,7 @@ fn tampering(reg: &Reg) {
     reg.sql(&format!("UPDATE datasets SET encoding = '{encoding}' WHERE name = 'auctions'"));
 
     // The plugin blob altered on disk: the run is refused, the plugin marked tampered, an event logged.
-    let blob = reg.home().join("blobs").join("sha256").join(&digest[7..]);
+    let blob = reg.blob(&digest);
     let mut bytes = std::fs::read(&blob).expect("blob");
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;

@@ -213,15 +213,19 @@ mod tests {
         include_str!("../../../tests/fixtures/judicial-auction-violations/priority_claims.csv");
     const RELATIONS: &str = include_str!("../../../tests/fixtures/judicial-auction-violations/relations.csv");
 
-    #[test]
-    fn each_violation_fires_its_own_rule_and_near_misses_do_not() {
+    fn run_fixture() -> native::NativeOutput {
         let info = JudicialAuctionViolations::describe();
         let data = Dataset::from_csv(
             &info,
             &[("auctions", AUCTIONS), ("priority_claims", CLAIMS), ("relations", RELATIONS)],
         )
         .expect("parses");
-        let out = native::run::<JudicialAuctionViolations>(&data, &[]).expect("runs");
+        native::run::<JudicialAuctionViolations>(&data, &[]).expect("runs")
+    }
+
+    #[test]
+    fn each_violation_fires_its_own_rule_and_near_misses_do_not() {
+        let out = run_fixture();
         let mut fired: Vec<(&str, &str)> =
             out.clues.iter().map(|c| (c.subject.as_str(), c.rule.as_str())).collect();
         fired.sort();
@@ -248,13 +252,7 @@ mod tests {
     /// and debtor, and cites its own rows.
     #[test]
     fn each_clue_quotes_and_cites_its_own_rows() {
-        let info = JudicialAuctionViolations::describe();
-        let data = Dataset::from_csv(
-            &info,
-            &[("auctions", AUCTIONS), ("priority_claims", CLAIMS), ("relations", RELATIONS)],
-        )
-        .expect("parses");
-        let out = native::run::<JudicialAuctionViolations>(&data, &[]).expect("runs");
+        let out = run_fixture();
         let clue = |subject: &str, rule: &str| {
             let c = out.clues.iter().find(|c| c.subject == subject && c.rule == rule).expect("a clue");
             let cited: Vec<(&str, u64)> = c.evidence.iter().map(|e| (e.table.as_str(), e.row)).collect();
