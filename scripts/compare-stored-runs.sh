@@ -7,9 +7,11 @@
 # approved by a second admin), then `sieve run DIGEST --dataset t` alternates between the two,
 # RUNS times each (default 10). Prints per build the medians of loading, the model and the whole
 # process (ms), and the output digests seen: two builds of the same rule must print one digest.
-# SIEVE names the binary (default target/release/sieve).
+# SIEVE names the binary (default target/release/sieve). OLD_WITHOUT_CHECKS=1 removes the BLAKE3
+# check digests from the old home's manifest, so its blobs are held to their SHA-256 names (give
+# the same component twice to measure what the check digests save).
 set -euo pipefail
-[ $# -ge 4 ] || { sed -n 2,10p "$0" >&2; exit 2; }
+[ $# -ge 4 ] || { sed -n 2,13p "$0" >&2; exit 2; }
 task=$1 data=$2 runs=${5:-10}
 sieve=${SIEVE:-$(cd "$(dirname "$0")/.." && pwd)/target/release/sieve}
 work=$(mktemp -d)
@@ -35,6 +37,17 @@ setup() {
 
 setup "$work/old" "$3"
 setup "$work/new" "$4"
+if [ "${OLD_WITHOUT_CHECKS:-}" = 1 ]; then
+    python3 - "$work/old/sieve.db" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for id_, text in db.execute("SELECT id, encoding FROM datasets WHERE encoding IS NOT NULL").fetchall():
+    encoding = json.loads(text)
+    encoding.pop("checks", None)
+    db.execute("UPDATE datasets SET encoding = ? WHERE id = ?", (json.dumps(encoding), id_))
+db.commit()
+PY
+fi
 for _ in $(seq 1 "$runs"); do
     for build in old new; do
         home=$work/$build
