@@ -174,6 +174,37 @@ mod tests {
         assert!((d1.score - 0.7).abs() < 1e-9);
     }
 
+    /// Trips are grouped by the debtor's code and the debtor's id is read for one restriction
+    /// row: each clue names its own debtor, cites that restriction, and the clues come in the
+    /// order of the debtors' ids.
+    #[test]
+    fn each_clue_names_its_own_debtor_in_order_of_their_ids() {
+        let info = RestrictedDebtorTravel::describe();
+        let data = Dataset::from_csv(
+            &info,
+            &[("restrictions", RESTRICTIONS), ("travel", TRAVEL), ("passports", PASSPORTS)],
+        )
+        .expect("parses");
+        let out = native::run::<RestrictedDebtorTravel>(&data, &[]).expect("runs");
+        let emitted: Vec<(&str, &str, u64)> =
+            out.clues.iter().map(|c| (c.subject.as_str(), c.reason.as_str(), c.evidence[0].row)).collect();
+        let direct = |who: &str, trips: usize| {
+            format!(
+                "Debtor {who} made {trips} restricted trips (flights, G trains, D-train first class) while restricted."
+            )
+        };
+        let passport = |who: &str| {
+            format!(
+                "Debtor {who} made 1 restricted trips while restricted, 1 of them on a passport issued to the debtor."
+            )
+        };
+        let (d1, d4, d5, d7) = (direct("D1", 2), passport("D4"), direct("D5", 1), passport("D7"));
+        assert_eq!(
+            emitted,
+            [("D1", d1.as_str(), 0), ("D4", d4.as_str(), 3), ("D5", d5.as_str(), 4), ("D7", d7.as_str(), 6)]
+        );
+    }
+
     #[test]
     fn restricted_modes() {
         assert!(is_restricted("rail_g", "second"));
