@@ -180,11 +180,15 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn flags_only_confirmations_with_every_mark() {
+    fn run_fixture(params: &[(&str, &str)]) -> native::NativeOutput {
         let data =
             Dataset::from_csv(&FalseMediationConfirmation::describe(), &fixture()).expect("fixture parses");
-        let out = native::run::<FalseMediationConfirmation>(&data, &[]).expect("runs");
+        native::run::<FalseMediationConfirmation>(&data, params).expect("runs")
+    }
+
+    #[test]
+    fn flags_only_confirmations_with_every_mark() {
+        let out = run_fixture(&[]);
         let mut flagged: Vec<(&str, f64)> = out.clues.iter().map(|c| (c.subject.as_str(), c.score)).collect();
         flagged.sort_by(|a, b| a.0.cmp(b.0));
         // The pair A1/B1 comes 7 times before M1 (score capped at 1.0), A2/B2 twice.
@@ -195,9 +199,7 @@ mod tests {
     /// with the figures its row's marks gave.
     #[test]
     fn each_clue_quotes_its_own_row() {
-        let data =
-            Dataset::from_csv(&FalseMediationConfirmation::describe(), &fixture()).expect("fixture parses");
-        let out = native::run::<FalseMediationConfirmation>(&data, &[]).expect("runs");
+        let out = run_fixture(&[]);
         let mut clues: Vec<(&str, &str)> =
             out.clues.iter().map(|c| (c.subject.as_str(), c.reason.as_str())).collect();
         clues.sort();
@@ -227,10 +229,8 @@ mod tests {
 
     #[test]
     fn thresholds_are_parameters() {
-        let data =
-            Dataset::from_csv(&FalseMediationConfirmation::describe(), &fixture()).expect("fixture parses");
         let subjects = |params: &[(&str, &str)]| {
-            let out = native::run::<FalseMediationConfirmation>(&data, params).expect("runs");
+            let out = run_fixture(params);
             let mut s: Vec<String> = out.clues.into_iter().map(|c| c.subject).collect();
             s.sort();
             s

@@ -138,13 +138,17 @@ mod tests {
     const CASES: &str = include_str!("../../../tests/fixtures/private-lending-fraud/lending_cases.csv");
     const ENFORCEMENT: &str = include_str!("../../../tests/fixtures/private-lending-fraud/enforcement.csv");
 
-    fn lenders(params: &[(&str, &str)]) -> Vec<(String, usize)> {
+    fn run_fixture(params: &[(&str, &str)]) -> native::NativeOutput {
         let data = Dataset::from_csv(
             &PrivateLendingFraud::describe(),
             &[("lending_cases", CASES), ("enforcement", ENFORCEMENT)],
         )
         .expect("parses");
-        let out = native::run::<PrivateLendingFraud>(&data, params).expect("runs");
+        native::run::<PrivateLendingFraud>(&data, params).expect("runs")
+    }
+
+    fn lenders(params: &[(&str, &str)]) -> Vec<(String, usize)> {
+        let out = run_fixture(params);
         let mut found: std::collections::BTreeMap<String, usize> = Default::default();
         for c in &out.clues {
             let who = c.subject.split('-').next().unwrap_or_default().to_string();
@@ -156,12 +160,7 @@ mod tests {
     #[test]
     fn flags_every_suit_of_a_professional_lender_and_no_near_miss() {
         assert_eq!(lenders(&[]), [("L".to_string(), 15), ("M".to_string(), 17)]);
-        let data = Dataset::from_csv(
-            &PrivateLendingFraud::describe(),
-            &[("lending_cases", CASES), ("enforcement", ENFORCEMENT)],
-        )
-        .expect("parses");
-        let out = native::run::<PrivateLendingFraud>(&data, &[]).expect("runs");
+        let out = run_fixture(&[]);
         let l1 = out.clues.iter().find(|c| c.subject == "L-01").expect("L-01");
         assert!(l1.evidence.iter().any(|e| e.table == "enforcement"));
         // L: 4 of 15 withdrawn, all at 30%: 0.6 + 0.2 * 4/15 + 0.2.
@@ -172,12 +171,7 @@ mod tests {
     /// its own lender, and cites its own row.
     #[test]
     fn each_clue_quotes_its_own_case_and_lender() {
-        let data = Dataset::from_csv(
-            &PrivateLendingFraud::describe(),
-            &[("lending_cases", CASES), ("enforcement", ENFORCEMENT)],
-        )
-        .expect("parses");
-        let out = native::run::<PrivateLendingFraud>(&data, &[]).expect("runs");
+        let out = run_fixture(&[]);
         let clue = |subject: &str| {
             let c = out.clues.iter().find(|c| c.subject == subject).expect("a clue");
             (c.reason.as_str(), c.evidence[0].row)

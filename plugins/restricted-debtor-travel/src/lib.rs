@@ -149,15 +149,19 @@ mod tests {
     const TRAVEL: &str = include_str!("../../../tests/fixtures/restricted-debtor-travel/travel.csv");
     const PASSPORTS: &str = include_str!("../../../tests/fixtures/restricted-debtor-travel/passports.csv");
 
-    #[test]
-    fn finds_direct_and_passport_travel_and_spares_near_misses() {
+    fn run_fixture() -> native::NativeOutput {
         let info = RestrictedDebtorTravel::describe();
         let data = Dataset::from_csv(
             &info,
             &[("restrictions", RESTRICTIONS), ("travel", TRAVEL), ("passports", PASSPORTS)],
         )
         .expect("parses");
-        let out = native::run::<RestrictedDebtorTravel>(&data, &[]).expect("runs");
+        native::run::<RestrictedDebtorTravel>(&data, &[]).expect("runs")
+    }
+
+    #[test]
+    fn finds_direct_and_passport_travel_and_spares_near_misses() {
+        let out = run_fixture();
         let found: Vec<(&str, &str, usize)> =
             out.clues.iter().map(|c| (c.subject.as_str(), c.rule.as_str(), c.evidence.len())).collect();
         // D1: two trips (the one before imposition does not count); D4 through passport E2; D5
@@ -179,13 +183,7 @@ mod tests {
     /// order of the debtors' ids.
     #[test]
     fn each_clue_names_its_own_debtor_in_order_of_their_ids() {
-        let info = RestrictedDebtorTravel::describe();
-        let data = Dataset::from_csv(
-            &info,
-            &[("restrictions", RESTRICTIONS), ("travel", TRAVEL), ("passports", PASSPORTS)],
-        )
-        .expect("parses");
-        let out = native::run::<RestrictedDebtorTravel>(&data, &[]).expect("runs");
+        let out = run_fixture();
         let emitted: Vec<(&str, &str, u64)> =
             out.clues.iter().map(|c| (c.subject.as_str(), c.reason.as_str(), c.evidence[0].row)).collect();
         let direct = |who: &str, trips: usize| {
