@@ -40,10 +40,15 @@ fn fixture(name: &str) -> String {
 
 /// A SQL model file with `query` under a T4 header (and `params`, header lines).
 fn t4_model(name: &str, params: &str, query: &str) -> String {
+    model_file(name, "judicial-auction-violations", "auction-item", params, query)
+}
+
+/// A SQL model file with `query` under a header for `task`, whose clues name `subject`s.
+fn model_file(name: &str, task: &str, subject: &str, params: &str, query: &str) -> String {
     let dir = fresh_dir(&format!("sql-{name}"));
     let path = dir.join(format!("{name}.sql"));
     let text = format!(
-        "-- name: {name}\n-- version: 0.1.0\n-- task: judicial-auction-violations\n-- subject: auction-item\n{params}{query}\n"
+        "-- name: {name}\n-- version: 0.1.0\n-- task: {task}\n-- subject: {subject}\n{params}{query}\n"
     );
     std::fs::write(&path, text).expect("write");
     path.to_str().expect("utf-8").to_string()
@@ -82,6 +87,7 @@ fn sql_models_end_to_end() {
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
     a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
     joins_on_codes_match_exactly_what_joins_on_text_match();
+    text_carried_as_codes_gives_what_the_text_gives();
     expressions_of_one_coded_column_give_per_value_what_they_give_per_row();
     the_engine_run_as_an_ordinary_component_learns_nothing();
     the_bundled_sql_models_find_what_the_rust_models_find();
@@ -370,16 +376,32 @@ fn expressions_of_one_coded_column_give_per_value_what_they_give_per_row() {
     assert!(clues.is_empty());
 }
 
+/// Give every fifth row of CSV file `path` the `column` of the row before it.
+fn repeat_every_fifth(path: &std::path::Path, column: &str) {
+    rewrite_column(
+        path,
+        column,
+        |i, values| if i % 5 == 4 { values[i - 1].clone() } else { values[i].clone() },
+    );
+}
+
 /// Empty `column` (a null) in every seventh row of CSV file `path`.
 fn blank_every_seventh(path: &std::path::Path, column: &str) {
+    rewrite_column(path, column, |i, values| if i % 7 == 0 { String::new() } else { values[i].clone() });
+}
+
+/// Rewrite `column` of CSV file `path`: row `i` takes `value(i, the column's values)`.
+fn rewrite_column(path: &std::path::Path, column: &str, value: impl Fn(usize, &[String]) -> String) {
     let mut reader = csv::Reader::from_path(path).expect("csv");
     let header = reader.headers().expect("header").clone();
     let at = header.iter().position(|h| h == column).expect("column");
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
+    let values: Vec<String> = rows.iter().map(|r| r.get(at).unwrap_or("").to_string()).collect();
     let mut writer = csv::Writer::from_path(path).expect("csv");
     writer.write_record(&header).expect("header");
     for (i, row) in rows.iter().enumerate() {
-        let fields = row.iter().enumerate().map(|(j, f)| if j == at && i % 7 == 0 { "" } else { f });
+        let new = value(i, &values);
+        let fields = row.iter().enumerate().map(|(j, f)| if j == at { new.as_str() } else { f });
         writer.write_record(fields).expect("record");
     }
     writer.flush().expect("flush");
@@ -484,9 +506,95 @@ fn a_query_that_names_more_than_it_reads_runs_on_what_it_reads() {
     assert_eq!(clues.len(), items, "a clue per auction: {report}");
 }
 
+/// A plan carries each text column as codes (a case number outside any domain as its row
+/// number) and makes its text only where it is read. Each pair of queries below does one thing
+/// on a column the plan may carry as codes, and the same on `x || ''`, which is text from the
+/// scan on: a window partitioned by it, a grouping, `min()` of it per party, a join of a table
+/// with itself on it, a sort, `IS NULL` and `LIKE`. Each pair finds exactly the same rows.
+fn text_carried_as_codes_gives_what_the_text_gives() {
+    let pair = |rule: &str, query: &dyn Fn(&str) -> String| {
+        format!(
+            "{} UNION ALL {}",
+            query("").replace("RULE", &format!("{rule}-codes")),
+            query(" || ''").replace("RULE", &format!("{rule}-text"))
+        )
+    };
+    let queries = [
+        pair("window", &|t| {
+            format!(
+            "SELECT case_no AS subject, CAST(min(__row) OVER (PARTITION BY case_no{t}) AS DOUBLE) AS score, 'RULE' AS rule, case_no AS reason
+             FROM ip_cases WHERE case_no IS NOT NULL"
+        )
+        }),
+        pair("grouped", &|t| {
+            format!(
+            "SELECT k AS subject, CAST(n AS DOUBLE) AS score, 'RULE' AS rule, 'x' AS reason
+             FROM (SELECT case_no{t} AS k, count(*) AS n FROM ip_cases WHERE case_no IS NOT NULL GROUP BY case_no{t})"
+        )
+        }),
+        pair("least", &|t| {
+            format!(
+                "SELECT first AS subject, CAST(n AS DOUBLE) AS score, 'RULE' AS rule, p AS reason
+             FROM (SELECT plaintiff_id{t} AS p, min(case_no) AS first, count(*) AS n FROM ip_cases
+                   WHERE plaintiff_id IS NOT NULL AND case_no IS NOT NULL GROUP BY plaintiff_id{t})"
+            )
+        }),
+        pair("twice", &|t| {
+            format!(
+            "SELECT a.case_no AS subject, CAST(b.__row AS DOUBLE) AS score, 'RULE' AS rule, b.reg_no AS reason
+             FROM ip_cases a JOIN ip_cases b ON a.case_no{t} = b.case_no{t} AND a.__row < b.__row"
+        )
+        }),
+        pair("sorted", &|t| {
+            format!(
+            "SELECT * FROM (SELECT case_no AS subject, 0.5 AS score, 'RULE' AS rule, reg_no AS reason FROM ip_cases
+                            WHERE case_no IS NOT NULL ORDER BY case_no{t} DESC, __row LIMIT 7)"
+        )
+        }),
+        pair("blank", &|t| {
+            format!(
+            "SELECT coalesce(reg_no, '-') AS subject, CAST(__row AS DOUBLE) AS score, 'RULE' AS rule, 'x' AS reason
+             FROM ip_cases WHERE plaintiff_agent{t} IS NULL"
+        )
+        }),
+        pair("like", &|t| {
+            format!(
+            "SELECT case_no AS subject, CAST(__row AS DOUBLE) AS score, 'RULE' AS rule, defendant_kind AS reason
+             FROM ip_cases WHERE case_no{t} LIKE '%7%'"
+        )
+        }),
+    ];
+    let model = model_file("codes-carried", "copyright-harvesting", "case", "", &queries.join(" UNION ALL "));
+    let data = fresh_dir("sql-carried-data");
+    let d = data.to_str().expect("utf-8");
+    let generated = run(&["gen", "copyright-harvesting", "--seed", "5", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    // Case numbers repeat now and then, yet stay mostly distinct, so that the host serves them as
+    // plain text: their codes are row numbers, which differ where the text is the same.
+    repeat_every_fifth(&data.join("ip_cases.csv"), "case_no");
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["stderr"], "", "the rewrite to codes applied: {report}");
+    let of = |rule: &str| {
+        let mut found: Vec<String> = clues
+            .iter()
+            .filter(|c| c["rule"] == rule)
+            .map(|c| format!("{} {} {}", c["subject"], c["score"], c["reason"]))
+            .collect();
+        found.sort();
+        found
+    };
+    for rule in ["window", "grouped", "least", "twice", "sorted", "blank", "like"] {
+        let codes = of(&format!("{rule}-codes"));
+        assert!(!codes.is_empty(), "{rule} found nothing");
+        assert_eq!(codes, of(&format!("{rule}-text")), "{rule}");
+    }
+}
+
 /// The engine joins and groups key columns on their dictionary codes: within one key domain that
 /// finds exactly the pairs comparing the text finds (`upper()` keeps a key from being a plain
 /// column, so those joins compare text), and across two domains, whose codes mean different
+
 /// things, no more than the text does.
 fn joins_on_codes_match_exactly_what_joins_on_text_match() {
     let model = t4_model(

@@ -1,16 +1,19 @@
-//! Joins and groupings on key domains run on dictionary codes. The host codes the columns of a
-//! key domain (one plate in `judgments` and in `vehicles`) against one dictionary of distinct
-//! values, so two of them hold equal text exactly where they hold equal codes. DataFusion would
-//! hash and compare the text in every join and group-by; this rewrite of the optimized plan makes
-//! it compare 4-byte codes instead, wherever both sides of an equi-join key, or a grouping key, are
-//! plain columns of one domain, and turns a grouped code back into its text with one lookup per
-//! group. Everything the query returns is the same; the rest of the plan is left as it was.
+//! Plans carry codes, not text. The host codes each key domain's columns (one plate in
+//! `judgments` and in `vehicles`) against one dictionary of distinct values, so two of them hold
+//! equal text exactly where they hold equal codes; a text column outside any domain takes its row
+//! numbers as its codes. This rewrite of the optimized plan scans every text column as its codes
+//! and keeps them so, through filters, projections, joins, groupings and windows, for as long as
+//! the plan only passes the column on or compares it whole within its domain (an equi-join key,
+//! a grouping key, a partition key, `IS NULL`). Where the plan reads the text (an expression, a
+//! sort, a comparison across domains, the query's result), it turns the codes into text there,
+//! for the rows that reach that point only: DataFusion would make the text of every row at the
+//! scan, and hash and compare it in every join and group-by. Everything the query returns is the
+//! same; the plan's shape is left as it was.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::default_table_source::provider_as_source;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -18,9 +21,9 @@ use datafusion::common::{Column, DFSchema, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::logical_plan::{
-    Aggregate, Filter, Join, JoinType, Projection, SubqueryAlias, TableScan, TableScanBuilder,
+    Aggregate, Filter, Join, JoinType, Projection, SubqueryAlias, TableScan, TableScanBuilder, Window,
 };
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, ScalarUDF, Volatility};
+use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF, Volatility};
 
 use crate::per_value::{self, PerValue, Values};
 use crate::tables::{Dictionaries, LoadedTable};
@@ -59,67 +62,79 @@ fn per_row(expr: &Expr) -> bool {
     }
 }
 
+/// Whether `expr` holds a subquery, whose plan this rewrite does not enter: the fields it reads
+/// from outside must then be text.
+fn has_subquery(expr: &Expr) -> bool {
+    expr.exists(|e| {
+        Ok(matches!(
+            e,
+            Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_) | Expr::OuterReferenceColumn(..)
+        ))
+    })
+    .unwrap_or(true)
+}
+
 /// The codes column a field is a function of, and what each code stands for in that field.
 type Valued = (Column, Arc<Values>);
 
-/// A plan after the rewrite: which of its output fields are the original ones (in order); for a
-/// text field that has one, the field holding its codes and their domain; and for a field that
-/// is a function of some codes (a coded column, or an expression of one), the field holding
-/// those codes and what each stands for.
+/// A plan after the rewrite: which of its output fields are the original ones (in order); which
+/// fields hold codes in place of their text, and of which domain; and for a field that is a
+/// function of some codes (a field of codes, or an expression of one), the field holding those
+/// codes and what each stands for.
 struct Coded {
     plan: LogicalPlan,
     original: Vec<usize>,
-    twins: HashMap<usize, (usize, usize)>,
+    lazy: HashMap<usize, usize>,
     valued: HashMap<usize, (usize, Arc<Values>)>,
 }
 
 impl Coded {
     fn plain(plan: LogicalPlan) -> Coded {
         let original = (0..plan.schema().fields().len()).collect();
-        Coded { plan, original, twins: HashMap::new(), valued: HashMap::new() }
+        Coded { plan, original, lazy: HashMap::new(), valued: HashMap::new() }
+    }
+
+    /// The field `column` names.
+    fn at(&self, column: &Column) -> Option<usize> {
+        self.plan.schema().maybe_index_of_column(column)
+    }
+
+    /// The domain of the codes `column` holds in place of its text, if it does.
+    fn lazy(&self, column: &Column) -> Option<usize> {
+        self.lazy.get(&self.at(column)?).copied()
     }
 
     /// The codes column `column` is a function of, and what each code stands for there.
     fn valued(&self, column: &Column) -> Option<Valued> {
-        let at = self.plan.schema().maybe_index_of_column(column)?;
-        let (codes, values) = self.valued.get(&at)?;
+        let (codes, values) = self.valued.get(&self.at(column)?)?;
         Some((self.column(*codes), values.clone()))
     }
 
     fn column(&self, i: usize) -> Column {
         Column::from(self.plan.schema().qualified_field(i))
     }
+}
 
-    /// The codes column of `expr`, when it is a plain column that has one, and its domain.
-    fn twin(&self, expr: &Expr) -> Option<(Column, usize)> {
-        let Expr::Column(column) = expr else { return None };
-        let at = self.plan.schema().maybe_index_of_column(column)?;
-        let &(twin, domain) = self.twins.get(&at)?;
-        Some((self.column(twin), domain))
-    }
-
-    /// The plan with its original fields only, in their order.
-    fn strip(self) -> Result<LogicalPlan> {
-        if self.original.len() == self.plan.schema().fields().len() {
-            return Ok(self.plan);
-        }
-        let exprs = self.original.iter().map(|&i| Expr::Column(self.column(i))).collect();
-        Ok(LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(self.plan))?))
-    }
+/// What the rewrite knows of a domain.
+struct Domain {
+    /// Turns its codes into their text.
+    decoder: Arc<ScalarUDF>,
+    /// Whether equal codes are equal text (a dictionary's), so that its codes may be compared.
+    distinct: bool,
+    /// Its values, where it has few enough for expressions to be evaluated per value.
+    values: Option<Arc<Values>>,
 }
 
 /// The rewrite, over a run's loaded tables.
 pub struct Rewrite {
     tables: HashMap<String, LoadedTable>,
-    decoders: Vec<Arc<ScalarUDF>>,
-    /// Per domain, its values, where it has few enough for expressions to be evaluated per value.
-    values: Vec<Option<Arc<Values>>>,
+    domains: Vec<Domain>,
     /// Numbers the functions and columns the rewrite adds, so that no two share a name.
     added: Cell<usize>,
 }
 
 impl Rewrite {
-    /// A rewrite over `tables` (by name), whose coded columns' domains are `dictionaries`'.
+    /// A rewrite over `tables` (by name), whose text columns' domains are `dictionaries`'.
     pub fn new(tables: HashMap<String, LoadedTable>, dictionaries: &Dictionaries) -> Rewrite {
         // A domain's rows: those of the largest table coded against it.
         let mut rows = vec![0usize; dictionaries.len()];
@@ -128,28 +143,48 @@ impl Rewrite {
                 rows[domain] = rows[domain].max(table.rows());
             }
         }
-        let (mut decoders, mut values) = (Vec::new(), Vec::new());
-        for (domain, rows) in rows.into_iter().enumerate() {
-            let Some(dictionary) = dictionaries.values(domain) else { continue };
-            let text = Values::dictionary(dictionary);
-            // Turns the domain's codes back into its text.
-            let decode = PerValue::new(format!("__sieve_decode_{domain}"), text.clone(), DataType::Utf8View);
-            decoders.push(Arc::new(ScalarUDF::new_from_impl(decode)));
+        let mut domains = Vec::new();
+        for (domain, (text, rows)) in dictionaries.texts().zip(rows).enumerate() {
+            let distinct = text.distinct();
             // Evaluating every value pays where values repeat: a few per row would not.
-            values.push((dictionary.len() * PER_VALUE_RATIO <= rows).then_some(text));
+            let few = distinct && text.len() * PER_VALUE_RATIO <= rows;
+            let text = Values::text(text.clone());
+            let decode = PerValue::new(format!("__sieve_decode_{domain}"), text.clone(), DataType::Utf8View);
+            let decoder = Arc::new(ScalarUDF::new_from_impl(decode));
+            domains.push(Domain { decoder, distinct, values: few.then_some(text) });
         }
-        Rewrite { tables, decoders, values, added: Cell::new(0) }
+        Rewrite { tables, domains, added: Cell::new(0) }
     }
 
-    /// `plan`, joining and grouping on codes where it can, and evaluating expressions of one coded
-    /// column per value; the same output fields. `state` plans those expressions.
+    /// `plan`, carrying codes where it can, and evaluating expressions of one coded column per
+    /// value; the same output fields. `state` plans those expressions.
     pub fn apply(&self, plan: LogicalPlan, state: &SessionState) -> Result<LogicalPlan> {
-        self.visit(plan, state)?.strip()
+        let coded = self.visit(plan, state)?;
+        self.strip(coded)
     }
 
     /// What `domain`'s codes stand for, where expressions of it are evaluated per value.
     fn domain_values(&self, domain: usize) -> Option<Arc<Values>> {
-        self.values.get(domain).cloned().flatten()
+        self.domains.get(domain).and_then(|d| d.values.clone())
+    }
+
+    /// Whether `domain`'s codes are equal exactly where their text is.
+    fn distinct(&self, domain: usize) -> bool {
+        self.domains.get(domain).is_some_and(|d| d.distinct)
+    }
+
+    /// The domain of `expr`, when it is a plain column holding codes that may be compared.
+    fn comparable(&self, expr: &Expr, input: &Coded) -> Option<usize> {
+        let Expr::Column(column) = expr else { return None };
+        input.lazy(column).filter(|&domain| self.distinct(domain))
+    }
+
+    /// The text of `codes`, of `domain`.
+    fn decode(&self, domain: usize, codes: Expr) -> Result<Expr> {
+        let Some(domain) = self.domains.get(domain) else {
+            return datafusion::common::plan_err!("codes of an unknown domain {domain}");
+        };
+        Ok(Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(&domain.decoder), vec![codes])))
     }
 
     /// A name no other function or column of the plan has.
@@ -159,16 +194,128 @@ impl Rewrite {
         format!("__sieve_{what}_{n}")
     }
 
+    /// The plan with its original fields only, in their order, each as text.
+    fn strip(&self, coded: Coded) -> Result<LogicalPlan> {
+        let plain = coded.original.iter().all(|i| !coded.lazy.contains_key(i));
+        if plain && coded.original.len() == coded.plan.schema().fields().len() {
+            return Ok(coded.plan);
+        }
+        let exprs = coded
+            .original
+            .iter()
+            .map(|&i| {
+                let column = Expr::Column(coded.column(i));
+                match coded.lazy.get(&i) {
+                    Some(&domain) => {
+                        let (relation, field) = coded.plan.schema().qualified_field(i);
+                        Ok(self.decode(domain, column)?.alias_qualified(relation.cloned(), field.name()))
+                    }
+                    None => Ok(column),
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(coded.plan))?))
+    }
+
+    /// `input` with its fields `fields` turned from codes into their text, under their own names
+    /// (the codes stay on, as an added field, where another field is a function of them).
+    fn decoded(&self, input: Coded, fields: &HashSet<usize>) -> Result<Coded> {
+        if !fields.iter().any(|i| input.lazy.contains_key(i)) {
+            return Ok(input);
+        }
+        let schema = Arc::clone(input.plan.schema());
+        let mut exprs = Vec::with_capacity(schema.fields().len());
+        let mut lazy = input.lazy.clone();
+        for i in 0..schema.fields().len() {
+            let column = Expr::Column(input.column(i));
+            match input.lazy.get(&i) {
+                Some(&domain) if fields.contains(&i) => {
+                    let (relation, field) = schema.qualified_field(i);
+                    exprs.push(self.decode(domain, column)?.alias_qualified(relation.cloned(), field.name()));
+                    lazy.remove(&i);
+                }
+                _ => exprs.push(column),
+            }
+        }
+        let mut kept = HashMap::new();
+        let mut valued = HashMap::new();
+        for (&at, (codes, values)) in &input.valued {
+            let codes = match lazy.contains_key(codes) || !input.lazy.contains_key(codes) {
+                true => *codes,
+                false => *kept.entry(*codes).or_insert_with(|| {
+                    exprs.push(Expr::Column(input.column(*codes)).alias(self.fresh("codes")));
+                    exprs.len() - 1
+                }),
+            };
+            valued.insert(at, (codes, values.clone()));
+        }
+        let plan = LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(input.plan))?);
+        Ok(Coded { plan, original: input.original, lazy, valued })
+    }
+
+    /// The fields of `input` that `exprs` read.
+    fn read(exprs: &[&Expr], input: &Coded) -> HashSet<usize> {
+        let mut columns = HashSet::new();
+        for expr in exprs {
+            expr.add_column_refs(&mut columns);
+        }
+        columns.into_iter().filter_map(|c| input.at(c)).collect()
+    }
+
+    /// `expr` with each field of codes it reads turned into their text, where it reads them;
+    /// `lazy` says which fields hold codes. Whether a row's text is null is whether its code is:
+    /// `IS [NOT] NULL` of codes is left as it is.
+    fn materialize(&self, expr: Expr, lazy: &dyn Fn(&Column) -> Option<usize>) -> Result<Expr> {
+        let rewritten = expr.transform_down(|e| {
+            let domain = match &e {
+                // The rewrite's own functions take codes.
+                Expr::ScalarFunction(f) if f.func.name().starts_with("__sieve_") => {
+                    return Ok(Transformed::new(e, false, TreeNodeRecursion::Jump));
+                }
+                Expr::IsNull(inner) | Expr::IsNotNull(inner)
+                    if matches!(inner.as_ref(), Expr::Column(c) if lazy(c).is_some()) =>
+                {
+                    return Ok(Transformed::new(e, false, TreeNodeRecursion::Jump));
+                }
+                // Counting the rows that are not null needs no text.
+                Expr::AggregateFunction(f)
+                    if f.func.name() == "count"
+                        && !f.params.distinct
+                        && !f.params.args.is_empty()
+                        && f.params.args.iter().all(|a| matches!(a, Expr::Column(c) if lazy(c).is_some())) =>
+                {
+                    let mut f = f.clone();
+                    if let Some(filter) = f.params.filter.take() {
+                        f.params.filter = Some(Box::new(self.materialize(*filter, lazy)?));
+                    }
+                    return Ok(Transformed::new(Expr::AggregateFunction(f), true, TreeNodeRecursion::Jump));
+                }
+                Expr::Column(c) => lazy(c),
+                _ => None,
+            };
+            Ok(match domain {
+                Some(domain) => Transformed::new(self.decode(domain, e)?, true, TreeNodeRecursion::Jump),
+                None => Transformed::no(e),
+            })
+        })?;
+        Ok(rewritten.data)
+    }
+
     fn visit(&self, plan: LogicalPlan, state: &SessionState) -> Result<Coded> {
+        // A node whose expressions hold a subquery sees its inputs as text.
+        if plan.expressions().iter().any(has_subquery) {
+            return self.other(plan, state);
+        }
         match plan {
             LogicalPlan::TableScan(scan) => self.scan(scan),
             LogicalPlan::Projection(projection) => self.projection(projection, state),
             LogicalPlan::Join(join) => self.join(join, state),
             LogicalPlan::Aggregate(aggregate) => self.aggregate(aggregate, state),
+            LogicalPlan::Window(window) => self.window(window, state),
             // Fields pass through one for one.
             LogicalPlan::Filter(Filter { predicate, input, .. }) => {
                 let input = self.visit(Arc::unwrap_or_clone(input), state)?;
-                let (predicate, _) = self.per_value(predicate, &input, state)?;
+                let (predicate, _) = self.expression(predicate, &input, state)?;
                 let plan = LogicalPlan::Filter(Filter::try_new(predicate, Arc::new(input.plan))?);
                 Ok(Coded { plan, ..input })
             }
@@ -179,24 +326,42 @@ impl Rewrite {
             }
             LogicalPlan::Sort(_) | LogicalPlan::Limit(_) => {
                 let input = self.visit(plan.inputs()[0].clone(), state)?;
-                let plan = plan.with_new_exprs(plan.expressions(), vec![input.plan.clone()])?;
+                // A sort compares text: what it sorts by is made text below it.
+                let exprs = plan.expressions();
+                let read = Self::read(&exprs.iter().collect::<Vec<_>>(), &input);
+                let input = self.decoded(input, &read)?;
+                let plan = plan.with_new_exprs(exprs, vec![input.plan.clone()])?;
                 Ok(Coded { plan, ..input })
             }
-            // Anything else sees its inputs as they were.
-            other => {
-                let inputs = other
-                    .inputs()
-                    .into_iter()
-                    .map(|input| self.visit(input.clone(), state)?.strip())
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Coded::plain(other.with_new_exprs(other.expressions(), inputs)?))
-            }
+            other => self.other(other, state),
         }
     }
 
-    /// `expr` with each largest part that depends on one coded column alone evaluated per value
-    /// (see [`crate::per_value`]); and, when that is the whole of it (under any alias), the
-    /// codes it is a function of and what each then stands for.
+    /// A node the rewrite does not know: its inputs as they were, text.
+    fn other(&self, plan: LogicalPlan, state: &SessionState) -> Result<Coded> {
+        let inputs = plan
+            .inputs()
+            .into_iter()
+            .map(|input| {
+                let coded = self.visit(input.clone(), state)?;
+                self.strip(coded)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Coded::plain(plan.with_new_exprs(plan.expressions(), inputs)?))
+    }
+
+    /// `expr` over `input`: each largest part of it that depends on one coded column alone
+    /// evaluated per value (see [`crate::per_value`]), and codes read elsewhere made text; and,
+    /// when the whole of it (under any alias) is a function of some codes, those codes and what
+    /// each then stands for.
+    fn expression(&self, expr: Expr, input: &Coded, state: &SessionState) -> Result<(Expr, Option<Valued>)> {
+        let (expr, whole) = self.per_value(expr, input, state)?;
+        Ok((self.materialize(expr, &|c| input.lazy(c))?, whole))
+    }
+
+    /// `expr` with each largest part that depends on one coded column alone evaluated per value;
+    /// and, when that is the whole of it (under any alias), the codes it is a function of and
+    /// what each then stands for.
     fn per_value(&self, expr: Expr, input: &Coded, state: &SessionState) -> Result<(Expr, Option<Valued>)> {
         let (inner, alias) = match expr {
             Expr::Alias(alias) => (*alias.expr, Some((alias.relation, alias.name))),
@@ -240,7 +405,11 @@ impl Rewrite {
         let columns = expr.column_refs();
         let [column] = columns.into_iter().collect::<Vec<_>>()[..] else { return Ok(None) };
         let Some((codes, from)) = input.valued(column) else { return Ok(None) };
-        let (_, field) = input.plan.schema().qualified_field_from_column(column)?;
+        // The column's own type: text, where the plan holds its codes.
+        let data_type = match input.lazy(column) {
+            Some(_) => DataType::Utf8View,
+            None => input.plan.schema().qualified_field_from_column(column)?.1.data_type().clone(),
+        };
         let value = Column::from_name(per_value::VALUE);
         let over_value = expr
             .clone()
@@ -251,13 +420,9 @@ impl Rewrite {
                 })
             })?
             .data;
-        let schema = DFSchema::try_from(Schema::new(vec![Field::new(
-            per_value::VALUE,
-            field.data_type().clone(),
-            true,
-        )]))?;
+        let schema = DFSchema::try_from(Schema::new(vec![Field::new(per_value::VALUE, data_type, true)]))?;
         let Ok(physical) = state.create_physical_expr(over_value, &schema) else { return Ok(None) };
-        let return_type = expr.get_type(input.plan.schema())?;
+        let return_type = physical.data_type(schema.as_arrow())?;
         let values = Values::derived(from, physical);
         let function = PerValue::new(self.fresh("per_value"), values.clone(), return_type);
         let call = Expr::ScalarFunction(ScalarFunction::new_udf(
@@ -272,61 +437,60 @@ impl Rewrite {
             return Ok(Coded::plain(LogicalPlan::TableScan(scan)));
         };
         let contract = scan.source.schema();
-        let mut projection =
-            scan.projection.clone().unwrap_or_else(|| (0..contract.fields().len()).collect());
-        let width = projection.len();
-        let mut twins = HashMap::new();
-        for at in 0..width {
-            let name = contract.field(projection[at]).name();
-            if let Some(k) = table.coded().iter().position(|(column, _)| column == name) {
-                twins.insert(at, (projection.len(), table.coded()[k].1));
-                projection.push(contract.fields().len() + k);
+        let projection = scan.projection.clone().unwrap_or_else(|| (0..contract.fields().len()).collect());
+        let mut lazy = HashMap::new();
+        let mut valued = HashMap::new();
+        for (at, &i) in projection.iter().enumerate() {
+            let name = contract.field(i).name();
+            if let Some(&(_, domain)) = table.coded().iter().find(|(column, _)| column == name) {
+                lazy.insert(at, domain);
+                if let Some(values) = self.domain_values(domain) {
+                    valued.insert(at, (at, values));
+                }
             }
         }
-        if twins.is_empty() {
+        if lazy.is_empty() {
             return Ok(Coded::plain(LogicalPlan::TableScan(scan)));
         }
-        let valued = twins
-            .iter()
-            .filter_map(|(&at, &(twin, domain))| Some((at, (twin, self.domain_values(domain)?))))
-            .collect();
+        let width = projection.len();
         let source = provider_as_source(Arc::new(table.with_codes()));
         let plan = TableScanBuilder::new(scan.table_name, source)
             .with_projection(Some(projection))
             .with_filters(scan.filters)
             .with_fetch(scan.fetch)
             .build()?;
-        Ok(Coded { plan: LogicalPlan::TableScan(plan), original: (0..width).collect(), twins, valued })
+        Ok(Coded { plan: LogicalPlan::TableScan(plan), original: (0..width).collect(), lazy, valued })
     }
 
     fn projection(&self, projection: Projection, state: &SessionState) -> Result<Coded> {
         let input = self.visit(Arc::unwrap_or_clone(projection.input), state)?;
         let mut exprs = projection.expr;
         let width = exprs.len();
-        let mut twins = HashMap::new();
+        let mut lazy = HashMap::new();
         let mut valued = HashMap::new();
-        // Each codes column of the input this projection passes on, and where.
+        // Each codes field of the input this projection passes on, and where.
         let mut passed: HashMap<Column, usize> = HashMap::new();
-        for at in 0..width {
-            let plain = match &exprs[at] {
-                Expr::Column(c) => Some((c.clone(), c.relation.clone(), c.name.clone())),
+        for (at, expr) in exprs.iter().enumerate() {
+            let column = match expr {
+                Expr::Column(c) => c,
                 Expr::Alias(alias) => match alias.expr.as_ref() {
-                    Expr::Column(c) => Some((c.clone(), alias.relation.clone(), alias.name.clone())),
-                    _ => None,
+                    Expr::Column(c) => c,
+                    _ => continue,
                 },
-                _ => None,
+                _ => continue,
             };
-            if let Some((column, relation, name)) = plain
-                && let Some((twin, domain)) = input.twin(&Expr::Column(column))
+            if let Some(i) = input.at(column)
+                && let Some(&domain) = input.lazy.get(&i)
             {
-                twins.insert(at, (exprs.len(), domain));
-                passed.insert(twin.clone(), exprs.len());
-                exprs.push(Expr::Column(twin).alias_qualified(relation, crate::tables::code_column(&name)));
+                lazy.insert(at, domain);
+                passed.insert(input.column(i), at);
             }
         }
         for at in 0..width {
-            let (expr, whole) = self.per_value(exprs[at].clone(), &input, state)?;
-            exprs[at] = expr;
+            let (expr, whole) = self.expression(exprs[at].clone(), &input, state)?;
+            if !lazy.contains_key(&at) {
+                exprs[at] = expr;
+            }
             if let Some((codes, values)) = whole {
                 let passed_at = match passed.get(&codes) {
                     Some(&passed_at) => passed_at,
@@ -340,20 +504,25 @@ impl Rewrite {
             }
         }
         let plan = LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(input.plan))?);
-        Ok(Coded { plan, original: (0..width).collect(), twins, valued })
+        Ok(Coded { plan, original: (0..width).collect(), lazy, valued })
     }
 
     fn join(&self, join: Join, state: &SessionState) -> Result<Coded> {
         let left = self.visit(Arc::unwrap_or_clone(join.left), state)?;
         let right = self.visit(Arc::unwrap_or_clone(join.right), state)?;
+        // Keys of one domain compare codes; any other key, its text.
         let on = join
             .on
             .into_iter()
-            .map(|(l, r)| match (left.twin(&l), right.twin(&r)) {
-                (Some((l, a)), Some((r, b))) if a == b => (Expr::Column(l), Expr::Column(r)),
-                _ => (l, r),
+            .map(|(l, r)| match (self.comparable(&l, &left), self.comparable(&r, &right)) {
+                (Some(a), Some(b)) if a == b => Ok((l, r)),
+                _ => Ok((self.materialize(l, &|c| left.lazy(c))?, self.materialize(r, &|c| right.lazy(c))?)),
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
+        let filter = match join.filter {
+            Some(filter) => Some(self.materialize(filter, &|c| left.lazy(c).or_else(|| right.lazy(c)))?),
+            None => None,
+        };
         // Which side's fields the join returns, and where the right side's start.
         let (keeps_left, keeps_right) = match join.join_type {
             JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => (true, true),
@@ -366,79 +535,112 @@ impl Rewrite {
             Arc::new(left.plan),
             Arc::new(right.plan),
             on,
-            join.filter,
+            filter,
             join.join_type,
             join.join_constraint,
             join.null_equality,
             join.null_aware,
         )?);
         let mut original = Vec::new();
-        let mut twins = HashMap::new();
+        let mut lazy = HashMap::new();
         let mut valued = HashMap::new();
         if keeps_left {
             original.extend(left.original.iter().copied());
-            twins.extend(left.twins);
+            lazy.extend(left.lazy);
             valued.extend(left.valued);
         }
         if keeps_right {
             let base = if keeps_left { left_width } else { 0 };
             original.extend(right.original.iter().map(|i| base + i));
-            twins.extend(right.twins.into_iter().map(|(i, (t, d))| (base + i, (base + t, d))));
+            lazy.extend(right.lazy.into_iter().map(|(i, d)| (base + i, d)));
             valued.extend(right.valued.into_iter().map(|(i, (t, v))| (base + i, (base + t, v))));
         }
         // A mark join adds its mark after the side it keeps.
         let width = plan.schema().fields().len();
         let kept = if keeps_left { left_width } else { right_width };
         original.extend(kept..width);
-        Ok(Coded { plan, original, twins, valued })
+        Ok(Coded { plan, original, lazy, valued })
     }
 
     fn aggregate(&self, aggregate: Aggregate, state: &SessionState) -> Result<Coded> {
         let input = self.visit(Arc::unwrap_or_clone(aggregate.input), state)?;
         let grouping_set = aggregate.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_)));
-        let mut group = aggregate.group_expr;
-        let mut coded = Vec::new();
-        if !grouping_set {
-            for (at, expr) in group.iter_mut().enumerate() {
-                if let Some((twin, domain)) = input.twin(expr)
-                    && let Some(decoder) = self.decoders.get(domain)
-                {
-                    *expr = Expr::Column(twin);
-                    coded.push((at, domain, decoder));
+        // Grouping keys of a domain whose codes compare group on codes, and stay codes above;
+        // whatever else the grouping is keyed on is made text below it.
+        let mut kept = HashMap::new();
+        let mut text = Vec::new();
+        for (at, expr) in aggregate.group_expr.iter().enumerate() {
+            match self.comparable(expr, &input) {
+                Some(domain) if !grouping_set => {
+                    kept.insert(at, domain);
                 }
+                _ => text.push(expr),
             }
         }
-        let original_schema = aggregate.schema;
-        let plan =
-            LogicalPlan::Aggregate(Aggregate::try_new(Arc::new(input.plan), group, aggregate.aggr_expr)?);
-        if coded.is_empty() {
-            return Ok(Coded::plain(plan));
+        // Under grouping sets, the aggregates read text too.
+        if grouping_set {
+            text.extend(aggregate.aggr_expr.iter());
         }
-        // Above the grouping: each coded key back as its text, under its own name, then its codes.
-        let width = original_schema.fields().len();
-        let mut exprs: Vec<Expr> = (0..width)
-            .map(|i| {
-                let column = Expr::Column(Column::from(plan.schema().qualified_field(i)));
-                match coded.iter().find(|(at, _, _)| *at == i) {
-                    Some((_, _, decoder)) => {
-                        let (relation, field) = original_schema.qualified_field(i);
-                        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(decoder), vec![column]))
-                            .alias_qualified(relation.cloned(), field.name())
-                    }
-                    None => column,
-                }
-            })
-            .collect();
-        let mut twins = HashMap::new();
-        let mut valued = HashMap::new();
-        for &(at, domain, _) in &coded {
-            twins.insert(at, (exprs.len(), domain));
-            if let Some(values) = self.domain_values(domain) {
-                valued.insert(at, (exprs.len(), values));
+        let read = Self::read(&text, &input);
+        let input = self.decoded(input, &read)?;
+        // A key also read as text is text now.
+        kept.retain(|&at, _| self.comparable(&aggregate.group_expr[at], &input).is_some());
+        // The aggregates read codes where they can (a condition on one coded column per value, a
+        // count of them as it is) and text where they must; each keeps its name.
+        let mut aggr_expr = Vec::with_capacity(aggregate.aggr_expr.len());
+        for (i, expr) in aggregate.aggr_expr.into_iter().enumerate() {
+            let (rewritten, _) = self.expression(expr.clone(), &input, state)?;
+            if rewritten == expr || grouping_set {
+                aggr_expr.push(expr);
+                continue;
             }
-            exprs.push(Expr::Column(Column::from(plan.schema().qualified_field(at))));
+            let (relation, field) = aggregate.schema.qualified_field(aggregate.group_expr.len() + i);
+            let rewritten = match rewritten {
+                Expr::Alias(alias) => *alias.expr,
+                other => other,
+            };
+            aggr_expr.push(rewritten.alias_qualified(relation.cloned(), field.name()));
         }
-        let plan = LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(plan))?);
-        Ok(Coded { plan, original: (0..width).collect(), twins, valued })
+        let plan = LogicalPlan::Aggregate(Aggregate::try_new(
+            Arc::new(input.plan),
+            aggregate.group_expr,
+            aggr_expr,
+        )?);
+        let valued =
+            kept.iter().filter_map(|(&at, &domain)| Some((at, (at, self.domain_values(domain)?)))).collect();
+        let width = plan.schema().fields().len();
+        Ok(Coded { plan, original: (0..width).collect(), lazy: kept, valued })
+    }
+
+    fn window(&self, window: Window, state: &SessionState) -> Result<Coded> {
+        let input = self.visit(Arc::unwrap_or_clone(window.input), state)?;
+        // Partition keys of a domain whose codes compare partition on codes; whatever else the
+        // window reads (its arguments, its order) is made text below it.
+        let mut text = Vec::new();
+        for expr in &window.window_expr {
+            expr.apply(|e| {
+                let Expr::WindowFunction(function) = e else { return Ok(TreeNodeRecursion::Continue) };
+                let params = &function.params;
+                text.extend(params.partition_by.iter().filter(|p| self.comparable(p, &input).is_none()));
+                text.extend(params.args.iter());
+                text.extend(params.order_by.iter().map(|sort| &sort.expr));
+                text.extend(params.filter.as_deref());
+                Ok(TreeNodeRecursion::Jump)
+            })?;
+            // Anything outside a window function (none is expected) is read as text.
+            if !matches!(expr, Expr::WindowFunction(_))
+                && !matches!(expr, Expr::Alias(a) if matches!(a.expr.as_ref(), Expr::WindowFunction(_)))
+            {
+                text.push(expr);
+            }
+        }
+        let read = Self::read(&text, &input);
+        let input = self.decoded(input, &read)?;
+        let input_width = input.plan.schema().fields().len();
+        let plan = LogicalPlan::Window(Window::try_new(window.window_expr, Arc::new(input.plan))?);
+        let width = plan.schema().fields().len();
+        let mut original = input.original;
+        original.extend(input_width..width);
+        Ok(Coded { plan, original, lazy: input.lazy, valued: input.valued })
     }
 }

@@ -9,22 +9,20 @@
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, StringViewArray, UInt32Array, new_null_array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, new_null_array};
 use datafusion::arrow::compute::{concat, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, UInt32Type};
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use datafusion::physical_expr::PhysicalExpr;
 
-use crate::tables::decode;
+use crate::tables::DomainText;
 
 /// The name the column takes inside an expression evaluated per value.
 pub const VALUE: &str = "__sieve_value";
 
-/// What each code of a coded column stands for: a dictionary's values, or an expression of what
-/// another column's codes stand for.
+/// What each code of a coded column stands for: a domain's text, or an expression of what another
+/// column's codes stand for.
 #[derive(Debug)]
 pub struct Values {
     source: Source,
@@ -34,14 +32,14 @@ pub struct Values {
 
 #[derive(Debug)]
 enum Source {
-    Dictionary(StringViewArray),
+    Text(Arc<DomainText>),
     Derived { from: Arc<Values>, expr: Arc<dyn PhysicalExpr> },
 }
 
 impl Values {
-    /// The text of a dictionary's codes.
-    pub fn dictionary(values: &StringViewArray) -> Arc<Values> {
-        Arc::new(Values { source: Source::Dictionary(values.clone()), values: OnceLock::new() })
+    /// The text of a domain's codes.
+    pub fn text(text: Arc<DomainText>) -> Arc<Values> {
+        Arc::new(Values { source: Source::Text(text), values: OnceLock::new() })
     }
 
     /// `expr` (over one column named [`VALUE`]) of what `from`'s codes stand for.
@@ -54,9 +52,10 @@ impl Values {
     fn all(&self) -> std::result::Result<&ArrayRef, &String> {
         self.values
             .get_or_init(|| match &self.source {
-                Source::Dictionary(values) => {
+                Source::Text(text) => {
+                    let values = text.all();
                     let null = new_null_array(values.data_type(), 1);
-                    concat(&[values as &dyn Array, null.as_ref()]).map_err(|e| e.to_string())
+                    concat(&[&values as &dyn Array, null.as_ref()]).map_err(|e| e.to_string())
                 }
                 Source::Derived { from, expr } => {
                     let input = from.all().map_err(Clone::clone)?;
@@ -69,8 +68,8 @@ impl Values {
     /// The value of each row of `codes` (a null code is a null row).
     fn rows(&self, codes: &UInt32Array) -> Result<ArrayRef> {
         let (from, expr) = match &self.source {
-            // A dictionary's own text: each row the view of its value, a null row null.
-            Source::Dictionary(values) => return Ok(Arc::new(decode(values, codes))),
+            // A domain's own text: each row the view of its value, a null row null.
+            Source::Text(text) => return Ok(Arc::new(text.decode(codes))),
             Source::Derived { from, expr } => (from, expr),
         };
         match self.all() {

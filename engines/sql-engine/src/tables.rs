@@ -1,9 +1,9 @@
-//! Tables between the host and DataFusion: the columns the host serves become Arrow arrays
-//! (text as views into the bytes the host sent, not copied value by value; dictionary-coded text
-//! kept as its codes, and made into views of its dictionary's values only when a plan reads the
-//! text), each table with a `__row` column numbering its rows for evidence, in batches of
-//! DataFusion's batch size; and a contract's tables become empty ones of the same schema, to plan
-//! a query against.
+//! Tables between the host and DataFusion: the columns the host serves become Arrow arrays, each
+//! table with a `__row` column numbering its rows for evidence, in batches of DataFusion's batch
+//! size; and a contract's tables become empty ones of the same schema, to plan a query against.
+//! Text is kept as codes: a dictionary-coded column as its codes into its domain's dictionary, any
+//! other as its row numbers into its own values. Views of the text (no text copied) are made where
+//! a plan reads it: see [`crate::codes`].
 
 use std::sync::{Arc, OnceLock};
 
@@ -72,57 +72,110 @@ fn strings(text: Text) -> Result<StringArray, String> {
         }
         previous = offset;
     }
-    let offsets: Vec<i32> = offsets.into_iter().map(|o| o as i32).collect();
+    // The same offsets, read as `i32` where they lie (each fits, the bytes' length being under
+    // 2 GiB): no copy.
+    let count = offsets.len();
+    let offsets = ScalarBuffer::<i32>::new(Buffer::from_vec(offsets), 0, count);
     // SAFETY: the offsets are ascending, within the bytes (they fit in i32, checked above) and on
     // character boundaries of valid UTF-8, which is everything `StringArray::try_new` checks.
     Ok(unsafe {
         StringArray::new_unchecked(
-            OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
+            OffsetBuffer::new_unchecked(offsets),
             Buffer::from_vec(bytes.into_bytes()),
             None,
         )
     })
 }
 
-/// The view of each value of `text`, pointing into its bytes (buffer 0).
-fn views(text: &StringArray) -> impl Iterator<Item = u128> + '_ {
-    text.offsets().windows(2).map(|w| {
-        let (start, end) = (w[0] as usize, w[1] as usize);
-        make_view(&text.values()[start..end], 0, w[0] as u32)
-    })
+/// The text behind one domain's codes: a key domain's dictionary of distinct values, or one plain
+/// text column's own rows, whose codes are its row numbers. A plan carries codes and turns them
+/// into text only where it reads the text, for the rows that reach that point.
+#[derive(Debug)]
+pub struct DomainText {
+    text: StringArray,
+    distinct: bool,
 }
 
-/// `views` over `text`'s bytes as a text array.
-fn view_array(views: Vec<u128>, text: &StringArray, nulls: Option<NullBuffer>) -> StringViewArray {
-    // SAFETY: every view was made by `make_view` from a slice of `text`'s bytes at its own
-    // offset, and those bytes are UTF-8 split at character boundaries (see `strings`); so the
-    // array is what `try_new` would accept, without validating each row again.
-    unsafe { StringViewArray::new_unchecked(ScalarBuffer::from(views), vec![text.values().clone()], nulls) }
+impl DomainText {
+    /// Whether its values are distinct (a dictionary's), so that two codes are equal exactly where
+    /// their text is: joins, groupings and partitions may then compare the codes.
+    pub fn distinct(&self) -> bool {
+        self.distinct
+    }
+
+    /// How many values it holds.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The text of each row of `codes`: views into this text's bytes (no text is copied); a null
+    /// row null.
+    pub fn decode(&self, codes: &UInt32Array) -> StringViewArray {
+        let offsets = self.text.value_offsets();
+        let bytes = self.text.values();
+        // A null row's code is a placeholder, which may lie beyond an empty dictionary: it takes
+        // the empty inline view. Any other code was checked against the dictionary on loading.
+        let views: Vec<u128> = codes
+            .values()
+            .iter()
+            .map(|&code| match offsets.get(code as usize..(code as usize).saturating_add(2)) {
+                Some(&[start, end]) => make_view(&bytes[start as usize..end as usize], 0, start as u32),
+                _ => 0,
+            })
+            .collect();
+        // SAFETY: every view was made by `make_view` from a slice of this text's bytes at its own
+        // offset, and those bytes are UTF-8 split at character boundaries (see `strings`); so the
+        // array is what `try_new` would accept, without validating each row again.
+        unsafe {
+            StringViewArray::new_unchecked(
+                ScalarBuffer::from(views),
+                vec![bytes.clone()],
+                codes.nulls().cloned(),
+            )
+        }
+    }
+
+    /// Every value, in code order.
+    pub fn all(&self) -> StringViewArray {
+        self.decode(&UInt32Array::from_iter_values(0..self.text.len() as u32))
+    }
 }
 
-/// The dictionaries met while building a run's tables, one per key domain: the SDK hands every
-/// column coded against one dictionary the same `Arc`. Each is kept for the whole run, so that no
-/// other dictionary can take its address, and its values are turned into views once.
+/// The domains of a run's text columns: one per key domain (the SDK hands every column coded
+/// against one dictionary the same `Arc`; each is kept for the whole run, so that no other
+/// dictionary can take its address), and one per plain text column.
 #[derive(Default)]
 pub struct Dictionaries {
-    seen: Vec<(Arc<Dictionary>, StringViewArray)>,
+    seen: Vec<(Option<Arc<Dictionary>>, Arc<DomainText>)>,
 }
 
 impl Dictionaries {
     /// The domain (a number, from 0) of the columns coded against `dictionary`.
     fn domain(&mut self, dictionary: &Arc<Dictionary>) -> Result<usize, String> {
-        if let Some(known) = self.seen.iter().position(|(d, _)| Arc::ptr_eq(d, dictionary)) {
+        let known =
+            self.seen.iter().position(|(d, _)| d.as_ref().is_some_and(|d| Arc::ptr_eq(d, dictionary)));
+        if let Some(known) = known {
             return Ok(known);
         }
         let text = strings(dictionary.text().clone())?;
-        let values = view_array(views(&text).collect(), &text, None);
-        self.seen.push((dictionary.clone(), values));
+        self.seen.push((Some(dictionary.clone()), Arc::new(DomainText { text, distinct: true })));
         Ok(self.seen.len() - 1)
     }
 
-    /// The values of `domain`'s dictionary, in code order.
-    pub fn values(&self, domain: usize) -> Option<&StringViewArray> {
-        self.seen.get(domain).map(|(_, values)| values)
+    /// A new domain for a plain text column, whose codes are its row numbers.
+    fn rows(&mut self, text: StringArray) -> usize {
+        self.seen.push((None, Arc::new(DomainText { text, distinct: false })));
+        self.seen.len() - 1
+    }
+
+    /// The text of `domain`'s codes.
+    pub fn text(&self, domain: usize) -> Option<&Arc<DomainText>> {
+        self.seen.get(domain).map(|(_, text)| text)
+    }
+
+    /// The text of each domain's codes, in the order of their numbers.
+    pub fn texts(&self) -> impl Iterator<Item = &Arc<DomainText>> {
+        self.seen.iter().map(|(_, text)| text)
     }
 
     /// How many domains were met.
@@ -131,23 +184,31 @@ impl Dictionaries {
     }
 }
 
-/// The name of the column holding `column`'s dictionary codes.
+/// The name of the column holding `column`'s codes.
 pub fn code_column(column: &str) -> String {
     // `#` never appears in a contract's column names, so this names nothing a query could.
     format!("{column}#code")
 }
 
-/// One served column as an Arrow array (dictionary-coded text as its codes, with their domain).
-fn array(column: Column, dictionaries: &mut Dictionaries) -> Result<(ArrayRef, Option<usize>), String> {
+/// One served column as an Arrow array; text as codes (row numbers, for a column that is not
+/// dictionary-coded), with their domain.
+fn array(
+    column: Column,
+    row_numbers: &mut Option<ScalarBuffer<u32>>,
+    dictionaries: &mut Dictionaries,
+) -> Result<(ArrayRef, Option<usize>), String> {
     let len = column.len();
     let nulls = nulls(column.validity, len);
     Ok(match column.values {
+        // Its codes are its row numbers (one buffer for the table's plain text columns): the text
+        // is made (views of its bytes, no text copied) only where a plan reads it, for the rows
+        // that get there.
         Values::Text(text) => {
-            let text = strings(text)?;
-            (Arc::new(view_array(views(&text).collect(), &text, nulls)), None)
+            let domain = dictionaries.rows(strings(text)?);
+            let rows = u32::try_from(len).map_err(|_| "a table of over 4 billion rows")?;
+            let codes = row_numbers.get_or_insert_with(|| ScalarBuffer::from_iter(0..rows)).clone();
+            (Arc::new(UInt32Array::new(codes, nulls)), Some(domain))
         }
-        // Kept as its codes: the text is made (views of the dictionary's values, no text copied)
-        // only for the plans that read it, see `LoadedTable::scan`.
         Values::Dictionary { indices, dictionary } => {
             let domain = dictionaries.domain(&dictionary)?;
             let size = dictionary.len();
@@ -172,9 +233,9 @@ fn array(column: Column, dictionaries: &mut Dictionaries) -> Result<(ArrayRef, O
 /// A coded column: its name, its domain and its codes over all rows.
 pub type CodedColumn = (String, usize, ArrayRef);
 
-/// A table's loaded columns (of `rows` rows) with `__row`, dictionary-coded text as its codes (a
-/// column named by [`code_column`]), as batches of at most `batch_rows` rows (slices of the same
-/// arrays); and each coded column's name, domain and codes.
+/// A table's loaded columns (of `rows` rows) with `__row`, text as its codes (a column named by
+/// [`code_column`]), as batches of at most `batch_rows` rows (slices of the same arrays); and
+/// each text column's name, domain and codes.
 pub fn batches(
     columns: Vec<Column>,
     rows: usize,
@@ -184,9 +245,10 @@ pub fn batches(
     let mut fields = Vec::with_capacity(columns.len() + 1);
     let mut arrays = Vec::with_capacity(columns.len() + 1);
     let mut coded = Vec::new();
+    let mut row_numbers = None;
     for column in columns {
         let name = column.name.clone();
-        let (array, domain) = array(column, dictionaries)?;
+        let (array, domain) = array(column, &mut row_numbers, dictionaries)?;
         match domain {
             Some(domain) => {
                 fields.push(Field::new(code_column(&name), DataType::UInt32, true));
@@ -205,25 +267,6 @@ pub fn batches(
     Ok((batches, coded))
 }
 
-/// The text of `codes`: each row the view of its value in `values` (no text is copied).
-pub fn decode(values: &StringViewArray, codes: &UInt32Array) -> StringViewArray {
-    let dictionary = values.views();
-    // A null row's code is a placeholder: it takes the empty inline view.
-    let views: Vec<u128> = codes
-        .iter()
-        .map(|code| code.and_then(|c| dictionary.get(c as usize).copied()).unwrap_or(0))
-        .collect();
-    // SAFETY: every view is one of the dictionary's own (over these same buffers, valid text) or
-    // the empty inline view; a code beyond the dictionary was refused when its column was loaded.
-    unsafe {
-        StringViewArray::new_unchecked(
-            ScalarBuffer::from(views),
-            values.data_buffers().to_vec(),
-            codes.nulls().cloned(),
-        )
-    }
-}
-
 /// A contract table as a query sees it: every column of the contract (so the query binds as it
 /// did when it was planned), holding the columns the model declared. A scan of any other column
 /// is an error naming it, never a column of nulls.
@@ -233,18 +276,20 @@ pub struct LoadedTable {
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
     coded: Vec<(String, usize)>,
-    /// Each coded column's codes over all rows, in the order of `coded`.
+    /// Each text column's codes over all rows, in the order of `coded`.
     codes: Vec<ArrayRef>,
-    /// The values of each coded column's dictionary, in the order of `coded`.
-    dictionaries: Vec<StringViewArray>,
-    /// Each coded column's text over all rows, made when a plan first reads it: a table that a
-    /// query scans twice (a CTE used twice) shares it.
+    /// What each text column's codes stand for, in the order of `coded`.
+    texts: Vec<Arc<DomainText>>,
+    /// Each text column's text over all rows, made when a plan first reads it whole: a table that
+    /// a query scans twice (a CTE used twice) shares it.
     text: Arc<Vec<OnceLock<ArrayRef>>>,
+    /// Whether a scan gives the text columns' codes, under their names, instead of their text.
+    gives_codes: bool,
 }
 
 impl LoadedTable {
     /// Table `name` of `schema` (from [`schema`]), holding `batches` of some of its columns (none
-    /// for a table the model does not read), with codes for the `coded` ones (name, domain, the
+    /// for a table the model does not read), with codes for its text columns (name, domain, the
     /// codes over all rows).
     pub fn new(
         name: &str,
@@ -253,18 +298,19 @@ impl LoadedTable {
         coded: Vec<CodedColumn>,
         dictionaries: &Dictionaries,
     ) -> Result<Self, String> {
-        let values = coded
+        let texts = coded
             .iter()
-            .map(|(_, domain, _)| dictionaries.values(*domain).cloned().ok_or("a dictionary went missing"))
+            .map(|(_, domain, _)| dictionaries.text(*domain).cloned().ok_or("a dictionary went missing"))
             .collect::<Result<_, _>>()?;
         let text = Arc::new(coded.iter().map(|_| OnceLock::new()).collect());
         let (coded, codes) = coded.into_iter().map(|(name, domain, codes)| ((name, domain), codes)).unzip();
-        Ok(LoadedTable { name: name.to_string(), schema, batches, coded, codes, dictionaries: values, text })
+        let gives_codes = false;
+        Ok(LoadedTable { name: name.to_string(), schema, batches, coded, codes, texts, text, gives_codes })
     }
 
     /// The text of coded column `k`, over all rows.
     fn text(&self, k: usize) -> &ArrayRef {
-        self.text[k].get_or_init(|| Arc::new(decode(&self.dictionaries[k], self.codes[k].as_primitive())))
+        self.text[k].get_or_init(|| Arc::new(self.texts[k].decode(self.codes[k].as_primitive())))
     }
 
     /// How many rows it holds.
@@ -272,18 +318,24 @@ impl LoadedTable {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 
-    /// The columns that have codes, with their domains.
+    /// The text columns, with their domains.
     pub fn coded(&self) -> &[(String, usize)] {
         &self.coded
     }
 
-    /// The same table with each coded column's codes after the contract's columns, in the order
-    /// of [`Self::coded`]: what a plan rewritten to join on codes scans.
+    /// The same table giving each text column as its codes (`UInt32`, under its own name): what a
+    /// plan rewritten to carry codes scans.
     pub fn with_codes(&self) -> LoadedTable {
-        let mut fields: Vec<Field> = self.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-        fields
-            .extend(self.coded.iter().map(|(name, _)| Field::new(code_column(name), DataType::UInt32, true)));
-        LoadedTable { schema: Arc::new(Schema::new(fields)), ..self.clone() }
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| match self.coded.iter().any(|(name, _)| name == f.name()) {
+                true => Field::new(f.name(), DataType::UInt32, true),
+                false => f.as_ref().clone(),
+            })
+            .collect();
+        LoadedTable { schema: Arc::new(Schema::new(fields)), gives_codes: true, ..self.clone() }
     }
 }
 
@@ -313,7 +365,7 @@ impl TableProvider for LoadedTable {
         };
         let loaded = first.schema();
         // Each wanted field: the loaded column that holds it, and for the text of codes, which
-        // dictionary turns them into text (now, for this plan only).
+        // text column it is (made whole now, unless this scan gives codes).
         let mut sources = Vec::with_capacity(wanted.len());
         let mut fields = Vec::with_capacity(wanted.len());
         for i in wanted {
@@ -334,8 +386,8 @@ impl TableProvider for LoadedTable {
             let columns = sources
                 .iter()
                 .map(|&(at, coded)| match coded {
-                    Some(k) => self.text(k).slice(offset, batch.num_rows()),
-                    None => batch.column(at).clone(),
+                    Some(k) if !self.gives_codes => self.text(k).slice(offset, batch.num_rows()),
+                    _ => batch.column(at).clone(),
                 })
                 .collect();
             batches.push(RecordBatch::try_new_with_options(projected.clone(), columns, &options)?);
