@@ -6,9 +6,9 @@
 -- param: earlier_days int 30 Days before the claimed creation a work must have been seen to count as used earlier.
 -- param: min_suits int 10 Suits on earlier-used works that make a plaintiff or agent a harvester.
 
--- A work's first sighting is taken with min() and a join back to the row, which costs far less
--- than a window function's sort over every sighting; a suit's first row, among the few rows on
--- earlier-used works, with a window.
+-- A work's first sighting, and a suit's first row, are taken with min() and a join back to the
+-- row, which costs far less than a window function over many small partitions. A CTE named in
+-- two places (`on_earlier`, `suits`) is computed once.
 WITH seen AS (
     SELECT work_hash, min(first_seen_on) AS seen
     FROM prior_use WHERE work_hash IS NOT NULL AND first_seen_on IS NOT NULL
@@ -26,29 +26,33 @@ WITH seen AS (
       AND CAST(r.created_on AS INT) - CAST(f.seen AS INT) >= $earlier_days
     GROUP BY r.reg_no
 ), on_earlier AS (
-    -- Every row of a suit on an earlier-used work, with the first row of its case_no among them
-    -- (a case_no recorded twice is one suit: its first row on an earlier-used work counts).
+    -- Every row of a suit on an earlier-used work.
     SELECT c.__row, c.case_no, c.plaintiff_id, c.plaintiff_agent, c.reg_no,
            coalesce(c.defendant_kind IN ('vendor', 'small_business'), false) AS small,
-           e.registration_row, e.prior_row, min(c.__row) OVER (PARTITION BY c.case_no) AS first_row
+           e.registration_row, e.prior_row
     FROM ip_cases c JOIN earlier_used e ON e.reg_no = c.reg_no
     WHERE c.case_no IS NOT NULL
 ), suits AS (
-    -- Each suit with its plaintiff's and its agent's counts of such suits, and of those against
-    -- vendors and small businesses: window functions over the suits, read once (a CTE named
-    -- twice is planned, and computed, twice).
-    SELECT *,
-           CASE WHEN plaintiff_id IS NOT NULL THEN count(*) OVER (PARTITION BY plaintiff_id) END AS by_plaintiff,
-           CASE WHEN plaintiff_id IS NOT NULL THEN sum(CAST(small AS INT)) OVER (PARTITION BY plaintiff_id) END AS small_by_plaintiff,
-           CASE WHEN plaintiff_agent IS NOT NULL THEN count(*) OVER (PARTITION BY plaintiff_agent) END AS through_agent,
-           CASE WHEN plaintiff_agent IS NOT NULL THEN sum(CAST(small AS INT)) OVER (PARTITION BY plaintiff_agent) END AS small_through_agent
-    FROM on_earlier WHERE __row = first_row
+    -- A case_no recorded twice is one suit: its first row on an earlier-used work counts.
+    SELECT o.* FROM on_earlier o
+    JOIN (SELECT min(__row) AS first_row FROM on_earlier GROUP BY case_no) f ON f.first_row = o.__row
+), by_plaintiff AS (
+    -- Each plaintiff's and each agent's such suits, and those against vendors and small
+    -- businesses.
+    SELECT plaintiff_id, count(*) AS suits, sum(CAST(small AS INT)) AS against_small
+    FROM suits WHERE plaintiff_id IS NOT NULL GROUP BY plaintiff_id
+), through_agent AS (
+    SELECT plaintiff_agent, count(*) AS suits, sum(CAST(small AS INT)) AS against_small
+    FROM suits WHERE plaintiff_agent IS NOT NULL GROUP BY plaintiff_agent
 ), flagged AS (
     -- An agent who harvests is named before a plaintiff who does.
-    SELECT *,
-           coalesce(through_agent >= greatest($min_suits, 1) AND 2 * small_through_agent > through_agent, false) AS agent_harvests,
-           coalesce(by_plaintiff >= greatest($min_suits, 1) AND 2 * small_by_plaintiff > by_plaintiff, false) AS plaintiff_harvests
-    FROM suits
+    SELECT s.*, p.suits AS by_plaintiff, p.against_small AS small_by_plaintiff,
+           a.suits AS through_agent, a.against_small AS small_through_agent,
+           coalesce(a.suits >= greatest($min_suits, 1) AND 2 * a.against_small > a.suits, false) AS agent_harvests,
+           coalesce(p.suits >= greatest($min_suits, 1) AND 2 * p.against_small > p.suits, false) AS plaintiff_harvests
+    FROM suits s
+    LEFT JOIN by_plaintiff p ON p.plaintiff_id = s.plaintiff_id
+    LEFT JOIN through_agent a ON a.plaintiff_agent = s.plaintiff_agent
 ), named AS (
     SELECT *,
            CASE WHEN agent_harvests THEN 'through agent' ELSE 'by plaintiff' END AS how,

@@ -20,8 +20,9 @@ WITH cases AS (
     GROUP BY s.__row, s.case_no, s.plate
     HAVING count(DISTINCT CAST(e."at" AS DATE)) >= greatest($driven_min_dates, 1)
 ), driven AS (
-    -- Each case's first such seizure: a window over the sightings, so they are read once (a CTE
-    -- named twice is computed twice).
+    -- Each case's first such seizure, with a window over the sightings: a grouping joined back to
+    -- them finds the same (`sightings`, named twice, is computed once) and costs a little more
+    -- here, where the partitions are few.
     SELECT *, min(seizure_row) OVER (PARTITION BY case_no) AS first_seizure_row FROM sightings
 ), related AS (
     SELECT person_a AS x, person_b AS y, __row FROM relations

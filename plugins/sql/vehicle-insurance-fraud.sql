@@ -31,15 +31,15 @@ WITH shop_cases AS (
 ), employed AS (
     -- Mark 1: a month at the shop from the window before the accident up to the filing. The
     -- candidate's columns are carried through the grouping (its __row decides them) rather than
-    -- joined back: a CTE named twice is computed twice.
+    -- joined back to the candidates. The plate's first registration row, the evidence of mark 4,
+    -- is found here too, for the candidates' plates only, not by grouping every registration.
     SELECT c.__row, c.case_no, c.plaintiff_id, c.plate, c.repair_shop, c.assessor_org, c.n, c.total,
-           min(e.__row) AS employment_row
+           min(e.__row) AS employment_row, min(v.__row) AS vehicles_row
     FROM candidates c
     JOIN employment e ON e.person_id = c.plaintiff_id AND e.employer_id = c.repair_shop
+    LEFT JOIN vehicles v ON v.plate = c.plate
     WHERE CAST(e.month AS INT) BETWEEN CAST(c.window_from AS INT) - $employment_window_days AND CAST(c.filed_on AS INT)
     GROUP BY c.__row, c.case_no, c.plaintiff_id, c.plate, c.repair_shop, c.assessor_org, c.n, c.total
-), owners AS (
-    SELECT plate, min(__row) AS vehicles_row FROM vehicles WHERE plate IS NOT NULL GROUP BY plate
 )
 SELECT c.case_no AS subject,
        0.5 + CAST(c.n AS DOUBLE) / c.total / 2 AS score,
@@ -50,6 +50,5 @@ SELECT c.case_no AS subject,
            || '; the claim was assigned; the insurer never assessed the loss.' AS reason,
        c.__row AS judgments__row,
        c.employment_row AS employment__row,
-       o.vehicles_row AS vehicles__row
+       c.vehicles_row AS vehicles__row
 FROM employed c
-LEFT JOIN owners o ON o.plate = c.plate

@@ -88,6 +88,7 @@ fn sql_models_end_to_end() {
     a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
     joins_on_codes_match_exactly_what_joins_on_text_match();
     text_carried_as_codes_gives_what_the_text_gives();
+    a_subquery_named_in_several_places_is_computed_once();
     expressions_of_one_coded_column_give_per_value_what_they_give_per_row();
     the_engine_run_as_an_ordinary_component_learns_nothing();
     the_bundled_sql_models_find_what_the_rust_models_find();
@@ -589,6 +590,50 @@ fn text_carried_as_codes_gives_what_the_text_gives() {
         assert!(!codes.is_empty(), "{rule} found nothing");
         assert_eq!(codes, of(&format!("{rule}-text")), "{rule}");
     }
+}
+
+/// A subquery named in several places (a CTE used twice) is computed once, and each use reads
+/// the same rows: four uses of one costly grouping cost far less than twice two uses, and find
+/// what four textually different copies of it, computed one by one, find.
+fn a_subquery_named_in_several_places_is_computed_once() {
+    let grouping = |extra: &str| {
+        format!(
+            "(SELECT a.kind, count(*) AS n, min(c.__row) AS r FROM auctions a
+              JOIN bids b ON b.item_id = a.item_id JOIN bids c ON c.bidder_id = b.bidder_id{extra}
+              GROUP BY a.kind)"
+        )
+    };
+    let query = |uses: &[String]| {
+        let score: Vec<String> = (0..uses.len()).map(|i| format!("g{i}.n + g{i}.r")).collect();
+        let joins: Vec<String> =
+            uses.iter().enumerate().map(|(i, u)| format!("JOIN {u} g{i} ON g{i}.kind = a.kind")).collect();
+        format!(
+            "SELECT a.item_id AS subject, CAST({} AS DOUBLE) AS score, 'x' AS rule, 'x' AS reason FROM auctions a {}",
+            score.join(" + "),
+            joins.join(" ")
+        )
+    };
+    let same = grouping("");
+    let apart: Vec<String> = (0..4).map(|i| grouping(&" AND 1 = 1".repeat(i))).collect();
+    let data = fresh_dir("sql-shared-data");
+    let d = data.to_str().expect("utf-8");
+    let generated = run(&["gen", "judicial-auction-violations", "--seed", "5", "--scale", "4", "--out", d]);
+    assert!(generated.status.success());
+    let mut runs = Vec::new();
+    for (name, uses) in [("two", vec![same.clone(); 2]), ("four", vec![same.clone(); 4]), ("apart", apart)] {
+        let (code, report, clues) =
+            run_model(&t4_model(&format!("shared-{name}"), "", &query(&uses)), &data, &[]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["stderr"], "", "{report}");
+        let found: BTreeSet<String> =
+            clues.iter().map(|c| format!("{} {}", c["subject"], c["score"])).collect();
+        runs.push((report["fuel"].as_u64().expect("fuel"), found));
+    }
+    let [(two, _), (four, four_found), (apart, apart_found)] = &runs[..] else { unreachable!() };
+    assert!(!four_found.is_empty());
+    assert_eq!(four_found, apart_found, "each use reads the same rows");
+    assert!(four * 2 < two * 3, "four uses {four} against two uses {two}: computed once");
+    assert!(four < apart, "four uses {four} against four copies {apart}");
 }
 
 /// The engine joins and groups key columns on their dictionary codes: within one key domain that

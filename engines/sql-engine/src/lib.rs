@@ -13,6 +13,7 @@
 mod codes;
 mod header;
 mod per_value;
+mod share;
 mod tables;
 
 use std::collections::BTreeMap;
@@ -21,8 +22,10 @@ use std::sync::{Arc, Mutex};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ParamValues;
 use datafusion::datasource::MemTable;
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::Optimizer;
 use datafusion::optimizer::optimize_projections::OptimizeProjections;
@@ -87,6 +90,43 @@ fn block_on<T>(work: impl Future<Output = T>) -> Result<T, String> {
     Ok(runtime.block_on(work))
 }
 
+/// `plan` (as the query was planned) analyzed, with each subquery it names twice made a part of its
+/// own (see [`share`]), and every plan optimized: the query's, and its parts' in the order they run.
+fn planned(
+    state: &SessionState,
+    plan: LogicalPlan,
+) -> datafusion::common::Result<(LogicalPlan, Vec<share::Part>)> {
+    let analyzed = state.analyzer().execute_and_check(plan, state.config_options(), |_, _| {})?;
+    let (main, mut parts) = share::split(analyzed)?;
+    let optimize = |plan: LogicalPlan| state.optimizer().optimize(plan, state, |_, _| {});
+    for part in &mut parts {
+        part.plan = optimize(part.plan.clone())?;
+    }
+    Ok((optimize(main)?, parts))
+}
+
+/// The rows of optimized `plan`: joined and grouped on codes where it can (see [`codes`]).
+async fn execute(
+    plan: LogicalPlan,
+    state: &SessionState,
+    rewrite: &codes::Rewrite,
+) -> datafusion::common::Result<Vec<RecordBatch>> {
+    // Its projections pruned again, so that text the rewrite left unread is not made (the rest of
+    // the optimizer ran before it, and would find nothing new). Should the rewrite meet a plan it
+    // cannot rebuild, the query runs on text, as planned, and says so.
+    let prune = Optimizer::with_rules(vec![Arc::new(OptimizeProjections::new())]);
+    let plan =
+        match rewrite.apply(plan.clone(), state).and_then(|coded| prune.optimize(coded, state, |_, _| {})) {
+            Ok(coded) => coded,
+            Err(why) => {
+                eprintln!("joins and groupings compare text: {why}");
+                plan
+            }
+        };
+    let physical = state.query_planner().create_physical_plan(&plan, state).await?;
+    datafusion::physical_plan::collect(physical, state.task_ctx()).await
+}
+
 /// Each parameter's value as a typed placeholder value: from `given` (the run's values, as
 /// text), else its default.
 fn placeholders(
@@ -121,15 +161,16 @@ fn scanned(
         let empty = MemTable::try_new(schema, vec![vec![]]).map_err(|e| e.to_string())?;
         ctx.register_table(name.as_str(), Arc::new(empty)).map_err(|e| e.to_string())?;
     }
-    let plan = block_on(async {
-        let df = ctx.sql(query).await?;
-        let df = df.with_param_values(params)?;
-        df.into_optimized_plan()
+    let (main, parts) = block_on(async {
+        let df = ctx.sql(query).await?.with_param_values(params)?;
+        planned(&ctx.state(), df.into_unoptimized_plan())
     })?
     .map_err(|e| e.to_string())?;
     let mut reads: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut visit = |node: &LogicalPlan| {
-        if let LogicalPlan::TableScan(scan) = node {
+        if let LogicalPlan::TableScan(scan) = node
+            && !share::reads_part(scan)
+        {
             let columns = reads.entry(scan.table_name.table().to_string()).or_default();
             for field in scan.projected_schema.fields() {
                 if field.name() != tables::ROW && !columns.contains(field.name()) {
@@ -139,7 +180,9 @@ fn scanned(
         }
         Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
     };
-    plan.apply_with_subqueries(|node| visit(node)).map_err(|e| e.to_string())?;
+    for plan in std::iter::once(&main).chain(parts.iter().map(|part| &part.plan)) {
+        plan.apply_with_subqueries(|node| visit(node)).map_err(|e| e.to_string())?;
+    }
     Ok(reads)
 }
 
@@ -252,24 +295,15 @@ impl Model for SqlEngine {
         }
         let params = placeholders(&header, |p| bound.get(&p.name).cloned()).map_err(ModelError::BadParam)?;
         let batches = block_on(async {
-            let plan = session.sql(&query).await?.with_param_values(params)?.into_optimized_plan()?;
+            let df = session.sql(&query).await?.with_param_values(params)?;
             let state = session.state();
-            // Its projections pruned again, so that text the rewrite left unread is not made (the
-            // rest of the optimizer ran before it, and would find nothing new). Should the rewrite
-            // meet a plan it cannot rebuild, the query runs on text, as planned, and says so.
-            let prune = Optimizer::with_rules(vec![Arc::new(OptimizeProjections::new())]);
-            let plan = match rewrite
-                .apply(plan.clone(), &state)
-                .and_then(|coded| prune.optimize(coded, &state, |_, _| {}))
-            {
-                Ok(coded) => coded,
-                Err(why) => {
-                    eprintln!("joins and groupings compare text: {why}");
-                    plan
-                }
-            };
-            let physical = state.query_planner().create_physical_plan(&plan, &state).await?;
-            datafusion::physical_plan::collect(physical, session.task_ctx()).await
+            let (main, parts) = planned(&state, df.into_unoptimized_plan())?;
+            // Each subquery named twice first, once; then the query, which scans their results.
+            for part in parts {
+                let rows = execute(part.plan.clone(), &state, &rewrite).await?;
+                part.keep(rows)?;
+            }
+            execute(main, &state, &rewrite).await
         })
         .map_err(ModelError::Failed)?
         .map_err(|e| ModelError::Failed(format!("the query failed: {e}")))?;

@@ -1,0 +1,170 @@
+//! A subquery the query names in more than one place (a CTE used twice: grouped in one place and
+//! joined back in another) is computed once. DataFusion plans a CTE wherever it is named, so each
+//! use would compute it, with everything under it, again. Here each such subquery becomes a part
+//! of its own, computed first; its uses scan the part's result. Only a subquery worth keeping is
+//! shared (one that joins, groups, orders or computes a window): scanning a table twice costs no
+//! more than scanning a copy of it. Parts are planned and optimized on their own, so a filter of
+//! one use is no longer pushed into the CTE; the rows each use sees are the same.
+
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, plan_err};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::logical_expr::logical_plan::{LogicalPlanBuilder, SubqueryAlias};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_plan::ExecutionPlan;
+
+/// The name of the table holding part `k`'s result.
+fn part_name(k: usize) -> String {
+    format!("__sieve_shared_{k}")
+}
+
+/// A part's result, as a table its uses scan: filled once the part has run, which is before any
+/// plan that scans it runs.
+#[derive(Debug)]
+pub struct PartTable {
+    schema: SchemaRef,
+    result: Arc<OnceLock<Vec<RecordBatch>>>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for PartTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(batches) = self.result.get() else {
+            return plan_err!("a shared subquery was scanned before it ran");
+        };
+        Ok(MemorySourceConfig::try_new_exec(&[batches.clone()], self.schema.clone(), projection.cloned())?)
+    }
+}
+
+/// Whether `scan` reads a part's result rather than a table of the task.
+pub fn reads_part(scan: &datafusion::logical_expr::TableScan) -> bool {
+    source_as_provider(&scan.source).is_ok_and(|p| p.is::<PartTable>())
+}
+
+/// A part: its plan, and where its result goes.
+pub struct Part {
+    pub plan: LogicalPlan,
+    schema: SchemaRef,
+    result: Arc<OnceLock<Vec<RecordBatch>>>,
+}
+
+impl Part {
+    /// Keep `batches`, the part's rows, for the plans that scan it, in the schema they were
+    /// planned against (the same columns, types and names).
+    pub fn keep(self, batches: Vec<RecordBatch>) -> Result<()> {
+        let batches = batches
+            .into_iter()
+            .map(|batch| RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let _ = self.result.set(batches);
+        Ok(())
+    }
+}
+
+/// Whether computing `plan` once is worth keeping its result, and it can be computed on its own
+/// (nothing in it reads a column of a query around it).
+fn worth_sharing(plan: &LogicalPlan) -> bool {
+    let costly = plan.exists(|node| {
+        Ok(matches!(
+            node,
+            LogicalPlan::Join(_) | LogicalPlan::Aggregate(_) | LogicalPlan::Window(_) | LogicalPlan::Sort(_)
+        ))
+    });
+    let reads_outside = plan.exists(|node| Ok(node.contains_outer_reference()));
+    matches!((costly, reads_outside), (Ok(true), Ok(false)))
+}
+
+/// How many nodes `plan` has.
+fn size(plan: &LogicalPlan) -> usize {
+    let mut nodes = 0;
+    let _ = plan.apply(|_| {
+        nodes += 1;
+        Ok(TreeNodeRecursion::Continue)
+    });
+    nodes
+}
+
+/// `plan` (as planned, before optimizing) with each subquery that is named in two or more places
+/// read from a part; and the parts, in the order they must run.
+pub fn split(plan: LogicalPlan) -> Result<(LogicalPlan, Vec<Part>)> {
+    // The plans: the query's own first, then each part's.
+    let mut plans = vec![plan];
+    let mut results = Vec::new();
+    loop {
+        // Every subquery under an alias, wherever it is named (the largest first: sharing it
+        // shares what it names too).
+        let mut named: Vec<(LogicalPlan, usize)> = Vec::new();
+        for plan in &plans {
+            plan.apply_with_subqueries(|node| {
+                if let LogicalPlan::SubqueryAlias(alias) = node
+                    && worth_sharing(&alias.input)
+                {
+                    match named.iter_mut().find(|(p, _)| p == alias.input.as_ref()) {
+                        Some((_, uses)) => *uses += 1,
+                        None => named.push((alias.input.as_ref().clone(), 1)),
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })?;
+        }
+        let Some(shared) = named.into_iter().filter(|(_, uses)| *uses > 1).map(|(p, _)| p).max_by_key(size)
+        else {
+            break;
+        };
+        let result = Arc::new(OnceLock::new());
+        let schema: SchemaRef = Arc::new(shared.schema().as_arrow().clone());
+        let table = PartTable { schema: schema.clone(), result: result.clone() };
+        let scan =
+            LogicalPlanBuilder::scan(part_name(results.len()), provider_as_source(Arc::new(table)), None)?
+                .build()?;
+        plans = plans
+            .into_iter()
+            .map(|plan| {
+                let replaced = plan.transform_down_with_subqueries(|node| match node {
+                    LogicalPlan::SubqueryAlias(alias) if alias.input.as_ref() == &shared => {
+                        let aliased = SubqueryAlias::try_new(Arc::new(scan.clone()), alias.alias)?;
+                        Ok(Transformed::new(
+                            LogicalPlan::SubqueryAlias(aliased),
+                            true,
+                            TreeNodeRecursion::Jump,
+                        ))
+                    }
+                    other => Ok(Transformed::no(other)),
+                })?;
+                Ok(replaced.data)
+            })
+            .collect::<Result<_>>()?;
+        plans.push(shared);
+        results.push((schema, result));
+    }
+    let main = plans.remove(0);
+    // A part found later is named inside one found earlier (or beside it): it runs first.
+    let parts = plans
+        .into_iter()
+        .zip(results)
+        .map(|(plan, (schema, result))| Part { plan, schema, result })
+        .rev()
+        .collect();
+    Ok((main, parts))
+}
