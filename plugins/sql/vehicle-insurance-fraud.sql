@@ -31,8 +31,8 @@ WITH shop_cases AS (
 ), employed AS (
     -- Mark 1: a month at the shop from the window before the accident up to the filing. The
     -- candidate's columns are carried through the grouping (its __row decides them) rather than
-    -- joined back to the candidates. The plate's first registration row, the evidence of mark 4,
-    -- is found here too, for the candidates' plates only, not by grouping every registration.
+    -- joined back to the candidates. The plate's first `vehicles` row, the evidence of mark 4, is
+    -- found here too, for the candidates' plates only, not by grouping all of `vehicles`.
     SELECT c.__row, c.case_no, c.plaintiff_id, c.plate, c.repair_shop, c.assessor_org, c.n, c.total,
            min(e.__row) AS employment_row, min(v.__row) AS vehicles_row
     FROM candidates c
