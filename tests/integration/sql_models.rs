@@ -639,7 +639,6 @@ fn a_subquery_named_in_several_places_is_computed_once() {
 /// The engine joins and groups key columns on their dictionary codes: within one key domain that
 /// finds exactly the pairs comparing the text finds (`upper()` keeps a key from being a plain
 /// column, so those joins compare text), and across two domains, whose codes mean different
-
 /// things, no more than the text does.
 fn joins_on_codes_match_exactly_what_joins_on_text_match() {
     let model = t4_model(
