@@ -634,6 +634,34 @@ fn a_subquery_named_in_several_places_is_computed_once() {
     assert_eq!(four_found, apart_found, "each use reads the same rows");
     assert!(four * 2 < two * 3, "four uses {four} against two uses {two}: computed once");
     assert!(four < apart, "four uses {four} against four copies {apart}");
+
+    // A column of the shared subquery that no use reads is not computed, so not declared either.
+    let unread =
+        "(SELECT a.kind, count(*) AS n, min(b.__row) AS r, max(a.court) AS court, max(b.amount) AS top
+                   FROM auctions a JOIN bids b ON b.item_id = a.item_id GROUP BY a.kind)";
+    let model = t4_model("shared-unread", "", &query(&[unread.to_string(), unread.to_string()]));
+    let o = run(&["inspect", &model, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inspected: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let declared: BTreeSet<String> = inspected["model"]["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .flat_map(|t| {
+            let table = t["table"].as_str().unwrap_or("").to_string();
+            t["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |c| format!("{table}.{}", c["name"].as_str().unwrap_or("")))
+        })
+        .collect();
+    let expected: BTreeSet<String> =
+        ["auctions.item_id", "auctions.kind", "bids.item_id"].into_iter().map(String::from).collect();
+    assert_eq!(declared, expected, "court and amount are never read");
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(!clues.is_empty());
 }
 
 /// The engine joins and groups key columns on their dictionary codes: within one key domain that

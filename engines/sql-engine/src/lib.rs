@@ -99,10 +99,18 @@ fn planned(
     let analyzed = state.analyzer().execute_and_check(plan, state.config_options(), |_, _| {})?;
     let (main, mut parts) = share::split(analyzed)?;
     let optimize = |plan: LogicalPlan| state.optimizer().optimize(plan, state, |_, _| {});
-    for part in &mut parts {
-        part.plan = optimize(part.plan.clone())?;
+    let main = optimize(main)?;
+    // From the last part to run to the first: a part's uses are in the query and in the parts
+    // that run after it, optimized by then, so it computes (and reads) only what they read.
+    for k in (0..parts.len()).rev() {
+        let (before, after) = parts.split_at_mut(k + 1);
+        let uses: Vec<&LogicalPlan> =
+            std::iter::once(&main).chain(after.iter().map(|part| &part.plan)).collect();
+        let part = &mut before[k];
+        let plan = part.pruned(&uses)?.unwrap_or_else(|| part.plan.clone());
+        part.plan = optimize(plan)?;
     }
-    Ok((optimize(main)?, parts))
+    Ok((main, parts))
 }
 
 /// The rows of optimized `plan`: joined and grouped on codes where it can (see [`codes`]).

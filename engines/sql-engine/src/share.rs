@@ -13,11 +13,11 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Result, plan_err};
+use datafusion::common::{Column, Result, ScalarValue, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::logical_expr::logical_plan::{LogicalPlanBuilder, SubqueryAlias};
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::logical_plan::{LogicalPlanBuilder, Projection, SubqueryAlias};
+use datafusion::logical_expr::{Expr, LogicalPlan, lit};
 use datafusion::physical_plan::ExecutionPlan;
 
 /// The name of the table holding part `k`'s result.
@@ -62,14 +62,53 @@ pub fn reads_part(scan: &datafusion::logical_expr::TableScan) -> bool {
     source_as_provider(&scan.source).is_ok_and(|p| p.is::<PartTable>())
 }
 
-/// A part: its plan, and where its result goes.
+/// A part: its plan, the name of the table its uses scan, and where its result goes.
 pub struct Part {
     pub plan: LogicalPlan,
+    name: String,
     schema: SchemaRef,
     result: Arc<OnceLock<Vec<RecordBatch>>>,
 }
 
 impl Part {
+    /// The part's plan computing only the columns that `plans` (every plan that may scan it,
+    /// optimized) read of it; each other column holds its type's default value, which nothing
+    /// reads, so that the part reads no input column for it. `None` where it reads them all.
+    pub fn pruned(&self, plans: &[&LogicalPlan]) -> Result<Option<LogicalPlan>> {
+        let mut read = vec![false; self.schema.fields().len()];
+        for plan in plans {
+            plan.apply_with_subqueries(|node| {
+                if let LogicalPlan::TableScan(scan) = node
+                    && reads_part(scan)
+                    && scan.table_name.table() == self.name
+                {
+                    match &scan.projection {
+                        Some(columns) => columns.iter().for_each(|&i| read[i] = true),
+                        None => read.iter_mut().for_each(|r| *r = true),
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })?;
+        }
+        if read.iter().all(|&r| r) {
+            return Ok(None);
+        }
+        let schema = self.plan.schema().clone();
+        let exprs = read
+            .iter()
+            .enumerate()
+            .map(|(i, &read)| {
+                let (relation, field) = schema.qualified_field(i);
+                Ok(match read {
+                    true => Expr::Column(Column::from((relation, field))),
+                    false => lit(ScalarValue::new_default(field.data_type())?)
+                        .alias_qualified(relation.cloned(), field.name()),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(self.plan.clone()))?)))
+    }
+
     /// Keep `batches`, the part's rows, for the plans that scan it, in the schema they were
     /// planned against (the same columns, types and names).
     pub fn keep(self, batches: Vec<RecordBatch>) -> Result<()> {
@@ -156,14 +195,14 @@ pub fn split(plan: LogicalPlan) -> Result<(LogicalPlan, Vec<Part>)> {
             })
             .collect::<Result<_>>()?;
         plans.push(shared);
-        results.push((schema, result));
+        results.push((part_name(results.len()), schema, result));
     }
     let main = plans.remove(0);
     // A part found later is named inside one found earlier (or beside it): it runs first.
     let parts = plans
         .into_iter()
         .zip(results)
-        .map(|(plan, (schema, result))| Part { plan, schema, result })
+        .map(|(plan, (name, schema, result))| Part { plan, name, schema, result })
         .rev()
         .collect();
     Ok((main, parts))
