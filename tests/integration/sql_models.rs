@@ -87,6 +87,7 @@ fn sql_models_end_to_end() {
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
     a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
     joins_on_codes_match_exactly_what_joins_on_text_match();
+    a_grouping_on_one_domains_codes_gives_what_the_text_gives();
     text_carried_as_codes_gives_what_the_text_gives();
     a_subquery_named_in_several_places_is_computed_once();
     expressions_of_one_coded_column_give_per_value_what_they_give_per_row();
@@ -379,29 +380,36 @@ fn expressions_of_one_coded_column_give_per_value_what_they_give_per_row() {
 
 /// Give every fifth row of CSV file `path` the `column` of the row before it.
 fn repeat_every_fifth(path: &std::path::Path, column: &str) {
-    rewrite_column(
-        path,
-        column,
-        |i, values| if i % 5 == 4 { values[i - 1].clone() } else { values[i].clone() },
-    );
+    rewrite_column(path, column, |i, get| if i % 5 == 4 { get(i - 1, column) } else { get(i, column) });
 }
 
 /// Empty `column` (a null) in every seventh row of CSV file `path`.
 fn blank_every_seventh(path: &std::path::Path, column: &str) {
-    rewrite_column(path, column, |i, values| if i % 7 == 0 { String::new() } else { values[i].clone() });
+    rewrite_column(path, column, |i, get| if i % 7 == 0 { String::new() } else { get(i, column) });
 }
 
-/// Rewrite `column` of CSV file `path`: row `i` takes `value(i, the column's values)`.
-fn rewrite_column(path: &std::path::Path, column: &str, value: impl Fn(usize, &[String]) -> String) {
+/// Give every sixth row of CSV file `path` its own `from` as its `to`.
+fn copy_every_sixth(path: &std::path::Path, from: &str, to: &str) {
+    rewrite_column(path, to, |i, get| if i % 6 == 0 { get(i, from) } else { get(i, to) });
+}
+
+/// Rewrite `column` of CSV file `path`: row `i` takes `value(i, get)`, where `get(j, name)` is
+/// row `j`'s `name` as it was.
+fn rewrite_column(
+    path: &std::path::Path,
+    column: &str,
+    value: impl Fn(usize, &dyn Fn(usize, &str) -> String) -> String,
+) {
     let mut reader = csv::Reader::from_path(path).expect("csv");
     let header = reader.headers().expect("header").clone();
-    let at = header.iter().position(|h| h == column).expect("column");
+    let position = |name: &str| header.iter().position(|h| h == name).expect("column");
+    let at = position(column);
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
-    let values: Vec<String> = rows.iter().map(|r| r.get(at).unwrap_or("").to_string()).collect();
+    let get = |j: usize, name: &str| rows[j].get(position(name)).unwrap_or("").to_string();
+    let new: Vec<String> = (0..rows.len()).map(|i| value(i, &get)).collect();
     let mut writer = csv::Writer::from_path(path).expect("csv");
     writer.write_record(&header).expect("header");
-    for (i, row) in rows.iter().enumerate() {
-        let new = value(i, &values);
+    for (row, new) in rows.iter().zip(&new) {
         let fields = row.iter().enumerate().map(|(j, f)| if j == at { new.as_str() } else { f });
         writer.write_record(fields).expect("record");
     }
@@ -590,6 +598,72 @@ fn text_carried_as_codes_gives_what_the_text_gives() {
         assert!(!codes.is_empty(), "{rule} found nothing");
         assert_eq!(codes, of(&format!("{rule}-text")), "{rule}");
     }
+}
+
+/// A grouping keyed by one domain's codes (found by array index) gives, group for group, what
+/// the same grouping keyed by the text gives, null keys and filtered aggregates included; and two
+/// columns of one domain compare as codes exactly as their text does.
+fn a_grouping_on_one_domains_codes_gives_what_the_text_gives() {
+    let grouped = |t: &str, rule: &str| {
+        format!(
+            "SELECT coalesce(k, '(none)') AS subject, CAST(n AS DOUBLE) AS score, '{rule}' AS rule, r AS reason
+             FROM (SELECT mediator_id{t} AS k, count(*) AS n,
+                          CAST(count(party_a_id) AS VARCHAR) || '/' || CAST(min(amount) AS VARCHAR) || '/'
+                          || CAST(sum(amount) AS VARCHAR) || '/' || CAST(max(agreement_on) AS VARCHAR) || '/'
+                          || CAST(count(*) FILTER (WHERE amount > 20000) AS VARCHAR) || '/'
+                          || min(case_no) || '/' || CAST(cardinality(array_agg(__row)) AS VARCHAR) AS r
+                   FROM confirmations GROUP BY mediator_id{t} HAVING count(*) > 1)"
+        )
+    };
+    let compared = |t: &str, rule: &str| {
+        format!(
+            "SELECT case_no AS subject, 0.5 AS score, '{rule}' AS rule,
+                    coalesce(CAST(party_a_id = party_b_id{t} AS VARCHAR), 'null') || '/'
+                    || coalesce(CAST(party_a_id <> party_b_id{t} AS VARCHAR), 'null') || '/'
+                    || CAST(party_a_id IS NOT DISTINCT FROM party_b_id{t} AS VARCHAR) AS reason
+             FROM confirmations WHERE case_no IS NOT NULL"
+        )
+    };
+    let query = [
+        grouped("", "grouped-codes"),
+        grouped(" || ''", "grouped-text"),
+        compared("", "equal-codes"),
+        compared(" || ''", "equal-text"),
+    ]
+    .join(" UNION ALL ");
+    let model = model_file("dense-grouping", "false-mediation-confirmation", "case", "", &query);
+    let data = fresh_dir("sql-dense-data");
+    let d = data.to_str().expect("utf-8");
+    let generated =
+        run(&["gen", "false-mediation-confirmation", "--seed", "7", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    let confirmations = data.join("confirmations.csv");
+    blank_every_seventh(&confirmations, "mediator_id");
+    copy_every_sixth(&confirmations, "party_a_id", "party_b_id");
+    rewrite_column(&confirmations, "party_a_id", |i, get| {
+        if i % 11 == 0 { String::new() } else { get(i, "party_a_id") }
+    });
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["stderr"], "", "the rewrite to codes applied: {report}");
+    let of = |rule: &str| {
+        let mut found: Vec<String> = clues
+            .iter()
+            .filter(|c| c["rule"] == rule)
+            .map(|c| format!("{} {} {}", c["subject"], c["score"], c["reason"]))
+            .collect();
+        found.sort();
+        found
+    };
+    let grouped = of("grouped-codes");
+    assert!(grouped.iter().any(|g| g.starts_with("\"(none)\"")), "the null key's group: {grouped:?}");
+    assert!(grouped.len() > 2, "{grouped:?}");
+    assert_eq!(grouped, of("grouped-text"));
+    let compared = of("equal-codes");
+    for outcome in ["true/false/true", "false/true/false", "null/null/false"] {
+        assert!(compared.iter().any(|c| c.contains(outcome)), "{outcome}");
+    }
+    assert_eq!(compared, of("equal-text"));
 }
 
 /// A subquery named in several places (a CTE used twice) is computed once, and each use reads

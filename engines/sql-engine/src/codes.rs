@@ -10,12 +10,13 @@
 //! scan, and hash and compare it in every join and group-by. Everything the query returns is the
 //! same; the plan's shape is left as it was.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::catalog::default_table_source::provider_as_source;
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, Result};
 use datafusion::execution::SessionState;
@@ -23,9 +24,10 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::logical_plan::{
     Aggregate, Filter, Join, JoinType, Projection, SubqueryAlias, TableScan, TableScanBuilder, Window,
 };
-use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF, Volatility};
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, ScalarUDF, Volatility};
 
 use crate::per_value::{self, PerValue, Values};
+use crate::share;
 use crate::tables::{Dictionaries, LoadedTable};
 
 /// Expressions of a domain are evaluated per value when its largest table has at least this many
@@ -123,6 +125,8 @@ struct Domain {
     distinct: bool,
     /// Its values, where it has few enough for expressions to be evaluated per value.
     values: Option<Arc<Values>>,
+    /// How many values it has: every code is below it.
+    len: usize,
 }
 
 /// The rewrite, over a run's loaded tables.
@@ -131,6 +135,9 @@ pub struct Rewrite {
     domains: Vec<Domain>,
     /// Numbers the functions and columns the rewrite adds, so that no two share a name.
     added: Cell<usize>,
+    /// The key of each grouping keyed by one domain's codes, by the name it was given, and the
+    /// size of its domain: see [`crate::dense`].
+    dense: RefCell<HashMap<String, usize>>,
 }
 
 impl Rewrite {
@@ -148,12 +155,13 @@ impl Rewrite {
             let distinct = text.distinct();
             // Evaluating every value pays where values repeat: a few per row would not.
             let few = distinct && text.len() * PER_VALUE_RATIO <= rows;
+            let len = text.len();
             let text = Values::text(text.clone());
             let decode = PerValue::new(format!("__sieve_decode_{domain}"), text.clone(), DataType::Utf8View);
             let decoder = Arc::new(ScalarUDF::new_from_impl(decode));
-            domains.push(Domain { decoder, distinct, values: few.then_some(text) });
+            domains.push(Domain { decoder, distinct, values: few.then_some(text), len });
         }
-        Rewrite { tables, domains, added: Cell::new(0) }
+        Rewrite { tables, domains, added: Cell::new(0), dense: RefCell::new(HashMap::new()) }
     }
 
     /// `plan`, carrying codes where it can, and evaluating expressions of one coded column per
@@ -161,6 +169,30 @@ impl Rewrite {
     pub fn apply(&self, plan: LogicalPlan, state: &SessionState) -> Result<LogicalPlan> {
         let coded = self.visit(plan, state)?;
         self.strip(coded)
+    }
+
+    /// `plan` carrying codes, as [`Rewrite::apply`] makes it, but giving its fields of codes as
+    /// codes: the same fields in order, and the domain of each one that holds codes. A shared
+    /// part's rows are kept so, and its uses join and group on them (see [`crate::share`]).
+    pub fn apply_keeping_codes(
+        &self,
+        plan: LogicalPlan,
+        state: &SessionState,
+    ) -> Result<(LogicalPlan, Vec<Option<usize>>)> {
+        let coded = self.visit(plan, state)?;
+        let domains = coded.original.iter().map(|i| coded.lazy.get(i).copied()).collect();
+        let width = coded.plan.schema().fields().len();
+        if coded.original.iter().copied().eq(0..width) {
+            return Ok((coded.plan, domains));
+        }
+        let exprs = coded.original.iter().map(|&i| Expr::Column(coded.column(i))).collect();
+        Ok((LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(coded.plan))?), domains))
+    }
+
+    /// The groupings keyed by one domain's codes that the rewrite has named, with the size of
+    /// each one's domain.
+    pub fn dense_keys(&self) -> HashMap<String, usize> {
+        self.dense.borrow().clone()
     }
 
     /// What `domain`'s codes stand for, where expressions of it are evaluated per value.
@@ -177,6 +209,22 @@ impl Rewrite {
     fn comparable(&self, expr: &Expr, input: &Coded) -> Option<usize> {
         let Expr::Column(column) = expr else { return None };
         input.lazy(column).filter(|&domain| self.distinct(domain))
+    }
+
+    /// Whether `left` and `right` are columns holding codes of one domain whose codes compare.
+    fn same_distinct_domain(
+        &self,
+        left: &Expr,
+        right: &Expr,
+        lazy: &dyn Fn(&Column) -> Option<usize>,
+    ) -> bool {
+        match (left, right) {
+            (Expr::Column(l), Expr::Column(r)) => match (lazy(l), lazy(r)) {
+                (Some(a), Some(b)) => a == b && self.distinct(a),
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     /// The text of `codes`, of `domain`.
@@ -274,6 +322,15 @@ impl Rewrite {
                 }
                 Expr::IsNull(inner) | Expr::IsNotNull(inner)
                     if matches!(inner.as_ref(), Expr::Column(c) if lazy(c).is_some()) =>
+                {
+                    return Ok(Transformed::new(e, false, TreeNodeRecursion::Jump));
+                }
+                // Two columns of one dictionary domain are equal exactly where their codes are.
+                Expr::BinaryExpr(BinaryExpr { left, op, right })
+                    if matches!(
+                        op,
+                        Operator::Eq | Operator::NotEq | Operator::IsDistinctFrom | Operator::IsNotDistinctFrom
+                    ) && self.same_distinct_domain(left, right, lazy) =>
                 {
                     return Ok(Transformed::new(e, false, TreeNodeRecursion::Jump));
                 }
@@ -433,16 +490,28 @@ impl Rewrite {
     }
 
     fn scan(&self, scan: TableScan) -> Result<Coded> {
-        let Some(table) = self.tables.get(scan.table_name.table()).filter(|t| !t.coded().is_empty()) else {
-            return Ok(Coded::plain(LogicalPlan::TableScan(scan)));
-        };
-        let contract = scan.source.schema();
-        let projection = scan.projection.clone().unwrap_or_else(|| (0..contract.fields().len()).collect());
+        let schema = scan.source.schema();
+        // The domain of each field of the table that holds codes, and the table giving them.
+        let (domains, with_codes): (Vec<Option<usize>>, Arc<dyn TableProvider>) =
+            match self.tables.get(scan.table_name.table()) {
+                Some(table) => {
+                    let domains = schema
+                        .fields()
+                        .iter()
+                        .map(|f| table.coded().iter().find(|(column, _)| column == f.name()).map(|&(_, d)| d))
+                        .collect();
+                    (domains, Arc::new(table.with_codes()))
+                }
+                None => match source_as_provider(&scan.source).ok().and_then(|p| share::coded(&p)) {
+                    Some((domains, with_codes)) => (domains, with_codes),
+                    None => return Ok(Coded::plain(LogicalPlan::TableScan(scan))),
+                },
+            };
+        let projection = scan.projection.clone().unwrap_or_else(|| (0..schema.fields().len()).collect());
         let mut lazy = HashMap::new();
         let mut valued = HashMap::new();
         for (at, &i) in projection.iter().enumerate() {
-            let name = contract.field(i).name();
-            if let Some(&(_, domain)) = table.coded().iter().find(|(column, _)| column == name) {
+            if let Some(&Some(domain)) = domains.get(i) {
                 lazy.insert(at, domain);
                 if let Some(values) = self.domain_values(domain) {
                     valued.insert(at, (at, values));
@@ -453,7 +522,7 @@ impl Rewrite {
             return Ok(Coded::plain(LogicalPlan::TableScan(scan)));
         }
         let width = projection.len();
-        let source = provider_as_source(Arc::new(table.with_codes()));
+        let source = provider_as_source(with_codes);
         let plan = TableScanBuilder::new(scan.table_name, source)
             .with_projection(Some(projection))
             .with_filters(scan.filters)
@@ -601,11 +670,31 @@ impl Rewrite {
             };
             aggr_expr.push(rewritten.alias_qualified(relation.cloned(), field.name()));
         }
-        let plan = LogicalPlan::Aggregate(Aggregate::try_new(
-            Arc::new(input.plan),
-            aggregate.group_expr,
-            aggr_expr,
-        )?);
+        // A grouping keyed by one domain's codes alone indexes an array by them, under a name
+        // the physical plan keeps (see `crate::dense`); a projection gives the key its own name
+        // back.
+        let mut group_expr = aggregate.group_expr;
+        let dense = match (group_expr.len(), kept.get(&0).and_then(|&domain| self.domains.get(domain))) {
+            (1, Some(domain)) => {
+                let name = self.fresh("dense");
+                self.dense.borrow_mut().insert(name.clone(), domain.len);
+                group_expr[0] = group_expr[0].clone().alias(&name);
+                Some(name)
+            }
+            _ => None,
+        };
+        let mut plan =
+            LogicalPlan::Aggregate(Aggregate::try_new(Arc::new(input.plan), group_expr, aggr_expr)?);
+        if let Some(name) = dense {
+            let (relation, field) = aggregate.schema.qualified_field(0);
+            let mut exprs =
+                vec![Expr::Column(Column::from_name(name)).alias_qualified(relation.cloned(), field.name())];
+            exprs.extend(
+                (1..plan.schema().fields().len())
+                    .map(|i| Expr::Column(Column::from(plan.schema().qualified_field(i)))),
+            );
+            plan = LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(plan))?);
+        }
         let valued =
             kept.iter().filter_map(|(&at, &domain)| Some((at, (at, self.domain_values(domain)?)))).collect();
         let width = plan.schema().fields().len();

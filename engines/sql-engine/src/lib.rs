@@ -11,6 +11,7 @@
 //! One thread, one partition: the sandbox's fuel and memory limits meter all of it.
 
 mod codes;
+mod dense;
 mod header;
 mod per_value;
 mod share;
@@ -113,26 +114,36 @@ fn planned(
     Ok((main, parts))
 }
 
-/// The rows of optimized `plan`: joined and grouped on codes where it can (see [`codes`]).
+/// The rows of optimized `plan`: joined and grouped on codes where it can (see [`codes`]); with
+/// `keep_codes`, its columns of codes given as codes (a shared part's rows, which its uses join
+/// and group on), with the domain of each. Otherwise every column is what the plan says.
 async fn execute(
     plan: LogicalPlan,
     state: &SessionState,
     rewrite: &codes::Rewrite,
-) -> datafusion::common::Result<Vec<RecordBatch>> {
+    keep_codes: bool,
+) -> datafusion::common::Result<(Vec<RecordBatch>, Vec<Option<usize>>)> {
     // Its projections pruned again, so that text the rewrite left unread is not made (the rest of
     // the optimizer ran before it, and would find nothing new). Should the rewrite meet a plan it
     // cannot rebuild, the query runs on text, as planned, and says so.
     let prune = Optimizer::with_rules(vec![Arc::new(OptimizeProjections::new())]);
-    let plan =
-        match rewrite.apply(plan.clone(), state).and_then(|coded| prune.optimize(coded, state, |_, _| {})) {
-            Ok(coded) => coded,
-            Err(why) => {
-                eprintln!("joins and groupings compare text: {why}");
-                plan
-            }
-        };
+    let rewritten = match keep_codes {
+        true => rewrite.apply_keeping_codes(plan.clone(), state),
+        false => rewrite.apply(plan.clone(), state).map(|coded| (coded, Vec::new())),
+    };
+    let (plan, mut domains) = match rewritten
+        .and_then(|(coded, domains)| Ok((prune.optimize(coded, state, |_, _| {})?, domains)))
+    {
+        Ok(coded) => coded,
+        Err(why) => {
+            eprintln!("joins and groupings compare text: {why}");
+            (plan, Vec::new())
+        }
+    };
+    domains.resize(plan.schema().fields().len(), None);
     let physical = state.query_planner().create_physical_plan(&plan, state).await?;
-    datafusion::physical_plan::collect(physical, state.task_ctx()).await
+    let physical = dense::group_on_codes(physical, &rewrite.dense_keys())?;
+    Ok((datafusion::physical_plan::collect(physical, state.task_ctx()).await?, domains))
 }
 
 /// Each parameter's value as a typed placeholder value: from `given` (the run's values, as
@@ -307,11 +318,22 @@ impl Model for SqlEngine {
             let state = session.state();
             let (main, parts) = planned(&state, df.into_unoptimized_plan())?;
             // Each subquery named twice first, once; then the query, which scans their results.
+            // A part keeps its codes, for its uses to join and group on.
             for part in parts {
-                let rows = execute(part.plan.clone(), &state, &rewrite).await?;
-                part.keep(rows)?;
+                let (rows, domains) = execute(part.plan.clone(), &state, &rewrite, true).await?;
+                let coded = domains
+                    .into_iter()
+                    .map(|domain| match domain {
+                        Some(d) => match dictionaries.text(d) {
+                            Some(text) => Ok(Some((d, text.clone()))),
+                            None => datafusion::common::plan_err!("codes of an unknown domain {d}"),
+                        },
+                        None => Ok(None),
+                    })
+                    .collect::<datafusion::common::Result<_>>()?;
+                part.keep(rows, coded)?;
             }
-            execute(main, &state, &rewrite).await
+            Ok::<_, datafusion::error::DataFusionError>(execute(main, &state, &rewrite, false).await?.0)
         })
         .map_err(ModelError::Failed)?
         .map_err(|e| ModelError::Failed(format!("the query failed: {e}")))?;

@@ -8,7 +8,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
 use datafusion::catalog::{Session, TableProvider};
@@ -20,17 +21,44 @@ use datafusion::logical_expr::logical_plan::{LogicalPlanBuilder, Projection, Sub
 use datafusion::logical_expr::{Expr, LogicalPlan, lit};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::tables::DomainText;
+
 /// The name of the table holding part `k`'s result.
 fn part_name(k: usize) -> String {
     format!("__sieve_shared_{k}")
 }
 
+/// A part's rows, each text column as codes where the part's plan carried them to its end.
+#[derive(Debug)]
+struct Kept {
+    /// In the part's schema, but `UInt32` for each column of codes.
+    batches: Vec<RecordBatch>,
+    /// For each column, its domain and the text behind it, where it holds codes.
+    coded: Vec<Option<(usize, Arc<DomainText>)>>,
+}
+
 /// A part's result, as a table its uses scan: filled once the part has run, which is before any
-/// plan that scans it runs.
+/// plan that scans it runs. A scan gives its text (the part's planned schema), or, where a use's
+/// plan carries codes, its columns of codes as codes.
 #[derive(Debug)]
 pub struct PartTable {
     schema: SchemaRef,
-    result: Arc<OnceLock<Vec<RecordBatch>>>,
+    result: Arc<OnceLock<Kept>>,
+    gives_codes: bool,
+}
+
+/// The domain of each column of the part `provider` reads, where it holds codes, and the table
+/// giving those columns as codes; `None` for a table that is not a part or holds no codes.
+pub fn coded(provider: &Arc<dyn TableProvider>) -> Option<(Vec<Option<usize>>, Arc<dyn TableProvider>)> {
+    let part = provider.downcast_ref::<PartTable>()?;
+    let kept = part.result.get()?;
+    if kept.coded.iter().all(Option::is_none) {
+        return None;
+    }
+    let domains = kept.coded.iter().map(|c| c.as_ref().map(|(domain, _)| *domain)).collect();
+    let schema = kept.batches.first().map(RecordBatch::schema)?;
+    let with_codes = PartTable { schema, result: part.result.clone(), gives_codes: true };
+    Some((domains, Arc::new(with_codes)))
 }
 
 #[async_trait::async_trait]
@@ -50,10 +78,34 @@ impl TableProvider for PartTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Some(batches) = self.result.get() else {
+        let Some(kept) = self.result.get() else {
             return plan_err!("a shared subquery was scanned before it ran");
         };
-        Ok(MemorySourceConfig::try_new_exec(&[batches.clone()], self.schema.clone(), projection.cloned())?)
+        if self.gives_codes || kept.coded.iter().all(Option::is_none) {
+            return Ok(MemorySourceConfig::try_new_exec(
+                &[kept.batches.clone()],
+                self.schema.clone(),
+                projection.cloned(),
+            )?);
+        }
+        // Read as text: the text of each column of codes it reads, made for this scan.
+        let wanted = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let projected = Arc::new(self.schema.project(&wanted)?);
+        let batches = kept
+            .batches
+            .iter()
+            .map(|batch| {
+                let columns = wanted
+                    .iter()
+                    .map(|&i| match &kept.coded[i] {
+                        Some((_, text)) => Arc::new(text.decode(batch.column(i).as_primitive())) as ArrayRef,
+                        None => batch.column(i).clone(),
+                    })
+                    .collect();
+                RecordBatch::try_new(projected.clone(), columns)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(MemorySourceConfig::try_new_exec(&[batches], projected, None)?)
     }
 }
 
@@ -67,7 +119,7 @@ pub struct Part {
     pub plan: LogicalPlan,
     name: String,
     schema: SchemaRef,
-    result: Arc<OnceLock<Vec<RecordBatch>>>,
+    result: Arc<OnceLock<Kept>>,
 }
 
 impl Part {
@@ -110,13 +162,34 @@ impl Part {
     }
 
     /// Keep `batches`, the part's rows, for the plans that scan it, in the schema they were
-    /// planned against (the same columns, types and names).
-    pub fn keep(self, batches: Vec<RecordBatch>) -> Result<()> {
+    /// planned against (the same columns, names and types, but `UInt32` for each column that
+    /// `coded` gives a domain and its text, which holds that domain's codes).
+    pub fn keep(self, batches: Vec<RecordBatch>, coded: Vec<Option<(usize, Arc<DomainText>)>>) -> Result<()> {
+        if coded.len() != self.schema.fields().len() {
+            return plan_err!(
+                "a shared subquery gave {} columns where {} were planned",
+                coded.len(),
+                self.schema.fields().len()
+            );
+        }
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .zip(&coded)
+            .map(|(f, coded)| match coded {
+                Some(_) => Field::new(f.name(), DataType::UInt32, true),
+                None => f.as_ref().clone(),
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
         let batches = batches
             .into_iter()
-            .map(|batch| RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec()))
+            .map(|batch| RecordBatch::try_new(schema.clone(), batch.columns().to_vec()))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let _ = self.result.set(batches);
+        // An empty result still says its schema: `coded` reads it from the first batch.
+        let batches = if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches };
+        let _ = self.result.set(Kept { batches, coded });
         Ok(())
     }
 }
@@ -173,7 +246,7 @@ pub fn split(plan: LogicalPlan) -> Result<(LogicalPlan, Vec<Part>)> {
         };
         let result = Arc::new(OnceLock::new());
         let schema: SchemaRef = Arc::new(shared.schema().as_arrow().clone());
-        let table = PartTable { schema: schema.clone(), result: result.clone() };
+        let table = PartTable { schema: schema.clone(), result: result.clone(), gives_codes: false };
         let scan =
             LogicalPlanBuilder::scan(part_name(results.len()), provider_as_source(Arc::new(table)), None)?
                 .build()?;

@@ -606,7 +606,6 @@ const DESCRIBE_RESULT_BYTES: usize = 1 << 20;
 /// Most resource handles a guest may hold (tables, pollables, streams).
 const MAX_HANDLES: usize = 16_384;
 
-/// Advance the engine's epoch at a fixed rate for as long as the engine lives.
 /// Runs reuse pooled instance slots: a model's linear memory stays mapped between runs (zeroed with
 /// `memset` up to [`KEEP_RESIDENT`]) instead of being unmapped and faulted back in page by page,
 /// which cost a data-heavy run about 12,000 page faults.
@@ -634,6 +633,7 @@ const MAX_CORE_INSTANCE_BYTES: usize = 4 << 20;
 /// Bytes of each pooled linear memory kept mapped between runs.
 const KEEP_RESIDENT: usize = 128 << 20;
 
+/// Advance the engine's epoch at a fixed rate for as long as the engine lives.
 fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
     std::thread::spawn(move || {
