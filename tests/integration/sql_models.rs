@@ -601,8 +601,9 @@ fn text_carried_as_codes_gives_what_the_text_gives() {
 }
 
 /// A grouping keyed by one domain's codes (found by array index) gives, group for group, what
-/// the same grouping keyed by the text gives, null keys and filtered aggregates included; and two
-/// columns of one domain compare as codes exactly as their text does.
+/// the same grouping keyed by the text gives, null keys and filtered aggregates included; keyed
+/// by several columns of codes (one number packing them), a grouping or a join gives what it gives
+/// on text; and two columns of one domain compare as codes exactly as their text does.
 fn a_grouping_on_one_domains_codes_gives_what_the_text_gives() {
     let grouped = |t: &str, rule: &str| {
         format!(
@@ -611,17 +612,37 @@ fn a_grouping_on_one_domains_codes_gives_what_the_text_gives() {
                           CAST(count(party_a_id) AS VARCHAR) || '/' || CAST(min(amount) AS VARCHAR) || '/'
                           || CAST(sum(amount) AS VARCHAR) || '/' || CAST(max(agreement_on) AS VARCHAR) || '/'
                           || CAST(count(*) FILTER (WHERE amount > 20000) AS VARCHAR) || '/'
-                          || min(case_no) || '/' || CAST(cardinality(array_agg(__row)) AS VARCHAR) AS r
+                          || min(case_no) || '/' || CAST(max(__row) AS VARCHAR) AS r
                    FROM confirmations GROUP BY mediator_id{t} HAVING count(*) > 1)"
         )
     };
     let compared = |t: &str, rule: &str| {
         format!(
             "SELECT case_no AS subject, 0.5 AS score, '{rule}' AS rule,
-                    coalesce(CAST(party_a_id = party_b_id{t} AS VARCHAR), 'null') || '/'
-                    || coalesce(CAST(party_a_id <> party_b_id{t} AS VARCHAR), 'null') || '/'
-                    || CAST(party_a_id IS NOT DISTINCT FROM party_b_id{t} AS VARCHAR) AS reason
+                    coalesce(CAST(party_a_id = (party_b_id{t}) AS VARCHAR), 'null') || '/'
+                    || coalesce(CAST(party_a_id <> (party_b_id{t}) AS VARCHAR), 'null') || '/'
+                    || CAST(party_a_id IS NOT DISTINCT FROM (party_b_id{t}) AS VARCHAR) AS reason
              FROM confirmations WHERE case_no IS NOT NULL"
+        )
+    };
+    // Keyed by several columns of codes: one number packing them (nulls are keys in a grouping
+    // and in a join on `IS NOT DISTINCT FROM`, and match nothing in an equi-join).
+    let paired = |t: &str, rule: &str| {
+        format!(
+            "SELECT coalesce(m, '-') || '/' || coalesce(a, '-') || '/' || coalesce(b, '-') AS subject,
+                    CAST(n AS DOUBLE) AS score, '{rule}' AS rule, 'x' AS reason
+             FROM (SELECT mediator_id{t} AS m, party_a_id{t} AS a, party_b_id{t} AS b, count(*) AS n
+                   FROM confirmations GROUP BY mediator_id{t}, party_a_id{t}, party_b_id{t})"
+        )
+    };
+    let joined = |t: &str, rule: &str, equal: &str| {
+        format!(
+            "SELECT c.case_no AS subject, CAST(d.n AS DOUBLE) AS score, '{rule}' AS rule, CAST(c.__row AS VARCHAR) AS reason
+             FROM confirmations c
+             JOIN (SELECT mediator_id AS m, party_a_id AS a, party_b_id AS b, count(*) AS n
+                   FROM confirmations GROUP BY mediator_id, party_a_id, party_b_id) d
+               ON (d.m {equal} c.mediator_id{t}) AND (d.a {equal} c.party_b_id{t}) AND (d.b {equal} c.party_a_id{t})
+             WHERE c.case_no IS NOT NULL"
         )
     };
     let query = [
@@ -629,6 +650,12 @@ fn a_grouping_on_one_domains_codes_gives_what_the_text_gives() {
         grouped(" || ''", "grouped-text"),
         compared("", "equal-codes"),
         compared(" || ''", "equal-text"),
+        paired("", "paired-codes"),
+        paired(" || ''", "paired-text"),
+        joined("", "joined-codes", "="),
+        joined(" || ''", "joined-text", "="),
+        joined("", "joined-nulls-codes", "IS NOT DISTINCT FROM"),
+        joined(" || ''", "joined-nulls-text", "IS NOT DISTINCT FROM"),
     ]
     .join(" UNION ALL ");
     let model = model_file("dense-grouping", "false-mediation-confirmation", "case", "", &query);
@@ -664,6 +691,13 @@ fn a_grouping_on_one_domains_codes_gives_what_the_text_gives() {
         assert!(compared.iter().any(|c| c.contains(outcome)), "{outcome}");
     }
     assert_eq!(compared, of("equal-text"));
+    let paired = of("paired-codes");
+    assert!(paired.iter().any(|p| p.contains("-/")), "null keys: {:?}", &paired[..3]);
+    assert_eq!(paired, of("paired-text"));
+    let (joined, with_nulls) = (of("joined-codes"), of("joined-nulls-codes"));
+    assert!(!joined.is_empty() && joined.len() < with_nulls.len(), "{} {}", joined.len(), with_nulls.len());
+    assert_eq!(joined, of("joined-text"));
+    assert_eq!(with_nulls, of("joined-nulls-text"));
 }
 
 /// A subquery named in several places (a CTE used twice) is computed once, and each use reads

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
+use datafusion::common::NullEquality;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, Result};
 use datafusion::execution::SessionState;
@@ -24,8 +25,11 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::logical_plan::{
     Aggregate, Filter, Join, JoinType, Projection, SubqueryAlias, TableScan, TableScanBuilder, Window,
 };
-use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, ScalarUDF, Volatility};
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, LogicalPlan, Operator, ScalarUDF, ScalarUDFImpl, Volatility,
+};
 
+use crate::pack::{self, Pack, Unpack};
 use crate::per_value::{self, PerValue, Values};
 use crate::share;
 use crate::tables::{Dictionaries, LoadedTable};
@@ -233,6 +237,11 @@ impl Rewrite {
             return datafusion::common::plan_err!("codes of an unknown domain {domain}");
         };
         Ok(Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(&domain.decoder), vec![codes])))
+    }
+
+    /// A call of `function` on `args`.
+    fn call(&self, function: impl ScalarUDFImpl + 'static, args: Vec<Expr>) -> Expr {
+        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(ScalarUDF::new_from_impl(function)), args))
     }
 
     /// A name no other function or column of the plan has.
@@ -588,6 +597,25 @@ impl Rewrite {
                 _ => Ok((self.materialize(l, &|c| left.lazy(c))?, self.materialize(r, &|c| right.lazy(c))?)),
             })
             .collect::<Result<Vec<_>>>()?;
+        // Keyed by several pairs of columns of codes, it is keyed by one number packing each
+        // side's (see `crate::pack`).
+        let sizes: Option<Vec<usize>> = on
+            .iter()
+            .map(|(l, r)| match (self.comparable(l, &left), self.comparable(r, &right)) {
+                (Some(a), Some(b)) if a == b => self.domains.get(a).map(|d| d.len),
+                _ => None,
+            })
+            .collect();
+        let on = match sizes.filter(|s| s.len() > 1).and_then(|s| pack::bases(&s)) {
+            Some(bases) => {
+                let null_is_a_key = join.null_equality == NullEquality::NullEqualsNull;
+                let (l, r): (Vec<Expr>, Vec<Expr>) = on.into_iter().unzip();
+                let l = self.call(Pack::new(self.fresh("pack"), bases.clone(), null_is_a_key), l);
+                let r = self.call(Pack::new(self.fresh("pack"), bases, null_is_a_key), r);
+                vec![(l, r)]
+            }
+            None => on,
+        };
         let filter = match join.filter {
             Some(filter) => Some(self.materialize(filter, &|c| left.lazy(c).or_else(|| right.lazy(c)))?),
             None => None,
@@ -673,22 +701,45 @@ impl Rewrite {
         // A grouping keyed by one domain's codes alone indexes an array by them, under a name
         // the physical plan keeps (see `crate::dense`); a projection gives the key its own name
         // back.
+        // Keyed by several columns of codes, it is keyed by one number packing them, and unpacks
+        // them above (see `crate::pack`).
         let mut group_expr = aggregate.group_expr;
-        let dense = match (group_expr.len(), kept.get(&0).and_then(|&domain| self.domains.get(domain))) {
-            (1, Some(domain)) => {
+        let keys = group_expr.len();
+        let sizes: Option<Vec<usize>> =
+            (0..keys).map(|at| kept.get(&at).and_then(|&d| self.domains.get(d)).map(|d| d.len)).collect();
+        let rekeyed = match sizes {
+            Some(sizes) if keys == 1 => {
                 let name = self.fresh("dense");
-                self.dense.borrow_mut().insert(name.clone(), domain.len);
-                group_expr[0] = group_expr[0].clone().alias(&name);
-                Some(name)
+                self.dense.borrow_mut().insert(name.clone(), sizes[0]);
+                group_expr = vec![group_expr[0].clone().alias(&name)];
+                Some((name, None))
             }
+            Some(sizes) if keys > 1 => pack::bases(&sizes).map(|bases| {
+                let name = self.fresh("packed");
+                let packed =
+                    self.call(Pack::new(self.fresh("pack"), bases.clone(), true), group_expr.clone());
+                group_expr = vec![packed.alias(&name)];
+                (name, Some(bases))
+            }),
             _ => None,
         };
         let mut plan =
             LogicalPlan::Aggregate(Aggregate::try_new(Arc::new(input.plan), group_expr, aggr_expr)?);
-        if let Some(name) = dense {
-            let (relation, field) = aggregate.schema.qualified_field(0);
-            let mut exprs =
-                vec![Expr::Column(Column::from_name(name)).alias_qualified(relation.cloned(), field.name())];
+        // The keys under their own names again.
+        if let Some((name, bases)) = rekeyed {
+            let key = Expr::Column(Column::from_name(name));
+            let mut exprs = (0..keys)
+                .map(|at| {
+                    let (relation, field) = aggregate.schema.qualified_field(at);
+                    let code = match &bases {
+                        Some(bases) => {
+                            self.call(Unpack::new(self.fresh("unpack"), bases, at), vec![key.clone()])
+                        }
+                        None => key.clone(),
+                    };
+                    code.alias_qualified(relation.cloned(), field.name())
+                })
+                .collect::<Vec<_>>();
             exprs.extend(
                 (1..plan.schema().fields().len())
                     .map(|i| Expr::Column(Column::from(plan.schema().qualified_field(i)))),

@@ -13,6 +13,7 @@
 mod codes;
 mod dense;
 mod header;
+mod pack;
 mod per_value;
 mod share;
 mod tables;
