@@ -378,6 +378,17 @@ fn expressions_of_one_coded_column_give_per_value_what_they_give_per_row() {
     assert!(clues.is_empty());
 }
 
+/// Each clue of `rule` as "subject score reason", sorted.
+fn of_rule(clues: &[Value], rule: &str) -> Vec<String> {
+    let mut found: Vec<String> = clues
+        .iter()
+        .filter(|c| c["rule"] == rule)
+        .map(|c| format!("{} {} {}", c["subject"], c["score"], c["reason"]))
+        .collect();
+    found.sort();
+    found
+}
+
 /// Give every fifth row of CSV file `path` the `column` of the row before it.
 fn repeat_every_fifth(path: &std::path::Path, column: &str) {
     rewrite_column(path, column, |i, get| if i % 5 == 4 { get(i - 1, column) } else { get(i, column) });
@@ -584,15 +595,7 @@ fn text_carried_as_codes_gives_what_the_text_gives() {
     let (code, report, clues) = run_model(&model, &data, &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["stderr"], "", "the rewrite to codes applied: {report}");
-    let of = |rule: &str| {
-        let mut found: Vec<String> = clues
-            .iter()
-            .filter(|c| c["rule"] == rule)
-            .map(|c| format!("{} {} {}", c["subject"], c["score"], c["reason"]))
-            .collect();
-        found.sort();
-        found
-    };
+    let of = |rule: &str| of_rule(&clues, rule);
     for rule in ["window", "grouped", "least", "twice", "sorted", "blank", "like"] {
         let codes = of(&format!("{rule}-codes"));
         assert!(!codes.is_empty(), "{rule} found nothing");
@@ -673,15 +676,7 @@ fn a_grouping_on_one_domains_codes_gives_what_the_text_gives() {
     let (code, report, clues) = run_model(&model, &data, &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["stderr"], "", "the rewrite to codes applied: {report}");
-    let of = |rule: &str| {
-        let mut found: Vec<String> = clues
-            .iter()
-            .filter(|c| c["rule"] == rule)
-            .map(|c| format!("{} {} {}", c["subject"], c["score"], c["reason"]))
-            .collect();
-        found.sort();
-        found
-    };
+    let of = |rule: &str| of_rule(&clues, rule);
     let grouped = of("grouped-codes");
     assert!(grouped.iter().any(|g| g.starts_with("\"(none)\"")), "the null key's group: {grouped:?}");
     assert!(grouped.len() > 2, "{grouped:?}");

@@ -698,11 +698,9 @@ impl Rewrite {
             };
             aggr_expr.push(rewritten.alias_qualified(relation.cloned(), field.name()));
         }
-        // A grouping keyed by one domain's codes alone indexes an array by them, under a name
-        // the physical plan keeps (see `crate::dense`); a projection gives the key its own name
-        // back.
-        // Keyed by several columns of codes, it is keyed by one number packing them, and unpacks
-        // them above (see `crate::pack`).
+        // Keyed by one domain's codes alone, it indexes an array by them, under a name the
+        // physical plan keeps (see `crate::dense`); keyed by several columns of codes, by one
+        // number packing them (see `crate::pack`). A projection gives the keys back.
         let mut group_expr = aggregate.group_expr;
         let keys = group_expr.len();
         let sizes: Option<Vec<usize>> =

@@ -10,6 +10,26 @@
 //!
 //! One thread, one partition: the sandbox's fuel and memory limits meter all of it.
 
+/// `PartialEq`, `Eq` and `Hash` for a function of the engine's own: each instance is its own
+/// function, so two are equal only under the same (unique) name.
+macro_rules! named_function {
+    ($function:ty) => {
+        impl PartialEq for $function {
+            fn eq(&self, other: &Self) -> bool {
+                self.name == other.name
+            }
+        }
+
+        impl Eq for $function {}
+
+        impl std::hash::Hash for $function {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                std::hash::Hash::hash(&self.name, state);
+            }
+        }
+    };
+}
+
 mod codes;
 mod dense;
 mod header;

@@ -4,7 +4,6 @@
 //! the digit past every code stands for null), it hashes and compares one. The packed number
 //! unpacks into the same codes, so a grouping gives its keys back as they were.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, UInt32Array, UInt64Array};
@@ -59,24 +58,6 @@ impl Unpack {
     }
 }
 
-// Each instance is its own function: two are equal only under the same (unique) name.
-macro_rules! named_function {
-    ($function:ty) => {
-        impl PartialEq for $function {
-            fn eq(&self, other: &Self) -> bool {
-                self.name == other.name
-            }
-        }
-
-        impl Eq for $function {}
-
-        impl Hash for $function {
-            fn hash<H: Hasher>(&self, state: &mut H) {
-                self.name.hash(state);
-            }
-        }
-    };
-}
 named_function!(Pack);
 named_function!(Unpack);
 

@@ -6,7 +6,6 @@
 //! value (a cast of text that no row of this plan holds, say) is evaluated row by row instead, so
 //! it fails exactly where DataFusion would.
 
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, new_null_array};
@@ -116,20 +115,7 @@ impl PerValue {
     }
 }
 
-// Each instance is its own function: two are equal only under the same (unique) name.
-impl PartialEq for PerValue {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-    }
-}
-
-impl Eq for PerValue {}
-
-impl Hash for PerValue {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
-    }
-}
+named_function!(PerValue);
 
 impl ScalarUDFImpl for PerValue {
     fn name(&self) -> &str {
