@@ -501,21 +501,25 @@ impl Rewrite {
     fn scan(&self, scan: TableScan) -> Result<Coded> {
         let schema = scan.source.schema();
         // The domain of each field of the table that holds codes, and the table giving them.
-        let (domains, with_codes): (Vec<Option<usize>>, Arc<dyn TableProvider>) =
-            match self.tables.get(scan.table_name.table()) {
-                Some(table) => {
-                    let domains = schema
-                        .fields()
-                        .iter()
-                        .map(|f| table.coded().iter().find(|(column, _)| column == f.name()).map(|&(_, d)| d))
-                        .collect();
-                    (domains, Arc::new(table.with_codes()))
-                }
-                None => match source_as_provider(&scan.source).ok().and_then(|p| share::coded(&p)) {
-                    Some((domains, with_codes)) => (domains, with_codes),
-                    None => return Ok(Coded::plain(LogicalPlan::TableScan(scan))),
-                },
-            };
+        let (domains, with_codes): (Vec<Option<usize>>, Arc<dyn TableProvider>) = match self
+            .tables
+            .get(scan.table_name.table())
+        {
+            // A table without text gives nothing as codes.
+            Some(table) if table.coded().is_empty() => return Ok(Coded::plain(LogicalPlan::TableScan(scan))),
+            Some(table) => {
+                let domains = schema
+                    .fields()
+                    .iter()
+                    .map(|f| table.coded().iter().find(|(column, _)| column == f.name()).map(|&(_, d)| d))
+                    .collect();
+                (domains, Arc::new(table.with_codes()))
+            }
+            None => match source_as_provider(&scan.source).ok().and_then(|p| share::coded(&p)) {
+                Some((domains, with_codes)) => (domains, with_codes),
+                None => return Ok(Coded::plain(LogicalPlan::TableScan(scan))),
+            },
+        };
         let projection = scan.projection.clone().unwrap_or_else(|| (0..schema.fields().len()).collect());
         let mut lazy = HashMap::new();
         let mut valued = HashMap::new();

@@ -29,9 +29,6 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-/// The name the codes rewrite gives the key of a grouping on one domain's codes.
-pub const KEY_PREFIX: &str = "__sieve_dense_";
-
 /// `plan` with each aggregate whose one key is named in `domains` (by the size of its domain)
 /// grouped by array index; any other node as it was.
 pub fn group_on_codes(
@@ -54,9 +51,9 @@ pub fn group_on_codes(
     Ok(rewritten.data)
 }
 
-/// The name of `aggregate`'s key, when it is one the codes rewrite named and the aggregate is one
-/// this grouping does as DataFusion's would: in one step from the input's rows, unordered, with
-/// no limit, and no aggregate that needs its input in order.
+/// The name of `aggregate`'s one key (the codes rewrite's names are looked up by the caller), when
+/// the aggregate is one this grouping does as DataFusion's would: in one step from the input's
+/// rows, unordered, with no limit, and no aggregate that needs its input in order.
 fn dense_key(aggregate: &AggregateExec) -> Option<&str> {
     let group_by = aggregate.group_expr();
     let [(_, name)] = group_by.expr() else { return None };
@@ -66,7 +63,7 @@ fn dense_key(aggregate: &AggregateExec) -> Option<&str> {
         && aggregate.limit_options().is_none()
         && aggregate.dynamic_expressions_produced().is_empty()
         && aggregate.aggr_expr().iter().all(|a| a.order_bys().is_empty());
-    (plain && name.starts_with(KEY_PREFIX)).then_some(name.as_str())
+    plain.then_some(name.as_str())
 }
 
 /// An aggregate keyed by one domain's codes, grouped by array index.

@@ -31,7 +31,9 @@ fn part_name(k: usize) -> String {
 /// A part's rows, each text column as codes where the part's plan carried them to its end.
 #[derive(Debug)]
 struct Kept {
-    /// In the part's schema, but `UInt32` for each column of codes.
+    /// The part's schema, but `UInt32` for each column of codes.
+    schema: SchemaRef,
+    /// In that schema.
     batches: Vec<RecordBatch>,
     /// For each column, its domain and the text behind it, where it holds codes.
     coded: Vec<Option<(usize, Arc<DomainText>)>>,
@@ -56,8 +58,8 @@ pub fn coded(provider: &Arc<dyn TableProvider>) -> Option<(Vec<Option<usize>>, A
         return None;
     }
     let domains = kept.coded.iter().map(|c| c.as_ref().map(|(domain, _)| *domain)).collect();
-    let schema = kept.batches.first().map(RecordBatch::schema)?;
-    let with_codes = PartTable { schema, result: part.result.clone(), gives_codes: true };
+    let with_codes =
+        PartTable { schema: kept.schema.clone(), result: part.result.clone(), gives_codes: true };
     Some((domains, Arc::new(with_codes)))
 }
 
@@ -187,9 +189,7 @@ impl Part {
             .into_iter()
             .map(|batch| RecordBatch::try_new(schema.clone(), batch.columns().to_vec()))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        // An empty result still says its schema: `coded` reads it from the first batch.
-        let batches = if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches };
-        let _ = self.result.set(Kept { batches, coded });
+        let _ = self.result.set(Kept { schema, batches, coded });
         Ok(())
     }
 }
