@@ -235,6 +235,7 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     assert_eq!(code, 0, "{adhoc}");
     assert_eq!(stored["output_digest"], adhoc["output_digest"], "stored and ad hoc runs agree");
     assert_eq!(adhoc["plugin_digest"], digest.as_str(), "ad hoc, the same engine gives the same identity");
+    a_table_read_for_its_rows_only_keeps_them(&reg, &admin, &alice, &data);
     the_engine_is_loaded_by_its_pin(&reg, &alice, &admin, &digest, &engine, &stored);
 
     reg.ok(&admin, &["plugin", "revoke", &digest, "--note", "test"]);
@@ -243,6 +244,38 @@ fn a_sql_model_is_published_vetted_approved_run_and_revoked_like_a_component() {
     let log = reg.ok(&admin, &["audit", "log"]);
     assert!(log.contains("sql-engine.install") && log.contains("plugin.publish"), "{log}");
     reg.audit_intact(&admin);
+}
+
+/// A query citing a table's rows without reading any of its values declares the table without
+/// columns; it is served with all its rows, stored and ad hoc (it was served with none: the host
+/// took a table's row count from its first column).
+fn a_table_read_for_its_rows_only_keeps_them(
+    reg: &crate::registry::Reg,
+    admin: &str,
+    author: &str,
+    data: &std::path::Path,
+) {
+    let model = t4_model(
+        "rows-only",
+        "",
+        "SELECT CAST(__row AS VARCHAR) AS subject, 0.5 AS score, 'a-row' AS rule, 'a row' AS reason,
+                __row AS auctions__row
+         FROM auctions",
+    );
+    let published = reg.json(author, &["plugin", "publish", &model]);
+    let digest = published["digest"].as_str().expect("digest");
+    assert_eq!(published["info"]["inputs"][0]["columns"], serde_json::json!([]), "{published}");
+    let approver = reg.user(admin, "rows-approver", "province", &["admin"]);
+    reg.ok(&approver, &["plugin", "approve", digest, "--note", "four eyes"]);
+    let shown = reg.json(admin, &["dataset", "show", "auctions"]);
+    let tables = shown["tables"].as_array().expect("tables");
+    let auctions = tables.iter().find(|t| t["name"] == "auctions").expect("auctions");
+    let rows = auctions["rows"].as_u64().expect("rows");
+    assert!(rows > 0, "{shown}");
+    let stored = reg.json(author, &["run", digest, "--dataset", "auctions"]);
+    assert_eq!(stored["clues"].as_u64(), Some(rows), "a clue per row, stored: {stored}");
+    let (code, report, clues) = run_model(&model, data, &[]);
+    assert_eq!((code, clues.len() as u64), (0, rows), "a clue per row, ad hoc: {report}");
 }
 
 /// A stored run (a new process) loads the engine its model pins by digest: from the engine's

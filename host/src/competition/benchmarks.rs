@@ -178,7 +178,7 @@ impl Registry {
         let bytes = self.blobs.get(&stored.digest)?;
         let spec = TableSpec::new(table).text(&[column]);
         let label = format!("{}@{}/{table}", d.name, d.version);
-        let columns = parquet_io::read_columns_from_bytes(bytes, &label, &spec)
+        let (columns, _) = parquet_io::read_columns_from_bytes(bytes, &label, &spec)
             .map_err(|e| RegistryError::Invalid(e.to_string()))?;
         let col = columns
             .into_iter()

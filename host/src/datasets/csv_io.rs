@@ -23,8 +23,9 @@ fn available_columns(header: &[String]) -> String {
     }
 }
 
-/// Read the declared columns of `spec` from CSV file `file`; other columns are skipped unparsed.
-pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
+/// Read the declared columns of `spec` from CSV file `file`, and how many rows it has (also when
+/// no column is declared); other columns are skipped unparsed.
+pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<(Vec<Column>, usize), DataError> {
     let name = file.display().to_string();
     let unreadable =
         |e: &dyn std::fmt::Display| DataError::Unreadable { file: name.clone(), message: e.to_string() };
@@ -51,10 +52,11 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataEr
     let mut builders: Vec<ColumnBuilder> =
         spec.columns.iter().map(|c| ColumnBuilder::new(&c.name, c.ty)).collect();
     let mut record = csv::ByteRecord::new();
+    let mut rows = 0;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => rows += 1,
             Err(e) => return Err(unreadable(&e)),
         }
         let line = record.position().map_or(0, |p| p.line());
@@ -71,7 +73,7 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataEr
             builder.push_cell(cell).map_err(bad)?;
         }
     }
-    Ok(builders.into_iter().map(ColumnBuilder::finish).collect())
+    Ok((builders.into_iter().map(ColumnBuilder::finish).collect(), rows))
 }
 
 /// Format row `i` of `column` as a CSV cell (DOMAIN.md conventions; null is empty).

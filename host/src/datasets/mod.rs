@@ -113,11 +113,13 @@ pub fn load_for_model(dir: &Path, info: &ModelInfo) -> Result<Vec<ServedTable>, 
 
 /// Load one declared table from `dir`.
 pub fn load_table(dir: &Path, spec: &TableSpec) -> Result<ServedTable, DataError> {
-    Ok(loaded(spec, read_table(dir, spec)?))
+    let (columns, rows) = read_table(dir, spec)?;
+    Ok(loaded(spec, columns, rows))
 }
 
-/// Read the declared columns of one table from `dir` (its CSV or Parquet file), typed as declared.
-pub fn read_table(dir: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
+/// Read the declared columns of one table from `dir` (its CSV or Parquet file), typed as declared,
+/// and how many rows it has.
+pub fn read_table(dir: &Path, spec: &TableSpec) -> Result<(Vec<Column>, usize), DataError> {
     let file = table_file(dir, &spec.name)?.ok_or_else(|| DataError::MissingTable {
         dir: dir.display().to_string(),
         table: spec.name.clone(),
@@ -129,9 +131,10 @@ pub fn read_table(dir: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError
     }
 }
 
-/// A table ready for a run: its columns, repetitive text dictionary-encoded.
-pub fn loaded(spec: &TableSpec, columns: Vec<Column>) -> ServedTable {
-    let rows = columns.first().map_or(0, Column::len);
+/// A table of `rows` rows ready for a run: its columns, repetitive text dictionary-encoded. The
+/// rows are given, not taken from a column: a model may declare a table without columns (to count
+/// its rows, or cite them).
+pub fn loaded(spec: &TableSpec, columns: Vec<Column>, rows: usize) -> ServedTable {
     let columns = columns.into_iter().map(dictionary_encode).collect();
     ServedTable { spec: spec.clone(), rows, columns }
 }
@@ -253,6 +256,20 @@ mod tests {
         assert_eq!(table_file(&dir, "vehicles").expect("ok"), None);
     }
 
+    /// A model may declare a table without columns (to count its rows, or cite them): it is
+    /// served with its rows, from CSV and from Parquet alike.
+    #[test]
+    fn a_table_declared_without_columns_keeps_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("bids.csv"), "bidder_id,amount\nb1,1\nb2,2\nb3,\n").expect("write");
+        let columns = [text("item_id", &["i1", "i2", "i3", "i4"])];
+        parquet_io::write_table(&dir.path().join("auctions.parquet"), &columns).expect("parquet");
+        for (table, rows) in [("bids", 3), ("auctions", 4)] {
+            let served = load_table(dir.path(), &TableSpec::new(table)).expect(table);
+            assert_eq!((served.rows, served.columns.len()), (rows, 0), "{table}");
+        }
+    }
+
     fn text(name: &str, values: &[&str]) -> Column {
         Column::new(name, Values::Text(values.iter().copied().collect()))
     }
@@ -276,7 +293,7 @@ mod tests {
                 rows: 3,
                 columns: vec![text("plate", &["A1", "B2", "A1"]), text("case_no", &["c1", "c2", "c3"])],
             },
-            loaded(&spec("relations"), vec![text("kind", &repetitive)]),
+            loaded(&spec("relations"), vec![text("kind", &repetitive)], repetitive.len()),
             ServedTable { spec: spec("registrations"), rows: 2, columns: vec![text("plate", &["B2", "Z9"])] },
         ];
         assert!(matches!(tables[1].columns[0].values, Values::Dictionary { .. }), "coded on its own first");

@@ -25,8 +25,9 @@ use sieve_sdk::{ColumnType, TableSpec};
 
 use super::DataError;
 
-/// Read the declared columns of `spec` from Parquet file `file`.
-pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<Vec<Column>, DataError> {
+/// Read the declared columns of `spec` from Parquet file `file`, and how many rows it has (also
+/// when no column is declared).
+pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<(Vec<Column>, usize), DataError> {
     let name = file.display().to_string();
     let handle =
         File::open(file).map_err(|e| DataError::Unreadable { file: name.clone(), message: e.to_string() })?;
@@ -39,7 +40,7 @@ pub fn read_columns_from_bytes(
     bytes: Vec<u8>,
     name: &str,
     spec: &TableSpec,
-) -> Result<Vec<Column>, DataError> {
+) -> Result<(Vec<Column>, usize), DataError> {
     read_columns_from(bytes::Bytes::from(bytes), name, spec, None)
 }
 
@@ -50,7 +51,7 @@ pub fn read_rows_from_bytes(
     name: &str,
     spec: &TableSpec,
     rows: &[usize],
-) -> Result<Vec<Column>, DataError> {
+) -> Result<(Vec<Column>, usize), DataError> {
     let mut selectors = Vec::new();
     let mut next = 0usize;
     for &row in rows {
@@ -71,7 +72,7 @@ fn read_columns_from<R: ChunkReader + 'static>(
     name: &str,
     spec: &TableSpec,
     selection: Option<RowSelection>,
-) -> Result<Vec<Column>, DataError> {
+) -> Result<(Vec<Column>, usize), DataError> {
     let name = name.to_string();
     let unreadable =
         |e: &dyn std::fmt::Display| DataError::Unreadable { file: name.clone(), message: e.to_string() };
@@ -108,7 +109,7 @@ fn read_columns_from<R: ChunkReader + 'static>(
         }
         row_base += batch.num_rows() as u64;
     }
-    Ok(columns)
+    Ok((columns, row_base as usize))
 }
 
 fn validity(array: &dyn Array) -> Option<Bitmap> {

@@ -85,7 +85,7 @@ pub fn check_fixture(task: &str, truth: super::Truth) -> Vec<(String, String)> {
         .iter()
         .map(|spec| {
             let file = dir.join(format!("{}.csv", spec.name));
-            (spec.name.as_str(), crate::datasets::csv_io::read_columns(&file, spec).expect("fixture table"))
+            (spec.name.as_str(), crate::datasets::csv_io::read_columns(&file, spec).expect("fixture table").0)
         })
         .collect();
     let labels = truth(&tables);

@@ -312,7 +312,7 @@ impl Registry {
             let read = (|| -> Result<()> {
                 for (i, spec) in specs.iter().enumerate() {
                     progress(&spec.name, i, specs.len());
-                    let columns =
+                    let (columns, _) =
                         datasets::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
                     let files = super::encodings::store_table(
                         &self.blobs,
@@ -693,14 +693,14 @@ fn read_parquet_tables(
     });
     let mut tables = Vec::with_capacity(wanted.len());
     for ((spec, stored, label), read) in wanted.into_iter().zip(reads) {
-        let columns = read?;
-        if columns.iter().any(|c| c.len() != stored.rows as usize) {
+        let (columns, rows) = read?;
+        if rows != stored.rows as usize {
             return Err(Outcome::BadInput(format!(
-                "{label}: a stored column does not have {} rows",
+                "{label}: the stored table has {rows} rows; its dataset's record says {}",
                 stored.rows
             )));
         }
-        tables.push(datasets::loaded(spec, columns));
+        tables.push(datasets::loaded(spec, columns, stored.rows as usize));
     }
     Ok(tables)
 }

@@ -380,7 +380,8 @@ pub fn load_tables(
             }
             columns.push(column);
         }
-        let rows = columns.first().map_or(0, Column::len);
+        // Found above. The stored count, not a column's length: a table may be declared without columns.
+        let rows = d.tables.iter().find(|t| t.name == spec.name).map_or(0, |t| t.rows as usize);
         tables.push(ServedTable { spec: spec.clone(), rows, columns });
     }
     let place = |(table, column): (&str, &str)| {
@@ -457,7 +458,7 @@ impl Registry {
                 let Some(table) = dataset.tables.iter().find(|t| t.name == spec.name) else { continue };
                 let bytes = registry.blobs.get(&table.digest)?;
                 let label = format!("{}@{}/{}", dataset.name, dataset.version, spec.name);
-                let read = parquet_io::read_columns_from_bytes(bytes, &label, spec)
+                let (read, _) = parquet_io::read_columns_from_bytes(bytes, &label, spec)
                     .map_err(|e| RegistryError::Invalid(e.to_string()))?;
                 let files =
                     store_table(&registry.blobs, &dataset.task, &spec.name, &read, &mut keys, &mut checks)?;

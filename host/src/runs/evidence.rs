@@ -77,7 +77,7 @@ impl Registry {
                 let more = rows.len().saturating_sub(MAX_ROWS_SHOWN);
                 rows.truncate(MAX_ROWS_SHOWN);
                 let bytes = registry.blobs.get(&digest)?;
-                let columns =
+                let (columns, _) =
                     parquet_io::read_rows_from_bytes(bytes, &format!("{label}/{}", spec.name), &spec, &rows)
                         .map_err(|e| RegistryError::Invalid(e.to_string()))?;
                 let cells = |i: usize| {
