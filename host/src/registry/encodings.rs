@@ -380,7 +380,8 @@ pub fn load_tables(
             }
             columns.push(column);
         }
-        // Found above. The stored count, not a column's length: a table may be declared without columns.
+        // The dataset's recorded count (the table was found above), not a column's length: a
+        // table may be declared without columns.
         let rows = d.tables.iter().find(|t| t.name == spec.name).map_or(0, |t| t.rows as usize);
         tables.push(ServedTable { spec: spec.clone(), rows, columns });
     }
