@@ -246,12 +246,16 @@ pub fn load_tables(
         if shares { domain.columns.iter().all(|(t, c)| declared(t, c)) } else { domain.columns.len() == 1 }
     };
     let mut reads: Vec<Read<'_>> = Vec::new();
+    // Each declared table's recorded row count: its columns are read to it, and it is served with
+    // it (a table may be declared without columns).
+    let mut rows_of = Vec::with_capacity(info.inputs.len());
     for spec in &info.inputs {
         let table = d
             .tables
             .iter()
             .find(|t| t.name == spec.name)
             .ok_or_else(|| missing(format!("no table {}", spec.name)))?;
+        rows_of.push(table.rows as usize);
         for c in &spec.columns {
             let digest = stored
                 .columns
@@ -369,7 +373,7 @@ pub fn load_tables(
         dictionaries.extend(made);
     }
     let mut tables = Vec::with_capacity(info.inputs.len());
-    for spec in &info.inputs {
+    for (spec, rows) in info.inputs.iter().zip(rows_of) {
         let mut columns = Vec::with_capacity(spec.columns.len());
         for c in &spec.columns {
             let column = served
@@ -380,9 +384,6 @@ pub fn load_tables(
             }
             columns.push(column);
         }
-        // The dataset's recorded count (the table was found above), not a column's length: a
-        // table may be declared without columns.
-        let rows = d.tables.iter().find(|t| t.name == spec.name).map_or(0, |t| t.rows as usize);
         tables.push(ServedTable { spec: spec.clone(), rows, columns });
     }
     let place = |(table, column): (&str, &str)| {
