@@ -5,9 +5,13 @@
 #
 # zstd-sys (which Arrow's IPC code brings) is C: it needs clang and the WASI libc headers. With
 # --install, Debian's packages are installed first (as CI does); otherwise they must be there.
+# Further arguments go to `cargo build` (e.g. `--features explain`); SQL_ENGINE_OUT names the
+# output file instead of sql-engine.wasm.
 set -euo pipefail
 cd "$(dirname "$0")/../engines/sql-engine"
-if [ "${1:-}" = "--install" ]; then
+install=false
+if [ "${1:-}" = "--install" ]; then install=true; shift; fi
+if $install; then
   if ! command -v clang-19 >/dev/null || [ ! -d /usr/include/wasm32-wasi ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-19 llvm-19 wasi-libc >/dev/null
@@ -19,8 +23,12 @@ done
 [ -d /usr/include/wasm32-wasi ] || { echo "build-sql-engine: the WASI libc headers are missing (Debian: wasi-libc)" >&2; exit 1; }
 # rust-toolchain.toml names the target, but rustup adds it only with a new toolchain.
 rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+# 128-bit SIMD, as the plugins are built (host/build.rs): Arrow's kernels vectorize. Deterministic:
+# the host runs relaxed SIMD in its deterministic mode and canonicalizes NaNs.
+export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128"
 export CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19 CFLAGS_wasm32_wasip2="-isystem /usr/include/wasm32-wasi"
-cargo build --release --locked --target wasm32-wasip2
-cp target/wasm32-wasip2/release/sieve_sql_engine.wasm sql-engine.wasm
-ls -l sql-engine.wasm
-sha256sum sql-engine.wasm
+out="${SQL_ENGINE_OUT:-sql-engine.wasm}"
+cargo build --release --locked --target wasm32-wasip2 "$@"
+cp target/wasm32-wasip2/release/sieve_sql_engine.wasm "$out"
+ls -l "$out"
+sha256sum "$out"
