@@ -87,6 +87,7 @@ fn sql_models_end_to_end() {
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
     a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
     joins_on_codes_match_exactly_what_joins_on_text_match();
+    a_join_gives_the_same_rows_whichever_side_it_builds_on();
     a_grouping_on_one_domains_codes_gives_what_the_text_gives();
     text_carried_as_codes_gives_what_the_text_gives();
     a_subquery_named_in_several_places_is_computed_once();
@@ -846,6 +847,72 @@ fn joins_on_codes_match_exactly_what_joins_on_text_match() {
     assert_eq!(of("two-domains-codes"), of("two-domains-text"));
     assert!(!of("grouped-codes").is_empty());
     assert_eq!(of("grouped-codes"), of("grouped-text"));
+}
+
+/// A hash join builds on whichever side turns out to have fewer rows, swapping the sides the plan
+/// chose where the other is smaller: every join type gives the same rows written either way round
+/// (one of the two runs as planned, the other the other way), and a semi and an anti join split a
+/// side's rows exactly. `a` (auctions of round 1) has fewer rows than `b` (bids over an amount);
+/// some of each have no match on the other side.
+fn a_join_gives_the_same_rows_whichever_side_it_builds_on() {
+    let a = "(SELECT item_id, __row FROM auctions WHERE round = 1)";
+    let b = "(SELECT item_id, __row FROM bids WHERE amount > 50000)";
+    let pair = |rule: &str, x: &str, y: &str, join: &str| {
+        format!(
+            "SELECT coalesce(a.item_id, b.item_id, '-') AS subject, 0.5 AS score, '{rule}' AS rule,
+                    coalesce(CAST(a.__row AS VARCHAR), '-') || '/' || coalesce(CAST(b.__row AS VARCHAR), '-') AS reason
+             FROM {x} {join} {y} ON a.item_id = b.item_id"
+        )
+    };
+    let side = |rule: &str, of: &str, name: &str, other: &str, other_name: &str, not: &str| {
+        format!(
+            "SELECT coalesce({name}.item_id, '-') AS subject, 0.5 AS score, '{rule}' AS rule, CAST({name}.__row AS VARCHAR) AS reason
+             FROM {of} {name} WHERE {not} EXISTS (SELECT 1 FROM {other} {other_name} WHERE {other_name}.item_id = {name}.item_id)"
+        )
+    };
+    let (aa, bb) = (format!("{a} a"), format!("{b} b"));
+    let queries = [
+        pair("inner-ab", &aa, &bb, "JOIN"),
+        pair("inner-ba", &bb, &aa, "JOIN"),
+        pair("left-ab", &aa, &bb, "LEFT JOIN"),
+        pair("left-ba", &bb, &aa, "RIGHT JOIN"),
+        pair("right-ab", &aa, &bb, "RIGHT JOIN"),
+        pair("right-ba", &bb, &aa, "LEFT JOIN"),
+        pair("full-ab", &aa, &bb, "FULL JOIN"),
+        pair("full-ba", &bb, &aa, "FULL JOIN"),
+        side("semi-a", a, "a", b, "b", ""),
+        side("anti-a", a, "a", b, "b", "NOT"),
+        side("semi-b", b, "b", a, "a", ""),
+        side("anti-b", b, "b", a, "a", "NOT"),
+        "SELECT 'all' AS subject, 0.5 AS score, 'rows-a' AS rule, CAST(__row AS VARCHAR) AS reason FROM auctions WHERE round = 1".into(),
+        "SELECT 'all' AS subject, 0.5 AS score, 'rows-b' AS rule, CAST(__row AS VARCHAR) AS reason FROM bids WHERE amount > 50000".into(),
+    ];
+    let model = t4_model("join-sides", "", &queries.join(" UNION ALL "));
+    let data = fresh_dir("sql-join-sides-data");
+    let d = data.to_str().expect("utf-8");
+    assert!(run(&["gen", "judicial-auction-violations", "--seed", "5", "--out", d]).status.success());
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["stderr"], "", "{report}");
+    let of = |rule: &str| of_rule(&clues, rule);
+    let (rows_a, rows_b) = (of("rows-a").len(), of("rows-b").len());
+    assert!(0 < rows_a && rows_a < rows_b, "a has fewer rows than b: {rows_a} and {rows_b}");
+    for join in ["inner", "left", "right", "full"] {
+        let (ab, ba) = (of(&format!("{join}-ab")), of(&format!("{join}-ba")));
+        assert!(!ab.is_empty(), "{join} found nothing");
+        assert_eq!(ab, ba, "{join}");
+    }
+    let unmatched =
+        |rows: &[String], at: usize| rows.iter().filter(|r| r.split('/').nth(at) == Some("-\"")).count();
+    assert!(
+        unmatched(&of("full-ab"), 1) > 0 && of("full-ab").iter().any(|r| r.contains("\"-/")),
+        "both sides have rows without a match"
+    );
+    for (name, rows) in [("a", rows_a), ("b", rows_b)] {
+        let (semi, anti) = (of(&format!("semi-{name}")), of(&format!("anti-{name}")));
+        assert!(!semi.is_empty() && !anti.is_empty(), "{name}: {} and {}", semi.len(), anti.len());
+        assert_eq!(semi.len() + anti.len(), rows, "{name}'s rows, split by the semi and the anti join");
+    }
 }
 
 fn a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values() {

@@ -36,6 +36,7 @@ mod header;
 mod pack;
 mod per_value;
 mod share;
+mod sides;
 mod tables;
 
 use std::collections::BTreeMap;
@@ -169,7 +170,16 @@ async fn execute(
     domains.resize(plan.schema().fields().len(), None);
     let physical = state.query_planner().create_physical_plan(&plan, state).await?;
     let physical = dense::group_on_codes(physical, &rewrite.dense_keys())?;
-    Ok((datafusion::physical_plan::collect(physical, state.task_ctx()).await?, domains))
+    let physical = sides::build_on_fewer_rows(physical)?;
+    let rows = datafusion::physical_plan::collect(Arc::clone(&physical), state.task_ctx()).await?;
+    // An engine built with `--features explain` shows each plan it ran, with its operators' rows.
+    #[cfg(feature = "explain")]
+    eprintln!(
+        "{}",
+        datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(physical.as_ref())
+            .indent(true)
+    );
+    Ok((rows, domains))
 }
 
 /// Each parameter's value as a typed placeholder value: from `given` (the run's values, as
