@@ -617,6 +617,27 @@ fn text_carried_as_codes_gives_what_the_text_gives() {
              FROM ip_cases WHERE case_no{t} LIKE '%7%'"
         )
         }),
+        // Both inputs give one domain's codes (the union keeps them), or text and codes (it
+        // makes text of the codes), then joined and grouped.
+        pair("union", &|t| {
+            format!(
+            "SELECT u.k AS subject, CAST(count(*) AS DOUBLE) AS score, 'RULE' AS rule, CAST(min(c.__row) AS VARCHAR) AS reason
+             FROM (SELECT plaintiff_id{t} AS k FROM ip_cases WHERE __row % 2 = 0
+                   UNION ALL SELECT plaintiff_agent AS k FROM ip_cases) u
+             JOIN ip_cases c ON c.plaintiff_id = u.k GROUP BY u.k"
+        )
+        }),
+        // Inputs of three domains: one of them a column outside any, whose codes are row numbers.
+        pair("union-mixed", &|t| {
+            format!(
+                "SELECT k AS subject, CAST(n AS DOUBLE) AS score, 'RULE' AS rule, 'x' AS reason
+             FROM (SELECT k, count(*) AS n
+                   FROM (SELECT plaintiff_id{t} AS k FROM ip_cases
+                         UNION ALL SELECT case_no AS k FROM ip_cases WHERE __row % 4 = 0
+                         UNION ALL SELECT reg_no AS k FROM ip_cases WHERE __row % 4 = 1)
+                   WHERE k IS NOT NULL GROUP BY k)"
+            )
+        }),
     ];
     let model = model_file("codes-carried", "copyright-harvesting", "case", "", &queries.join(" UNION ALL "));
     let data = fresh_dir("sql-carried-data");
@@ -630,7 +651,7 @@ fn text_carried_as_codes_gives_what_the_text_gives() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["stderr"], "", "the rewrite to codes applied: {report}");
     let of = |rule: &str| of_rule(&clues, rule);
-    for rule in ["window", "grouped", "least", "twice", "sorted", "blank", "like"] {
+    for rule in ["window", "grouped", "least", "twice", "sorted", "blank", "like", "union", "union-mixed"] {
         let codes = of(&format!("{rule}-codes"));
         assert!(!codes.is_empty(), "{rule} found nothing");
         assert_eq!(codes, of(&format!("{rule}-text")), "{rule}");

@@ -2,13 +2,13 @@
 //! `judgments` and in `vehicles`) against one dictionary of distinct values, so two of them hold
 //! equal text exactly where they hold equal codes; a text column outside any domain takes its row
 //! numbers as its codes. This rewrite of the optimized plan scans every text column as its codes
-//! and keeps them so, through filters, projections, joins, groupings and windows, for as long as
-//! the plan only passes the column on or compares it whole within its domain (an equi-join key,
-//! a grouping key, a partition key, `IS NULL`). Where the plan reads the text (an expression, a
-//! sort, a comparison across domains, the query's result), it turns the codes into text there,
-//! for the rows that reach that point only: DataFusion would make the text of every row at the
-//! scan, and hash and compare it in every join and group-by. Everything the query returns is the
-//! same; the plan's shape is left as it was.
+//! and keeps them so, through filters, projections, joins, groupings, windows and unions, for as
+//! long as the plan only passes the column on or compares it whole within its domain (an
+//! equi-join key, a grouping key, a partition key, `IS NULL`). Where the plan reads the text (an
+//! expression, a sort, a comparison across domains, the query's result), it turns the codes into
+//! text there, for the rows that reach that point only: DataFusion would make the text of every
+//! row at the scan, and hash and compare it in every join and group-by. Everything the query
+//! returns is the same; the plan's shape is left as it was.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -23,7 +23,7 @@ use datafusion::common::{Column, DFSchema, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::logical_plan::{
-    Aggregate, Filter, Join, JoinType, Projection, SubqueryAlias, TableScan, TableScanBuilder, Window,
+    Aggregate, Filter, Join, JoinType, Projection, SubqueryAlias, TableScan, TableScanBuilder, Union, Window,
 };
 use datafusion::logical_expr::{
     BinaryExpr, Expr, LogicalPlan, Operator, ScalarUDF, ScalarUDFImpl, Volatility,
@@ -378,6 +378,7 @@ impl Rewrite {
             LogicalPlan::Join(join) => self.join(join, state),
             LogicalPlan::Aggregate(aggregate) => self.aggregate(aggregate, state),
             LogicalPlan::Window(window) => self.window(window, state),
+            LogicalPlan::Union(union) => self.union(union, state),
             // Fields pass through one for one.
             LogicalPlan::Filter(Filter { predicate, input, .. }) => {
                 let input = self.visit(Arc::unwrap_or_clone(input), state)?;
@@ -414,6 +415,58 @@ impl Rewrite {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Coded::plain(plan.with_new_exprs(plan.expressions(), inputs)?))
+    }
+
+    /// A union (`UNION ALL`) gives codes in each field where every input gives codes of one
+    /// domain, and text where they do not: T5's trips, attributed to a debtor by the trip's
+    /// person id or by its passport, are then joined and grouped on the debtor's codes.
+    fn union(&self, union: Union, state: &SessionState) -> Result<Coded> {
+        let planned = union.clone();
+        let inputs = union
+            .inputs
+            .iter()
+            .map(|input| self.visit(input.as_ref().clone(), state))
+            .collect::<Result<Vec<_>>>()?;
+        let width = union.schema.fields().len();
+        let domain_at =
+            |input: &Coded, i: usize| input.original.get(i).and_then(|at| input.lazy.get(at)).copied();
+        let kept: Vec<Option<usize>> = (0..width)
+            .map(|i| {
+                let first = inputs.first().and_then(|input| domain_at(input, i));
+                first.filter(|&domain| inputs.iter().all(|input| domain_at(input, i) == Some(domain)))
+            })
+            .collect();
+        let mut plans = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let schema = Arc::clone(input.plan.schema());
+            let exprs = input
+                .original
+                .iter()
+                .zip(&kept)
+                .map(|(&at, kept)| {
+                    let column = Expr::Column(input.column(at));
+                    match (input.lazy.get(&at), kept) {
+                        (Some(&domain), None) => {
+                            let (relation, field) = schema.qualified_field(at);
+                            Ok(self.decode(domain, column)?.alias_qualified(relation.cloned(), field.name()))
+                        }
+                        _ => Ok(column),
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            plans.push(Arc::new(LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(input.plan))?)));
+        }
+        // Inputs whose fields differ in type other than by codes (the planner coerces them
+        // alike) are left as planned, as text.
+        let Ok(union) = Union::try_new(plans) else { return self.other(LogicalPlan::Union(planned), state) };
+        let lazy =
+            kept.iter().enumerate().filter_map(|(i, domain)| domain.map(|domain| (i, domain))).collect();
+        Ok(Coded {
+            plan: LogicalPlan::Union(union),
+            original: (0..width).collect(),
+            lazy,
+            valued: HashMap::new(),
+        })
     }
 
     /// `expr` over `input`: each largest part of it that depends on one coded column alone
