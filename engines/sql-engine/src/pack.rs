@@ -119,8 +119,7 @@ impl ScalarUDFImpl for Unpack {
         let null_digit = self.base - 1;
         let digits: Vec<u64> = packed.values().iter().map(|&p| (p / self.below) % self.base).collect();
         let nulls = digits
-            .iter()
-            .any(|&d| d == null_digit)
+            .contains(&null_digit)
             .then(|| NullBuffer::from(digits.iter().map(|&d| d != null_digit).collect::<Vec<bool>>()));
         let codes = digits.iter().map(|&d| if d == null_digit { 0 } else { d as u32 }).collect::<Vec<u32>>();
         Ok(ColumnarValue::Array(Arc::new(UInt32Array::new(ScalarBuffer::from(codes), nulls))))

@@ -49,9 +49,13 @@ pub struct PartTable {
     gives_codes: bool,
 }
 
+/// The domain of each column of a table that holds codes (`None` where it holds values), and
+/// the table giving those columns as codes.
+pub type CodedTable = (Vec<Option<usize>>, Arc<dyn TableProvider>);
+
 /// The domain of each column of the part `provider` reads, where it holds codes, and the table
 /// giving those columns as codes; `None` for a table that is not a part or holds no codes.
-pub fn coded(provider: &Arc<dyn TableProvider>) -> Option<(Vec<Option<usize>>, Arc<dyn TableProvider>)> {
+pub fn coded(provider: &Arc<dyn TableProvider>) -> Option<CodedTable> {
     let part = provider.downcast_ref::<PartTable>()?;
     let kept = part.result.get()?;
     if kept.coded.iter().all(Option::is_none) {
@@ -85,7 +89,7 @@ impl TableProvider for PartTable {
         };
         if self.gives_codes || kept.coded.iter().all(Option::is_none) {
             return Ok(MemorySourceConfig::try_new_exec(
-                &[kept.batches.clone()],
+                std::slice::from_ref(&kept.batches),
                 self.schema.clone(),
                 projection.cloned(),
             )?);
