@@ -257,17 +257,24 @@ impl Rewrite {
         if plain && coded.original.len() == coded.plan.schema().fields().len() {
             return Ok(coded.plan);
         }
+        self.original_fields(coded, &|_| false)
+    }
+
+    /// The plan with its original fields only, in their order: each as text but those whose
+    /// position `keep_codes` names, which stay codes.
+    fn original_fields(&self, coded: Coded, keep_codes: &dyn Fn(usize) -> bool) -> Result<LogicalPlan> {
         let exprs = coded
             .original
             .iter()
-            .map(|&i| {
+            .enumerate()
+            .map(|(position, &i)| {
                 let column = Expr::Column(coded.column(i));
                 match coded.lazy.get(&i) {
-                    Some(&domain) => {
+                    Some(&domain) if !keep_codes(position) => {
                         let (relation, field) = coded.plan.schema().qualified_field(i);
                         Ok(self.decode(domain, column)?.alias_qualified(relation.cloned(), field.name()))
                     }
-                    None => Ok(column),
+                    _ => Ok(column),
                 }
             })
             .collect::<Result<_>>()?;
@@ -436,26 +443,14 @@ impl Rewrite {
                 first.filter(|&domain| inputs.iter().all(|input| domain_at(input, i) == Some(domain)))
             })
             .collect();
-        let mut plans = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            let schema = Arc::clone(input.plan.schema());
-            let exprs = input
-                .original
-                .iter()
-                .zip(&kept)
-                .map(|(&at, kept)| {
-                    let column = Expr::Column(input.column(at));
-                    match (input.lazy.get(&at), kept) {
-                        (Some(&domain), None) => {
-                            let (relation, field) = schema.qualified_field(at);
-                            Ok(self.decode(domain, column)?.alias_qualified(relation.cloned(), field.name()))
-                        }
-                        _ => Ok(column),
-                    }
-                })
-                .collect::<Result<Vec<_>>>()?;
-            plans.push(Arc::new(LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(input.plan))?)));
-        }
+        let plans = inputs
+            .into_iter()
+            .map(|input| {
+                Ok(Arc::new(
+                    self.original_fields(input, &|position| kept.get(position).is_some_and(Option::is_some))?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
         // Inputs whose fields differ in type other than by codes (the planner coerces them
         // alike) are left as planned, as text.
         let Ok(union) = Union::try_new(plans) else { return self.other(LogicalPlan::Union(planned), state) };

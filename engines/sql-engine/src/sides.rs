@@ -35,8 +35,7 @@ pub fn build_on_fewer_rows(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn Execu
         if !swappable(join) {
             return Ok(Transformed::no(node));
         }
-        let properties = Arc::clone(node.properties());
-        Ok(Transformed::yes(Arc::new(FewerRowsJoinExec { join: node, properties })))
+        Ok(Transformed::yes(Arc::new(FewerRowsJoinExec { join: node })))
     })?;
     Ok(rewritten.data)
 }
@@ -65,15 +64,14 @@ fn swappable(join: &HashJoinExec) -> bool {
 struct FewerRowsJoinExec {
     /// The join as planned: its inputs, keys, filter, projection and output are this one's.
     join: Arc<dyn ExecutionPlan>,
-    properties: Arc<PlanProperties>,
 }
 
 impl DisplayAs for FewerRowsJoinExec {
     fn fmt_as(&self, format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "FewerRowsJoinExec: building on the side with fewer rows; as planned: ")?;
-        match self.join.downcast_ref::<HashJoinExec>() {
-            Some(join) => join.fmt_as(format, f),
-            None => Ok(()),
+        match self.join() {
+            Ok(join) => join.fmt_as(format, f),
+            Err(_) => Ok(()),
         }
     }
 }
@@ -95,7 +93,7 @@ impl ExecutionPlan for FewerRowsJoinExec {
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
+        self.join.properties()
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
@@ -115,8 +113,7 @@ impl ExecutionPlan for FewerRowsJoinExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let join = Arc::clone(&self.join)
             .replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))?;
-        let properties = Arc::clone(join.properties());
-        Ok(Arc::new(FewerRowsJoinExec { join, properties }))
+        Ok(Arc::new(FewerRowsJoinExec { join }))
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
