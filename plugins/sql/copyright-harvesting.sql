@@ -6,24 +6,22 @@
 -- param: earlier_days int 30 Days before the claimed creation a work must have been seen to count as used earlier.
 -- param: min_suits int 10 Suits on earlier-used works that make a plaintiff or agent a harvester.
 
--- A work's first sighting, and a suit's first row, are taken with min() and a join back to the
--- row, which costs far less than a window function over many small partitions. A CTE named in
--- two places (`on_earlier`, `suits`) is computed once.
-WITH seen AS (
-    SELECT work_hash, min(first_seen_on) AS seen
+-- A suit's first row is taken with min() and a join back to the row, which costs far less than a
+-- window function over many small partitions. A CTE named in two places (`on_earlier`, `suits`)
+-- is computed once.
+WITH first_seen AS (
+    -- Each work's first sighting and the first row that records it, in one grouping: the day
+    -- (days since 1970) and the row packed into one number, the day in the high 32 bits, so that
+    -- the least number is the earliest day's first row.
+    SELECT work_hash, min(CAST(CAST(first_seen_on AS INT) AS BIGINT) * 4294967296 + __row) AS first
     FROM prior_use WHERE work_hash IS NOT NULL AND first_seen_on IS NOT NULL
     GROUP BY work_hash
-), first_seen AS (
-    -- Each work's first sighting, and the first row that records it.
-    SELECT p.work_hash, s.seen, min(p.__row) AS prior_row
-    FROM prior_use p JOIN seen s ON s.work_hash = p.work_hash AND p.first_seen_on = s.seen
-    GROUP BY p.work_hash, s.seen
 ), earlier_used AS (
     -- Each registration number with an earlier-used work, and the rows that prove it.
-    SELECT r.reg_no, min(r.__row) AS registration_row, min(f.prior_row) AS prior_row
+    SELECT r.reg_no, min(r.__row) AS registration_row, min(f.first & 4294967295) AS prior_row
     FROM registrations r JOIN first_seen f ON f.work_hash = r.work_hash
     WHERE r.reg_no IS NOT NULL AND r.created_on IS NOT NULL
-      AND CAST(r.created_on AS INT) - CAST(f.seen AS INT) >= $earlier_days
+      AND CAST(r.created_on AS INT) - (f.first >> 32) >= $earlier_days
     GROUP BY r.reg_no
 ), on_earlier AS (
     -- Every row of a suit on an earlier-used work.

@@ -12,21 +12,18 @@ WITH debtors AS (
     FROM travel
     WHERE departed_at IS NOT NULL
       AND (mode IN ('flight', 'rail_g') OR (mode = 'rail_d' AND seat_class = 'first'))
-), holders AS (
-    -- Each restricted debtor a passport number was issued to (one row per number and debtor).
-    SELECT p.passport_no, p.person_id AS debtor_id, min(p.__row) AS passport_row
-    FROM passports p JOIN debtors d ON d.debtor_id = p.person_id
-    WHERE p.passport_no IS NOT NULL
-    GROUP BY p.passport_no, p.person_id
 ), attributed AS (
     -- A trip counts under its person id when it has one; only a trip without one counts through
-    -- its passport number, for every restricted debtor the number was issued to.
+    -- its passport number, for every restricted debtor the number was issued to (with the first
+    -- row that issued it to them).
     SELECT t.__row AS trip, t.day, t.person_id AS debtor_id, CAST(NULL AS BIGINT) AS passport_row
     FROM restricted_trips t JOIN debtors d ON d.debtor_id = t.person_id
     UNION ALL
-    SELECT t.__row, t.day, h.debtor_id, h.passport_row
-    FROM restricted_trips t JOIN holders h ON h.passport_no = t.passport_no
+    SELECT t.__row, t.day, p.person_id, min(p.__row)
+    FROM restricted_trips t JOIN passports p ON p.passport_no = t.passport_no
+    JOIN debtors d ON d.debtor_id = p.person_id
     WHERE t.person_id IS NULL
+    GROUP BY t.__row, t.day, p.person_id
 ), while_restricted AS (
     SELECT a.trip, a.debtor_id, a.passport_row, min(r.__row) AS restriction_row
     FROM attributed a JOIN restrictions r ON r.debtor_id = a.debtor_id

@@ -17,8 +17,7 @@ WITH shop_cases AS (
     FROM judgments WHERE repair_shop IS NOT NULL AND assessor_org IS NOT NULL
     GROUP BY repair_shop, assessor_org
 ), candidates AS (
-    -- Marks 2 to 5: assigned, never assessed, a concentrated pair, a plaintiff who owns no
-    -- registration of the plate.
+    -- Marks 2, 3 and 5: assigned, never assessed, a concentrated pair.
     SELECT j.__row, j.case_no, j.plaintiff_id, j.plate, j.repair_shop, j.assessor_org,
            j.filed_on, coalesce(j.accident_on, j.filed_on) AS window_from, p.n, s.total
     FROM judgments j
@@ -27,19 +26,26 @@ WITH shop_cases AS (
     WHERE j.case_no IS NOT NULL AND j.plaintiff_id IS NOT NULL AND j.filed_on IS NOT NULL AND j.plate IS NOT NULL
       AND j.claim_assigned AND NOT j.insurer_assessed
       AND p.n >= $min_pair_cases AND p.n >= $min_pair_share * s.total
-      AND NOT EXISTS (SELECT 1 FROM vehicles v WHERE v.plate = j.plate AND v.owner_id = j.plaintiff_id)
+), plated AS (
+    -- Mark 4, a plaintiff who owns no registration of the plate, and the plate's first
+    -- `vehicles` row (its evidence), in one pass over the candidates' plates' registrations.
+    SELECT c.__row, min(v.__row) AS vehicles_row, coalesce(bool_or(v.owner_id = c.plaintiff_id), false) AS owns
+    FROM candidates c LEFT JOIN vehicles v ON v.plate = c.plate
+    GROUP BY c.__row
 ), employed AS (
-    -- Mark 1: a month at the shop from the window before the accident up to the filing. The
-    -- candidate's columns are carried through the grouping (its __row decides them) rather than
-    -- joined back to the candidates. The plate's first `vehicles` row, the evidence of mark 4, is
-    -- found here too, for the candidates' plates only, not by grouping all of `vehicles`.
-    SELECT c.__row, c.case_no, c.plaintiff_id, c.plate, c.repair_shop, c.assessor_org, c.n, c.total,
-           min(e.__row) AS employment_row, min(v.__row) AS vehicles_row
+    -- Mark 1: a month at the shop from the window before the accident up to the filing.
+    SELECT c.__row, min(e.__row) AS employment_row
     FROM candidates c
     JOIN employment e ON e.person_id = c.plaintiff_id AND e.employer_id = c.repair_shop
-    LEFT JOIN vehicles v ON v.plate = c.plate
     WHERE CAST(e.month AS INT) BETWEEN CAST(c.window_from AS INT) - $employment_window_days AND CAST(c.filed_on AS INT)
-    GROUP BY c.__row, c.case_no, c.plaintiff_id, c.plate, c.repair_shop, c.assessor_org, c.n, c.total
+    GROUP BY c.__row
+), found AS (
+    SELECT c.__row, c.case_no, c.plaintiff_id, c.plate, c.repair_shop, c.assessor_org, c.n, c.total,
+           m.employment_row, p.vehicles_row
+    FROM candidates c
+    JOIN plated p ON p.__row = c.__row
+    JOIN employed m ON m.__row = c.__row
+    WHERE NOT p.owns
 )
 SELECT c.case_no AS subject,
        0.5 + CAST(c.n AS DOUBLE) / c.total / 2 AS score,
@@ -51,4 +57,4 @@ SELECT c.case_no AS subject,
        c.__row AS judgments__row,
        c.employment_row AS employment__row,
        c.vehicles_row AS vehicles__row
-FROM employed c
+FROM found c
