@@ -52,7 +52,7 @@ impl Values {
         self.values
             .get_or_init(|| match &self.source {
                 Source::Text(text) => {
-                    let values = text.all();
+                    let values = text.all().map_err(|e| e.to_string())?;
                     let null = new_null_array(values.data_type(), 1);
                     concat(&[&values as &dyn Array, null.as_ref()]).map_err(|e| e.to_string())
                 }
@@ -68,7 +68,7 @@ impl Values {
     fn rows(&self, codes: &UInt32Array) -> Result<ArrayRef> {
         let (from, expr) = match &self.source {
             // A domain's own text: each row the view of its value, a null row null.
-            Source::Text(text) => return Ok(Arc::new(text.decode(codes))),
+            Source::Text(text) => return Ok(Arc::new(text.decode(codes)?)),
             Source::Derived { from, expr } => (from, expr),
         };
         match self.all() {

@@ -104,13 +104,15 @@ impl TableProvider for PartTable {
                 let columns = wanted
                     .iter()
                     .map(|&i| match &kept.coded[i] {
-                        Some((_, text)) => Arc::new(text.decode(batch.column(i).as_primitive())) as ArrayRef,
-                        None => batch.column(i).clone(),
+                        Some((_, text)) => {
+                            Ok(Arc::new(text.decode(batch.column(i).as_primitive())?) as ArrayRef)
+                        }
+                        None => Ok(batch.column(i).clone()),
                     })
-                    .collect();
-                RecordBatch::try_new(projected.clone(), columns)
+                    .collect::<Result<_>>()?;
+                Ok(RecordBatch::try_new(projected.clone(), columns)?)
             })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(MemorySourceConfig::try_new_exec(&[batches], projected, None)?)
     }
 }

@@ -8,14 +8,14 @@
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
-    StringViewArray, TimestampMillisecondArray, UInt32Array, builder::make_view,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, StringViewArray,
+    TimestampMillisecondArray, UInt32Array, builder::make_view,
 };
-use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::plan_err;
+use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::Expr;
@@ -53,50 +53,37 @@ fn nulls(validity: Option<Bitmap>, len: usize) -> Option<NullBuffer> {
     validity.map(|v| NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(v.as_bytes().to_vec()), 0, len)))
 }
 
-/// `text` as an Arrow text array, without nulls (a view array over it carries them).
-fn strings(text: Text) -> Result<StringArray, String> {
-    let (bytes, mut offsets) = text.into_parts();
-    if offsets.is_empty() {
-        offsets.push(0);
-    }
-    if i32::try_from(bytes.len()).is_err() {
-        return Err("a text column over 2 GiB".into());
-    }
-    // `bytes` is a `String`, so UTF-8 as a whole: the values are valid text when every offset is
-    // in order and on a character boundary, which is far cheaper to check than validating every
-    // value's bytes again (what `StringArray::try_new` would do).
-    let mut previous = 0;
-    for &offset in &offsets {
-        if offset < previous || !bytes.is_char_boundary(offset as usize) {
-            return Err(format!("a text column's offset {offset} is out of order or inside a character"));
-        }
-        previous = offset;
-    }
-    // The same offsets, read as `i32` where they lie (each fits, the bytes' length being under
-    // 2 GiB): no copy.
-    let count = offsets.len();
-    let offsets = ScalarBuffer::<i32>::new(Buffer::from_vec(offsets), 0, count);
-    // SAFETY: the offsets are ascending, within the bytes (they fit in i32, checked above) and on
-    // character boundaries of valid UTF-8, which is everything `StringArray::try_new` checks.
-    Ok(unsafe {
-        StringArray::new_unchecked(
-            OffsetBuffer::new_unchecked(offsets),
-            Buffer::from_vec(bytes.into_bytes()),
-            None,
-        )
-    })
-}
-
 /// The text behind one domain's codes: a key domain's dictionary of distinct values, or one plain
 /// text column's own rows, whose codes are its row numbers. A plan carries codes and turns them
 /// into text only where it reads the text, for the rows that reach that point.
 #[derive(Debug)]
 pub struct DomainText {
-    text: StringArray,
+    /// The values' text, concatenated: UTF-8 as a whole (it was a `String`).
+    bytes: Buffer,
+    /// Where each value starts, then where the last one ends.
+    offsets: ScalarBuffer<u32>,
     distinct: bool,
 }
 
 impl DomainText {
+    /// `text`'s values. Each value's bounds are checked where it is decoded, for the rows decoded,
+    /// not here for every value: a domain holds a million values, a run decodes a few thousand.
+    fn new(text: Text, distinct: bool) -> Result<DomainText, String> {
+        let (bytes, mut offsets) = text.into_parts();
+        if offsets.is_empty() {
+            offsets.push(0);
+        }
+        // A view holds a 32-bit offset into the bytes.
+        if u32::try_from(bytes.len()).is_err() {
+            return Err("a text column over 4 GiB".into());
+        }
+        Ok(DomainText {
+            bytes: Buffer::from_vec(bytes.into_bytes()),
+            offsets: ScalarBuffer::from(offsets),
+            distinct,
+        })
+    }
+
     /// Whether its values are distinct (a dictionary's), so that two codes are equal exactly where
     /// their text is: joins, groupings and partitions may then compare the codes.
     pub fn distinct(&self) -> bool {
@@ -105,39 +92,53 @@ impl DomainText {
 
     /// How many values it holds.
     pub fn len(&self) -> usize {
-        self.text.len()
+        self.offsets.len() - 1
     }
 
     /// The text of each row of `codes`: views into this text's bytes (no text is copied); a null
-    /// row null.
-    pub fn decode(&self, codes: &UInt32Array) -> StringViewArray {
-        let offsets = self.text.value_offsets();
-        let bytes = self.text.values();
+    /// row null. An error if the host served a value whose bounds are out of order, beyond the
+    /// text or inside a character.
+    pub fn decode(&self, codes: &UInt32Array) -> Result<StringViewArray> {
+        let (offsets, bytes) = (&self.offsets, self.bytes.as_slice());
+        let boundary = |at: usize| at == bytes.len() || bytes.get(at).is_some_and(|&b| (b as i8) >= -0x40);
+        let mut sound = true;
         // A null row's code is a placeholder, which may lie beyond an empty dictionary: it takes
         // the empty inline view. Any other code was checked against the dictionary on loading.
         let views: Vec<u128> = codes
             .values()
             .iter()
             .map(|&code| match offsets.get(code as usize..(code as usize).saturating_add(2)) {
-                Some(&[start, end]) => make_view(&bytes[start as usize..end as usize], 0, start as u32),
+                Some(&[start, end]) => match bytes.get(start as usize..end as usize) {
+                    Some(value) if boundary(start as usize) && boundary(end as usize) => {
+                        make_view(value, 0, start)
+                    }
+                    _ => {
+                        sound = false;
+                        0
+                    }
+                },
                 _ => 0,
             })
             .collect();
+        if !sound {
+            return exec_err!("the host served text whose offsets are out of order or inside a character");
+        }
         // SAFETY: every view was made by `make_view` from a slice of this text's bytes at its own
-        // offset, and those bytes are UTF-8 split at character boundaries (see `strings`); so the
-        // array is what `try_new` would accept, without validating each row again.
-        unsafe {
+        // offset, whose ends were just checked to be character boundaries of UTF-8 (the bytes were
+        // a `String`); so the array is what `try_new` would accept, without validating each row
+        // again.
+        Ok(unsafe {
             StringViewArray::new_unchecked(
                 ScalarBuffer::from(views),
-                vec![bytes.clone()],
+                vec![self.bytes.clone()],
                 codes.nulls().cloned(),
             )
-        }
+        })
     }
 
     /// Every value, in code order.
-    pub fn all(&self) -> StringViewArray {
-        self.decode(&UInt32Array::from_iter_values(0..self.text.len() as u32))
+    pub fn all(&self) -> Result<StringViewArray> {
+        self.decode(&UInt32Array::from_iter_values(0..self.len() as u32))
     }
 }
 
@@ -157,15 +158,15 @@ impl Dictionaries {
         if let Some(known) = known {
             return Ok(known);
         }
-        let text = strings(dictionary.text().clone())?;
-        self.seen.push((Some(dictionary.clone()), Arc::new(DomainText { text, distinct: true })));
+        let text = DomainText::new(dictionary.text().clone(), true)?;
+        self.seen.push((Some(dictionary.clone()), Arc::new(text)));
         Ok(self.seen.len() - 1)
     }
 
     /// A new domain for a plain text column, whose codes are its row numbers.
-    fn rows(&mut self, text: StringArray) -> usize {
-        self.seen.push((None, Arc::new(DomainText { text, distinct: false })));
-        self.seen.len() - 1
+    fn rows(&mut self, text: Text) -> Result<usize, String> {
+        self.seen.push((None, Arc::new(DomainText::new(text, false)?)));
+        Ok(self.seen.len() - 1)
     }
 
     /// The text of `domain`'s codes.
@@ -204,7 +205,7 @@ fn array(
         // is made (views of its bytes, no text copied) only where a plan reads it, for the rows
         // that get there.
         Values::Text(text) => {
-            let domain = dictionaries.rows(strings(text)?);
+            let domain = dictionaries.rows(text)?;
             let rows = u32::try_from(len).map_err(|_| "a table of over 4 billion rows")?;
             let codes = row_numbers.get_or_insert_with(|| ScalarBuffer::from_iter(0..rows)).clone();
             (Arc::new(UInt32Array::new(codes, nulls)), Some(domain))
@@ -212,10 +213,17 @@ fn array(
         Values::Dictionary { indices, dictionary } => {
             let domain = dictionaries.domain(&dictionary)?;
             let size = dictionary.len();
-            for (row, &code) in indices.iter().enumerate() {
-                // A null row's code is a placeholder, which may lie beyond an empty dictionary.
-                if code as usize >= size && nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
-                    return Err(format!("a dictionary code {code} beyond the dictionary's {size} values"));
+            // The largest code first, in one pass that vectorizes (this runs for every coded
+            // column of every table a query reads); rows are looked at one by one only when it
+            // lies beyond the dictionary, since a null row's code is a placeholder that may.
+            let largest = indices.iter().copied().fold(0, u32::max);
+            if !indices.is_empty() && largest as usize >= size {
+                for (row, &code) in indices.iter().enumerate() {
+                    if code as usize >= size && nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
+                        return Err(format!(
+                            "a dictionary code {code} beyond the dictionary's {size} values"
+                        ));
+                    }
                 }
             }
             (Arc::new(UInt32Array::new(ScalarBuffer::from(indices), nulls)), Some(domain))
@@ -309,8 +317,12 @@ impl LoadedTable {
     }
 
     /// The text of coded column `k`, over all rows.
-    fn text(&self, k: usize) -> &ArrayRef {
-        self.text[k].get_or_init(|| Arc::new(self.texts[k].decode(self.codes[k].as_primitive())))
+    fn text(&self, k: usize) -> Result<&ArrayRef> {
+        if let Some(text) = self.text[k].get() {
+            return Ok(text);
+        }
+        let text: ArrayRef = Arc::new(self.texts[k].decode(self.codes[k].as_primitive())?);
+        Ok(self.text[k].get_or_init(|| text))
     }
 
     /// How many rows it holds.
@@ -386,10 +398,10 @@ impl TableProvider for LoadedTable {
             let columns = sources
                 .iter()
                 .map(|&(at, coded)| match coded {
-                    Some(k) if !self.gives_codes => self.text(k).slice(offset, batch.num_rows()),
-                    _ => batch.column(at).clone(),
+                    Some(k) if !self.gives_codes => Ok(self.text(k)?.slice(offset, batch.num_rows())),
+                    _ => Ok(batch.column(at).clone()),
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             batches.push(RecordBatch::try_new_with_options(projected.clone(), columns, &options)?);
             offset += batch.num_rows();
         }
