@@ -88,6 +88,7 @@ fn sql_models_end_to_end() {
     a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
     joins_on_codes_match_exactly_what_joins_on_text_match();
     a_join_gives_the_same_rows_whichever_side_it_builds_on();
+    a_list_ordered_in_the_query_comes_in_that_order();
     a_grouping_on_one_domains_codes_gives_what_the_text_gives();
     text_carried_as_codes_gives_what_the_text_gives();
     a_subquery_named_in_several_places_is_computed_once();
@@ -933,6 +934,81 @@ fn a_join_gives_the_same_rows_whichever_side_it_builds_on() {
         let (semi, anti) = (of(&format!("semi-{name}")), of(&format!("anti-{name}")));
         assert!(!semi.is_empty() && !anti.is_empty(), "{name}: {} and {}", semi.len(), anti.len());
         assert_eq!(semi.len() + anti.len(), rows, "{name}'s rows, split by the semi and the anti join");
+    }
+}
+
+/// `array_agg(x ORDER BY ...)` lists come in the order asked for, whether the engine gathers them
+/// as the rows arrive (its input sorted that way) or keeps them with their sort keys: by row
+/// descending, by price then row, and by row descending among the first-round auctions alone;
+/// each list (the clue's first 50 evidence rows) checked against the rows listed one by one.
+fn a_list_ordered_in_the_query_comes_in_that_order() {
+    let list = |rule: &str, order: &str, filter: &str| {
+        format!(
+            "SELECT kind AS subject, 0.5 AS score, '{rule}' AS rule, 'r' AS reason,
+                    array_agg(__row ORDER BY {order}) {filter} AS auctions__row
+             FROM auctions WHERE kind IS NOT NULL AND start_price IS NOT NULL GROUP BY kind"
+        )
+    };
+    let queries = [
+        list("desc", "__row DESC", ""),
+        list("by-price", "start_price, __row", ""),
+        list("first-round", "__row DESC", "FILTER (WHERE round = 1)"),
+    ];
+    let lists = t4_model("ordered-lists", "", &queries.join(" UNION ALL "));
+    let listing = t4_model(
+        "ordered-lists-rows",
+        "",
+        "SELECT kind AS subject, 0.5 AS score, 'row' AS rule,
+                CAST(__row AS VARCHAR) || ' ' || CAST(start_price AS VARCHAR) || ' ' || CAST(round = 1 AS VARCHAR) AS reason
+         FROM auctions WHERE kind IS NOT NULL AND start_price IS NOT NULL",
+    );
+    let data = fresh_dir("sql-ordered-lists-data");
+    let d = data.to_str().expect("utf-8");
+    assert!(run(&["gen", "judicial-auction-violations", "--seed", "5", "--out", d]).status.success());
+    let mut clues = Vec::new();
+    for model in [lists, listing] {
+        let (code, report, found) = run_model(&model, &data, &[]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["stderr"], "", "{report}");
+        clues.extend(found);
+    }
+    // Each kind's rows as (row, price, first round), from the plain listing.
+    let mut rows: std::collections::BTreeMap<String, Vec<(u64, f64, bool)>> = Default::default();
+    for clue in clues.iter().filter(|c| c["rule"] == "row") {
+        let reason = clue["reason"].as_str().expect("reason");
+        let mut parts = reason.split(' ');
+        let row = parts.next().and_then(|r| r.parse().ok()).expect("row");
+        let price = parts.next().and_then(|p| p.parse().ok()).expect("price");
+        let first = parts.next() == Some("true");
+        rows.entry(clue["subject"].as_str().expect("subject").to_string())
+            .or_default()
+            .push((row, price, first));
+    }
+    assert!(rows.len() > 1, "several kinds: {:?}", rows.keys());
+    let evidence = |rule: &str, kind: &str| -> Vec<u64> {
+        let clue = clues.iter().find(|c| c["rule"] == rule && c["subject"] == kind).expect("a list per kind");
+        clue["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .map(|e| e["row"].as_u64().expect("row"))
+            .collect()
+    };
+    for (kind, of_kind) in &rows {
+        let first_fifty = |mut listed: Vec<(u64, f64, bool)>| -> Vec<u64> {
+            listed.truncate(50);
+            listed.into_iter().map(|(row, _, _)| row).collect()
+        };
+        let mut desc = of_kind.clone();
+        desc.sort_by(|a, b| b.0.cmp(&a.0));
+        assert_eq!(evidence("desc", kind), first_fifty(desc.clone()), "{kind}: by row, descending");
+        let mut by_price = of_kind.clone();
+        by_price.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        assert_eq!(evidence("by-price", kind), first_fifty(by_price), "{kind}: by price, then row");
+        let first_round: Vec<_> = desc.into_iter().filter(|r| r.2).collect();
+        if !first_round.is_empty() {
+            assert_eq!(evidence("first-round", kind), first_fifty(first_round), "{kind}: first round only");
+        }
     }
 }
 

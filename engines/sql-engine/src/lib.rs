@@ -31,8 +31,10 @@ macro_rules! named_function {
 }
 
 mod codes;
+mod days;
 mod dense;
 mod header;
+mod ordered;
 mod pack;
 mod per_value;
 mod share;
@@ -154,6 +156,7 @@ async fn execute(
     // the optimizer ran before it, and would find nothing new). Should the rewrite meet a plan it
     // cannot rebuild, the query runs on text, as planned, and says so.
     let prune = Optimizer::with_rules(vec![Arc::new(OptimizeProjections::new())]);
+    let plan = days::by_division(plan)?;
     let rewritten = match keep_codes {
         true => rewrite.apply_keeping_codes(plan.clone(), state),
         false => rewrite.apply(plan.clone(), state).map(|coded| (coded, Vec::new())),
@@ -169,6 +172,7 @@ async fn execute(
     };
     domains.resize(plan.schema().fields().len(), None);
     let physical = state.query_planner().create_physical_plan(&plan, state).await?;
+    let physical = ordered::gather_in_arrival_order(physical)?;
     let physical = dense::group_on_codes(physical, &rewrite.dense_keys())?;
     let physical = sides::build_on_fewer_rows(physical)?;
     let rows = datafusion::physical_plan::collect(Arc::clone(&physical), state.task_ctx()).await?;
