@@ -89,6 +89,7 @@ fn sql_models_end_to_end() {
     joins_on_codes_match_exactly_what_joins_on_text_match();
     a_join_gives_the_same_rows_whichever_side_it_builds_on();
     a_list_ordered_in_the_query_comes_in_that_order();
+    a_timestamps_day_is_the_date_it_shows();
     a_grouping_on_one_domains_codes_gives_what_the_text_gives();
     text_carried_as_codes_gives_what_the_text_gives();
     a_subquery_named_in_several_places_is_computed_once();
@@ -1009,6 +1010,43 @@ fn a_list_ordered_in_the_query_comes_in_that_order() {
         if !first_round.is_empty() {
             assert_eq!(evidence("first-round", kind), first_fifty(first_round), "{kind}: first round only");
         }
+    }
+}
+
+/// `CAST(t AS DATE)` of a timestamp is the date its text shows, before 1970 too (the engine
+/// divides the milliseconds, rounding down), on the generated trips and on trips moved to the
+/// last second of 1969, to 1900, to 9999 and to 1970 itself.
+fn a_timestamps_day_is_the_date_it_shows() {
+    let data = fresh_dir("sql-days-data");
+    let d = data.to_str().expect("utf-8");
+    let generated = run(&["gen", "restricted-debtor-travel", "--seed", "3", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    let moved =
+        ["1969-12-31T23:59:59", "1900-03-01T00:00:00", "9999-12-31T23:59:59", "1970-01-01T00:00:00"];
+    rewrite_column(&data.join("travel.csv"), "departed_at", |i, get| match i % 10 {
+        k @ 0..=3 => moved[k].to_string(),
+        _ => get(i, "departed_at"),
+    });
+    let model = model_file(
+        "days",
+        "restricted-debtor-travel",
+        "person",
+        "",
+        "SELECT CAST(__row AS VARCHAR) AS subject, 0.5 AS score, 'day' AS rule,
+                CAST(CAST(departed_at AS DATE) AS VARCHAR) || '|' || CAST(departed_at AS VARCHAR) AS reason
+         FROM travel WHERE departed_at IS NOT NULL",
+    );
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(clues.len() > 100, "{report}");
+    for moved in moved {
+        let day = &moved[..10];
+        assert!(clues.iter().any(|c| c["reason"].as_str().is_some_and(|r| r.starts_with(day))), "{day}");
+    }
+    for clue in &clues {
+        let reason = clue["reason"].as_str().expect("reason");
+        let (day, shown) = reason.split_once('|').expect("day|timestamp");
+        assert_eq!(Some(day), shown.get(..10), "row {}", clue["subject"]);
     }
 }
 
