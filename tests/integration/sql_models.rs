@@ -1021,8 +1021,7 @@ fn a_timestamps_day_is_the_date_it_shows() {
     let d = data.to_str().expect("utf-8");
     let generated = run(&["gen", "restricted-debtor-travel", "--seed", "3", "--format", "csv", "--out", d]);
     assert!(generated.status.success());
-    let moved =
-        ["1969-12-31T23:59:59", "1900-03-01T00:00:00", "9999-12-31T23:59:59", "1970-01-01T00:00:00"];
+    let moved = ["1969-12-31T23:59:59", "1900-03-01T00:00:00", "9999-12-31T23:59:59", "1970-01-01T00:00:00"];
     rewrite_column(&data.join("travel.csv"), "departed_at", |i, get| match i % 10 {
         k @ 0..=3 => moved[k].to_string(),
         _ => get(i, "departed_at"),
