@@ -1001,7 +1001,7 @@ fn a_list_ordered_in_the_query_comes_in_that_order() {
             listed.into_iter().map(|(row, _, _)| row).collect()
         };
         let mut desc = of_kind.clone();
-        desc.sort_by(|a, b| b.0.cmp(&a.0));
+        desc.sort_by_key(|r| std::cmp::Reverse(r.0));
         assert_eq!(evidence("desc", kind), first_fifty(desc.clone()), "{kind}: by row, descending");
         let mut by_price = of_kind.clone();
         by_price.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
