@@ -86,6 +86,7 @@ fn sql_models_end_to_end() {
     a_sql_model_declares_what_its_query_reads_and_finds_what_the_rust_rule_finds();
     a_query_that_reaches_outside_its_task_is_refused_and_parameters_are_values();
     a_query_that_names_more_than_it_reads_runs_on_what_it_reads();
+    a_text_column_only_joined_on_is_never_copied_in();
     joins_on_codes_match_exactly_what_joins_on_text_match();
     a_join_gives_the_same_rows_whichever_side_it_builds_on();
     a_list_ordered_in_the_query_comes_in_that_order();
@@ -564,6 +565,47 @@ fn a_query_that_names_more_than_it_reads_runs_on_what_it_reads() {
     assert_eq!(code, 0, "{report}");
     let items = std::fs::read_to_string(data.join("auctions.csv")).expect("auctions").lines().count() - 1;
     assert_eq!(clues.len(), items, "a clue per auction: {report}");
+}
+
+/// A key column's dictionary comes into the engine only when a value of it is read: a query that
+/// joins and counts on T7's work hashes (codes) is charged no host work for their text, one that
+/// names a work hash is charged for the whole dictionary (its bytes and offsets, at a fuel a
+/// byte), fetched once.
+fn a_text_column_only_joined_on_is_never_copied_in() {
+    let query = |subject: &str| {
+        format!(
+            "SELECT {subject} AS subject, CAST(count(*) AS DOUBLE) AS score, 'reused' AS rule, '' AS reason
+             FROM registrations r JOIN prior_use p ON p.work_hash = r.work_hash"
+        )
+    };
+    let joined = model_file("work-joined", "copyright-harvesting", "case", "", &query("'all works'"));
+    let named = model_file("work-named", "copyright-harvesting", "case", "", &query("max(r.work_hash)"));
+    let data = fresh_dir("sql-work-data");
+    let d = data.to_str().expect("utf-8");
+    let generated = run(&["gen", "copyright-harvesting", "--seed", "6", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    let (code, joined, joined_clues) = run_model(&joined, &data, &[]);
+    assert_eq!(code, 0, "{joined}");
+    let (code, named, named_clues) = run_model(&named, &data, &[]);
+    assert_eq!(code, 0, "{named}");
+    assert_eq!(joined_clues[0]["score"], named_clues[0]["score"], "the same rows joined");
+
+    // What the named work hashes' dictionary holds at least: registrations' distinct hashes.
+    let mut reader = csv::Reader::from_path(data.join("registrations.csv")).expect("csv");
+    let at = reader.headers().expect("header").iter().position(|h| h == "work_hash").expect("column");
+    let hashes: BTreeSet<String> = reader
+        .records()
+        .filter_map(|r| r.expect("record").get(at).filter(|h| !h.is_empty()).map(str::to_string))
+        .collect();
+    let dictionary = hashes.iter().map(|h| h.len() as u64 + 4).sum::<u64>();
+    assert!(named_clues[0]["subject"].as_str().is_some_and(|h| hashes.contains(h)), "{}", named_clues[0]);
+    let host_work = |report: &Value| report["host_fuel"].as_u64().expect("host_fuel");
+    assert!(
+        host_work(&named) >= host_work(&joined) + dictionary,
+        "joined on codes: {} host fuel; naming a hash: {}; the dictionary: at least {dictionary} bytes",
+        host_work(&joined),
+        host_work(&named)
+    );
 }
 
 /// A plan carries each text column as codes (a case number outside any domain as its row

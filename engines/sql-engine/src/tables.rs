@@ -5,8 +5,10 @@
 //! other as its row numbers into its own values. Views of the text (no text copied) are made where
 //! a plan reads it: see [`crate::codes`].
 
+use std::ptr::NonNull;
 use std::sync::{Arc, OnceLock};
 
+use datafusion::arrow::alloc::Allocation;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, StringViewArray,
     TimestampMillisecondArray, UInt32Array, builder::make_view,
@@ -55,33 +57,22 @@ fn nulls(validity: Option<Bitmap>, len: usize) -> Option<NullBuffer> {
 
 /// The text behind one domain's codes: a key domain's dictionary of distinct values, or one plain
 /// text column's own rows, whose codes are its row numbers. A plan carries codes and turns them
-/// into text only where it reads the text, for the rows that reach that point.
+/// into text only where it reads the text, for the rows that reach that point; a dictionary's
+/// text is fetched from the host the first time a value of it is decoded, so a domain that is only
+/// joined and grouped on (T7's million work hashes) is never copied in.
 #[derive(Debug)]
 pub struct DomainText {
-    /// The values' text, concatenated: UTF-8 as a whole (it was a `String`).
-    bytes: Buffer,
-    /// Where each value starts, then where the last one ends.
-    offsets: ScalarBuffer<u32>,
+    /// The values: the SDK's dictionary (its text fetched on first use), or a plain column's text.
+    text: Arc<Dictionary>,
+    /// The values' bytes as an Arrow buffer over the dictionary's own (no copy), made on the first
+    /// decode.
+    bytes: OnceLock<Buffer>,
     distinct: bool,
 }
 
 impl DomainText {
-    /// `text`'s values. Each value's bounds are checked where it is decoded, for the rows decoded,
-    /// not here for every value: a domain holds a million values, a run decodes a few thousand.
-    fn new(text: Text, distinct: bool) -> Result<DomainText, String> {
-        let (bytes, mut offsets) = text.into_parts();
-        if offsets.is_empty() {
-            offsets.push(0);
-        }
-        // A view holds a 32-bit offset into the bytes.
-        if u32::try_from(bytes.len()).is_err() {
-            return Err("a text column over 4 GiB".into());
-        }
-        Ok(DomainText {
-            bytes: Buffer::from_vec(bytes.into_bytes()),
-            offsets: ScalarBuffer::from(offsets),
-            distinct,
-        })
+    fn new(text: Arc<Dictionary>, distinct: bool) -> DomainText {
+        DomainText { text, bytes: OnceLock::new(), distinct }
     }
 
     /// Whether its values are distinct (a dictionary's), so that two codes are equal exactly where
@@ -90,16 +81,40 @@ impl DomainText {
         self.distinct
     }
 
-    /// How many values it holds.
+    /// How many values it holds (known without fetching them).
     pub fn len(&self) -> usize {
-        self.offsets.len() - 1
+        self.text.len()
+    }
+
+    /// The text, fetched on first use, and its bytes as an Arrow buffer that shares them.
+    fn fetched(&self) -> Result<(&Text, &Buffer)> {
+        let text = match self.text.try_text() {
+            Ok(text) => text,
+            Err(why) => return exec_err!("fetching the text of a column: {why}"),
+        };
+        // A view holds a 32-bit offset into the bytes.
+        if u32::try_from(text.byte_len()).is_err() {
+            return exec_err!("a text column over 4 GiB");
+        }
+        let buffer = self.bytes.get_or_init(|| {
+            let bytes = text.raw().0.as_bytes();
+            let owner: Arc<dyn Allocation> = self.text.clone();
+            // SAFETY: these are the bytes of the dictionary's fetched text, which it holds, never
+            // changed (set once), for as long as it lives; the buffer keeps the dictionary alive
+            // (its owner), so the bytes outlive every array that views them.
+            unsafe { Buffer::from_custom_allocation(NonNull::from(bytes).cast(), bytes.len(), owner) }
+        });
+        Ok((text, buffer))
     }
 
     /// The text of each row of `codes`: views into this text's bytes (no text is copied); a null
     /// row null. An error if the host served a value whose bounds are out of order, beyond the
-    /// text or inside a character.
+    /// text or inside a character. Each value's bounds are checked here, for the rows decoded, not
+    /// on loading for every value: a domain holds a million values, a run decodes a few thousand.
     pub fn decode(&self, codes: &UInt32Array) -> Result<StringViewArray> {
-        let (offsets, bytes) = (&self.offsets, self.bytes.as_slice());
+        let (text, buffer) = self.fetched()?;
+        let (bytes, offsets) = text.raw();
+        let bytes = bytes.as_bytes();
         let boundary = |at: usize| at == bytes.len() || bytes.get(at).is_some_and(|&b| (b as i8) >= -0x40);
         let mut sound = true;
         // A null row's code is a placeholder, which may lie beyond an empty dictionary: it takes
@@ -124,13 +139,13 @@ impl DomainText {
             return exec_err!("the host served text whose offsets are out of order or inside a character");
         }
         // SAFETY: every view was made by `make_view` from a slice of this text's bytes at its own
-        // offset, whose ends were just checked to be character boundaries of UTF-8 (the bytes were
-        // a `String`); so the array is what `try_new` would accept, without validating each row
+        // offset, whose ends were just checked to be character boundaries of UTF-8 (the bytes are
+        // a `String`'s); so the array is what `try_new` would accept, without validating each row
         // again.
         Ok(unsafe {
             StringViewArray::new_unchecked(
                 ScalarBuffer::from(views),
-                vec![self.bytes.clone()],
+                vec![buffer.clone()],
                 codes.nulls().cloned(),
             )
         })
@@ -152,21 +167,21 @@ pub struct Dictionaries {
 
 impl Dictionaries {
     /// The domain (a number, from 0) of the columns coded against `dictionary`.
-    fn domain(&mut self, dictionary: &Arc<Dictionary>) -> Result<usize, String> {
+    fn domain(&mut self, dictionary: &Arc<Dictionary>) -> usize {
         let known =
             self.seen.iter().position(|(d, _)| d.as_ref().is_some_and(|d| Arc::ptr_eq(d, dictionary)));
         if let Some(known) = known {
-            return Ok(known);
+            return known;
         }
-        let text = DomainText::new(dictionary.text().clone(), true)?;
+        let text = DomainText::new(dictionary.clone(), true);
         self.seen.push((Some(dictionary.clone()), Arc::new(text)));
-        Ok(self.seen.len() - 1)
+        self.seen.len() - 1
     }
 
     /// A new domain for a plain text column, whose codes are its row numbers.
-    fn rows(&mut self, text: Text) -> Result<usize, String> {
-        self.seen.push((None, Arc::new(DomainText::new(text, false)?)));
-        Ok(self.seen.len() - 1)
+    fn rows(&mut self, text: Text) -> usize {
+        self.seen.push((None, Arc::new(DomainText::new(Arc::new(Dictionary::from(text)), false))));
+        self.seen.len() - 1
     }
 
     /// The text of `domain`'s codes.
@@ -205,13 +220,13 @@ fn array(
         // is made (views of its bytes, no text copied) only where a plan reads it, for the rows
         // that get there.
         Values::Text(text) => {
-            let domain = dictionaries.rows(text)?;
+            let domain = dictionaries.rows(text);
             let rows = u32::try_from(len).map_err(|_| "a table of over 4 billion rows")?;
             let codes = row_numbers.get_or_insert_with(|| ScalarBuffer::from_iter(0..rows)).clone();
             (Arc::new(UInt32Array::new(codes, nulls)), Some(domain))
         }
         Values::Dictionary { indices, dictionary } => {
-            let domain = dictionaries.domain(&dictionary)?;
+            let domain = dictionaries.domain(&dictionary);
             let size = dictionary.len();
             // The largest code first, in one pass that vectorizes (this runs for every coded
             // column of every table a query reads); rows are looked at one by one only when it
