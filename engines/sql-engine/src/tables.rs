@@ -162,36 +162,34 @@ impl DomainText {
 /// dictionary can take its address), and one per plain text column.
 #[derive(Default)]
 pub struct Dictionaries {
-    seen: Vec<(Option<Arc<Dictionary>>, Arc<DomainText>)>,
+    seen: Vec<Arc<DomainText>>,
 }
 
 impl Dictionaries {
     /// The domain (a number, from 0) of the columns coded against `dictionary`.
     fn domain(&mut self, dictionary: &Arc<Dictionary>) -> usize {
-        let known =
-            self.seen.iter().position(|(d, _)| d.as_ref().is_some_and(|d| Arc::ptr_eq(d, dictionary)));
+        let known = self.seen.iter().position(|t| Arc::ptr_eq(&t.text, dictionary));
         if let Some(known) = known {
             return known;
         }
-        let text = DomainText::new(dictionary.clone(), true);
-        self.seen.push((Some(dictionary.clone()), Arc::new(text)));
+        self.seen.push(Arc::new(DomainText::new(dictionary.clone(), true)));
         self.seen.len() - 1
     }
 
     /// A new domain for a plain text column, whose codes are its row numbers.
     fn rows(&mut self, text: Text) -> usize {
-        self.seen.push((None, Arc::new(DomainText::new(Arc::new(Dictionary::from(text)), false))));
+        self.seen.push(Arc::new(DomainText::new(Arc::new(Dictionary::from(text)), false)));
         self.seen.len() - 1
     }
 
     /// The text of `domain`'s codes.
     pub fn text(&self, domain: usize) -> Option<&Arc<DomainText>> {
-        self.seen.get(domain).map(|(_, text)| text)
+        self.seen.get(domain)
     }
 
     /// The text of each domain's codes, in the order of their numbers.
     pub fn texts(&self) -> impl Iterator<Item = &Arc<DomainText>> {
-        self.seen.iter().map(|(_, text)| text)
+        self.seen.iter()
     }
 
     /// How many domains were met.
