@@ -264,16 +264,20 @@ struct Described {
     plans: Option<Plans>,
 }
 
+impl Described {
+    /// Whether it was planned for this model.
+    fn is_of(&self, header: &Header, query: &str) -> bool {
+        self.header == *header && self.query == query
+    }
+}
+
 /// Planned once per instance: `run()` follows `describe()` in the same one, on the same model.
 static DESCRIBED: Mutex<Option<Described>> = Mutex::new(None);
 
 /// The declared inputs: each scanned table with the columns read, typed by the contract.
 fn inputs(header: &Header, query: &str, contract: &Contract) -> Result<Vec<TableSpec>, String> {
     let mut described = DESCRIBED.lock().map_err(|e| e.to_string())?;
-    if let Some(known) = described.as_ref()
-        && known.header == *header
-        && known.query == query
-    {
+    if let Some(known) = described.as_ref().filter(|known| known.is_of(header, query)) {
         return known.inputs.clone();
     }
     let (inputs, plans) = match planned_inputs(header, query, contract) {
@@ -330,10 +334,8 @@ fn described_plans(
     }
     let mut described =
         DESCRIBED.lock().map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
-    let Some((main, parts)) = described
-        .as_mut()
-        .filter(|known| known.header == *header && known.query == query)
-        .and_then(|known| known.plans.take())
+    let Some((main, parts)) =
+        described.as_mut().filter(|known| known.is_of(header, query)).and_then(|known| known.plans.take())
     else {
         return Ok(None);
     };
