@@ -26,7 +26,7 @@ pub struct InspectArgs {
 pub fn inspect(home: PathBuf, args: InspectArgs) -> anyhow::Result<i32> {
     let (bytes, engine) = super::run::model_bytes(&args.component)?;
     let sandbox = sandbox(&home)?;
-    let plugin = match crate::runs::load_model(&sandbox, &bytes, None, crate::runs::engine_given(engine)) {
+    let plugin = match crate::runs::load_model(&sandbox, &bytes, None, crate::runs::engine_file(engine)) {
         Ok(p) => p,
         Err(outcome) => {
             eprintln!("{}: {}", args.component, escape(&outcome.to_string()));

@@ -62,9 +62,10 @@ fn progress() -> (indicatif::ProgressBar, crate::sandbox::state::ProgressFn) {
 }
 
 /// What `component` names to run ad hoc: a component's bytes; or, for a SQL model (`.sql`), its
-/// package for the SQL engine (see [`crate::runs::sql_model::package`]) and the engine's bytes
-/// (`SIEVE_SQL_ENGINE`, or the one this checkout built).
-pub(super) fn model_bytes(component: &str) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
+/// package for the SQL engine (see [`crate::runs::sql_model::package`]) and the engine's file
+/// (`SIEVE_SQL_ENGINE`, or the one this checkout built), hashed here and read only if the code
+/// cache does not hold the engine.
+pub(super) fn model_bytes(component: &str) -> anyhow::Result<(Vec<u8>, Option<PathBuf>)> {
     if !crate::runs::sql_model::is_sql_model(component) {
         return Ok((component_bytes(component)?, None));
     }
@@ -73,14 +74,14 @@ pub(super) fn model_bytes(component: &str) -> anyhow::Result<(Vec<u8>, Option<Ve
         String::from_utf8(text).with_context(|| format!("the SQL model {component} is not UTF-8 text"))?;
     let source = crate::runs::sql_model::source(&text).map_err(|e| anyhow::anyhow!("{component}: {e}"))?;
     let engine = crate::runs::sql_model::engine_path();
-    let bytes = std::fs::read(&engine).with_context(|| {
+    let digest = crate::digest::digest_of_file(&engine).with_context(|| {
         format!(
             "reading the SQL engine {} (build it with scripts/build-sql-engine.sh, or set SIEVE_SQL_ENGINE)",
             engine.display()
         )
     })?;
-    let package = crate::runs::sql_model::package(&crate::digest::digest_of(&bytes), &source);
-    Ok((package, Some(bytes)))
+    let package = crate::runs::sql_model::package(&digest, &source);
+    Ok((package, Some(engine)))
 }
 
 /// Run and report; the exit status encodes the outcome.
@@ -98,7 +99,7 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
             run_on_dir(
                 &sandbox,
                 &bytes,
-                engine,
+                crate::runs::engine_file(engine),
                 args.expect_digest.as_deref(),
                 dir,
                 &args.params,

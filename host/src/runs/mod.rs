@@ -8,7 +8,7 @@ pub mod reviews;
 pub mod sql_model;
 pub mod store;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -268,14 +268,14 @@ fn run_seed(plugin_digest: &str, data: &str, settings: &[(String, String)]) -> [
 pub fn run_on_dir(
     sandbox: &Sandbox,
     bytes: &[u8],
-    engine: Option<Vec<u8>>,
+    engine: impl FnOnce(&str) -> Result<Vec<u8>, Outcome>,
     expected_digest: Option<&str>,
     dir: &Path,
     settings: &[(String, String)],
     limits: &Limits,
     on_progress: Option<ProgressFn>,
 ) -> RunReport {
-    match load_model(sandbox, bytes, expected_digest, engine_given(engine)) {
+    match load_model(sandbox, bytes, expected_digest, engine) {
         Ok(plugin) => run_plugin_on_dir(sandbox, &plugin, dir, settings, limits, on_progress),
         Err(outcome) => RunReport::failed(outcome, crate::digest::digest_of(bytes)),
     }
@@ -322,6 +322,18 @@ pub fn engine_given(engine: Option<Vec<u8>>) -> impl FnOnce(&str) -> Result<Vec<
                 "the SQL engine {engine_digest} this SQL model runs on is not installed"
             ))
         })
+    }
+}
+
+/// The engine source of a caller that names the engine's file (`sieve run model.sql`): read
+/// only when the engine is neither loaded nor in the code cache, and then checked against the
+/// digest the caller hashed it to, so a file changed in between is a `hash-mismatch`.
+pub fn engine_file(path: Option<PathBuf>) -> impl FnOnce(&str) -> Result<Vec<u8>, Outcome> {
+    move |engine_digest| match path {
+        Some(path) => std::fs::read(&path).map_err(|e| {
+            Outcome::InvalidComponent(format!("reading the SQL engine {}: {e}", path.display()))
+        }),
+        None => engine_given(None)(engine_digest),
     }
 }
 

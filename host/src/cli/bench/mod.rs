@@ -229,7 +229,16 @@ fn speed(sandbox: &Sandbox, task: &str, data: &Path, runs: usize) -> anyhow::Res
 fn quality(sandbox: &Sandbox, root: &Path, task: &str, seed: u64) -> anyhow::Result<Scores> {
     let data = dataset(root, task, 1, seed)?;
     let bytes = crate::bundled::get(task).with_context(|| format!("no bundled model {task}"))?;
-    let report = crate::runs::run_on_dir(sandbox, bytes, None, None, &data, &[], &Limits::default(), None);
+    let report = crate::runs::run_on_dir(
+        sandbox,
+        bytes,
+        crate::runs::engine_given(None),
+        None,
+        &data,
+        &[],
+        &Limits::default(),
+        None,
+    );
     if report.outcome != Outcome::Completed {
         bail!("{task} seed {seed}: {}", report.outcome);
     }
@@ -851,7 +860,7 @@ fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> any
             stored.push(started.elapsed());
             clues = run.clues;
             let started = Instant::now();
-            let report = crate::runs::run_on_dir(sandbox, bytes, None, None, &data, &[], &limits, None);
+            let report = crate::runs::run_on_dir(sandbox, bytes, crate::runs::engine_given(None), None, &data, &[], &limits, None);
             adhoc.push(started.elapsed());
             if report.outcome != Outcome::Completed {
                 bail!("ad hoc run: {}", report.outcome);
