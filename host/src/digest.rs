@@ -125,6 +125,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_streamed_through_the_buffer_has_the_digest_of_its_bytes() {
+        // Longer than the buffer and not a multiple of it; the empty file too.
+        let bytes: Vec<u8> = (0..(5u32 << 19) + 7).map(|i| (i % 251) as u8).collect();
+        for content in [&bytes[..], &[]] {
+            let file = tempfile::NamedTempFile::new().expect("temp file");
+            std::fs::write(file.path(), content).expect("write");
+            assert_eq!(digest_of_file(file.path()).expect("readable"), digest_of(content));
+        }
+        let missing = std::path::Path::new("/nonexistent/sql-engine.wasm");
+        assert!(digest_of_file(missing).is_err());
+    }
+
+    #[test]
     fn hmac_matches_rfc_4231() {
         // Test case 2 of RFC 4231.
         let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
