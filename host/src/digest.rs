@@ -14,7 +14,7 @@ pub fn digest_of(bytes: &[u8]) -> String {
 }
 
 /// `sha256:<hex>` of the file at `path`, read through one small buffer: hashing a large file
-/// (the SQL engine's 110 MB) this way touches no fresh memory, where reading it whole first
+/// (the SQL engine, 65 MB) this way touches no fresh memory, where reading it whole first
 /// faulted in a page for every 4 KiB and took longer than the hashing.
 pub fn digest_of_file(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;

@@ -860,7 +860,8 @@ fn registry_figures(md: &mut String, sandbox: &Sandbox, args: &BenchArgs) -> any
             stored.push(started.elapsed());
             clues = run.clues;
             let started = Instant::now();
-            let report = crate::runs::run_on_dir(sandbox, bytes, crate::runs::engine_given(None), None, &data, &[], &limits, None);
+            let no_engine = crate::runs::engine_given(None);
+            let report = crate::runs::run_on_dir(sandbox, bytes, no_engine, None, &data, &[], &limits, None);
             adhoc.push(started.elapsed());
             if report.outcome != Outcome::Completed {
                 bail!("ad hoc run: {}", report.outcome);
