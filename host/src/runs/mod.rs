@@ -463,3 +463,33 @@ pub fn limits_from_json(v: &serde_json::Value) -> Limits {
         ..base
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sieve run model.sql` names the engine by the digest of its file, then reads the file only
+    /// when the engine is not cached: a file changed in between is refused, never run.
+    #[test]
+    fn an_engine_file_changed_after_it_was_hashed_is_a_hash_mismatch() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = dir.path().join("sql-engine.wasm");
+        std::fs::write(&engine, b"the engine as it is now").expect("write engine");
+        let hashed_before = crate::digest::digest_of(b"the engine as it was hashed");
+        let model = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sql/copyright-harvesting.sql"),
+        )
+        .expect("bundled SQL model");
+        let source = sql_model::source(&model).expect("SQL source");
+        let package = sql_model::package(&hashed_before, &source);
+        let sandbox = Sandbox::new(None).expect("sandbox");
+        match load_model(&sandbox, &package, None, engine_file(Some(engine))) {
+            Err(Outcome::HashMismatch { expected, actual }) => {
+                assert_eq!(expected, hashed_before);
+                assert_eq!(actual, crate::digest::digest_of(b"the engine as it is now"));
+            }
+            Err(other) => panic!("expected hash-mismatch, got {other:?}"),
+            Ok(_) => panic!("an engine file that changed after it was hashed was loaded"),
+        }
+    }
+}
