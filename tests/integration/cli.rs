@@ -252,3 +252,18 @@ fn a_failed_run_writes_no_clue_file() {
     assert_eq!(o.status.code(), Some(19));
     assert!(stdout(&o).contains("no such dataset directory"), "{}", stdout(&o));
 }
+
+/// `sieve … | head` closes the pipe early: `sieve` ends with 141 like `cat`, not a panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let o = crate::common::sieve()
+        .args(["bundled", "list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("start sieve");
+    assert_eq!(o.status.code(), Some(141), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

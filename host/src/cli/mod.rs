@@ -282,9 +282,30 @@ impl LimitArgs {
     }
 }
 
+/// `sieve runs list | head` closes stdout before `sieve` is done printing, and `println!` then
+/// panics. Like `cat` or `grep`, end quietly with 141 (128 + SIGPIPE) instead of a backtrace.
+/// Restoring SIGPIPE's default action would do the same, but would also let a peer that closes
+/// a socket kill `sieve serve`.
+fn end_quietly_when_stdout_closes() {
+    let report_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        let broken_pipe = format!("(os error {})", libc::EPIPE);
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains(&broken_pipe)) {
+            std::process::exit(128 + libc::SIGPIPE);
+        }
+        report_panic(info);
+    }));
+}
+
 /// Entry point: returns the process exit status.
 pub fn main() -> i32 {
     crate::storage::restrict_new_files();
+    end_quietly_when_stdout_closes();
     session::warn_about_secrets_in(&std::env::args().collect::<Vec<_>>());
     let cli = Cli::parse();
     match dispatch(cli) {
