@@ -42,6 +42,7 @@ mod codes;
 mod days;
 mod dense;
 mod header;
+mod one_code;
 mod ordered;
 mod pack;
 mod per_value;
@@ -187,6 +188,7 @@ async fn execute(
     let physical = ordered::gather_in_arrival_order(physical)?;
     let physical = dense::group_on_codes(physical, &rewrite.dense_keys())?;
     let physical = sides::build_on_fewer_rows(physical)?;
+    let physical = one_code::find_rows_by_one_code(physical)?;
     let rows = datafusion::physical_plan::collect(Arc::clone(&physical), state.task_ctx()).await?;
     // An engine built with `--features explain` shows each plan it ran, with its operators' rows.
     #[cfg(feature = "explain")]

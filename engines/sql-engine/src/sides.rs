@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Result, internal_err};
+use datafusion::common::{JoinSide, Result, internal_err};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
@@ -26,6 +26,8 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions,
 };
 use futures::{StreamExt, TryStreamExt};
+
+use crate::one_code;
 
 /// `plan` with each hash join whose sides may be swapped deciding its build side by the rows
 /// each side has; any other node as it was.
@@ -122,6 +124,9 @@ impl ExecutionPlan for FewerRowsJoinExec {
         let mut build = left.execute(partition, Arc::clone(&context))?;
         let mut probe = right.execute(partition, Arc::clone(&context))?;
         let planned = join.builder();
+        let codes = one_code::packed_codes(join);
+        let array_range =
+            context.session_config().options().execution.perfect_hash_join_small_build_threshold;
         let schema = self.schema();
         let rows = futures::stream::once(async move {
             let mut built = Vec::new();
@@ -154,14 +159,32 @@ impl ExecutionPlan for FewerRowsJoinExec {
                 "join: build side {build_rows} rows, probe side {probe_rows}{} rows: swapped {swapped}",
                 if probe_ended { "" } else { "+" }
             );
-            let built = MemorySourceConfig::try_new_exec(&[built], left.schema(), None)?;
+            let built_source = MemorySourceConfig::try_new_exec(&[built.clone()], left.schema(), None)?;
             let joined = if swapped {
-                let probed = MemorySourceConfig::try_new_exec(&[probed], right.schema(), None)?;
-                let join = planned.with_new_children(vec![built, probed])?.reset_state().build()?;
+                let probed_source =
+                    MemorySourceConfig::try_new_exec(&[probed.clone()], right.schema(), None)?;
+                let join =
+                    planned.with_new_children(vec![built_source, probed_source])?.reset_state().build()?;
+                let join = match &codes {
+                    Some(codes) => {
+                        one_code::keyed_by_one_code(join, codes, &probed, JoinSide::Right, array_range)?
+                    }
+                    None => join,
+                };
                 join.swap_inputs(PartitionMode::CollectLeft)?
             } else {
                 let rest = Arc::new(ReadOnce::new(right, probed, probe));
-                planned.with_new_children(vec![built, rest])?.reset_state().build_exec()?
+                let join = planned.with_new_children(vec![built_source, rest])?.reset_state().build()?;
+                match &codes {
+                    Some(codes) => Arc::new(one_code::keyed_by_one_code(
+                        join,
+                        codes,
+                        &built,
+                        JoinSide::Left,
+                        array_range,
+                    )?),
+                    None => Arc::new(join),
+                }
             };
             joined.execute(0, context)
         })
