@@ -39,6 +39,7 @@ macro_rules! named_function {
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 mod codes;
+mod concat;
 mod days;
 mod dense;
 mod header;
@@ -60,6 +61,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ParamValues;
 use datafusion::datasource::MemTable;
 use datafusion::execution::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::Optimizer;
 use datafusion::optimizer::optimize_projections::OptimizeProjections;
@@ -125,7 +127,12 @@ fn session() -> SessionContext {
     // small table (5e7 to 1e8 fuel), and further passes change the bundled models' plans in no way
     // that runs faster (their clues are the same, their fuel no higher), at a third of that cost.
     config.options_mut().optimizer.max_passes = 1;
-    SessionContext::new_with_config(config)
+    let mut state = SessionStateBuilder::new().with_config(config).with_default_features();
+    // First, so that `||` over text is planned as one call before the list planner types it.
+    if let Some(planners) = state.expr_planners() {
+        planners.insert(0, Arc::new(concat::ConcatPlanner::new()));
+    }
+    SessionContext::new_with_state(state.build())
 }
 
 fn block_on<T>(work: impl Future<Output = T>) -> Result<T, String> {
