@@ -42,6 +42,7 @@ mod codes;
 mod concat;
 mod days;
 mod dense;
+mod fill;
 mod header;
 mod one_code;
 mod ordered;
@@ -176,7 +177,7 @@ async fn execute(
     // the optimizer ran before it, and would find nothing new). Should the rewrite meet a plan it
     // cannot rebuild, the query runs on text, as planned, and says so.
     let prune = Optimizer::with_rules(vec![Arc::new(OptimizeProjections::new())]);
-    let plan = days::by_division(plan)?;
+    let plan = fill::nulls_filled(days::by_division(plan)?)?;
     let rewritten = match keep_codes {
         true => rewrite.apply_keeping_codes(plan.clone(), state),
         false => rewrite.apply(plan.clone(), state).map(|coded| (coded, Vec::new())),
