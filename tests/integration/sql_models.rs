@@ -89,6 +89,9 @@ fn sql_models_end_to_end() {
     a_text_column_only_joined_on_is_never_copied_in();
     joins_on_codes_match_exactly_what_joins_on_text_match();
     a_join_gives_the_same_rows_whichever_side_it_builds_on();
+    joins_on_several_codes_match_what_joins_on_their_text_match();
+    pipes_concatenate_as_concat_does_but_null_makes_null();
+    coalesce_fills_nulls_as_case_does();
     a_list_ordered_in_the_query_comes_in_that_order();
     a_timestamps_day_is_the_date_it_shows();
     a_grouping_on_one_domains_codes_gives_what_the_text_gives();
@@ -982,6 +985,169 @@ fn a_join_gives_the_same_rows_whichever_side_it_builds_on() {
         assert!(!semi.is_empty() && !anti.is_empty(), "{name}: {} and {}", semi.len(), anti.len());
         assert_eq!(semi.len() + anti.len(), rows, "{name}'s rows, split by the semi and the anti join");
     }
+}
+
+/// A join on two codes (buyer and debtor against a relation's two people) finds its rows by the
+/// code that tells the built rows apart and compares the other in its filter: it gives exactly
+/// the rows the same join on the text gives (`upper()` keeps those keys text), for an inner, a
+/// left and an anti join, with a tenth of the buyers null (which match nothing).
+fn joins_on_several_codes_match_what_joins_on_their_text_match() {
+    let on = |codes: bool, x: &str, y: &str| match codes {
+        true => format!("r.{x} = a.buyer_id AND r.{y} = a.debtor_id"),
+        false => format!("upper(r.{x}) = upper(a.buyer_id) AND upper(r.{y}) = upper(a.debtor_id)"),
+    };
+    let mut queries = Vec::new();
+    for (codes, how) in [(true, "codes"), (false, "text")] {
+        for (x, y) in [("person_a", "person_b"), ("person_b", "person_a")] {
+            let on = on(codes, x, y);
+            queries.push(format!(
+                "SELECT a.item_id AS subject, 0.5 AS score, 'inner-{how}' AS rule,
+                        CAST(a.__row AS VARCHAR) || '/' || CAST(r.__row AS VARCHAR) AS reason
+                 FROM auctions a JOIN relations r ON {on}"
+            ));
+            queries.push(format!(
+                "SELECT coalesce(a.item_id, '-') AS subject, 0.5 AS score, 'left-{how}' AS rule,
+                        CAST(a.__row AS VARCHAR) || '/' || coalesce(CAST(r.__row AS VARCHAR), '-') AS reason
+                 FROM auctions a LEFT JOIN relations r ON {on}"
+            ));
+            queries.push(format!(
+                "SELECT coalesce(a.item_id, '-') AS subject, 0.5 AS score, 'anti-{how}' AS rule,
+                        CAST(a.__row AS VARCHAR) AS reason
+                 FROM auctions a WHERE NOT EXISTS (SELECT 1 FROM relations r WHERE {on})"
+            ));
+        }
+    }
+    let model = t4_model("several-codes", "", &queries.join(" UNION ALL "));
+    let data = fresh_dir("sql-several-codes-data");
+    let d = data.to_str().expect("utf-8");
+    let generated =
+        run(&["gen", "judicial-auction-violations", "--seed", "7", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    blank_every_seventh(&data.join("auctions.csv"), "buyer_id");
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["stderr"], "", "{report}");
+    let of = |rule: &str| of_rule(&clues, rule);
+    assert!(!of("inner-codes").is_empty(), "related buyers found");
+    for join in ["inner", "left", "anti"] {
+        assert_eq!(of(&format!("{join}-codes")), of(&format!("{join}-text")), "{join}");
+    }
+    assert!(of("left-codes").iter().any(|r| r.ends_with("/-\"")), "auctions without a relation");
+    assert!(of("anti-codes").len() > of("inner-codes").len());
+}
+
+/// `a || b || c` is one call of its parts, planned once: it gives what `concat()` of the same
+/// parts cast to text gives, and null where any part is null (where `concat()` would skip it):
+/// text, codes, dates, numbers and a nested chain alike.
+fn pipes_concatenate_as_concat_does_but_null_makes_null() {
+    let parts = ["item_id", "announced_on", "start_price", "round", "buyer_id"];
+    let any_null = parts.map(|p| format!("{p} IS NULL")).join(" OR ");
+    let casts = parts.map(|p| format!("CAST({p} AS VARCHAR)")).join(", ':', ");
+    let query = format!(
+        "SELECT coalesce(item_id, '-') AS subject, 0.5 AS score, 'pipes' AS rule,
+                coalesce('#' || item_id || ':' || announced_on || ':' || (start_price || ':' || round) || ':' || buyer_id, 'null')
+                    || coalesce(' ' || kind || NULL, '') AS reason,
+                __row AS auctions__row
+         FROM auctions
+         UNION ALL
+         SELECT coalesce(item_id, '-'), 0.5, 'concat',
+                CASE WHEN {any_null} THEN 'null' ELSE concat('#', {casts}) END, __row
+         FROM auctions"
+    );
+    let data = fresh_dir("sql-pipes-data");
+    let d = data.to_str().expect("utf-8");
+    let generated =
+        run(&["gen", "judicial-auction-violations", "--seed", "8", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    blank_every_seventh(&data.join("auctions.csv"), "buyer_id");
+    let (code, report, clues) = run_model(&t4_model("pipes", "", &query), &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    let rows = |rule: &str| -> Vec<(String, String, String)> {
+        let mut rows: Vec<_> = clues
+            .iter()
+            .filter(|c| c["rule"] == rule)
+            .map(|c| (c["evidence"].to_string(), c["subject"].to_string(), c["reason"].to_string()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let (pipes, concat) = (rows("pipes"), rows("concat"));
+    assert!(!pipes.is_empty());
+    assert_eq!(pipes, concat);
+    assert!(pipes.iter().any(|(_, _, reason)| reason == "\"null\""), "null buyers make null");
+    // The part after the item: the auction's announcement as its day, `YYYY-MM-DD`.
+    let a_day = |text: &str| {
+        let b = text.as_bytes();
+        b.len() == 10
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+    };
+    assert!(
+        pipes.iter().any(|(_, _, reason)| reason.split(':').nth(1).is_some_and(a_day)),
+        "{:?}",
+        &pipes[..3]
+    );
+}
+
+/// `coalesce(x, fill)` over numbers, dates and truth values (filled in one pass over `x`) gives
+/// what the `CASE` it stands for gives, with a constant or a column as the fill: on unsold
+/// auctions (null price), a seventh without a start date and a seventh without a round.
+fn coalesce_fills_nulls_as_case_does() {
+    let fills = [
+        ("sold_price", "0"),
+        ("sold_price", "start_price"),
+        ("round", "-1"),
+        ("starts_on", "announced_on"),
+        ("starts_on", "DATE '2000-01-01'"),
+        ("sold_price > valuation", "true"),
+        ("sold_price > valuation", "false"),
+    ];
+    let texts = |of: &dyn Fn(&str, &str) -> String| {
+        fills
+            .iter()
+            .map(|(x, fill)| format!("coalesce(CAST({} AS VARCHAR), '?')", of(x, fill)))
+            .collect::<Vec<_>>()
+    };
+    let coalesced = texts(&|x, fill| format!("coalesce({x}, {fill})")).join(" || ';' || ");
+    let cased =
+        texts(&|x, fill| format!("CASE WHEN {x} IS NULL THEN {fill} ELSE {x} END")).join(" || ';' || ");
+    let query = format!(
+        "SELECT coalesce(item_id, '-') AS subject, 0.5 AS score, 'coalesce' AS rule, {coalesced} AS reason,
+                __row AS auctions__row
+         FROM auctions WHERE coalesce(sold_price, 0) >= 0
+         UNION ALL
+         SELECT coalesce(item_id, '-'), 0.5, 'case', {cased}, __row
+         FROM auctions WHERE CASE WHEN sold_price IS NULL THEN 0 ELSE sold_price END >= 0"
+    );
+    let data = fresh_dir("sql-coalesce-data");
+    let d = data.to_str().expect("utf-8");
+    let generated =
+        run(&["gen", "judicial-auction-violations", "--seed", "9", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    blank_every_seventh(&data.join("auctions.csv"), "starts_on");
+    blank_every_seventh(&data.join("auctions.csv"), "round");
+    let (code, report, clues) = run_model(&t4_model("coalesce", "", &query), &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    let rows = |rule: &str| -> Vec<(String, String)> {
+        let mut rows: Vec<_> = clues
+            .iter()
+            .filter(|c| c["rule"] == rule)
+            .map(|c| (c["evidence"].to_string(), c["reason"].to_string()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let (coalesced, cased) = (rows("coalesce"), rows("case"));
+    assert!(!coalesced.is_empty());
+    assert_eq!(coalesced, cased);
+    let reasons: Vec<Vec<String>> =
+        coalesced.iter().map(|(_, r)| r.trim_matches('"').split(';').map(String::from).collect()).collect();
+    let filled = |k: usize, value: &str| reasons.iter().any(|parts| parts[k] == value);
+    assert!(filled(0, "0.0") || filled(0, "0"), "unsold auctions' price filled with 0");
+    assert!(filled(2, "-1"), "rounds filled");
+    assert!(filled(4, "2000-01-01"), "start dates filled");
+    assert!(filled(5, "true") && filled(6, "false"), "truths filled both ways");
 }
 
 /// `array_agg(x ORDER BY ...)` lists come in the order asked for, whether the engine gathers them
