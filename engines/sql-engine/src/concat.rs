@@ -44,6 +44,8 @@ fn text(data_type: &DataType) -> bool {
     }
 }
 
+/// Whether a value of `data_type` casts to text as a part of a chain (a list or a struct does not:
+/// `||` appends to a list).
 fn castable(data_type: &DataType) -> bool {
     !data_type.is_nested() && can_cast_types(data_type, &DataType::Utf8)
 }
