@@ -32,7 +32,7 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions,
 };
 use futures::future::{BoxFuture, Shared};
-use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
+use futures::{FutureExt, TryFutureExt, TryStreamExt};
 
 /// At most this many build-side rows per distinct code of the chosen key, on average.
 const MOST_ROWS_PER_CODE: usize = 2;
@@ -163,16 +163,17 @@ impl Spread {
 
 /// `join` (its build side `build`, whose rows are `built`) keyed by the one of `codes` (its
 /// packed key's, from [`packed_codes`] on the join as planned) that tells the built rows apart
-/// best, the other codes compared in its filter; or as it was, when none of them identifies the
-/// built rows.
+/// best, the other codes compared in its filter; or as it was, when it packs no codes or none of
+/// them identifies the built rows.
 pub fn keyed_by_one_code(
     join: HashJoinExec,
-    codes: &(Vec<Column>, Vec<Column>),
+    codes: Option<&(Vec<Column>, Vec<Column>)>,
     built: &[RecordBatch],
     build: JoinSide,
-    array_range: usize,
+    context: &TaskContext,
 ) -> Result<HashJoinExec> {
-    let (left, right) = codes;
+    let Some((left, right)) = codes else { return Ok(join) };
+    let array_range = context.session_config().options().execution.perfect_hash_join_small_build_threshold;
     let built_codes = if build == JoinSide::Left { left } else { right };
     let chosen = built_codes
         .iter()
@@ -266,19 +267,13 @@ impl OneCodeJoinExec {
         let join = self.join()?;
         let (left, right) = (Arc::clone(join.left()), Arc::clone(join.right()));
         let planned = join.builder();
-        let array_range =
-            context.session_config().options().execution.perfect_hash_join_small_build_threshold;
         let codes = self.codes.clone();
         let context = Arc::clone(context);
         let made: KeyedJoin = async move {
-            let mut build = left.execute(0, context)?;
-            let mut built = Vec::new();
-            while let Some(batch) = build.next().await {
-                built.push(batch?);
-            }
-            let source = MemorySourceConfig::try_new_exec(&[built.clone()], left.schema(), None)?;
+            let built: Vec<RecordBatch> = left.execute(0, Arc::clone(&context))?.try_collect().await?;
+            let source = MemorySourceConfig::try_new_exec(std::slice::from_ref(&built), left.schema(), None)?;
             let join = planned.with_new_children(vec![source, right])?.reset_state().build()?;
-            let join = keyed_by_one_code(join, &codes, &built, JoinSide::Left, array_range)?;
+            let join = keyed_by_one_code(join, Some(&codes), &built, JoinSide::Left, &context)?;
             #[cfg(feature = "explain")]
             eprintln!("join by packed codes, keyed by {:?}", join.on());
             Ok(Arc::new(join))

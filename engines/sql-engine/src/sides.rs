@@ -125,8 +125,6 @@ impl ExecutionPlan for FewerRowsJoinExec {
         let mut probe = right.execute(partition, Arc::clone(&context))?;
         let planned = join.builder();
         let codes = one_code::packed_codes(join);
-        let array_range =
-            context.session_config().options().execution.perfect_hash_join_small_build_threshold;
         let schema = self.schema();
         let rows = futures::stream::once(async move {
             let mut built = Vec::new();
@@ -159,32 +157,19 @@ impl ExecutionPlan for FewerRowsJoinExec {
                 "join: build side {build_rows} rows, probe side {probe_rows}{} rows: swapped {swapped}",
                 if probe_ended { "" } else { "+" }
             );
-            let built_source = MemorySourceConfig::try_new_exec(&[built.clone()], left.schema(), None)?;
+            let built_source =
+                MemorySourceConfig::try_new_exec(std::slice::from_ref(&built), left.schema(), None)?;
             let joined = if swapped {
                 let probed_source =
-                    MemorySourceConfig::try_new_exec(&[probed.clone()], right.schema(), None)?;
+                    MemorySourceConfig::try_new_exec(std::slice::from_ref(&probed), right.schema(), None)?;
                 let join =
                     planned.with_new_children(vec![built_source, probed_source])?.reset_state().build()?;
-                let join = match &codes {
-                    Some(codes) => {
-                        one_code::keyed_by_one_code(join, codes, &probed, JoinSide::Right, array_range)?
-                    }
-                    None => join,
-                };
-                join.swap_inputs(PartitionMode::CollectLeft)?
+                one_code::keyed_by_one_code(join, codes.as_ref(), &probed, JoinSide::Right, &context)?
+                    .swap_inputs(PartitionMode::CollectLeft)?
             } else {
                 let rest = Arc::new(ReadOnce::new(right, probed, probe));
                 let join = planned.with_new_children(vec![built_source, rest])?.reset_state().build()?;
-                match &codes {
-                    Some(codes) => Arc::new(one_code::keyed_by_one_code(
-                        join,
-                        codes,
-                        &built,
-                        JoinSide::Left,
-                        array_range,
-                    )?),
-                    None => Arc::new(join),
-                }
+                Arc::new(one_code::keyed_by_one_code(join, codes.as_ref(), &built, JoinSide::Left, &context)?)
             };
             joined.execute(0, context)
         })
