@@ -429,6 +429,18 @@ fn of_rule(clues: &[Value], rule: &str) -> Vec<String> {
     found
 }
 
+/// The clues of `rule` as (evidence, subject, reason), sorted: rows of two rules computed two
+/// ways pair up by the evidence each cites.
+fn rows_of_rule(clues: &[Value], rule: &str) -> Vec<(String, String, String)> {
+    let mut rows: Vec<_> = clues
+        .iter()
+        .filter(|c| c["rule"] == rule)
+        .map(|c| (c["evidence"].to_string(), c["subject"].to_string(), c["reason"].to_string()))
+        .collect();
+    rows.sort();
+    rows
+}
+
 /// Give every fifth row of CSV file `path` the `column` of the row before it.
 fn repeat_every_fifth(path: &std::path::Path, column: &str) {
     rewrite_column(path, column, |i, get| if i % 5 == 4 { get(i - 1, column) } else { get(i, column) });
@@ -1062,16 +1074,7 @@ fn pipes_concatenate_as_concat_does_but_null_makes_null() {
     blank_every_seventh(&data.join("auctions.csv"), "buyer_id");
     let (code, report, clues) = run_model(&t4_model("pipes", "", &query), &data, &[]);
     assert_eq!(code, 0, "{report}");
-    let rows = |rule: &str| -> Vec<(String, String, String)> {
-        let mut rows: Vec<_> = clues
-            .iter()
-            .filter(|c| c["rule"] == rule)
-            .map(|c| (c["evidence"].to_string(), c["subject"].to_string(), c["reason"].to_string()))
-            .collect();
-        rows.sort();
-        rows
-    };
-    let (pipes, concat) = (rows("pipes"), rows("concat"));
+    let (pipes, concat) = (rows_of_rule(&clues, "pipes"), rows_of_rule(&clues, "concat"));
     assert!(!pipes.is_empty());
     assert_eq!(pipes, concat);
     assert!(pipes.iter().any(|(_, _, reason)| reason == "\"null\""), "null buyers make null");
@@ -1129,20 +1132,13 @@ fn coalesce_fills_nulls_as_case_does() {
     blank_every_seventh(&data.join("auctions.csv"), "round");
     let (code, report, clues) = run_model(&t4_model("coalesce", "", &query), &data, &[]);
     assert_eq!(code, 0, "{report}");
-    let rows = |rule: &str| -> Vec<(String, String)> {
-        let mut rows: Vec<_> = clues
-            .iter()
-            .filter(|c| c["rule"] == rule)
-            .map(|c| (c["evidence"].to_string(), c["reason"].to_string()))
-            .collect();
-        rows.sort();
-        rows
-    };
-    let (coalesced, cased) = (rows("coalesce"), rows("case"));
+    let (coalesced, cased) = (rows_of_rule(&clues, "coalesce"), rows_of_rule(&clues, "case"));
     assert!(!coalesced.is_empty());
     assert_eq!(coalesced, cased);
-    let reasons: Vec<Vec<String>> =
-        coalesced.iter().map(|(_, r)| r.trim_matches('"').split(';').map(String::from).collect()).collect();
+    let reasons: Vec<Vec<String>> = coalesced
+        .iter()
+        .map(|(_, _, r)| r.trim_matches('"').split(';').map(String::from).collect())
+        .collect();
     let filled = |k: usize, value: &str| reasons.iter().any(|parts| parts[k] == value);
     assert!(filled(0, "0.0") || filled(0, "0"), "unsold auctions' price filled with 0");
     assert!(filled(2, "-1"), "rounds filled");
