@@ -90,6 +90,7 @@ fn sql_models_end_to_end() {
     joins_on_codes_match_exactly_what_joins_on_text_match();
     a_join_gives_the_same_rows_whichever_side_it_builds_on();
     joins_on_several_codes_match_what_joins_on_their_text_match();
+    a_filter_of_nulls_under_a_join_keeps_out_what_it_filters();
     pipes_concatenate_as_concat_does_but_null_makes_null();
     coalesce_fills_nulls_as_case_does();
     a_list_ordered_in_the_query_comes_in_that_order();
@@ -1046,6 +1047,83 @@ fn joins_on_several_codes_match_what_joins_on_their_text_match() {
     }
     assert!(of("left-codes").iter().any(|r| r.ends_with("/-\"")), "auctions without a relation");
     assert!(of("anti-codes").len() > of("inner-codes").len());
+}
+
+/// A filter of `IS NOT NULL` checks alone under a join (which the engine may turn into a null join
+/// key for the rows it would drop) keeps out of every kind of join exactly the rows it filters: on
+/// either side of inner, left, full, semi and anti joins, against the same joins filtered by a
+/// comparison that every non-null value passes; a seventh of the rounds and of the bids' times
+/// null.
+fn a_filter_of_nulls_under_a_join_keeps_out_what_it_filters() {
+    let joins = [
+        (
+            "inner",
+            "FROM auctions a JOIN bids b ON b.item_id = a.item_id WHERE a.round {R} AND a.starts_on {S}",
+        ),
+        (
+            "left-filtered-right",
+            "FROM auctions a LEFT JOIN (SELECT * FROM bids WHERE bid_at {B}) b ON b.item_id = a.item_id",
+        ),
+        (
+            "left-filtered-left",
+            "FROM (SELECT * FROM auctions WHERE round {R}) a LEFT JOIN bids b ON b.item_id = a.item_id",
+        ),
+        (
+            "full",
+            "FROM (SELECT * FROM auctions WHERE round {R}) a
+             FULL JOIN (SELECT * FROM bids WHERE bid_at {B}) b ON b.item_id = a.item_id",
+        ),
+        (
+            "semi",
+            "FROM auctions a WHERE a.round {R}
+             AND EXISTS (SELECT 1 FROM bids x WHERE x.item_id = a.item_id AND x.bid_at {B})",
+        ),
+        (
+            "anti",
+            "FROM auctions a WHERE a.round {R}
+             AND NOT EXISTS (SELECT 1 FROM bids x WHERE x.item_id = a.item_id AND x.bid_at {B})",
+        ),
+    ];
+    let checks = [
+        ("nulls", ["IS NOT NULL", "IS NOT NULL", "IS NOT NULL"]),
+        ("range", ["> -1000000", "> DATE '1900-01-01'", "> TIMESTAMP '1900-01-01 00:00:00'"]),
+    ];
+    let mut queries = Vec::new();
+    for (join, from) in joins {
+        // The semi and anti joins show no bid.
+        let bid_row = match from.contains("EXISTS") {
+            true => "'-'",
+            false => "coalesce(CAST(b.__row AS VARCHAR), '-')",
+        };
+        for (how, [round, starts, bid]) in checks {
+            let from = from.replace("{R}", round).replace("{S}", starts).replace("{B}", bid);
+            queries.push(format!(
+                "SELECT coalesce(a.item_id, '-') AS subject, 0.5 AS score, '{join}-{how}' AS rule,
+                        coalesce(CAST(a.__row AS VARCHAR), '-') || '/' || {bid_row} AS reason
+                 {from}"
+            ));
+        }
+    }
+    let model = t4_model("null-filters", "", &queries.join(" UNION ALL "));
+    let data = fresh_dir("sql-null-filters-data");
+    let d = data.to_str().expect("utf-8");
+    let generated =
+        run(&["gen", "judicial-auction-violations", "--seed", "10", "--format", "csv", "--out", d]);
+    assert!(generated.status.success());
+    blank_every_seventh(&data.join("auctions.csv"), "round");
+    blank_every_seventh(&data.join("bids.csv"), "bid_at");
+    let (code, report, clues) = run_model(&model, &data, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["stderr"], "", "{report}");
+    let of = |rule: &str| of_rule(&clues, rule);
+    for (join, _) in joins {
+        let (nulls, range) = (of(&format!("{join}-nulls")), of(&format!("{join}-range")));
+        assert!(!nulls.is_empty(), "{join}");
+        assert_eq!(nulls, range, "{join}");
+    }
+    assert!(of("full-nulls").iter().any(|c| c.contains("\"-/")), "bids of no auction kept");
+    assert!(of("left-filtered-right-nulls").iter().any(|c| c.ends_with("/-\"")), "auctions with no bid kept");
+    assert!(of("anti-nulls").len() < of("left-filtered-left-nulls").len());
 }
 
 /// `a || b || c` is one call of its parts, planned once: it gives what `concat()` of the same

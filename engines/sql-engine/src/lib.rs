@@ -44,6 +44,7 @@ mod days;
 mod dense;
 mod fill;
 mod header;
+mod null_keys;
 mod one_code;
 mod ordered;
 mod pack;
@@ -66,6 +67,8 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::Optimizer;
 use datafusion::optimizer::optimize_projections::OptimizeProjections;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use sieve_sdk::{Clue, ColumnType, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
@@ -128,12 +131,27 @@ fn session() -> SessionContext {
     // small table (5e7 to 1e8 fuel), and further passes change the bundled models' plans in no way
     // that runs faster (their clues are the same, their fuel no higher), at a third of that cost.
     config.options_mut().optimizer.max_passes = 1;
-    let mut state = SessionStateBuilder::new().with_config(config).with_default_features();
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_physical_optimizer_rules(physical_rules());
     // First, so that `||` over text is planned as one call before the list planner types it.
     if let Some(planners) = state.expr_planners() {
         planners.insert(0, Arc::new(concat::ConcatPlanner::new()));
     }
     SessionContext::new_with_state(state.build())
+}
+
+/// DataFusion's physical optimizer rules, less those that can change nothing here and cost a
+/// walk of every plan (each part of a query is planned on its own, so three or four per run):
+/// pushing a filter into the scan below it (the logical optimizer has put it as low as it goes,
+/// and scans of batches in memory take none; the later pass that hands joins' dynamic filters
+/// to a sort stays), marking scans to yield to other tasks (one task runs), and the rules for
+/// sorted or partitioned sources and buffered probe sides, which batches in memory never are.
+fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    const UNNEEDED: [&str; 5] =
+        ["FilterPushdown", "EnsureCooperative", "PushdownSort", "TopKRepartition", "HashJoinBuffering"];
+    PhysicalOptimizer::new().rules.into_iter().filter(|rule| !UNNEEDED.contains(&rule.name())).collect()
 }
 
 fn block_on<T>(work: impl Future<Output = T>) -> Result<T, String> {
@@ -195,6 +213,7 @@ async fn execute(
     let physical = state.query_planner().create_physical_plan(&plan, state).await?;
     let physical = ordered::gather_in_arrival_order(physical)?;
     let physical = dense::group_on_codes(physical, &rewrite.dense_keys())?;
+    let physical = null_keys::as_unmatched_keys(physical)?;
     let physical = sides::build_on_fewer_rows(physical)?;
     let physical = one_code::find_rows_by_one_code(physical)?;
     let rows = datafusion::physical_plan::collect(Arc::clone(&physical), state.task_ctx()).await?;
@@ -427,6 +446,7 @@ impl Model for SqlEngine {
         let batch_rows = session.copied_config().batch_size();
         let mut row_counts = BTreeMap::new();
         let mut dictionaries = tables::Dictionaries::default();
+        let mut row_numbers = tables::RowNumbers::default();
         let mut loaded = std::collections::HashMap::new();
         // Every table of the contract, so the query binds as it did when its inputs were derived;
         // only the declared columns hold data.
@@ -437,8 +457,14 @@ impl Model for SqlEngine {
                 let frame = ctx.table(&spec.name)?.load(&names)?;
                 let rows = frame.len();
                 row_counts.insert(spec.name.clone(), rows);
-                (batches, coded) = tables::batches(frame.into_columns(), rows, batch_rows, &mut dictionaries)
-                    .map_err(ModelError::BadData)?;
+                (batches, coded) = tables::batches(
+                    frame.into_columns(),
+                    rows,
+                    batch_rows,
+                    &mut dictionaries,
+                    &mut row_numbers,
+                )
+                .map_err(ModelError::BadData)?;
             }
             let table =
                 tables::LoadedTable::new(name, tables::schema(columns), batches, coded, &dictionaries)

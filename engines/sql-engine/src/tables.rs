@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
     TimestampMillisecondArray, UInt32Array, builder::make_view,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{ArrowNativeType, DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{Result, exec_err, plan_err};
@@ -208,20 +208,19 @@ pub fn code_column(column: &str) -> String {
 /// dictionary-coded), with their domain.
 fn array(
     column: Column,
-    row_numbers: &mut Option<ScalarBuffer<u32>>,
+    row_numbers: &mut RowNumbers,
     dictionaries: &mut Dictionaries,
 ) -> Result<(ArrayRef, Option<usize>), String> {
     let len = column.len();
     let nulls = nulls(column.validity, len);
     Ok(match column.values {
-        // Its codes are its row numbers (one buffer for the table's plain text columns): the text
-        // is made (views of its bytes, no text copied) only where a plan reads it, for the rows
-        // that get there.
+        // Its codes are its row numbers (one buffer for every plain text column): the text is
+        // made (views of its bytes, no text copied) only where a plan reads it, for the rows that
+        // get there.
         Values::Text(text) => {
             let domain = dictionaries.rows(text);
-            let rows = u32::try_from(len).map_err(|_| "a table of over 4 billion rows")?;
-            let codes = row_numbers.get_or_insert_with(|| ScalarBuffer::from_iter(0..rows)).clone();
-            (Arc::new(UInt32Array::new(codes, nulls)), Some(domain))
+            u32::try_from(len).map_err(|_| "a table of over 4 billion rows")?;
+            (Arc::new(UInt32Array::new(row_numbers.narrow(len), nulls)), Some(domain))
         }
         Values::Dictionary { indices, dictionary } => {
             let domain = dictionaries.domain(&dictionary);
@@ -229,8 +228,7 @@ fn array(
             // The largest code first, in one pass that vectorizes (this runs for every coded
             // column of every table a query reads); rows are looked at one by one only when it
             // lies beyond the dictionary, since a null row's code is a placeholder that may.
-            let largest = indices.iter().copied().fold(0, u32::max);
-            if !indices.is_empty() && largest as usize >= size {
+            if !indices.is_empty() && largest(&indices) as usize >= size {
                 for (row, &code) in indices.iter().enumerate() {
                     if code as usize >= size && nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
                         return Err(format!(
@@ -251,6 +249,59 @@ fn array(
     })
 }
 
+/// Row numbers 0, 1, 2, ... as Arrow buffers, made for the longest table a run has loaded and
+/// sliced for each: every table has `__row`, and a plain text column's codes are its rows.
+pub struct RowNumbers {
+    wide: ScalarBuffer<i64>,
+    narrow: ScalarBuffer<u32>,
+}
+
+impl Default for RowNumbers {
+    fn default() -> Self {
+        RowNumbers { wide: counted(0), narrow: counted(0) }
+    }
+}
+
+impl RowNumbers {
+    /// The first `rows` row numbers as `__row` holds them.
+    fn wide(&mut self, rows: usize) -> ScalarBuffer<i64> {
+        if self.wide.len() < rows {
+            self.wide = counted(rows);
+        }
+        self.wide.slice(0, rows)
+    }
+
+    /// The first `rows` row numbers as codes.
+    fn narrow(&mut self, rows: usize) -> ScalarBuffer<u32> {
+        if self.narrow.len() < rows {
+            self.narrow = counted(rows);
+        }
+        self.narrow.slice(0, rows)
+    }
+}
+
+/// 0, 1, ..., `n` - 1, sixteen numbers per step of the loop: a guest pays a fuel check and the
+/// spills around it on every step, and `(0..n).collect()` makes two numbers a step (a tenth of
+/// T7's run went to its `__row` columns and [`largest`] code checks, written that way).
+fn counted<T: ArrowNativeType + From<u8> + std::ops::Add<Output = T>>(n: usize) -> ScalarBuffer<T> {
+    let mut numbers = Vec::with_capacity(n);
+    let mut block: [T; 16] = std::array::from_fn(|k| T::from(k as u8));
+    for _ in 0..n / 16 {
+        numbers.extend_from_slice(&block);
+        block = block.map(|number| number + T::from(16));
+    }
+    numbers.extend_from_slice(&block[..n % 16]);
+    ScalarBuffer::from(numbers)
+}
+
+/// The largest of `codes` (0 for none), sixteen a step (see [`counted`]).
+fn largest(codes: &[u32]) -> u32 {
+    let (blocks, rest) = codes.as_chunks::<16>();
+    let widest =
+        blocks.iter().fold([0u32; 16], |widest, block| std::array::from_fn(|k| widest[k].max(block[k])));
+    widest.into_iter().chain(rest.iter().copied()).fold(0, u32::max)
+}
+
 /// A coded column: its name, its domain and its codes over all rows.
 pub type CodedColumn = (String, usize, ArrayRef);
 
@@ -262,14 +313,14 @@ pub fn batches(
     rows: usize,
     batch_rows: usize,
     dictionaries: &mut Dictionaries,
+    row_numbers: &mut RowNumbers,
 ) -> Result<(Vec<RecordBatch>, Vec<CodedColumn>), String> {
     let mut fields = Vec::with_capacity(columns.len() + 1);
     let mut arrays = Vec::with_capacity(columns.len() + 1);
     let mut coded = Vec::new();
-    let mut row_numbers = None;
     for column in columns {
         let name = column.name.clone();
-        let (array, domain) = array(column, &mut row_numbers, dictionaries)?;
+        let (array, domain) = array(column, row_numbers, dictionaries)?;
         match domain {
             Some(domain) => {
                 fields.push(Field::new(code_column(&name), DataType::UInt32, true));
@@ -280,7 +331,7 @@ pub fn batches(
         arrays.push(array);
     }
     fields.push(Field::new(ROW, DataType::Int64, false));
-    arrays.push(Arc::new(Int64Array::from_iter_values(0..rows as i64)));
+    arrays.push(Arc::new(Int64Array::new(row_numbers.wide(rows), None)));
     let whole = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())?;
     let step = batch_rows.max(1);
     let batches =
