@@ -49,6 +49,7 @@ mod one_code;
 mod ordered;
 mod pack;
 mod per_value;
+mod rules;
 mod share;
 mod sides;
 mod tables;
@@ -67,8 +68,6 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::Optimizer;
 use datafusion::optimizer::optimize_projections::OptimizeProjections;
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use sieve_sdk::{Clue, ColumnType, Context, Model, ModelError, ModelInfo, TableSpec, export_model};
@@ -134,24 +133,12 @@ fn session() -> SessionContext {
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_physical_optimizer_rules(physical_rules());
+        .with_physical_optimizer_rules(rules::physical());
     // First, so that `||` over text is planned as one call before the list planner types it.
     if let Some(planners) = state.expr_planners() {
         planners.insert(0, Arc::new(concat::ConcatPlanner::new()));
     }
     SessionContext::new_with_state(state.build())
-}
-
-/// DataFusion's physical optimizer rules, less those that can change nothing here and cost a
-/// walk of every plan (each part of a query is planned on its own, so three or four per run):
-/// pushing a filter into the scan below it (the logical optimizer has put it as low as it goes,
-/// and scans of batches in memory take none; the later pass that hands joins' dynamic filters
-/// to a sort stays), marking scans to yield to other tasks (one task runs), and the rules for
-/// sorted or partitioned sources and buffered probe sides, which batches in memory never are.
-fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
-    const UNNEEDED: [&str; 5] =
-        ["FilterPushdown", "EnsureCooperative", "PushdownSort", "TopKRepartition", "HashJoinBuffering"];
-    PhysicalOptimizer::new().rules.into_iter().filter(|rule| !UNNEEDED.contains(&rule.name())).collect()
 }
 
 fn block_on<T>(work: impl Future<Output = T>) -> Result<T, String> {
