@@ -47,6 +47,7 @@ struct WhenRequired {
     rule: Arc<dyn PhysicalOptimizerRule + Send + Sync>,
 }
 
+/// Whether some operator of `plan` has what [`WhenRequired`] runs its rule for.
 fn requires_something(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
     plan.exists(|node| {
         let name = node.name();
