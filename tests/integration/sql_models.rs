@@ -380,11 +380,7 @@ fn expressions_of_one_coded_column_give_per_value_what_they_give_per_row() {
         )
     };
     let per_row = " || substr(coalesce(item_id, ''), 1, 0)";
-    let data = fresh_dir("sql-per-value-data");
-    let d = data.to_str().expect("utf-8");
-    let generated =
-        run(&["gen", "judicial-auction-violations", "--seed", "6", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-per-value-data", "judicial-auction-violations", "6");
     blank_every_seventh(&data.join("auctions.csv"), "docs_published");
     let (code, by_value, value_clues) = run_model(&t4_model("per-value", "", &query("x", "")), &data, &[]);
     assert_eq!(code, 0, "{by_value}");
@@ -440,6 +436,16 @@ fn rows_of_rule(clues: &[Value], rule: &str) -> Vec<(String, String, String)> {
         .collect();
     rows.sort();
     rows
+}
+
+/// A fresh directory `name` holding `task`'s data from seed `seed`, as CSV (which the tests then
+/// edit).
+fn generated_csv(name: &str, task: &str, seed: &str) -> PathBuf {
+    let data = fresh_dir(name);
+    let d = data.to_str().expect("utf-8");
+    let generated = run(&["gen", task, "--seed", seed, "--format", "csv", "--out", d]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    data
 }
 
 /// Give every fifth row of CSV file `path` the `column` of the row before it.
@@ -572,11 +578,7 @@ fn a_query_that_names_more_than_it_reads_runs_on_what_it_reads() {
     assert_eq!(inputs.as_array().map(Vec::len), Some(1), "bids is never read: {inputs}");
     assert_eq!(inputs[0]["columns"].as_array().map(Vec::len), Some(1), "only item_id: {inputs}");
 
-    let data = fresh_dir("sql-names-more-data");
-    let d = data.to_str().expect("utf-8");
-    let generated =
-        run(&["gen", "judicial-auction-violations", "--seed", "4", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-names-more-data", "judicial-auction-violations", "4");
     let (code, report, clues) = run_model(&model, &data, &[]);
     assert_eq!(code, 0, "{report}");
     let items = std::fs::read_to_string(data.join("auctions.csv")).expect("auctions").lines().count() - 1;
@@ -596,10 +598,7 @@ fn a_text_column_only_joined_on_is_never_copied_in() {
     };
     let joined = model_file("work-joined", "copyright-harvesting", "case", "", &query("'all works'"));
     let named = model_file("work-named", "copyright-harvesting", "case", "", &query("max(r.work_hash)"));
-    let data = fresh_dir("sql-work-data");
-    let d = data.to_str().expect("utf-8");
-    let generated = run(&["gen", "copyright-harvesting", "--seed", "6", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-work-data", "copyright-harvesting", "6");
     let (code, joined, joined_clues) = run_model(&joined, &data, &[]);
     assert_eq!(code, 0, "{joined}");
     let (code, named, named_clues) = run_model(&named, &data, &[]);
@@ -704,10 +703,7 @@ fn text_carried_as_codes_gives_what_the_text_gives() {
         }),
     ];
     let model = model_file("codes-carried", "copyright-harvesting", "case", "", &queries.join(" UNION ALL "));
-    let data = fresh_dir("sql-carried-data");
-    let d = data.to_str().expect("utf-8");
-    let generated = run(&["gen", "copyright-harvesting", "--seed", "5", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-carried-data", "copyright-harvesting", "5");
     // Case numbers repeat now and then, yet stay mostly distinct, so that the host serves them as
     // plain text: their codes are row numbers, which differ where the text is the same.
     repeat_every_fifth(&data.join("ip_cases.csv"), "case_no");
@@ -781,11 +777,7 @@ fn a_grouping_on_one_domains_codes_gives_what_the_text_gives() {
     ]
     .join(" UNION ALL ");
     let model = model_file("dense-grouping", "false-mediation-confirmation", "case", "", &query);
-    let data = fresh_dir("sql-dense-data");
-    let d = data.to_str().expect("utf-8");
-    let generated =
-        run(&["gen", "false-mediation-confirmation", "--seed", "7", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-dense-data", "false-mediation-confirmation", "7");
     let confirmations = data.join("confirmations.csv");
     blank_every_seventh(&confirmations, "mediator_id");
     copy_every_sixth(&confirmations, "party_a_id", "party_b_id");
@@ -1031,11 +1023,7 @@ fn joins_on_several_codes_match_what_joins_on_their_text_match() {
         }
     }
     let model = t4_model("several-codes", "", &queries.join(" UNION ALL "));
-    let data = fresh_dir("sql-several-codes-data");
-    let d = data.to_str().expect("utf-8");
-    let generated =
-        run(&["gen", "judicial-auction-violations", "--seed", "7", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-several-codes-data", "judicial-auction-violations", "7");
     blank_every_seventh(&data.join("auctions.csv"), "buyer_id");
     let (code, report, clues) = run_model(&model, &data, &[]);
     assert_eq!(code, 0, "{report}");
@@ -1105,11 +1093,7 @@ fn a_filter_of_nulls_under_a_join_keeps_out_what_it_filters() {
         }
     }
     let model = t4_model("null-filters", "", &queries.join(" UNION ALL "));
-    let data = fresh_dir("sql-null-filters-data");
-    let d = data.to_str().expect("utf-8");
-    let generated =
-        run(&["gen", "judicial-auction-violations", "--seed", "10", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-null-filters-data", "judicial-auction-violations", "10");
     blank_every_seventh(&data.join("auctions.csv"), "round");
     blank_every_seventh(&data.join("bids.csv"), "bid_at");
     let (code, report, clues) = run_model(&model, &data, &[]);
@@ -1144,11 +1128,7 @@ fn pipes_concatenate_as_concat_does_but_null_makes_null() {
                 CASE WHEN {any_null} THEN 'null' ELSE concat('#', {casts}) END, __row
          FROM auctions"
     );
-    let data = fresh_dir("sql-pipes-data");
-    let d = data.to_str().expect("utf-8");
-    let generated =
-        run(&["gen", "judicial-auction-violations", "--seed", "8", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-pipes-data", "judicial-auction-violations", "8");
     blank_every_seventh(&data.join("auctions.csv"), "buyer_id");
     let (code, report, clues) = run_model(&t4_model("pipes", "", &query), &data, &[]);
     assert_eq!(code, 0, "{report}");
@@ -1201,11 +1181,7 @@ fn coalesce_fills_nulls_as_case_does() {
          SELECT coalesce(item_id, '-'), 0.5, 'case', {cased}, __row
          FROM auctions WHERE CASE WHEN sold_price IS NULL THEN 0 ELSE sold_price END >= 0"
     );
-    let data = fresh_dir("sql-coalesce-data");
-    let d = data.to_str().expect("utf-8");
-    let generated =
-        run(&["gen", "judicial-auction-violations", "--seed", "9", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-coalesce-data", "judicial-auction-violations", "9");
     blank_every_seventh(&data.join("auctions.csv"), "starts_on");
     blank_every_seventh(&data.join("auctions.csv"), "round");
     let (code, report, clues) = run_model(&t4_model("coalesce", "", &query), &data, &[]);
@@ -1303,10 +1279,7 @@ fn a_list_ordered_in_the_query_comes_in_that_order() {
 /// divides the milliseconds, rounding down), on the generated trips and on trips moved to the
 /// last second of 1969, to 1900, to 9999 and to 1970 itself.
 fn a_timestamps_day_is_the_date_it_shows() {
-    let data = fresh_dir("sql-days-data");
-    let d = data.to_str().expect("utf-8");
-    let generated = run(&["gen", "restricted-debtor-travel", "--seed", "3", "--format", "csv", "--out", d]);
-    assert!(generated.status.success());
+    let data = generated_csv("sql-days-data", "restricted-debtor-travel", "3");
     let moved = ["1969-12-31T23:59:59", "1900-03-01T00:00:00", "9999-12-31T23:59:59", "1970-01-01T00:00:00"];
     rewrite_column(&data.join("travel.csv"), "departed_at", |i, get| match i % 10 {
         k @ 0..=3 => moved[k].to_string(),
