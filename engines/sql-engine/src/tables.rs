@@ -153,7 +153,7 @@ impl DomainText {
 
     /// Every value, in code order.
     pub fn all(&self) -> Result<StringViewArray> {
-        self.decode(&UInt32Array::from_iter_values(0..self.len() as u32))
+        self.decode(&UInt32Array::new(counted(self.len()), None))
     }
 }
 
