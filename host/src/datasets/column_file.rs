@@ -9,7 +9,7 @@
 //! codes followed by its dictionary as text. Every size is checked against the blob's length
 //! before anything is allocated, so a malformed blob is an error, never a panic.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::Arc;
 
 use sieve_sdk::data::{Bitmap, Text, Values};
@@ -69,11 +69,32 @@ impl Sink for Hasher {
     }
 }
 
-/// The blob of `values` with `validity`.
-pub fn write(values: &Values, validity: Option<&Bitmap>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + values.len() * 8);
-    put_values(&mut out, values, validity);
-    out
+/// A [`Sink`] over a writer: the first error is kept, and what comes after it is dropped.
+struct WriteSink<'a, W: Write> {
+    out: &'a mut W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> Sink for WriteSink<'_, W> {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(bytes)
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Write through a [`WriteSink`] over `out`, and report its first error.
+fn write_with<W: Write>(out: &mut W, put: impl FnOnce(&mut WriteSink<'_, W>)) -> std::io::Result<()> {
+    let mut sink = WriteSink { out, error: None };
+    put(&mut sink);
+    sink.error.map_or(Ok(()), Err)
+}
+
+/// Write the blob of `values` with `validity` to `out`.
+pub fn write(out: &mut impl Write, values: &Values, validity: Option<&Bitmap>) -> std::io::Result<()> {
+    write_with(out, |sink| put_values(sink, values, validity))
 }
 
 /// The digest, in the algorithm of `like` (see [`Hasher`]), of the blob [`write`] makes of
@@ -114,12 +135,12 @@ fn put_values(out: &mut impl Sink, values: &Values, validity: Option<&Bitmap>) {
     }
 }
 
-/// The blob of codes into a key domain's dictionary, with `validity`.
-pub fn write_codes(codes: &[u32], validity: Option<&Bitmap>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + codes.len() * 4);
-    put_header(&mut out, Kind::Codes, codes.len(), validity);
-    put_array(&mut out, codes);
-    out
+/// Write the blob of codes into a key domain's dictionary, with `validity`, to `out`.
+pub fn write_codes(out: &mut impl Write, codes: &[u32], validity: Option<&Bitmap>) -> std::io::Result<()> {
+    write_with(out, |sink| {
+        put_header(sink, Kind::Codes, codes.len(), validity);
+        put_array(sink, codes);
+    })
 }
 
 /// The digest of the blob [`write_codes`] makes.
@@ -130,12 +151,12 @@ pub fn digest_of_codes(like: &str, codes: &[u32], validity: Option<&Bitmap>) -> 
     hasher.finish()
 }
 
-/// The blob of a dictionary: its values as a text column without nulls.
-pub fn write_text(text: &Text) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + text.raw().0.len() + text.len() * 4 + 12);
-    put_header(&mut out, Kind::Text, text.len(), None);
-    put_text(&mut out, text);
-    out
+/// Write the blob of a dictionary (its values as a text column without nulls) to `out`.
+pub fn write_text(out: &mut impl Write, text: &Text) -> std::io::Result<()> {
+    write_with(out, |sink| {
+        put_header(sink, Kind::Text, text.len(), None);
+        put_text(sink, text);
+    })
 }
 
 /// The digest of the blob [`write_text`] makes.
@@ -373,9 +394,16 @@ pub fn read_from(
 mod tests {
     use super::*;
 
+    /// A blob written to memory.
+    fn written(write_to: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_to(&mut out).expect("writes to memory");
+        out
+    }
+
     fn round_trip(values: Values, validity: Option<Bitmap>) {
         let rows = values.len();
-        let blob = write(&values, validity.as_ref());
+        let blob = written(|out| write(out, &values, validity.as_ref()));
         let (back, valid) = read(&blob, rows, "t.c").expect("reads");
         match back {
             Stored::Values(v) => {
@@ -409,17 +437,17 @@ mod tests {
         let dictionary = Arc::new(["a", "bb"].into_iter().collect::<Text>().into());
         round_trip(Values::Dictionary { indices: vec![1, 0, 1], dictionary }, None);
         let dictionary: Text = ["p1", "", "张三"].into_iter().collect();
-        let blob = write_text(&dictionary);
+        let blob = written(|out| write_text(out, &dictionary));
         let back = read_text(&blob, "domain party").expect("reads");
         assert_eq!((0..3).map(|i| back.get(i)).collect::<Vec<_>>(), ["p1", "", "张三"]);
         for expected in [crate::digest::digest_of(&blob), crate::digest::blake3_of(&blob)] {
             assert_eq!(digest_of_text(&expected, &back), expected);
         }
         assert!(
-            read_text(&write(&Values::Date(vec![1]), None), "d").is_err(),
+            read_text(&written(|out| write(out, &Values::Date(vec![1]), None)), "d").is_err(),
             "a date column is no dictionary"
         );
-        let codes = write_codes(&[3, 0, 7], nulls.as_ref());
+        let codes = written(|out| write_codes(out, &[3, 0, 7], nulls.as_ref()));
         match read(&codes, 3, "t.c").expect("reads") {
             (Stored::Codes(c), valid) => {
                 assert_eq!(c, [3, 0, 7]);
@@ -433,7 +461,7 @@ mod tests {
 
     #[test]
     fn a_malformed_blob_is_an_error_naming_it_never_a_panic() {
-        let good = write(&Values::Text(["x", "yz"].into_iter().collect()), None);
+        let good = written(|out| write(out, &Values::Text(["x", "yz"].into_iter().collect()), None));
         // Every truncation, a wrong row count, trailing bytes, a bad magic, and each byte flipped.
         for cut in 0..good.len() {
             assert!(read(&good[..cut], 2, "t.c").is_err(), "cut at {cut}");
@@ -453,7 +481,8 @@ mod tests {
         huge[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(read(&huge, 2, "t.c").is_err());
         let dictionary = Arc::new(["a"].into_iter().collect::<Text>().into());
-        let mut outside = write(&Values::Dictionary { indices: vec![0, 0], dictionary }, None);
+        let mut outside =
+            written(|out| write(out, &Values::Dictionary { indices: vec![0, 0], dictionary }, None));
         outside[HEADER] = 5;
         assert!(read(&outside, 2, "t.c").expect_err("outside").to_string().contains("outside"));
         // Text bytes that are not UTF-8 (the last byte of "yz" made a lone continuation byte).

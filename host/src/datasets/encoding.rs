@@ -119,15 +119,19 @@ pub fn pool(columns: &[&Column]) -> (Text, Vec<Vec<u32>>) {
     (dictionary, codes)
 }
 
+/// A key-domain column and its table's name. Shared, not copied: the same column is being
+/// written to the table's Parquet file meanwhile.
+pub type KeyColumn = (String, Arc<Column>);
+
 /// Encode the key domains of `task` over `columns`: `(table, column)` pairs of the dataset's
 /// domain columns with their values (every contract column of a domain, whatever a model will
 /// declare). Domains are encoded in parallel, a thread each: each one hashes its millions of
 /// values into a table of its own.
-pub fn encode(task: &str, columns: &[(String, Column)]) -> Vec<EncodedDomain> {
-    let domains: Vec<(&'static str, Vec<&(String, Column)>)> = contract::domains(task)
+pub fn encode(task: &str, columns: &[KeyColumn]) -> Vec<EncodedDomain> {
+    let domains: Vec<(&'static str, Vec<&KeyColumn>)> = contract::domains(task)
         .iter()
         .filter_map(|(name, members)| {
-            let present: Vec<&(String, Column)> = columns
+            let present: Vec<&KeyColumn> = columns
                 .iter()
                 .filter(|(table, c)| members.contains(&(table.as_str(), c.name.as_str())))
                 .collect();
@@ -147,8 +151,8 @@ pub fn encode(task: &str, columns: &[(String, Column)]) -> Vec<EncodedDomain> {
 }
 
 /// One domain's dictionary over the columns `present`, and their codes into it.
-fn encode_domain(name: &'static str, present: &[&(String, Column)]) -> EncodedDomain {
-    let values: Vec<&Column> = present.iter().map(|(_, c)| c).collect();
+fn encode_domain(name: &'static str, present: &[&KeyColumn]) -> EncodedDomain {
+    let values: Vec<&Column> = present.iter().map(|(_, c)| c.as_ref()).collect();
     let (dictionary, codes) = pool(&values);
     let codes = present
         .iter()
@@ -353,10 +357,10 @@ mod tests {
         let mut owner = text("owner_id", &["p1", "p2", ""]);
         owner.validity = Some(Bitmap::from_flags([true, true, false]));
         let columns = vec![
-            ("enforcement_cases".to_string(), text("debtor_id", &["p1", "secret"])),
-            ("registrations".to_string(), owner),
-            ("relations".to_string(), text("person_a", &["p2", "p3"])),
-            ("relations".to_string(), text("person_b", &["p4", "p1"])),
+            ("enforcement_cases".to_string(), Arc::new(text("debtor_id", &["p1", "secret"]))),
+            ("registrations".to_string(), Arc::new(owner)),
+            ("relations".to_string(), Arc::new(text("person_a", &["p2", "p3"]))),
+            ("relations".to_string(), Arc::new(text("person_b", &["p4", "p1"]))),
         ];
         let encoded = encode("vehicle-enforcement", &columns);
         let party = encoded.iter().find(|d| d.name == "party").expect("party domain");

@@ -142,10 +142,16 @@ pub fn loaded(spec: &TableSpec, columns: Vec<Column>, rows: usize) -> ServedTabl
 /// Dictionary-encode a text column whose values repeat a lot (repair shops, lawyers, courts):
 /// the guest then receives 4 bytes per row instead of the string.
 pub fn dictionary_encode(column: Column) -> Column {
-    let Values::Text(text) = &column.values else { return column };
+    dictionary_of(&column).unwrap_or(column)
+}
+
+/// `column` dictionary-encoded, when it is text whose values repeat a lot; `None` leaves it as
+/// it is (and copies nothing).
+pub fn dictionary_of(column: &Column) -> Option<Column> {
+    let Values::Text(text) = &column.values else { return None };
     let rows = text.len();
     if rows < 64 {
-        return column;
+        return None;
     }
     let mut codes: FastMap<&str, u32> = ops::fast_map();
     let mut dictionary = Text::new();
@@ -165,21 +171,21 @@ pub fn dictionary_encode(column: Column) -> Column {
         indices.push(code);
         // Mostly distinct values (case numbers, ids) gain nothing: decide early, keep them plain.
         if i == rows / 8 && codes.len() > i * 3 / 4 {
-            return column;
+            return None;
         }
     }
     if codes.len() > rows / 2 {
-        return column;
+        return None;
     }
     if dictionary.is_empty() {
         // Every row is null: code 0 must still index something.
         dictionary.push("");
     }
-    Column {
-        name: column.name,
+    Some(Column {
+        name: column.name.clone(),
         values: Values::Dictionary { indices, dictionary: Arc::new(dictionary.into()) },
-        validity: column.validity,
-    }
+        validity: column.validity.clone(),
+    })
 }
 
 /// `tables` as a model reads them best: for one that reads shared dictionaries (built against
@@ -263,7 +269,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("bids.csv"), "bidder_id,amount\nb1,1\nb2,2\nb3,\n").expect("write");
         let columns = [text("item_id", &["i1", "i2", "i3", "i4"])];
-        parquet_io::write_table(&dir.path().join("auctions.parquet"), &columns).expect("parquet");
+        parquet_io::write_table(&dir.path().join("auctions.parquet"), columns.to_vec()).expect("parquet");
         for (table, rows) in [("bids", 3), ("auctions", 4)] {
             let served = load_table(dir.path(), &TableSpec::new(table)).expect(table);
             assert_eq!((served.rows, served.columns.len()), (rows, 0), "{table}");

@@ -10,9 +10,10 @@ use arrow_array::types::{
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
-    TimestampMillisecondArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, LargeStringArray, RecordBatch,
+    StringArray, TimestampMillisecondArray,
 };
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -20,6 +21,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::ChunkReader;
+use parquet::schema::types::ColumnPath;
 use sieve_sdk::data::{Bitmap, Column, ColumnBuilder, Text, Values};
 use sieve_sdk::{ColumnType, TableSpec};
 
@@ -207,57 +209,158 @@ fn string_at(array: &ArrayRef, i: usize) -> &str {
     }
 }
 
-fn to_arrow(column: &Column) -> (Field, ArrayRef) {
-    let n = column.len();
-    let valid = |i: usize| column.is_valid(i);
-    let (ty, array): (DataType, ArrayRef) = match &column.values {
-        Values::Text(t) => {
-            (DataType::Utf8, Arc::new((0..n).map(|i| valid(i).then(|| t.get(i))).collect::<StringArray>()))
+/// `column` as an Arrow array, its buffers handed over rather than copied where the layouts
+/// agree (fixed-width values, text bytes; text offsets are narrowed in place). Null rows keep
+/// their placeholders, which Parquet does not store.
+fn to_arrow(column: Column) -> (Field, ArrayRef) {
+    let nulls = column
+        .validity
+        .as_ref()
+        .map(|v| NullBuffer::new(BooleanBuffer::new(Buffer::from_slice_ref(v.as_bytes()), 0, column.len())));
+    let (ty, array): (DataType, ArrayRef) = match column.values {
+        Values::Text(t) => text_array(t, nulls),
+        Values::Dictionary { indices, dictionary } => {
+            // Rarely stored (tables read from Parquet as dictionaries): decoded row by row.
+            let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+            let array: StringArray =
+                (0..indices.len()).map(|i| valid(i).then(|| dictionary.get(indices[i] as usize))).collect();
+            (DataType::Utf8, Arc::new(array))
         }
-        Values::Dictionary { indices, dictionary } => (
-            DataType::Utf8,
-            Arc::new(
-                (0..n)
-                    .map(|i| valid(i).then(|| dictionary.get(indices[i] as usize)))
-                    .collect::<StringArray>(),
-            ),
-        ),
-        Values::Int64(v) => {
-            (DataType::Int64, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Int64Array>()))
-        }
-        Values::Float64(v) => {
-            (DataType::Float64, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Float64Array>()))
-        }
-        Values::Boolean(v) => {
-            (DataType::Boolean, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<BooleanArray>()))
-        }
-        Values::Date(v) => {
-            (DataType::Date32, Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<Date32Array>()))
-        }
+        Values::Int64(v) => (DataType::Int64, Arc::new(Int64Array::new(v.into(), nulls))),
+        Values::Float64(v) => (DataType::Float64, Arc::new(Float64Array::new(v.into(), nulls))),
+        Values::Boolean(v) => (DataType::Boolean, Arc::new(BooleanArray::new(BooleanBuffer::from(v), nulls))),
+        Values::Date(v) => (DataType::Date32, Arc::new(Date32Array::new(v.into(), nulls))),
         Values::Timestamp(v) => (
             DataType::Timestamp(TimeUnit::Millisecond, None),
-            Arc::new((0..n).map(|i| valid(i).then(|| v[i])).collect::<TimestampMillisecondArray>()),
+            Arc::new(TimestampMillisecondArray::new(v.into(), nulls)),
         ),
     };
     (Field::new(&column.name, ty, true), array)
 }
 
+/// A text column as an Arrow string array: 32-bit offsets while its bytes fit them, 64-bit past
+/// 2 GiB (where 32-bit offsets would overflow).
+fn text_array(text: Text, nulls: Option<NullBuffer>) -> (DataType, ArrayRef) {
+    let (bytes, offsets) = text.into_parts();
+    let fits = i32::try_from(bytes.len()).is_ok();
+    let values = Buffer::from_vec(bytes.into_bytes());
+    // Offsets from a `Text` start at 0, never decrease and end at its byte length, so they are
+    // valid Arrow offsets; `new` checks them again all the same.
+    if fits {
+        let offsets: Vec<i32> = offsets.into_iter().map(|o| o as i32).collect();
+        (DataType::Utf8, Arc::new(StringArray::new(OffsetBuffer::new(offsets.into()), values, nulls)))
+    } else {
+        let offsets: Vec<i64> = offsets.into_iter().map(i64::from).collect();
+        (
+            DataType::LargeUtf8,
+            Arc::new(LargeStringArray::new(OffsetBuffer::new(offsets.into()), values, nulls)),
+        )
+    }
+}
+
+/// Whether `column` is text whose values mostly differ (ids, case numbers), judged by its first
+/// rows. Parquet's dictionary encoding gains nothing on such a column: the writer would hash
+/// every value into a dictionary that outgrows its page limit and is dropped, row group after
+/// row group.
+fn mostly_distinct(column: &Column) -> bool {
+    const SAMPLE: usize = 4096;
+    let Values::Text(text) = &column.values else { return false };
+    let sample = text.len().min(SAMPLE);
+    let distinct: std::collections::HashSet<&str> = (0..sample).map(|i| text.get(i)).collect();
+    sample >= 64 && distinct.len() > sample * 3 / 4
+}
+
 /// Write `columns` to `file` as one Parquet table (Snappy, row groups of 128k rows).
-pub fn write_table(file: &Path, columns: &[Column]) -> Result<(), DataError> {
+pub fn write_table(file: &Path, columns: Vec<Column>) -> Result<(), DataError> {
     let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable {
         file: file.display().to_string(),
         message: e.to_string(),
     };
-    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.iter().map(to_arrow).unzip();
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(131_072));
+    for column in columns.iter().filter(|c| mostly_distinct(c)) {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
+    }
+    let props = props.build();
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().map(to_arrow).unzip();
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| unreadable(&e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(131_072))
-        .build();
     let out = File::create(file).map_err(|e| unreadable(&e))?;
     let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| unreadable(&e))?;
     writer.write(&batch).map_err(|e| unreadable(&e))?;
     writer.close().map_err(|e| unreadable(&e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    fn with_nulls(name: &str, values: Values, valid: &[bool]) -> Column {
+        Column { name: name.to_string(), values, validity: Some(Bitmap::from_flags(valid.iter().copied())) }
+    }
+
+    #[test]
+    fn every_type_with_nulls_reads_back_as_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("t.parquet");
+        let valid = [true, false, true];
+        let columns = vec![
+            with_nulls(
+                "text",
+                Values::Text(["(2017)浙0102民初49号", "", "张三"].into_iter().collect()),
+                &valid,
+            ),
+            with_nulls("int", Values::Int64(vec![1, 0, i64::MIN]), &valid),
+            Column::new("float", Values::Float64(vec![0.5, -0.0, 1e300])),
+            with_nulls("flag", Values::Boolean(vec![true, false, false]), &valid),
+            with_nulls("day", Values::Date(vec![-719_162, 0, 20_000]), &valid),
+            Column::new("at", Values::Timestamp(vec![0, 1_700_000_000_000, -1])),
+        ];
+        write_table(&file, columns.clone()).expect("writes");
+        let spec = TableSpec::new("t")
+            .column("text", ColumnType::Text)
+            .column("int", ColumnType::Int64)
+            .column("float", ColumnType::Float64)
+            .column("flag", ColumnType::Boolean)
+            .column("day", ColumnType::Date)
+            .column("at", ColumnType::Timestamp);
+        let (back, rows) = read_columns(&file, &spec).expect("reads");
+        assert_eq!(rows, 3);
+        for (wrote, read) in columns.iter().zip(&back) {
+            assert_eq!(read.name, wrote.name);
+            for i in 0..3 {
+                assert_eq!(read.is_valid(i), wrote.is_valid(i), "{} row {i}", wrote.name);
+                if wrote.is_valid(i) {
+                    assert_eq!(
+                        crate::datasets::csv_io::cell(read, i),
+                        crate::datasets::csv_io::cell(wrote, i),
+                        "{} row {i}",
+                        wrote.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mostly_distinct_text_is_stored_plain_and_repeated_text_with_a_dictionary() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("t.parquet");
+        let ids: Vec<String> = (0..5000).map(|i| format!("3301{i:014}")).collect();
+        let courts: Vec<String> = (0..5000).map(|i| format!("court {}", i % 7)).collect();
+        let columns = vec![
+            Column::new("case_no", Values::Text(ids.iter().map(String::as_str).collect())),
+            Column::new("court", Values::Text(courts.iter().map(String::as_str).collect())),
+        ];
+        write_table(&file, columns).expect("writes");
+        let reader = SerializedFileReader::new(File::open(&file).expect("open")).expect("parquet");
+        let chunks = reader.metadata().row_group(0).columns().to_vec();
+        let dictionary = |i: usize| chunks[i].encodings().any(|e| e == Encoding::RLE_DICTIONARY);
+        assert!(!dictionary(0), "ids are written plain");
+        assert!(dictionary(1), "courts keep their dictionary");
+    }
 }

@@ -95,7 +95,7 @@ pub enum Format {
 /// Write `columns` as table `name` in `dir`.
 pub fn write(dir: &Path, name: &str, columns: &[Column], format: Format) -> Result<(), DataError> {
     match format {
-        Format::Parquet => parquet_io::write_table(&dir.join(format!("{name}.parquet")), columns),
+        Format::Parquet => parquet_io::write_table(&dir.join(format!("{name}.parquet")), columns.to_vec()),
         Format::Csv => csv_io::write_table(&dir.join(format!("{name}.csv")), columns),
     }
 }

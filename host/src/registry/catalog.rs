@@ -284,16 +284,20 @@ impl Registry {
         // are kept to encode once every table is read. The Parquet files are written and stored
         // on a second thread while the next table is read (on two cores, an import of T1 at
         // scale 100 took 3.1 s one after the other).
-        let mut keys: Vec<(String, sieve_sdk::data::Column)> = Vec::new();
+        // A table's columns are shared between the two, not copied: the writer hands the ones it
+        // alone holds to Arrow as they are, and copies only the key-domain columns kept here.
+        let mut keys: Vec<crate::datasets::encoding::KeyColumn> = Vec::new();
         let mut column_files = std::collections::BTreeMap::new();
         let mut checks = std::collections::BTreeMap::new();
-        let (to_writer, written) = std::sync::mpsc::channel::<(String, Vec<sieve_sdk::data::Column>)>();
+        let (to_writer, written) = std::sync::mpsc::channel::<(String, Vec<Arc<sieve_sdk::data::Column>>)>();
         let (tables, encoding) = std::thread::scope(|scope| -> Result<_> {
             let writer = scope.spawn(|| -> Result<Vec<StoredTable>> {
                 let mut tables = Vec::with_capacity(specs.len());
                 for (name, columns) in written {
                     let file = scratch.path().join(format!("{name}.parquet"));
-                    parquet_io::write_table(&file, &columns)
+                    let rows = columns.first().map_or(0, |c| c.len()) as i64;
+                    let columns = columns.into_iter().map(Arc::unwrap_or_clone).collect();
+                    parquet_io::write_table(&file, columns)
                         .map_err(|e| RegistryError::Invalid(e.to_string()))?;
                     let (digest, size) = self.blobs.put_file(&file)?;
                     let spec = specs.iter().find(|s| s.name == name).ok_or_else(|| {
@@ -301,7 +305,7 @@ impl Registry {
                     })?;
                     tables.push(StoredTable {
                         digest,
-                        rows: columns.first().map_or(0, |c| c.len()) as i64,
+                        rows,
                         bytes: size as i64,
                         columns: spec.columns.iter().map(|c| format!("{}:{}", c.name, c.ty.name())).collect(),
                         name,
@@ -314,6 +318,8 @@ impl Registry {
                     progress(&spec.name, i, specs.len());
                     let (columns, _) =
                         datasets::read_table(dir, spec).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+                    let columns: Vec<Arc<sieve_sdk::data::Column>> =
+                        columns.into_iter().map(Arc::new).collect();
                     let files = super::encodings::store_table(
                         &self.blobs,
                         task,

@@ -14,10 +14,11 @@ use sieve_sdk::data::{Bitmap, Column, Dictionary};
 use super::catalog::DatasetRecord;
 use super::{Checked, Registry, RegistryError, Result};
 use crate::datasets::column_file::{self, Stored};
-use crate::datasets::encoding::{self, DomainCodes};
+use crate::datasets::encoding::{self, DomainCodes, KeyColumn};
 use crate::datasets::{self, ServedTable, contract, parquet_io};
+use crate::digest::Hasher;
 use crate::sandbox::Outcome;
-use crate::storage::blobs::BlobStore;
+use crate::storage::blobs::{BlobStore, BlobWriter};
 
 /// The manifest layout this host writes and reads. A version encoded in an older layout is read
 /// as not encoded (its runs read the Parquet tables) until `sieve dataset encode` redoes it.
@@ -56,10 +57,33 @@ impl StoredEncoding {
 }
 
 /// Store `bytes` as a blob and record its check digest in `checks`; returns its digest.
-fn put_checked(blobs: &BlobStore, bytes: &[u8], checks: &mut BTreeMap<String, String>) -> Result<String> {
-    let digest = blobs.put(bytes)?;
-    checks.insert(digest.clone(), crate::digest::blake3_of(bytes));
+fn put_checked(
+    blobs: &BlobStore,
+    checks: &mut BTreeMap<String, String>,
+    write: impl FnOnce(&mut CheckedBlob<'_, '_>) -> std::io::Result<()>,
+) -> Result<String> {
+    let mut check = Hasher::Blake3(Box::default());
+    let digest = blobs.put_written(|blob| write(&mut CheckedBlob { blob, check: &mut check }))?;
+    checks.insert(digest.clone(), check.finish());
     Ok(digest)
+}
+
+/// A blob on its way into the store, hashed for its check digest too.
+struct CheckedBlob<'w, 'f> {
+    blob: &'w mut BlobWriter<'f>,
+    check: &'w mut Hasher,
+}
+
+impl std::io::Write for CheckedBlob<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.blob.write(buf)?;
+        self.check.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.blob.flush()
+    }
 }
 
 /// One domain's stored dictionary.
@@ -85,8 +109,8 @@ pub fn store_table(
     blobs: &BlobStore,
     task: &str,
     table: &str,
-    columns: &[Column],
-    keys: &mut Vec<(String, Column)>,
+    columns: &[Arc<Column>],
+    keys: &mut Vec<KeyColumn>,
     checks: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
     let mut stored = BTreeMap::new();
@@ -95,9 +119,11 @@ pub fn store_table(
             keys.push((table.to_string(), column.clone()));
             continue;
         }
-        let served = datasets::dictionary_encode(column.clone());
-        let digest =
-            put_checked(blobs, &column_file::write(&served.values, served.validity.as_ref()), checks)?;
+        let coded = datasets::dictionary_of(column);
+        let served = coded.as_ref().unwrap_or(column);
+        let digest = put_checked(blobs, checks, |out| {
+            column_file::write(out, &served.values, served.validity.as_ref())
+        })?;
         stored.insert(column.name.clone(), digest);
     }
     Ok(stored)
@@ -110,7 +136,7 @@ pub fn store_table(
 pub fn store(
     blobs: &BlobStore,
     task: &str,
-    keys: &[(String, Column)],
+    keys: &[KeyColumn],
     mut columns: BTreeMap<String, BTreeMap<String, String>>,
     mut checks: BTreeMap<String, String>,
 ) -> Result<StoredEncoding> {
@@ -121,11 +147,13 @@ pub fn store(
         checks: BTreeMap::new(),
     };
     for domain in encoding::encode(task, keys) {
-        let dictionary = put_checked(blobs, &column_file::write_text(&domain.dictionary), &mut checks)?;
+        let dictionary =
+            put_checked(blobs, &mut checks, |out| column_file::write_text(out, &domain.dictionary))?;
         let mut members = Vec::new();
         for coded in domain.codes {
-            let codes = column_file::write_codes(&coded.codes, coded.validity.as_ref());
-            let digest = put_checked(blobs, &codes, &mut checks)?;
+            let digest = put_checked(blobs, &mut checks, |out| {
+                column_file::write_codes(out, &coded.codes, coded.validity.as_ref())
+            })?;
             columns.entry(coded.table.clone()).or_default().insert(coded.column.clone(), digest);
             members.push((coded.table, coded.column));
         }
@@ -454,7 +482,7 @@ impl Registry {
         let registry = self.clone();
         let dataset = d.clone();
         let stored = super::off_runtime(move || -> Result<StoredEncoding> {
-            let mut keys: Vec<(String, Column)> = Vec::new();
+            let mut keys: Vec<KeyColumn> = Vec::new();
             let (mut columns, mut checks) = (BTreeMap::new(), BTreeMap::new());
             for spec in &specs {
                 let Some(table) = dataset.tables.iter().find(|t| t.name == spec.name) else { continue };
@@ -462,6 +490,7 @@ impl Registry {
                 let label = format!("{}@{}/{}", dataset.name, dataset.version, spec.name);
                 let (read, _) = parquet_io::read_columns_from_bytes(bytes, &label, spec)
                     .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+                let read: Vec<Arc<Column>> = read.into_iter().map(Arc::new).collect();
                 let files =
                     store_table(&registry.blobs, &dataset.task, &spec.name, &read, &mut keys, &mut checks)?;
                 columns.insert(spec.name.clone(), files);

@@ -51,6 +51,26 @@ impl Read for HashingReader {
     }
 }
 
+/// A blob as [`BlobStore::put_written`] takes it: written to a work file, hashed on the way.
+pub struct BlobWriter<'a> {
+    file: std::io::BufWriter<&'a fs::File>,
+    hasher: Hasher,
+    size: u64,
+}
+
+impl Write for BlobWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// The blob store: its backend, and the home directory's `tmp/` for work files.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -140,6 +160,40 @@ impl BlobStore {
         let tmp = tmp.into_temp_path();
         Self::place(root, &tmp, &digest)?;
         let _ = tmp.keep();
+        Ok(digest)
+    }
+
+    /// Store the blob `write` writes, hashed on its way to a work file, so that no copy of it
+    /// is held in memory (a column file of a million rows is tens of MiB); returns its digest.
+    /// As with [`BlobStore::put`], a crash leaves the whole blob or none, and storing existing
+    /// content is a no-op.
+    pub fn put_written(
+        &self,
+        write: impl FnOnce(&mut BlobWriter<'_>) -> std::io::Result<()>,
+    ) -> Result<String, BlobError> {
+        fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
+        let tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| io(&self.tmp, e))?;
+        let (digest, size) = {
+            let mut writer = BlobWriter {
+                file: std::io::BufWriter::with_capacity(1 << 16, tmp.as_file()),
+                hasher: Hasher::Sha256(Default::default()),
+                size: 0,
+            };
+            write(&mut writer).and_then(|()| writer.file.flush()).map_err(|e| io(tmp.path(), e))?;
+            (writer.hasher.finish(), writer.size)
+        };
+        // From here on, the work file is deleted when `tmp` drops unless it was moved into place.
+        if self.intact(&digest, size)? {
+            return Ok(digest);
+        }
+        match &self.backend {
+            Backend::Local { root } => {
+                let tmp = tmp.into_temp_path();
+                Self::place(root, &tmp, &digest)?;
+                let _ = tmp.keep();
+            }
+            Backend::S3(s3) => s3.put_file(&digest, tmp.path(), size)?,
+        }
         Ok(digest)
     }
 
@@ -385,5 +439,29 @@ mod tests {
             assert!(!file.exists(), "the work file is consumed");
             assert_eq!(store.get(&digest).expect("get"), b"table bytes");
         }
+    }
+
+    #[test]
+    fn a_written_blob_is_stored_as_put_stores_it_and_a_failed_writer_leaves_nothing() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::new(home.path());
+        for _ in 0..2 {
+            let digest = store
+                .put_written(|out| {
+                    out.write_all(b"column ")?;
+                    out.write_all(b"bytes")
+                })
+                .expect("put_written");
+            assert_eq!(digest, digest_of(b"column bytes"));
+            assert_eq!(store.get(&digest).expect("get"), b"column bytes");
+        }
+        let failed = store.put_written(|out| {
+            out.write_all(b"half a col")?;
+            Err(std::io::Error::other("the disk is full"))
+        });
+        assert!(matches!(failed, Err(BlobError::Io { ref message, .. }) if message.contains("disk is full")));
+        let left: Vec<_> = fs::read_dir(&store.tmp).expect("tmp").collect();
+        assert!(left.is_empty(), "work files left behind: {left:?}");
+        assert!(matches!(store.get(&digest_of(b"half a col")), Err(BlobError::Missing(_))));
     }
 }
