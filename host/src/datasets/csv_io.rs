@@ -23,6 +23,16 @@ fn available_columns(header: &[String]) -> String {
     }
 }
 
+/// Whether every field of `record` is valid UTF-8, checked in one pass over its bytes (checking
+/// cell by cell was a tenth of an import's time). The fields lie end to end in the record's
+/// buffer, so they are all valid exactly when the whole buffer is and each field starts on a
+/// character, not inside one: a character split across two fields is valid when joined, and
+/// invalid in each. A `false` sends the caller to check the cells it reads one by one.
+fn utf8_fields(record: &csv::ByteRecord) -> bool {
+    simdutf8::basic::from_utf8(record.as_slice()).is_ok()
+        && record.iter().all(|field| field.first().is_none_or(|&b| b & 0xC0 != 0x80))
+}
+
 /// Read the declared columns of `spec` from CSV file `file`, and how many rows it has (also when
 /// no column is declared); other columns are skipped unparsed.
 pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<(Vec<Column>, usize), DataError> {
@@ -60,6 +70,7 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<(Vec<Column>, usize
             Err(e) => return Err(unreadable(&e)),
         }
         let line = record.position().map_or(0, |p| p.line());
+        let checked_whole = utf8_fields(&record);
         for ((builder, &pos), c) in builders.iter_mut().zip(&positions).zip(&spec.columns) {
             let bad = |message: String| DataError::BadCell {
                 file: name.clone(),
@@ -69,7 +80,12 @@ pub fn read_columns(file: &Path, spec: &TableSpec) -> Result<(Vec<Column>, usize
                 message,
             };
             let raw = record.get(pos).unwrap_or_default();
-            let cell = std::str::from_utf8(raw).map_err(|_| bad("the cell is not valid UTF-8".into()))?;
+            let cell = if checked_whole {
+                // SAFETY: `utf8_fields` found every field of this record valid UTF-8.
+                unsafe { std::str::from_utf8_unchecked(raw) }
+            } else {
+                std::str::from_utf8(raw).map_err(|_| bad("the cell is not valid UTF-8".into()))?
+            };
             builder.push_cell(cell).map_err(bad)?;
         }
     }
@@ -108,4 +124,35 @@ pub fn write_table(file: &Path, columns: &[Column]) -> Result<(), DataError> {
         writer.write_record(&record).map_err(|e| unreadable(&e))?;
     }
     writer.flush().map_err(|e| unreadable(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sieve_sdk::ColumnType;
+
+    fn read(bytes: &[u8]) -> Result<Vec<Column>, DataError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("t.csv");
+        std::fs::write(&file, bytes).expect("write");
+        let spec = TableSpec::new("t").column("a", ColumnType::Text).column("b", ColumnType::Text);
+        read_columns(&file, &spec).map(|(columns, _)| columns)
+    }
+
+    #[test]
+    fn text_cells_are_checked_for_utf8_whatever_their_neighbours_hold() {
+        let columns = read("a,b,skipped\n张三,(2017)浙0102民初49号,x\n".as_bytes()).expect("valid");
+        assert_eq!(
+            (cell(&columns[0], 0), cell(&columns[1], 0)),
+            ("张三".into(), "(2017)浙0102民初49号".into())
+        );
+        // "张" is E5 BC A0: split across two cells, the record's bytes joined are valid UTF-8, and
+        // each cell alone is not.
+        let split = read(b"a,b\n\xE5,\xBC\xA0\n").expect_err("a split character");
+        assert!(split.to_string().contains("line 2") && split.to_string().contains("UTF-8"), "{split}");
+        let bad = read(b"a,b\nok,\xFF\n").expect_err("an invalid byte");
+        assert!(bad.to_string().contains('b'), "{bad}");
+        // A column the table does not declare is not read, nor checked.
+        assert!(read(b"a,b,c\nok,ok,\xFF\n").is_ok());
+    }
 }

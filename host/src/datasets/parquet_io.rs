@@ -270,12 +270,19 @@ fn mostly_distinct(column: &Column) -> bool {
     sample >= 64 && distinct.len() > sample * 3 / 4
 }
 
-/// Write `columns` to `file` as one Parquet table (Snappy, row groups of 128k rows).
+/// Write `columns` to `file` as one Parquet table (see [`write_to`]).
 pub fn write_table(file: &Path, columns: Vec<Column>) -> Result<(), DataError> {
-    let unreadable = |e: &dyn std::fmt::Display| DataError::Unreadable {
-        file: file.display().to_string(),
-        message: e.to_string(),
-    };
+    let out = File::create(file)
+        .map_err(|e| DataError::Unreadable { file: file.display().to_string(), message: e.to_string() })?;
+    write_to(out, columns)
+        .map_err(|e| DataError::Unreadable { file: file.display().to_string(), message: e.to_string() })
+}
+
+/// Write `columns` to `out` as one Parquet table (Snappy, row groups of 128k rows).
+pub fn write_to(
+    out: impl std::io::Write + Send,
+    columns: Vec<Column>,
+) -> Result<(), parquet::errors::ParquetError> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(131_072));
@@ -285,11 +292,10 @@ pub fn write_table(file: &Path, columns: Vec<Column>) -> Result<(), DataError> {
     let props = props.build();
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().map(to_arrow).unzip();
     let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| unreadable(&e))?;
-    let out = File::create(file).map_err(|e| unreadable(&e))?;
-    let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| unreadable(&e))?;
-    writer.write(&batch).map_err(|e| unreadable(&e))?;
-    writer.close().map_err(|e| unreadable(&e))?;
+    let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+    let mut writer = ArrowWriter::try_new(out, schema, Some(props))?;
+    writer.write(&batch)?;
+    writer.close()?;
     Ok(())
 }
 

@@ -294,12 +294,12 @@ impl Registry {
             let writer = scope.spawn(|| -> Result<Vec<StoredTable>> {
                 let mut tables = Vec::with_capacity(specs.len());
                 for (name, columns) in written {
-                    let file = scratch.path().join(format!("{name}.parquet"));
                     let rows = columns.first().map_or(0, |c| c.len()) as i64;
                     let columns = columns.into_iter().map(Arc::unwrap_or_clone).collect();
-                    parquet_io::write_table(&file, columns)
-                        .map_err(|e| RegistryError::Invalid(e.to_string()))?;
-                    let (digest, size) = self.blobs.put_file(&file)?;
+                    // Hashed as it is written: no second read of the file for its name.
+                    let (digest, size) = self.blobs.put_written(|out| {
+                        parquet_io::write_to(out, columns).map_err(std::io::Error::other)
+                    })?;
                     let spec = specs.iter().find(|s| s.name == name).ok_or_else(|| {
                         RegistryError::Invalid(format!("table {name} is not in the {task} contract"))
                     })?;

@@ -63,7 +63,7 @@ fn put_checked(
     write: impl FnOnce(&mut CheckedBlob<'_, '_>) -> std::io::Result<()>,
 ) -> Result<String> {
     let mut check = Hasher::Blake3(Box::default());
-    let digest = blobs.put_written(|blob| write(&mut CheckedBlob { blob, check: &mut check }))?;
+    let (digest, _) = blobs.put_written(|blob| write(&mut CheckedBlob { blob, check: &mut check }))?;
     checks.insert(digest.clone(), check.finish());
     Ok(digest)
 }

@@ -51,6 +51,12 @@ impl Read for HashingReader {
     }
 }
 
+/// How this process's work files and directories under `tmp/` begin: [`BlobStore::sweep`] reads
+/// the process id back.
+fn work_prefix() -> String {
+    format!("work-{}-", std::process::id())
+}
+
 /// A blob as [`BlobStore::put_written`] takes it: written to a work file, hashed on the way.
 pub struct BlobWriter<'a> {
     file: std::io::BufWriter<&'a fs::File>,
@@ -164,15 +170,20 @@ impl BlobStore {
     }
 
     /// Store the blob `write` writes, hashed on its way to a work file, so that no copy of it
-    /// is held in memory (a column file of a million rows is tens of MiB); returns its digest.
+    /// is held in memory (a column file of a million rows is tens of MiB); returns its digest
+    /// and size.
     /// As with [`BlobStore::put`], a crash leaves the whole blob or none, and storing existing
     /// content is a no-op.
     pub fn put_written(
         &self,
         write: impl FnOnce(&mut BlobWriter<'_>) -> std::io::Result<()>,
-    ) -> Result<String, BlobError> {
+    ) -> Result<(String, u64), BlobError> {
         fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
-        let tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| io(&self.tmp, e))?;
+        // Named like a scratch directory, so that a killed writer's file is swept too.
+        let tmp = tempfile::Builder::new()
+            .prefix(&work_prefix())
+            .tempfile_in(&self.tmp)
+            .map_err(|e| io(&self.tmp, e))?;
         let (digest, size) = {
             let mut writer = BlobWriter {
                 file: std::io::BufWriter::with_capacity(1 << 16, tmp.as_file()),
@@ -184,7 +195,7 @@ impl BlobStore {
         };
         // From here on, the work file is deleted when `tmp` drops unless it was moved into place.
         if self.intact(&digest, size)? {
-            return Ok(digest);
+            return Ok((digest, size));
         }
         match &self.backend {
             Backend::Local { root } => {
@@ -194,7 +205,7 @@ impl BlobStore {
             }
             Backend::S3(s3) => s3.put_file(&digest, tmp.path(), size)?,
         }
-        Ok(digest)
+        Ok((digest, size))
     }
 
     /// Store the file at `file` (a work file under this store's `tmp/`, which it consumes) by
@@ -332,24 +343,25 @@ impl BlobStore {
     /// [`BlobStore::sweep`] can tell a killed import's leftovers from a running one's.
     pub fn scratch(&self) -> Result<tempfile::TempDir, BlobError> {
         fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
-        tempfile::Builder::new()
-            .prefix(&format!("work-{}-", std::process::id()))
-            .tempdir_in(&self.tmp)
-            .map_err(|e| io(&self.tmp, e))
+        tempfile::Builder::new().prefix(&work_prefix()).tempdir_in(&self.tmp).map_err(|e| io(&self.tmp, e))
     }
 
-    /// Remove scratch directories left by processes that no longer run (an import killed
-    /// mid-way). Returns how many were removed.
+    /// Remove scratch directories and blobs being written left by processes that no longer run
+    /// (an import killed mid-way). Returns how many were removed.
     pub fn sweep(&self) -> usize {
         let Ok(entries) = fs::read_dir(&self.tmp) else { return 0 };
         let mut removed = 0;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let pid = name.strip_prefix("work-").and_then(|rest| rest.split('-').next()?.parse::<u32>().ok());
+            let remove = |path: &Path| match entry.file_type() {
+                Ok(t) if t.is_dir() => fs::remove_dir_all(path),
+                _ => fs::remove_file(path),
+            };
             if let Some(pid) = pid
                 && pid != std::process::id()
                 && !super::process_alive(pid as i64)
-                && fs::remove_dir_all(entry.path()).is_ok()
+                && remove(&entry.path()).is_ok()
             {
                 removed += 1;
             }
@@ -446,13 +458,13 @@ mod tests {
         let home = tempfile::tempdir().expect("tempdir");
         let store = BlobStore::new(home.path());
         for _ in 0..2 {
-            let digest = store
+            let (digest, size) = store
                 .put_written(|out| {
                     out.write_all(b"column ")?;
                     out.write_all(b"bytes")
                 })
                 .expect("put_written");
-            assert_eq!(digest, digest_of(b"column bytes"));
+            assert_eq!((digest.as_str(), size), (digest_of(b"column bytes").as_str(), 12));
             assert_eq!(store.get(&digest).expect("get"), b"column bytes");
         }
         let failed = store.put_written(|out| {
@@ -463,5 +475,17 @@ mod tests {
         let left: Vec<_> = fs::read_dir(&store.tmp).expect("tmp").collect();
         assert!(left.is_empty(), "work files left behind: {left:?}");
         assert!(matches!(store.get(&digest_of(b"half a col")), Err(BlobError::Missing(_))));
+    }
+
+    #[test]
+    fn work_left_by_a_process_that_no_longer_runs_is_swept_and_a_running_ones_kept() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::new(home.path());
+        let ours = store.scratch().expect("scratch");
+        fs::create_dir_all(store.tmp.join("work-4000000000-dir")).expect("a dead import's directory");
+        fs::write(store.tmp.join("work-4000000000-blob"), b"half a column").expect("a dead writer's file");
+        assert_eq!(store.sweep(), 2);
+        let left: Vec<_> = fs::read_dir(&store.tmp).expect("tmp").flatten().map(|e| e.path()).collect();
+        assert_eq!(left, [ours.path().to_path_buf()]);
     }
 }
