@@ -279,7 +279,6 @@ impl Registry {
         if std::fs::symlink_metadata(&labels_path).is_ok() {
             plain_file(&labels_path)?;
         }
-        let scratch = self.blobs.scratch()?;
         // Besides its Parquet file, each table gets run-time column files; its key-domain columns
         // are kept to encode once every table is read. The Parquet files are written and stored
         // on a second thread while the next table is read (on two cores, an import of T1 at
@@ -457,7 +456,6 @@ impl Registry {
         });
         audit::append(&mut tx, &actor.user.name, "dataset.import", &target, detail).await?;
         tx.commit().await?;
-        drop(scratch);
         Ok(ImportReport { dataset: self.dataset(&target, false).await?, created: true, ignored_files })
     }
 

@@ -56,7 +56,7 @@ impl StoredEncoding {
     }
 }
 
-/// Store `bytes` as a blob and record its check digest in `checks`; returns its digest.
+/// Store the blob `write` writes and record its check digest in `checks`; returns its digest.
 fn put_checked(
     blobs: &BlobStore,
     checks: &mut BTreeMap<String, String>,

@@ -208,27 +208,6 @@ impl BlobStore {
         Ok((digest, size))
     }
 
-    /// Store the file at `file` (a work file under this store's `tmp/`, which it consumes) by
-    /// moving it into place rather than copying it; returns its digest and size.
-    pub fn put_file(&self, file: &Path) -> Result<(String, u64), BlobError> {
-        let (digest, size) = {
-            let source = Box::new(fs::File::open(file).map_err(|e| io(file, e))?);
-            let mut reader = HashingReader { source, hasher: Hasher::Sha256(Default::default()) };
-            let size = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| io(file, e))?;
-            (reader.hasher.finish(), size)
-        };
-        if !self.intact(&digest, size)? {
-            match &self.backend {
-                Backend::Local { root } => return Self::place(root, file, &digest).map(|()| (digest, size)),
-                // Uploaded from the file, in parts if it is large. A file altered between hashing
-                // and uploading is stored under the wrong name, and caught at its first read.
-                Backend::S3(s3) => s3.put_file(&digest, file, size)?,
-            }
-        }
-        fs::remove_file(file).map_err(|e| io(file, e))?;
-        Ok((digest, size))
-    }
-
     /// Whether blob `digest` (of `size` bytes) is already stored: locally, still hashing to its
     /// name; in an object store, an object of that size under its name (an altered one is caught
     /// when it is read, as the local store catches one altered after this check).
@@ -338,16 +317,8 @@ impl BlobStore {
         }
     }
 
-    /// A scratch directory under the home's `tmp/` (removed when dropped): work files of an
-    /// import live here until their content is stored. Its name carries this process's id, so
-    /// [`BlobStore::sweep`] can tell a killed import's leftovers from a running one's.
-    pub fn scratch(&self) -> Result<tempfile::TempDir, BlobError> {
-        fs::create_dir_all(&self.tmp).map_err(|e| io(&self.tmp, e))?;
-        tempfile::Builder::new().prefix(&work_prefix()).tempdir_in(&self.tmp).map_err(|e| io(&self.tmp, e))
-    }
-
-    /// Remove scratch directories and blobs being written left by processes that no longer run
-    /// (an import killed mid-way). Returns how many were removed.
+    /// Remove blobs being written, and the scratch directories of earlier versions, left by
+    /// processes that no longer run (an import killed mid-way). Returns how many were removed.
     pub fn sweep(&self) -> usize {
         let Ok(entries) = fs::read_dir(&self.tmp) else { return 0 };
         let mut removed = 0;
@@ -439,21 +410,6 @@ mod tests {
     }
 
     #[test]
-    fn work_files_are_moved_into_place_once() {
-        let home = tempfile::tempdir().expect("tempdir");
-        let store = BlobStore::new(home.path());
-        let scratch = store.scratch().expect("scratch");
-        for _ in 0..2 {
-            let file = scratch.path().join("table.parquet");
-            fs::write(&file, b"table bytes").expect("write");
-            let (digest, size) = store.put_file(&file).expect("put_file");
-            assert_eq!((digest.as_str(), size), (digest_of(b"table bytes").as_str(), 11));
-            assert!(!file.exists(), "the work file is consumed");
-            assert_eq!(store.get(&digest).expect("get"), b"table bytes");
-        }
-    }
-
-    #[test]
     fn a_written_blob_is_stored_as_put_stores_it_and_a_failed_writer_leaves_nothing() {
         let home = tempfile::tempdir().expect("tempdir");
         let store = BlobStore::new(home.path());
@@ -481,11 +437,12 @@ mod tests {
     fn work_left_by_a_process_that_no_longer_runs_is_swept_and_a_running_ones_kept() {
         let home = tempfile::tempdir().expect("tempdir");
         let store = BlobStore::new(home.path());
-        let ours = store.scratch().expect("scratch");
+        let ours = store.tmp.join(format!("{}blob", work_prefix()));
         fs::create_dir_all(store.tmp.join("work-4000000000-dir")).expect("a dead import's directory");
+        fs::write(&ours, b"a column being written").expect("a running writer's file");
         fs::write(store.tmp.join("work-4000000000-blob"), b"half a column").expect("a dead writer's file");
         assert_eq!(store.sweep(), 2);
         let left: Vec<_> = fs::read_dir(&store.tmp).expect("tmp").flatten().map(|e| e.path()).collect();
-        assert_eq!(left, [ours.path().to_path_buf()]);
+        assert_eq!(left, [ours]);
     }
 }
