@@ -668,27 +668,43 @@ impl<'a> PairIndex<'a> {
 /// of one table: the counts of a two-level group-by (a repair shop's cases, and how many of them
 /// went to each assessor), read for any row. Rows are taken one group of the first column at a
 /// time and tallied by the second value, over codes in one scratch array that is cleared after
-/// each group, so no pair is hashed or searched for, however many pairs a group holds.
+/// each group, so no pair is hashed while counting.
 #[derive(Debug, Clone)]
 pub struct PairCounts<'a> {
     by_first: Index<'a>,
-    /// Rows sharing each row's pair; 0 where either value is null.
-    of_row: Vec<u32>,
+    tally: PairTally<'a>,
+}
+
+/// The pair counts, as [`PairCounts::of_row`] reads them.
+#[derive(Debug, Clone)]
+enum PairTally<'a> {
+    /// A coded second column: each group's distinct second codes, ascending, with their counts
+    /// (group `g`'s are `pairs[spans[g]..spans[g + 1]]`), searched when a row is asked for. A
+    /// model asks for few rows (the ones its cheaper marks let through), and a count per row
+    /// would cost a write to a random place for every row of the table.
+    Coded {
+        first: TextCol<'a>,
+        second: TextCol<'a>,
+        codes: &'a [u32],
+        spans: Vec<u32>,
+        pairs: Vec<(u32, u32)>,
+    },
+    /// Plain text: the count of each row's pair, 0 where either value is null.
+    PerRow(Vec<u32>),
 }
 
 impl<'a> PairCounts<'a> {
     /// Count the rows of `first` and `second` (columns of one table).
     pub fn build(first: &TextCol<'a>, second: &TextCol<'a>) -> Self {
         let by_first = Index::build(first);
-        let mut of_row = vec![0u32; first.len()];
-        match second.codes() {
+        let tally = match second.codes() {
             Some((codes, dictionary)) => {
                 let mut tally = vec![0u32; dictionary.len()];
-                // A group's rows with a second value and their codes, read once (the rows lie
-                // scattered over the table), and the codes it tallied, to clear them after.
-                let (mut coded, mut tallied): (Vec<(u32, u32)>, Vec<u32>) = (Vec::new(), Vec::new());
+                let mut tallied: Vec<u32> = Vec::new();
+                let mut spans = Vec::with_capacity(by_first.len() + 1);
+                let mut pairs = Vec::new();
+                spans.push(0);
                 for g in 0..by_first.len() {
-                    coded.clear();
                     for &r in by_first.group(g) {
                         let Some(&c) = codes.get(r as usize).filter(|_| second.is_valid(r as usize)) else {
                             continue;
@@ -698,17 +714,17 @@ impl<'a> PairCounts<'a> {
                             tallied.push(c);
                         }
                         *slot += 1;
-                        coded.push((r, c));
                     }
-                    for &(r, c) in &coded {
-                        of_row[r as usize] = tally[c as usize];
-                    }
+                    tallied.sort_unstable();
                     for c in tallied.drain(..) {
-                        tally[c as usize] = 0;
+                        pairs.push((c, std::mem::take(&mut tally[c as usize])));
                     }
+                    spans.push(pairs.len() as u32);
                 }
+                PairTally::Coded { first: *first, second: *second, codes, spans, pairs }
             }
             None => {
+                let mut of_row = vec![0u32; first.len()];
                 let mut tally: FastMap<&str, u32> = fast_map();
                 for g in 0..by_first.len() {
                     let group = by_first.group(g);
@@ -724,15 +740,24 @@ impl<'a> PairCounts<'a> {
                     }
                     tally.clear();
                 }
+                PairTally::PerRow(of_row)
             }
-        }
-        PairCounts { by_first, of_row }
+        };
+        PairCounts { by_first, tally }
     }
 
     /// Rows holding row `row`'s (first, second) pair, itself included; 0 if either is null.
     #[inline]
     pub fn of_row(&self, row: usize) -> usize {
-        self.of_row.get(row).map_or(0, |&n| n as usize)
+        match &self.tally {
+            PairTally::Coded { first, second, codes, spans, pairs } => {
+                let (Some(key), Some(&code)) = (first.key(row), codes.get(row)) else { return 0 };
+                let Some(g) = self.by_first.group_of(key).filter(|_| second.is_valid(row)) else { return 0 };
+                let span = &pairs[spans[g] as usize..spans[g + 1] as usize];
+                span.binary_search_by_key(&code, |&(c, _)| c).map_or(0, |i| span[i].1 as usize)
+            }
+            PairTally::PerRow(of_row) => of_row.get(row).map_or(0, |&n| n as usize),
+        }
     }
 
     /// Rows holding first value `key`, whatever their second value.
@@ -914,6 +939,7 @@ mod tests {
                 [2, 2, 1, 0, 2, 2, 0],
                 "a null in either column is in no pair; coded: {coded}"
             );
+            assert_eq!(counts.of_row(7), 0, "a row past the table's end holds no pair");
             assert_eq!((counts.of_first("c1"), counts.of_first("c2"), counts.of_first("c3")), (4, 2, 0));
             assert_eq!(counts.of_first(case.key(1).expect("c2")), 2, "by key");
         }
