@@ -1031,6 +1031,39 @@ fn api_permission_matrix(reg: &Reg) {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// A long-lived server keeps the groupings a run's `table.group` calls made (T1 groups plates,
+/// people and repair shops of three tables) with the tables it keeps decoded: the runs after the
+/// first take them as kept, find the same clues and are charged the same fuel, as a fresh
+/// process computing everything again is.
+#[test]
+fn kept_groupings_give_later_runs_the_same_clues_and_fuel() {
+    let reg = Reg::sqlite("kept_groupings");
+    let admin = reg.init();
+    let task = "vehicle-insurance-fraud";
+    let dir = data(task);
+    reg.ok(&admin, &crate::registry::import_args("claims", dir.to_str().expect("utf-8"), task, "court"));
+    reg.ok(&admin, &["dataset", "approve", "claims"]);
+    let digest = crate::registry::publish(&reg, &admin, task);
+    crate::registry::approve_as_second_admin(&reg, &admin, &digest);
+    let alone = reg.json(&admin, &["run", &digest, "--dataset", "claims"]);
+    assert_eq!(alone["outcome"], "completed", "{alone}");
+
+    let (server, url) = spawn_server(reg.home(), "1");
+    let run = json!({"plugin": digest, "dataset": "claims"});
+    for attempt in ["first", "second", "third"] {
+        let id = queue_run(&url, &admin, run.clone());
+        let ended: Value =
+            serde_json::from_str(&run_ended(&url, &admin, id, Instant::now())).expect("run JSON");
+        let ended = &ended["run"];
+        assert_eq!(
+            (&ended["outcome"], &ended["output_digest"], &ended["fuel"]),
+            (&alone["outcome"], &alone["output_digest"], &alone["fuel"]),
+            "{attempt} run on the server: {ended}"
+        );
+    }
+    stop_and_verify(server, &reg, &admin);
+}
+
 /// A long-lived server keeps the tables it served decoded for later runs, but never tables whose
 /// column file failed its digest check: altered on disk (a date column, which still parses, so
 /// the model runs to the end on it), every run is `hash-mismatch`, the second one too; restored,

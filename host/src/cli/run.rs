@@ -108,7 +108,9 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
             )
         }
         (None, Some(dataset)) => {
-            let session = Session::open(&home, registry)?;
+            let mut session = Session::open(&home, registry)?;
+            // One run, then the process ends: nothing it read is worth keeping for a next run.
+            session.registry.decoded = std::sync::Arc::new(crate::registry::decoded::Decoded::with_cap(0));
             let reg = &session.registry;
             // Limits left out come from the registry's run policy, which none may exceed.
             let limits = args.limits.limits_over(&session.block_on(reg.run_policy())?)?;

@@ -647,25 +647,30 @@ pub fn load_stored(
     shares: bool,
 ) -> std::result::Result<Served, Outcome> {
     let key = super::decoded::Key::new(d.id, &d.digest, info, shares);
-    if let Some(tables) = registry.decoded.get(&key) {
-        return Ok(Served::checked(tables));
+    if let Some((tables, groupings)) = registry.decoded.get(&key) {
+        return Ok(Served { tables, check: None, groupings: Some(groupings) });
     }
+    let groupings = registry.decoded.groupings_for_new();
     match super::encodings::load_tables(registry, d, info, shares)? {
         Some((tables, checks)) => {
             let tables: Arc<[ServedTable]> = Arc::from(tables);
-            let (kept, registry) = (tables.clone(), registry.clone());
+            let (kept, registry, kept_groupings) = (tables.clone(), registry.clone(), groupings.clone());
             let check = PendingCheck::start(move || {
                 super::encodings::check(&kept, &checks)?;
-                registry.decoded.keep(key, &kept);
+                if let Some(groupings) = kept_groupings {
+                    registry.decoded.keep(key, &kept, groupings);
+                }
                 Ok(())
             });
-            Ok(Served { tables, check: Some(check) })
+            Ok(Served { tables, check: Some(check), groupings })
         }
         None => {
             let tables = read_parquet_tables(registry, d, info)?;
             let tables: Arc<[ServedTable]> = Arc::from(datasets::served_to(shares, &d.task, tables));
-            registry.decoded.keep(key, &tables);
-            Ok(Served::checked(tables))
+            if let Some(groupings) = &groupings {
+                registry.decoded.keep(key, &tables, groupings.clone());
+            }
+            Ok(Served { tables, check: None, groupings })
         }
     }
 }

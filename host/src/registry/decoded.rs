@@ -1,8 +1,10 @@
 //! Datasets kept decoded in memory by a long-lived process (`sieve serve`, a competition's
 //! workers): a dataset is imported once and run again and again, so the tables a model was served
 //! are kept, under a byte cap, and the next run of a model declaring the same columns skips
-//! reading them. What is kept was digest-checked when it was read; a blob altered on disk later
-//! is found by the next process, or once the entry has been evicted.
+//! reading them, and grouping them again (`table.group`): the groupings runs make are kept with
+//! the tables and counted against the cap when the next serving is kept. What is kept was
+//! digest-checked when it was read; a blob altered on disk later is found by the next process, or
+//! once the entry has been evicted.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +12,7 @@ use sieve_sdk::data::Values;
 use sieve_sdk::{ColumnType, ModelInfo};
 
 use crate::datasets::ServedTable;
+use crate::sandbox::grouping::Kept;
 
 /// Default cap on the bytes kept, overridden by `SIEVE_DATA_CACHE_MIB` (0 keeps nothing).
 const DEFAULT_MIB: usize = 1024;
@@ -20,8 +23,9 @@ pub struct Decoded {
     entries: Mutex<Vec<Entry>>,
 }
 
-/// A kept serving: its key, its tables, and about the bytes they hold.
-type Entry = (Key, Arc<[ServedTable]>, usize);
+/// A kept serving: its key, its tables, about the bytes they hold, and the groupings runs made
+/// of them.
+type Entry = (Key, Arc<[ServedTable]>, usize, Arc<Kept>);
 
 /// What identifies a serving: the dataset version and its content, whether the model shares
 /// dictionaries, and every table, column and type it declared.
@@ -59,34 +63,46 @@ impl Decoded {
         Decoded { cap, entries: Mutex::new(Vec::new()) }
     }
 
-    /// The tables kept under `key`, now the most recently used.
-    pub fn get(&self, key: &Key) -> Option<Arc<[ServedTable]>> {
+    /// The tables kept under `key` and where their groupings are kept, now the most recently used.
+    pub fn get(&self, key: &Key) -> Option<(Arc<[ServedTable]>, Arc<Kept>)> {
         let mut entries = self.entries.lock().ok()?;
-        let at = entries.iter().position(|(k, _, _)| k == key)?;
+        let at = entries.iter().position(|(k, ..)| k == key)?;
         let entry = entries.remove(at);
-        let tables = entry.1.clone();
+        let found = (entry.1.clone(), entry.3.clone());
         entries.push(entry);
-        Some(tables)
+        Some(found)
     }
 
-    /// Keep `tables` under `key`, evicting the least recently used entries to stay under the cap;
-    /// tables larger than the cap are not kept.
-    pub fn keep(&self, key: Key, tables: &Arc<[ServedTable]>) {
+    /// Where a serving about to be read will keep its groupings, or `None` if nothing is kept
+    /// (a cap of 0: a process that runs one model has no later run to keep anything for).
+    pub fn groupings_for_new(&self) -> Option<Arc<Kept>> {
+        (self.cap > 0).then(Arc::default)
+    }
+
+    /// Keep `tables` (and `groupings`, the groupings runs make of them) under `key`, evicting the
+    /// least recently used entries to stay under the cap, groupings counted; tables larger than
+    /// the cap are not kept.
+    pub fn keep(&self, key: Key, tables: &Arc<[ServedTable]>, groupings: Arc<Kept>) {
         let size = bytes_of(tables);
         if size > self.cap {
             return;
         }
         let Ok(mut entries) = self.entries.lock() else { return };
-        entries.retain(|(k, _, _)| *k != key);
-        while entries.iter().map(|(_, _, s)| s).sum::<usize>() + size > self.cap && !entries.is_empty() {
+        entries.retain(|(k, ..)| *k != key);
+        while held(&entries) + size > self.cap && !entries.is_empty() {
             entries.remove(0);
         }
-        entries.push((key, tables.clone(), size));
+        entries.push((key, tables.clone(), size, groupings));
     }
 
-    /// The bytes of the tables kept now.
+    /// The bytes of the tables kept now, and of their groupings.
     pub fn held_bytes(&self) -> usize {
-        self.entries.lock().map_or(0, |entries| entries.iter().map(|(_, _, size)| size).sum())
+        self.entries.lock().map_or(0, |entries| held(&entries))
+    }
+
+    /// The bytes of the tables kept now, their groupings left out.
+    pub fn table_bytes(&self) -> usize {
+        self.entries.lock().map_or(0, |entries| entries.iter().map(|(_, _, size, _)| size).sum())
     }
 
     /// Drop everything kept.
@@ -95,6 +111,11 @@ impl Decoded {
             entries.clear();
         }
     }
+}
+
+/// The bytes `entries` hold: their tables, and the groupings kept with them so far.
+fn held(entries: &[Entry]) -> usize {
+    entries.iter().map(|(_, _, size, groupings)| size + groupings.bytes()).sum()
 }
 
 /// About the bytes `tables` hold (a dictionary shared by several columns counted once).
@@ -139,16 +160,32 @@ mod tests {
     fn keeps_the_most_recently_used_under_its_cap() {
         let cache = Decoded::with_cap(2000);
         let [a, b, c, huge] = [1, 2, 3, 4].map(|d| key(TableSpec::new("t").int64(&["n"]), d, true));
-        cache.keep(a.clone(), &tables(100)); // 800 bytes
-        cache.keep(b.clone(), &tables(100));
+        cache.keep(a.clone(), &tables(100), Arc::default()); // 800 bytes
+        cache.keep(b.clone(), &tables(100), Arc::default());
         assert!(cache.get(&a).is_some(), "a is now the most recent");
-        cache.keep(c.clone(), &tables(100)); // b goes: the least recently used
+        cache.keep(c.clone(), &tables(100), Arc::default()); // b goes: the least recently used
         assert!(cache.get(&b).is_none());
         assert!(cache.get(&a).is_some() && cache.get(&c).is_some());
-        cache.keep(huge.clone(), &tables(1000)); // over the cap: not kept, nothing evicted
+        cache.keep(huge.clone(), &tables(1000), Arc::default()); // over the cap: not kept, nothing evicted
         assert!(cache.get(&huge).is_none() && cache.get(&a).is_some());
         cache.clear();
         assert!(cache.get(&a).is_none());
+    }
+
+    #[test]
+    fn groupings_kept_with_tables_count_against_the_cap_but_not_as_tables() {
+        let cache = Decoded::with_cap(2000);
+        let groupings = cache.groupings_for_new().expect("a cache that keeps things keeps groupings");
+        let served = tables(100);
+        cache.keep(key(TableSpec::new("t").int64(&["n"]), 1, true), &served, groupings.clone());
+        groupings.group(0, 0, &served[0].columns[0], 1);
+        assert_eq!(cache.table_bytes(), 800);
+        assert_eq!(cache.held_bytes(), 800 + groupings.bytes());
+        // The groupings fill the cap: the next serving evicts this one.
+        let next = key(TableSpec::new("t").int64(&["n"]), 2, true);
+        cache.keep(next.clone(), &tables(100), Arc::default());
+        assert_eq!(cache.table_bytes(), 800, "{}", cache.held_bytes());
+        assert!(Decoded::with_cap(0).groupings_for_new().is_none(), "a process that keeps nothing");
     }
 
     #[test]

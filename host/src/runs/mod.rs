@@ -403,6 +403,9 @@ pub fn run_plugin(
         }
     };
     report.load = started.elapsed();
+    if let Some(kept) = served.groupings {
+        instance.keep_groupings_in(kept);
+    }
     let mut exec = instance.run(served.tables, &params, on_progress);
     // The data's check ran beside the model; what the model made of data that failed it is
     // dropped. Waiting for it is the host's loading time.

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 
 use sieve_sdk::data::{Column, Values};
 
@@ -40,6 +41,48 @@ impl Groups {
     /// Bytes the guest receives.
     pub fn bytes(&self) -> usize {
         4 * (self.rows.len() + self.starts.len() + self.group_of_code.len())
+    }
+}
+
+/// Groupings of the columns of one serving (tables kept decoded for later runs), kept with it:
+/// a dataset is run again and again, and every run of a model groups the same key columns the
+/// same way (a third of T3's model time at scale 100). What is kept was computed from the very
+/// tables the run reads, so a kept grouping is the one the run would compute.
+#[derive(Debug, Default)]
+pub struct Kept {
+    groupings: Mutex<Vec<(GroupingKey, Arc<Groups>)>>,
+}
+
+/// Which grouping: (table, column, min rows a group).
+type GroupingKey = (usize, usize, u32);
+
+impl Kept {
+    /// The grouping of `column` (column `position` of table `table`) with at least `min_rows`
+    /// rows a group, computed once. Runs asking at once may both compute it; one is kept.
+    pub fn group(&self, table: usize, position: usize, column: &Column, min_rows: u32) -> Arc<Groups> {
+        // 0 and 1 both keep every group.
+        let key = (table, position, min_rows.max(1));
+        let found =
+            |kept: &Vec<(_, Arc<Groups>)>| kept.iter().find(|(k, _)| *k == key).map(|(_, g)| g.clone());
+        if let Some(groups) = self.groupings.lock().ok().and_then(|kept| found(&kept)) {
+            return groups;
+        }
+        let groups = Arc::new(group(column, min_rows));
+        match self.groupings.lock() {
+            Ok(mut kept) => match found(&kept) {
+                Some(other) => other,
+                None => {
+                    kept.push((key, groups.clone()));
+                    groups
+                }
+            },
+            Err(_) => groups,
+        }
+    }
+
+    /// Bytes of the groupings kept.
+    pub fn bytes(&self) -> usize {
+        self.groupings.lock().map_or(0, |kept| kept.iter().map(|(_, g)| g.bytes()).sum())
     }
 }
 
@@ -195,6 +238,24 @@ mod tests {
 
     fn groups(g: &Groups) -> Vec<Vec<u32>> {
         g.starts.windows(2).map(|w| g.rows[w[0] as usize..w[1] as usize].to_vec()).collect()
+    }
+
+    #[test]
+    fn a_kept_grouping_is_the_one_asked_for_computed_once() {
+        let kept = Kept::default();
+        let (codes, ints) = (dictionary(&[2, 0, 2, 3, 0, 2], &["a", "b", "c", "d"]), {
+            Column::new("n", Values::Int64(vec![7, 7, 8, 7, 9, 8]))
+        });
+        let first = kept.group(0, 0, &codes, 1);
+        assert_eq!(*first, group(&codes, 1));
+        assert!(Arc::ptr_eq(&first, &kept.group(0, 0, &codes, 0)), "0 and 1 both keep every group");
+        assert_eq!(kept.bytes(), first.bytes());
+        // Another min-rows, column or table is another grouping.
+        assert_eq!(*kept.group(0, 0, &codes, 3), group(&codes, 3));
+        assert_eq!(*kept.group(0, 1, &ints, 1), group(&ints, 1));
+        assert_eq!(*kept.group(1, 0, &ints, 1), group(&ints, 1));
+        assert!(!Arc::ptr_eq(&kept.group(0, 1, &ints, 1), &kept.group(1, 0, &ints, 1)));
+        assert_eq!(kept.bytes(), first.bytes() + group(&codes, 3).bytes() + 2 * group(&ints, 1).bytes());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use wasmtime::{StoreContextMut, Trap};
 use super::bindings::sieve::model::types as w;
 use super::grouping;
 use super::lowering::{
-    self, BatchOut, ByteList, ColumnOut, GroupingOut, RawBatchOut, RawColumnOut, RawTextOut, TextOut,
+    self, BatchOut, ColumnOut, GroupingOut, RawBatchOut, RawColumnOut, RawTextOut, TextOut,
 };
 use super::state::{HostStop, LogLine, RunState, TableHandle};
 use crate::text::{prefix, quote};
@@ -474,15 +474,15 @@ fn group(
     let bytes = grouping::working_bytes(column) + grouping::result_bytes(column);
     store.data_mut().reserve_host("a table.group", bytes, false).map_err(stop)?;
     charge(&mut store, (column.len() as u64).saturating_mul(GROUP_FUEL_PER_ROW))?;
-    let groups = grouping::group(column, min_rows);
+    // Charged and reserved as if computed, so that what a run is charged never depends on what
+    // an earlier run left.
+    let groups = match &store.data().groupings {
+        Some(kept) => kept.group(index, position, column, min_rows),
+        None => Arc::new(grouping::group(column, min_rows)),
+    };
     charge(&mut store, groups.bytes() as u64 / BYTES_PER_FUEL)?;
     store.data_mut().cells_read += column.len() as u64;
-    let list = |words: Vec<u32>| if words.is_empty() { ByteList::Empty } else { ByteList::Words(words) };
-    Ok((Ok(GroupingOut {
-        rows: list(groups.rows),
-        starts: ByteList::Words(groups.starts),
-        group_of_code: list(groups.group_of_code),
-    }),))
+    Ok((Ok(lowering::grouping(groups)),))
 }
 
 /// The id of a dictionary-encoded column's dictionary: its place among the distinct

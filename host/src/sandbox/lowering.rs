@@ -17,6 +17,7 @@ use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceT
 use wasmtime::component::{ComponentType, Lower};
 
 use super::bindings::sieve::model::types::RawLayout;
+use super::grouping::Groups;
 use super::state::ServedTable;
 
 /// Where a borrowed slice lives: a column of a served table.
@@ -127,6 +128,8 @@ macro_rules! lower_as {
 pub enum ByteList {
     Shared(Shared<u8>),
     Words(Vec<u32>),
+    /// One of a grouping's lists, which may be kept for later runs.
+    Grouped(Arc<Groups>, fn(&Groups) -> &[u32]),
     Empty,
 }
 
@@ -138,6 +141,7 @@ impl ByteList {
         match self {
             ByteList::Shared(s) => s.slice(),
             ByteList::Words(w) => bytemuck::cast_slice(w),
+            ByteList::Grouped(groups, list) => bytemuck::cast_slice(list(groups)),
             ByteList::Empty => &[],
         }
     }
@@ -222,6 +226,18 @@ pub struct GroupingOut {
     pub starts: ByteList,
     #[component(name = "group-of-code")]
     pub group_of_code: ByteList,
+}
+
+/// `groups` as the guest receives them.
+pub fn grouping(groups: Arc<Groups>) -> GroupingOut {
+    let list = |list: fn(&Groups) -> &[u32]| {
+        if list(&groups).is_empty() { ByteList::Empty } else { ByteList::Grouped(groups.clone(), list) }
+    };
+    GroupingOut {
+        rows: list(|g| &g.rows),
+        starts: list(|g| &g.starts),
+        group_of_code: list(|g| &g.group_of_code),
+    }
 }
 
 fn text_of(values: &Values) -> Option<&Text> {

@@ -511,6 +511,11 @@ impl Instance {
         Ok(info)
     }
 
+    /// Keep the run's groupings in `kept` (the tables it will read are kept for later runs).
+    pub fn keep_groupings_in(&mut self, kept: Arc<grouping::Kept>) {
+        self.store.data_mut().groupings = Some(kept);
+    }
+
     /// Run the model on `tables` with `params`; `on_progress` hears its progress reports.
     pub fn run(
         mut self,

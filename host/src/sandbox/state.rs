@@ -74,12 +74,14 @@ pub struct Served {
     pub tables: Arc<[ServedTable]>,
     /// The check still running, if any.
     pub check: Option<PendingCheck>,
+    /// Where the run's groupings are kept for later runs of the same serving, if it is kept.
+    pub groupings: Option<Arc<super::grouping::Kept>>,
 }
 
 impl Served {
     /// Tables with nothing left to check.
     pub fn checked(tables: Arc<[ServedTable]>) -> Served {
-        Served { tables, check: None }
+        Served { tables, check: None, groupings: None }
     }
 }
 
@@ -131,6 +133,8 @@ pub struct RunState {
     pub limits: Limits,
     /// The tables the run may read (empty while `describe` runs).
     pub tables: Arc<[ServedTable]>,
+    /// Where `table.group` keeps its groupings for later runs on the same tables, if anywhere.
+    pub groupings: Option<Arc<super::grouping::Kept>>,
     /// Tables the guest holds open.
     pub open_tables: usize,
     memory_total: usize,
@@ -220,6 +224,7 @@ impl RunState {
             resources: ResourceTable::new(),
             limits,
             tables: Arc::from(Vec::new()),
+            groupings: None,
             open_tables: 0,
             memory_total: 0,
             memory_cap,

@@ -630,7 +630,7 @@ fn duckdb_figures(
             registry.decoded.clear();
             let request = RunRequest { plugin: &plugin.digest, dataset: name, settings: &[], limits: &limits };
             registry.run(sandbox, &admin, &request, None).await?;
-            let decoded = registry.decoded.held_bytes();
+            let decoded = registry.decoded.table_bytes();
             let run_args = ["run", plugin.digest.as_str(), "--dataset", name, "--json"];
             child_peak_rss(home.path(), Some(&token), &run_args)?;
             let peak_rss = child_peak_rss(home.path(), Some(&token), &run_args)?;
