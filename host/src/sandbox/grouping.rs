@@ -48,20 +48,27 @@ impl Groups {
 /// a dataset is run again and again, and every run of a model groups the same key columns the
 /// same way (a third of T3's model time at scale 100). What is kept was computed from the very
 /// tables the run reads, so a kept grouping is the one the run would compute.
+///
+/// Only whole groupings are kept (every group, as `Index` asks for), one per column: a grouping
+/// per `min-rows` value would let a model fill a long-lived process's memory by asking for each.
 #[derive(Debug, Default)]
 pub struct Kept {
-    groupings: Mutex<Vec<(GroupingKey, Arc<Groups>)>>,
+    groupings: Mutex<Vec<(TableColumn, Arc<Groups>)>>,
 }
 
-/// Which grouping: (table, column, min rows a group).
-type GroupingKey = (usize, usize, u32);
+/// Which column's grouping: (table, column), by position in the serving.
+type TableColumn = (usize, usize);
 
 impl Kept {
     /// The grouping of `column` (column `position` of table `table`) with at least `min_rows`
-    /// rows a group, computed once. Runs asking at once may both compute it; one is kept.
+    /// rows a group: kept, or computed once and kept, when it is the whole grouping. Runs asking
+    /// at once may both compute it; one is kept.
     pub fn group(&self, table: usize, position: usize, column: &Column, min_rows: u32) -> Arc<Groups> {
         // 0 and 1 both keep every group.
-        let key = (table, position, min_rows.max(1));
+        if min_rows > 1 {
+            return Arc::new(group(column, min_rows));
+        }
+        let key = (table, position);
         let found =
             |kept: &Vec<(_, Arc<Groups>)>| kept.iter().find(|(k, _)| *k == key).map(|(_, g)| g.clone());
         if let Some(groups) = self.groupings.lock().ok().and_then(|kept| found(&kept)) {
@@ -241,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_grouping_is_the_one_asked_for_computed_once() {
+    fn a_kept_grouping_is_the_one_asked_for_computed_once_and_only_whole_ones_are_kept() {
         let kept = Kept::default();
         let (codes, ints) = (dictionary(&[2, 0, 2, 3, 0, 2], &["a", "b", "c", "d"]), {
             Column::new("n", Values::Int64(vec![7, 7, 8, 7, 9, 8]))
@@ -250,12 +257,17 @@ mod tests {
         assert_eq!(*first, group(&codes, 1));
         assert!(Arc::ptr_eq(&first, &kept.group(0, 0, &codes, 0)), "0 and 1 both keep every group");
         assert_eq!(kept.bytes(), first.bytes());
-        // Another min-rows, column or table is another grouping.
-        assert_eq!(*kept.group(0, 0, &codes, 3), group(&codes, 3));
+        // Another column or table is another grouping.
         assert_eq!(*kept.group(0, 1, &ints, 1), group(&ints, 1));
         assert_eq!(*kept.group(1, 0, &ints, 1), group(&ints, 1));
         assert!(!Arc::ptr_eq(&kept.group(0, 1, &ints, 1), &kept.group(1, 0, &ints, 1)));
-        assert_eq!(kept.bytes(), first.bytes() + group(&codes, 3).bytes() + 2 * group(&ints, 1).bytes());
+        assert_eq!(kept.bytes(), first.bytes() + 2 * group(&ints, 1).bytes());
+        // Groupings with a floor are computed, never kept: a model asking for every floor would
+        // otherwise fill the process's memory.
+        for min_rows in 2..50 {
+            assert_eq!(*kept.group(0, 0, &codes, min_rows), group(&codes, min_rows));
+        }
+        assert_eq!(kept.bytes(), first.bytes() + 2 * group(&ints, 1).bytes());
     }
 
     #[test]
