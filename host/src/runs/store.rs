@@ -853,8 +853,9 @@ impl Registry {
             ClueOrder::Score => ("score DESC, seq", "c.score DESC, c.seq"),
             ClueOrder::Seq => ("seq", "c.seq"),
         };
-        // The page's clues are picked from an index alone (migration 0013), then joined: a deep
-        // page skips index entries, not whole rows with their verdicts.
+        // The page's clues are picked from an index alone (migrations 0013 and 0019: it carries
+        // the rule), then joined: a deep page skips index entries, not whole rows with their
+        // verdicts.
         let of_rule = if rule.is_some() { "AND rule = $4" } else { "" };
         let sql = format!(
             "SELECT c.*, v.verdict, v.reason AS verdict_reason, u.name AS reviewer \

@@ -123,6 +123,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0018_sql_models.sql"),
         postgres: include_str!("../../migrations/postgres/0018_sql_models.sql"),
     },
+    Migration {
+        version: 19,
+        name: "one_clue_page_index",
+        sqlite: include_str!("../../migrations/sqlite/0019_one_clue_page_index.sql"),
+        postgres: include_str!("../../migrations/postgres/0019_one_clue_page_index.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
