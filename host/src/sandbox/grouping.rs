@@ -250,9 +250,8 @@ mod tests {
     #[test]
     fn a_kept_grouping_is_the_one_asked_for_computed_once_and_only_whole_ones_are_kept() {
         let kept = Kept::default();
-        let (codes, ints) = (dictionary(&[2, 0, 2, 3, 0, 2], &["a", "b", "c", "d"]), {
-            Column::new("n", Values::Int64(vec![7, 7, 8, 7, 9, 8]))
-        });
+        let codes = dictionary(&[2, 0, 2, 3, 0, 2], &["a", "b", "c", "d"]);
+        let ints = Column::new("n", Values::Int64(vec![7, 7, 8, 7, 9, 8]));
         let first = kept.group(0, 0, &codes, 1);
         assert_eq!(*first, group(&codes, 1));
         assert!(Arc::ptr_eq(&first, &kept.group(0, 0, &codes, 0)), "0 and 1 both keep every group");
