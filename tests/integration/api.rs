@@ -536,6 +536,13 @@ fn run_ended(url: &str, token: &str, id: i64, since: Instant) -> String {
     }
 }
 
+/// Queue `run` and wait for it to end; its record.
+fn finished_run(url: &str, token: &str, run: &Value) -> Value {
+    let id = queue_run(url, token, run.clone());
+    let ended: Value = serde_json::from_str(&run_ended(url, token, id, Instant::now())).expect("run JSON");
+    ended["run"].clone()
+}
+
 /// SIGTERM `server`, which must exit cleanly, and verify the audit log.
 fn stop_and_verify(mut server: Child, reg: &Reg, admin: &str) {
     sigterm(&server);
@@ -1051,10 +1058,7 @@ fn kept_groupings_give_later_runs_the_same_clues_and_fuel() {
     let (server, url) = spawn_server(reg.home(), "1");
     let run = json!({"plugin": digest, "dataset": "claims"});
     for attempt in ["first", "second", "third"] {
-        let id = queue_run(&url, &admin, run.clone());
-        let ended: Value =
-            serde_json::from_str(&run_ended(&url, &admin, id, Instant::now())).expect("run JSON");
-        let ended = &ended["run"];
+        let ended = finished_run(&url, &admin, &run);
         assert_eq!(
             (&ended["outcome"], &ended["output_digest"], &ended["fuel"]),
             (&alone["outcome"], &alone["output_digest"], &alone["fuel"]),
@@ -1087,18 +1091,12 @@ fn a_server_keeps_no_tables_that_failed_their_check() {
 
     let (server, url) = spawn_server(reg.home(), "1");
     let run = json!({"plugin": digest, "dataset": "auctions"});
-    let finished = |run: &Value| -> Value {
-        let id = queue_run(&url, &admin, run.clone());
-        let ended: Value =
-            serde_json::from_str(&run_ended(&url, &admin, id, Instant::now())).expect("run JSON");
-        ended["run"].clone()
-    };
     for attempt in ["first", "second"] {
-        let ended = finished(&run);
+        let ended = finished_run(&url, &admin, &run);
         assert_eq!(ended["outcome"], "hash-mismatch", "{attempt} run on the altered file: {ended}");
     }
     std::fs::write(&path, &original).expect("restore");
-    let ended = finished(&run);
+    let ended = finished_run(&url, &admin, &run);
     assert_eq!((&ended["outcome"], &ended["output_digest"]), (&json!("completed"), &clean), "{ended}");
     stop_and_verify(server, &reg, &admin);
 }

@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(cache.held_bytes(), 800 + groupings.bytes());
         // The groupings fill the cap: the next serving evicts this one.
         let next = key(TableSpec::new("t").int64(&["n"]), 2, true);
-        cache.keep(next.clone(), &tables(100), Arc::default());
+        cache.keep(next, &tables(100), Arc::default());
         assert_eq!(cache.table_bytes(), 800, "{}", cache.held_bytes());
         assert!(Decoded::with_cap(0).groupings_for_new().is_none(), "a process that keeps nothing");
     }
