@@ -1056,7 +1056,8 @@ fn kept_groupings_give_later_runs_the_same_clues_and_fuel() {
     assert_eq!(alone["outcome"], "completed", "{alone}");
 
     let (server, url) = spawn_server(reg.home(), "1");
-    let run = json!({"plugin": digest, "dataset": "claims"});
+    // Each run runs the model (`fresh`), rather than being answered from the one before it.
+    let run = json!({"plugin": digest, "dataset": "claims", "fresh": true});
     for attempt in ["first", "second", "third"] {
         let ended = finished_run(&url, &admin, &run);
         assert_eq!(
@@ -1090,7 +1091,7 @@ fn a_server_keeps_no_tables_that_failed_their_check() {
     let original = crate::registry::flip_middle_byte(&path);
 
     let (server, url) = spawn_server(reg.home(), "1");
-    let run = json!({"plugin": digest, "dataset": "auctions"});
+    let run = json!({"plugin": digest, "dataset": "auctions", "fresh": true});
     for attempt in ["first", "second"] {
         let ended = finished_run(&url, &admin, &run);
         assert_eq!(ended["outcome"], "hash-mismatch", "{attempt} run on the altered file: {ended}");

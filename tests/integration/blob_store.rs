@@ -71,7 +71,7 @@ fn a_stored_run_keeps_its_blobs_in_the_bucket_and_an_altered_object_is_caught() 
     );
 
     // Run again, the compiled code cached: the same clues.
-    let second = reg.json(&admin, &["run", &digest, "--dataset", "auctions"]);
+    let second = reg.json(&admin, &["run", &digest, "--dataset", "auctions", "--fresh"]);
     assert_eq!(second["output_digest"], report["output_digest"], "{second}");
 
     // The store unreachable: the run fails with a storage error (its plugin cannot be read), and
@@ -79,7 +79,7 @@ fn a_stored_run_keeps_its_blobs_in_the_bucket_and_an_altered_object_is_caught() 
     let down = reg
         .clone()
         .with_env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("SIEVE_BLOBS_RETRY_SECONDS", "0")]);
-    let o = down.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions"]);
+    let o = down.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--fresh"]);
     assert!(!o.status.success(), "{}", stdout(&o));
     assert!(stderr(&o).contains("error: storage: s3://sieve-test/"), "{}", stderr(&o));
     let last = &reg.json(&admin, &["runs", "list"])[0];
@@ -96,7 +96,7 @@ fn a_stored_run_keeps_its_blobs_in_the_bucket_and_an_altered_object_is_caught() 
     let last = altered.len() - 1;
     altered[last] ^= 1;
     block_on(async { bucket.put(&plugin, PutPayload::from(altered)).await.expect("alter") });
-    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions"]);
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--fresh"]);
     assert_eq!(o.status.code(), Some(18), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("hash-mismatch"), "{}", stderr(&o));
     assert_eq!(reg.json(&admin, &["plugin", "show", &digest])["tampered"], true);

@@ -154,7 +154,7 @@ fn two_front_ends_and_three_workers_end_every_run_once() {
         let body = if i % 5 == 0 {
             json!({"plugin": slow, "dataset": "t1", "params": {"mode": "spin"}, "limits": {"deadline": 3, "fuel": 1e13}})
         } else {
-            json!({"plugin": quick, "dataset": "auctions"})
+            json!({"plugin": quick, "dataset": "auctions", "fresh": true})
         };
         let (status, answer) = http(url, "POST", "/api/runs", &bob, Some(body));
         assert_eq!(status, 202, "{answer}");

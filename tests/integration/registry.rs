@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::{fresh_dir, guest, stderr, stdout};
 
@@ -372,8 +372,86 @@ on_both_databases!(
     unauthenticated_floods_are_aggregated,
     look_alike_names_are_refused,
     vetting_sweeps_parameters_on_fresh_canaries,
-    a_plugins_source_is_kept_for_its_reviewers
+    a_plugins_source_is_kept_for_its_reviewers,
+    reruns_are_answered_from_identical_runs
 );
+
+/// A rerun of the same plugin on the same dataset version, with the same parameters and limits,
+/// is answered from the run before it: the same outcome, output digest and clues, recorded as a
+/// run of its own (its verdicts its own) that names the run it came from. Anything that differs
+/// (a parameter, a limit, `--fresh`) runs the model; so does a rerun whose earlier clues were
+/// altered in the database, which are never handed out.
+fn reruns_are_answered_from_identical_runs(reg: &Reg) {
+    let admin = reg.init();
+    let bob = reg.user(&admin, "bob", "province", &["author"]);
+    dataset_for_all(reg, &admin, "auctions", "judicial-auction-violations");
+    let digest = publish(reg, &bob, "judicial-auction-violations");
+    reg.ok(&admin, &["plugin", "approve", &digest, "--note", "ok"]);
+    let newest = || reg.json(&bob, &["runs", "list"])[0].clone();
+    let clues_of = |id: &str| reg.ok(&bob, &["runs", "export", id, "--format", "jsonl"]);
+
+    let first = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!((&first["outcome"], first.get("reused_from")), (&json!("completed"), None), "{first}");
+    let first_id = newest()["id"].to_string();
+    let rerun = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
+    let rerun_record = newest();
+    let rerun_id = rerun_record["id"].to_string();
+    assert_ne!(rerun_id, first_id);
+    assert_eq!(rerun["reused_from"].to_string(), first_id, "{rerun}");
+    assert_eq!(rerun_record["reused_from"].to_string(), first_id, "{rerun_record}");
+    assert_eq!(
+        (&rerun["outcome"], &rerun["output_digest"], &rerun["clues"], &rerun["fuel"]),
+        (&first["outcome"], &first["output_digest"], &first["clues"], &first["fuel"])
+    );
+    assert!(first["clues"].as_u64().expect("count") > 0, "{first}");
+    assert_eq!(clues_of(&rerun_id), clues_of(&first_id));
+    let text = reg.ok(&bob, &["run", &digest, "--dataset", "auctions"]);
+    assert!(text.contains(&format!("answered from run {first_id}")), "{text}");
+
+    // A verdict given on the rerun's clue is the rerun's, not the earlier run's.
+    let subject = reg.json(&bob, &["runs", "clues", &rerun_id, "--per-page", "1"])[0]["subject"]
+        .as_str()
+        .expect("subject")
+        .to_string();
+    reg.ok(&bob, &["runs", "review", &rerun_id, &subject, "--verdict", "confirmed"]);
+    let verdict = |id: &str| reg.json(&bob, &["runs", "clues", id, "--per-page", "1"])[0]["verdict"].clone();
+    assert_eq!(verdict(&rerun_id)["verdict"], "confirmed");
+    assert!(verdict(&first_id).is_null(), "{}", verdict(&first_id));
+
+    // What differs runs the model.
+    for differs in [vec!["--param", "futile-margin=0.2"], vec!["--fuel", "2e9"], vec!["--fresh"]] {
+        let args = [vec!["run", digest.as_str(), "--dataset", "auctions"], differs.clone()].concat();
+        let report = reg.json(&bob, &args);
+        assert_eq!(
+            (&report["outcome"], report.get("reused_from")),
+            (&json!("completed"), None),
+            "{differs:?}: {report}"
+        );
+    }
+    let fresh_id = newest()["id"].to_string();
+    assert_eq!(
+        reg.json(&bob, &["run", &digest, "--dataset", "auctions"])["reused_from"].to_string(),
+        fresh_id
+    );
+
+    // Clues altered in the database after the run are not handed out as a rerun's: they no longer
+    // match the output digest recorded with them, so the model runs again.
+    reg.sql(&format!("UPDATE clues SET subject = 'planted' WHERE run_id = {fresh_id} AND seq = 1"));
+    let report = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!(
+        (report.get("reused_from"), &report["output_digest"]),
+        (None, &first["output_digest"]),
+        "{report}"
+    );
+    let id = newest()["id"].to_string();
+    assert!(!clues_of(&id).contains("planted"));
+    let finish = reg.json(&admin, &["audit", "log", "--target", &rerun_id]);
+    let finish =
+        finish.as_array().expect("events").iter().find(|e| e["action"] == "run.finish").expect("run.finish");
+    let detail: Value = serde_json::from_str(finish["detail"].as_str().expect("detail")).expect("JSON");
+    assert_eq!(detail["reused_from"].to_string(), first_id, "{finish}");
+    reg.audit_intact(&admin);
+}
 
 /// `plugin publish --source DIR` keeps the model's source (a tar of its files, build output left
 /// out) and the toolchain with the digest; its author and the admins read it back, another author
@@ -1267,7 +1345,7 @@ fn tampering(reg: &Reg) {
         }
     }
     assert!(corrupted > 0, "the run left compiled code in {}", cache.display());
-    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json", "--fresh"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
     assert_eq!(report["compiled_code"], "rebuilt");
@@ -1278,7 +1356,7 @@ fn tampering(reg: &Reg) {
     reg.sql("UPDATE datasets SET encoding = NULL WHERE name = 'auctions'");
     let table_blob = reg.blob(shown["tables"][0]["digest"].as_str().expect("digest"));
     let original = flip_middle_byte(&table_blob);
-    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json", "--fresh"]);
     let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
     assert_eq!(report["outcome"], "hash-mismatch", "{report}");
     assert_ne!(o.status.code(), Some(0));
@@ -1300,7 +1378,7 @@ fn tampering(reg: &Reg) {
     for blob in blobs {
         let path = reg.blob(blob.as_str().expect("digest"));
         let original = flip_middle_byte(&path);
-        let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+        let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json", "--fresh"]);
         let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
         assert_eq!(report["outcome"], "hash-mismatch", "{blob}: {report}");
         // Held to the BLAKE3 check digest the manifest keeps beside the blob's name.
@@ -1332,7 +1410,7 @@ fn tampering(reg: &Reg) {
         let mut altered = original.clone();
         altered[16..24].copy_from_slice(&announced.to_le_bytes());
         std::fs::write(&path, &altered).expect("alter");
-        let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+        let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json", "--fresh"]);
         let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
         assert_eq!(report["outcome"], "hash-mismatch", "{announced} of {entries} entries: {report}");
         assert_eq!(report["clues"], 0, "{report}");
@@ -1344,11 +1422,11 @@ fn tampering(reg: &Reg) {
     let mut older = encoding.clone();
     older.as_object_mut().expect("a manifest").remove("checks").expect("check digests");
     reg.sql(&format!("UPDATE datasets SET encoding = '{older}' WHERE name = 'auctions'"));
-    reg.ok(&admin, &["run", &digest, "--dataset", "auctions"]);
+    reg.ok(&admin, &["run", &digest, "--dataset", "auctions", "--fresh"]);
     let column = encoding["columns"]["auctions"]["starts_on"].as_str().expect("digest");
     let path = reg.blob(column);
     let original = flip_middle_byte(&path);
-    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json"]);
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--json", "--fresh"]);
     let report: Value = serde_json::from_str(&stdout(&o)).expect("report");
     assert_eq!(report["outcome"], "hash-mismatch", "{report}");
     assert!(report["detail"].as_str().expect("detail").contains(column), "{report}");
@@ -1362,7 +1440,7 @@ fn tampering(reg: &Reg) {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&blob, &bytes).expect("alter blob");
-    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions"]);
+    let o = reg.cmd(Some(&admin), &["run", &digest, "--dataset", "auctions", "--fresh"]);
     assert_eq!(o.status.code(), Some(18), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("hash-mismatch"), "{}", stderr(&o));
     assert_eq!(reg.json(&admin, &["plugin", "show", &digest])["tampered"], true);

@@ -306,7 +306,7 @@ fn the_engine_is_loaded_by_its_pin(
     altered[middle] ^= 0xff;
     std::fs::write(&blob, &altered).expect("alter the engine blob");
 
-    let again = reg.json(alice, &["run", model, "--dataset", "auctions"]);
+    let again = reg.json(alice, &["run", model, "--dataset", "auctions", "--fresh"]);
     assert_eq!(
         (&again["outcome"], &again["compiled_code"]),
         (&Value::from("completed"), &Value::from("hit"))
@@ -326,7 +326,7 @@ fn the_engine_is_loaded_by_its_pin(
     for name in &artifacts {
         std::fs::rename(cache.join(name), aside.join(name)).expect("move aside");
     }
-    let o = reg.cmd(Some(alice), &["run", model, "--dataset", "auctions", "--json"]);
+    let o = reg.cmd(Some(alice), &["run", model, "--dataset", "auctions", "--json", "--fresh"]);
     assert!(!o.status.success(), "{}", stdout(&o));
     assert!(stdout(&o).contains("hash-mismatch") || stderr(&o).contains("hash-mismatch"), "{}", stderr(&o));
     let last = &reg.json(alice, &["runs", "list"])[0];

@@ -51,6 +51,10 @@ struct NewRun {
     /// Limits (default: the registry's run policy, which they may not exceed).
     #[serde(default)]
     limits: Overrides,
+    /// Run the model even if an identical run (same component, dataset version, settings,
+    /// limits and host build) completed before; by default that run's outcome and clues answer.
+    #[serde(default)]
+    fresh: bool,
 }
 
 /// A queued run.
@@ -77,8 +81,13 @@ async fn start(
     let policy = s.act(&actor, "run", s.registry.run_policy()).await?;
     let limits = body.limits.apply(&policy).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let settings: Vec<(String, String)> = body.params.into_iter().collect();
-    let request =
-        RunRequest { plugin: &body.plugin, dataset: &body.dataset, settings: &settings, limits: &limits };
+    let request = RunRequest {
+        plugin: &body.plugin,
+        dataset: &body.dataset,
+        settings: &settings,
+        limits: &limits,
+        fresh: body.fresh,
+    };
     let run = s.act(&actor, "run", s.registry.enqueue_run(&actor, &request)).await?;
     s.queue.notify();
     Ok((StatusCode::ACCEPTED, Json(Queued { id: run.id, status_url: format!("/api/runs/{}", run.id) })))

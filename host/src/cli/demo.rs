@@ -118,6 +118,7 @@ async fn run_demo(
             dataset: task.id,
             settings: &[],
             limits: &Limits::default(),
+            fresh: false,
         };
         let (run, report) = registry.run(&sandbox, &prosecutor, &request, None).await?;
         println!(

@@ -44,6 +44,11 @@ pub struct RunArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// With --dataset: run the model even if an identical run (same plugin, dataset version,
+    /// parameters and limits, same sieve build) completed before. Without it, such a rerun is
+    /// answered from that run's outcome and clues, since a model sees nothing else.
+    #[arg(long, requires = "dataset")]
+    fresh: bool,
 }
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -115,8 +120,13 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
             // Limits left out come from the registry's run policy, which none may exceed.
             let limits = args.limits.limits_over(&session.block_on(reg.run_policy())?)?;
             let sandbox = &sandbox;
-            let request =
-                RunRequest { plugin: &args.component, dataset, settings: &args.params, limits: &limits };
+            let request = RunRequest {
+                plugin: &args.component,
+                dataset,
+                settings: &args.params,
+                limits: &limits,
+                fresh: args.fresh,
+            };
             let request = &request;
             let result =
                 session.act("run", |a| async move { reg.run(sandbox, &a, request, Some(on_progress)).await });
@@ -188,6 +198,12 @@ fn print_report(summary: &RunSummary, top: &[TopClue<'_>], shown: usize) {
         println!("  #{i:<3} {}", escape(frame));
     }
     println!("plugin       {}", summary.plugin_digest);
+    if let Some(from) = summary.reused_from {
+        println!(
+            "answered from run {from}: the same plugin, dataset version, parameters, limits and sieve build \
+             give the same clues (--fresh runs it again)"
+        );
+    }
     match &summary.held {
         Some(why) => println!("clues        {}, held: {why}", summary.clues),
         None => println!("clues        {}", summary.clues),
@@ -241,6 +257,7 @@ fn remote_run(remote: &super::remote::Remote, args: &RunArgs, dataset: &str) -> 
         "dataset": dataset,
         "params": args.params.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
         "limits": args.limits.overrides_json(),
+        "fresh": args.fresh,
     });
     let queued: serde_json::Value = remote.json("POST", "/api/runs", Some(body))?;
     let id = queued["id"].as_i64().context("the server returned no run id")?;

@@ -135,7 +135,7 @@ impl Bench {
         let mut first = None;
         for i in 0..n {
             let (plugin, dataset) = &self.models[i % self.models.len()];
-            let request = RunRequest { plugin, dataset, settings: &[], limits: &limits };
+            let request = RunRequest { plugin, dataset, settings: &[], limits: &limits, fresh: true };
             let run = self.registry.enqueue_run(&self.admin, &request).await?;
             first.get_or_insert(run.id);
         }
@@ -253,7 +253,8 @@ async fn measure(args: &ScaleoutArgs, url: Option<&str>) -> anyhow::Result<Strin
         registry.decide(&approver, &plugin.digest, Decision::Approve, "").await?;
         // One run here compiles the model into the cache the workers share, and times a run
         // made directly, with no queue.
-        let request = RunRequest { plugin: &plugin.digest, dataset: task, settings: &[], limits: &limits };
+        let request =
+            RunRequest { plugin: &plugin.digest, dataset: task, settings: &[], limits: &limits, fresh: true };
         registry.decoded.clear();
         let started = Instant::now();
         registry.run(&sandbox, &admin, &request, None).await?;

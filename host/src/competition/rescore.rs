@@ -40,7 +40,7 @@ impl Registry {
             let record = self.plugin(&s.plugin).await?;
             let d = self.dataset(&b.dataset, false).await?;
             let (run, report) = self
-                .execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id), None)
+                .execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id), None, true)
                 .await?;
             let mut differences = Vec::new();
             if report.outcome != Outcome::Completed {

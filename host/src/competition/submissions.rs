@@ -537,7 +537,7 @@ impl Registry {
         };
         let limits = c.run_limits();
         let (run, report) = self
-            .execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id), Some(lease))
+            .execute_run(sandbox, &submitter, &record, &d, &[], &limits, None, Some(c.id), Some(lease), true)
             .await?;
         if report.outcome != Outcome::Completed {
             self.finish_submission(&s, report.outcome.code(), None, Some(run.id), None, Some(lease)).await?;

@@ -65,6 +65,18 @@ pub struct RunReport {
     pub stderr: String,
     /// Cells handed to the guest.
     pub cells_read: u64,
+    /// For a rerun answered from an identical earlier run instead of running again: that run,
+    /// and its stored summary (what this run reports, but for the times spent now).
+    pub reused: Option<Box<Reused>>,
+}
+
+/// The earlier identical run a rerun's outcome and clues come from (see `store`'s reuse).
+#[derive(Debug)]
+pub struct Reused {
+    /// Its id.
+    pub from: i64,
+    /// What it reported.
+    pub summary: RunSummary,
 }
 
 impl RunReport {
@@ -96,6 +108,7 @@ impl RunReport {
             stdout: String::new(),
             stderr: String::new(),
             cells_read: 0,
+            reused: None,
         }
     }
 }
@@ -149,6 +162,11 @@ pub struct RunSummary {
     /// The guest's stack at a trap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backtrace: Option<Vec<String>>,
+    /// The earlier run this rerun's outcome and clues come from: the same component on the same
+    /// dataset version, with the same settings and limits, on the same host build, gives the same
+    /// clues, so it was not run again (`--fresh` runs it anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<i64>,
 }
 
 /// A model named in a [`RunSummary`].
@@ -197,6 +215,7 @@ impl RunSummary {
             stdout: String::new(),
             stderr: String::new(),
             backtrace: None,
+            reused_from: run.reused_from,
         }
     }
 }
@@ -204,6 +223,19 @@ impl RunSummary {
 impl RunReport {
     /// Everything but the clues, as reported and stored.
     pub fn summary(&self) -> RunSummary {
+        if let Some(reused) = &self.reused {
+            // What the earlier run found, with what this one spent and whether it may show it.
+            return RunSummary {
+                clues: self.clue_count(),
+                held: self.held.as_ref().map(|(_, why)| why.clone()),
+                wall_ms: 0.0,
+                compile_ms: 0.0,
+                compiled_code: None,
+                load_ms: 0.0,
+                reused_from: Some(reused.from),
+                ..reused.summary.clone()
+            };
+        }
         RunSummary {
             outcome: self.outcome.code().to_string(),
             detail: self.outcome.detail(),
@@ -237,6 +269,7 @@ impl RunReport {
                 Outcome::Trap { backtrace, .. } => Some(backtrace.clone()),
                 _ => None,
             },
+            reused_from: None,
         }
     }
 }

@@ -152,7 +152,7 @@ impl Registry {
         checked_text("note", note)?;
         let known: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM clues WHERE run_id = $1 AND subject = $2 LIMIT 1")
-                .bind(id)
+                .bind(run.clues_stored_under())
                 .bind(subject)
                 .fetch_optional(self.db.pool())
                 .await?;

@@ -71,6 +71,17 @@ pub struct RunRecord {
     pub released_by: Option<String>,
     /// The competition this run was a submission to: only its organizers and admins read it.
     pub competition_id: Option<i64>,
+    /// The earlier identical run whose outcome and clues this rerun shares (it was not run again).
+    #[serde(default)]
+    pub reused_from: Option<i64>,
+}
+
+impl RunRecord {
+    /// The run this run's clues are stored under: its own id, or for a rerun answered from an
+    /// identical earlier run, that run's (the clues are stored once). Reviews stay this run's.
+    pub(crate) fn clues_stored_under(&self) -> i64 {
+        self.reused_from.unwrap_or(self.id)
+    }
 }
 
 /// A stored clue, with its evidence.
@@ -116,6 +127,9 @@ pub struct RunRequest<'a> {
     pub settings: &'a [(String, String)],
     /// Sandbox limits.
     pub limits: &'a Limits,
+    /// Run the model even when an identical run (same component, dataset version, settings,
+    /// limits and host build) already completed; otherwise that run's outcome and clues answer.
+    pub fresh: bool,
 }
 
 /// Order of a clue listing.
@@ -159,7 +173,7 @@ impl RunState<'_> {
 /// A run's columns (all but its stored report, which only [`Registry::run_summary`] reads).
 const RUN_SELECT: &str = "SELECT r.id, r.plugin_digest, r.dataset_id, r.user_id, r.org_id, r.params, r.host_version, \
      r.state, r.outcome, r.detail, r.fuel, r.peak_memory, r.wall_ms, r.output_digest, r.clue_count, r.started_at, \
-     r.finished_at, r.released_by, r.competition_id, p.name AS model, d.name AS dataset_name, d.version AS dataset_version, \
+     r.finished_at, r.released_by, r.competition_id, r.reused_from, p.name AS model, d.name AS dataset_name, d.version AS dataset_version, \
      d.digest AS dataset_digest, d.restricted, d.owner_org_id AS dataset_owner_org_id, u.name AS user_name, o.name AS org_name, rb.name AS releaser \
      FROM runs r JOIN plugins p ON p.digest = r.plugin_digest JOIN datasets d ON d.id = r.dataset_id \
      JOIN users u ON u.id = r.user_id JOIN orgs o ON o.id = r.org_id LEFT JOIN users rb ON rb.id = r.released_by";
@@ -205,6 +219,7 @@ fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
         finished_at: row.try_get("finished_at")?,
         released_by: row.try_get("releaser")?,
         competition_id: row.try_get("competition_id")?,
+        reused_from: row.try_get("reused_from")?,
     })
 }
 
@@ -321,8 +336,20 @@ impl Registry {
         on_progress: Option<ProgressFn>,
     ) -> Result<(RunRecord, RunReport)> {
         let (record, d, limits) = self.authorize_run(actor, request).await?;
-        self.execute_run(sandbox, actor, &record, &d, request.settings, &limits, on_progress, None, None)
-            .await
+        let fresh = request.fresh;
+        self.execute_run(
+            sandbox,
+            actor,
+            &record,
+            &d,
+            request.settings,
+            &limits,
+            on_progress,
+            None,
+            None,
+            fresh,
+        )
+        .await
     }
 
     /// Every check a stored run needs before anything is recorded: the author role, limits within
@@ -352,8 +379,9 @@ impl Registry {
     /// or another one on the same registry.
     pub async fn enqueue_run(&self, actor: &Actor, request: &RunRequest<'_>) -> Result<RunRecord> {
         let (record, d, limits) = self.authorize_run(actor, request).await?;
+        let (settings, fresh) = (request.settings, request.fresh);
         let id =
-            self.insert_run(actor, &record, &d, request.settings, &limits, None, RunState::Queued).await?;
+            self.insert_run(actor, &record, &d, settings, &limits, None, RunState::Queued, fresh).await?;
         self.run_record(id).await
     }
 
@@ -429,7 +457,7 @@ impl Registry {
         lease_owner: &str,
         on_progress: Option<ProgressFn>,
     ) -> Result<(RunRecord, RunReport)> {
-        let row = sqlx::query("SELECT user_id, params, limits FROM runs WHERE id = $1")
+        let row = sqlx::query("SELECT user_id, params, limits, fresh FROM runs WHERE id = $1")
             .bind(id)
             .fetch_one(self.db.pool())
             .await?;
@@ -462,11 +490,12 @@ impl Registry {
                     Outcome::BadInput(format!("refused when its turn came: {e}")),
                     run.plugin.clone(),
                 );
-                self.finish_run(&actor, id, &report, Some(lease_owner)).await?;
+                self.finish_run(&actor, id, &report, Some(lease_owner), None).await?;
                 return Ok((self.run_record(id).await?, report));
             }
             Err(e) => return Err(e),
         };
+        let fresh = row.try_get::<i64, _>("fresh")? != 0;
         self.run_inserted(
             sandbox,
             &actor,
@@ -478,6 +507,7 @@ impl Registry {
             on_progress,
             None,
             Some(lease_owner),
+            fresh,
         )
         .await
     }
@@ -511,7 +541,8 @@ impl Registry {
 
     /// Run an authorized plugin on an authorized dataset and store the run (for `competition`,
     /// as a submission to it). Callers check who may do this; once the run row exists it always
-    /// ends `completed` or `failed`, with its clues only if completed.
+    /// ends `completed` or `failed`, with its clues only if completed. Unless `fresh`, a run
+    /// identical to one that completed before is answered from it (see [`reuse_key`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn execute_run(
         &self,
@@ -524,9 +555,10 @@ impl Registry {
         on_progress: Option<ProgressFn>,
         competition: Option<i64>,
         lease: Option<&str>,
+        fresh: bool,
     ) -> Result<(RunRecord, RunReport)> {
         let state = RunState::Running { lease };
-        let run_id = self.insert_run(actor, record, d, settings, limits, competition, state).await?;
+        let run_id = self.insert_run(actor, record, d, settings, limits, competition, state, fresh).await?;
         self.run_inserted(
             sandbox,
             actor,
@@ -538,6 +570,7 @@ impl Registry {
             on_progress,
             competition,
             lease,
+            fresh,
         )
         .await
     }
@@ -553,6 +586,7 @@ impl Registry {
         limits: &Limits,
         competition: Option<i64>,
         state: RunState<'_>,
+        fresh: bool,
     ) -> Result<i64> {
         let lease = match state {
             RunState::Running { lease: Some(owner) } => Some(owner),
@@ -561,8 +595,8 @@ impl Registry {
         let mut tx = self.db.begin_write().await?;
         let run_id: i64 = sqlx::query(
             "INSERT INTO runs (plugin_digest, dataset_id, user_id, org_id, params, host_version, state, started_at, \
-             host, pid, competition_id, limits, lease_owner, lease_until_ms, attempts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+             host, pid, competition_id, limits, lease_owner, lease_until_ms, attempts, fresh) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
         )
         .bind(&record.digest)
         .bind(d.id)
@@ -579,6 +613,7 @@ impl Registry {
         .bind(lease)
         .bind(lease.map(|_| lease_until_ms()))
         .bind(i64::from(lease.is_some()))
+        .bind(i64::from(fresh))
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -609,7 +644,17 @@ impl Registry {
         on_progress: Option<ProgressFn>,
         competition: Option<i64>,
         lease: Option<&str>,
+        fresh: bool,
     ) -> Result<(RunRecord, RunReport)> {
+        // A competition submission always runs: its data and its scoring are the organizers'.
+        let reuse_key = competition.is_none().then(|| reuse_key(sandbox, record, d, settings, limits));
+        if let Some(key) = reuse_key.as_deref().filter(|_| !fresh) {
+            let started = std::time::Instant::now();
+            if let Some(mut report) = self.answer_from_identical(actor, run_id, key, lease).await? {
+                report.store = started.elapsed();
+                return self.finished(run_id, report, competition).await;
+            }
+        }
         let bytes = match self.plugin_bytes(&actor.user.name, &record.digest).await {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -618,8 +663,14 @@ impl Registry {
                     RegistryError::Blob(blob) => crate::registry::run_outcome(blob),
                     other => Outcome::BadInput(other.to_string()),
                 };
-                self.finish_run(actor, run_id, &RunReport::failed(outcome, record.digest.clone()), lease)
-                    .await?;
+                self.finish_run(
+                    actor,
+                    run_id,
+                    &RunReport::failed(outcome, record.digest.clone()),
+                    lease,
+                    None,
+                )
+                .await?;
                 return Err(e);
             }
         };
@@ -628,7 +679,7 @@ impl Registry {
             Ok(engine) => engine,
             Err(e) => {
                 let report = RunReport::failed(Outcome::BadInput(e.to_string()), record.digest.clone());
-                self.finish_run(actor, run_id, &report, lease).await?;
+                self.finish_run(actor, run_id, &report, lease, None).await?;
                 return Err(e);
             }
         };
@@ -656,13 +707,13 @@ impl Registry {
                         Outcome::Trap { message: e.to_string(), backtrace: Vec::new() },
                         record.digest.clone(),
                     );
-                    self.finish_run(actor, run_id, &report, lease).await?;
+                    self.finish_run(actor, run_id, &report, lease, None).await?;
                     return Err(e);
                 }
             }
         };
         let storing = std::time::Instant::now();
-        self.finish_run(actor, run_id, &report, lease).await?;
+        self.finish_run(actor, run_id, &report, lease, reuse_key.as_deref()).await?;
         let mut report = report;
         report.store = storing.elapsed();
         if let Outcome::HashMismatch { expected, actual } = &report.outcome {
@@ -675,6 +726,16 @@ impl Registry {
             audit::record(&self.db, &actor.user.name, action, &target, json!({ "error": e.to_string() }))
                 .await?;
         }
+        self.finished(run_id, report, competition).await
+    }
+
+    /// Finished run `run_id`'s record, and `report` as its runner may see it.
+    async fn finished(
+        &self,
+        run_id: i64,
+        mut report: RunReport,
+        competition: Option<i64>,
+    ) -> Result<(RunRecord, RunReport)> {
         let record = self.run_record(run_id).await?;
         // A submission's clues go to scoring only (its runner never sees them), so they are kept.
         if let Some(why) = clues_held(&record).filter(|_| competition.is_none()) {
@@ -685,15 +746,130 @@ impl Registry {
         Ok((record, report))
     }
 
+    /// Finish run `run_id` from the latest completed run with the same [`reuse_key`], if there
+    /// is one, instead of running the model again: its outcome, fuel, memory and output digest,
+    /// and its clues, which stay stored once, under that run. The clues are checked against that
+    /// run's output digest first; an earlier run whose report or clues do not read back whole
+    /// answers nothing (`None`), and the model runs.
+    async fn answer_from_identical(
+        &self,
+        actor: &Actor,
+        run_id: i64,
+        key: &str,
+        lease: Option<&str>,
+    ) -> Result<Option<RunReport>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, report, params, clue_count FROM runs \
+             WHERE reuse_key = $1 AND state = 'completed' AND reused_from IS NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(key)
+        .fetch_optional(self.db.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let from: i64 = row.try_get("id")?;
+        let stored = row.try_get::<Option<String>, _>("report")?;
+        let Some(summary) = stored.and_then(|text| serde_json::from_str::<RunSummary>(&text).ok()) else {
+            return Ok(None);
+        };
+        let clues = self.stored_clues(from).await?;
+        if clues.len() as i64 != row.try_get::<i64, _>("clue_count")?
+            || crate::sandbox::output_digest(&clues) != summary.output_digest
+        {
+            return Ok(None);
+        }
+        let report = RunReport {
+            outcome: Outcome::Completed,
+            plugin_digest: summary.plugin_digest.clone(),
+            info: None,
+            params: None,
+            clues,
+            held: None,
+            fuel: summary.fuel,
+            host_fuel: summary.host_fuel,
+            peak_memory_bytes: summary.peak_memory_bytes,
+            host_memory_peak_bytes: summary.host_memory_peak_bytes,
+            wall: std::time::Duration::ZERO,
+            compile: std::time::Duration::ZERO,
+            cache_use: None,
+            load: std::time::Duration::ZERO,
+            store: std::time::Duration::ZERO,
+            output_digest: summary.output_digest.clone(),
+            logs: Vec::new(),
+            stdout: String::new(),
+            stderr: String::new(),
+            cells_read: summary.cells_read,
+            reused: Some(Box::new(super::Reused { from, summary })),
+        };
+        let mut tx = self.db.begin_write().await?;
+        let finished = sqlx::query(
+            "UPDATE runs SET state = 'completed', outcome = 'completed', detail = '', fuel = $1, peak_memory = $2, \
+             wall_ms = 0, output_digest = $3, clue_count = $4, finished_at = $5, params = $6, report = $7, \
+             reused_from = $8, lease_owner = NULL WHERE id = $9 AND (lease_owner = $10 OR $11)",
+        )
+        .bind(report.fuel as i64)
+        .bind(report.peak_memory_bytes as i64)
+        .bind(&report.output_digest)
+        .bind(report.clues.len() as i64)
+        .bind(now())
+        .bind(row.try_get::<String, _>("params")?)
+        .bind(serde_json::to_string(&report.summary()).map_err(|e| RegistryError::Invalid(e.to_string()))?)
+        .bind(from)
+        .bind(run_id)
+        .bind(lease.unwrap_or(""))
+        .bind(lease.is_none())
+        .execute(&mut *tx)
+        .await?;
+        if finished.rows_affected() != 1 {
+            return Err(RegistryError::Conflict(format!(
+                "run {run_id}: this worker's lease expired and the run went back to the queue; its result is discarded"
+            )));
+        }
+        let detail = json!({
+            "outcome": "completed", "clues": report.clues.len(), "fuel": report.fuel,
+            "output_digest": report.output_digest, "reused_from": from,
+        });
+        audit::append(&mut tx, &actor.user.name, "run.finish", &run_id.to_string(), detail).await?;
+        tx.commit().await?;
+        Ok(Some(report))
+    }
+
+    /// The clues stored under run `id`, in emission order.
+    async fn stored_clues(&self, id: i64) -> Result<Vec<Clue>> {
+        let rows = sqlx::query(
+            "SELECT subject, score, rule, reason, evidence FROM clues WHERE run_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let evidence: String = r.try_get("evidence")?;
+                Ok(Clue {
+                    subject: r.try_get("subject")?,
+                    score: r.try_get("score")?,
+                    rule: r.try_get("rule")?,
+                    reason: r.try_get("reason")?,
+                    evidence: crate::clues::evidence_from_stored(&evidence).map_err(|e| {
+                        RegistryError::Invalid(format!("run {id}'s stored evidence does not read back: {e}"))
+                    })?,
+                })
+            })
+            .collect()
+    }
+
     /// Store run `run_id`'s result, its clues and its audit event in one transaction. With a
     /// `lease`, only while that lease is still the run's: otherwise nothing is written and the
-    /// answer is a conflict (another worker has the run now).
+    /// answer is a conflict (another worker has the run now). A completed run keeps `reuse_key`,
+    /// so that identical runs after it are answered from it.
     async fn finish_run(
         &self,
         actor: &Actor,
         run_id: i64,
         report: &RunReport,
         lease: Option<&str>,
+        reuse_key: Option<&str>,
     ) -> Result<()> {
         let completed = report.outcome == Outcome::Completed;
         // The clues go in before the write lock (no other writer touches this run's clues), so
@@ -705,8 +881,8 @@ impl Registry {
         self.db.take_write_lock(&mut tx).await?;
         let finished = sqlx::query(
             "UPDATE runs SET state = $1, outcome = $2, detail = $3, fuel = $4, peak_memory = $5, wall_ms = $6, \
-             output_digest = $7, clue_count = $8, finished_at = $9, params = $10, report = $11, lease_owner = NULL \
-             WHERE id = $12 AND (lease_owner = $13 OR $14)",
+             output_digest = $7, clue_count = $8, finished_at = $9, params = $10, report = $11, lease_owner = NULL, \
+             reuse_key = $12 WHERE id = $13 AND (lease_owner = $14 OR $15)",
         )
         .bind(if completed { "completed" } else { "failed" })
         .bind(report.outcome.code())
@@ -719,6 +895,7 @@ impl Registry {
         .bind(now())
         .bind(report.params.as_ref().map_or_else(|| json!({}), params_json).to_string())
         .bind(serde_json::to_string(&report.summary()).map_err(|e| RegistryError::Invalid(e.to_string()))?)
+        .bind(reuse_key.filter(|_| completed))
         .bind(run_id)
         .bind(lease.unwrap_or(""))
         .bind(lease.is_none())
@@ -828,11 +1005,11 @@ impl Registry {
 
     /// The rules run `id`'s clues came from, with how many each (for filtering a listing).
     pub async fn run_rules(&self, actor: &Actor, id: i64) -> Result<Vec<(String, i64)>> {
-        self.readable_run(actor, id).await?;
+        let run = self.readable_run(actor, id).await?;
         let rows = sqlx::query(
             "SELECT rule, COUNT(*) AS n FROM clues WHERE run_id = $1 GROUP BY rule ORDER BY rule",
         )
-        .bind(id)
+        .bind(run.clues_stored_under())
         .fetch_all(self.db.pool())
         .await?;
         rows.iter().map(|r| Ok((r.try_get("rule")?, r.try_get("n")?))).collect()
@@ -848,7 +1025,7 @@ impl Registry {
         per_page: i64,
         rule: Option<&str>,
     ) -> Result<Vec<StoredClue>> {
-        self.readable_run(actor, id).await?;
+        let run = self.readable_run(actor, id).await?;
         let (order_by, outer_order) = match order {
             ClueOrder::Score => ("score DESC, seq", "c.score DESC, c.seq"),
             ClueOrder::Seq => ("seq", "c.seq"),
@@ -856,15 +1033,20 @@ impl Registry {
         // The page's clues are picked from an index alone (migrations 0013 and 0019: it carries
         // the rule), then joined: a deep page skips index entries, not whole rows with their
         // verdicts.
-        let of_rule = if rule.is_some() { "AND rule = $4" } else { "" };
+        // The clues may be stored under an earlier identical run; the verdicts are this run's.
+        let of_rule = if rule.is_some() { "AND rule = $5" } else { "" };
         let sql = format!(
             "SELECT c.*, v.verdict, v.reason AS verdict_reason, u.name AS reviewer \
              FROM (SELECT seq FROM clues WHERE run_id = $1 {of_rule} ORDER BY {order_by} LIMIT $2 OFFSET $3) page \
              JOIN clues c ON c.run_id = $1 AND c.seq = page.seq \
-             LEFT JOIN clue_reviews v ON v.run_id = c.run_id AND v.subject = c.subject \
+             LEFT JOIN clue_reviews v ON v.run_id = $4 AND v.subject = c.subject \
              LEFT JOIN users u ON u.id = v.user_id ORDER BY {outer_order}"
         );
-        let mut query = sqlx::query(&sql).bind(id).bind(per_page).bind((page.max(1) - 1) * per_page);
+        let mut query = sqlx::query(&sql)
+            .bind(run.clues_stored_under())
+            .bind(per_page)
+            .bind((page.max(1) - 1) * per_page)
+            .bind(id);
         if let Some(rule) = rule {
             query = query.bind(rule);
         }
@@ -953,4 +1135,31 @@ impl Registry {
         tx.commit().await?;
         self.run_record(id).await
     }
+}
+
+/// What makes two runs identical, as hex: the component, the dataset version (its id, content
+/// digest and the encoding it is served in), the settings as given (they seed the guest's random numbers and resolve its
+/// parameters), the limits, and the host that runs it (its version, and the engine its compiled
+/// code depends on). Everything a model sees is a function of these, so two runs with one key
+/// give the same outcome and clues; vetting checks models are deterministic.
+fn reuse_key(
+    sandbox: &Sandbox,
+    record: &PluginRecord,
+    d: &DatasetRecord,
+    settings: &[(String, String)],
+    limits: &Limits,
+) -> String {
+    let mut settings: Vec<&(String, String)> = settings.iter().collect();
+    settings.sort();
+    let inputs = json!({
+        "plugin": record.digest,
+        "dataset": d.id,
+        "dataset_digest": d.digest,
+        "encoding": d.encoding,
+        "settings": settings,
+        "limits": super::limits_json(limits),
+        "host_version": env!("CARGO_PKG_VERSION"),
+        "engine": sandbox.engine_key(),
+    });
+    crate::digest::sha256_hex(inputs.to_string().as_bytes())
 }

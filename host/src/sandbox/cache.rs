@@ -55,14 +55,19 @@ pub enum Cached {
     Discarded,
 }
 
+/// What the code `engine` compiles depends on (wasmtime's version and its configuration), as hex.
+pub fn engine_key(engine: &Engine) -> String {
+    let mut h = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
 impl CompiledCache {
     /// A cache in `dir` for artifacts of `engine`, vouched for by `mac_key`.
     pub fn new(dir: PathBuf, engine: &Engine, mac_key: &[u8]) -> Self {
-        let mut h = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut h);
         CompiledCache {
             dir,
-            engine_key: format!("{:016x}", h.finish()),
+            engine_key: engine_key(engine),
             mac_key: blake3::derive_key("sieve compiled-code cache MAC", mac_key),
         }
     }

@@ -246,6 +246,12 @@ impl Sandbox {
         self
     }
 
+    /// What this engine's compiled code depends on (wasmtime's version and configuration):
+    /// part of what makes two runs identical (see `runs::store`'s reuse of identical runs).
+    pub fn engine_key(&self) -> String {
+        cache::engine_key(&self.engine)
+    }
+
     /// The limits components are compiled within.
     pub fn compile_limits(&self) -> &compile::CompileLimits {
         &self.compile_limits

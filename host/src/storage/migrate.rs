@@ -129,6 +129,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0019_one_clue_page_index.sql"),
         postgres: include_str!("../../migrations/postgres/0019_one_clue_page_index.sql"),
     },
+    Migration {
+        version: 20,
+        name: "reruns_reuse_identical_runs",
+        sqlite: include_str!("../../migrations/sqlite/0020_reruns_reuse_identical_runs.sql"),
+        postgres: include_str!("../../migrations/postgres/0020_reruns_reuse_identical_runs.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.

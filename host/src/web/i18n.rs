@@ -176,6 +176,8 @@ catalogue! {
     StartRun => "运行模型", "Run a model";
     Fuel => "燃料上限", "Fuel";
     Deadline => "时限（秒）", "Deadline (s)";
+    RunFresh => "即使已有相同的运行也重新运行", "Run again even if an identical run completed before";
+    ReusedFrom => "结果沿用自相同的运行", "Answered from the identical run";
     Queued => "排队中", "Queued";
     Running => "运行中", "Running";
     QueuePosition => "队列位置", "Place in queue";

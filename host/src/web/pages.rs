@@ -496,6 +496,9 @@ pub async fn run(
                 dt { (Msg::Clues.text(lang)) } dd { (record.clues) }
                 dt { (Msg::RunBy.text(lang)) } dd { (record.user) " · " (record.org) }
                 dt { (Msg::Started.text(lang)) } dd { (record.started_at) }
+                @if let Some(from) = record.reused_from {
+                    dt { (Msg::ReusedFrom.text(lang)) } dd #reused-from { a href={ "/runs/" (from) } { (from) } }
+                }
                 @if let Some(sm) = &summary {
                     dt { (Msg::Cost.text(lang)) }
                     dd { (Msg::FuelUsed.text(lang)) " " (sm.fuel) " · " (format!("{:.1}", sm.peak_memory_bytes as f64 / 1048576.0)) " MiB · " (format!("{:.0}", sm.wall_ms)) " ms" }
@@ -696,6 +699,11 @@ pub async fn new_run(State(s): State<AppState>, viewer: Viewer, Query(q): Query<
                     label for="deadline" { (Msg::Deadline.text(lang)) } " "
                     input #deadline name="deadline" type="text" placeholder="60" size="6";
                 }
+                p.inline {
+                    input #fresh name="fresh" type="checkbox";
+                    " "
+                    label for="fresh" { (Msg::RunFresh.text(lang)) }
+                }
                 button type="submit" { (Msg::StartRun.text(lang)) }
             }
         } @else {
@@ -743,6 +751,7 @@ pub async fn start_run(
         dataset: field("dataset"),
         settings: &settings,
         limits: &limits,
+        fresh: fields.iter().any(|(k, v)| k == "fresh" && v == "on"),
     };
     match s.act(actor, "POST /runs", s.registry.enqueue_run(actor, &request)).await {
         Ok(run) => {
