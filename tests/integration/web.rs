@@ -216,30 +216,39 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
     // Start a run from the form, then follow it: the page reloads itself until the run ends.
     let form = web.call("GET", &format!("/runs/new?plugin={digest}"), &session, &[]);
     assert!(form.body.contains("name=\"param.min-suits\""), "parameters with defaults: {}", form.body);
-    let started = web.call(
-        "POST",
-        "/runs",
-        &session,
-        &[
-            ("csrf", &csrf),
-            ("plugin", &digest),
-            ("dataset", "lending@1"),
-            ("param.min-suits", "5"),
-            ("deadline", "30"),
-        ],
-    );
-    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
-    let followed = started.location.clone();
-    let begun = std::time::Instant::now();
-    let finished = loop {
-        let p = web.call("GET", &followed, &session, &[]);
-        if !p.body.contains("http-equiv=\"refresh\"") {
-            break p;
+    let run_from_form = |fresh: &[(&str, &str)]| {
+        let fields = [
+            &[
+                ("csrf", csrf.as_str()),
+                ("plugin", &digest),
+                ("dataset", "lending@1"),
+                ("param.min-suits", "5"),
+                ("deadline", "30"),
+            ],
+            fresh,
+        ]
+        .concat();
+        let started = web.call("POST", "/runs", &session, &fields);
+        assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+        let followed = started.location.clone();
+        let begun = std::time::Instant::now();
+        loop {
+            let p = web.call("GET", &followed, &session, &[]);
+            if !p.body.contains("http-equiv=\"refresh\"") {
+                break p;
+            }
+            assert!(begun.elapsed() < std::time::Duration::from_secs(120), "the run never finished");
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        assert!(begun.elapsed() < std::time::Duration::from_secs(120), "the run never finished");
-        std::thread::sleep(std::time::Duration::from_millis(100));
     };
+    let finished = run_from_form(&[]);
     assert!(finished.body.contains("completed"), "{}", finished.body);
+    assert!(!finished.body.contains("id=\"reused-from\""), "{}", finished.body);
+    // The same again is answered from that run, and says so; ticked "run again", it runs.
+    let again = run_from_form(&[]);
+    assert!(again.body.contains("completed") && again.body.contains("id=\"reused-from\""), "{}", again.body);
+    let fresh = run_from_form(&[("fresh", "on")]);
+    assert!(fresh.body.contains("completed") && !fresh.body.contains("id=\"reused-from\""), "{}", fresh.body);
     let bad = web.call(
         "POST",
         "/runs",
