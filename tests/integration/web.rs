@@ -235,19 +235,32 @@ fn web_pages_sign_in_review_and_escape(reg: &Reg) {
         loop {
             let p = web.call("GET", &followed, &session, &[]);
             if !p.body.contains("http-equiv=\"refresh\"") {
-                break p;
+                break (followed, p);
             }
             assert!(begun.elapsed() < std::time::Duration::from_secs(120), "the run never finished");
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     };
-    let finished = run_from_form(&[]);
+    let (_, finished) = run_from_form(&[]);
     assert!(finished.body.contains("completed"), "{}", finished.body);
     assert!(!finished.body.contains("id=\"reused-from\""), "{}", finished.body);
     // The same again is answered from that run, and says so; ticked "run again", it runs.
-    let again = run_from_form(&[]);
+    let (again_page, again) = run_from_form(&[]);
     assert!(again.body.contains("completed") && again.body.contains("id=\"reused-from\""), "{}", again.body);
-    let fresh = run_from_form(&[("fresh", "on")]);
+    // Its clues, their rules and a clue's evidence are shown as the earlier run's are.
+    let section = |body: &str, start: &str, end: &str| {
+        let from = body.find(start).unwrap_or_else(|| panic!("no {start} in {body}"));
+        body[from..from + body[from..].find(end).expect("end")].to_string()
+    };
+    assert_eq!(
+        section(&again.body, "<select id=\"rule\"", "</select>"),
+        section(&finished.body, "<select id=\"rule\"", "</select>")
+    );
+    let rows = |body: &str| body.matches("<tr id=\"clue-").count();
+    assert!(rows(&again.body) > 0 && rows(&again.body) == rows(&finished.body), "{}", again.body);
+    let evidence = web.call("GET", &format!("{again_page}/clues/1"), &session, &[]);
+    assert_eq!(evidence.status, StatusCode::OK, "{}", evidence.body);
+    let (_, fresh) = run_from_form(&[("fresh", "on")]);
     assert!(fresh.body.contains("completed") && !fresh.body.contains("id=\"reused-from\""), "{}", fresh.body);
     let bad = web.call(
         "POST",

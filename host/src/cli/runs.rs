@@ -165,6 +165,9 @@ pub fn print_run(r: &RunRecord) {
     if let Some(d) = &r.output_digest {
         println!("output       {d}");
     }
+    if let Some(from) = r.reused_from {
+        println!("answered from run {from} (identical: not run again; its clues are this run's)");
+    }
     println!("host         sieve {}", r.host_version);
     if let Some(by) = &r.released_by {
         println!("released by  {by}");

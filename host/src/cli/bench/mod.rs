@@ -626,14 +626,16 @@ fn duckdb_figures(
             let (mut second, mut rerun) = (Vec::new(), Vec::new());
             for fresh in [true, false] {
                 for _ in 0..args.runs {
-                    let request = RunRequest { plugin: &plugin.digest, dataset: name, settings: &[], limits: &limits, fresh };
+                    let request =
+                        RunRequest { plugin: &plugin.digest, dataset: name, settings: &[], limits: &limits, fresh };
                     let started = Instant::now();
                     let (_, report) = registry.run(sandbox, &admin, &request, None).await?;
                     let took = started.elapsed();
                     let ours: duckdb::Found =
                         report.clues.iter().map(|c| (c.subject.clone(), c.rule.clone())).collect();
+                    let kind = if fresh { "second" } else { "repeated" };
                     if report.reused.is_some() == fresh || ours.len() != clues {
-                        bail!("{task}: a {} run gave {} clues against {clues}", if fresh { "second" } else { "repeated" }, ours.len());
+                        bail!("{task}: a {kind} run found {} pairs against {clues}", ours.len());
                     }
                     if fresh { second.push(took) } else { rerun.push(took) }
                 }
