@@ -445,6 +445,10 @@ fn reruns_are_answered_from_identical_runs(reg: &Reg) {
     );
     let id = newest()["id"].to_string();
     assert!(!clues_of(&id).contains("planted"));
+    // Clues that no longer read back at all (evidence that is not JSON) fail nothing: the model runs.
+    reg.sql(&format!("UPDATE clues SET evidence = 'not json' WHERE run_id = {id} AND seq = 1"));
+    let report = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!((report.get("reused_from"), &report["outcome"]), (None, &json!("completed")), "{report}");
     let finish = reg.json(&admin, &["audit", "log", "--target", &rerun_id]);
     let finish =
         finish.as_array().expect("events").iter().find(|e| e["action"] == "run.finish").expect("run.finish");

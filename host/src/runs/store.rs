@@ -657,9 +657,19 @@ impl Registry {
         let reuse_key = competition.is_none().then(|| reuse_key(sandbox, record, d, settings, limits));
         if let Some(key) = reuse_key.as_deref().filter(|_| !fresh) {
             let started = std::time::Instant::now();
-            if let Some(mut report) = self.answer_from_identical(actor, run_id, key, lease).await? {
-                report.store = started.elapsed();
-                return self.finished(run_id, report, competition).await;
+            match self.answer_from_identical(actor, run_id, key, lease).await {
+                Ok(Some(mut report)) => {
+                    report.store = started.elapsed();
+                    return self.finished(run_id, report, competition).await;
+                }
+                Ok(None) => {}
+                // Another worker has the run now: nothing of this attempt may be stored.
+                Err(e @ RegistryError::Conflict(_)) => return Err(e),
+                // Nothing of this run was written (the answer is one transaction), and the model
+                // can still run: an earlier run that does not read back is no reason to fail it.
+                Err(e) => {
+                    tracing::warn!(run = run_id, error = %e, "the identical earlier run did not answer; running the model")
+                }
             }
         }
         let bytes = match self.plugin_bytes(&actor.user.name, &record.digest).await {
