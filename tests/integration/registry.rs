@@ -407,6 +407,11 @@ fn reruns_are_answered_from_identical_runs(reg: &Reg) {
     assert_eq!(clues_of(&rerun_id), clues_of(&first_id));
     let text = reg.ok(&bob, &["run", &digest, "--dataset", "auctions"]);
     assert!(text.contains(&format!("answered from run {first_id}")), "{text}");
+    let listed = reg.ok(&bob, &["runs", "list"]);
+    assert!(
+        listed.lines().nth(1).is_some_and(|l| l.ends_with(&format!("(answered from run {first_id})"))),
+        "{listed}"
+    );
 
     // A verdict given on the rerun's clue is the rerun's, not the earlier run's.
     let subject = reg.json(&bob, &["runs", "clues", &rerun_id, "--per-page", "1"])[0]["subject"]

@@ -254,8 +254,9 @@ fn print_list(runs: &[RunRecord], json: bool) -> anyhow::Result<()> {
             "run", "state", "model", "dataset", "clues", "user"
         );
         for r in runs {
+            let from = r.reused_from.map(|from| format!("  (answered from run {from})")).unwrap_or_default();
             println!(
-                "{:>5}  {:<10} {:<30} {:<28} {:>6}  {:<10} {}",
+                "{:>5}  {:<10} {:<30} {:<28} {:>6}  {:<10} {}{from}",
                 r.id, r.state, r.model, r.dataset, r.clues, r.user, r.started_at
             );
         }
