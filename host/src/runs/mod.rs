@@ -80,6 +80,34 @@ pub struct Reused {
 }
 
 impl RunReport {
+    /// The report of a rerun answered from identical run `from`, which reported `summary` and
+    /// stored `clues`: nothing ran now, so no time was spent running.
+    pub fn answered_from(from: i64, summary: RunSummary, clues: Vec<Clue>) -> Self {
+        RunReport {
+            outcome: Outcome::Completed,
+            plugin_digest: summary.plugin_digest.clone(),
+            info: None,
+            params: None,
+            clues,
+            held: None,
+            fuel: summary.fuel,
+            host_fuel: summary.host_fuel,
+            peak_memory_bytes: summary.peak_memory_bytes,
+            host_memory_peak_bytes: summary.host_memory_peak_bytes,
+            wall: Duration::ZERO,
+            compile: Duration::ZERO,
+            cache_use: None,
+            load: Duration::ZERO,
+            store: Duration::ZERO,
+            output_digest: summary.output_digest.clone(),
+            logs: Vec::new(),
+            stdout: String::new(),
+            stderr: String::new(),
+            cells_read: summary.cells_read,
+            reused: Some(Box::new(Reused { from, summary })),
+        }
+    }
+
     /// Clues the run produced, held or not.
     pub fn clue_count(&self) -> usize {
         self.held.as_ref().map_or(self.clues.len(), |(n, _)| *n)

@@ -809,29 +809,7 @@ impl Registry {
         {
             return Ok(None);
         }
-        let report = RunReport {
-            outcome: Outcome::Completed,
-            plugin_digest: summary.plugin_digest.clone(),
-            info: None,
-            params: None,
-            clues,
-            held: None,
-            fuel: summary.fuel,
-            host_fuel: summary.host_fuel,
-            peak_memory_bytes: summary.peak_memory_bytes,
-            host_memory_peak_bytes: summary.host_memory_peak_bytes,
-            wall: std::time::Duration::ZERO,
-            compile: std::time::Duration::ZERO,
-            cache_use: None,
-            load: std::time::Duration::ZERO,
-            store: std::time::Duration::ZERO,
-            output_digest: summary.output_digest.clone(),
-            logs: Vec::new(),
-            stdout: String::new(),
-            stderr: String::new(),
-            cells_read: summary.cells_read,
-            reused: Some(Box::new(super::Reused { from, summary })),
-        };
+        let report = RunReport::answered_from(from, summary, clues);
         let mut tx = self.db.begin_write().await?;
         let finished = sqlx::query(
             "UPDATE runs SET state = 'completed', outcome = 'completed', detail = '', fuel = $1, peak_memory = $2, \
