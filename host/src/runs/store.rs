@@ -9,7 +9,7 @@ use sieve_sdk::{Clue, Evidence};
 use sqlx::Row;
 
 use super::leases::{Leased, lease_until_ms};
-use super::{RunReport, RunSummary, load_model, params_json, run_plugin};
+use super::{RunReport, RunSummary, load_model, run_plugin};
 use crate::audit;
 use crate::registry::catalog::{self, DatasetRecord};
 use crate::registry::plugins::PluginRecord;
@@ -670,16 +670,15 @@ impl Registry {
         let reuse_key = competition.is_none().then(|| reuse_key(sandbox, record, d, settings, limits));
         if let Some(key) = reuse_key.as_deref().filter(|_| !fresh) {
             let started = std::time::Instant::now();
-            match self.answer_from_identical(actor, run_id, key, lease).await {
+            match self.identical_run(key).await {
                 Ok(Some(mut report)) => {
+                    self.finish_run(actor, run_id, &report, lease, None).await?;
                     report.store = started.elapsed();
                     return self.finished(run_id, report, competition).await;
                 }
                 Ok(None) => {}
-                // Another worker has the run now: nothing of this attempt may be stored.
-                Err(e @ RegistryError::Conflict(_)) => return Err(e),
-                // Nothing of this run was written (the answer is one transaction), and the model
-                // can still run: an earlier run that does not read back is no reason to fail it.
+                // The model can still run: an earlier run that does not read back is no reason
+                // to fail this one.
                 Err(e) => {
                     tracing::warn!(run = run_id, error = %e, "the identical earlier run did not answer; running the model")
                 }
@@ -776,20 +775,13 @@ impl Registry {
         Ok((record, report))
     }
 
-    /// Finish run `run_id` from the latest completed run with the same [`reuse_key`], if there
-    /// is one, instead of running the model again: its outcome, fuel, memory and output digest,
-    /// and its clues, which stay stored once, under that run. The clues are checked against that
-    /// run's output digest first; an earlier run whose report or clues do not read back whole
-    /// answers nothing (`None`), and the model runs.
-    async fn answer_from_identical(
-        &self,
-        actor: &Actor,
-        run_id: i64,
-        key: &str,
-        lease: Option<&str>,
-    ) -> Result<Option<RunReport>> {
+    /// The answer to a rerun from the latest completed run with reuse key `key`, if there is
+    /// one: its outcome, fuel, memory and output digest, and its clues (which stay stored once,
+    /// under that run), checked against its output digest first. An earlier run whose report or
+    /// clues do not read back whole answers nothing (`None`), and the model runs.
+    async fn identical_run(&self, key: &str) -> Result<Option<RunReport>> {
         let Some(row) = sqlx::query(
-            "SELECT id, report, params, clue_count FROM runs \
+            "SELECT id, report, clue_count FROM runs \
              WHERE reuse_key = $1 AND state = 'completed' AND reused_from IS NULL ORDER BY id DESC LIMIT 1",
         )
         .bind(key)
@@ -809,38 +801,7 @@ impl Registry {
         {
             return Ok(None);
         }
-        let report = RunReport::answered_from(from, summary, clues);
-        let mut tx = self.db.begin_write().await?;
-        let finished = sqlx::query(
-            "UPDATE runs SET state = 'completed', outcome = 'completed', detail = '', fuel = $1, peak_memory = $2, \
-             wall_ms = 0, output_digest = $3, clue_count = $4, finished_at = $5, params = $6, report = $7, \
-             reused_from = $8, lease_owner = NULL WHERE id = $9 AND (lease_owner = $10 OR $11)",
-        )
-        .bind(report.fuel as i64)
-        .bind(report.peak_memory_bytes as i64)
-        .bind(&report.output_digest)
-        .bind(report.clues.len() as i64)
-        .bind(now())
-        .bind(row.try_get::<String, _>("params")?)
-        .bind(serde_json::to_string(&report.summary()).map_err(|e| RegistryError::Invalid(e.to_string()))?)
-        .bind(from)
-        .bind(run_id)
-        .bind(lease.unwrap_or(""))
-        .bind(lease.is_none())
-        .execute(&mut *tx)
-        .await?;
-        if finished.rows_affected() != 1 {
-            return Err(RegistryError::Conflict(format!(
-                "run {run_id}: this worker's lease expired and the run went back to the queue; its result is discarded"
-            )));
-        }
-        let detail = json!({
-            "outcome": "completed", "clues": report.clues.len(), "fuel": report.fuel,
-            "output_digest": report.output_digest, "reused_from": from,
-        });
-        audit::append(&mut tx, &actor.user.name, "run.finish", &run_id.to_string(), detail).await?;
-        tx.commit().await?;
-        Ok(Some(report))
+        Ok(Some(RunReport::answered_from(from, summary, clues)))
     }
 
     /// The clues stored under run `id`, in emission order. They come back in one row, each field
@@ -892,7 +853,8 @@ impl Registry {
     /// Store run `run_id`'s result, its clues and its audit event in one transaction. With a
     /// `lease`, only while that lease is still the run's: otherwise nothing is written and the
     /// answer is a conflict (another worker has the run now). A completed run keeps `reuse_key`,
-    /// so that identical runs after it are answered from it.
+    /// so that identical runs after it are answered from it; a rerun answered from an earlier
+    /// run stores no clues of its own, and names that run.
     async fn finish_run(
         &self,
         actor: &Actor,
@@ -902,17 +864,19 @@ impl Registry {
         reuse_key: Option<&str>,
     ) -> Result<()> {
         let completed = report.outcome == Outcome::Completed;
+        let reused_from = report.reused.as_ref().map(|r| r.from);
         // The clues go in before the write lock (no other writer touches this run's clues), so
         // workers on other hosts store theirs side by side; the lock covers the rest.
         let mut tx = self.db.begin_write_deferred().await?;
-        if completed {
+        if completed && reused_from.is_none() {
             insert_clues(&mut tx, self.db.backend(), run_id, &report.clues).await?;
         }
         self.db.take_write_lock(&mut tx).await?;
+        let summary = report.summary();
         let finished = sqlx::query(
             "UPDATE runs SET state = $1, outcome = $2, detail = $3, fuel = $4, peak_memory = $5, wall_ms = $6, \
              output_digest = $7, clue_count = $8, finished_at = $9, params = $10, report = $11, lease_owner = NULL, \
-             reuse_key = $12 WHERE id = $13 AND (lease_owner = $14 OR $15)",
+             reuse_key = $12, reused_from = $13 WHERE id = $14 AND (lease_owner = $15 OR $16)",
         )
         .bind(if completed { "completed" } else { "failed" })
         .bind(report.outcome.code())
@@ -923,9 +887,10 @@ impl Registry {
         .bind(completed.then(|| report.output_digest.clone()))
         .bind(if completed { report.clues.len() as i64 } else { 0 })
         .bind(now())
-        .bind(report.params.as_ref().map_or_else(|| json!({}), params_json).to_string())
-        .bind(serde_json::to_string(&report.summary()).map_err(|e| RegistryError::Invalid(e.to_string()))?)
-        .bind(reuse_key.filter(|_| completed))
+        .bind(summary.params.clone().unwrap_or_else(|| json!({})).to_string())
+        .bind(serde_json::to_string(&summary).map_err(|e| RegistryError::Invalid(e.to_string()))?)
+        .bind(reuse_key.filter(|_| completed && reused_from.is_none()))
+        .bind(reused_from)
         .bind(run_id)
         .bind(lease.unwrap_or(""))
         .bind(lease.is_none())
@@ -937,10 +902,13 @@ impl Registry {
                 "run {run_id}: this worker's lease expired and the run went back to the queue; its result is discarded"
             )));
         }
-        let detail = json!({
+        let mut detail = json!({
             "outcome": report.outcome.code(), "clues": report.clues.len(), "fuel": report.fuel,
             "output_digest": completed.then(|| report.output_digest.clone()),
         });
+        if let Some(from) = reused_from {
+            detail["reused_from"] = json!(from);
+        }
         audit::append(&mut tx, &actor.user.name, "run.finish", &run_id.to_string(), detail).await?;
         tx.commit().await?;
         Ok(())
