@@ -434,6 +434,10 @@ fn reruns_are_answered_from_identical_runs(reg: &Reg) {
         );
     }
     let fresh_id = newest()["id"].to_string();
+    let dir = data("judicial-auction-violations");
+    let args = ["run", "judicial-auction-violations", "--data", dir.to_str().expect("utf-8"), "--fresh"];
+    let o = reg.cmd(Some(&bob), &args);
+    assert!(!o.status.success() && stderr(&o).contains("--fresh is for a stored run"), "{}", stderr(&o));
     assert_eq!(
         reg.json(&bob, &["run", &digest, "--dataset", "auctions"])["reused_from"].to_string(),
         fresh_id

@@ -47,7 +47,7 @@ pub struct RunArgs {
     /// With --dataset: run the model even if an identical run (same plugin, dataset version,
     /// parameters and limits, same sieve build) completed before. Without it, such a rerun is
     /// answered from that run's outcome and clues, since a model sees nothing else.
-    #[arg(long, requires = "dataset")]
+    #[arg(long)]
     fresh: bool,
 }
 
@@ -94,6 +94,9 @@ pub fn run(home: PathBuf, registry: &RegistryArgs, args: RunArgs) -> anyhow::Res
     // A stored run through a server touches nothing here: no home, no compiled-code cache.
     if let (Some(remote), Some(dataset)) = (registry.remote()?, &args.dataset) {
         return remote_run(&remote, &args, dataset);
+    }
+    if args.fresh && args.dataset.is_none() {
+        anyhow::bail!("--fresh is for a stored run (--dataset): a run on --data always runs the model");
     }
     let limits = args.limits.limits()?;
     let sandbox = sandbox(&home)?;
