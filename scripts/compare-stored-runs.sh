@@ -4,7 +4,7 @@
 #   scripts/compare-stored-runs.sh TASK DATA_DIR OLD.wasm NEW.wasm [RUNS]
 #
 # Each component gets a registry home of its own (published, approved, the dataset imported and
-# approved by a second admin), then `sieve run DIGEST --dataset t` alternates between the two,
+# approved by a second admin), then `sieve run DIGEST --dataset t --fresh` alternates between the two,
 # RUNS times each (default 10). Prints per build the medians of loading, the model and the whole
 # process (ms), and the output digests seen: two builds of the same rule must print one digest.
 # SIEVE names the binary (default target/release/sieve). OLD_WITHOUT_CHECKS=1 removes the BLAKE3
@@ -52,7 +52,8 @@ for _ in $(seq 1 "$runs"); do
     for build in old new; do
         home=$work/$build
         started=$(date +%s%N)
-        report=$(SIEVE_HOME=$home "$sieve" run "$(cat "$home/digest")" --dataset t \
+        # --fresh: every run runs the model (a rerun would be answered from the one before).
+        report=$(SIEVE_HOME=$home "$sieve" run "$(cat "$home/digest")" --dataset t --fresh \
             --token-file "$home/admin.token" --json 2>/dev/null || true)
         ended=$(date +%s%N)
         echo "$report" | python3 -c "
