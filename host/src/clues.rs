@@ -37,6 +37,17 @@ pub fn evidence_lines(evidence: &[Evidence]) -> Vec<EvidenceLine<'_>> {
     evidence.iter().map(|e| EvidenceLine { row: e.row, table: &e.table }).collect()
 }
 
+/// Evidence read back from its stored form (what [`evidence_lines`] writes).
+pub fn evidence_from_stored(text: &str) -> Result<Vec<Evidence>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        table: String,
+        row: u64,
+    }
+    let rows: Vec<Stored> = serde_json::from_str(text)?;
+    Ok(rows.into_iter().map(|e| Evidence { table: e.table, row: e.row }).collect())
+}
+
 /// Clues as JSON lines, each line ending in `\n`: byte for byte what [`to_json`] gives.
 pub fn to_jsonl(clues: &[Clue]) -> String {
     let mut out = Vec::with_capacity(clues.len() * 256);

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sieve_sdk::{Clue, Evidence};
+use sieve_sdk::Clue;
 use sqlx::Row;
 
 use super::leases::{Leased, lease_until_ms};
@@ -221,13 +221,6 @@ fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
         competition_id: row.try_get("competition_id")?,
         reused_from: row.try_get("reused_from")?,
     })
-}
-
-/// An evidence row as stored: `{"row":..,"table":..}`.
-#[derive(serde::Deserialize)]
-struct StoredEvidence {
-    table: String,
-    row: u64,
 }
 
 /// The next `N` fields of `rest`, each written `<bytes>:<text>` (how [`Registry::stored_clues`]
@@ -781,7 +774,7 @@ impl Registry {
     /// clues do not read back whole answers nothing (`None`), and the model runs.
     async fn identical_run(&self, key: &str) -> Result<Option<RunReport>> {
         let Some(row) = sqlx::query(
-            "SELECT id, report, clue_count FROM runs \
+            "SELECT id, report FROM runs \
              WHERE reuse_key = $1 AND state = 'completed' AND reused_from IS NULL ORDER BY id DESC LIMIT 1",
         )
         .bind(key)
@@ -796,9 +789,7 @@ impl Registry {
             return Ok(None);
         };
         let clues = self.stored_clues(from).await?;
-        if clues.len() as i64 != row.try_get::<i64, _>("clue_count")?
-            || crate::sandbox::output_digest(&clues) != summary.output_digest
-        {
+        if crate::sandbox::output_digest(&clues) != summary.output_digest {
             return Ok(None);
         }
         Ok(Some(RunReport::answered_from(from, summary, clues)))
@@ -836,9 +827,8 @@ impl Registry {
         while !rest.is_empty() {
             let [subject, score, rule, reason, evidence] = take_fields(&mut rest).map_err(unreadable)?;
             let score = score.parse::<f64>().map_err(|_| unreadable("a score is not a number"))?;
-            let evidence: Vec<StoredEvidence> =
-                serde_json::from_str(evidence).map_err(|e| unreadable(&e.to_string()))?;
-            let evidence = evidence.into_iter().map(|e| Evidence { table: e.table, row: e.row }).collect();
+            let evidence =
+                crate::clues::evidence_from_stored(evidence).map_err(|e| unreadable(&e.to_string()))?;
             clues.push(Clue {
                 subject: subject.to_string(),
                 score,
@@ -1030,8 +1020,8 @@ impl Registry {
         };
         // The page's clues are picked from an index alone (migrations 0013 and 0019: it carries
         // the rule), then joined: a deep page skips index entries, not whole rows with their
-        // verdicts.
-        // The clues may be stored under an earlier identical run; the verdicts are this run's.
+        // verdicts. The clues may be stored under an earlier identical run; the verdicts are
+        // this run's.
         let of_rule = if rule.is_some() { "AND rule = $5" } else { "" };
         let sql = format!(
             "SELECT c.*, v.verdict, v.reason AS verdict_reason, u.name AS reviewer \
@@ -1136,9 +1126,9 @@ impl Registry {
 }
 
 /// What makes two runs identical, as hex: the component, the dataset version (its id, content
-/// digest and the encoding it is served in), the settings as given (they seed the guest's random numbers and resolve its
-/// parameters), the limits, and the host that runs it (its version, and the engine its compiled
-/// code depends on). Everything a model sees is a function of these, so two runs with one key
+/// digest and the encoding it is served in), the settings as given (they seed the guest's random
+/// numbers and resolve its parameters), the limits, and the host that runs it (its version, and
+/// the engine its compiled code depends on). Everything a model sees is a function of these, so two runs with one key
 /// give the same outcome and clues; vetting checks models are deterministic.
 fn reuse_key(
     sandbox: &Sandbox,
