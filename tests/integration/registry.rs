@@ -895,6 +895,24 @@ fn restricted_clues_stay_held(reg: &Reg) {
     reg.ok(&owner_admin, &["runs", "release", &id, "--note", "for the case team"]);
     assert!(!reg.json(&alice, &["runs", "clues", &id]).as_array().expect("clues").is_empty());
 
+    // A rerun answered from a released run is held all the same: a release is that run's own.
+    let alices = reg.json(&alice, &["runs", "list"]);
+    let executed = alices.as_array().expect("runs").last().expect("the first run")["id"].to_string();
+    reg.ok(&owner_admin, &["runs", "release", &executed, "--note", "the first run only"]);
+    let rerun = reg.json(&alice, &["run", &digest, "--dataset", "sealed"]);
+    assert_eq!(
+        (rerun["reused_from"].to_string(), rerun["held"].is_string()),
+        (executed.clone(), true),
+        "{rerun}"
+    );
+    let rerun_id = reg.json(&alice, &["runs", "list"])[0]["id"].to_string();
+    reg.refused(&alice, &["runs", "clues", &rerun_id, "--json"], "held until");
+    reg.refused(&alice, &["runs", "export", &rerun_id], "held until");
+    // Another city's author, not granted the data, gets no rerun of it and no clues of its runs.
+    let carol = reg.user(&admin, "carol", "city-b", &["author"]);
+    reg.refused(&carol, &["run", &digest, "--dataset", "sealed"], "is not granted to city-b");
+    reg.refused(&carol, &["runs", "clues", &executed, "--json"], "reading another user's run");
+
     // Nobody releases their own run, admin or not.
     reg.ok(&owner_admin, &["run", &digest, "--dataset", "sealed"]);
     let own = reg.json(&owner_admin, &["runs", "list"])[0]["id"].to_string();
