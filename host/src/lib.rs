@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod build_id;
 pub mod bundled;
 pub mod cli;
 pub mod clues;

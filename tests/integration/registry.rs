@@ -58,7 +58,12 @@ impl Reg {
 
     /// `sieve ARGS` against this registry as the holder of `token`.
     pub fn cmd(&self, token: Option<&str>, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve"));
+        self.cmd_of(Path::new(env!("CARGO_BIN_EXE_sieve")), token, args)
+    }
+
+    /// `cmd`, run by the executable `sieve` (another build of it).
+    pub fn cmd_of(&self, sieve: &Path, token: Option<&str>, args: &[&str]) -> Output {
+        let mut cmd = Command::new(sieve);
         cmd.env("SIEVE_HOME", &self.home).env_remove("SIEVE_TOKEN").env_remove("SIEVE_DATABASE_URL");
         if let Some(db) = &self.db {
             cmd.env("SIEVE_DATABASE_URL", db);
@@ -375,6 +380,47 @@ on_both_databases!(
     a_plugins_source_is_kept_for_its_reviewers,
     reruns_are_answered_from_identical_runs
 );
+
+/// A run is answered only from runs of the very same build: a build of the same version whose
+/// host functions changed could give other clues. The other build here is this one with its GNU
+/// build ID changed (the code identical), so only the build's identity tells them apart.
+#[test]
+fn reruns_are_answered_only_within_one_build() {
+    let reg = Reg::sqlite("reruns-one-build");
+    let admin = reg.init();
+    let bob = reg.user(&admin, "bob", "province", &["author"]);
+    dataset_for_all(&reg, &admin, "auctions", "judicial-auction-violations");
+    let digest = publish(&reg, &bob, "judicial-auction-violations");
+    reg.ok(&admin, &["plugin", "approve", &digest, "--note", "ok"]);
+    let other_build = reg.fresh_dir("other-build").join("sieve");
+    std::fs::copy(env!("CARGO_BIN_EXE_sieve"), &other_build).expect("copy the executable");
+    change_build_id(&other_build);
+    let run_by = |sieve: &Path| -> Value {
+        let o = reg.cmd_of(sieve, Some(&bob), &["run", &digest, "--dataset", "auctions", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).expect("JSON report")
+    };
+    let first = run_by(Path::new(env!("CARGO_BIN_EXE_sieve")));
+    let on_other = run_by(&other_build);
+    assert_eq!(on_other.get("reused_from"), None, "{on_other}");
+    assert_eq!(on_other["output_digest"], first["output_digest"]);
+    let again_on_other = run_by(&other_build);
+    let on_other_id = reg.json(&bob, &["runs", "list"])[1]["id"].clone();
+    assert_eq!(again_on_other["reused_from"], on_other_id, "{again_on_other}");
+}
+
+/// Change one byte of the GNU build ID note in the executable at `path` (found in its first 64
+/// KiB, where linkers put it: type 3, name "GNU", a 20-byte ID).
+fn change_build_id(path: &Path) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path).expect("open the copy");
+    let mut head = vec![0u8; 64 * 1024];
+    let read = file.read_at(&mut head, 0).expect("read the copy");
+    let note: &[u8] = &[4, 0, 0, 0, 20, 0, 0, 0, 3, 0, 0, 0, b'G', b'N', b'U', 0];
+    let at =
+        head[..read].windows(note.len()).position(|w| w == note).expect("a GNU build ID note") + note.len();
+    file.write_all_at(&[!head[at]], at as u64).expect("change the build ID");
+}
 
 /// A rerun of the same plugin on the same dataset version, with the same parameters and limits,
 /// is answered from the run before it: the same outcome, output digest and clues, recorded as a

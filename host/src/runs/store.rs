@@ -660,7 +660,8 @@ impl Registry {
         fresh: bool,
     ) -> Result<(RunRecord, RunReport)> {
         // A competition submission always runs: its data and its scoring are the organizers'.
-        let reuse_key = competition.is_none().then(|| reuse_key(sandbox, record, d, settings, limits));
+        let reuse_key =
+            if competition.is_none() { reuse_key(sandbox, record, d, settings, limits) } else { None };
         if let Some(key) = reuse_key.as_deref().filter(|_| !fresh) {
             let started = std::time::Instant::now();
             match self.identical_run(key).await {
@@ -1127,16 +1128,18 @@ impl Registry {
 
 /// What makes two runs identical, as hex: the component, the dataset version (its id, content
 /// digest and the encoding it is served in), the settings as given (they seed the guest's random
-/// numbers and resolve its parameters), the limits, and the host that runs it (its version, and
-/// the engine its compiled code depends on). Everything a model sees is a function of these, so two runs with one key
-/// give the same outcome and clues; vetting checks models are deterministic.
+/// numbers and resolve its parameters), the limits, and the host that runs it (its build, and the
+/// engine its compiled code depends on). Everything a model sees is a function of these, so two
+/// runs with one key give the same outcome and clues; vetting checks models are deterministic.
+/// `None`, and no run answered from another, where this build cannot be told from others.
 fn reuse_key(
     sandbox: &Sandbox,
     record: &PluginRecord,
     d: &DatasetRecord,
     settings: &[(String, String)],
     limits: &Limits,
-) -> String {
+) -> Option<String> {
+    let build = crate::build_id::of_this_build()?;
     let mut settings: Vec<&(String, String)> = settings.iter().collect();
     settings.sort();
     let inputs = json!({
@@ -1149,9 +1152,10 @@ fn reuse_key(
         // may not within another.
         "limits": format!("{limits:?}"),
         "host_version": env!("CARGO_PKG_VERSION"),
+        "host_build": build,
         "engine": sandbox.engine_key(),
     });
-    crate::digest::sha256_hex(inputs.to_string().as_bytes())
+    Some(crate::digest::sha256_hex(inputs.to_string().as_bytes()))
 }
 
 #[cfg(test)]
