@@ -378,8 +378,47 @@ on_both_databases!(
     look_alike_names_are_refused,
     vetting_sweeps_parameters_on_fresh_canaries,
     a_plugins_source_is_kept_for_its_reviewers,
-    reruns_are_answered_from_identical_runs
+    reruns_are_answered_from_identical_runs,
+    clue_sets_are_indexed_once_by_concurrent_readers
 );
+
+/// A run's clues are stored as one clue set when it finishes, and indexed into rows when first
+/// read: readers racing to read them first all get the same page, and the clues end in exactly
+/// one place, each once.
+fn clue_sets_are_indexed_once_by_concurrent_readers(reg: &Reg) {
+    let admin = reg.init();
+    let bob = reg.user(&admin, "bob", "province", &["author"]);
+    dataset_for_all(reg, &admin, "auctions", "judicial-auction-violations");
+    let digest = publish(reg, &bob, "judicial-auction-violations");
+    reg.ok(&admin, &["plugin", "approve", &digest, "--note", "ok"]);
+    let report = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
+    let clues = report["clues"].as_i64().expect("clue count");
+    assert!(clues > 0, "{report}");
+    let id = reg.json(&bob, &["runs", "list"])[0]["id"].to_string();
+    let count = |query: &str| reg.sql_column(&format!("{query} WHERE run_id = {id}"))[0].clone();
+    let (in_set, in_rows) = (
+        "SELECT CAST(COALESCE(SUM(clue_count), 0) AS TEXT) FROM clue_sets",
+        "SELECT CAST(count(*) AS TEXT) FROM clues",
+    );
+    assert_eq!((count(in_set), count(in_rows)), (Some(clues.to_string()), Some("0".to_string())));
+    let pages: Vec<String> = std::thread::scope(|s| {
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| reg.ok(&bob, &["runs", "clues", &id, "--per-page", "7", "--page", "2", "--json"]))
+            })
+            .collect();
+        readers.into_iter().map(|r| r.join().expect("reader")).collect()
+    });
+    assert!(pages.iter().all(|p| *p == pages[0]), "{pages:?}");
+    assert_eq!(serde_json::from_str::<Value>(&pages[0]).expect("JSON").as_array().map(Vec::len), Some(7));
+    assert_eq!((count(in_set), count(in_rows)), (Some("0".to_string()), Some(clues.to_string())));
+    // What the rows give back is what the run emitted (its output digest covers every clue).
+    let rerun = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
+    assert_eq!(
+        (rerun["reused_from"].to_string(), &rerun["output_digest"]),
+        (id.clone(), &report["output_digest"])
+    );
+}
 
 /// A run is answered only from runs of the very same build: a build of the same version whose
 /// host functions changed could give other clues. The other build here is this one with its GNU
@@ -490,16 +529,34 @@ fn reruns_are_answered_from_identical_runs(reg: &Reg) {
     );
 
     // Clues altered in the database after the run are not handed out as a rerun's: they no longer
-    // match the output digest recorded with them, so the model runs again.
-    reg.sql(&format!("UPDATE clues SET subject = 'planted' WHERE run_id = {fresh_id} AND seq = 1"));
-    let report = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
-    assert_eq!(
-        (report.get("reused_from"), &report["output_digest"]),
-        (None, &first["output_digest"]),
-        "{report}"
-    );
-    let id = newest()["id"].to_string();
-    assert!(!clues_of(&id).contains("planted"));
+    // match the output digest recorded with them, so the model runs again. Whether they are still
+    // in the run's clue set (nobody has read them yet) or were indexed into rows when first read.
+    let sets_of = |id: &str| {
+        reg.sql_column(&format!("SELECT CAST(count(*) AS TEXT) FROM clue_sets WHERE run_id = {id}"))
+    };
+    assert_eq!(sets_of(&fresh_id), [Some("1".to_string())], "unread clues stay in their set");
+    let subject: Value =
+        serde_json::from_str(clues_of(&first_id).lines().next().expect("a clue")).expect("JSON");
+    let subject = subject["subject"].as_str().expect("subject");
+    let planted = "P".repeat(subject.len());
+    reg.sql(&format!(
+        "UPDATE clue_sets SET clues = replace(clues, '{subject}', '{planted}') WHERE run_id = {fresh_id}"
+    ));
+    let mut id = fresh_id.clone();
+    for tamper_rows in [false, true] {
+        if tamper_rows {
+            reg.sql(&format!("UPDATE clues SET subject = '{planted}' WHERE run_id = {id} AND seq = 1"));
+        }
+        let report = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
+        assert_eq!(
+            (report.get("reused_from"), &report["output_digest"]),
+            (None, &first["output_digest"]),
+            "rows altered: {tamper_rows}: {report}"
+        );
+        id = newest()["id"].to_string();
+        assert!(!clues_of(&id).contains(&planted));
+        assert_eq!(sets_of(&id), [Some("0".to_string())], "read clues are indexed into rows");
+    }
     // Clues that no longer read back at all (evidence that is not JSON) fail nothing: the model runs.
     reg.sql(&format!("UPDATE clues SET evidence = 'not json' WHERE run_id = {id} AND seq = 1"));
     let report = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
@@ -1467,8 +1524,11 @@ fn tampering(reg: &Reg) {
         assert_eq!(report["clues"], 0, "{blob}: {report}");
         let run = &reg.json(&admin, &["runs", "list"])[0];
         assert_eq!((&run["state"], &run["clues"]), (&Value::from("failed"), &Value::from(0)), "{run}");
-        let stored =
-            reg.sql_column(&format!("SELECT CAST(count(*) AS TEXT) FROM clues WHERE run_id = {}", run["id"]));
+        let stored = reg.sql_column(&format!(
+            "SELECT CAST((SELECT count(*) FROM clues WHERE run_id = {0}) + (SELECT count(*) FROM clue_sets \
+             WHERE run_id = {0}) AS TEXT)",
+            run["id"]
+        ));
         assert_eq!(stored, [Some("0".to_string())], "{blob}: clues of a run on altered data were stored");
         let log = reg.json(&admin, &["audit", "log", "--target", "auctions@1"]);
         let tampered =

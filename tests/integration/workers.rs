@@ -26,6 +26,7 @@ fn run_left_by_a_dead_worker(reg: &Reg, admin: &str, attempts: i64) -> String {
     let report = reg.json(admin, &["run", &digest, "--dataset", "auctions"]);
     assert_eq!(report["outcome"], "completed", "{report}");
     let id = reg.json(admin, &["runs", "list"])[0]["id"].as_i64().expect("run id").to_string();
+    reg.sql(&format!("DELETE FROM clue_sets WHERE run_id = {id}"));
     reg.sql(&format!("DELETE FROM clues WHERE run_id = {id}"));
     reg.sql(&format!(
         "UPDATE runs SET state = 'running', outcome = NULL, output_digest = NULL, clue_count = 0, finished_at = NULL, \

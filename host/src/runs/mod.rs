@@ -2,6 +2,7 @@
 //! the declared inputs (from a directory, or from a registered dataset), execute, and report.
 //! `store` keeps runs made through the registry, with their clues.
 
+pub mod clue_sets;
 pub mod evidence;
 pub mod leases;
 pub mod reviews;

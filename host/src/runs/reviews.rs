@@ -150,6 +150,7 @@ impl Registry {
         }
         checked_text("reason", reason)?;
         checked_text("note", note)?;
+        self.index_clues(run.clues_stored_under()).await?;
         let known: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM clues WHERE run_id = $1 AND subject = $2 LIMIT 1")
                 .bind(run.clues_stored_under())

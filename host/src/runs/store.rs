@@ -8,6 +8,7 @@ use serde_json::json;
 use sieve_sdk::Clue;
 use sqlx::Row;
 
+use super::clue_sets::{self, StoredFields};
 use super::leases::{Leased, lease_until_ms};
 use super::{RunReport, RunSummary, load_model, run_plugin};
 use crate::audit;
@@ -223,19 +224,6 @@ fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
     })
 }
 
-/// The next `N` fields of `rest`, each written `<bytes>:<text>` (how [`Registry::stored_clues`]
-/// reads a run's clues back), and `rest` moved past them.
-fn take_fields<'a, const N: usize>(rest: &mut &'a str) -> std::result::Result<[&'a str; N], &'static str> {
-    let mut fields = [""; N];
-    for field in &mut fields {
-        let (length, after) = rest.split_once(':').ok_or("a field without its length")?;
-        let length: usize = length.parse().map_err(|_| "a field's length is not a number")?;
-        *field = after.get(..length).ok_or("a field shorter than its length, or cut inside a character")?;
-        *rest = &after[length..];
-    }
-    Ok(fields)
-}
-
 /// Rows per multi-row clue INSERT. SQLite binds anonymous `?` parameters in one pass (numbered
 /// ones cost a name lookup each, which grows with the statement: 15k clues took 0.73 s at 500
 /// rows a statement that way); PostgreSQL pays a round trip per statement. Both get large batches.
@@ -246,7 +234,12 @@ fn clue_batch(backend: Backend) -> usize {
     }
 }
 
-async fn insert_clues(tx: &mut WriteTx, backend: Backend, run_id: i64, clues: &[Clue]) -> Result<()> {
+async fn insert_clues(
+    tx: &mut WriteTx,
+    backend: Backend,
+    run_id: i64,
+    clues: &[StoredFields<'_>],
+) -> Result<()> {
     let batch = clue_batch(backend);
     for (chunk_index, chunk) in clues.chunks(batch).enumerate() {
         let mut sql =
@@ -275,16 +268,14 @@ async fn insert_clues(tx: &mut WriteTx, backend: Backend, run_id: i64, clues: &[
         }
         let mut q = sqlx::query(&sql);
         for (i, c) in chunk.iter().enumerate() {
-            let evidence = serde_json::to_string(&crate::clues::evidence_lines(&c.evidence))
-                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
             q = q
                 .bind(run_id)
                 .bind((chunk_index * batch + i + 1) as i64)
-                .bind(c.subject.clone())
+                .bind(c.subject)
                 .bind(c.score)
-                .bind(c.rule.clone())
-                .bind(c.reason.clone())
-                .bind(evidence);
+                .bind(c.rule)
+                .bind(c.reason)
+                .bind(c.evidence);
         }
         q.execute(&mut **tx).await?;
     }
@@ -796,15 +787,16 @@ impl Registry {
         Ok(Some(RunReport::answered_from(from, summary, clues)))
     }
 
-    /// The clues stored under run `id`, in emission order. They come back in one row, each field
-    /// as `<bytes>:<text>`: row by row, the database driver hands each row between threads (150 ms
-    /// for 21,000 clues), and SQLite's JSON functions took 67 ms to build the same as one array.
-    /// Scores travel as text that round-trips every double (17 significant digits on SQLite,
-    /// PostgreSQL's shortest exact form). On SQLite the rows are concatenated in the order the
-    /// subquery reads them, from the primary key (an `ORDER BY` in the aggregate would sort them
-    /// again); a rerun checks what it reads against the output digest in any case.
+    /// The clues stored under run `id`, in emission order: its clue set, or, once they were
+    /// indexed, its rows written back as one (see [`clue_sets`]). Row by row, the database driver
+    /// hands each row between threads (150 ms for 21,000 clues), and SQLite's JSON functions took
+    /// 67 ms to build the same as one array. Scores travel as text that round-trips every double
+    /// (17 significant digits on SQLite, PostgreSQL's shortest exact form). On SQLite the rows are
+    /// concatenated in the order the subquery reads them, from the primary key (an `ORDER BY` in
+    /// the aggregate would sort them again); a rerun checks what it reads against the output
+    /// digest in any case.
     async fn stored_clues(&self, id: i64) -> Result<Vec<Clue>> {
-        let sql = match self.db.backend() {
+        let from_rows = match self.db.backend() {
             Backend::Sqlite => {
                 "SELECT group_concat(field, '') AS clues FROM (SELECT printf('%d:%s%d:%s%d:%s%d:%s%d:%s', \
                  octet_length(subject), subject, length(score), score, octet_length(rule), rule, \
@@ -819,26 +811,47 @@ impl Registry {
                  rule, reason, evidence FROM clues WHERE run_id = $1) c"
             }
         };
-        let text: Option<String> =
-            sqlx::query(sql).bind(id).fetch_one(self.db.pool()).await?.try_get("clues")?;
-        let unreadable =
-            |why: &str| RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}"));
-        let mut rest = text.as_deref().unwrap_or("");
-        let mut clues = Vec::new();
-        while !rest.is_empty() {
-            let [subject, score, rule, reason, evidence] = take_fields(&mut rest).map_err(unreadable)?;
-            let score = score.parse::<f64>().map_err(|_| unreadable("a score is not a number"))?;
-            let evidence =
-                crate::clues::evidence_from_stored(evidence).map_err(|e| unreadable(&e.to_string()))?;
-            clues.push(Clue {
-                subject: subject.to_string(),
-                score,
-                rule: rule.to_string(),
-                reason: reason.to_string(),
-                evidence,
-            });
+        // The set first: indexing deletes it in the transaction that writes the rows, so a set
+        // not found here means the rows are there.
+        let set: Option<String> = sqlx::query_scalar("SELECT clues FROM clue_sets WHERE run_id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        let text = match set {
+            Some(text) => Some(text),
+            None => sqlx::query(from_rows).bind(id).fetch_one(self.db.pool()).await?.try_get("clues")?,
+        };
+        clue_sets::to_clues(text.as_deref().unwrap_or(""))
+            .map_err(|why| RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}")))
+    }
+
+    /// Make the rows of run `id`'s clues from its clue set, if they are still in one: the rows
+    /// that paging, rule counts and reviews read, written once, when the clues are first read.
+    /// The set is deleted in the same transaction, so concurrent readers index it once.
+    pub(crate) async fn index_clues(&self, id: i64) -> Result<()> {
+        let pending: Option<i64> = sqlx::query_scalar("SELECT run_id FROM clue_sets WHERE run_id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        if pending.is_none() {
+            return Ok(());
         }
-        Ok(clues)
+        let mut tx = self.db.begin_write().await?;
+        let set: Option<String> =
+            sqlx::query_scalar("DELETE FROM clue_sets WHERE run_id = $1 RETURNING clues")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(set) = set else {
+            // Another reader indexed them first.
+            return Ok(());
+        };
+        let clues = clue_sets::decode(&set).map_err(|why| {
+            RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}"))
+        })?;
+        insert_clues(&mut tx, self.db.backend(), id, &clues).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Store run `run_id`'s result, its clues and its audit event in one transaction. With a
@@ -859,8 +872,14 @@ impl Registry {
         // The clues go in before the write lock (no other writer touches this run's clues), so
         // workers on other hosts store theirs side by side; the lock covers the rest.
         let mut tx = self.db.begin_write_deferred().await?;
-        if completed && reused_from.is_none() {
-            insert_clues(&mut tx, self.db.backend(), run_id, &report.clues).await?;
+        if completed && reused_from.is_none() && !report.clues.is_empty() {
+            let set = clue_sets::encode(&report.clues).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            sqlx::query("INSERT INTO clue_sets (run_id, clue_count, clues) VALUES ($1, $2, $3)")
+                .bind(run_id)
+                .bind(report.clues.len() as i64)
+                .bind(set)
+                .execute(&mut *tx)
+                .await?;
         }
         self.db.take_write_lock(&mut tx).await?;
         let summary = report.summary();
@@ -995,6 +1014,7 @@ impl Registry {
     /// The rules run `id`'s clues came from, with how many each (for filtering a listing).
     pub async fn run_rules(&self, actor: &Actor, id: i64) -> Result<Vec<(String, i64)>> {
         let run = self.readable_run(actor, id).await?;
+        self.index_clues(run.clues_stored_under()).await?;
         let rows = sqlx::query(
             "SELECT rule, COUNT(*) AS n FROM clues WHERE run_id = $1 GROUP BY rule ORDER BY rule",
         )
@@ -1015,6 +1035,7 @@ impl Registry {
         rule: Option<&str>,
     ) -> Result<Vec<StoredClue>> {
         let run = self.readable_run(actor, id).await?;
+        self.index_clues(run.clues_stored_under()).await?;
         let (order_by, outer_order) = match order {
             ClueOrder::Score => ("score DESC, seq", "c.score DESC, c.seq"),
             ClueOrder::Seq => ("seq", "c.seq"),
@@ -1156,26 +1177,4 @@ fn reuse_key(
         "engine": sandbox.engine_key(),
     });
     Some(crate::digest::sha256_hex(inputs.to_string().as_bytes()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::take_fields;
-
-    #[test]
-    fn fields_are_read_by_their_byte_lengths_whatever_they_hold() {
-        // A subject in Chinese (three bytes a character), a reason holding the separator and
-        // what looks like a length, an empty rule.
-        let mut rest = "9:案件一3:0.50:13:12:x, see 3:a";
-        let [subject, score, rule, reason] = take_fields(&mut rest).expect("fields");
-        assert_eq!((subject, score, rule, reason, rest), ("案件一", "0.5", "", "12:x, see 3:a", ""));
-    }
-
-    #[test]
-    fn a_malformed_field_is_an_error_never_a_panic() {
-        for bad in ["5:abc", "x:abc", "abc", "2:案", "18446744073709551616:a"] {
-            let mut rest = bad;
-            assert!(take_fields::<1>(&mut rest).is_err(), "{bad}");
-        }
-    }
 }

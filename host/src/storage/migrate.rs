@@ -135,6 +135,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0020_reruns_reuse_identical_runs.sql"),
         postgres: include_str!("../../migrations/postgres/0020_reruns_reuse_identical_runs.sql"),
     },
+    Migration {
+        version: 21,
+        name: "clue_sets",
+        sqlite: include_str!("../../migrations/sqlite/0021_clue_sets.sql"),
+        postgres: include_str!("../../migrations/postgres/0021_clue_sets.sql"),
+    },
 ];
 
 /// Bring the database up to date, inside the write lock so that concurrent first uses agree.
