@@ -1,7 +1,8 @@
 //! Runs made through the registry: checked (approved plugin, approved and granted dataset, digests
 //! on load), recorded as `running` before the model starts, finished in one transaction with all
-//! their clues, and marked failed if their process died. Clues are read back paged, exported, and
-//! released by an admin when the dataset is restricted.
+//! their clues (as one clue set, indexed into rows when first read), and marked failed if their
+//! process died. Clues are read back paged, exported, and released by an admin when the dataset is
+//! restricted.
 
 use serde::Serialize;
 use serde_json::json;
