@@ -509,6 +509,7 @@ fn reruns_are_answered_from_identical_runs(reg: &Reg) {
     assert!(verdict(&first_id).is_null(), "{}", verdict(&first_id));
 
     // What differs runs the model.
+    let mut other_params = None;
     for differs in [vec!["--param", "futile-margin=0.2"], vec!["--fuel", "2e9"], vec!["--fresh"]] {
         let args = [vec!["run", digest.as_str(), "--dataset", "auctions"], differs.clone()].concat();
         let report = reg.json(&bob, &args);
@@ -517,7 +518,12 @@ fn reruns_are_answered_from_identical_runs(reg: &Reg) {
             (&json!("completed"), None),
             "{differs:?}: {report}"
         );
+        if other_params.is_none() {
+            assert_ne!(report["output_digest"], first["output_digest"], "other clues for other parameters");
+            other_params = Some(newest()["id"].to_string());
+        }
     }
+    let other_params = other_params.expect("the run with other parameters");
     let fresh_id = newest()["id"].to_string();
     let dir = data("judicial-auction-violations");
     let args = ["run", "judicial-auction-violations", "--data", dir.to_str().expect("utf-8"), "--fresh"];
@@ -535,32 +541,32 @@ fn reruns_are_answered_from_identical_runs(reg: &Reg) {
         reg.sql_column(&format!("SELECT CAST(count(*) AS TEXT) FROM clue_sets WHERE run_id = {id}"))
     };
     assert_eq!(sets_of(&fresh_id), [Some("1".to_string())], "unread clues stay in their set");
-    let subject: Value =
-        serde_json::from_str(clues_of(&first_id).lines().next().expect("a clue")).expect("JSON");
-    let subject = subject["subject"].as_str().expect("subject");
-    let planted = "P".repeat(subject.len());
+    // The set swapped for another run's (a valid set, other clues).
     reg.sql(&format!(
-        "UPDATE clue_sets SET clues = replace(clues, '{subject}', '{planted}') WHERE run_id = {fresh_id}"
+        "UPDATE clue_sets SET clues = (SELECT clues FROM clue_sets WHERE run_id = {other_params}) \
+         WHERE run_id = {fresh_id}"
     ));
-    let mut id = fresh_id.clone();
-    for tamper_rows in [false, true] {
-        if tamper_rows {
-            reg.sql(&format!("UPDATE clues SET subject = '{planted}' WHERE run_id = {id} AND seq = 1"));
-        }
+    let runs_the_model = |what: &str| {
         let report = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
         assert_eq!(
             (report.get("reused_from"), &report["output_digest"]),
             (None, &first["output_digest"]),
-            "rows altered: {tamper_rows}: {report}"
+            "{what}: {report}"
         );
-        id = newest()["id"].to_string();
-        assert!(!clues_of(&id).contains(&planted));
-        assert_eq!(sets_of(&id), [Some("0".to_string())], "read clues are indexed into rows");
-    }
-    // Clues that no longer read back at all (evidence that is not JSON) fail nothing: the model runs.
+        newest()["id"].to_string()
+    };
+    let id = runs_the_model("another run's clue set");
+    assert_eq!(clues_of(&id), clues_of(&first_id));
+    assert_eq!(sets_of(&id), [Some("0".to_string())], "read clues are indexed into rows");
+    reg.sql(&format!("UPDATE clues SET subject = 'planted' WHERE run_id = {id} AND seq = 1"));
+    let id = runs_the_model("a subject altered in the rows");
+    assert!(!clues_of(&id).contains("planted"));
+    // Clues that no longer read back at all fail nothing: the model runs. Evidence that is not
+    // JSON in the rows; a set cut short.
     reg.sql(&format!("UPDATE clues SET evidence = 'not json' WHERE run_id = {id} AND seq = 1"));
-    let report = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
-    assert_eq!((report.get("reused_from"), &report["outcome"]), (None, &json!("completed")), "{report}");
+    let id = runs_the_model("evidence that is not JSON");
+    reg.sql(&format!("UPDATE clue_sets SET clues = substr(clues, 1, 100) WHERE run_id = {id}"));
+    runs_the_model("a clue set cut short");
     let finish = reg.json(&admin, &["audit", "log", "--target", &rerun_id]);
     let finish =
         finish.as_array().expect("events").iter().find(|e| e["action"] == "run.finish").expect("run.finish");

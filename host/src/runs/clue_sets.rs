@@ -1,13 +1,18 @@
-//! A run's clues as one text, the form a finished run stores them in (table `clue_sets`) and the
-//! form they are read back in for a rerun: per clue its subject, score, rule, reason and evidence
-//! (JSON), each written `<bytes>:<text>`, in emission order. One row written when a run finishes
-//! costs a fraction of a row per clue with its index entries; the rows that paging, rule counts and
-//! reviews need are made from the set when the run's clues are first read
-//! ([`super::store`]'s `index_clues`).
+//! A run's clues as one clue set, the form a finished run stores them in (table `clue_sets`) and
+//! the form they are read back in for a rerun: per clue its subject, score, rule, reason and
+//! evidence (JSON), each written `<bytes>:<text>`, in emission order, the whole compressed with
+//! zstd (clue text compresses about 8x). One row written when a run finishes costs a fraction of
+//! a row per clue with its index entries; the rows that paging, rule counts and reviews need are
+//! made from the set when the run's clues are first read ([`super::store`]'s `index_clues`).
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 
 use sieve_sdk::Clue;
+
+/// The most a stored set may inflate to: far above any run's output limit, so that only a set
+/// altered in the database can reach it, and it is refused before memory is spent on it.
+const MAX_SET_BYTES: u64 = 1 << 30;
 
 /// One clue's fields as stored, borrowed from a clue set.
 #[derive(Debug, PartialEq)]
@@ -20,12 +25,13 @@ pub struct StoredFields<'a> {
     pub evidence: &'a str,
 }
 
-/// `clues` as a clue set. Scores are written in Rust's shortest form that reads back to the same
-/// double.
-pub fn encode(clues: &[Clue]) -> Result<String, serde_json::Error> {
+/// `clues` as a clue set, compressed. Scores are written in Rust's shortest form that reads back
+/// to the same double.
+pub fn encode(clues: &[Clue]) -> Result<Vec<u8>, String> {
     let mut out = String::with_capacity(clues.len() * 160);
     for c in clues {
-        let evidence = serde_json::to_string(&crate::clues::evidence_lines(&c.evidence))?;
+        let evidence =
+            serde_json::to_string(&crate::clues::evidence_lines(&c.evidence)).map_err(|e| e.to_string())?;
         let score = format!("{:?}", c.score);
         for field in [c.subject.as_str(), &score, &c.rule, &c.reason, &evidence] {
             // Writing to a String cannot fail.
@@ -33,10 +39,23 @@ pub fn encode(clues: &[Clue]) -> Result<String, serde_json::Error> {
             out.push_str(field);
         }
     }
-    Ok(out)
+    // Level 1: about 700 MB/s on this kind of text, within 5% of level 3's size.
+    zstd::bulk::compress(out.as_bytes(), 1).map_err(|e| e.to_string())
 }
 
-/// The clues of clue set `text`, in order; an error says what in it does not read.
+/// The text of compressed clue set `set`.
+pub fn inflate(set: &[u8]) -> Result<String, String> {
+    let mut text = Vec::new();
+    zstd::stream::read::Decoder::new(set)
+        .and_then(|d| d.take(MAX_SET_BYTES + 1).read_to_end(&mut text))
+        .map_err(|e| format!("the clue set does not decompress: {e}"))?;
+    if text.len() as u64 > MAX_SET_BYTES {
+        return Err(format!("the clue set inflates past {MAX_SET_BYTES} bytes"));
+    }
+    String::from_utf8(text).map_err(|_| "the clue set is not UTF-8".to_string())
+}
+
+/// The clues of clue set text `text` (inflated), in order; an error says what in it does not read.
 pub fn decode(text: &str) -> Result<Vec<StoredFields<'_>>, &'static str> {
     let mut rest = text;
     let mut clues = Vec::new();
@@ -48,7 +67,7 @@ pub fn decode(text: &str) -> Result<Vec<StoredFields<'_>>, &'static str> {
     Ok(clues)
 }
 
-/// The clues of clue set `text` as the model emitted them.
+/// The clues of clue set text `text` (inflated) as the model emitted them.
 pub fn to_clues(text: &str) -> Result<Vec<Clue>, String> {
     decode(text)?
         .into_iter()
@@ -119,7 +138,7 @@ mod tests {
             clue("", f64::MIN_POSITIVE, ""),
             clue("x", 1.0, "line\nbreak"),
         ];
-        let set = encode(&clues).expect("encode");
+        let set = inflate(&encode(&clues).expect("encode")).expect("inflate");
         assert_eq!(to_clues(&set).expect("decode"), clues);
         let fields = decode(&set).expect("fields");
         assert_eq!(
@@ -127,5 +146,15 @@ mod tests {
             r#"[{"row":7,"table":"案件"},{"row":18446744073709551615,"table":"t"}]"#
         );
         assert_eq!(to_clues(""), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_set_that_does_not_inflate_is_an_error() {
+        let set = encode(&[]).expect("encode");
+        assert_eq!(inflate(&set).as_deref(), Ok(""));
+        assert!(inflate(&set[..set.len() / 2]).is_err());
+        assert!(inflate(b"not zstd").is_err());
+        let not_utf8 = zstd::bulk::compress(&[0xff, 0xfe], 1).expect("compress");
+        assert_eq!(inflate(&not_utf8), Err("the clue set is not UTF-8".to_string()));
     }
 }

@@ -814,16 +814,17 @@ impl Registry {
         };
         // The set first: indexing deletes it in the transaction that writes the rows, so a set
         // not found here means the rows are there.
-        let set: Option<String> = sqlx::query_scalar("SELECT clues FROM clue_sets WHERE run_id = $1")
+        let unreadable =
+            |why: String| RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}"));
+        let set: Option<Vec<u8>> = sqlx::query_scalar("SELECT clues FROM clue_sets WHERE run_id = $1")
             .bind(id)
             .fetch_optional(self.db.pool())
             .await?;
         let text = match set {
-            Some(text) => Some(text),
+            Some(set) => Some(clue_sets::inflate(&set).map_err(unreadable)?),
             None => sqlx::query(from_rows).bind(id).fetch_one(self.db.pool()).await?.try_get("clues")?,
         };
-        clue_sets::to_clues(text.as_deref().unwrap_or(""))
-            .map_err(|why| RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}")))
+        clue_sets::to_clues(text.as_deref().unwrap_or("")).map_err(unreadable)
     }
 
     /// Make the rows of run `id`'s clues from its clue set, if they are still in one: the rows
@@ -838,7 +839,7 @@ impl Registry {
             return Ok(());
         }
         let mut tx = self.db.begin_write().await?;
-        let set: Option<String> =
+        let set: Option<Vec<u8>> =
             sqlx::query_scalar("DELETE FROM clue_sets WHERE run_id = $1 RETURNING clues")
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -847,9 +848,10 @@ impl Registry {
             // Another reader indexed them first.
             return Ok(());
         };
-        let clues = clue_sets::decode(&set).map_err(|why| {
-            RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}"))
-        })?;
+        let unreadable =
+            |why: String| RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}"));
+        let text = clue_sets::inflate(&set).map_err(unreadable)?;
+        let clues = clue_sets::decode(&text).map_err(|why| unreadable(why.to_string()))?;
         insert_clues(&mut tx, self.db.backend(), id, &clues).await?;
         tx.commit().await?;
         Ok(())
@@ -874,7 +876,7 @@ impl Registry {
         // workers on other hosts store theirs side by side; the lock covers the rest.
         let mut tx = self.db.begin_write_deferred().await?;
         if completed && reused_from.is_none() && !report.clues.is_empty() {
-            let set = clue_sets::encode(&report.clues).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            let set = clue_sets::encode(&report.clues).map_err(RegistryError::Invalid)?;
             sqlx::query("INSERT INTO clue_sets (run_id, clue_count, clues) VALUES ($1, $2, $3)")
                 .bind(run_id)
                 .bind(report.clues.len() as i64)
