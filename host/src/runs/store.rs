@@ -225,6 +225,11 @@ fn run_from(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
     })
 }
 
+/// Why run `id`'s stored clues (its clue set, or its rows) could not be read back.
+fn unreadable_clues(id: i64, why: String) -> RegistryError {
+    RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}"))
+}
+
 /// Rows per multi-row clue INSERT. SQLite binds anonymous `?` parameters in one pass (numbered
 /// ones cost a name lookup each, which grows with the statement: 15k clues took 0.73 s at 500
 /// rows a statement that way); PostgreSQL pays a round trip per statement. Both get large batches.
@@ -814,8 +819,7 @@ impl Registry {
         };
         // The set first: indexing deletes it in the transaction that writes the rows, so a set
         // not found here means the rows are there.
-        let unreadable =
-            |why: String| RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}"));
+        let unreadable = |why: String| unreadable_clues(id, why);
         let set: Option<Vec<u8>> = sqlx::query_scalar("SELECT clues FROM clue_sets WHERE run_id = $1")
             .bind(id)
             .fetch_optional(self.db.pool())
@@ -848,8 +852,7 @@ impl Registry {
             // Another reader indexed them first.
             return Ok(());
         };
-        let unreadable =
-            |why: String| RegistryError::Invalid(format!("run {id}'s stored clues do not read back: {why}"));
+        let unreadable = |why: String| unreadable_clues(id, why);
         let text = clue_sets::inflate(&set).map_err(unreadable)?;
         let clues = clue_sets::decode(&text).map_err(|why| unreadable(why.to_string()))?;
         insert_clues(&mut tx, self.db.backend(), id, &clues).await?;
