@@ -396,11 +396,18 @@ fn clue_sets_are_indexed_once_by_concurrent_readers(reg: &Reg) {
     assert!(clues > 0, "{report}");
     let id = reg.json(&bob, &["runs", "list"])[0]["id"].to_string();
     let count = |query: &str| reg.sql_column(&format!("{query} WHERE run_id = {id}"))[0].clone();
-    let (in_set, in_rows) = (
-        "SELECT CAST(COALESCE(SUM(clue_count), 0) AS TEXT) FROM clue_sets",
-        "SELECT CAST(count(*) AS TEXT) FROM clues",
+    let (sets, in_rows) =
+        ("SELECT CAST(count(*) AS TEXT) FROM clue_sets", "SELECT CAST(count(*) AS TEXT) FROM clues");
+    assert_eq!((count(sets), count(in_rows)), (Some("1".to_string()), Some("0".to_string())));
+    // A reader refused the run touches nothing of its clues.
+    let carol = reg.user(&admin, "carol", "province", &["author"]);
+    reg.refused(&carol, &["runs", "clues", &id], "reading another user's run");
+    reg.refused(
+        &carol,
+        &["runs", "review", &id, "anyone", "--verdict", "confirmed"],
+        "reading another user's run",
     );
-    assert_eq!((count(in_set), count(in_rows)), (Some(clues.to_string()), Some("0".to_string())));
+    assert_eq!((count(sets), count(in_rows)), (Some("1".to_string()), Some("0".to_string())));
     let pages: Vec<String> = std::thread::scope(|s| {
         let readers: Vec<_> = (0..4)
             .map(|_| {
@@ -411,7 +418,7 @@ fn clue_sets_are_indexed_once_by_concurrent_readers(reg: &Reg) {
     });
     assert!(pages.iter().all(|p| *p == pages[0]), "{pages:?}");
     assert_eq!(serde_json::from_str::<Value>(&pages[0]).expect("JSON").as_array().map(Vec::len), Some(7));
-    assert_eq!((count(in_set), count(in_rows)), (Some("0".to_string()), Some(clues.to_string())));
+    assert_eq!((count(sets), count(in_rows)), (Some("0".to_string()), Some(clues.to_string())));
     // What the rows give back is what the run emitted (its output digest covers every clue).
     let rerun = reg.json(&bob, &["run", &digest, "--dataset", "auctions"]);
     assert_eq!(

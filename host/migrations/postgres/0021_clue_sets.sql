@@ -5,7 +5,6 @@
 -- `<bytes>:<text>`, in emission order, the whole compressed with zstd. A run's clues are in
 -- exactly one place: indexing them deletes the set and inserts the rows in one transaction.
 CREATE TABLE clue_sets (
-    run_id     BIGINT PRIMARY KEY REFERENCES runs(id),
-    clue_count BIGINT NOT NULL,
-    clues      BYTEA NOT NULL
+    run_id BIGINT PRIMARY KEY REFERENCES runs(id),
+    clues  BYTEA NOT NULL
 );

@@ -835,6 +835,7 @@ impl Registry {
     /// that paging, rule counts and reviews read, written once, when the clues are first read.
     /// The set is deleted in the same transaction, so concurrent readers index it once.
     pub(crate) async fn index_clues(&self, id: i64) -> Result<()> {
+        // Looked up first without the write lock: every read after the first stops here.
         let pending: Option<i64> = sqlx::query_scalar("SELECT run_id FROM clue_sets WHERE run_id = $1")
             .bind(id)
             .fetch_optional(self.db.pool())
@@ -880,9 +881,8 @@ impl Registry {
         let mut tx = self.db.begin_write_deferred().await?;
         if completed && reused_from.is_none() && !report.clues.is_empty() {
             let set = clue_sets::encode(&report.clues).map_err(RegistryError::Invalid)?;
-            sqlx::query("INSERT INTO clue_sets (run_id, clue_count, clues) VALUES ($1, $2, $3)")
+            sqlx::query("INSERT INTO clue_sets (run_id, clues) VALUES ($1, $2)")
                 .bind(run_id)
-                .bind(report.clues.len() as i64)
                 .bind(set)
                 .execute(&mut *tx)
                 .await?;
